@@ -1,0 +1,54 @@
+"""Errors in what the user gave nnfix (spec, data, their module): each is exit code 2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SpecPath = tuple[str | int, ...]
+
+
+def format_path(path: SpecPath) -> str:
+    """('model', 'layers', 1, 'activation') -> 'model.layers[1].activation'."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+@dataclass
+class Problem:
+    """One thing wrong with the input, located as precisely as we know."""
+
+    message: str
+    path: SpecPath = ()  # where in the spec it comes from
+    file: Path | None = None  # the file it is in, when that is not the spec (a data file, a module)
+    line: int | None = None  # 1-based, in `file` (or in the spec when `file` is None)
+    col: int | None = None  # 1-based
+    hint: str | None = None  # "did you mean 'tanh'?"
+    detail: str | None = None  # a longer block shown verbatim (the user's traceback)
+    on_key: bool = False  # point at the key rather than its value (unknown keys)
+    offset: int = 0  # characters into the value (the offending token of an expression)
+
+
+@dataclass
+class InputError(Exception):
+    """The spec, its data or the user's module could not be read: nothing was run."""
+
+    problems: list[Problem]
+    kind: str = "spec"  # what could not be read: spec | data | module
+    source: object | None = field(default=None, repr=False)  # the spec's Source, for snippets
+
+    def __str__(self) -> str:
+        return "; ".join(p.message for p in self.problems)
+
+
+def did_you_mean(word: str, choices) -> str | None:
+    """A 'did you mean' hint for a misspelt key or name, or None when nothing is close."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None

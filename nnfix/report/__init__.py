@@ -1,0 +1,1 @@
+"""Everything nnfix shows a person: errors, progress, summaries and reports."""

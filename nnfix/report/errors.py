@@ -1,0 +1,119 @@
+"""Bad input shown as `file:line:col: path: message`, with the lines around it and a caret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from nnfix.errors import InputError, Problem, format_path
+from nnfix.spec.source import Source
+
+
+def _display(path: Path) -> str:
+    """The path as the user gave it, or relative to here when it is inside the working dir."""
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def locate(problem: Problem, source: Source | None) -> tuple[str, int | None, int | None, int]:
+    """(file shown, line, column, caret width) of a problem."""
+    if problem.file is not None:
+        return _display(problem.file), problem.line, problem.col, 1
+    name = _display(source.path) if source else "spec"
+    if problem.line is not None or source is None:
+        return name, problem.line, problem.col, 1
+    override = source.override_for(problem.path)
+    if override:
+        return override, None, None, 1
+    found, mark = source.locate(problem.path, problem.on_key)
+    if mark is None:
+        return name, None, None, 1
+    exact = found == tuple(problem.path)
+    col, width = mark.col, 1
+    if exact and problem.on_key:
+        width = len(str(problem.path[-1]))
+    elif found in source.styles:  # a scalar: underline it (or the token an offset names)
+        quoted = source.styles[found] in ('"', "'")
+        if exact:
+            col += problem.offset + (1 if quoted else 0)
+        line = (
+            source.text.splitlines()[mark.line - 1]
+            if mark.line <= len(source.text.splitlines())
+            else ""
+        )
+        token = line[col - 1 :].split(" #")[0].rstrip().rstrip("\"'")
+        width = max(
+            1, len(token) if problem.offset == 0 else len(token.split()[0]) if token.split() else 1
+        )
+    return name, mark.line, col, width
+
+
+def _snippet(text: str, line: int, col: int, width: int, hint: str | None) -> Text:
+    lines = text.splitlines()
+    out = Text()
+    first, last = max(1, line - 1), min(len(lines), line + 1)
+    pad = len(str(last))
+    for n in range(first, last + 1):
+        style = "bold" if n == line else "dim"
+        out.append(f"  {n:>{pad}} │ ", style="blue")
+        out.append(lines[n - 1] + "\n", style=style)
+        if n == line:
+            out.append(f"  {'':>{pad}} │ ", style="blue")
+            out.append(" " * (col - 1) + "^" * width, style="bold red")
+            if hint:
+                out.append(f" {hint}", style="bold cyan")
+            out.append("\n")
+    return out
+
+
+def render_input_error(error: InputError, console: Console) -> None:
+    """Every problem of `error`, in file order, each with its snippet."""
+    source = error.source if isinstance(error.source, Source) else None
+    located = [(locate(p, source), p) for p in error.problems]
+    located.sort(key=lambda item: (item[0][0], item[0][1] or 0, item[0][2] or 0))
+    for (name, line, col, width), problem in located:
+        where = name + (f":{line}:{col}" if line and col else f":{line}" if line else "")
+        head = Text()
+        head.append(where, style="bold")
+        head.append(": ")
+        if problem.path:
+            head.append(format_path(problem.path), style="cyan")
+            head.append(": ")
+        head.append(problem.message)
+        console.print(head, soft_wrap=True)
+        text = None
+        if problem.file is None and source is not None:
+            text = source.text
+        elif problem.file is not None and problem.file.suffix in (
+            ".py",
+            ".csv",
+            ".yaml",
+            ".yml",
+            ".txt",
+        ):
+            try:
+                text = problem.file.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                text = None
+        if text and line and col:
+            console.print(_snippet(text, line, col, width, problem.hint), end="")
+        elif problem.hint:
+            console.print(Text(f"  {problem.hint}", style="bold cyan"))
+        if problem.detail:
+            console.print(Text(problem.detail, style="dim"), soft_wrap=True)
+    what = {"spec": "the spec", "data": "the data", "module": "your module"}.get(
+        error.kind, error.kind
+    )
+    count = len(error.problems)
+    console.print(
+        Text(
+            f"nnfix: {count} problem{'s' if count != 1 else ''} in {what}; nothing was run.",
+            style="bold red",
+        )
+    )

@@ -1,0 +1,177 @@
+"""Rules the spec's types cannot say: keys that apply only to some choices, and the like."""
+
+from __future__ import annotations
+
+from nnfix.errors import Problem
+from nnfix.spec.model import DataSpec, ImplementationSpec, LossSpec, ModelSpec, TrainSpec
+
+# which optional keys each choice takes; a key set for another choice is an error
+_DATA_KEYS = {
+    "samples": ("xor", "moons", "circles", "spirals", "blobs", "linear"),
+    "noise": ("xor", "moons", "circles", "spirals", "blobs", "linear"),
+    "classes": ("spirals", "blobs"),
+    "features": ("blobs", "linear"),
+    "path": ("csv", "npz"),
+    "x": ("npz", "npy", "idx"),
+    "y": ("npz", "npy", "idx"),
+    "target": ("csv",),
+}
+_INIT_KEYS = {
+    "low": ("uniform",),
+    "high": ("uniform",),
+    "mean": ("normal",),
+    "std": ("normal",),
+    "value": ("constant",),
+}
+_OPTIMIZER_KEYS = {
+    "momentum": ("momentum", "nesterov"),
+    "rho": ("rmsprop",),
+    "beta1": ("adam",),
+    "beta2": ("adam",),
+    "eps": ("rmsprop", "adam"),
+}
+_SCHEDULE_KEYS = {
+    "factor": ("step",),
+    "gamma": ("exponential",),
+    "decay": ("inverse_time",),
+    "min_lr": ("cosine",),
+    "every": ("step", "exponential", "inverse_time", "cosine"),
+}
+
+
+def _keys_apply(model, choice: str, table: dict, path, what: str) -> list[Problem]:
+    problems = []
+    for key in sorted(model.model_fields_set & table.keys()):
+        if choice not in table[key]:
+            takes = ", ".join(table[key])
+            problems.append(
+                Problem(
+                    f"'{key}' does not apply to {what} '{choice}' (only to {takes})",
+                    path=(*path, key),
+                    on_key=True,
+                )
+            )
+    return problems
+
+
+def check(sections: dict) -> list[Problem]:
+    """Every cross-key problem of the sections that validated ({"data": DataSpec, …})."""
+    checkers = {
+        "data": _data,
+        "model": _model,
+        "loss": _loss,
+        "train": _train,
+        "implementation": _implementation,
+    }
+    return [
+        p
+        for key, section in sections.items()
+        if section is not None and key in checkers
+        for p in checkers[key](section)
+    ]
+
+
+def _data(data: DataSpec) -> list[Problem]:
+    problems = _keys_apply(data, data.source, _DATA_KEYS, ("data",), "source")
+    if data.source in ("csv", "npz") and data.path is None:
+        problems.append(
+            Problem(f"source '{data.source}' needs 'path' (the file to read)", path=("data",))
+        )
+    if data.source in ("npy", "idx"):
+        for key in ("x", "y"):
+            if getattr(data, key) is None:
+                problems.append(
+                    Problem(
+                        f"source '{data.source}' needs '{key}' (the file of {'inputs' if key == 'x' else 'targets'})",
+                        path=("data",),
+                    )
+                )
+    return problems
+
+
+def _model(model: ModelSpec) -> list[Problem]:
+    problems = []
+    inits = [(("model", "init"), model.init), (("model", "bias_init"), model.bias_init)]
+    layers = model.layers
+    for i, layer in enumerate(layers):
+        path = ("model", "layers", i)
+        inits += [
+            ((*path, key), getattr(layer, key))
+            for key in ("init", "bias_init")
+            if getattr(layer, key) is not None
+        ]
+        act = layer.activation
+        apath = (*path, "activation")
+        if act.name == "softmax" and i != len(layers) - 1:
+            problems.append(
+                Problem("softmax is allowed in the last layer only", path=(*apath, "name"))
+            )
+        if act.name == "softmax" and act.derivative is not None:
+            problems.append(
+                Problem(
+                    "softmax's derivative is a Jacobian, not an elementwise function: declare the loss "
+                    "gradient with `gradient_of: z` (the 'A - Y' shortcut) instead",
+                    path=(*apath, "derivative"),
+                )
+            )
+        if act.alpha is not None and act.name not in ("leaky_relu", "elu"):
+            problems.append(
+                Problem(
+                    f"'alpha' applies to leaky_relu and elu, not to '{act.name}'",
+                    path=(*apath, "alpha"),
+                    on_key=True,
+                )
+            )
+        if act.derivative_of is not None and act.derivative is None:
+            problems.append(
+                Problem(
+                    "'derivative_of' says what a declared 'derivative' is given, but none is declared",
+                    path=(*apath, "derivative_of"),
+                    on_key=True,
+                )
+            )
+    for path, init in inits:
+        problems += _keys_apply(init, init.name, _INIT_KEYS, path, "init")
+        if init.name == "uniform" and init.low >= init.high:
+            problems.append(
+                Problem(
+                    f"uniform init needs low < high (got low {init.low}, high {init.high})",
+                    path=path,
+                )
+            )
+    return problems
+
+
+def _loss(loss: LossSpec) -> list[Problem]:
+    problems = []
+    if "gradient_of" in loss.model_fields_set and loss.gradient is None:
+        problems.append(
+            Problem(
+                "'gradient_of' says what a declared 'gradient' is, but none is declared",
+                path=("loss", "gradient_of"),
+                on_key=True,
+            )
+        )
+    return problems
+
+
+def _train(train: TrainSpec) -> list[Problem]:
+    opt, sched = train.optimizer, train.schedule
+    problems = _keys_apply(opt, opt.name, _OPTIMIZER_KEYS, ("train", "optimizer"), "optimizer")
+    return problems + _keys_apply(
+        sched, sched.name, _SCHEDULE_KEYS, ("train", "schedule"), "schedule"
+    )
+
+
+def _implementation(impl: ImplementationSpec) -> list[Problem]:
+    problems = []
+    for key in ("weight", "bias", "grad_weight", "grad_bias"):
+        pattern = getattr(impl.names, key)
+        if "{l}" not in pattern:
+            problems.append(
+                Problem(
+                    f"name pattern {pattern!r} needs '{{l}}' where the layer number goes",
+                    path=("implementation", "names", key),
+                )
+            )
+    return problems

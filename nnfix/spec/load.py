@@ -1,0 +1,195 @@
+"""Loading a spec: YAML with positions, `--set` overrides, validation, compiled user math."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import re
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from nnfix.errors import InputError, Problem, SpecPath, did_you_mean
+from nnfix.spec import checks, overrides, source
+from nnfix.spec.functions import UserFunction, user_functions
+from nnfix.spec.model import Spec
+
+
+@dataclass
+class LoadedSpec:
+    """A valid spec with everything needed to run it."""
+
+    spec: Spec
+    source: source.Source
+    functions: dict[SpecPath, UserFunction]  # compiled expressions and references, by spec path
+    raw: dict  # the mapping as read, overrides applied
+
+    @property
+    def path(self) -> Path:
+        return self.source.path
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source.path.resolve().parent
+
+    @property
+    def name(self) -> str:
+        return self.spec.name or self.source.path.stem
+
+
+def load_spec(path: str | Path, assignments: tuple[str, ...] | list[str] = ()) -> LoadedSpec:
+    """Read, override, validate and compile a spec; every problem at once in one InputError."""
+    src = source.read(Path(path))
+    overrides.apply(src, assignments)
+    problems: list[Problem] = []
+    try:
+        spec = Spec.model_validate(src.data)
+        sections = {key: getattr(spec, key) for key in Spec.model_fields}
+    except ValidationError as exc:
+        spec = None
+        problems += pydantic_problems(exc, src.data)
+        sections = _valid_sections(src.data)  # so the other sections' problems show too
+    problems += checks.check(sections)
+    functions, more = user_functions(src.data, src.path.resolve().parent)
+    problems += more
+    if problems or spec is None:
+        raise InputError(problems, source=src)
+    return LoadedSpec(spec=spec, source=src, functions=functions, raw=copy.deepcopy(src.data))
+
+
+def _valid_sections(data: dict) -> dict:
+    sections = {}
+    for key, field in Spec.model_fields.items():
+        if key in data:
+            with contextlib.suppress(ValidationError):
+                sections[key] = TypeAdapter(field.annotation).validate_python(data[key])
+    return sections
+
+
+# --- pydantic's errors, as located problems -------------------------------------------------
+
+
+def _unwrap(annotation) -> list:
+    """The model classes an annotation may hold (through Optional, unions and lists)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list):
+        return [m for arg in typing.get_args(annotation) for m in _unwrap(arg)]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return []
+
+
+def _model_at(path: SpecPath) -> type[BaseModel] | None:
+    """The model class that validates the mapping at `path`."""
+    model: type[BaseModel] | None = Spec
+    for part in path:
+        if isinstance(part, int):
+            continue
+        if model is None or part not in model.model_fields:
+            return None
+        found = _unwrap(model.model_fields[part].annotation)
+        model = found[0] if found else None
+    return model
+
+
+def _walk(data, loc: tuple) -> tuple[SpecPath, tuple]:
+    """Split pydantic's loc into the part that exists in the data and the rest."""
+    path: list = []
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return tuple(path), tuple(loc[i:])
+        path.append(part)
+    return tuple(path), ()
+
+
+def _choices(ctx: dict | None) -> list[str]:
+    return re.findall(r"'([^']*)'", str((ctx or {}).get("expected", "")))
+
+
+def pydantic_problems(exc: ValidationError, data) -> list[Problem]:
+    """One problem per offending key, with a did-you-mean where a name is close."""
+    grouped: dict[SpecPath, list[dict]] = {}
+    problems: list[Problem] = []
+    for err in exc.errors():
+        path, rest = _walk(data, err["loc"])
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = rest[0] if rest else path[-1]
+            parent = path if rest else path[:-1]
+            model = _model_at(parent)
+            allowed = list(model.model_fields) if model else []
+            where = ".".join(str(p) for p in parent if isinstance(p, str)) or "the spec"
+            problems.append(
+                Problem(
+                    f"unknown key '{key}' in {where}"
+                    + (f" (allowed: {', '.join(allowed)})" if allowed else ""),
+                    path=(*parent, key),
+                    hint=did_you_mean(key, allowed),
+                    on_key=True,
+                )
+            )
+        elif kind == "missing":
+            key = rest[-1] if rest else path[-1]
+            where = ".".join(str(p) for p in path if isinstance(p, str)) or "the spec"
+            problems.append(Problem(f"missing required key '{key}' in {where}", path=path))
+        else:
+            grouped.setdefault(path, []).append(err)
+    for path, errs in grouped.items():
+        value = _walk(data, path) and _value_at(data, path)
+        choices = [c for e in errs for c in _choices(e.get("ctx"))]
+        if choices and isinstance(value, str) and all(e["type"] == "literal_error" for e in errs):
+            message = f"unknown value '{value}': expected one of {', '.join(choices)}"
+            problems.append(Problem(message, path=path, hint=did_you_mean(value, choices)))
+            continue
+        messages = list(dict.fromkeys(_message(e) for e in errs))
+        if len(messages) > 1:
+            message = "expected " + " or ".join(m.removeprefix("expected ") for m in messages)
+        else:
+            message = messages[0]
+        problems.append(
+            Problem(
+                f"{message} (got {value!r})" if not isinstance(value, dict | list) else message,
+                path=path,
+            )
+        )
+    return problems
+
+
+def _value_at(data, path: SpecPath):
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _message(err: dict) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "literal_error":
+        return f"expected one of {ctx.get('expected')}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "expected an integer"
+    if kind in ("float_parsing", "float_type"):
+        return "expected a number"
+    if kind in ("string_type",):
+        return "expected text"
+    if kind in ("list_type",):
+        return "expected a list"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "expected a mapping (key: value)"
+    if kind == "greater_than":
+        return f"expected a number greater than {ctx.get('gt')}"
+    if kind == "greater_than_equal":
+        return f"expected a number at least {ctx.get('ge')}"
+    if kind == "less_than":
+        return f"expected a number less than {ctx.get('lt')}"
+    if kind == "too_short":
+        return f"expected at least {ctx.get('min_length')} item(s)"
+    msg = err["msg"]
+    return msg[0].lower() + msg[1:]

@@ -1,0 +1,198 @@
+"""The spec's pydantic model: every key of SPEC §2, its defaults, and the JSON Schema."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+SourceName = Literal[
+    "xor", "moons", "circles", "spirals", "blobs", "linear", "csv", "npz", "npy", "idx"
+]
+InitName = Literal[
+    "zeros",
+    "constant",
+    "uniform",
+    "normal",
+    "xavier_uniform",
+    "xavier_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_normal",
+]
+LossName = Literal["bce", "cce", "mse", "mae"]
+OptimizerName = Literal["sgd", "momentum", "nesterov", "rmsprop", "adam"]
+ScheduleName = Literal["constant", "step", "exponential", "inverse_time", "cosine"]
+
+FILE_SOURCES = ("csv", "npz", "npy", "idx")
+GENERATED_SOURCES = tuple(s for s in get_args(SourceName) if s not in FILE_SOURCES)
+ACTIVATIONS = (
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "softplus",
+    "swish",
+    "linear",
+    "softmax",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Named(_Strict):
+    """A choice written either as its name or as a mapping {name: …, option: …}."""
+
+    name: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):
+        schema = handler(core_schema)
+        name = cls.model_fields["name"].annotation
+        choices = list(getattr(name, "__args__", ()))
+        short = {"type": "string", "enum": choices} if choices else {"type": "string"}
+        return {"anyOf": [short, schema]}
+
+
+class DataSpec(_Strict):
+    source: SourceName
+    samples: PositiveInt = 512
+    noise: float = Field(0.1, ge=0)
+    classes: int = Field(2, ge=2)
+    features: PositiveInt = 2
+    path: str | None = None
+    x: str | None = None
+    y: str | None = None
+    target: str | int | None = None
+    scale: Literal["none", "standard", "minmax"] = "none"
+    validation: float = Field(0.0, ge=0, lt=1)
+    limit: PositiveInt | None = None
+
+
+class InitSpec(_Named):
+    name: InitName
+    low: float = -0.05  # uniform
+    high: float = 0.05  # uniform
+    mean: float = 0.0  # normal
+    std: float = Field(0.01, ge=0)  # normal
+    value: float = 0.0  # constant
+
+
+class ActivationSpec(_Named):
+    name: str  # a built-in, an expression in z, or file.py:function
+    derivative: str | None = None  # the derivative the user's backward pass uses
+    derivative_of: Literal["z", "a"] | None = (
+        None  # what it is given; default: the variable it names
+    )
+    alpha: float | None = None  # leaky_relu slope (0.01), elu scale (1.0)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):
+        schema = handler(core_schema)
+        return {"anyOf": [{"type": "string", "examples": list(ACTIVATIONS)}, schema]}
+
+
+class LayerSpec(_Strict):
+    units: PositiveInt
+    activation: ActivationSpec
+    init: InitSpec | None = None  # default: model.init
+    bias_init: InitSpec | None = None  # default: model.bias_init
+
+
+class ModelSpec(_Strict):
+    init: InitSpec = InitSpec(name="he_normal")
+    bias_init: InitSpec = InitSpec(name="zeros")
+    layers: list[LayerSpec] = Field(min_length=1)
+
+
+class LossSpec(_Named):
+    name: LossName
+    gradient: str | None = None  # the dL/da (or dL/dz) the user's code uses
+    gradient_of: Literal["a", "z"] = "a"
+    reduction: Literal["mean", "sum"] = "mean"
+
+
+class OptimizerSpec(_Named):
+    name: OptimizerName
+    momentum: float = Field(0.9, ge=0, lt=1)  # momentum, nesterov
+    rho: float = Field(0.9, ge=0, lt=1)  # rmsprop
+    beta1: float = Field(0.9, ge=0, lt=1)  # adam
+    beta2: float = Field(0.999, ge=0, lt=1)  # adam
+    eps: PositiveFloat = 1e-8  # rmsprop, adam
+
+
+class ScheduleSpec(_Named):
+    name: ScheduleName
+    factor: PositiveFloat = 0.5  # step
+    every: PositiveInt | Literal["epoch", "step"] | None = None  # one tick of t; step: 10 epochs
+    gamma: PositiveFloat = 0.99  # exponential
+    decay: float = Field(1.0, ge=0)  # inverse_time
+    min_lr: float = Field(0.0, ge=0)  # cosine
+
+
+class TrainSpec(_Strict):
+    optimizer: OptimizerSpec = OptimizerSpec(name="sgd")
+    lr: PositiveFloat = 0.1
+    schedule: ScheduleSpec = ScheduleSpec(name="constant")
+    epochs: PositiveInt = 100
+    batch_size: PositiveInt | Literal["full"] = 32
+    l2: float = Field(0.0, ge=0)
+    dtype: Literal["float32", "float64"] = "float32"
+
+
+class GradcheckSpec(_Strict):
+    mode: Literal["auto", "full", "directional", "sampled"] = "auto"
+    eps: PositiveFloat = 1e-6
+    samples: PositiveInt = 16
+
+
+class DiagnoseSpec(_Strict):
+    fail_on: Literal["error", "warning", "info", "never"] = "error"
+    ignore: list[str] = []
+    select: list[str] = []
+    budget: PositiveFloat = 10.0
+    gradcheck: GradcheckSpec = GradcheckSpec()
+
+
+class NamesSpec(_Strict):
+    weight: str = "W{l}"
+    bias: str = "b{l}"
+    grad_weight: str = "dW{l}"
+    grad_bias: str = "db{l}"
+
+
+class ImplementationSpec(_Strict):
+    module: str
+    forward: str
+    backward: str
+    loss: str | None = None
+    layout: Literal["columns", "rows"] = "columns"
+    names: NamesSpec = NamesSpec()
+
+
+class Spec(_Strict):
+    """A whole nnfix spec file."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="nnfix spec",
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
+
+    name: str | None = None  # default: the file's stem
+    seed: int = 0
+    data: DataSpec
+    model: ModelSpec
+    loss: LossSpec
+    train: TrainSpec = TrainSpec()
+    diagnose: DiagnoseSpec = DiagnoseSpec()
+    implementation: ImplementationSpec | None = None
