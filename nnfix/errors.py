@@ -52,3 +52,16 @@ def did_you_mean(word: str, choices) -> str | None:
 
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+class UserFunctionError(Exception):
+    """A function the user wrote (expression or file) raised or returned the wrong thing."""
+
+    def __init__(self, path: SpecPath, text: str, message: str, trace: str | None = None):
+        super().__init__(message)
+        self.path = path
+        self.text = text
+        self.trace = trace
+
+    def problem(self) -> Problem:
+        return Problem(f"{self.text!r}: {self}", path=self.path, detail=self.trace)

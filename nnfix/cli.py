@@ -1,0 +1,134 @@
+"""The `nnfix` command line: parse, call, render, exit. Heavy imports wait until needed."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from nnfix import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _guarded(command):
+    """Bad input becomes a located message and exit 2; Ctrl-C exit 130; never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from nnfix.errors import InputError, Problem, UserFunctionError
+        from nnfix.report.console import stderr
+        from nnfix.report.errors import render_input_error
+        from nnfix.spec.usercode import UserCodeError
+
+        try:
+            return command(*args, **kwargs)
+        except InputError as exc:
+            render_input_error(exc, stderr())
+            sys.exit(EXIT_INPUT)
+        except UserCodeError as exc:
+            render_input_error(
+                InputError([Problem(str(exc), detail=exc.trace)], kind="module"), stderr()
+            )
+            sys.exit(EXIT_INPUT)
+        except UserFunctionError as exc:
+            render_input_error(
+                InputError([exc.problem()], kind="module", source=getattr(exc, "source", None)),
+                stderr(),
+            )
+            sys.exit(EXIT_INPUT)
+        except KeyboardInterrupt:
+            stderr().print("interrupted", style="yellow")
+            sys.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:
+            if os.environ.get("NNFIX_DEBUG"):
+                raise
+            stderr().print(
+                f"nnfix: internal error: {type(exc).__name__}: {exc}\n"
+                "This is a bug in nnfix, not in your spec. Run again with NNFIX_DEBUG=1 for the traceback.",
+                style="bold red",
+                highlight=False,
+            )
+            sys.exit(EXIT_INPUT)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="nnfix")
+def main() -> None:
+    """nnfix: find out why your from-scratch neural network does not learn."""
+
+
+set_option = click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a spec key by dotted path, e.g. --set train.lr=0.01 (repeatable).",
+)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@set_option
+@click.option(
+    "--epochs", type=click.IntRange(min=1), help="Train this many epochs instead of train.epochs."
+)
+@click.option("--seed", type=int, help="Use this seed instead of the spec's.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Run directory (default runs/<name>/<n>/).",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar or progress lines.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["rich", "json"]), default="rich", show_default=True
+)
+@_guarded
+def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt) -> None:
+    """Train SPEC with nnfix's engine and save a run directory."""
+    import json
+
+    from nnfix.errors import UserFunctionError
+    from nnfix.report.console import stderr, stdout
+    from nnfix.report.progress import TrainProgress
+    from nnfix.report.train_summary import render_summary
+    from nnfix.run.training import train as run_training
+    from nnfix.spec.load import load_spec
+
+    loaded = load_spec(spec, assignments)
+    with TrainProgress(stderr(), enabled=not no_progress) as progress:
+        try:
+            result = run_training(
+                loaded,
+                epochs=epochs,
+                seed=seed,
+                out=out,
+                on_start=lambda prepared, total: progress.start(total, loaded.name),
+                on_epoch=progress.epoch,
+            )
+        except UserFunctionError as exc:
+            exc.source = loaded.source
+            raise
+    if fmt == "json":
+        click.echo(json.dumps(result.summary, indent=2))
+    else:
+        render_summary(result.summary, stdout())
+    if result.history.stopped == "interrupted":
+        sys.exit(EXIT_INTERRUPTED)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec (for editors' YAML support)."""
+    import json
+
+    from nnfix.spec.model import Spec
+
+    click.echo(json.dumps(Spec.model_json_schema(), indent=2))

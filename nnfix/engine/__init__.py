@@ -1,0 +1,1 @@
+"""nnfix's own NumPy engine: dense layers, losses, initialisers, optimisers, schedules."""

@@ -1,0 +1,142 @@
+"""From a loaded spec to the engine's objects: the network with its declared derivatives,
+the loss with its declared gradient, initialised from the spec's seed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from nnfix.engine import activations
+from nnfix.engine.initializers import initialize
+from nnfix.engine.losses import Loss
+from nnfix.engine.network import LayerActivation, Network
+from nnfix.errors import SpecPath, UserFunctionError
+from nnfix.spec.functions import UserFunction
+from nnfix.spec.load import LoadedSpec
+from nnfix.spec.model import ACTIVATIONS, LayerSpec
+from nnfix.spec.usercode import user_traceback
+
+Array = np.ndarray
+
+
+def _checked(path: SpecPath, uf: UserFunction, call: Callable[[], object], like: Array) -> Array:
+    """Call a user function; its result as an array shaped like `like`, or UserFunctionError."""
+    try:
+        out = call()
+    except Exception as exc:
+        trace = user_traceback(exc) if uf.kind == "file" else None
+        raise UserFunctionError(
+            path, uf.text, f"raised {type(exc).__name__}: {exc}", trace
+        ) from None
+    try:
+        out = np.asarray(out, dtype=like.dtype)
+    except (TypeError, ValueError):
+        raise UserFunctionError(
+            path, uf.text, f"returned {type(out).__name__}, not an array of numbers"
+        ) from None
+    if out.shape != like.shape:
+        try:
+            out = np.broadcast_to(out, like.shape)
+        except ValueError:
+            raise UserFunctionError(
+                path, uf.text, f"returned shape {out.shape}, expected {like.shape}"
+            ) from None
+    return out
+
+
+def _argument_of(uf: UserFunction, derivative_of: str | None) -> str:
+    """What a one-argument derivative is given: as declared, else the variable it names."""
+    if derivative_of is not None:
+        return derivative_of
+    return "a" if uf.variables == {"a"} else "z"
+
+
+def declared_derivative(
+    path: SpecPath, uf: UserFunction, derivative_of: str | None
+) -> Callable[[Array, Array], Array]:
+    """The user's derivative as a function of (z, a), fed what their code feeds it."""
+    arg = _argument_of(uf, derivative_of)
+    if uf.kind == "file":
+        return lambda z, a: _checked(path, uf, lambda: uf.fn(z if arg == "z" else a), z)
+    if uf.variables == {"z", "a"}:  # names both: each is what it says
+        return lambda z, a: _checked(path, uf, lambda: uf.fn(z=z, a=a), z)
+    (var,) = uf.variables or {"z"}
+    return lambda z, a: _checked(path, uf, lambda: uf.fn(**{var: z if arg == "z" else a}), z)
+
+
+def _numeric_derivative(forward: Callable[[Array], Array]) -> Callable[[Array, Array], Array]:
+    """Central differences in float64, for a custom activation with no declared derivative."""
+
+    def derivative(z: Array, a: Array) -> Array:
+        z64 = z.astype(np.float64)
+        h = 1e-5 * np.maximum(1.0, np.abs(z64))
+        return ((forward(z64 + h) - forward(z64 - h)) / (2 * h)).astype(z.dtype)
+
+    return derivative
+
+
+def layer_activation(
+    i: int, layer: LayerSpec, functions: dict[SpecPath, UserFunction]
+) -> LayerActivation:
+    """Layer i's forward function (always the true one) and the derivative its backward uses."""
+    spec = layer.activation
+    path = ("model", "layers", i, "activation")
+    if spec.name in ACTIVATIONS:
+        builtin = activations.get(spec.name, spec.alpha)
+        forward, true_derivative = builtin.fn, builtin.derivative if builtin.elementwise else None
+        builtin_name: str | None = spec.name
+    else:
+        uf = functions[(*path, "name")]
+        call = (lambda z: uf.fn(z)) if uf.kind == "file" else (lambda z: uf.fn(z=z))
+        name_path = (*path, "name")
+
+        def forward(z: Array, uf=uf, call=call) -> Array:
+            return _checked(name_path, uf, lambda: call(z), z)
+
+        true_derivative = _numeric_derivative(forward)
+        builtin_name = None
+    declared = functions.get((*path, "derivative"))
+    if declared is not None:
+        derivative = declared_derivative((*path, "derivative"), declared, spec.derivative_of)
+    else:
+        derivative = true_derivative
+    return LayerActivation(spec.name, forward, derivative, builtin_name, declared is not None)
+
+
+def build_loss(loaded: LoadedSpec) -> Loss:
+    spec = loaded.spec.loss
+    uf = loaded.functions.get(("loss", "gradient"))
+    declared = None
+    if uf is not None:
+        path = ("loss", "gradient")
+        if uf.kind == "file":
+            declared = lambda a, y, z: _checked(path, uf, lambda: uf.fn(a, y), a)  # noqa: E731
+        else:
+            declared = lambda a, y, z: _checked(  # noqa: E731
+                path,
+                uf,
+                lambda: uf.fn(
+                    **{k: v for k, v in (("a", a), ("y", y), ("z", z)) if k in uf.variables}
+                ),
+                a,
+            )
+    return Loss(spec.name, spec.reduction, declared, spec.gradient_of)
+
+
+def build_network(
+    loaded: LoadedSpec, n_inputs: int, rng: np.random.Generator, dtype: str = "float64"
+) -> Network:
+    """The spec's network, initialised with `rng` (the spec's init and bias_init per layer)."""
+    model = loaded.spec.model
+    weights, biases, acts = [], [], []
+    n_in = n_inputs
+    for i, layer in enumerate(model.layers):
+        n_out = layer.units
+        W = initialize(layer.init or model.init, (n_in, n_out), n_in, n_out, rng)
+        b = initialize(layer.bias_init or model.bias_init, (1, n_out), n_in, n_out, rng)
+        weights.append(W.astype(dtype))
+        biases.append(b.astype(dtype))
+        acts.append(layer_activation(i, layer, loaded.functions))
+        n_in = n_out
+    return Network(weights, biases, acts)

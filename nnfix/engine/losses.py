@@ -1,0 +1,112 @@
+"""Losses summed over output units and averaged (or summed) over samples, with their gradients.
+
+BCE and CCE are computed from the logits when the output is a built-in sigmoid or softmax,
+so they stay finite however confident the net is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from nnfix.engine.activations import softmax_backward
+
+Array = np.ndarray
+
+
+def _eps(a: Array) -> float:
+    return 1e-7 if a.dtype == np.float32 else 1e-12
+
+
+def _clip(a: Array) -> Array:
+    e = _eps(a)
+    return np.clip(a, e, 1 - e)
+
+
+def total(name: str, z: Array, a: Array, y: Array, output: str | None) -> float:
+    """The loss summed over every sample and output unit (`output`: the built-in activation)."""
+    if name == "bce":
+        if output == "sigmoid":
+            return float(np.sum(np.logaddexp(0, z) - y * z))
+        c = _clip(a)
+        return float(-np.sum(y * np.log(c) + (1 - y) * np.log(1 - c)))
+    if name == "cce":
+        if output == "softmax":
+            shifted = z - z.max(axis=1, keepdims=True)
+            log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            return float(-np.sum(y * log_softmax))
+        return float(-np.sum(y * np.log(_clip(a))))
+    if name == "mse":
+        d = a - y
+        return float(np.sum(d * d))
+    if name == "mae":
+        return float(np.sum(np.abs(a - y)))
+    raise KeyError(name)
+
+
+def gradient(name: str, a: Array, y: Array) -> Array:
+    """dL/da of one sample's loss, elementwise (before the reduction over samples)."""
+    if name == "bce":
+        c = _clip(a)
+        return (c - y) / (c * (1 - c))
+    if name == "cce":
+        return -y / _clip(a)
+    if name == "mse":
+        return 2 * (a - y)
+    if name == "mae":
+        return np.sign(a - y)
+    raise KeyError(name)
+
+
+def fused_delta(name: str, output: str | None, a: Array, y: Array) -> Array | None:
+    """dL/dz of the output layer where loss and activation fit (a − y), else None."""
+    if name == "bce" and output == "sigmoid":
+        return a - y
+    if name == "cce" and output == "softmax":
+        return a * y.sum(axis=1, keepdims=True) - y
+    if name == "mse" and output == "linear":
+        return 2 * (a - y)
+    return None
+
+
+@dataclass(frozen=True)
+class Loss:
+    """The spec's loss: built-in value, and the gradient the user's code uses."""
+
+    name: str
+    reduction: str = "mean"
+    declared: Callable[[Array, Array, Array], Array] | None = None  # (a, y, z) -> dL/da or dL/dz
+    gradient_of: str = "a"
+
+    def scale(self, m: int) -> float:
+        return 1.0 / m if self.reduction == "mean" else 1.0
+
+    def value(self, z: Array, a: Array, y: Array, output: str | None) -> float:
+        return total(self.name, z, a, y, output) * self.scale(len(y))
+
+    def delta(
+        self,
+        z: Array,
+        a: Array,
+        y: Array,
+        output: str | None,
+        derivative,
+        declared_derivative: bool,
+    ) -> Array:
+        """dL/dz of the output layer, reduced: through the user's gradient where they declared one.
+
+        `derivative(z, a)` is the output layer's da/dz (None for softmax: its Jacobian is applied)."""
+        scale = self.scale(len(y))
+        if self.declared is not None and self.gradient_of == "z":
+            return self.declared(a, y, z) * scale
+        if self.declared is None and not declared_derivative:
+            fused = fused_delta(self.name, output, a, y)
+            if fused is not None:
+                fused *= scale
+                return fused
+        dA = self.declared(a, y, z) if self.declared is not None else gradient(self.name, a, y)
+        dA = dA * scale
+        if derivative is None:
+            return softmax_backward(dA, a)
+        return dA * derivative(z, a)

@@ -1,0 +1,149 @@
+"""The training loop: minibatches, the schedule, the optimiser, and a record per epoch.
+
+One loop for everything that trains — `nnfix train` and the diagnostic probes — with hooks
+for what each wants to watch."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nnfix.engine.losses import Loss
+from nnfix.engine.metrics import accuracy, target_kind
+from nnfix.engine.network import Network
+from nnfix.engine.optimizers import Optimizer
+from nnfix.engine.schedules import learning_rate
+from nnfix.spec.model import TrainSpec
+
+
+@dataclass
+class EpochRecord:
+    epoch: int  # from 1
+    loss: float  # mean of the epoch's minibatch losses
+    accuracy: float | None
+    val_loss: float | None
+    val_accuracy: float | None
+    lr: float
+    grad_norms: list[float]  # per layer: ‖dW‖ averaged over the epoch's steps
+    seconds: float
+
+
+@dataclass
+class History:
+    epochs: list[EpochRecord] = field(default_factory=list)
+    steps: int = 0
+    stopped: str | None = None  # None (ran to the end) | "interrupted" | "diverged" | "stopped"
+    diverged_at: tuple[int, int] | None = None  # (epoch, step) where the loss went non-finite
+
+
+@dataclass
+class StepInfo:
+    """What a step hook sees: enough for the probes to measure anything they need."""
+
+    epoch: int
+    step: int
+    lr: float
+    loss: float
+    grads: list[np.ndarray]
+    network: Network
+
+
+class Trainer:
+    def __init__(self, network: Network, loss: Loss, train: TrainSpec, rng: np.random.Generator):
+        self.network = network
+        self.loss = loss
+        self.train = train
+        self.rng = rng
+        self.optimizer = Optimizer(train.optimizer)
+
+    def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, list[np.ndarray]]:
+        """One update on one minibatch: its loss (before the update) and the gradients."""
+        value, grads, _ = self.network.loss_and_grads(x, y, self.loss, self.train.l2)
+        self.optimizer.step(self.network.params, grads, lr)
+        return value, grads
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
+        """Loss and accuracy on a whole set (None, None when it is empty)."""
+        if len(x) == 0:
+            return None, None
+        cache = self.network.forward(x)
+        value = self.network.loss(cache, y, self.loss, self.train.l2)
+        return value, accuracy(cache.a[-1], y, target_kind(y))
+
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        x_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+        epochs: int | None = None,
+        on_epoch: Callable[[EpochRecord], None] | None = None,
+        on_step: Callable[[StepInfo], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> History:
+        epochs = epochs or self.train.epochs
+        m = len(x)
+        batch = m if self.train.batch_size == "full" else min(self.train.batch_size, m)
+        per_epoch = math.ceil(m / batch)
+        kind = target_kind(y)
+        history = History()
+        depth = self.network.depth
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            order = self.rng.permutation(m)
+            total = 0.0
+            correct = 0.0
+            norms = np.zeros(depth)
+            steps = 0
+            lr = self.train.lr
+            for k in range(per_epoch):
+                index = order[k * batch : (k + 1) * batch]
+                xb, yb = x[index], y[index]
+                lr = learning_rate(
+                    self.train.schedule, self.train.lr, epoch, history.steps, epochs, per_epoch
+                )
+                cache = self.network.forward(xb)
+                value = self.network.loss(cache, yb, self.loss, self.train.l2)
+                grads = self.network.backward(
+                    cache, self.network.output_delta(cache, yb, self.loss)
+                )
+                if self.train.l2:
+                    for l, W in enumerate(self.network.weights):
+                        grads[2 * l] += self.train.l2 * W
+                if kind is not None:
+                    correct += (accuracy(cache.a[-1], yb, kind) or 0.0) * len(xb)
+                norms += [float(np.linalg.norm(grads[2 * l])) for l in range(depth)]
+                if on_step is not None:
+                    on_step(StepInfo(epoch + 1, history.steps, lr, value, grads, self.network))
+                history.steps += 1
+                steps += 1
+                total += value * len(xb)
+                if not math.isfinite(value):
+                    history.stopped, history.diverged_at = "diverged", (epoch + 1, history.steps)
+                    break
+                self.optimizer.step(self.network.params, grads, lr)
+                if should_stop is not None and should_stop():
+                    history.stopped = "interrupted"
+                    break
+            seen = min(steps * batch, m)
+            val_loss, val_acc = self.evaluate(x_val, y_val) if x_val is not None else (None, None)
+            record = EpochRecord(
+                epoch=epoch + 1,
+                loss=total / seen,
+                accuracy=correct / seen if kind is not None else None,
+                val_loss=val_loss,
+                val_accuracy=val_acc,
+                lr=lr,
+                grad_norms=(norms / max(steps, 1)).tolist(),
+                seconds=time.perf_counter() - start,
+            )
+            history.epochs.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+            if history.stopped:
+                break
+        return history
