@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rich.console import Console
@@ -47,7 +48,10 @@ def locate(problem: Problem, source: Source | None) -> tuple[str, int | None, in
             if mark.line <= len(source.text.splitlines())
             else ""
         )
-        token = line[col - 1 :].split(" #")[0].rstrip().rstrip("\"'")
+        rest = line[col - 1 :]
+        flow = "{" in line[: col - 1] or "[" in line[: col - 1]
+        token = re.split(r"[,}\]]| #", rest)[0] if flow else rest.split(" #")[0]
+        token = token.rstrip().rstrip("\"'")
         width = max(
             1, len(token) if problem.offset == 0 else len(token.split()[0]) if token.split() else 1
         )

@@ -142,6 +142,16 @@ def pydantic_problems(exc: ValidationError, data) -> list[Problem]:
             problems.append(Problem(f"missing required key '{key}' in {where}", path=path))
         else:
             grouped.setdefault(path, []).append(err)
+    # a misspelt key also shows up as the key it should have been, missing: say it once
+    suggested = {(p.path[:-1], p.hint) for p in problems if p.on_key and p.hint}
+    problems = [
+        p
+        for p in problems
+        if not (
+            p.message.startswith("missing required key")
+            and (p.path, f"did you mean '{p.message.split(chr(39))[1]}'?") in suggested
+        )
+    ]
     for path, errs in grouped.items():
         value = _walk(data, path) and _value_at(data, path)
         choices = [c for e in errs for c in _choices(e.get("ctx"))]

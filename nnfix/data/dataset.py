@@ -1,0 +1,188 @@
+"""The data a spec describes, loaded, limited, split for validation and scaled; target encoding."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nnfix.data.files import Sources, read_files
+from nnfix.data.generated import GENERATORS
+from nnfix.errors import InputError, Problem, SpecPath
+
+if TYPE_CHECKING:
+    from nnfix.spec.model import DataSpec
+
+
+@dataclass
+class Dataset:
+    """Inputs (m, n_features) in the training dtype; raw targets: (m,) labels or (m, k) floats."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray  # 0 rows when validation is 0
+    y_val: np.ndarray
+    description: str  # "moons, 512 samples, 2 features"
+
+    @property
+    def n_features(self) -> int:
+        return self.x_train.shape[1]
+
+
+def _error(message: str, where: tuple[SpecPath, Path | None]) -> InputError:
+    key, file = where
+    return InputError([Problem(message, path=key, file=file)], kind="data")
+
+
+def _numbers(a: np.ndarray, what: str, where: tuple[SpecPath, Path | None]) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype == np.bool_:
+        return a.astype(np.int64)
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise _error(f"expected numbers for the {what}, found an array of {a.dtype}", where)
+    return a
+
+
+def _labels(y: np.ndarray) -> np.ndarray:
+    """(m,) or (m, 1) whole-number targets as int64 labels (m,); anything else unchanged."""
+    if y.ndim == 2 and y.shape[1] != 1:
+        return y
+    flat = y.reshape(-1)
+    if np.issubdtype(flat.dtype, np.integer):
+        return flat.astype(np.int64)
+    whole = np.all(np.isfinite(flat)) and np.all(flat == np.round(flat))
+    if whole and np.all(np.abs(flat) < 2**53):
+        return flat.astype(np.int64)
+    return y
+
+
+def _shaped(x: np.ndarray, y: np.ndarray, sources: Sources) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs as (m, features) and targets as labels or (m, k), or a data error saying why not."""
+    problems: list[Problem] = []
+    try:
+        x = _numbers(x, "inputs", sources["x"])
+        if x.ndim == 0:
+            raise _error(
+                "expected inputs of shape (samples, features), found a single number", sources["x"]
+            )
+        width = int(np.prod(x.shape[1:]))  # (m,) -> (m, 1); images (m, h, w) -> (m, h·w)
+        x = x.reshape(len(x), width)
+        if x.shape[1] == 0 or len(x) == 0:
+            raise _error(
+                f"expected at least one sample and one feature, found inputs of shape {x.shape}",
+                sources["x"],
+            )
+    except InputError as e:
+        problems += e.problems
+    try:
+        y = _numbers(y, "targets", sources["y"])
+        if y.ndim not in (1, 2):
+            raise _error(
+                f"expected targets of shape (samples,) or (samples, outputs), found {y.shape}",
+                sources["y"],
+            )
+    except InputError as e:
+        problems += e.problems
+    if not problems and len(x) != len(y):
+        message = (
+            f"the inputs have {len(x)} samples, shape {x.shape}, but the targets have {len(y)}, "
+            f"shape {y.shape}: expected one target per sample"
+        )
+        problems.append(Problem(message, path=sources["y"][0], file=sources["y"][1]))
+    if problems:
+        raise InputError(problems, kind="data")
+    return x, _labels(y)
+
+
+def _scale(train: np.ndarray, val: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
+    """Standardise or min-max each feature, fitted on the finite training values only."""
+    fit = np.where(np.isfinite(train), train, np.nan)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        if how == "standard":
+            centre, spread = np.nanmean(fit, axis=0), np.nanstd(fit, axis=0)
+        else:
+            centre = np.nanmin(fit, axis=0)
+            spread = np.nanmax(fit, axis=0) - centre
+    centre = np.where(np.isnan(centre), 0.0, centre)
+    spread = np.where(spread > 0, spread, 1.0)  # a constant (or empty) feature becomes 0, not NaN
+    with np.errstate(all="ignore"):
+        return (train - centre) / spread, (val - centre) / spread
+
+
+def _split(m: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation indices (each in order): a random `fraction` held out, at least 1."""
+    held = min(max(round(fraction * m), 1), m - 1) if fraction > 0 and m >= 2 else 0
+    order = rng.permutation(m) if held else np.arange(m)
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
+def load_dataset(
+    data: DataSpec, *, base_dir: Path, rng: np.random.Generator, dtype: str = "float32"
+) -> Dataset:
+    """Generate or read the data, keep the first `limit`, hold out `validation`, then `scale`."""
+    if data.source in GENERATORS:
+        gen = GENERATORS[data.source]
+        x, y = gen(data.samples, data.noise, rng, data.classes, data.features)
+        name, unit = data.source, "samples"
+        sources: Sources = {"x": (("data", "source"), None), "y": (("data", "source"), None)}
+    else:
+        x, y, name, sources = read_files(data, Path(base_dir))
+        unit = "rows" if data.source == "csv" else "samples"
+    x, y = _shaped(x, y, sources)
+    total = len(x)
+    if data.limit is not None:
+        x, y = x[: data.limit], y[: data.limit]
+    train, val = _split(len(x), data.validation, rng)
+    x_train, x_val = x[train], x[val]
+    if data.scale != "none":
+        x_train, x_val = _scale(x_train.astype(np.float64), x_val.astype(np.float64), data.scale)
+    count = f"first {len(x)} of {total}" if len(x) < total else f"{total}"
+    features = x.shape[1]
+    description = f"{name}, {count} {unit}, {features} feature{'s' * (features != 1)}"
+    if len(val):
+        description += f", {len(val)} held out for validation"
+    with np.errstate(all="ignore"):  # float32 overflow becomes inf, reported by D101
+        x_train, x_val = x_train.astype(dtype, copy=False), x_val.astype(dtype, copy=False)
+    return Dataset(x_train, y[train], x_val, y[val], description)
+
+
+def encode_targets(y: np.ndarray, units: int, *, path: SpecPath = ("data",)) -> np.ndarray:
+    """Targets as (m, units) floats: labels one-hot when units > 1, others checked for width."""
+    y = np.asarray(y)
+    m = len(y)
+    floaty = y if np.issubdtype(y.dtype, np.floating) else y.astype(np.float64)
+    if y.ndim == 2 and y.shape[1] != 1:
+        if y.shape[1] == units:
+            return floaty
+        message = (
+            f"the targets have {y.shape[1]} columns but the output layer has {units} units: "
+            "expected them to match"
+        )
+        raise InputError([Problem(message, path=path)], kind="data")
+    if units == 1:
+        return floaty.reshape(m, 1)
+    flat = floaty.reshape(m)
+    finite = np.isfinite(flat)
+    labels = flat[finite]
+    if np.any(labels != np.round(labels)):
+        message = (
+            f"the targets are continuous values but the output layer has {units} units: "
+            f"expected class labels 0–{units - 1} or targets with {units} columns"
+        )
+        raise InputError([Problem(message, path=path)], kind="data")
+    if len(labels) and (labels.min() < 0 or labels.max() >= units):
+        lo, hi = int(labels.min()), int(labels.max())
+        hint = "the labels look 1-based: subtract 1" if (lo, hi) == (1, units) else None
+        message = (
+            f"labels run {lo}–{hi} but the output layer has {units} units: "
+            f"expected labels 0–{units - 1}"
+        )
+        raise InputError([Problem(message, path=path, hint=hint)], kind="data")
+    out = np.zeros((m, units))
+    out[np.flatnonzero(finite), labels.astype(np.int64)] = 1.0
+    out[~finite] = np.nan  # a NaN label stays visible to the non-finite data check
+    return out

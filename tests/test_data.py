@@ -1,0 +1,449 @@
+"""Tests for nnfix.data: the generators, the file readers, load_dataset and encode_targets."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nnfix.data import encode_targets, load_dataset
+from nnfix.data.generated import GENERATORS
+from nnfix.errors import InputError
+from nnfix.spec.model import DataSpec
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def load(tmp_path: Path, seed: int = 0, dtype: str = "float32", **data):
+    return load_dataset(DataSpec(**data), base_dir=tmp_path, rng=rng(seed), dtype=dtype)
+
+
+def data_error(tmp_path: Path, **data) -> InputError:
+    with pytest.raises(InputError) as info:
+        load(tmp_path, **data)
+    assert info.value.kind == "data"
+    return info.value
+
+
+# --- generators ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, classes, features, width, labels",
+    [
+        ("xor", 2, 2, 2, {0, 1}),
+        ("moons", 2, 2, 2, {0, 1}),
+        ("circles", 2, 2, 2, {0, 1}),
+        ("spirals", 3, 2, 2, {0, 1, 2}),
+        ("blobs", 4, 5, 5, {0, 1, 2, 3}),
+    ],
+)
+def test_classification_generators_shape_labels_and_seed(name, classes, features, width, labels):
+    x, y = GENERATORS[name](301, 0.1, rng(1), classes, features)
+    assert x.shape == (301, width) and x.dtype == np.float64
+    assert y.shape == (301,) and np.issubdtype(y.dtype, np.integer)
+    assert set(np.unique(y).tolist()) == labels
+    x2, y2 = GENERATORS[name](301, 0.1, rng(1), classes, features)
+    np.testing.assert_array_equal(x, x2)
+    np.testing.assert_array_equal(y, y2)
+    x3, _ = GENERATORS[name](301, 0.1, rng(2), classes, features)
+    assert not np.allclose(x, x3)
+
+
+@pytest.mark.parametrize("name", ["xor", "moons", "circles"])
+def test_binary_generators_are_roughly_balanced(name):
+    _, y = GENERATORS[name](1000, 0.1, rng(3), 2, 2)
+    assert 420 <= y.sum() <= 580
+
+
+def test_moons_and_circles_split_odd_counts_exactly_and_are_shuffled():
+    for name in ("moons", "circles"):
+        _, y = GENERATORS[name](7, 0.0, rng(0), 2, 2)
+        assert np.bincount(y).tolist() == [3, 4]
+    _, y = GENERATORS["moons"](200, 0.0, rng(0), 2, 2)
+    assert 0 < y[:100].sum() < 100  # not all 0s then all 1s
+
+
+def test_moons_without_noise_lie_on_their_half_circles():
+    x, y = GENERATORS["moons"](200, 0.0, rng(0), 2, 2)
+    upper, lower = x[y == 0], x[y == 1]
+    np.testing.assert_allclose(np.hypot(upper[:, 0], upper[:, 1]), 1.0)
+    np.testing.assert_allclose(np.hypot(lower[:, 0] - 1, lower[:, 1] - 0.5), 1.0)
+    assert upper[:, 1].min() >= -1e-12 and lower[:, 1].max() <= 0.5 + 1e-12
+
+
+def test_circles_without_noise_have_radius_1_and_half():
+    x, y = GENERATORS["circles"](100, 0.0, rng(0), 2, 2)
+    r = np.hypot(x[:, 0], x[:, 1])
+    np.testing.assert_allclose(r[y == 0], 1.0)
+    np.testing.assert_allclose(r[y == 1], 0.5)
+
+
+def test_circles_noise_is_a_gaussian_of_that_std():
+    x, y = GENERATORS["circles"](20000, 0.05, rng(0), 2, 2)
+    r = np.hypot(x[:, 0], x[:, 1])
+    assert abs(r[y == 0].std() - 0.05) < 0.005
+
+
+def test_xor_without_noise_labels_the_off_diagonal_quadrants():
+    x, y = GENERATORS["xor"](500, 0.0, rng(0), 2, 2)
+    assert np.abs(x).max() <= 1.0
+    np.testing.assert_array_equal(y, (np.sign(x[:, 0]) != np.sign(x[:, 1])).astype(int))
+
+
+def test_spirals_split_samples_evenly_with_radius_0_to_1():
+    x, y = GENERATORS["spirals"](301, 0.0, rng(0), 3, 2)
+    assert np.bincount(y).tolist() == [101, 100, 100]
+    r = np.hypot(x[:, 0], x[:, 1])
+    assert r.min() == 0.0 and r.max() == pytest.approx(1.0)
+    # without noise, each arm is a curve: angle = 4·(class + radius)
+    arm = y == 1
+    angle = np.arctan2(x[arm, 0], x[arm, 1])  # sin on x, cos on y
+    expected = np.angle(np.exp(1j * 4 * (1 + r[arm])))
+    np.testing.assert_allclose(angle[r[arm] > 0], expected[r[arm] > 0], atol=1e-9)
+
+
+def test_blobs_cluster_around_centres_in_the_box():
+    x, y = GENERATORS["blobs"](3000, 0.0, rng(0), 3, 4)
+    assert np.bincount(y).tolist() == [1000, 1000, 1000]
+    for k in range(3):
+        cluster = x[y == k]
+        assert np.all(np.abs(cluster.mean(axis=0)) < 5.2)
+        np.testing.assert_allclose(cluster.std(axis=0), 1.0, atol=0.08)
+    wide, wy = GENERATORS["blobs"](3000, 1.0, rng(0), 3, 4)
+    np.testing.assert_allclose(wide[wy == 0].std(axis=0), 2.0, atol=0.15)
+
+
+def test_linear_is_an_exact_affine_map_without_noise():
+    x, y = GENERATORS["linear"](50, 0.0, rng(0), 2, 3)
+    assert x.shape == (50, 3) and y.shape == (50, 1) and y.dtype == np.float64
+    design = np.column_stack([x, np.ones(50)])
+    coef, residual, *_ = np.linalg.lstsq(design, y, rcond=None)
+    assert residual[0] < 1e-20
+    assert np.all(np.abs(coef) > 1e-3)
+    _, noisy = GENERATORS["linear"](50, 0.5, rng(0), 2, 3)
+    assert 0.2 < np.std(noisy - y) < 0.8
+
+
+# --- csv -----------------------------------------------------------------------------------
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_csv_without_header_takes_the_last_column_as_integer_labels(tmp_path):
+    write(tmp_path, "d.csv", "1,2,0\n3.5,-4,1.0\n\n5,6e-1,2\n")
+    d = load(tmp_path, source="csv", path="d.csv", dtype="float64")
+    np.testing.assert_array_equal(d.x_train, [[1, 2], [3.5, -4], [5, 0.6]])
+    assert d.y_train.dtype == np.int64 and d.y_train.tolist() == [0, 1, 2]
+    assert d.description == "d.csv, 3 rows, 2 features"
+
+
+def test_csv_with_header_target_by_name_and_by_index(tmp_path):
+    write(tmp_path, "d.csv", "a,label,b\n1,0,2\n3,1,4\n")
+    by_name = load(tmp_path, source="csv", path="d.csv", target="label")
+    np.testing.assert_array_equal(by_name.x_train, [[1, 2], [3, 4]])
+    assert by_name.y_train.tolist() == [0, 1]
+    by_index = load(tmp_path, source="csv", path="d.csv", target=0)
+    np.testing.assert_array_equal(by_index.x_train, [[0, 2], [1, 4]])
+    assert by_index.y_train.tolist() == [1, 3]
+    negative = load(tmp_path, source="csv", path="d.csv", target=-2)
+    assert negative.y_train.tolist() == [0, 1]
+    as_text = load(tmp_path, source="csv", path="d.csv", target="2")
+    assert as_text.y_train.tolist() == [2, 4]
+
+
+def test_csv_keeps_float_targets_and_nan(tmp_path):
+    write(tmp_path, "d.csv", "x,y\n1,0.5\nnan,1.5\ninf,2\n")
+    d = load(tmp_path, source="csv", path="d.csv", dtype="float64")
+    assert d.y_train.dtype == np.float64 and d.y_train.tolist() == [0.5, 1.5, 2.0]
+    assert np.isnan(d.x_train[1, 0]) and np.isposinf(d.x_train[2, 0])
+
+
+def test_csv_whitespace_lines_and_quotes_parse_like_the_fast_path(tmp_path):
+    write(tmp_path, "d.csv", 'a,b\n"1",2\n   \n3, 4 \n')
+    d = load(tmp_path, source="csv", path="d.csv")
+    np.testing.assert_array_equal(d.x_train, [[1], [3]])
+    assert d.y_train.tolist() == [2, 4]
+
+
+def test_csv_bad_cell_names_line_column_and_text(tmp_path):
+    write(tmp_path, "d.csv", "a,b,label\n1,2,0\n\n3,oops,1\n")
+    error = data_error(tmp_path, source="csv", path="d.csv")
+    [problem] = error.problems
+    assert problem.line == 4 and problem.col == 3
+    assert problem.file == tmp_path / "d.csv"
+    assert problem.path == ("data", "path")
+    assert "column 'b'" in problem.message and "'oops'" in problem.message
+    assert "line 4" in problem.message and "expected a number" in problem.message
+
+
+def test_csv_without_header_names_the_column_index_and_empty_cells(tmp_path):
+    write(tmp_path, "d.csv", "1,2,0\n3,,1\n")
+    [problem] = data_error(tmp_path, source="csv", path="d.csv").problems
+    assert problem.line == 2 and "column index 1" in problem.message
+    assert "empty cell" in problem.message
+
+
+def test_csv_reports_ten_bad_cells_then_counts_the_rest(tmp_path):
+    rows = "".join(f"{i},x,0\n" for i in range(25))
+    write(tmp_path, "d.csv", "a,b,c\n" + rows + "1,2\n")
+    problems = data_error(tmp_path, source="csv", path="d.csv").problems
+    assert len(problems) == 11
+    assert [p.line for p in problems[:10]] == list(range(2, 12))
+    assert "and 16 more" in problems[10].message  # 15 bad cells and 1 short row left
+
+
+def test_csv_short_row_is_reported(tmp_path):
+    write(tmp_path, "d.csv", "a,b,c\n1,2,3\n4,5\n")
+    [problem] = data_error(tmp_path, source="csv", path="d.csv").problems
+    assert (
+        problem.line == 3 and "expected 3 cells" in problem.message and "found 2" in problem.message
+    )
+
+
+def test_csv_unknown_target_lists_the_columns_with_a_hint(tmp_path):
+    write(tmp_path, "d.csv", "a,b,label\n1,2,0\n")
+    [problem] = data_error(tmp_path, source="csv", path="d.csv", target="lable").problems
+    assert problem.path == ("data", "target")
+    assert "'a', 'b', 'label'" in problem.message
+    assert problem.hint == "did you mean 'label'?"
+
+
+def test_csv_target_index_out_of_range(tmp_path):
+    write(tmp_path, "d.csv", "1,2,0\n")
+    [problem] = data_error(tmp_path, source="csv", path="d.csv", target=3).problems
+    assert "3 columns" in problem.message and "out of range" in problem.message
+
+
+def test_csv_with_only_a_header_is_an_error(tmp_path):
+    write(tmp_path, "d.csv", "a,b\n\n")
+    [problem] = data_error(tmp_path, source="csv", path="d.csv").problems
+    assert "no data rows" in problem.message
+
+
+def test_csv_gzipped_is_read(tmp_path):
+    (tmp_path / "d.csv.gz").write_bytes(gzip.compress(b"a,b\n1,0\n2,1\n"))
+    d = load(tmp_path, source="csv", path="d.csv.gz")
+    assert d.x_train.ravel().tolist() == [1.0, 2.0] and d.y_train.tolist() == [0, 1]
+
+
+# --- npz, npy, idx -------------------------------------------------------------------------
+
+
+def test_npz_default_and_custom_keys(tmp_path):
+    np.savez(tmp_path / "d.npz", x=np.arange(6.0).reshape(3, 2), y=np.array([0, 1, 0]))
+    d = load(tmp_path, source="npz", path="d.npz")
+    assert d.x_train.shape == (3, 2) and d.y_train.tolist() == [0, 1, 0]
+    np.savez(tmp_path / "e.npz", inputs=np.ones((2, 3)), labels=np.array([[0.5], [1.5]]))
+    e = load(tmp_path, source="npz", path="e.npz", x="inputs", y="labels")
+    assert e.x_train.shape == (2, 3) and e.y_train.shape == (2, 1)
+
+
+def test_npz_missing_keys_list_what_the_file_has(tmp_path):
+    np.savez(tmp_path / "d.npz", inputs=np.ones((2, 3)), labels=np.zeros(2))
+    problems = data_error(tmp_path, source="npz", path="d.npz", x="input").problems
+    assert [p.path for p in problems] == [("data", "x"), ("data", "y")]
+    assert "'inputs', 'labels'" in problems[0].message
+    assert problems[0].hint == "did you mean 'inputs'?"
+    assert problems[0].file == tmp_path / "d.npz"
+
+
+def test_npy_images_are_flattened_and_lengths_checked(tmp_path):
+    images = np.arange(4 * 28 * 28, dtype=np.uint8).reshape(4, 28, 28)
+    np.save(tmp_path / "x.npy", images)
+    np.save(tmp_path / "y.npy", np.array([3, 1, 4, 1], dtype=np.uint8))
+    d = load(tmp_path, source="npy", x="x.npy", y="y.npy")
+    assert d.x_train.shape == (4, 784) and d.x_train[1, 0] == 784 % 256
+    assert d.y_train.dtype == np.int64 and d.y_train.tolist() == [3, 1, 4, 1]
+    np.save(tmp_path / "short.npy", np.array([0, 1, 0]))
+    [problem] = data_error(tmp_path, source="npy", x="x.npy", y="short.npy").problems
+    assert "(4, 784)" in problem.message and "(3,)" in problem.message
+    assert problem.path == ("data", "y") and problem.file == tmp_path / "short.npy"
+
+
+def test_npy_text_arrays_are_refused(tmp_path):
+    np.save(tmp_path / "x.npy", np.array([["a"], ["b"]]))
+    np.save(tmp_path / "y.npy", np.array([0, 1]))
+    [problem] = data_error(tmp_path, source="npy", x="x.npy", y="y.npy").problems
+    assert "expected numbers" in problem.message and problem.path == ("data", "x")
+
+
+def idx_bytes(array: np.ndarray, code: int, dtype: str) -> bytes:
+    header = struct.pack(f">BBBB{array.ndim}I", 0, 0, code, array.ndim, *array.shape)
+    return header + array.astype(dtype).tobytes()
+
+
+def test_idx_round_trip_plain_and_gzipped(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, size=(5, 28, 28)).astype(np.uint8)
+    labels = np.array([7, 2, 1, 0, 4], dtype=np.uint8)
+    (tmp_path / "images-idx3-ubyte").write_bytes(idx_bytes(images, 0x08, ">u1"))
+    (tmp_path / "labels.idx.gz").write_bytes(gzip.compress(idx_bytes(labels, 0x08, ">u1")))
+    d = load(tmp_path, source="idx", x="images-idx3-ubyte", y="labels.idx.gz")
+    np.testing.assert_array_equal(d.x_train, images.reshape(5, 784))
+    assert d.y_train.tolist() == [7, 2, 1, 0, 4]
+    assert d.description == "images-idx3-ubyte + labels.idx.gz, 5 samples, 784 features"
+
+
+@pytest.mark.parametrize(
+    "code, dtype", [(0x09, ">i1"), (0x0B, ">i2"), (0x0C, ">i4"), (0x0D, ">f4"), (0x0E, ">f8")]
+)
+def test_idx_every_type_code(tmp_path, code, dtype):
+    x = np.array([[-3, 1], [2, 100]])
+    (tmp_path / "x.idx").write_bytes(idx_bytes(x, code, dtype))
+    (tmp_path / "y.idx").write_bytes(idx_bytes(np.array([1.5, -2.5]), 0x0E, ">f8"))
+    d = load(tmp_path, source="idx", x="x.idx", y="y.idx", dtype="float64")
+    np.testing.assert_array_equal(d.x_train, x)
+    assert d.y_train.tolist() == [1.5, -2.5]
+
+
+def test_idx_bad_magic_and_truncation_are_reported_for_both_files(tmp_path):
+    (tmp_path / "x.idx").write_bytes(b"PK\x03\x04junk")
+    (tmp_path / "y.idx").write_bytes(idx_bytes(np.arange(10), 0x08, ">u1")[:-3])
+    problems = data_error(tmp_path, source="idx", x="x.idx", y="y.idx").problems
+    assert [p.path for p in problems] == [("data", "x"), ("data", "y")]
+    assert "not an IDX file" in problems[0].message and "50 4b 03 04" in problems[0].message
+    assert "10 bytes" in problems[1].message and "7 bytes follow" in problems[1].message
+
+
+# --- missing files and keys ----------------------------------------------------------------
+
+
+def test_missing_file_names_the_resolved_path_and_a_close_name(tmp_path):
+    write(tmp_path, "train.csv", "1,0\n")
+    [problem] = data_error(tmp_path, source="csv", path="trian.csv").problems
+    assert str(tmp_path / "trian.csv") in problem.message
+    assert problem.path == ("data", "path")
+    assert problem.hint == "did you mean 'train.csv'?"
+
+
+def test_missing_x_and_y_are_all_reported(tmp_path):
+    problems = data_error(tmp_path, source="npy", x="a.npy").problems
+    assert len(problems) == 2
+    assert "data.y" in problems[0].message
+    assert "a.npy" in problems[1].message and problems[1].path == ("data", "x")
+
+
+def test_file_source_without_path(tmp_path):
+    [problem] = data_error(tmp_path, source="csv").problems
+    assert "needs data.path" in problem.message
+
+
+# --- limit, validation, scale --------------------------------------------------------------
+
+
+def test_limit_keeps_the_first_samples(tmp_path):
+    write(tmp_path, "d.csv", "".join(f"{i},{i % 2}\n" for i in range(10)))
+    d = load(tmp_path, source="csv", path="d.csv", limit=4)
+    assert d.x_train.ravel().tolist() == [0, 1, 2, 3]
+    assert d.description == "d.csv, first 4 of 10 rows, 1 feature"
+
+
+def test_validation_holds_out_a_random_fraction_without_overlap(tmp_path):
+    write(tmp_path, "d.csv", "".join(f"{i},{i % 2}\n" for i in range(100)))
+    d = load(tmp_path, source="csv", path="d.csv", validation=0.25, dtype="float64")
+    assert len(d.x_train) == 75 and len(d.x_val) == 25
+    together = np.concatenate([d.x_train.ravel(), d.x_val.ravel()])
+    assert sorted(together.tolist()) == list(range(100))
+    np.testing.assert_array_equal(d.y_val, d.x_val.ravel() % 2)
+    assert d.x_val.ravel().tolist() != list(range(25))  # shuffled, not the first rows
+    again = load(tmp_path, source="csv", path="d.csv", validation=0.25, dtype="float64")
+    np.testing.assert_array_equal(again.x_val, d.x_val)
+
+
+def test_validation_holds_out_at_least_one_and_none_when_zero(tmp_path):
+    write(tmp_path, "d.csv", "1,0\n2,1\n3,0\n")
+    d = load(tmp_path, source="csv", path="d.csv", validation=0.01)
+    assert len(d.x_train) == 2 and len(d.x_val) == 1
+    none = load(tmp_path, source="csv", path="d.csv")
+    assert none.x_val.shape == (0, 1) and none.y_val.shape == (0,)
+
+
+def test_standard_scaling_is_fitted_on_train_and_applied_to_both(tmp_path):
+    d = load(tmp_path, source="blobs", features=3, samples=400, validation=0.2, scale="standard")
+    np.testing.assert_allclose(d.x_train.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(d.x_train.std(axis=0), 1.0, atol=1e-5)
+    assert not np.allclose(d.x_val.mean(axis=0), 0.0, atol=1e-5)
+    raw = load(tmp_path, source="blobs", features=3, samples=400, validation=0.2, dtype="float64")
+    mean, std = raw.x_train.mean(axis=0), raw.x_train.std(axis=0)
+    np.testing.assert_allclose(d.x_val, (raw.x_val - mean) / std, rtol=1e-5, atol=1e-5)
+
+
+def test_minmax_scaling_lands_in_unit_interval_and_constants_become_zero(tmp_path):
+    write(tmp_path, "d.csv", "2,7,0\n4,7,1\n10,7,0\n")
+    d = load(tmp_path, source="csv", path="d.csv", scale="minmax", dtype="float64")
+    np.testing.assert_allclose(d.x_train, [[0, 0], [0.25, 0], [1, 0]])
+    s = load(tmp_path, source="csv", path="d.csv", scale="standard", dtype="float64")
+    assert np.all(np.isfinite(s.x_train)) and np.all(s.x_train[:, 1] == 0)
+
+
+def test_scaling_keeps_nan_where_it_was_and_scales_the_rest(tmp_path):
+    write(tmp_path, "d.csv", "1,0\nnan,1\n3,0\n")
+    d = load(tmp_path, source="csv", path="d.csv", scale="minmax", dtype="float64")
+    assert d.x_train[0, 0] == 0.0 and np.isnan(d.x_train[1, 0]) and d.x_train[2, 0] == 1.0
+
+
+def test_dtype_is_applied_to_inputs(tmp_path):
+    assert load(tmp_path, source="moons").x_train.dtype == np.float32
+    assert load(tmp_path, source="moons", dtype="float64").x_train.dtype == np.float64
+    assert load(tmp_path, source="moons", samples=64).n_features == 2
+
+
+# --- encode_targets ------------------------------------------------------------------------
+
+
+def test_encode_one_hot():
+    out = encode_targets(np.array([2, 0, 1, 2]), 3)
+    np.testing.assert_array_equal(out, [[0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    assert out.dtype == np.float64
+    column = encode_targets(np.array([[1], [0]]), 2)
+    np.testing.assert_array_equal(column, [[0, 1], [1, 0]])
+
+
+def test_encode_single_unit_and_matching_width_pass_through():
+    np.testing.assert_array_equal(encode_targets(np.array([0, 1, 1]), 1), [[0], [1], [1]])
+    y = np.array([[0.2, 0.8], [0.5, 0.5]], dtype=np.float32)
+    assert encode_targets(y, 2) is y
+
+
+def test_encode_out_of_range_label_says_the_range():
+    with pytest.raises(InputError) as info:
+        encode_targets(np.arange(10), 4)
+    assert info.value.kind == "data"
+    assert "labels run 0–9 but the output layer has 4 units" in str(info.value)
+    with pytest.raises(InputError) as info:
+        encode_targets(np.array([1, 2, 3]), 3)
+    assert info.value.problems[0].hint == "the labels look 1-based: subtract 1"
+    with pytest.raises(InputError, match="labels run -1–1"):
+        encode_targets(np.array([-1, 0, 1]), 3)
+
+
+def test_encode_width_mismatch_names_both_widths():
+    with pytest.raises(InputError, match="3 columns but the output layer has 2 units"):
+        encode_targets(np.zeros((4, 3)), 2)
+    with pytest.raises(InputError, match="continuous"):
+        encode_targets(np.array([0.5, 1.5]), 2)
+
+
+def test_encode_keeps_nan_labels_visible():
+    out = encode_targets(np.array([1.0, np.nan, 0.0]), 2)
+    np.testing.assert_array_equal(out[[0, 2]], [[0, 1], [1, 0]])
+    assert np.all(np.isnan(out[1]))
+
+
+@given(st.lists(st.integers(0, 9), min_size=1, max_size=50), st.integers(10, 12))
+def test_one_hot_rows_pick_out_the_label(labels, units):
+    out = encode_targets(np.array(labels), units)
+    assert out.shape == (len(labels), units)
+    np.testing.assert_array_equal(out.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(out.argmax(axis=1), labels)
