@@ -54,10 +54,9 @@ def test_output_delta_is_the_derivative_of_the_loss_in_z(name, output, seed, sca
     keep = np.ones_like(z, dtype=bool)
     if name == "mae":  # |a - y| has a kink where a == y: only compare away from it
         keep = np.abs(a - y) > 1e-4
-    if (
-        name in ("bce", "cce")
-        and output not in ("sigmoid", "softmax")
-        or (name, output) == ("cce", "sigmoid")
+    if (name in ("bce", "cce") and output not in ("sigmoid", "softmax")) or (name, output) == (
+        "cce",
+        "sigmoid",
     ):
         keep &= (a > 1e-9) & (a < 1 - 1e-9)  # a clipped for the log: the value is flat there
     np.testing.assert_allclose(delta[keep], numeric[keep], rtol=1e-4, atol=1e-6)

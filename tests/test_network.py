@@ -1,5 +1,7 @@
 """Whole-network backprop against central differences, on random architectures."""
 
+import itertools
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -56,7 +58,7 @@ def test_backprop_matches_central_differences(widths, hidden, head, outputs, red
     sizes = [3, *widths, outputs]
     names = [*hidden[: len(widths)], out_name]
     # nudge pre-activations away from ReLU's kink so finite differences are exact
-    weights = [rng.normal(0, 0.8, (a, b)) for a, b in zip(sizes, sizes[1:], strict=False)]
+    weights = [rng.normal(0, 0.8, (a, b)) for a, b in itertools.pairwise(sizes)]
     biases = [rng.normal(0, 0.3, (1, b)) + 0.05 for b in sizes[1:]]
     net = Network(weights, biases, [layer(n) for n in names])
     x = rng.normal(size=(7, 3))
