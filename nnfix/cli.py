@@ -102,13 +102,15 @@ def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt) -> None:
     from nnfix.run.training import train as run_training
     from nnfix.spec.load import load_spec
 
-    loaded = load_spec(spec, assignments)
+    # --epochs and --seed are overrides like any other, so the saved spec reproduces the run
+    extra = ([f"train.epochs={epochs}"] if epochs else []) + (
+        [f"seed={seed}"] if seed is not None else []
+    )
+    loaded = load_spec(spec, [*assignments, *extra])
     with TrainProgress(stderr(), enabled=not no_progress) as progress:
         try:
             result = run_training(
                 loaded,
-                epochs=epochs,
-                seed=seed,
                 out=out,
                 on_start=lambda prepared, total: progress.start(total, loaded.name),
                 on_epoch=progress.epoch,

@@ -38,10 +38,10 @@ def seeds(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.rando
     return np.random.default_rng(data), np.random.default_rng(init), np.random.default_rng(batch)
 
 
-def prepare(loaded: LoadedSpec, seed: int | None = None) -> Prepared:
+def prepare(loaded: LoadedSpec) -> Prepared:
     """Load the data and build the network; data problems are InputErrors located in the spec."""
     spec = loaded.spec
-    data_rng, init_rng, batch_rng = seeds(spec.seed if seed is None else seed)
+    data_rng, init_rng, batch_rng = seeds(spec.seed)
     dtype = spec.train.dtype
     try:
         data = load_dataset(spec.data, base_dir=loaded.base_dir, rng=data_rng, dtype=dtype)

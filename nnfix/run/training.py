@@ -110,16 +110,14 @@ def summarize(
 def train(
     loaded: LoadedSpec,
     *,
-    epochs: int | None = None,
-    seed: int | None = None,
     out: Path | None = None,
     runs_root: Path = Path("runs"),
     on_start: Callable[[Prepared, int], None] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainResult:
     """Train the spec and save its run directory (also when Ctrl-C stopped it early)."""
-    prepared = prepare(loaded, seed)
-    total = epochs or loaded.spec.train.epochs
+    prepared = prepare(loaded)
+    total = loaded.spec.train.epochs
     if on_start is not None:
         on_start(prepared, total)
     trainer = Trainer(prepared.network, prepared.loss, loaded.spec.train, prepared.batch_rng)
