@@ -94,9 +94,8 @@ class Network:
             grads[2 * l] = a_prev.T @ dZ
             grads[2 * l + 1] = dZ.sum(axis=0, keepdims=True)
             if l > 0:
-                dA = dZ @ self.weights[l].T
-                act = self.activations[l - 1]
-                dZ = dA * act.derivative(cache.z[l - 1], cache.a[l - 1])
+                dZ = dZ @ self.weights[l].T  # dA of the layer below, a fresh array:
+                dZ *= self.activations[l - 1].derivative(cache.z[l - 1], cache.a[l - 1])  # in place
         return grads
 
     def output_delta(self, cache: Cache, y: Array, loss: Loss) -> Array:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnfix.engine.blas import axpy
 from nnfix.spec.model import OptimizerSpec
 
 
@@ -26,13 +27,17 @@ class Optimizer:
         name, s = self.spec.name, self.spec
         if name == "sgd":
             for p, g in zip(params, grads, strict=True):
-                p -= lr * g
+                axpy(-lr, g, p)
         elif name in ("momentum", "nesterov"):
             (velocity,) = self._slots(params, 1)
             for p, g, v in zip(params, grads, velocity, strict=True):
                 v *= s.momentum
                 v += g
-                p -= lr * (g + s.momentum * v if name == "nesterov" else v)
+                if name == "nesterov":
+                    axpy(-lr, g, p)
+                    axpy(-lr * s.momentum, v, p)
+                else:
+                    axpy(-lr, v, p)
         elif name == "rmsprop":
             (square,) = self._slots(params, 1)
             for p, g, sq in zip(params, grads, square, strict=True):
