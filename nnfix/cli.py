@@ -126,6 +126,96 @@ def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt) -> None:
         sys.exit(EXIT_INTERRUPTED)
 
 
+def _codes(values: tuple[str, ...]) -> tuple[str, ...]:
+    """--select A,B --select C -> ('A', 'B', 'C')."""
+    return tuple(c.strip() for v in values for c in v.split(",") if c.strip())
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--select",
+    multiple=True,
+    metavar="CODES",
+    help="Only these rules: codes, prefixes (G, T1) or names, comma-separated.",
+)
+@click.option(
+    "--ignore", multiple=True, metavar="CODES", help="Skip these rules: codes, prefixes or names."
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info", "never"]),
+    help="Exit 1 at findings of this severity or worse [default: error].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["rich", "json", "markdown", "github", "junit", "sarif"]),
+    help="Report format [default: rich].",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report here (in --format; .svg/.html: the rich report drawn); the terminal keeps the rich report.",
+)
+@click.option("--quick", is_flag=True, help="Skip the training probes.")
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds for the training probes [default: 10].",
+)
+@set_option
+@_guarded
+def diagnose(specs, select, ignore, fail_on, fmt, output, quick, budget, assignments) -> None:
+    """Find out why SPEC does not learn: every diagnostic pass, one report."""
+    from nnfix.diagnose.run import run
+    from nnfix.report import diagnose_output
+    from nnfix.report.console import stderr, stdout
+    from nnfix.report.errors import render_input_error
+
+    flags = {
+        "select": _codes(select),
+        "ignore": _codes(ignore),
+        "fail_on": fail_on,
+        "format": fmt,
+        "budget": budget,
+    }
+    outcome = run(list(specs), flags, assignments, quick=quick)
+    for error in outcome.errors:
+        render_input_error(error, stderr())
+    diagnose_output.emit(outcome, output, stdout())
+    sys.exit(outcome.exit_code)
+
+
+@main.command()
+@click.argument("rule")
+@_guarded
+def explain(rule: str) -> None:
+    """Document a rule: what it detects, why it breaks training, how to fix it."""
+    from nnfix.diagnose import rules
+    from nnfix.errors import InputError, Problem, did_you_mean
+    from nnfix.report.console import stdout
+    from nnfix.report.rules import render_rule
+
+    found = rules.find(rule)
+    if found is None:
+        names = [*rules.RULES, *(r.name for r in rules.RULES.values())]
+        raise InputError(
+            [Problem(f"no rule '{rule}' (see `nnfix rules`)", hint=did_you_mean(rule, names))],
+            kind="command line",
+        )
+    render_rule(found, stdout())
+
+
+@main.command("rules")
+def rules_command() -> None:
+    """List every rule: code, name, severity, summary."""
+    from nnfix.report.console import stdout
+    from nnfix.report.rules import render_table
+
+    render_table(stdout())
+
+
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of the spec (for editors' YAML support)."""

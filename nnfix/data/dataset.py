@@ -26,6 +26,8 @@ class Dataset:
     x_val: np.ndarray  # 0 rows when validation is 0
     y_val: np.ndarray
     description: str  # "moons, 512 samples, 2 features"
+    train_rows: np.ndarray | None = None  # each training sample's row in the source (0-based)
+    val_rows: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:

@@ -1,0 +1,1 @@
+"""`nnfix diagnose`: findings, the rule catalog, and the passes that produce them."""

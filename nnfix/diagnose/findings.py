@@ -1,0 +1,126 @@
+"""What a diagnosis produces: findings (one per problem found) gathered into a report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from nnfix.errors import SpecPath, format_path
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse: error 3, warning 2, info 1."""
+        return {"error": 3, "warning": 2, "info": 1}[self.value]
+
+
+FAIL_ON_RANK = {"error": 3, "warning": 2, "info": 1, "never": 99}
+
+
+@dataclass
+class Location:
+    """Where a finding points: a layer and parameter of the net, and the spec line behind it."""
+
+    layer: int | None = None  # 1-based, as W1/b1
+    parameter: str | None = None  # "W2", "b3"
+    path: SpecPath = ()  # spec path, e.g. ("model", "layers", 1, "activation")
+    line: int | None = None  # filled in from the spec's positions
+    col: int | None = None
+
+    @property
+    def spec_path(self) -> str:
+        return format_path(self.path)
+
+
+@dataclass
+class Fix:
+    """A concrete change: set the spec key at `path` to `value` (where one exists), and why."""
+
+    description: str
+    path: SpecPath | None = None
+    value: object = None
+
+    @property
+    def spec_path(self) -> str | None:
+        return format_path(self.path) if self.path else None
+
+
+@dataclass
+class Finding:
+    code: str
+    name: str
+    severity: Severity
+    message: str  # one sentence, with the numbers
+    location: Location = field(default_factory=Location)
+    evidence: dict[str, object] = field(default_factory=dict)  # the measured numbers
+    fix: Fix | None = None
+    caused_by: list[str] = field(default_factory=list)  # codes of the findings that explain it
+
+    @property
+    def is_root_cause(self) -> bool:
+        return not self.caused_by
+
+
+@dataclass
+class PassRun:
+    name: str
+    seconds: float
+    skipped: str | None = None  # why it did not run (--quick, no budget, an earlier error)
+
+
+@dataclass
+class SpecReport:
+    """The diagnosis of one spec."""
+
+    spec: str  # the spec file as given
+    name: str
+    fail_on: str = "error"  # this spec's threshold (flags > its diagnose: > pyproject > default)
+    findings: list[Finding] = field(default_factory=list)
+    passes: list[PassRun] = field(default_factory=list)
+    layers: list[dict] = field(default_factory=list)  # per-layer figures for the table
+
+    @property
+    def failed(self) -> bool:
+        threshold = FAIL_ON_RANK[self.fail_on]
+        return any(f.severity.rank >= threshold for f in self.findings)
+
+    def ordered(self) -> list[Finding]:
+        """Root causes first (worst first), each followed by the symptoms it explains."""
+        roots = sorted((f for f in self.findings if f.is_root_cause), key=_order)
+        out: list[Finding] = []
+        for root in roots:
+            out.append(root)
+            out += sorted(
+                (f for f in self.findings if root.code in f.caused_by and f not in out), key=_order
+            )
+        out += sorted((f for f in self.findings if f not in out), key=_order)
+        return out
+
+
+def _order(f: Finding) -> tuple:
+    return (-f.severity.rank, f.location.layer or 0, f.code)
+
+
+@dataclass
+class Report:
+    """One `nnfix diagnose` call: every spec it diagnosed."""
+
+    specs: list[SpecReport]
+    fail_on: str = "error"
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for s in self.specs for f in s.findings]
+
+    @property
+    def failed(self) -> bool:
+        """Some spec has a finding at or above its `fail_on`."""
+        return any(s.failed for s in self.specs)
+
+    def counts(self) -> dict[str, int]:
+        return {s.value: sum(f.severity == s for f in self.findings) for s in Severity}

@@ -1,0 +1,53 @@
+"""`nnfix diagnose` without its display: each spec loaded, configured and diagnosed, into one
+report; a spec that cannot be read is kept aside as an input error (exit 2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nnfix.diagnose.config import Config, find_pyproject, from_pyproject, resolve
+from nnfix.diagnose.context import Options
+from nnfix.diagnose.findings import Report
+from nnfix.diagnose.passes import PASSES
+from nnfix.diagnose.pipeline import Selection, diagnose
+from nnfix.errors import InputError
+from nnfix.spec.load import load_spec
+from nnfix.spec.model import DiagnoseSpec
+
+
+@dataclass
+class Outcome:
+    report: Report
+    config: Config  # as flags and pyproject give it (each spec may add its own diagnose:)
+    errors: list[InputError] = field(default_factory=list)
+    checked: set[str] = field(default_factory=set)  # the rule codes that were selected
+
+    @property
+    def exit_code(self) -> int:
+        """The worst: 2 a spec could not be read, 1 a finding at or above fail-on, else 0."""
+        if self.errors:
+            return 2
+        return 1 if self.report.failed else 0
+
+
+def run(
+    paths: list[Path], flags: dict, assignments: tuple[str, ...] = (), quick: bool = False
+) -> Outcome:
+    project = from_pyproject(find_pyproject(Path.cwd()))
+    base = resolve(flags, DiagnoseSpec(), project)
+    outcome = Outcome(Report([], fail_on=base.fail_on), base)
+    for path in paths:
+        try:
+            loaded = load_spec(path, assignments)
+            config = resolve(flags, loaded.spec.diagnose, project)
+            selection = Selection(config.select, config.ignore)
+            options = Options(quick=quick, budget=config.budget, gradcheck=config.gradcheck)
+            spec_report = diagnose(loaded, PASSES, selection, options)
+        except InputError as exc:
+            outcome.errors.append(exc)
+            continue
+        spec_report.fail_on = config.fail_on
+        outcome.checked |= {c for c in selection.select if c in selection}
+        outcome.report.specs.append(spec_report)
+    return outcome

@@ -1,0 +1,140 @@
+"""The diagnosis for a person: a verdict line, then per spec its root causes, each followed
+by the symptoms it explains, then the per-layer figures at init and the passes run."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from nnfix.diagnose.findings import Finding, Report, SpecReport
+
+STYLE = {"error": "bold red", "warning": "yellow", "info": "blue"}
+
+
+def _value(v) -> str:
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.4g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_value(x)}" for k, x in v.items())
+    if isinstance(v, list):
+        shown = ", ".join(_value(x) for x in v[:8])
+        return f"[{shown}{', …' if len(v) > 8 else ''}]"
+    return str(v)
+
+
+def _finding(f: Finding, spec: str, console: Console, indent: str) -> None:
+    head = Text(indent)
+    where = spec + (f":{f.location.line}:{f.location.col}" if f.location.line else "")
+    head.append(where, style="bold")
+    head.append(" ")
+    head.append(f.code, style=STYLE[f.severity.value])
+    head.append(f" {f.name}", style=STYLE[f.severity.value])
+    head.append(f" [{f.severity.value}]", style="dim")
+    if f.location.parameter or f.location.layer:
+        head.append(f"  {f.location.parameter or f'layer {f.location.layer}'}", style="cyan")
+    console.print(head, soft_wrap=True)
+    pad = " " * len(indent) + "    "
+    console.print(Text(pad + f.message), soft_wrap=True)
+    if f.caused_by:
+        console.print(
+            Text(pad + "caused by " + ", ".join(f.caused_by), style="magenta"), soft_wrap=True
+        )
+    shown = {k: v for k, v in f.evidence.items() if k != "traceback"}
+    if shown:
+        console.print(
+            Text(
+                pad + "evidence: " + "; ".join(f"{k} {_value(v)}" for k, v in shown.items()),
+                style="dim",
+            ),
+            soft_wrap=True,
+        )
+    if "traceback" in f.evidence:
+        console.print(
+            Text(
+                "\n".join(pad + line for line in str(f.evidence["traceback"]).splitlines()),
+                style="dim",
+            ),
+            soft_wrap=True,
+        )
+    if f.fix is not None:
+        fix = Text(pad + "fix: ", style="green")
+        if f.fix.spec_path:
+            fix.append(f"{f.fix.spec_path}: {_value(f.fix.value)}", style="bold green")
+            fix.append(" — ")
+        fix.append(f.fix.description)
+        console.print(fix, soft_wrap=True)
+
+
+def _layers(spec: SpecReport) -> Table:
+    table = Table(
+        box=None, padding=(0, 2), title="at init", title_justify="left", title_style="dim"
+    )
+    columns = [
+        ("layer", "right"),
+        ("units", "right"),
+        ("activation", "left"),
+        ("init", "left"),
+        ("std z", "right"),
+        ("std a", "right"),
+        ("‖dW‖", "right"),
+    ]
+    for name, justify in columns:
+        table.add_column(name, justify=justify, no_wrap=True)
+    for row in spec.layers:
+        table.add_row(
+            str(row["layer"]),
+            str(row["units"]),
+            row["activation"],
+            row["init"],
+            *(_value(row[k]) if k in row else "–" for k in ("z_std", "a_std", "grad_norm")),
+        )
+    return table
+
+
+def render_spec(spec: SpecReport, console: Console) -> None:
+    console.rule(Text(spec.spec, style="bold"), align="left")
+    ordered = spec.ordered()
+    if not ordered:
+        console.print(Text("  no findings", style="green"))
+    shown: list[Finding] = []
+    for root in (f for f in ordered if f.is_root_cause):
+        _finding(root, spec.spec, console, "  ")
+        shown.append(root)
+        for symptom in ordered:
+            if root.code in symptom.caused_by and symptom not in shown:
+                _finding(symptom, spec.spec, console, "    ↳ ")
+                shown.append(symptom)
+        console.print()
+    if spec.layers:
+        console.print(_layers(spec))
+    passes = " · ".join(
+        f"{p.name} {p.seconds * 1000:.0f} ms"
+        if not p.skipped
+        else f"{p.name} skipped ({p.skipped})"
+        for p in spec.passes
+    )
+    console.print(Text(f"passes: {passes}", style="dim"), soft_wrap=True)
+
+
+def verdict(report: Report) -> Text:
+    counts, failed, n = report.counts(), report.failed, len(report.specs)
+    text = Text()
+    text.append("FAIL" if failed else "PASS", style="bold red" if failed else "bold green")
+    text.append(
+        f"  {n} spec{'s' if n != 1 else ''}: {counts['error']} error{'s' if counts['error'] != 1 else ''}, "
+        f"{counts['warning']} warning{'s' if counts['warning'] != 1 else ''}, {counts['info']} info "
+        f"(fail on {report.fail_on})"
+    )
+    return text
+
+
+def render(report: Report, console: Console) -> None:
+    console.print(verdict(report))
+    for spec in report.specs:
+        render_spec(spec, console)
+        console.print()
+    if len(report.specs) > 1 or sum(len(s.findings) for s in report.specs) > 3:
+        console.print(verdict(report))
