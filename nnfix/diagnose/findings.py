@@ -70,7 +70,8 @@ class Finding:
 class PassRun:
     name: str
     seconds: float
-    skipped: str | None = None  # why it did not run (--quick, no budget, an earlier error)
+    skipped: str | None = None  # why it did not run (--quick, not selected)
+    codes: tuple[str, ...] = ()  # the rules it checks
 
 
 @dataclass

@@ -109,10 +109,10 @@ def diagnose(
     ctx = Context(loaded, options)
     for p in passes:
         if not any(code in selection for code in p.codes):
-            report.passes.append(PassRun(p.name, 0.0, "not selected"))
+            report.passes.append(PassRun(p.name, 0.0, "not selected", p.codes))
             continue
         if p.probe and options.quick:
-            report.passes.append(PassRun(p.name, 0.0, "--quick"))
+            report.passes.append(PassRun(p.name, 0.0, "--quick", p.codes))
             continue
         start = time.perf_counter()
         for check in p.checks:
@@ -120,7 +120,7 @@ def diagnose(
                 ctx.findings += check(ctx)
             except UserFunctionError as exc:
                 ctx.findings.append(_user_error(exc))
-        report.passes.append(PassRun(p.name, time.perf_counter() - start))
+        report.passes.append(PassRun(p.name, time.perf_counter() - start, None, p.codes))
     known = {f.code for f in ctx.findings}
     for f in ctx.findings:
         f.caused_by = [c for c in f.caused_by if c in known and c in selection]

@@ -21,7 +21,7 @@ class Outcome:
     report: Report
     config: Config  # as flags and pyproject give it (each spec may add its own diagnose:)
     errors: list[InputError] = field(default_factory=list)
-    checked: set[str] = field(default_factory=set)  # the rule codes that were selected
+    checked: set[str] = field(default_factory=set)  # the rules a pass that ran has checked
 
     @property
     def exit_code(self) -> int:
@@ -48,6 +48,7 @@ def run(
             outcome.errors.append(exc)
             continue
         spec_report.fail_on = config.fail_on
-        outcome.checked |= {c for c in selection.select if c in selection}
+        ran = {c for p in spec_report.passes if not p.skipped for c in p.codes}
+        outcome.checked |= {c for c in ran if c in selection}
         outcome.report.specs.append(spec_report)
     return outcome

@@ -14,8 +14,9 @@ from nnfix.report.diagnose_rich import STYLE
 
 def render_table(console: Console) -> None:
     table = Table(box=None, padding=(0, 2))
-    for name in ("code", "name", "severity", "summary"):
-        table.add_column(name)
+    for name in ("code", "name", "severity"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("summary")
     for rule in rules.RULES.values():
         table.add_row(
             rule.code,

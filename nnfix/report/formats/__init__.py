@@ -1,0 +1,1 @@
+"""Machine-readable renderings of a diagnosis: json, markdown, github, junit, sarif."""
