@@ -1,142 +1,376 @@
-"""Every format renders the same findings, parses, and escapes what it must."""
+"""The machine-readable reports (json, junit, sarif, github, markdown) of one hand-built
+diagnosis: an A102 root cause with a G101 symptom in one spec, a clean second spec."""
 
-import json as jsonlib
+from __future__ import annotations
+
+import json as stdjson
 import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
+import pytest
 
+from nnfix import __version__
 from nnfix.diagnose.findings import Finding, Fix, Location, PassRun, Report, Severity, SpecReport
-from nnfix.report.formats import github, json, junit, markdown, sarif
+from nnfix.diagnose.rules import RULES
+from nnfix.report.formats import github, junit, markdown, sarif
+from nnfix.report.formats import json as jsonfmt
+
+DERIVATIVE = ("model", "layers", 0, "derivative")
 
 
-def report() -> Report:
-    root = Finding(
-        "A102",
-        "derivative-wrong-argument",
-        Severity.ERROR,
-        "`1 - z**2` is tanh's derivative in a | fed z",
-        Location(2, None, ("model", "layers", 1, "activation", "derivative"), 14, 7),
-        {"max_error": np.float64(3.5)},
-        Fix("say what it is given", ("model", "layers", 1, "activation", "derivative_of"), "a"),
+def a102() -> Finding:
+    return Finding(
+        code="A102",
+        name="derivative-wrong-argument",
+        severity=Severity.ERROR,
+        message="derivative '1 - z**2' matches tanh' only when given a, but it is called on z",
+        location=Location(layer=1, parameter="W1", path=DERIVATIVE, line=14, col=7),
+        evidence={"max_error": np.float64(0.42), "points": np.int64(200)},
+        fix=Fix("use the derivative in terms of a", DERIVATIVE, "1 - a**2"),
     )
-    symptom = Finding(
-        "G101",
-        "gradient-mismatch",
-        Severity.ERROR,
-        "W2 is off",
-        Location(2, "W2", ("model", "layers", 1), 12, 5),
-        {"relative_error": float("nan"), "ratio": np.float32(-1.0), "worst": np.array([1, 2])},
-        None,
-        ["A102"],
-    )
-    info = Finding("D105", "class-imbalance", Severity.INFO, "class 1: 3%", Location(), {}, None)
-    first = SpecReport(
-        "configs/a.yaml",
-        "a",
-        "error",
-        [symptom, root, info],
-        [PassRun("static", 0.01, None, ("A102", "G101", "D105"))],
-    )
-    clean = SpecReport(
-        "configs/b.yaml",
-        "b",
-        "error",
-        [],
-        [PassRun("static", 0.01, None, ("A102", "G101", "D105"))],
-    )
-    return Report([first, clean])
 
 
-def test_json_round_trips_and_is_valid_json():
-    text = json.render(report())
-    data = jsonlib.loads(text)  # NaN would make this invalid JSON
-    assert data["nnfix_report"] == 1 and data["verdict"] == "fail"
-    findings = data["specs"][0]["findings"]
-    assert [f["code"] for f in findings] == ["A102", "G101", "D105"]  # root cause first
-    assert findings[1]["evidence"] == {"relative_error": None, "ratio": -1.0, "worst": [1, 2]}
-    back = json.load(text)
-    assert [
-        (f.code, f.caused_by, f.location.line, f.location.path) for f in back.specs[0].ordered()
-    ] == [
-        (f.code, f.caused_by, f.location.line, f.location.path) for f in report().specs[0].ordered()
-    ]
-    assert back.specs[0].ordered()[0].fix.path == (
-        "model",
-        "layers",
-        1,
-        "activation",
-        "derivative_of",
+def g101() -> Finding:
+    return Finding(
+        code="G101",
+        name="gradient-mismatch",
+        severity=Severity.ERROR,
+        message="dW1 differs from finite differences | relative error 0.31",
+        location=Location(layer=1, parameter="W1", path=DERIVATIVE, line=14, col=7),
+        evidence={
+            "relative_error": np.float32(0.31),
+            "worst": float("nan"),
+            "ratio": float("inf"),
+            "norms": np.array([1.0, np.nan, 3.0]),
+        },
+        caused_by=["A102"],
     )
-    assert back.failed and back.counts() == {"error": 2, "warning": 0, "info": 1}
 
 
-def test_junit_parses_with_a_suite_per_spec():
-    root = ET.fromstring(junit.render(report(), {"A102", "G101", "D105"}))
+def make_report() -> Report:
+    broken = SpecReport(
+        spec="configs/broken.yaml",
+        name="broken",
+        # the symptom first, to see ordered() put the root cause ahead of it
+        findings=[g101(), a102()],
+        passes=[
+            PassRun("static", 0.0123, None, ("D101", "D102")),
+            PassRun("derivatives", 0.5, None, ("A101", "A102", "A103", "G102")),
+            PassRun("gradcheck", 1.25, None, ("G101", "G103", "G104")),
+            PassRun("overfit", 0.0, "--quick", ("T106",)),
+        ],
+        layers=[{"layer": 1, "units": 8, "activation": "tanh", "std_z": np.float64(0.9)}],
+    )
+    clean = SpecReport(spec="configs/xor.yaml", name="xor", passes=[PassRun("static", 0.01)])
+    return Report([broken, clean])
+
+
+# --- json ------------------------------------------------------------------------------------
+
+
+def test_json_is_valid_versioned_and_nan_becomes_null():
+    text = jsonfmt.render(make_report())
+    assert "NaN" not in text and "Infinity" not in text
+    doc = stdjson.loads(text)  # strict: the document holds no NaN
+    assert doc["nnfix_report"] == 1
+    assert doc["version"] == __version__
+    assert doc["verdict"] == "fail"
+    assert doc["fail_on"] == "error"
+    assert doc["counts"] == {"error": 2, "warning": 0, "info": 0}
+    broken, clean = doc["specs"]
+    assert [f["code"] for f in broken["findings"]] == ["A102", "G101"]  # root cause first
+    root, symptom = broken["findings"]
+    assert root["root_cause"] is True and root["caused_by"] == []
+    assert symptom["root_cause"] is False and symptom["caused_by"] == ["A102"]
+    assert symptom["evidence"]["worst"] is None
+    assert symptom["evidence"]["ratio"] is None
+    assert symptom["evidence"]["norms"] == [1.0, None, 3.0]
+    assert symptom["evidence"]["relative_error"] == pytest.approx(0.31)
+    assert root["evidence"] == {"max_error": 0.42, "points": 200}
+    assert root["location"] == {
+        "layer": 1,
+        "parameter": "W1",
+        "spec_path": "model.layers[0].derivative",
+        "path": ["model", "layers", 0, "derivative"],
+        "line": 14,
+        "col": 7,
+    }
+    assert root["fix"] == {
+        "description": "use the derivative in terms of a",
+        "spec_path": "model.layers[0].derivative",
+        "path": ["model", "layers", 0, "derivative"],
+        "value": "1 - a**2",
+    }
+    assert symptom["fix"] is None
+    assert broken["passes"][0] == {
+        "name": "static",
+        "seconds": 0.0123,
+        "skipped": None,
+        "codes": ["D101", "D102"],
+    }
+    assert broken["passes"][3]["skipped"] == "--quick"
+    assert broken["layers"][0]["std_z"] == 0.9
+    assert clean == {
+        "spec": "configs/xor.yaml",
+        "name": "xor",
+        "fail_on": "error",
+        "verdict": "pass",
+        "passes": [{"name": "static", "seconds": 0.01, "skipped": None, "codes": []}],
+        "layers": [],
+        "findings": [],
+    }
+
+
+def test_json_round_trips():
+    report = make_report()
+    back = jsonfmt.load(jsonfmt.render(report))
+    assert [s.spec for s in back.specs] == ["configs/broken.yaml", "configs/xor.yaml"]
+    assert back.fail_on == "error" and back.failed
+    before, after = report.specs[0].ordered(), back.specs[0].ordered()
+    assert [f.code for f in after] == [f.code for f in before] == ["A102", "G101"]
+    assert [f.caused_by for f in after] == [[], ["A102"]]
+    assert [f.severity for f in after] == [Severity.ERROR, Severity.ERROR]
+    for a, b in zip(before, after, strict=True):
+        assert b.location == a.location  # the path tuple comes back, ints included
+        assert b.message == a.message and b.name == a.name
+    assert after[0].fix == Fix("use the derivative in terms of a", DERIVATIVE, "1 - a**2")
+    assert after[1].evidence["worst"] is None
+    assert back.specs[0].passes[3] == PassRun("overfit", 0.0, "--quick", ("T106",))
+    assert back.specs[1].findings == []
+    # and rendering what was loaded gives the same document
+    assert jsonfmt.render(back) == jsonfmt.render(report)
+
+
+def test_json_load_refuses_other_documents():
+    with pytest.raises(ValueError, match="schema version 1"):
+        jsonfmt.load('{"nnfix_report": 2, "specs": []}')
+
+
+# --- junit -----------------------------------------------------------------------------------
+
+
+def test_junit_one_suite_per_spec_and_a_testcase_per_rule():
+    text = junit.render(make_report())
+    assert text.startswith("<?xml version=")
+    root = ET.fromstring(text)
+    assert root.tag == "testsuites" and root.get("name") == "nnfix"
     suites = root.findall("testsuite")
-    assert [s.get("name") for s in suites] == ["configs/a.yaml", "configs/b.yaml"]
-    assert root.get("tests") == "6" and root.get("failures") == "2"
-    cases = {c.get("name"): c for c in suites[0].findall("testcase")}
-    assert cases["A102 derivative-wrong-argument"].find("failure").get("type") == "error"
+    assert [s.get("name") for s in suites] == ["configs/broken.yaml", "configs/xor.yaml"]
+    n = len(RULES)
+    assert root.get("tests") == str(2 * n)
+    assert root.get("failures") == "2" and root.get("errors") == "0"
+    broken, clean = suites
+    assert broken.get("tests") == str(n) and broken.get("failures") == "2"
+    assert clean.get("tests") == str(n) and clean.get("failures") == "0"
+    cases = {c.get("name"): c for c in broken.findall("testcase")}
+    assert len(cases) == n
+    assert {c.get("classname") for c in broken.findall("testcase")} == {"broken"}
+    failed = {name for name, c in cases.items() if c.find("failure") is not None}
+    assert failed == {"A102 derivative-wrong-argument", "G101 gradient-mismatch"}
+    failure = cases["A102 derivative-wrong-argument"].find("failure")
+    assert failure.get("type") == "error"
+    assert failure.get("message") == a102().message
+    assert "configs/broken.yaml:14:7" in failure.text
+    assert "model.layers[0].derivative" in failure.text
+    assert "max_error 0.42" in failure.text
+    assert "fix: model.layers[0].derivative: 1 - a**2 — use the derivative" in failure.text
     assert "caused by: A102" in cases["G101 gradient-mismatch"].find("failure").text
-    assert cases["D105 class-imbalance"].find("failure") is None  # info: reported, not failed
-    assert "class 1" in cases["D105 class-imbalance"].find("system-out").text
-    assert all(c.find("failure") is None for c in suites[1].findall("testcase"))
+    # T106's only pass was skipped (--quick) on this spec: reported as skipped, not passed
+    assert cases["T106 cannot-overfit-batch"].find("skipped").get("message") == "--quick"
+    assert all(c.find("failure") is None for c in clean.findall("testcase"))
+
+
+def test_junit_only_the_checked_rules_and_info_is_not_a_failure():
+    report = make_report()
+    report.specs[1].findings.append(
+        Finding("D105", "class-imbalance", Severity.INFO, "class 3: 2.0 % of the samples")
+    )
+    root = ET.fromstring(junit.render(report, checked={"A102", "D105"}))
+    broken, clean = root.findall("testsuite")
+    # G101 fired although not in `checked`: its finding is kept, as a test case of its own
+    assert [c.get("name") for c in broken.findall("testcase")] == [
+        "D105 class-imbalance",
+        "A102 derivative-wrong-argument",
+        "G101 gradient-mismatch",
+    ]
+    imbalance = clean.find("testcase[@name='D105 class-imbalance']")
+    assert imbalance.find("failure") is None
+    assert "class 3: 2.0 % of the samples" in imbalance.find("system-out").text
+    assert clean.get("failures") == "0"
+    assert root.get("tests") == "6" and root.get("failures") == "2"
+
+
+# --- sarif -----------------------------------------------------------------------------------
 
 
 def test_sarif_rules_and_results():
-    doc = jsonlib.loads(sarif.render(report()))
-    assert doc["version"] == "2.1.0" and "sarif-2.1.0" in doc["$schema"]
-    run = doc["runs"][0]
-    rules = run["tool"]["driver"]["rules"]
-    assert len(rules) == 30 and all(
-        r["shortDescription"]["text"] and r["help"]["text"] for r in rules
-    )
-    first = run["results"][0]
-    assert first["ruleId"] == "A102" and rules[first["ruleIndex"]]["id"] == "A102"
-    assert first["level"] == "error"
-    assert first["locations"][0]["physicalLocation"]["region"] == {
-        "startLine": 14,
-        "startColumn": 7,
-    }
-    assert first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "configs/a.yaml"
-    assert (
-        run["results"][2]["level"] == "note"
-        and "region" not in run["results"][2]["locations"][0]["physicalLocation"]
-    )
-    assert run["results"][1]["properties"]["causedBy"] == ["A102"]
+    doc = stdjson.loads(sarif.render(make_report()))
+    assert doc["version"] == "2.1.0"
+    assert doc["$schema"] == "https://json.schemastore.org/sarif-2.1.0.json"
+    (run,) = doc["runs"]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "nnfix" and driver["version"] == __version__
+    assert "informationUri" not in driver
+    rules = driver["rules"]
+    assert [r["id"] for r in rules] == list(RULES)
+    for rule in rules:
+        source = RULES[rule["id"]]
+        assert rule["name"] == source.name
+        assert rule["shortDescription"]["text"] == source.summary
+        assert rule["fullDescription"]["text"] == source.detects
+        assert source.why in rule["help"]["text"]
+        assert "```yaml\n" + source.before.rstrip() + "\n```" in rule["help"]["markdown"]
+        assert "```yaml\n" + source.after.rstrip() + "\n```" in rule["help"]["markdown"]
+    levels = {r["id"]: r["defaultConfiguration"]["level"] for r in rules}
+    assert levels["A102"] == "error" and levels["D102"] == "warning" and levels["D105"] == "note"
+
+    results = run["results"]
+    assert [r["ruleId"] for r in results] == ["A102", "G101"]
+    for r in results:
+        assert rules[r["ruleIndex"]]["id"] == r["ruleId"]
+        assert r["level"] == "error"
+        physical = r["locations"][0]["physicalLocation"]
+        assert physical["artifactLocation"]["uri"] == "configs/broken.yaml"
+        assert physical["region"] == {"startLine": 14, "startColumn": 7}
+    root, symptom = results
+    assert "Fix: model.layers[0].derivative: 1 - a**2" in root["message"]["text"]
+    assert "fixes" not in root
+    assert symptom["properties"]["causedBy"] == ["A102"]
+    assert symptom["properties"]["specPath"] == "model.layers[0].derivative"
+    assert symptom["properties"]["parameter"] == "W1" and symptom["properties"]["layer"] == 1
+    assert symptom["properties"]["evidence"]["worst"] is None
+
+
+def test_sarif_region_only_when_known():
+    report = make_report()
+    report.specs[0].findings[0].location.line = None
+    results = stdjson.loads(sarif.render(report))["runs"][0]["results"]
+    g = next(r for r in results if r["ruleId"] == "G101")
+    assert "region" not in g["locations"][0]["physicalLocation"]
+
+
+# --- github ----------------------------------------------------------------------------------
+
+
+def test_github_one_command_per_finding():
+    lines = github.render(make_report()).splitlines()
+    assert lines == [
+        "::error file=configs/broken.yaml,line=14,col=7,title=nnfix A102 derivative-wrong-argument"
+        "::derivative '1 - z**2' matches tanh' only when given a, but it is called on z, "
+        "fix: model.layers[0].derivative: 1 - a**2 — use the derivative in terms of a",
+        "::error file=configs/broken.yaml,line=14,col=7,title=nnfix G101 gradient-mismatch"
+        "::dW1 differs from finite differences | relative error 0.31 (caused by A102)",
+    ]
 
 
 def test_github_escapes_properties_and_messages():
-    r = report()
-    r.specs[0].spec = "dir:a,b/spec.yaml"
-    r.specs[0].findings[1].message = "50% done,\nnext: x"
-    lines = github.render(r).splitlines()
-    assert lines[0].startswith(
-        "::error file=dir%3Aa%2Cb/spec.yaml,line=14,col=7,title=nnfix A102 derivative-wrong-argument::"
+    finding = Finding(
+        "T104",
+        "loss-rising",
+        Severity.WARNING,
+        "50% done,\nnext: x\r",
+        location=Location(line=3, col=None),
     )
-    assert "::50%25 done,%0Anext: x" in lines[0]
-    assert lines[0].count("\n") == 0 and len(lines) == 3
-    assert lines[2].startswith("::notice file=") and "line=" not in lines[2]
+    info = Finding("D105", "class-imbalance", Severity.INFO, "rare", location=Location())
+    report = Report([SpecReport("dir:a,b/spec.yaml", "s", findings=[finding, info])])
+    warning, notice = github.render(report).splitlines()
+    assert warning == (
+        "::warning file=dir%3Aa%2Cb/spec.yaml,line=3,title=nnfix T104 loss-rising"
+        "::50%25 done,%0Anext: x%0D"
+    )
+    # no line or column known: neither property is written
+    assert notice == "::notice file=dir%3Aa%2Cb/spec.yaml,title=nnfix D105 class-imbalance::rare"
 
 
-def test_markdown_table_is_valid():
-    text = markdown.render(report())
-    rows = [line for line in text.splitlines() if line.startswith("|")]
-    cells = [len(re.findall(r"(?<!\\)\|", row)) for row in rows]
-    assert len(set(cells)) == 1  # every row has the same number of cells
-    assert re.fullmatch(r"\|( --- \|)+", rows[1])
-    assert "in a \\| fed z" in text  # a '|' inside a message is escaped
-    assert "↳ G101" in text and "No findings." in text
-    assert "`model.layers[1].activation.derivative_of: a`" in text
+def test_github_clean_report_is_empty():
+    assert github.render(Report([SpecReport("configs/xor.yaml", "xor")])) == ""
 
 
-def test_every_format_names_the_same_findings():
-    r = report()
+# --- markdown --------------------------------------------------------------------------------
+
+
+def cells(row: str) -> list[str]:
+    """A table row's cells, splitting on the pipes that are not escaped."""
+    assert row.startswith("|") and row.endswith("|"), row
+    return [c.strip() for c in re.split(r"(?<!\\)\|", row[1:-1])]
+
+
+def test_markdown_table():
+    text = markdown.render(make_report())
+    lines = text.splitlines()
+    assert lines[0] == "## nnfix diagnose: ❌ fail — 2 errors, 0 warnings, 0 info"
+    table = [line for line in lines if line.startswith("|")]
+    header, separator, *rows = table
+    assert cells(header) == ["severity", "code", "name", "location", "message"]
+    assert all(re.fullmatch(r":?-{3,}:?", c) for c in cells(separator))
+    assert len(cells(separator)) == 5
+    assert len(rows) == 2 and all(len(cells(r)) == 5 for r in rows)
+    # the table is contiguous and preceded by a blank line, as GFM needs
+    start = lines.index(header)
+    assert lines[start - 1] == ""
+    assert lines[start : start + len(table)] == table
+    root, symptom = (cells(r) for r in rows)
+    assert root[1] == "**A102**" and root[2] == "derivative-wrong-argument"
+    assert root[3] == "`configs/broken.yaml:14` `model.layers[0].derivative` W1"
+    assert "1 - z\\*\\*2" in root[4]  # not bold
+    assert symptom[1].startswith("G101") and "↳ caused by A102" in symptom[1]
+    assert symptom[4] == "dW1 differs from finite differences \\| relative error 0.31"
+    fixes = lines.index("**Fixes**")
+    assert lines[fixes + 2] == (
+        "- **A102** derivative-wrong-argument: `model.layers[0].derivative: 1 - a**2`"
+        " — use the derivative in terms of a"
+    )
+    assert "### ✅ `configs/xor.yaml` (xor): no findings" in lines
+
+
+def test_markdown_newlines_in_a_message_stay_in_their_cell():
+    finding = Finding("T104", "loss-rising", Severity.WARNING, "a\nb | c")
+    text = markdown.render(Report([SpecReport("s.yaml", "s", findings=[finding])]))
+    (row,) = [line for line in text.splitlines() if line.startswith("| 🟡")]
+    assert cells(row)[4] == "a b \\| c"
+    assert cells(row)[3] == "`s.yaml`"
+    assert text.splitlines()[0] == "## nnfix diagnose: ✅ pass — 0 errors, 1 warning, 0 info"
+
+
+# --- all of them -----------------------------------------------------------------------------
+
+
+def test_every_format_names_the_same_findings_in_the_same_order():
+    report = make_report()
+    report.specs[0].findings.append(
+        Finding("D105", "class-imbalance", Severity.INFO, "class 1: 3 %", Location())
+    )
     codes = ["A102", "G101", "D105"]
-    assert [f["code"] for f in jsonlib.loads(json.render(r))["specs"][0]["findings"]] == codes
-    assert [x["ruleId"] for x in jsonlib.loads(sarif.render(r))["runs"][0]["results"]] == codes
-    assert [
-        re.search(r"nnfix (\w+)", line).group(1) for line in github.render(r).splitlines()
-    ] == codes
-    assert all(code in markdown.render(r) for code in codes)
+    doc = stdjson.loads(jsonfmt.render(report))
+    assert [f["code"] for f in doc["specs"][0]["findings"]] == codes
+    results = stdjson.loads(sarif.render(report))["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == codes
+    assert results[2]["level"] == "note"
+    lines = github.render(report).splitlines()
+    assert [re.search(r"title=nnfix (\w+)", line)[1] for line in lines] == codes
+    assert lines[2].startswith("::notice file=configs/broken.yaml,title=")
+    rows = [line for line in markdown.render(report).splitlines() if line.startswith("| 🔵")]
+    assert [cells(r)[1] for r in rows] == ["**D105**"]
+
+
+def test_sarif_uri_is_a_valid_relative_reference():
+    report = Report([SpecReport("dir:a,b/my spec.yaml", "s", findings=[a102()])])
+    (r,) = stdjson.loads(sarif.render(report))["runs"][0]["results"]
+    location = r["locations"][0]["physicalLocation"]["artifactLocation"]
+    # a `:` in the first segment would read as a URI scheme; a space is not allowed in a URI
+    assert location == {"uri": "dir%3Aa,b/my%20spec.yaml", "uriBaseId": "%SRCROOT%"}
+
+
+def test_junit_holds_a_traceback_with_terminal_colours():
+    crash = Finding(
+        "U101",
+        "user-code-error",
+        Severity.ERROR,
+        "my_net.backward raised ValueError",
+        evidence={"traceback": "Traceback:\n  \x1b[31mValueError\x1b[0m: shapes <1> & <2>"},
+    )
+    text = junit.render(Report([SpecReport("s.yaml", "s", findings=[crash])]), {"U101"})
+    failure = ET.fromstring(text).find("testsuite/testcase/failure")
+    assert failure.get("message") == "my_net.backward raised ValueError"
+    assert "[31mValueError[0m: shapes <1> & <2>" in failure.text

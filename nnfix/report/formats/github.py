@@ -2,34 +2,40 @@
 
 from __future__ import annotations
 
-from nnfix.diagnose.findings import Report
+from nnfix.diagnose.findings import Finding, Report
+from nnfix.report.formats._common import fix_text
 
-LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
+COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
 
 
 def escape_data(text: str) -> str:
+    """As @actions/core escapes a command's message."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(text: str) -> str:
+    """As @actions/core escapes a property value (file, title): also `:` and `,`."""
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def annotation(spec: str, f: Finding) -> str:
+    """`::error file=spec.yaml,line=14,col=7,title=nnfix A102 …::message, fix: …`."""
+    props = [f"file={escape_property(spec)}"]
+    if f.location.line:
+        props.append(f"line={f.location.line}")
+        if f.location.col:
+            props.append(f"col={f.location.col}")
+    props.append(f"title={escape_property(f'nnfix {f.code} {f.name}')}")
+    message = f.message
+    if not f.location.line and f.location.spec_path:
+        message = f"{f.location.spec_path}: {message}"  # no line to point at: name the key
+    if f.caused_by:
+        message += f" (caused by {', '.join(f.caused_by)})"
+    if f.fix is not None:
+        message += f", fix: {fix_text(f.fix)}"
+    return f"::{COMMAND[f.severity.value]} {','.join(props)}::{escape_data(message)}"
+
+
 def render(report: Report) -> str:
-    lines = []
-    for spec in report.specs:
-        for f in spec.ordered():
-            props = [f"file={escape_property(spec.spec)}"]
-            if f.location.line:
-                props.append(f"line={f.location.line}")
-                if f.location.col:
-                    props.append(f"col={f.location.col}")
-            props.append(f"title={escape_property(f'nnfix {f.code} {f.name}')}")
-            message = f.message
-            if f.caused_by:
-                message += f" (caused by {', '.join(f.caused_by)})"
-            if f.fix is not None:
-                change = f"{f.fix.spec_path}: {f.fix.value}; " if f.fix.spec_path else ""
-                message += f", fix: {change}{f.fix.description}"
-            lines.append(f"::{LEVEL[f.severity.value]} {','.join(props)}::{escape_data(message)}")
-    return "\n".join(lines) + ("\n" if lines else "")
+    lines = [annotation(spec.spec, f) for spec in report.specs for f in spec.ordered()]
+    return "".join(line + "\n" for line in lines)

@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import json
-import math
 
 from nnfix import __version__
-from nnfix.diagnose.findings import Finding, Fix, Location, PassRun, Report, Severity, SpecReport
+from nnfix.diagnose.findings import (
+    Finding,
+    Fix,
+    Location,
+    PassRun,
+    Report,
+    Severity,
+    SpecReport,
+)
+from nnfix.errors import SpecPath
+from nnfix.report.formats._common import plain
 
-SCHEMA_VERSION = 1
-
-
-def plain(value):
-    """JSON-safe: numpy scalars and arrays to Python, non-finite floats to null."""
-    if hasattr(value, "tolist") and not isinstance(value, str):
-        value = value.tolist()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
+SCHEMA_VERSION = 1  # `nnfix_report`: bumped when a field is removed, renamed or changes meaning
 
 
-def finding_dict(f: Finding) -> dict:
+def _verdict(failed: bool) -> str:
+    return "fail" if failed else "pass"
+
+
+def finding_document(f: Finding) -> dict:
     return {
         "code": f.code,
         "name": f.name,
@@ -36,101 +36,122 @@ def finding_dict(f: Finding) -> dict:
             "layer": f.location.layer,
             "parameter": f.location.parameter,
             "spec_path": f.location.spec_path or None,
+            "path": plain(f.location.path),
             "line": f.location.line,
             "col": f.location.col,
         },
         "evidence": plain(f.evidence),
-        "fix": (
-            {
-                "description": f.fix.description,
-                "spec_path": f.fix.spec_path,
-                "value": plain(f.fix.value),
-            }
-            if f.fix
-            else None
-        ),
+        "fix": None
+        if f.fix is None
+        else {
+            "description": f.fix.description,
+            "spec_path": f.fix.spec_path,
+            "path": plain(f.fix.path) if f.fix.path else None,
+            "value": plain(f.fix.value),
+        },
+    }
+
+
+def _pass_document(p: PassRun) -> dict:
+    return {
+        "name": p.name,
+        "seconds": round(p.seconds, 4),
+        "skipped": p.skipped,
+        "codes": list(getattr(p, "codes", ())),
+    }
+
+
+def spec_document(s: SpecReport) -> dict:
+    return {
+        "spec": s.spec,
+        "name": s.name,
+        "fail_on": s.fail_on,
+        "verdict": _verdict(s.failed),
+        "passes": [_pass_document(p) for p in s.passes],
+        "layers": plain(s.layers),
+        "findings": [finding_document(f) for f in s.ordered()],
     }
 
 
 def document(report: Report) -> dict:
+    """The report as the JSON document's Python value (plain dicts, lists and scalars)."""
     return {
         "nnfix_report": SCHEMA_VERSION,
         "version": __version__,
-        "verdict": "fail" if report.failed else "pass",
+        "verdict": _verdict(report.failed),
         "fail_on": report.fail_on,
         "counts": report.counts(),
-        "specs": [
-            {
-                "spec": s.spec,
-                "name": s.name,
-                "fail_on": s.fail_on,
-                "verdict": "fail" if s.failed else "pass",
-                "passes": [
-                    {
-                        "name": p.name,
-                        "seconds": round(p.seconds, 4),
-                        "skipped": p.skipped,
-                        "codes": list(p.codes),
-                    }
-                    for p in s.passes
-                ],
-                "layers": plain(s.layers),
-                "findings": [finding_dict(f) for f in s.ordered()],
-            }
-            for s in report.specs
-        ],
+        "specs": [spec_document(s) for s in report.specs],
     }
 
 
 def render(report: Report) -> str:
-    return json.dumps(document(report), indent=2, allow_nan=False)
+    return json.dumps(document(report), indent=2, allow_nan=False) + "\n"
 
 
-def _path(text: str | None) -> tuple:
+def _spec_path(path: list | None, text: str | None) -> SpecPath:
+    """A spec path back from the document: its `path` array, else its dotted `spec_path`."""
+    if path:
+        return tuple(path)
     if not text:
         return ()
     from nnfix.spec.overrides import parse_key
 
-    return parse_key(text)
+    try:
+        return parse_key(text)
+    except ValueError:
+        return (text,)
+
+
+def _finding(f: dict) -> Finding:
+    loc = f.get("location") or {}
+    fix = f.get("fix")
+    return Finding(
+        code=f["code"],
+        name=f["name"],
+        severity=Severity(f["severity"]),
+        message=f["message"],
+        location=Location(
+            loc.get("layer"),
+            loc.get("parameter"),
+            _spec_path(loc.get("path"), loc.get("spec_path")),
+            loc.get("line"),
+            loc.get("col"),
+        ),
+        evidence=dict(f.get("evidence") or {}),
+        fix=None
+        if fix is None
+        else Fix(
+            fix["description"],
+            _spec_path(fix.get("path"), fix.get("spec_path")) or None,
+            fix.get("value"),
+        ),
+        caused_by=list(f.get("caused_by") or []),
+    )
+
+
+def _pass(p: dict) -> PassRun:
+    run = PassRun(p["name"], p["seconds"], p.get("skipped"))
+    if hasattr(run, "codes"):
+        run.codes = tuple(p.get("codes") or ())
+    return run
 
 
 def load(text: str) -> Report:
-    """A report back from its JSON (the inverse of `render`)."""
+    """A report back from its JSON (the inverse of `render`; non-finite evidence comes back
+    as None). Raises ValueError for a document that is not an `nnfix_report` 1."""
     data = json.loads(text)
-    if data.get("nnfix_report") != SCHEMA_VERSION:
+    if not isinstance(data, dict) or data.get("nnfix_report") != SCHEMA_VERSION:
         raise ValueError(f"not an nnfix report of schema version {SCHEMA_VERSION}")
-    specs = []
-    for s in data["specs"]:
-        findings = []
-        for f in s["findings"]:
-            loc = f["location"]
-            fix = f["fix"]
-            findings.append(
-                Finding(
-                    code=f["code"],
-                    name=f["name"],
-                    severity=Severity(f["severity"]),
-                    message=f["message"],
-                    location=Location(
-                        loc["layer"],
-                        loc["parameter"],
-                        _path(loc["spec_path"]),
-                        loc["line"],
-                        loc["col"],
-                    ),
-                    evidence=f["evidence"],
-                    fix=Fix(fix["description"], _path(fix["spec_path"]) or None, fix["value"])
-                    if fix
-                    else None,
-                    caused_by=f["caused_by"],
-                )
-            )
-        passes = [
-            PassRun(p["name"], p["seconds"], p["skipped"], tuple(p["codes"])) for p in s["passes"]
-        ]
-        specs.append(
-            SpecReport(
-                s["spec"], s["name"], s.get("fail_on", "error"), findings, passes, s["layers"]
-            )
+    specs = [
+        SpecReport(
+            spec=s["spec"],
+            name=s["name"],
+            fail_on=s.get("fail_on", data.get("fail_on", "error")),
+            findings=[_finding(f) for f in s["findings"]],
+            passes=[_pass(p) for p in s.get("passes", [])],
+            layers=list(s.get("layers") or []),
         )
-    return Report(specs, fail_on=data["fail_on"])
+        for s in data["specs"]
+    ]
+    return Report(specs, fail_on=data.get("fail_on", "error"))

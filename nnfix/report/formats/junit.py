@@ -1,64 +1,107 @@
 """JUnit XML: <testsuites> › a <testsuite> per spec › a <testcase> per rule checked, with a
-<failure> where the rule fired at warning or error."""
+<failure> where the rule fired at warning or error (info findings go to <system-out>)."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from nnfix.diagnose import rules
-from nnfix.diagnose.findings import Finding, Report
+from nnfix.diagnose.findings import Finding, Report, SpecReport
+from nnfix.report.formats._common import evidence_text, fix_text, where
+
+# what XML 1.0 cannot hold even escaped (ANSI colour codes in a traceback, say)
+_NOT_XML = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])
 
 
-def _details(f: Finding, spec: str) -> str:
-    lines = [
-        f"{spec}:{f.location.line or ''}:{f.location.col or ''} {f.code} {f.name}: {f.message}"
-    ]
+def xml_text(text: str) -> str:
+    return text.translate(_NOT_XML)
+
+
+def details(spec: str, f: Finding) -> str:
+    """A finding as the text of its <failure> or <system-out>: location, evidence, fix."""
+    lines = [f"{where(spec, f)}: {f.code} {f.name} [{f.severity.value}] {f.message}"]
     if f.location.spec_path:
         lines.append(f"spec path: {f.location.spec_path}")
+    if f.location.parameter or f.location.layer:
+        lines.append(f"parameter: {f.location.parameter or f'layer {f.location.layer}'}")
     if f.caused_by:
         lines.append(f"caused by: {', '.join(f.caused_by)}")
-    if f.evidence:
-        lines.append("evidence: " + "; ".join(f"{k} {v}" for k, v in f.evidence.items()))
+    if evidence := evidence_text(f):
+        lines.append(f"evidence: {evidence}")
+    if "traceback" in f.evidence:
+        lines.append(str(f.evidence["traceback"]).rstrip("\n"))
     if f.fix is not None:
-        lines.append(
-            "fix: "
-            + (f"{f.fix.spec_path}: {f.fix.value} — " if f.fix.spec_path else "")
-            + f.fix.description
-        )
+        lines.append(f"fix: {fix_text(f.fix)}")
     return "\n".join(lines)
 
 
+def _codes(report: Report, checked: set[str] | None) -> list[tuple[str, str]]:
+    """(code, name) of every test case: the rules checked in catalog order, then any code that
+    fired without being in `checked` (a finding is never dropped)."""
+    from nnfix.diagnose.rules import RULES
+
+    names = {code: rule.name for code, rule in RULES.items()}
+    codes = [c for c in RULES if checked is None or c in checked]
+    for f in report.findings:
+        names.setdefault(f.code, f.name)
+        if f.code not in codes:
+            codes.append(f.code)
+    return [(c, names.get(c, "")) for c in codes]
+
+
+def _skipped(spec: SpecReport, code: str) -> str | None:
+    """Why `code` was not checked on this spec: every pass that checks it was skipped."""
+    covering = [p for p in spec.passes if code in getattr(p, "codes", ())]
+    if covering and all(p.skipped for p in covering):
+        return "; ".join(sorted({p.skipped for p in covering}))
+    return None
+
+
+def _suite(root: ET.Element, spec: SpecReport, codes: list[tuple[str, str]]) -> tuple[int, int]:
+    suite = ET.SubElement(root, "testsuite", name=xml_text(spec.spec))
+    failures = skipped = 0
+    for code, name in codes:
+        case = ET.SubElement(
+            suite, "testcase", classname=xml_text(spec.name), name=f"{code} {name}".strip()
+        )
+        hits = sorted((f for f in spec.findings if f.code == code), key=lambda f: -f.severity.rank)
+        serious = [f for f in hits if f.severity.value in ("error", "warning")]
+        if serious:
+            failure = ET.SubElement(
+                case,
+                "failure",
+                message=xml_text(serious[0].message),
+                type=serious[0].severity.value,
+            )
+            failure.text = xml_text("\n\n".join(details(spec.spec, f) for f in serious))
+            failures += 1
+        elif not hits and (reason := _skipped(spec, code)):
+            ET.SubElement(case, "skipped", message=reason)
+            skipped += 1
+        if hits and not serious:
+            out = ET.SubElement(case, "system-out")
+            out.text = xml_text("\n\n".join(details(spec.spec, f) for f in hits))
+    seconds = sum(p.seconds for p in spec.passes)
+    suite.set("tests", str(len(codes)))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    suite.set("skipped", str(skipped))
+    suite.set("time", f"{seconds:.3f}")
+    return failures, skipped
+
+
 def render(report: Report, checked: set[str] | None = None) -> str:
-    codes = [c for c in rules.RULES if checked is None or c in checked]
+    """`checked`: the codes that were selected (default: every rule of the catalog)."""
+    codes = _codes(report, checked)
     root = ET.Element("testsuites", name="nnfix")
-    total = failures = 0
+    failures = skipped = 0
     for spec in report.specs:
-        suite = ET.SubElement(root, "testsuite", name=spec.spec)
-        seconds = sum(p.seconds for p in spec.passes)
-        failed_here = 0
-        for code in codes:
-            rule = rules.RULES[code]
-            case = ET.SubElement(suite, "testcase", classname=spec.name, name=f"{code} {rule.name}")
-            hits = [f for f in spec.findings if f.code == code]
-            serious = [f for f in hits if f.severity.value in ("error", "warning")]
-            if serious:
-                failure = ET.SubElement(
-                    case, "failure", message=serious[0].message, type=serious[0].severity.value
-                )
-                failure.text = "\n\n".join(_details(f, spec.spec) for f in serious)
-                failed_here += 1
-            elif hits:
-                ET.SubElement(case, "system-out").text = "\n\n".join(
-                    _details(f, spec.spec) for f in hits
-                )
-        suite.set("tests", str(len(codes)))
-        suite.set("failures", str(failed_here))
-        suite.set("errors", "0")
-        suite.set("time", f"{seconds:.3f}")
-        total += len(codes)
-        failures += failed_here
-    root.set("tests", str(total))
+        failed, skip = _suite(root, spec, codes)
+        failures += failed
+        skipped += skip
+    root.set("tests", str(len(codes) * len(report.specs)))
     root.set("failures", str(failures))
     root.set("errors", "0")
+    root.set("skipped", str(skipped))
+    root.set("time", f"{sum(p.seconds for s in report.specs for p in s.passes):.3f}")
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,49 +1,104 @@
-"""Markdown for a pull-request comment or $GITHUB_STEP_SUMMARY: verdict, a table per spec,
-root causes first, then the fixes."""
+"""Markdown for a pull-request comment or $GITHUB_STEP_SUMMARY: the verdict and counts, a
+table per spec with root causes first, then the fixes."""
 
 from __future__ import annotations
 
-from nnfix.diagnose.findings import Report
+import re
 
-ICON = {"error": "🔴 error", "warning": "🟡 warning", "info": "🔵 info"}
+from nnfix.diagnose.findings import Finding, Report, SpecReport
+from nnfix.report.formats._common import change_text
+
+SEVERITY = {"error": "🔴 error", "warning": "🟡 warning", "info": "🔵 info"}
+COLUMNS = ("severity", "code", "name", "location", "message")
+
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 
-def cell(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+def text(value: object) -> str:
+    """Plain text inside a table cell or list item: markdown punctuation escaped (so `z**2`
+    stays `z**2` and `|` does not end the cell), line breaks folded into spaces."""
+    one_line = " ".join(str(value).split("\n")).replace("\r", "")
+    return _SPECIAL.sub(r"\\\1", one_line)
+
+
+def code(value: object, *, cell: bool = True) -> str:
+    """An inline code span that holds any text: a fence longer than its backtick runs; in a
+    table cell `|` escaped (GitHub unescapes it there, inside code spans too)."""
+    raw = " ".join(str(value).split("\n")).replace("\r", "")
+    longest = max((len(run) for run in re.findall(r"`+", raw)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if raw.startswith("`") or raw.endswith("`") else ""
+    if cell:
+        raw = raw.replace("|", "\\|")
+    return f"{fence}{pad}{raw}{pad}{fence}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 or word == 'info' else 's'}"
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _location(spec: str, f: Finding) -> str:
+    at = f"{spec}:{f.location.line}" if f.location.line else spec
+    parts = [code(at)]
+    if f.location.spec_path:
+        parts.append(code(f.location.spec_path))
+    if f.location.parameter:
+        parts.append(text(f.location.parameter))
+    return " ".join(parts)
+
+
+def _code(f: Finding) -> str:
+    if f.is_root_cause:
+        return f"**{f.code}**"
+    return f"{f.code}<br>↳ caused by {', '.join(f.caused_by)}"
+
+
+def _spec(spec: SpecReport) -> list[str]:
+    findings = spec.ordered()
+    title = code(spec.spec, cell=False) + (f" ({text(spec.name)})" if spec.name else "")
+    if not findings:
+        return [f"### ✅ {title}: no findings", ""]
+    mark = "❌" if spec.failed else "⚠️"
+    counts = {s: sum(f.severity.value == s for f in findings) for s in SEVERITY}
+    summary = ", ".join(_plural(n, s) for s, n in counts.items() if n)
+    out = [f"### {mark} {title}: {summary}", "", _row(list(COLUMNS)), _row(["---"] * len(COLUMNS))]
+    for f in findings:
+        out.append(
+            _row(
+                [
+                    SEVERITY[f.severity.value],
+                    _code(f),
+                    text(f.name),
+                    _location(spec.spec, f),
+                    text(f.message),
+                ]
+            )
+        )
+    fixes = [f for f in findings if f.fix is not None]
+    if fixes:
+        out += ["", "**Fixes**", ""]
+        for f in fixes:
+            change = change_text(f.fix)
+            lead = f"{code(change, cell=False)} — " if change else ""
+            out.append(f"- **{f.code}** {text(f.name)}: {lead}{text(f.fix.description)}")
+    out.append("")
+    return out
 
 
 def render(report: Report) -> str:
     counts = report.counts()
     verdict = "❌ fail" if report.failed else "✅ pass"
+    tally = ", ".join(_plural(counts[s], s) for s in ("error", "warning", "info"))
     out = [
-        f"## nnfix diagnose: {verdict}",
+        f"## nnfix diagnose: {verdict} — {tally}",
         "",
-        f"{len(report.specs)} spec(s): {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info (fail on {report.fail_on})",
+        f"{_plural(len(report.specs), 'spec')} diagnosed; fails on: {text(report.fail_on)}.",
         "",
     ]
     for spec in report.specs:
-        out.append(f"### `{spec.spec}`")
-        out.append("")
-        findings = spec.ordered()
-        if not findings:
-            out += ["No findings.", ""]
-            continue
-        out.append("| severity | code | name | location | message |")
-        out.append("| --- | --- | --- | --- | --- |")
-        for f in findings:
-            where = f"`{spec.spec}:{f.location.line}`" if f.location.line else f"`{spec.spec}`"
-            if f.location.spec_path:
-                where += f" `{f.location.spec_path}`"
-            code = f.code if f.is_root_cause else f"↳ {f.code}"
-            message = f.message + (f" (caused by {', '.join(f.caused_by)})" if f.caused_by else "")
-            out.append(
-                f"| {ICON[f.severity.value]} | {code} | {cell(f.name)} | {cell(where)} | {cell(message)} |"
-            )
-        fixes = [f for f in findings if f.fix is not None]
-        if fixes:
-            out += ["", "**Fixes**", ""]
-            for f in fixes:
-                change = f"`{f.fix.spec_path}: {f.fix.value}` — " if f.fix.spec_path else ""
-                out.append(f"- {f.code}: {change}{f.fix.description}")
-        out.append("")
-    return "\n".join(out)
+        out += _spec(spec)
+    return "\n".join(out).rstrip("\n") + "\n"

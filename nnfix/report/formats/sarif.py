@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import json
+from pathlib import PurePosixPath, PureWindowsPath
+from urllib.parse import quote
 
 from nnfix import __version__
-from nnfix.diagnose import rules
-from nnfix.diagnose.findings import Report
-from nnfix.report.formats.json import plain
+from nnfix.diagnose.findings import Finding, Report
+from nnfix.report.formats._common import fix_text, plain
 
-LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
 
-def _rule(rule: rules.Rule) -> dict:
+def rule_descriptor(rule) -> dict:
+    """A `reportingDescriptor` for one rule of the catalog, its help as `nnfix explain` has it."""
     text = f"{rule.detects}\n\nWhy it breaks training: {rule.why}\n\nHow to fix it: {rule.fix}"
     markdown = (
-        f"**{rule.code} {rule.name}**: {rule.summary}\n\n{rule.detects}\n\n"
-        f"**Why it breaks training.** {rule.why}\n\n**How to fix it.** {rule.fix}\n\n"
-        f"Before:\n\n```yaml\n{rule.before.rstrip()}\n```\n\nAfter:\n\n```yaml\n{rule.after.rstrip()}\n```\n"
+        f"**{rule.code} {rule.name}** ({rule.severity.value}): {rule.summary}\n\n"
+        f"{rule.detects}\n\n"
+        f"**Why it breaks training.** {rule.why}\n\n"
+        f"**How to fix it.** {rule.fix}\n\n"
+        f"Before:\n\n```yaml\n{rule.before.rstrip()}\n```\n\n"
+        f"After:\n\n```yaml\n{rule.after.rstrip()}\n```\n"
     )
+    if rule.thresholds:
+        text += f"\n\nWhen it fires: {rule.thresholds}"
+        markdown += f"\n**When it fires.** {rule.thresholds}\n"
     return {
         "id": rule.code,
         "name": rule.name,
@@ -27,46 +35,58 @@ def _rule(rule: rules.Rule) -> dict:
         "fullDescription": {"text": rule.detects},
         "help": {"text": text, "markdown": markdown},
         "defaultConfiguration": {"level": LEVEL[rule.severity.value]},
-        "properties": {"tags": [rules.categories()[rule.code[0]]]},
     }
 
 
+def artifact_location(spec: str) -> dict:
+    """The spec file as a URI reference: relative paths stay relative (forward slashes, to the
+    checkout root `%SRCROOT%`), absolute ones become file: URIs."""
+    if PurePosixPath(spec).is_absolute() or PureWindowsPath(spec).is_absolute():
+        path = PureWindowsPath(spec) if PureWindowsPath(spec).drive else PurePosixPath(spec)
+        return {"uri": path.as_uri()}
+    relative = spec.replace("\\", "/")
+    while relative.startswith("./"):
+        relative = relative[2:]
+    # `:` always escaped (a first segment with one would read as a scheme), spaces and the like too
+    return {"uri": quote(relative, safe="/!$&'()*+,;=@"), "uriBaseId": "%SRCROOT%"}
+
+
+def result(spec: str, f: Finding, index: dict[str, int]) -> dict:
+    physical: dict = {"artifactLocation": artifact_location(spec)}
+    if f.location.line:
+        physical["region"] = {"startLine": f.location.line}
+        if f.location.col:
+            physical["region"]["startColumn"] = f.location.col
+    message = f.message
+    if f.caused_by:
+        message += f" (caused by {', '.join(f.caused_by)})"
+    if f.fix is not None:
+        message += f". Fix: {fix_text(f.fix)}"
+    out: dict = {"ruleId": f.code}
+    if f.code in index:
+        out["ruleIndex"] = index[f.code]
+    out |= {
+        "level": LEVEL[f.severity.value],
+        "message": {"text": message},
+        "locations": [{"physicalLocation": physical}],
+        "properties": plain(
+            {
+                "layer": f.location.layer,
+                "parameter": f.location.parameter,
+                "specPath": f.location.spec_path or None,
+                "evidence": f.evidence,
+                "causedBy": f.caused_by,
+            }
+        ),
+    }
+    return out
+
+
 def render(report: Report) -> str:
-    catalog = list(rules.RULES.values())
+    from nnfix.diagnose.rules import RULES
+
+    catalog = list(RULES.values())
     index = {rule.code: i for i, rule in enumerate(catalog)}
-    results = []
-    for spec in report.specs:
-        for f in spec.ordered():
-            region = {}
-            if f.location.line:
-                region["startLine"] = f.location.line
-                if f.location.col:
-                    region["startColumn"] = f.location.col
-            physical = {"artifactLocation": {"uri": spec.spec.replace("\\", "/")}}
-            if region:
-                physical["region"] = region
-            message = f.message
-            if f.fix is not None:
-                change = f"{f.fix.spec_path}: {f.fix.value} — " if f.fix.spec_path else ""
-                message += f" Fix: {change}{f.fix.description}"
-            results.append(
-                {
-                    "ruleId": f.code,
-                    "ruleIndex": index[f.code],
-                    "level": LEVEL[f.severity.value],
-                    "message": {"text": message},
-                    "locations": [{"physicalLocation": physical}],
-                    "properties": plain(
-                        {
-                            "layer": f.location.layer,
-                            "parameter": f.location.parameter,
-                            "specPath": f.location.spec_path,
-                            "evidence": f.evidence,
-                            "causedBy": f.caused_by,
-                        }
-                    ),
-                }
-            )
     document = {
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -76,11 +96,13 @@ def render(report: Report) -> str:
                     "driver": {
                         "name": "nnfix",
                         "version": __version__,
-                        "rules": [_rule(r) for r in catalog],
+                        "rules": [rule_descriptor(r) for r in catalog],
                     }
                 },
-                "results": results,
+                "results": [
+                    result(spec.spec, f, index) for spec in report.specs for f in spec.ordered()
+                ],
             }
         ],
     }
-    return json.dumps(document, indent=2, allow_nan=False)
+    return json.dumps(document, indent=2, allow_nan=False) + "\n"
