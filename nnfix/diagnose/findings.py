@@ -96,8 +96,13 @@ class SpecReport:
         out: list[Finding] = []
         for root in roots:
             out.append(root)
-            out += sorted(
-                (f for f in self.findings if root.code in f.caused_by and f not in out), key=_order
+            out += sorted(  # each symptom under its first, most direct, cause
+                (
+                    f
+                    for f in self.findings
+                    if f.caused_by and f.caused_by[0] == root.code and f not in out
+                ),
+                key=_order,
             )
         out += sorted((f for f in self.findings if f not in out), key=_order)
         return out

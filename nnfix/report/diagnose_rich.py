@@ -19,6 +19,8 @@ def _value(v) -> str:
         return "nan" if math.isnan(v) else f"{v:.4g}"
     if isinstance(v, dict):
         return ", ".join(f"{k} {_value(x)}" for k, x in v.items())
+    if isinstance(v, list) and v and isinstance(v[0], dict):
+        return "; ".join(f"({_value(x)})" for x in v[:3])
     if isinstance(v, list):
         shown = ", ".join(_value(x) for x in v[:8])
         return f"[{shown}{', …' if len(v) > 8 else ''}]"
@@ -78,7 +80,6 @@ def _layers(spec: SpecReport) -> Table:
         ("activation", "left"),
         ("init", "left"),
         ("std z", "right"),
-        ("std a", "right"),
         ("‖dW‖", "right"),
     ]
     for name, justify in columns:
@@ -89,7 +90,7 @@ def _layers(spec: SpecReport) -> Table:
             str(row["units"]),
             row["activation"],
             row["init"],
-            *(_value(row[k]) if k in row else "–" for k in ("z_std", "a_std", "grad_norm")),
+            *(_value(row[k]) if k in row else "–" for k in ("z_std", "grad_norm")),
         )
     return table
 
@@ -104,9 +105,12 @@ def render_spec(spec: SpecReport, console: Console) -> None:
         _finding(root, spec.spec, console, "  ")
         shown.append(root)
         for symptom in ordered:
-            if root.code in symptom.caused_by and symptom not in shown:
+            if symptom.caused_by and symptom.caused_by[0] == root.code and symptom not in shown:
                 _finding(symptom, spec.spec, console, "    ↳ ")
                 shown.append(symptom)
+        console.print()
+    for symptom in (f for f in ordered if f not in shown):  # causes filtered out by --select
+        _finding(symptom, spec.spec, console, "  ")
         console.print()
     if spec.layers:
         console.print(_layers(spec))

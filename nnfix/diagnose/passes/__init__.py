@@ -1,6 +1,6 @@
 """The passes of `nnfix diagnose`, in the order SPEC §4 runs them."""
 
-from nnfix.diagnose.passes import init_stats, static
+from nnfix.diagnose.passes import derivatives, gradients, init_stats, static
 from nnfix.diagnose.pipeline import Pass
 
 PASSES = [
@@ -18,5 +18,11 @@ PASSES = [
             static.lr_decays_too_fast,
         ),
     ),
+    Pass(
+        "derivatives",
+        ("A101", "A102", "A103", "G102"),
+        (derivatives.activation_derivatives, derivatives.loss_gradient),
+    ),
+    Pass("gradient check", ("G101", "G104"), (gradients.gradient_check,)),
     Pass("init statistics", ("Y103", "T101"), (init_stats.init_scale, init_stats.loss_at_init)),
 ]

@@ -1,0 +1,144 @@
+"""G101/G104: the net's backprop — with the spec's declared derivatives and loss gradient —
+against central differences of its loss, in float64, tensor by tensor from the output down."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnfix.diagnose.context import Context
+from nnfix.diagnose.findings import Finding, Fix
+from nnfix.diagnose.gradcheck import GradcheckResult, gradcheck
+from nnfix.diagnose.pipeline import finding
+from nnfix.engine.network import Network
+
+BATCH = 64  # samples the check runs on
+KINK = 1e-4  # a ReLU-family pre-activation this close to 0 may cross it under a perturbation
+KINKED = ("relu", "leaky_relu", "elu")
+
+
+def _batch(ctx: Context) -> tuple[np.ndarray, np.ndarray, int]:
+    """Training samples for the check, leaving out those sitting on a ReLU kink."""
+    init = ctx.init
+    x, y = init.x, init.y
+    near = np.zeros(len(x), bool)
+    for layer, spec in enumerate(ctx.spec.model.layers):
+        if spec.activation.name in KINKED:
+            near |= np.any(np.abs(init.cache.z[layer]) < KINK, axis=1)
+    keep = np.flatnonzero(~near)
+    excluded = int(near[: BATCH + int(near.sum())].sum())
+    if len(keep) >= min(BATCH, len(x)) // 2:
+        x, y = x[keep], y[keep]
+    return x[:BATCH], y[:BATCH], excluded
+
+
+def check_network(ctx: Context) -> tuple[GradcheckResult, int]:
+    net, loss, l2 = ctx.network, ctx.loss, ctx.spec.train.l2
+    x, y, excluded = _batch(ctx)
+    acts = net.activations
+    depth = net.depth
+
+    def unpack(ps):
+        return Network(list(ps[0::2]), list(ps[1::2]), acts)
+
+    def f(ps):
+        n = unpack(ps)
+        return n.loss(n.forward(x), y, loss, l2)
+
+    def grad(ps):
+        return unpack(ps).loss_and_grads(x, y, loss, l2)[1]
+
+    order = [i for l in range(depth - 1, -1, -1) for i in (2 * l, 2 * l + 1)]  # output layer first
+    gc = ctx.options.gradcheck
+    with np.errstate(all="ignore"):
+        result = gradcheck(
+            f,
+            grad,
+            net.params,
+            names=net.names,
+            eps=gc.get("eps", 1e-6),
+            mode=gc.get("mode", "auto"),
+            samples=gc.get("samples", 16),
+            batch_size=len(x),
+            order=order,
+            seed=ctx.spec.seed,
+        )
+    return result, excluded
+
+
+def _causes(ctx: Context, layer: int) -> list[str]:
+    """Root causes that change layer `layer`'s gradient: a wrong derivative at or above it, a
+    wrong loss gradient."""
+    derivatives = sorted(
+        (
+            f
+            for f in ctx.findings
+            if f.code in ("A101", "A102", "A103") and (f.location.layer or 0) >= layer
+        ),
+        key=lambda f: f.location.layer,
+    )  # the nearest wrong derivative first: it is the most direct cause
+    codes = [f.code for f in derivatives] + [f.code for f in ctx.findings if f.code == "G102"]
+    return list(dict.fromkeys(codes))
+
+
+def gradient_check(ctx: Context) -> list[Finding]:
+    if ctx.init is None or not np.isfinite(ctx.init.loss):
+        return []
+    result, excluded = check_network(ctx)
+    found = []
+    wrong = result.wrong
+    right_above: list[str] = []
+    for t in result.tensors:
+        if not t.wrong:
+            right_above.append(t.name)
+            continue
+        layer = int(t.name[1:])
+        first = t is wrong[0]
+        where = ""
+        if first:
+            where = f"{' and '.join(right_above)} match; " if right_above else ""
+            where += f"{t.name} is the first wrong tensor from the output: the bug enters at layer {layer}. "
+        worst = t.worst(1)[0]
+        message = f"{where}{t.name}'s gradient is {t.classification} (relative error {t.error:.2g}; at {worst[0]} backprop gives {worst[1]:.4g}, finite differences {worst[2]:.4g})"
+        found.append(
+            finding(
+                "G101",
+                message,
+                layer=layer,
+                parameter=t.name,
+                path=ctx.layer_path(layer),
+                evidence={
+                    "relative_error": t.error,
+                    "classification": t.classification,
+                    "factor": t.factor,
+                    "mode": t.mode,
+                    "worst": [
+                        {"index": list(i), "backprop": a, "numeric": n} for i, a, n in t.worst()
+                    ],
+                    "first_wrong": first,
+                },
+                fix=Fix(
+                    f"fix the backward step of layer {layer}"
+                    + (" (see the findings it is caused by)" if _causes(ctx, layer) else "")
+                ),
+                caused_by=_causes(ctx, layer),
+            )
+        )
+    unverifiable = [t for t in result.tensors if t.unverifiable]
+    if unverifiable or excluded:
+        reasons = [f"{t.name}: {t.unverifiable}" for t in unverifiable]
+        if excluded:
+            reasons.append(
+                f"{excluded} samples left out: a ReLU pre-activation within {KINK:g} of its kink"
+            )
+        found.append(
+            finding(
+                "G104",
+                "the gradient check could not judge everything: " + "; ".join(reasons),
+                evidence={
+                    "unverifiable": [t.name for t in unverifiable],
+                    "excluded_samples": excluded,
+                },
+            )
+        )
+    ctx.gradcheck_result = result
+    return found
