@@ -1,3 +1,13 @@
 """nnfix: a command-line backprop debugger for neural networks written from scratch."""
 
 __version__ = "0.1.0"
+__all__ = ["__version__", "assert_gradients", "gradcheck"]
+
+
+def __getattr__(name: str):
+    # the gradient check imports NumPy: load it on first use, so `nnfix --version` stays fast
+    if name in ("gradcheck", "assert_gradients"):
+        from nnfix.diagnose import gradcheck as module
+
+        return getattr(module, name)
+    raise AttributeError(f"module 'nnfix' has no attribute {name!r}")

@@ -48,6 +48,7 @@ class TensorCheck:
     classification: str | None = None  # for wrong tensors: what kind of wrong
     factor: float | None = None  # the constant a scaled gradient is off by
     unverifiable: str | None = None  # why no verdict could be given
+    kinks: int = 0  # differences left out because they crossed a ReLU kink
 
     @property
     def band(self) -> str:
@@ -158,12 +159,16 @@ def gradcheck(
     seed: int = 0,
     batch_size: int | None = None,
     order: Sequence[int] | None = None,
+    pattern: Callable[[], object] | None = None,
 ) -> GradcheckResult:
     """Check `grad_f(params)` against central differences of `f(params)` in float64.
 
     `params` is a list or dict of arrays (a dict's keys name the tensors); `f` and `grad_f` take
     the same container type back. `batch_size` lets a scaled gradient be named as "scaled by the
-    batch size". `order` lists the tensors in the order to report them (backprop order)."""
+    batch size". `order` lists the tensors in the order to report them (backprop order).
+    `pattern()`, called after each evaluation of `f`, returns which side of its kink every ReLU-
+    like unit was on; a difference whose two evaluations disagree straddles a kink and is left
+    out (not judged), as are directions that do."""
     keys, arrays = _as_list(params)
     names = list(names) if names is not None else keys
     work = [np.array(p, dtype=np.float64) for p in arrays]
@@ -194,30 +199,38 @@ def gradcheck(
         use = mode if mode != "auto" else ("full" if p.size <= FULL_LIMIT else "auto")
         flat, gflat = p.reshape(-1), g.reshape(-1)
         errors, analytic, numeric, indices = [], [], [], None
+        kinks = 0
 
         def entry(j: int, flat: np.ndarray = flat) -> float:
             old = flat[j]
             flat[j] = old + eps
-            plus = loss()
+            plus, side = loss(), pattern() if pattern else None
             flat[j] = old - eps
             minus = loss()
             flat[j] = old
+            if pattern and pattern() != side:
+                return math.nan  # crossed a kink: no derivative to compare with
             return (plus - minus) / (2 * eps)
 
         if use == "full":
             numeric = np.array([entry(j) for j in range(p.size)])
             analytic = gflat.copy()
-            errors.append(relative_error(analytic, numeric))
+            smooth = np.isfinite(numeric)
+            kinks += int((~smooth).sum())
+            errors.append(relative_error(analytic[smooth], numeric[smooth]))
         if use in ("directional", "auto"):
             ratios = []
             for _ in range(directions):
                 v = rng.standard_normal(p.shape)
                 v /= np.linalg.norm(v)
                 p += eps * v
-                plus = loss()
+                plus, side = loss(), pattern() if pattern else None
                 p -= 2 * eps * v
                 minus = loss()
                 p += eps * v
+                if pattern and pattern() != side:
+                    kinks += 1
+                    continue
                 d_n, d_a = (plus - minus) / (2 * eps), float(np.sum(v * g))
                 errors.append(relative_error([d_a], [d_n]))
                 ratios.append((d_a, d_n))
@@ -233,20 +246,35 @@ def gradcheck(
             indices = [tuple(int(x) for x in np.unravel_index(j, p.shape)) for j in picks]
             numeric = np.array([entry(int(j)) for j in picks])
             analytic = gflat[picks].copy()
-            errors.append(relative_error(analytic, numeric))
+            smooth = np.isfinite(numeric)
+            kinks += int((~smooth).sum())
+            errors.append(relative_error(analytic[smooth], numeric[smooth]))
+        analytic, numeric = np.asarray(analytic, float), np.asarray(numeric, float)
+        smooth = np.isfinite(numeric)
+        if not smooth.all():  # leave out the differences that crossed a kink
+            if indices is None:
+                indices = [
+                    tuple(int(x) for x in np.unravel_index(j, p.shape)) for j in range(p.size)
+                ]
+            indices = [i for i, keep in zip(indices, smooth, strict=True) if keep]
+            analytic, numeric = analytic[smooth], numeric[smooth]
+        mode_name = use if use != "auto" else "directional+sampled"
         check = TensorCheck(
             name,
             p.shape,
-            use if use != "auto" else "directional+sampled",
-            max(errors),
+            mode_name,
+            max(errors, default=0.0),
             count - before,
             analytic,
             numeric,
             indices,
+            kinks=kinks,
         )
-        if p.ndim == 2 and p.shape[0] == p.shape[1] and use == "full":
+        if p.ndim == 2 and p.shape[0] == p.shape[1] and use == "full" and numeric.size == p.size:
             transposed = numeric.reshape(p.shape).T
-        if check.wrong:
+        if numeric.size == 0:
+            check.unverifiable = "every difference crossed a ReLU kink"
+        elif check.wrong:
             check.classification, check.factor = classify(
                 analytic, numeric, p.shape, batch_size, transposed
             )

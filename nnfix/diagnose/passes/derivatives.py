@@ -150,10 +150,13 @@ def activation_derivatives(ctx: Context) -> list[Finding]:
                 continue
         right = _text(act.name, fed_name if fed_name in ("z", "a") else "z", act.alpha)
         worst = evidence["worst"][0]
+        flipped = _close(-declared, true)
         found.append(
             finding(
                 "A101",
-                f"`{uf.text}` is not the derivative of {act.name}: at z = {worst['z']:.3g} it gives {worst['yours']:.4g}, the derivative is {worst['true']:.4g}",
+                f"`{uf.text}` is not the derivative of {act.name}"
+                + (": its sign is flipped" if flipped else "")
+                + f": at z = {worst['z']:.3g} it gives {worst['yours']:.4g}, the derivative is {worst['true']:.4g}",
                 layer=layer,
                 path=(*path, "derivative"),
                 evidence=evidence,

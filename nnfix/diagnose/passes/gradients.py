@@ -25,8 +25,9 @@ def _batch(ctx: Context) -> tuple[np.ndarray, np.ndarray, int]:
         if spec.activation.name in KINKED:
             near |= np.any(np.abs(init.cache.z[layer]) < KINK, axis=1)
     keep = np.flatnonzero(~near)
-    excluded = int(near[: BATCH + int(near.sum())].sum())
-    if len(keep) >= min(BATCH, len(x)) // 2:
+    excluded = 0
+    if len(keep) >= min(BATCH, len(x)) // 2:  # enough smooth samples: use only those
+        excluded = int(near[: keep[:BATCH][-1] + 1].sum()) if len(keep) else 0
         x, y = x[keep], y[keep]
     return x[:BATCH], y[:BATCH], excluded
 
@@ -40,9 +41,18 @@ def check_network(ctx: Context) -> tuple[GradcheckResult, int]:
     def unpack(ps):
         return Network(list(ps[0::2]), list(ps[1::2]), acts)
 
+    kinked = [l for l, spec in enumerate(ctx.spec.model.layers) if spec.activation.name in KINKED]
+    side = {"now": b""}
+
     def f(ps):
         n = unpack(ps)
-        return n.loss(n.forward(x), y, loss, l2)
+        cache = n.forward(x)
+        side["now"] = (
+            np.packbits(np.concatenate([(cache.z[l] > 0).ravel() for l in kinked])).tobytes()
+            if kinked
+            else b""
+        )
+        return n.loss(cache, y, loss, l2)
 
     def grad(ps):
         return unpack(ps).loss_and_grads(x, y, loss, l2)[1]
@@ -61,6 +71,7 @@ def check_network(ctx: Context) -> tuple[GradcheckResult, int]:
             batch_size=len(x),
             order=order,
             seed=ctx.spec.seed,
+            pattern=(lambda: side["now"]) if kinked else None,
         )
     return result, excluded
 
@@ -124,8 +135,11 @@ def gradient_check(ctx: Context) -> list[Finding]:
             )
         )
     unverifiable = [t for t in result.tensors if t.unverifiable]
-    if unverifiable or excluded:
+    kinks = sum(t.kinks for t in result.tensors)
+    if unverifiable or excluded or kinks:
         reasons = [f"{t.name}: {t.unverifiable}" for t in unverifiable]
+        if kinks:
+            reasons.append(f"{kinks} differences crossed a ReLU kink and were left out")
         if excluded:
             reasons.append(
                 f"{excluded} samples left out: a ReLU pre-activation within {KINK:g} of its kink"
@@ -137,7 +151,12 @@ def gradient_check(ctx: Context) -> list[Finding]:
                 evidence={
                     "unverifiable": [t.name for t in unverifiable],
                     "excluded_samples": excluded,
+                    "kink_crossings": kinks,
                 },
+                # gradients too small to measure: a symmetric or saturated net explains them
+                caused_by=[c for c in ("Y101", "D102", "Y103") if ctx.has(c)]
+                if unverifiable
+                else [],
             )
         )
     ctx.gradcheck_result = result

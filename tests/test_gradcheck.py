@@ -1,0 +1,261 @@
+"""The gradient check: planted bugs detected, localised and classified; healthy nets silent."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nnfix
+from nnfix.diagnose.context import Options
+from nnfix.diagnose.gradcheck import band, classify, gradcheck, relative_error
+from nnfix.diagnose.passes import PASSES
+from nnfix.diagnose.pipeline import Selection, diagnose
+from nnfix.engine import activations
+from nnfix.engine.losses import Loss
+from nnfix.engine.network import LayerActivation, Network
+from nnfix.spec.load import load_spec
+
+from .conftest import CONFIGS
+
+
+def layer(name):
+    act = activations.get(name)
+    return LayerActivation(name, act.fn, act.derivative if act.elementwise else None, name)
+
+
+def net_and_batch(sizes=(4, 5, 5, 3), names=("tanh", "tanh", "softmax"), m=8, seed=0):
+    rng = np.random.default_rng(seed)
+    W = [rng.normal(0, 0.7, (a, b)) for a, b in itertools.pairwise(sizes)]
+    b = [rng.normal(0, 0.1, (1, n)) for n in sizes[1:]]
+    net = Network(W, b, [layer(n) for n in names])
+    x = rng.normal(size=(m, sizes[0]))
+    y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], m)]
+    return net, x, y
+
+
+def check(net, x, y, corrupt=None, mode="full"):
+    acts, loss = net.activations, Loss("cce")
+
+    def f(ps):
+        n = Network(ps[0::2], ps[1::2], acts)
+        return n.loss(n.forward(x), y, loss)
+
+    def g(ps):
+        grads = Network(ps[0::2], ps[1::2], acts).loss_and_grads(x, y, loss)[1]
+        if corrupt:
+            corrupt(grads)
+        return grads
+
+    order = [i for l in range(net.depth - 1, -1, -1) for i in (2 * l, 2 * l + 1)]
+    return gradcheck(f, g, net.params, names=net.names, batch_size=len(x), order=order, mode=mode)
+
+
+def test_correct_gradients_are_excellent_in_every_mode():
+    net, x, y = net_and_batch()
+    for mode in ("full", "directional", "sampled", "auto"):
+        result = check(net, x, y, mode=mode)
+        assert result.ok, result.table()
+        assert all(t.band in ("excellent", "fine") for t in result.tensors), result.table()
+
+
+@pytest.mark.parametrize(
+    ("bug", "tensor", "kind"),
+    [
+        (lambda g: g.__setitem__(2, -g[2]), "W2", "sign flipped"),
+        (lambda g: g.__setitem__(2, g[2] * 8), "W2", "scaled by the batch size (8)"),
+        (lambda g: g.__setitem__(0, g[0] / 8), "W1", "divided by the batch size (8)"),
+        (lambda g: g.__setitem__(4, g[4] * 3.5), "W3", "scaled by a constant 3.5"),
+        (lambda g: g.__setitem__(2, g[2].T.copy()), "W2", "transposed"),
+        (lambda g: g.__setitem__(2, np.zeros_like(g[2])), "W2", "zero"),
+        (lambda g: g.__setitem__(3, g[3] + 0.3), "b2", "wrong in its pattern"),
+    ],
+)
+def test_planted_bug_is_found_in_its_tensor_and_classified(bug, tensor, kind):
+    net, x, y = net_and_batch()
+    result = check(net, x, y, corrupt=bug)
+    assert [t.name for t in result.wrong] == [tensor], result.table()
+    assert result.wrong[0].classification.startswith(kind)
+    assert [t.name for t in result.tensors][:2] == ["W3", "b3"]  # output layer first
+
+
+def test_auto_mode_finds_a_scaled_tensor_in_a_large_net_cheaply():
+    net, x, y = net_and_batch(sizes=(60, 80, 80, 10), names=("relu", "relu", "softmax"), m=16)
+    result = check(net, x, y, corrupt=lambda g: g.__setitem__(2, g[2] * 16), mode="auto")
+    assert [t.name for t in result.wrong] == ["W2"]
+    assert result.wrong[0].classification.startswith("scaled by the batch size")
+    # every entry of small tensors, 2 directions + 16 entries of large ones: not 2 per parameter
+    budget = 1 + sum(2 * p.size if p.size <= 256 else 2 * (2 + 16) for p in net.params)
+    assert result.evaluations == budget < 2 * sum(p.size for p in net.params) / 20
+
+
+def test_public_api_and_assert_gradients():
+    params = {"w": np.array([1.0, -2.0, 0.5])}
+    f = lambda p: float(np.sum(p["w"] ** 3))  # noqa: E731
+    right = lambda p: {"w": 3 * p["w"] ** 2}  # noqa: E731
+    wrong = lambda p: {"w": 2 * p["w"] ** 2}  # noqa: E731
+    assert nnfix.gradcheck(f, right, params).ok
+    with pytest.raises(AssertionError, match="gradients of w do not match") as caught:
+        nnfix.assert_gradients(f, wrong, params)
+    assert "finite differences" in str(caught.value) and "wrong" in str(caught.value)
+    assert params["w"].tolist() == [1.0, -2.0, 0.5]  # the caller's arrays are not touched
+
+
+def test_bands_and_relative_error():
+    assert [band(e) for e in (1e-9, 1e-6, 1e-4, 0.5)] == [
+        "excellent",
+        "fine",
+        "suspicious",
+        "wrong",
+    ]
+    assert relative_error([1, 1], [1, 1]) == 0 and relative_error([1], [-1]) == 1
+    assert classify(np.array([2.0, 4.0]), np.array([-2.0, -4.0]), (2,), None)[0].startswith(
+        "sign flipped"
+    )
+
+
+HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "swish", "linear"]
+
+
+@given(
+    widths=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    hidden=st.sampled_from(HIDDEN),
+    head=st.sampled_from([("sigmoid", "bce", 1), ("softmax", "cce", 3), ("linear", "mse", 2)]),
+    seed=st.integers(0, 10_000),
+)
+@settings(max_examples=40, deadline=None)
+def test_healthy_specs_have_no_gradient_or_derivative_errors(
+    tmp_path_factory, widths, hidden, head, seed
+):
+    out, loss, units = head
+    layers = "".join(f"    - {{units: {w}, activation: {hidden}}}\n" for w in widths)
+    data = (
+        "{source: spirals, classes: 3, samples: 90}"
+        if loss == "cce"
+        else "{source: moons, samples: 90}"
+    )
+    if loss == "mse":
+        data = "{source: linear, features: 3, samples: 90}"
+        units = 1
+    text = f"seed: {seed}\ndata: {data}\nmodel:\n  layers:\n{layers}    - {{units: {units}, activation: {out}}}\nloss: {loss}\n"
+    path = tmp_path_factory.mktemp("spec") / "spec.yaml"
+    path.write_text(text)
+    report = diagnose(load_spec(path), PASSES, Selection(["G", "A"]), Options(quick=True))
+    assert [f.code for f in report.findings if f.severity.value == "error"] == []
+
+
+def findings(path, select=("G", "A")):
+    return diagnose(load_spec(path), PASSES, Selection(list(select)), Options(quick=True)).findings
+
+
+def test_failure_story_root_causes_and_symptoms():
+    found = findings(CONFIGS / "story-derivatives.yaml")
+    by = {}
+    for f in found:
+        by.setdefault(f.code, []).append(f)
+    assert [f.location.layer for f in by["A102"]] == [1, 2, 3]
+    assert [f.location.layer for f in by["A103"]] == [4] and by["A103"][0].evidence[
+        "derivative_of"
+    ] == "tanh"
+    assert (
+        by["A102"][0].fix.path == ("model", "layers", 0, "activation", "derivative_of")
+        and by["A102"][0].fix.value == "a"
+    )
+    assert by["A103"][0].fix.value == "a * (1 - a)"
+    (g102,) = by["G102"]
+    assert g102.fix.value == "-(y/a - (1 - y)/(1 - a))"
+    first = [f for f in by["G101"] if f.evidence["first_wrong"]]
+    assert [f.location.parameter for f in first] == ["W4"]
+    assert all(f.caused_by for f in by["G101"])
+    assert by["G101"][0].caused_by[0] in ("A102", "A103")
+    w1 = next(f for f in by["G101"] if f.location.parameter == "W1")
+    assert w1.caused_by[0] == "A102" and "G102" in w1.caused_by
+
+
+def spec(write_spec, hidden="tanh", output="sigmoid", loss="bce"):
+    return write_spec(
+        f"""
+        data: {{source: moons, samples: 80}}
+        model:
+          init: xavier_normal
+          layers:
+            - units: 6
+              activation: {hidden}
+            - units: 6
+              activation: tanh
+            - units: 1
+              activation: {output}
+        loss: {loss}
+        """
+    )
+
+
+def test_sign_flipped_derivative_in_one_layer(write_spec):
+    found = findings(
+        spec(write_spec, hidden='{name: tanh, derivative: "-(1 - a**2)", derivative_of: a}')
+    )
+    (a101,) = [f for f in found if f.code == "A101"]
+    assert a101.location.layer == 1 and "sign is flipped" in a101.message
+    wrong = [f.location.parameter for f in found if f.code == "G101"]
+    assert wrong == ["W1", "b1"]  # layers 2 and 3 match: the bug enters at layer 1
+    assert (
+        next(f for f in found if f.code == "G101")
+        .evidence["classification"]
+        .startswith("sign flipped")
+    )
+
+
+def test_derivative_of_another_activation_in_z(write_spec):
+    found = findings(
+        spec(write_spec, hidden='{name: tanh, derivative: "sigmoid(z) * (1 - sigmoid(z))"}')
+    )
+    (a103,) = [f for f in found if f.code == "A103"]
+    assert a103.evidence["derivative_of"] == "sigmoid" and a103.fix.value == "1 - tanh(z)**2"
+
+
+def test_wrong_derivative_that_no_hypothesis_explains(write_spec):
+    found = findings(spec(write_spec, hidden='{name: tanh, derivative: "1 - abs(z)"}'))
+    (a101,) = [f for f in found if f.code == "A101"]
+    assert a101.fix.value == "1 - tanh(z)**2" and len(a101.evidence["worst"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("gradient", "fragment"),
+    [
+        ('"(y/a - (1 - y)/(1 - a))"', "its sign is flipped"),
+        ('"-(y/a + (1 - y/1 - a))"', "at y = "),
+        ('"-(y/a - (1 - y)/(1 - a)) / 80"', "the derivative times 0.0125"),
+    ],
+)
+def test_loss_gradient_errors(write_spec, gradient, fragment):
+    found = findings(spec(write_spec, loss=f"{{name: bce, gradient: {gradient}}}"))
+    (g102,) = [f for f in found if f.code == "G102"]
+    assert fragment in g102.message
+    assert "W3" in [f.location.parameter for f in found if f.code == "G101"]
+
+
+def test_right_declarations_are_silent(write_spec):
+    path = spec(
+        write_spec,
+        hidden='{name: tanh, derivative: "1 - z**2", derivative_of: a}',
+        output='{name: sigmoid, derivative: "a * (1 - a)"}',
+        loss='{name: bce, gradient: "a - y", gradient_of: z}',
+    )
+    assert findings(path) == []
+
+
+def test_relu_net_with_kinks_is_not_reported_wrong(write_spec):
+    path = write_spec(
+        """
+        data: {source: moons, samples: 200}
+        model:
+          bias_init: zeros
+          layers:
+            - {units: 32, activation: relu}
+            - {units: 32, activation: relu}
+            - {units: 1, activation: sigmoid}
+        loss: bce
+        """
+    )
+    assert [f.code for f in findings(path) if f.code != "G104"] == []
