@@ -259,3 +259,20 @@ def test_relu_net_with_kinks_is_not_reported_wrong(write_spec):
         """
     )
     assert [f.code for f in findings(path) if f.code != "G104"] == []
+
+
+def test_user_function_in_float32_is_g104(write_spec, tmp_path):
+    (tmp_path / "mine.py").write_text(
+        "import numpy as np\ndef d(a):\n    return (1 - a**2).astype(np.float32)\n"
+    )
+    found = findings(
+        spec(write_spec, hidden="{name: tanh, derivative: 'mine.py:d', derivative_of: a}")
+    )
+    (g104,) = [f for f in found if f.code == "G104"]
+    assert (
+        g104.evidence["dtype"] == "float32"
+        and g104.location.spec_path == "model.layers[0].activation.derivative"
+    )
+    assert not [
+        f for f in found if f.severity.value == "error"
+    ]  # float32 rounding is not a wrong gradient

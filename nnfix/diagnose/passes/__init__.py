@@ -23,6 +23,6 @@ PASSES = [
         ("A101", "A102", "A103", "G102"),
         (derivatives.activation_derivatives, derivatives.loss_gradient),
     ),
-    Pass("gradient check", ("G101", "G104"), (gradients.gradient_check,)),
+    Pass("gradient check", ("G101", "G104"), (gradients.gradient_check, gradients.user_precision)),
     Pass("init statistics", ("Y103", "T101"), (init_stats.init_scale, init_stats.loss_at_init)),
 ]

@@ -161,3 +161,32 @@ def gradient_check(ctx: Context) -> list[Finding]:
         )
     ctx.gradcheck_result = result
     return found
+
+
+def user_precision(ctx: Context) -> list[Finding]:
+    """G104: a function of the user's own file that computes in single precision, where float64
+    finite differences cannot resolve differences below its rounding (~1e-7 relative)."""
+    found = []
+    probe = np.linspace(-2.0, 2.0, 9)
+    for path, uf in ctx.loaded.functions.items():
+        if uf.kind != "file":
+            continue
+        args = (probe, probe) if path == ("loss", "gradient") else (probe,)
+        try:
+            with np.errstate(all="ignore"):
+                out = np.asarray(uf.fn(*args))
+        except Exception:
+            continue  # a function that raises is U101's, reported where it is used
+        if out.dtype in (np.float32, np.float16):
+            found.append(
+                finding(
+                    "G104",
+                    f"`{uf.text}` computes in {out.dtype} although it is given float64: its rounding (~{np.finfo(out.dtype).eps:.0e} relative) limits how closely a gradient through it can be checked",
+                    path=path,
+                    evidence={"dtype": str(out.dtype)},
+                    fix=Fix(
+                        "let the function keep its input's dtype (drop the .astype(np.float32)) while checking"
+                    ),
+                )
+            )
+    return found
