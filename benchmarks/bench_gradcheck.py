@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from nnfix.diagnose.gradcheck import gradcheck
+from nnfix.diagnose.passes.gradients import NetworkLoss
 from nnfix.engine import activations
 from nnfix.engine.losses import Loss
 from nnfix.engine.network import LayerActivation, Network
@@ -60,28 +60,18 @@ BUGS = {
 
 
 def run(net, x, y, bug=None, target=None, rng=None):
-    loss, acts = Loss("cce"), net.activations
-
-    def f(ps):
-        n = Network(ps[0::2], ps[1::2], acts)
-        return n.loss(n.forward(x), y, loss)
+    """One check as `nnfix diagnose` runs it, with a bug planted in tensor `target`'s gradient."""
+    problem = NetworkLoss(net, x, y, Loss("cce"))
+    right = problem.grad
 
     def grad(ps):
-        grads = Network(ps[0::2], ps[1::2], acts).loss_and_grads(x, y, loss)[1]
+        grads = right(ps)
         if bug is not None:
             grads[target] = BUGS[bug](grads[target], rng)
         return grads
 
-    order = [i for l in range(net.depth - 1, -1, -1) for i in (2 * l, 2 * l + 1)]
-    return gradcheck(
-        f,
-        grad,
-        net.params,
-        names=net.names,
-        batch_size=BATCH,
-        order=order,
-        seed=int(rng.integers(1 << 30)) if rng is not None else 0,
-    )
+    problem.grad = grad
+    return problem.check(net, seed=int(rng.integers(1 << 30)) if rng is not None else 0)
 
 
 def main() -> None:
@@ -127,10 +117,10 @@ def main() -> None:
     print(
         f"auto mode, batch {BATCH}, tanh MLPs with softmax + CCE; {args.tries} planted bugs per size"
     )
-    print(f"{'size':>5} {'parameters':>11} {'seconds':>8} {'forward passes':>15} {'detected':>9}")
+    print(f"{'size':>5} {'parameters':>11} {'seconds':>8} {'loss evaluations':>17} {'detected':>9}")
     for r in rows:
         print(
-            f"{r['size']:>5} {r['parameters']:>11,} {r['seconds']:>8.3f} {r['evaluations']:>15} {r['detected']:>9.0%}"
+            f"{r['size']:>5} {r['parameters']:>11,} {r['seconds']:>8.3f} {r['evaluations']:>17} {r['detected']:>9.0%}"
         )
         for miss in r["missed"]:
             print(f"      missed: {miss}")

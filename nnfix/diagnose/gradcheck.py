@@ -160,6 +160,7 @@ def gradcheck(
     batch_size: int | None = None,
     order: Sequence[int] | None = None,
     pattern: Callable[[], object] | None = None,
+    partial: Callable[[object, int], float] | None = None,
 ) -> GradcheckResult:
     """Check `grad_f(params)` against central differences of `f(params)` in float64.
 
@@ -168,7 +169,8 @@ def gradcheck(
     batch size". `order` lists the tensors in the order to report them (backprop order).
     `pattern()`, called after each evaluation of `f`, returns which side of its kink every ReLU-
     like unit was on; a difference whose two evaluations disagree straddles a kink and is left
-    out (not judged), as are directions that do."""
+    out (not judged), as are directions that do. `partial(params, i)`, where given, is `f` for
+    evaluations that perturb only tensor i: it may reuse whatever does not depend on it."""
     keys, arrays = _as_list(params)
     names = list(names) if names is not None else keys
     work = [np.array(p, dtype=np.float64) for p in arrays]
@@ -184,15 +186,20 @@ def gradcheck(
     rng = np.random.default_rng(seed)
     count = 0
 
+    current: int | None = None  # the tensor being perturbed
+
     def loss() -> float:
         nonlocal count
         count += 1
+        if partial is not None and current is not None:
+            return float(partial(container(work), current))
         return float(f(container(work)))
 
     base = abs(loss())
     tensors = []
     for i in order if order is not None else range(len(work)):
         p, g, name = work[i], grads[i], names[i]
+        current = i
         if g.shape != p.shape:
             raise ValueError(f"gradient of {name} has shape {g.shape}, the parameter {p.shape}")
         before = count

@@ -72,10 +72,15 @@ class Network:
             self.activations,
         )
 
-    def forward(self, x: Array) -> Cache:
-        cache = Cache(x, [], [])
-        a = x
-        for W, b, act in zip(self.weights, self.biases, self.activations, strict=True):
+    def forward(self, x: Array, start: int = 0, below: Cache | None = None) -> Cache:
+        """z and a of every layer; from layer `start` on, taking the layers under it from `below`."""
+        cache = (
+            Cache(x, list(below.z[:start]), list(below.a[:start])) if start else Cache(x, [], [])
+        )
+        a = cache.a[-1] if start else x
+        for W, b, act in zip(
+            self.weights[start:], self.biases[start:], self.activations[start:], strict=True
+        ):
             z = a @ W
             z += b
             a = act.forward(z)

@@ -32,46 +32,68 @@ def _batch(ctx: Context) -> tuple[np.ndarray, np.ndarray, int]:
     return x[:BATCH], y[:BATCH], excluded
 
 
-def check_network(ctx: Context) -> tuple[GradcheckResult, int]:
-    net, loss, l2 = ctx.network, ctx.loss, ctx.spec.train.l2
-    x, y, excluded = _batch(ctx)
-    acts = net.activations
-    depth = net.depth
+class NetworkLoss:
+    """A net's loss on one batch as a function of its parameters [W1, b1, …], in the shape the
+    gradient check wants: `f`, `grad`, `partial` (only tensor i moved: the layers under it are
+    reused) and `pattern` (which side of its kink every ReLU-like unit is on)."""
 
-    def unpack(ps):
-        return Network(list(ps[0::2]), list(ps[1::2]), acts)
+    def __init__(self, net: Network, x: np.ndarray, y: np.ndarray, loss, l2: float = 0.0):
+        self.acts, self.x, self.y, self.loss_fn, self.l2 = net.activations, x, y, loss, l2
+        self.kinked = [l for l, act in enumerate(net.activations) if act.builtin in KINKED]
+        self.base = net.forward(x)
+        self.side = b""
 
-    kinked = [l for l, spec in enumerate(ctx.spec.model.layers) if spec.activation.name in KINKED]
-    side = {"now": b""}
+    def _net(self, ps) -> Network:
+        return Network(list(ps[0::2]), list(ps[1::2]), self.acts)
 
-    def f(ps):
-        n = unpack(ps)
-        cache = n.forward(x)
-        side["now"] = (
-            np.packbits(np.concatenate([(cache.z[l] > 0).ravel() for l in kinked])).tobytes()
-            if kinked
-            else b""
-        )
-        return n.loss(cache, y, loss, l2)
+    def _value(self, net: Network, cache) -> float:
+        if self.kinked:
+            self.side = np.packbits(
+                np.concatenate([(cache.z[l] > 0).ravel() for l in self.kinked])
+            ).tobytes()
+        return net.loss(cache, self.y, self.loss_fn, self.l2)
 
-    def grad(ps):
-        return unpack(ps).loss_and_grads(x, y, loss, l2)[1]
+    def f(self, ps) -> float:
+        net = self._net(ps)
+        return self._value(net, net.forward(self.x))
 
-    order = [i for l in range(depth - 1, -1, -1) for i in (2 * l, 2 * l + 1)]  # output layer first
-    gc = ctx.options.gradcheck
-    with np.errstate(all="ignore"):
-        result = gradcheck(
-            f,
-            grad,
+    def partial(self, ps, i: int) -> float:
+        net = self._net(ps)
+        return self._value(net, net.forward(self.x, i // 2, self.base))
+
+    def grad(self, ps) -> list[np.ndarray]:
+        return self._net(ps).loss_and_grads(self.x, self.y, self.loss_fn, self.l2)[1]
+
+    def pattern(self) -> bytes:
+        return self.side
+
+    def check(self, net: Network, **options) -> GradcheckResult:
+        order = [
+            i for l in range(net.depth - 1, -1, -1) for i in (2 * l, 2 * l + 1)
+        ]  # output first
+        return gradcheck(
+            self.f,
+            self.grad,
             net.params,
             names=net.names,
+            batch_size=len(self.x),
+            order=order,
+            pattern=self.pattern if self.kinked else None,
+            partial=self.partial,
+            **options,
+        )
+
+
+def check_network(ctx: Context) -> tuple[GradcheckResult, int]:
+    x, y, excluded = _batch(ctx)
+    gc = ctx.options.gradcheck
+    with np.errstate(all="ignore"):
+        result = NetworkLoss(ctx.network, x, y, ctx.loss, ctx.spec.train.l2).check(
+            ctx.network,
             eps=gc.get("eps", 1e-6),
             mode=gc.get("mode", "auto"),
             samples=gc.get("samples", 16),
-            batch_size=len(x),
-            order=order,
             seed=ctx.spec.seed,
-            pattern=(lambda: side["now"]) if kinked else None,
         )
     return result, excluded
 
