@@ -276,3 +276,19 @@ def test_user_function_in_float32_is_g104(write_spec, tmp_path):
     assert not [
         f for f in found if f.severity.value == "error"
     ]  # float32 rounding is not a wrong gradient
+
+
+def test_only_the_bias_wrong_is_said(write_spec, monkeypatch):
+    from nnfix.diagnose.passes.gradients import NetworkLoss
+
+    right = NetworkLoss.grad
+
+    def summed_twice(self, ps):  # as if db were reduced over the wrong axis
+        grads = right(self, ps)
+        grads[3] = grads[3] * 2
+        return grads
+
+    monkeypatch.setattr(NetworkLoss, "grad", summed_twice)
+    (g101,) = [f for f in findings(spec(write_spec)) if f.code == "G101"]
+    assert g101.location.parameter == "b2" and "only the bias of layer 2 is wrong" in g101.message
+    assert "W3, b3 and W2 match;" in g101.message

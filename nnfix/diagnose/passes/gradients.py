@@ -128,10 +128,19 @@ def gradient_check(ctx: Context) -> list[Finding]:
         first = t is wrong[0]
         where = ""
         if first:
-            where = f"{' and '.join(right_above)} match; " if right_above else ""
+            names = (
+                ", ".join(right_above[:-1])
+                + (" and " if len(right_above) > 1 else "")
+                + right_above[-1]
+                if right_above
+                else ""
+            )
+            where = f"{names} match{'es' if len(right_above) == 1 else ''}; " if right_above else ""
             where += f"{t.name} is the first wrong tensor from the output: the bug enters at layer {layer}. "
         worst = t.worst(1)[0]
         message = f"{where}{t.name}'s gradient is {t.classification} (relative error {t.error:.2g}; at {worst[0]} backprop gives {worst[1]:.4g}, finite differences {worst[2]:.4g})"
+        if t.name.startswith("b") and f"W{layer}" not in {w.name for w in wrong}:
+            message += f"; only the bias of layer {layer} is wrong (W{layer} matches): look at how db is reduced over the samples"
         found.append(
             finding(
                 "G101",
