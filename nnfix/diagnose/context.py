@@ -93,6 +93,26 @@ class Context:
             value, grads, cache = self.network.loss_and_grads(x, y, self.loss, self.spec.train.l2)
         return InitPass(x, y, value, grads, cache)
 
+    @cached_property
+    def probe(self):
+        """The time-bounded training probe (None when the targets do not fit the output)."""
+        from nnfix.diagnose.probe import run_probe
+
+        if self.y_train is None:
+            return None
+        rows = self.finite_rows
+        dtype = self.spec.train.dtype
+        x, y = self.data.x_train[rows].astype(dtype), self.y_train[rows].astype(dtype)
+        return run_probe(
+            self.network.astype(dtype),
+            self.loss,
+            self.spec.train,
+            x,
+            y,
+            self.batch_rng,
+            0.7 * self.options.budget,
+        )
+
     def layer_path(self, layer: int, *rest) -> tuple:
         """The spec path of layer `layer` (1-based), e.g. ("model", "layers", 0, "activation")."""
         return ("model", "layers", layer - 1, *rest)

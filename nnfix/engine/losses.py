@@ -111,3 +111,21 @@ class Loss:
         if derivative is None:
             return softmax_backward(dA, a)
         return dA * derivative(z, a)
+
+
+def best_constant(name: str, y: Array) -> float:
+    """The per-sample loss of the best prediction that ignores the input (the label prior):
+    Σ H(p_k) for BCE, the prior's entropy for CCE, the targets' variance for MSE."""
+    y = np.asarray(y, dtype=float)
+    if name == "bce":
+        p = np.clip(y.mean(axis=0), 1e-12, 1 - 1e-12)
+        return float(-np.sum(p * np.log(p) + (1 - p) * np.log(1 - p)))
+    if name == "cce":
+        p = y.mean(axis=0)
+        p = p[p > 0]
+        return float(-np.sum(p * np.log(p)))
+    if name == "mse":
+        return float(np.sum(y.var(axis=0)))
+    if name == "mae":
+        return float(np.sum(np.mean(np.abs(y - np.median(y, axis=0)), axis=0)))
+    raise KeyError(name)

@@ -1,6 +1,6 @@
 """The passes of `nnfix diagnose`, in the order SPEC §4 runs them."""
 
-from nnfix.diagnose.passes import derivatives, gradients, init_stats, static
+from nnfix.diagnose.passes import derivatives, dynamics, gradients, init_stats, static
 from nnfix.diagnose.pipeline import Pass
 
 PASSES = [
@@ -25,4 +25,20 @@ PASSES = [
     ),
     Pass("gradient check", ("G101", "G104"), (gradients.gradient_check, gradients.user_precision)),
     Pass("init statistics", ("Y103", "T101"), (init_stats.init_scale, init_stats.loss_at_init)),
+    Pass(
+        "training probe",
+        ("T102", "T103", "T104", "T107", "T108", "M101", "M102", "M103", "M104", "Y102"),
+        (
+            dynamics.divergence,
+            dynamics.loss_rising,
+            dynamics.gradient_magnitudes,
+            dynamics.update_ratios,
+            dynamics.dead_relu,
+            dynamics.saturated_units,
+            dynamics.units_identical,
+            dynamics.plateau_at_prior,
+        ),
+        probe=True,
+    ),
+    Pass("overfit probe", ("T106",), (dynamics.cannot_overfit,), probe=True),
 ]

@@ -1,0 +1,135 @@
+"""The training probe: a short, time-bounded run of the spec's own training loop that records,
+step by step, what the training-dynamics rules need. It reuses the engine's Trainer — there is
+no second training loop — and stops as soon as it has enough to give every rule a verdict."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nnfix.engine.network import Network
+from nnfix.engine.train import StepInfo, Trainer
+
+MAX_STEPS = 600  # enough for a plateau or a divergence to show; the budget caps it too
+MIN_EPOCHS = 3  # but at least a few passes over the data, where the budget allows
+DENSE_STEPS = 50  # record update ratios every step at first, then every 10th
+
+
+@dataclass
+class ProbeRecord:
+    steps: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    grad_norm: list[list[float]] = field(default_factory=list)  # per step, per layer ‖dW‖
+    grad_mean: list[list[float]] = field(default_factory=list)  # per step, per layer mean |dW|
+    update_ratio: list[list[float]] = field(
+        default_factory=list
+    )  # per recorded step, per layer ‖ΔW‖/‖W‖
+    lr: list[float] = field(default_factory=list)
+    diverged_at: int | None = None  # the step whose loss was not finite
+    seconds: float = 0.0
+    stopped: str = ""  # why it ended: "steps", "budget", "diverged"
+    network: Network | None = None  # the weights at the end
+    epochs: int = 0
+
+    def window(self, fraction: float = 0.25) -> int:
+        return max(1, int(len(self.loss) * fraction))
+
+
+def run_probe(
+    network: Network, loss, train, x: np.ndarray, y: np.ndarray, rng, budget: float
+) -> ProbeRecord:
+    """Train a copy of `network` for up to MAX_STEPS steps or `budget` seconds."""
+    net = network.copy()
+    trainer = Trainer(net, loss, train, rng)
+    record = ProbeRecord(network=net)
+    m = len(x)
+    batch = m if train.batch_size == "full" else min(train.batch_size, m)
+    per_epoch = max(1, math.ceil(m / batch))
+    steps_cap = min(train.epochs * per_epoch, max(MAX_STEPS, MIN_EPOCHS * per_epoch))
+    start = time.perf_counter()
+    previous: list[np.ndarray] | None = None
+
+    def on_step(info: StepInfo) -> None:
+        nonlocal previous
+        depth = info.network.depth
+        record.steps.append(info.step)
+        record.loss.append(info.loss)
+        record.lr.append(info.lr)
+        grads = [info.grads[2 * l] for l in range(depth)]
+        record.grad_norm.append([float(np.linalg.norm(g)) for g in grads])
+        record.grad_mean.append([float(np.mean(np.abs(g))) for g in grads])
+        weights = info.network.weights
+        if previous is not None:
+            ratios = []
+            for w_old, w in zip(previous, weights, strict=True):
+                norm = float(np.linalg.norm(w_old))
+                ratios.append(float(np.linalg.norm(w - w_old)) / norm if norm > 0 else math.inf)
+            record.update_ratio.append(ratios)
+            previous = None
+        if info.step < DENSE_STEPS or info.step % 10 == 0:
+            previous = [w.copy() for w in weights]  # compared with the weights after this update
+        if not math.isfinite(info.loss):
+            record.diverged_at = info.step
+
+    def should_stop() -> bool:
+        if len(record.loss) >= steps_cap:
+            record.stopped = "steps"
+            return True
+        if time.perf_counter() - start > budget:
+            record.stopped = "budget"
+            return True
+        return False
+
+    with np.errstate(all="ignore"):
+        # the spec's own epochs, so its schedule is what the real run sees; should_stop ends it
+        history = trainer.fit(x, y, on_step=on_step, should_stop=should_stop)
+    record.epochs = len(history.epochs)
+    record.seconds = time.perf_counter() - start
+    if history.stopped == "diverged":
+        record.stopped = "diverged"
+    record.stopped = record.stopped or "steps"
+    return record
+
+
+def overfit(
+    network: Network, loss, train, x: np.ndarray, y: np.ndarray, rng, budget: float, target: float
+) -> tuple[bool, dict]:
+    """Can the net drive the loss below `target` on these few samples? Adam, full batch, a few
+    learning rates, from the spec's own init and with its own derivatives."""
+    from nnfix.spec.model import OptimizerSpec, ScheduleSpec
+
+    tried = {}
+    start = time.perf_counter()
+    for lr in (1e-2, 3e-3, 3e-2):
+        settings = train.model_copy(
+            update={
+                "optimizer": OptimizerSpec(name="adam"),
+                "lr": lr,
+                "schedule": ScheduleSpec(name="constant"),
+                "batch_size": "full",
+                "l2": 0.0,
+                "epochs": 400,
+            }
+        )
+        net = network.copy()
+        trainer = Trainer(net, loss, settings, rng)
+        best = [math.inf]
+
+        def watch(info: StepInfo, best=best) -> None:
+            if math.isfinite(info.loss):
+                best[0] = min(best[0], info.loss)
+
+        def stop(best=best) -> bool:
+            return best[0] < target or time.perf_counter() - start > budget
+
+        with np.errstate(all="ignore"):
+            trainer.fit(x, y, on_step=watch, should_stop=stop)
+        tried[lr] = best[0]
+        if best[0] < target:
+            return True, tried
+        if time.perf_counter() - start > budget:
+            break
+    return False, tried

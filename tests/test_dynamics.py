@@ -1,0 +1,169 @@
+"""The training probes: each rule fires on a spec planted with its problem, at the right layer,
+and stays silent on every healthy config; the probe keeps to its budget and its seed."""
+
+import json
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from nnfix.cli import main
+from nnfix.diagnose.context import Options
+from nnfix.diagnose.passes import PASSES
+from nnfix.diagnose.pipeline import Selection, diagnose
+from nnfix.spec.load import load_spec
+
+from .conftest import CONFIGS
+
+HEALTHY = ["xor", "moons", "circles", "spirals", "blobs", "bars", "regression"]
+PROBE_CODES = {
+    "T102",
+    "T103",
+    "T104",
+    "T106",
+    "T107",
+    "T108",
+    "M101",
+    "M102",
+    "M103",
+    "M104",
+    "Y102",
+}
+
+
+def run(path, budget=10.0, select=()):
+    return diagnose(load_spec(path), PASSES, Selection(list(select)), Options(budget=budget))
+
+
+def codes(report):
+    return [f.code for f in report.findings]
+
+
+def by_code(report, code):
+    hits = [f for f in report.findings if f.code == code]
+    assert hits, f"{code} did not fire: {codes(report)}"
+    return hits
+
+
+def mlp(
+    write_spec,
+    layers,
+    data="{source: moons, samples: 300}",
+    init="he_normal",
+    train="{}",
+    loss="bce",
+    extra="",
+):
+    body = "".join(f"    - {layer}\n" for layer in layers)
+    return write_spec(
+        f"seed: 0\ndata: {data}\nmodel:\n  init: {init}\n{extra}  layers:\n{body}loss: {loss}\ntrain: {train}\n"
+    )
+
+
+@pytest.mark.parametrize("name", HEALTHY)
+def test_probes_are_silent_on_healthy_configs(name):
+    report = run(CONFIGS / f"{name}.yaml")
+    assert set(codes(report)) & PROBE_CODES == set()
+
+
+def test_lr_far_too_high_diverges_and_names_the_layer(write_spec):
+    path = mlp(
+        write_spec,
+        [
+            "{units: 16, activation: relu}",
+            "{units: 16, activation: relu}",
+            "{units: 1, activation: linear}",
+        ],
+        data="{source: linear, features: 5, samples: 300}",
+        loss="mse",
+        train="{lr: 50.0}",
+    )
+    (t103,) = by_code(run(path), "T103")
+    assert t103.location.layer is not None and t103.evidence["step"] < 50
+    assert t103.fix.path == ("train", "lr") and t103.fix.value == 5.0
+
+
+def test_adam_with_a_tiny_lr_has_a_low_update_ratio(write_spec):
+    path = mlp(
+        write_spec,
+        ["{units: 16, activation: tanh}", "{units: 1, activation: sigmoid}"],
+        train="{optimizer: adam, lr: 1.0e-7}",
+    )
+    (m103,) = by_code(run(path), "M103")
+    assert m103.evidence["median"] < 1e-5
+    assert 1e-4 <= m103.fix.value <= 1e-1
+
+
+def test_twelve_sigmoid_layers_with_a_small_init_vanish(write_spec):
+    layers = ["{units: 16, activation: sigmoid}"] * 12 + ["{units: 1, activation: sigmoid}"]
+    path = mlp(write_spec, layers, init="{name: normal, std: 0.05}")
+    (m101,) = by_code(run(path), "M101")
+    assert m101.location.layer == 1
+    assert m101.evidence["grad_norm"]["W1"] < 1e-3 * m101.evidence["grad_norm"]["W13"]
+
+
+def test_zero_init_plateaus_at_the_prior_caused_by_symmetry():
+    report = run(CONFIGS / "story-zero-init.yaml")
+    (t102,) = by_code(report, "T102")
+    assert t102.evidence["prior_loss"] == pytest.approx(3.25, abs=0.01)
+    assert t102.caused_by[0] == "Y101"
+    (y102,) = by_code(report, "Y102")
+    assert y102.location.layer == 1 and "Y101" in y102.caused_by
+    assert "M102" not in codes(report)  # no gradient at all is not an explosion
+
+
+def test_relu_with_bias_minus_five_is_dead(write_spec):
+    path = mlp(
+        write_spec,
+        ["{units: 16, activation: relu}", "{units: 1, activation: sigmoid}"],
+        extra="  bias_init: {name: constant, value: -5}\n",
+    )
+    (t107,) = by_code(run(path), "T107")
+    assert t107.location.layer == 1 and t107.evidence["dead"] == 16
+
+
+def test_pixels_0_255_saturate_sigmoid_units():
+    report = run(CONFIGS / "story-uniform-init.yaml")
+    hits = by_code(report, "T108")
+    assert hits[0].location.layer == 1
+    assert "D102" in hits[0].caused_by
+
+
+def test_wrong_derivatives_cannot_overfit_a_handful_of_samples():
+    report = run(CONFIGS / "story-derivatives.yaml")
+    (t106,) = by_code(report, "T106")
+    assert {"A102", "G102"} <= set(t106.caused_by)
+    assert t106.evidence["samples"] == 8
+
+
+def test_probe_respects_its_budget(write_spec):
+    layers = ["{units: 256, activation: relu}"] * 4 + ["{units: 1, activation: sigmoid}"]
+    path = mlp(
+        write_spec,
+        layers,
+        data="{source: blobs, classes: 2, features: 50, samples: 5000}",
+        train="{epochs: 1000, batch_size: 16}",
+    )
+    start = time.perf_counter()
+    report = run(path, budget=1.0)
+    elapsed = sum(p.seconds for p in report.passes if p.name in ("training probe", "overfit probe"))
+    assert elapsed < 1.0 + 0.5  # the budget is a cap; one step may run over it
+    assert time.perf_counter() - start < 10
+
+
+def test_quick_skips_the_probes_and_runs_are_deterministic():
+    quick = CliRunner().invoke(
+        main, ["diagnose", str(CONFIGS / "story-zero-init.yaml"), "--quick", "--format", "json"]
+    )
+    passes = {p["name"]: p["skipped"] for p in json.loads(quick.stdout)["specs"][0]["passes"]}
+    assert passes["training probe"] == "--quick" and passes["overfit probe"] == "--quick"
+    full = [
+        CliRunner().invoke(
+            main, ["diagnose", str(CONFIGS / "story-zero-init.yaml"), "--format", "json"]
+        )
+        for _ in range(2)
+    ]
+    first, second = (json.loads(r.stdout)["specs"][0]["findings"] for r in full)
+    assert [(f["code"], f["evidence"]) for f in first] == [
+        (f["code"], f["evidence"]) for f in second
+    ]
