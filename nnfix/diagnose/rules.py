@@ -931,6 +931,11 @@ _RULES = (
               optimizer: sgd
               lr: 0.1
             """),
+        thresholds=_text("""
+            A probe loss that is NaN or inf, or more than 1e3 × the first step's loss. The probe
+            stops at that step and reports the first layer, from the input, whose weights,
+            pre-activations or activations are not finite.
+            """),
     ),
     Rule(
         code="T104",
@@ -958,8 +963,9 @@ _RULES = (
               lr: 0.5
             """),
         thresholds=_text("""
-            The loss at the end of the probe above its start, or more than half of the
-            successive changes being rises of over 10 %.
+            The mean loss of the probe's last quarter above its first quarter's and more than
+            1.1 × the lowest mean over any quarter-long window: the loss came down and went back
+            up, which minibatch noise alone does not do over a quarter of the run.
             """),
     ),
     Rule(
@@ -1036,6 +1042,12 @@ _RULES = (
                 - units: 8
                   activation: {name: relu, derivative: "where(z > 0, 1, 0)"}
                 - {units: 1, activation: sigmoid}
+            """),
+        thresholds=_text("""
+            8 training samples, full batch, Adam at lr 1e-2, 3e-3 and 3e-2 for up to 400 steps
+            each, from the spec's own init and with its own derivatives: it fails when no run
+            gets the mean loss under 0.05 (BCE, CCE) or under 1 % of the targets' variance (MSE,
+            MAE), within 30 % of the budget.
             """),
     ),
     Rule(

@@ -185,7 +185,7 @@ def gradient_magnitudes(ctx: Context) -> list[Finding]:
         message = (
             f"gradients vanish toward the input: ‖dW1‖ = {first:.2g} against ‖dW{depth}‖ = {last:.2g} (ratio {ratio:.1g})"
             if depth > 1 and ratio < VANISH_RATIO and first < VANISH_FIRST
-            else f"layer {layer}'s gradient is tiny (mean |dW| {means[layer - 1]:.1g}): its weights barely move"
+            else f"layer {layer}'s gradient is tiny (mean |dW| {means[layer - 1]:.1g}): its weights do not move"
         )
         found.append(
             finding(
