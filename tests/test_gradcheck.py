@@ -292,3 +292,9 @@ def test_only_the_bias_wrong_is_said(write_spec, monkeypatch):
     (g101,) = [f for f in findings(spec(write_spec)) if f.code == "G101"]
     assert g101.location.parameter == "b2" and "only the bias of layer 2 is wrong" in g101.message
     assert "W3, b3 and W2 match;" in g101.message
+
+
+def test_fortran_ordered_parameters_are_perturbed_for_real():
+    w = np.asfortranarray(np.arange(6.0).reshape(2, 3))  # e.g. a transposed weight matrix
+    result = gradcheck(lambda p: float(np.sum(p[0] ** 2)), [2 * w], [w], mode="full")
+    assert result.ok and np.allclose(result.tensors[0].numeric, 2 * w.ravel())

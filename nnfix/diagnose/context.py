@@ -43,6 +43,7 @@ class Context:
         self.spec = loaded.spec
         self.options = options or Options()
         self.findings: list = []  # everything found so far, for later passes to link to
+        self.cache: dict = {}  # what one pass computed for another (the user's forward output)
         data_rng, self.init_rng, self.batch_rng = seeds(self.spec.seed)
         try:
             self.data: Dataset = load_dataset(

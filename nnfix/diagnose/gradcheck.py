@@ -173,7 +173,7 @@ def gradcheck(
     evaluations that perturb only tensor i: it may reuse whatever does not depend on it."""
     keys, arrays = _as_list(params)
     names = list(names) if names is not None else keys
-    work = [np.array(p, dtype=np.float64) for p in arrays]
+    work = [np.array(p, dtype=np.float64, order="C") for p in arrays]  # C order: flat views
     container = (
         (lambda xs: dict(zip(keys, xs, strict=True)))
         if isinstance(params, Mapping)

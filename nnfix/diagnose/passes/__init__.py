@@ -1,6 +1,13 @@
 """The passes of `nnfix diagnose`, in the order SPEC §4 runs them."""
 
-from nnfix.diagnose.passes import derivatives, dynamics, gradients, init_stats, static
+from nnfix.diagnose.passes import (
+    derivatives,
+    dynamics,
+    gradients,
+    implementation,
+    init_stats,
+    static,
+)
 from nnfix.diagnose.pipeline import Pass
 
 PASSES = [
@@ -24,6 +31,11 @@ PASSES = [
         (derivatives.activation_derivatives, derivatives.loss_gradient),
     ),
     Pass("gradient check", ("G101", "G104"), (gradients.gradient_check, gradients.user_precision)),
+    Pass(
+        "your code",
+        ("U101", "U102", "G103", "G101", "G104"),
+        (implementation.user_forward, implementation.user_gradients),
+    ),
     Pass("init statistics", ("Y103", "T101"), (init_stats.init_scale, init_stats.loss_at_init)),
     Pass(
         "training probe",

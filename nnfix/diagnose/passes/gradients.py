@@ -113,10 +113,11 @@ def _causes(ctx: Context, layer: int) -> list[str]:
     return list(dict.fromkeys(codes))
 
 
-def gradient_check(ctx: Context) -> list[Finding]:
-    if ctx.init is None or not np.isfinite(ctx.init.loss):
-        return []
-    result, excluded = check_network(ctx)
+def mismatches(
+    ctx: Context, result: GradcheckResult, path_of, where_code: str = "backprop"
+) -> list[Finding]:
+    """G101 for each wrong tensor of a check whose tensors are named W{l}/b{l}, output first:
+    the first wrong one is where the bug enters; `path_of(layer)` is the spec path to point at."""
     found = []
     wrong = result.wrong
     right_above: list[str] = []
@@ -128,26 +129,26 @@ def gradient_check(ctx: Context) -> list[Finding]:
         first = t is wrong[0]
         where = ""
         if first:
-            names = (
-                ", ".join(right_above[:-1])
-                + (" and " if len(right_above) > 1 else "")
-                + right_above[-1]
-                if right_above
-                else ""
-            )
-            where = f"{names} match{'es' if len(right_above) == 1 else ''}; " if right_above else ""
+            if right_above:
+                names = (
+                    ", ".join(right_above[:-1])
+                    + (" and " if len(right_above) > 1 else "")
+                    + right_above[-1]
+                )
+                where = f"{names} match{'es' if len(right_above) == 1 else ''}; "
             where += f"{t.name} is the first wrong tensor from the output: the bug enters at layer {layer}. "
         worst = t.worst(1)[0]
-        message = f"{where}{t.name}'s gradient is {t.classification} (relative error {t.error:.2g}; at {worst[0]} backprop gives {worst[1]:.4g}, finite differences {worst[2]:.4g})"
+        message = f"{where}{t.name}'s gradient is {t.classification} (relative error {t.error:.2g}; at {worst[0]} {where_code} gives {worst[1]:.4g}, finite differences {worst[2]:.4g})"
         if t.name.startswith("b") and f"W{layer}" not in {w.name for w in wrong}:
             message += f"; only the bias of layer {layer} is wrong (W{layer} matches): look at how db is reduced over the samples"
+        causes = _causes(ctx, layer)
         found.append(
             finding(
                 "G101",
                 message,
                 layer=layer,
                 parameter=t.name,
-                path=ctx.layer_path(layer),
+                path=path_of(layer),
                 evidence={
                     "relative_error": t.error,
                     "classification": t.classification,
@@ -160,11 +161,19 @@ def gradient_check(ctx: Context) -> list[Finding]:
                 },
                 fix=Fix(
                     f"fix the backward step of layer {layer}"
-                    + (" (see the findings it is caused by)" if _causes(ctx, layer) else "")
+                    + (" (see the findings it is caused by)" if causes else "")
                 ),
-                caused_by=_causes(ctx, layer),
+                caused_by=causes,
             )
         )
+    return found
+
+
+def gradient_check(ctx: Context) -> list[Finding]:
+    if ctx.init is None or not np.isfinite(ctx.init.loss) or ctx.spec.implementation is not None:
+        return []  # with an implementation, the user's own backward is what gets checked
+    result, excluded = check_network(ctx)
+    found = mismatches(ctx, result, ctx.layer_path)
     unverifiable = [t for t in result.tensors if t.unverifiable]
     kinks = sum(t.kinks for t in result.tensors)
     if unverifiable or kinks:  # samples left out near kinks alone do not weaken the check

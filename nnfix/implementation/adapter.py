@@ -1,0 +1,144 @@
+"""The user's implementation seen through nnfix's eyes: parameters built from the spec's model
+in the user's layout and names, their functions called with copies, and their results turned
+back into nnfix's order [W1, b1, …] in the rows layout — or into findings when they do not fit."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from nnfix.engine.network import Network
+from nnfix.implementation.binding import bind
+from nnfix.spec.load import LoadedSpec
+from nnfix.spec.model import ImplementationSpec
+from nnfix.spec.usercode import load_function, user_traceback
+
+
+class UserCallError(Exception):
+    """The user's function raised, or returned something nnfix cannot use."""
+
+    def __init__(self, function: str, message: str, trace: str | None = None):
+        super().__init__(message)
+        self.function = function
+        self.trace = trace
+
+
+@dataclass
+class Gradients:
+    """The user's gradients matched to nnfix's parameters, and what did not match."""
+
+    arrays: dict[str, np.ndarray]  # by nnfix name (W1, b1, …), in the user's layout
+    missing: list[str]  # nnfix names with no gradient
+    extra: list[str]  # user keys that look like gradients of parameters that do not exist
+
+
+class Implementation:
+    def __init__(self, loaded: LoadedSpec, network: Network):
+        self.spec: ImplementationSpec = loaded.spec.implementation
+        self.depth = network.depth
+        module = loaded.base_dir / self.spec.module
+        self.forward_fn = load_function(module, self.spec.forward)
+        self.backward_fn = load_function(module, self.spec.backward)
+        self.loss_fn = load_function(module, self.spec.loss) if self.spec.loss else None
+        self.columns = self.spec.layout == "columns"
+        names = self.spec.names
+        self.key = {f"W{l}": names.weight.format(l=l) for l in range(1, self.depth + 1)}
+        self.key |= {f"b{l}": names.bias.format(l=l) for l in range(1, self.depth + 1)}
+        self.grad_key = {f"W{l}": names.grad_weight.format(l=l) for l in range(1, self.depth + 1)}
+        self.grad_key |= {f"b{l}": names.grad_bias.format(l=l) for l in range(1, self.depth + 1)}
+
+    # --- layouts ---------------------------------------------------------------------------
+
+    def params(self, network: Network) -> dict[str, np.ndarray]:
+        """The user's params dict: columns W{l} (n_l, n_{l-1}), b{l} (n_l, 1); rows as nnfix."""
+        out = {}
+        for l in range(1, self.depth + 1):
+            W, b = network.weights[l - 1], network.biases[l - 1]
+            out[self.key[f"W{l}"]] = np.array(
+                W.T if self.columns else W, dtype=np.float64, order="C"
+            )
+            out[self.key[f"b{l}"]] = np.array(
+                b.T if self.columns else b, dtype=np.float64, order="C"
+            )
+        return out
+
+    def samples(self, a: np.ndarray) -> np.ndarray:
+        """Inputs, targets or outputs in the user's layout (columns: one sample per column)."""
+        return np.ascontiguousarray(a.T) if self.columns else a
+
+    def to_rows(self, a: np.ndarray) -> np.ndarray:
+        return a.T if self.columns else a
+
+    # --- calls ------------------------------------------------------------------------------
+
+    def _call(self, role: str, fn, values: dict, fallback: tuple[str, ...] = ()):
+        args, kwargs = bind(fn, values, fallback)
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            raise UserCallError(
+                role, f"{fn.__name__} raised {type(exc).__name__}: {exc}", user_traceback(exc)
+            ) from None
+
+    def forward(self, params: dict, X: np.ndarray) -> tuple[np.ndarray, object]:
+        """(AL, cache) from the user's forward, which may return AL alone."""
+        out = self._call("forward", self.forward_fn, {"params": params, "X": X}, ("params", "X"))
+        AL, cache = (out[0], out[1]) if isinstance(out, tuple) and len(out) == 2 else (out, None)
+        if not isinstance(AL, np.ndarray) or AL.dtype.kind != "f":
+            got = "None" if AL is None else type(AL).__name__
+            raise UserCallError(
+                "forward",
+                f"{self.forward_fn.__name__} returned {got}; expected AL (an array of floats) or (AL, cache)",
+            )
+        return AL, cache
+
+    def backward(self, params: dict, X: np.ndarray, Y: np.ndarray, AL: np.ndarray, cache) -> dict:
+        values = {"params": params, "X": X, "Y": Y, "AL": AL, "cache": cache}
+        out = self._call("backward", self.backward_fn, values)
+        if not isinstance(out, dict):
+            got = "None (no return statement?)" if out is None else type(out).__name__
+            raise UserCallError(
+                "backward",
+                f"{self.backward_fn.__name__} returned {got}; expected a dict of gradients such as {{'dW1': …, 'db1': …}}",
+            )
+        return out
+
+    def loss(self, AL: np.ndarray, Y: np.ndarray, spec_loss) -> float:
+        """The user's loss if they gave one, else the spec's on the same outputs."""
+        if self.loss_fn is not None:
+            value = self._call("loss", self.loss_fn, {"AL": AL, "Y": Y}, ("AL", "Y"))
+            try:
+                return float(np.squeeze(value))
+            except (TypeError, ValueError):
+                raise UserCallError(
+                    "loss",
+                    f"{self.loss_fn.__name__} returned {type(value).__name__}; expected a number",
+                ) from None
+        a, y = self.to_rows(AL), self.to_rows(Y)
+        return spec_loss.value(a, a, y, None)
+
+    def gradients(self, grads: dict) -> Gradients:
+        """Match the user's gradient keys to nnfix's names (case-insensitively)."""
+        lower = {str(k).lower(): k for k in grads}
+        arrays, missing = {}, []
+        for name, key in self.grad_key.items():
+            if key.lower() in lower:
+                arrays[name] = np.asarray(grads[lower[key.lower()]], dtype=np.float64)
+            else:
+                missing.append(name)
+        patterns = [self.spec.names.grad_weight, self.spec.names.grad_bias]
+        extra = []
+        for k in grads:
+            for pattern in patterns:
+                match = re.fullmatch(
+                    re.escape(pattern).replace(r"\{l\}", r"(\d+)"), str(k), flags=re.IGNORECASE
+                )
+                if match and not 1 <= int(match[1]) <= self.depth:
+                    extra.append(str(k))
+        return Gradients(arrays, missing, extra)
+
+    def snapshot(self, params: dict) -> dict:
+        return copy.deepcopy(params)
