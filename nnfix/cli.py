@@ -90,12 +90,18 @@ set_option = click.option(
 @click.option(
     "--format", "fmt", type=click.Choice(["rich", "json"]), default="rich", show_default=True
 )
+@click.option(
+    "--compare",
+    is_flag=True,
+    help="With an implementation: also train nnfix's engine from the same init and show where the curves part.",
+)
 @_guarded
-def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt) -> None:
+def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt, compare) -> None:
     """Train SPEC with nnfix's engine and save a run directory."""
     import json
 
-    from nnfix.errors import UserFunctionError
+    from nnfix.errors import InputError, Problem, UserFunctionError
+    from nnfix.implementation.adapter import UserCallError
     from nnfix.report.console import stderr, stdout
     from nnfix.report.progress import TrainProgress
     from nnfix.report.train_summary import render_summary
@@ -112,12 +118,16 @@ def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt) -> None:
             result = run_training(
                 loaded,
                 out=out,
+                compare=compare,
                 on_start=lambda prepared, total: progress.start(total, loaded.name),
                 on_epoch=progress.epoch,
             )
         except UserFunctionError as exc:
             exc.source = loaded.source
             raise
+        except UserCallError as exc:
+            problem = Problem(str(exc), path=("implementation", exc.function), detail=exc.trace)
+            raise InputError([problem], kind="module", source=loaded.source) from None
     if fmt == "json":
         click.echo(json.dumps(result.summary, indent=2))
     else:

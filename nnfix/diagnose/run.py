@@ -38,6 +38,7 @@ def run(
     base = resolve(flags, DiagnoseSpec(), project)
     outcome = Outcome(Report([], fail_on=base.fail_on), base)
     for path in paths:
+        loaded = None
         try:
             loaded = load_spec(path, assignments)
             config = resolve(flags, loaded.spec.diagnose, project)
@@ -45,6 +46,8 @@ def run(
             options = Options(quick=quick, budget=config.budget, gradcheck=config.gradcheck)
             spec_report = diagnose(loaded, PASSES, selection, options)
         except InputError as exc:
+            if exc.source is None and loaded is not None:
+                exc.source = loaded.source
             outcome.errors.append(exc)
             continue
         spec_report.fail_on = config.fail_on

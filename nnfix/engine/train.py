@@ -106,14 +106,7 @@ class Trainer:
                 lr = learning_rate(
                     self.train.schedule, self.train.lr, epoch, history.steps, epochs, per_epoch
                 )
-                cache = self.network.forward(xb)
-                value = self.network.loss(cache, yb, self.loss, self.train.l2)
-                grads = self.network.backward(
-                    cache, self.network.output_delta(cache, yb, self.loss)
-                )
-                if self.train.l2:
-                    for l, W in enumerate(self.network.weights):
-                        grads[2 * l] += self.train.l2 * W
+                value, grads, cache = self.network.loss_and_grads(xb, yb, self.loss, self.train.l2)
                 if kind is not None:
                     correct += (accuracy(cache.a[-1], yb, kind) or 0.0) * len(xb)
                 norms += [float(np.linalg.norm(grads[2 * l])) for l in range(depth)]

@@ -66,6 +66,23 @@ def render_summary(summary: dict, console: Console) -> None:
     line.append(" " + sparkline(curve) + " ", style="green")
     line.append(_fmt(last), style="dim")
     console.print(line)
+    if "reference_loss_curve" in summary:
+        ref = summary["reference_loss_curve"]
+        first, last = _first_last(ref)
+        line = Text("nnfix ")
+        line.append(_fmt(first), style="dim")
+        line.append(" " + sparkline(ref) + " ", style="cyan")
+        line.append(_fmt(last), style="dim")
+        console.print(line)
+        parted = summary["parted_at_epoch"]
+        console.print(
+            Text(
+                f"your code and nnfix's engine part at epoch {parted}: `nnfix diagnose` checks your gradients"
+                if parted
+                else "your code and nnfix's engine agree at every epoch",
+                style="yellow" if parted else "green",
+            )
+        )
 
     table = Table(
         title="gradient norm ‖dW‖ per layer over training",

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from nnfix.engine.train import EpochRecord, History, Trainer
+from nnfix.implementation.adapter import Implementation
+from nnfix.implementation.network import UserNetwork
 from nnfix.run.prepare import Prepared, prepare
 from nnfix.run.rundir import _number, new_run_dir, save_run
 from nnfix.spec.load import LoadedSpec
@@ -75,7 +77,7 @@ def summarize(
         layers.append(
             {
                 "layer": l + 1,
-                "units": int(net.weights[l].shape[1]),
+                "units": prepared.loaded.spec.model.layers[l].units,
                 "activation": act.name,
                 "declared_derivative": act.declared,
                 "grad_norm": [_number(float(v)) for v in column],
@@ -111,6 +113,7 @@ def train(
     loaded: LoadedSpec,
     *,
     out: Path | None = None,
+    compare: bool = False,
     runs_root: Path = Path("runs"),
     on_start: Callable[[Prepared, int], None] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
@@ -120,23 +123,56 @@ def train(
     total = loaded.spec.train.epochs
     if on_start is not None:
         on_start(prepared, total)
+    reference = prepared.network.copy() if compare else None
+    if (
+        loaded.spec.implementation is not None
+    ):  # the user's forward/backward, nnfix's optimiser loop
+        prepared.network = UserNetwork(Implementation(loaded, prepared.network), prepared.network)
+    data = prepared.data
+    validation = (data.x_val, prepared.y_val) if len(data.x_val) else (None, None)
+    batch_state = prepared.batch_rng.bit_generator.state
     trainer = Trainer(prepared.network, prepared.loss, loaded.spec.train, prepared.batch_rng)
     start = time.perf_counter()
     with graceful_interrupt() as interrupted, np.errstate(all="ignore"):
         history = trainer.fit(
-            prepared.data.x_train,
+            data.x_train,
             prepared.y_train,
-            prepared.data.x_val if len(prepared.data.x_val) else None,
-            prepared.y_val if len(prepared.data.x_val) else None,
+            *validation,
             epochs=total,
             on_epoch=on_epoch,
             should_stop=interrupted,
         )
+        compared = None
+        if reference is not None and not interrupted():  # nnfix's engine, same init, same batches
+            rng = np.random.default_rng()
+            rng.bit_generator.state = batch_state
+            ref_trainer = Trainer(reference, prepared.loss, loaded.spec.train, rng)
+            compared = ref_trainer.fit(
+                data.x_train,
+                prepared.y_train,
+                *validation,
+                epochs=len(history.epochs),
+                should_stop=interrupted,
+            )
     seconds = time.perf_counter() - start
     run_dir = out if out is not None else new_run_dir(runs_root, loaded.name)
     summary = summarize(prepared, history, trainer, seconds, run_dir)
+    if compared is not None:
+        summary["reference_loss_curve"] = [_number(r.loss) for r in compared.epochs]
+        summary["parted_at_epoch"] = parted_at(history, compared)
     save_run(run_dir, loaded, prepared.network, history, summary)
     return TrainResult(prepared, history, summary, run_dir)
+
+
+def parted_at(mine: History, reference: History, tolerance: float = 1e-3) -> int | None:
+    """The first epoch whose training loss differs from the reference engine's by more than
+    `tolerance` relative (None when they agree throughout)."""
+    for a, b in zip(mine.epochs, reference.epochs, strict=False):
+        if not (math.isfinite(a.loss) and math.isfinite(b.loss)) or abs(
+            a.loss - b.loss
+        ) > tolerance * max(abs(b.loss), 1e-12):
+            return a.epoch
+    return None
 
 
 def finite(x: float | None) -> bool:

@@ -35,6 +35,12 @@ def _implementation(ctx: Context) -> Implementation | None:
 
 
 def _error(exc: UserCallError | BindingError, role: str) -> Finding:
+    """U101 for a function that raised or returned the wrong thing; a signature nnfix cannot
+    bind is not a finding but bad input (exit 2): nothing of that function could be run."""
+    if isinstance(exc, BindingError):
+        raise InputError(
+            [Problem(str(exc), path=("implementation", role))], kind="module"
+        ) from None
     trace = getattr(exc, "trace", None)
     return finding(
         "U101",
