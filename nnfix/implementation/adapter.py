@@ -52,7 +52,7 @@ class Implementation:
 
     # --- layouts ---------------------------------------------------------------------------
 
-    def params(self, network: Network) -> dict[str, np.ndarray]:
+    def params(self, network: Network, dtype=np.float64) -> dict[str, np.ndarray]:
         """The user's params dict: columns W{l} (n_l, n_{l-1}), b{l} (n_l, 1); rows as nnfix."""
         out = {}
         for l in range(1, self.depth + 1):

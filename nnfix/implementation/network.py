@@ -17,7 +17,8 @@ class UserNetwork:
     def __init__(self, impl: Implementation, reference: Network):
         self.impl = impl
         self.activations = reference.activations
-        self.values = impl.params(reference)  # the user's dict, updated in place by the optimiser
+        # the user's dict in the spec's dtype, updated in place by the optimiser
+        self.values = impl.params(reference, reference.weights[0].dtype)
         self.names = [f"{kind}{l}" for l in range(1, impl.depth + 1) for kind in ("W", "b")]
         self.params = [self.values[impl.key[n]] for n in self.names]
 

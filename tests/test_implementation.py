@@ -1,0 +1,279 @@
+"""Checking the user's own forward/backward (SPEC §3): correct code is clean; each planted
+bug is found with the right rule at the right tensor; signatures are bound by name."""
+
+import json
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from nnfix.cli import main
+from nnfix.diagnose.context import Options
+from nnfix.diagnose.passes import PASSES
+from nnfix.diagnose.pipeline import Selection, diagnose
+from nnfix.errors import InputError
+from nnfix.spec.load import load_spec
+
+# deeplearning.ai style, columns layout: X (2, m), W1 (4, 2), W2 (4, 4), W3 (1, 4)
+CORRECT = """
+import numpy as np
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+def sigmoid_derivative(a):
+    return a * (1 - a)
+
+def forward(parameters, X):
+    W1, b1, W2, b2, W3, b3 = (parameters[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
+    Z1 = W1 @ X + b1
+    A1 = np.tanh(Z1)
+    Z2 = W2 @ A1 + b2
+    A2 = np.tanh(Z2)
+    Z3 = W3 @ A2 + b3
+    A3 = sigmoid(Z3)
+    return A3, {"A0": X, "Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2, "Z3": Z3, "A3": A3}
+
+def backward(parameters, cache, X, Y):
+    m = X.shape[1]
+    A1, A2, A3 = cache["A1"], cache["A2"], cache["A3"]
+    dA3 = -(Y / A3 - (1 - Y) / (1 - A3))
+    dZ3 = dA3 * sigmoid_derivative(A3)
+    dW3 = dZ3 @ A2.T / m
+    db3 = np.sum(dZ3, axis=1, keepdims=True) / m
+    dA2 = parameters["W3"].T @ dZ3
+    dZ2 = dA2 * (1 - A2**2)
+    dW2 = dZ2 @ A1.T / m
+    db2 = np.sum(dZ2, axis=1, keepdims=True) / m
+    dA1 = parameters["W2"].T @ dZ2
+    dZ1 = dA1 * (1 - A1**2)
+    dW1 = dZ1 @ X.T / m
+    db1 = np.sum(dZ1, axis=1, keepdims=True) / m
+    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "dW3": dW3, "db3": db3, "dA1": dA1}
+"""
+
+SPEC = """
+data: {{source: moons, samples: 120}}
+model:
+  init: xavier_normal
+  bias_init: {{name: normal, std: 0.1}}
+  layers:
+    - {{units: 4, activation: tanh}}
+    - {{units: 4, activation: tanh}}
+    - {{units: 1, activation: sigmoid}}
+loss: bce
+implementation:
+  module: net.py
+  forward: {forward}
+  backward: {backward}
+  layout: {layout}
+"""
+
+
+def setup(tmp_path, code, forward="forward", backward="backward", layout="columns"):
+    (tmp_path / "net.py").write_text(textwrap.dedent(code))
+    path = tmp_path / "spec.yaml"
+    path.write_text(SPEC.format(forward=forward, backward=backward, layout=layout))
+    return path
+
+
+def findings(path):
+    report = diagnose(load_spec(path), PASSES, Selection(["G", "U"]), Options(quick=True))
+    return report.findings
+
+
+def errors(found):
+    return [(f.code, f.location.parameter) for f in found if f.severity.value == "error"]
+
+
+def test_correct_columns_implementation_is_clean(tmp_path):
+    assert errors(findings(setup(tmp_path, CORRECT))) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "code", "tensor", "kind"),
+    [
+        ("dZ2 = dA2 * (1 - A2**2)", "dZ2 = -dA2 * (1 - A2**2)", "G101", "W2", "sign flipped"),
+        ("dW2 = dZ2 @ A1.T / m", "dW2 = dZ2 @ A1.T", "G101", "W2", "scaled by the batch size"),
+        (
+            "dZ3 = dA3 * sigmoid_derivative(A3)",
+            "dZ3 = dA3 * sigmoid_derivative(cache['Z3'])",
+            "G101",
+            "W3",
+            None,
+        ),
+        ('dA1 = parameters["W2"].T @ dZ2', 'dA1 = parameters["W2"] @ dZ2', "G101", "W1", None),
+        ("dW2 = dZ2 @ A1.T / m", "dW2 = dZ2 @ A2.T / m", "G101", "W2", None),
+    ],
+)
+def test_planted_gradient_bug_found_at_its_tensor(tmp_path, old, new, code, tensor, kind):
+    assert old in CORRECT
+    found = findings(setup(tmp_path, CORRECT.replace(old, new)))
+    first = next(f for f in found if f.code == code and f.evidence.get("first_wrong"))
+    assert first.location.parameter == tensor
+    if kind:
+        assert first.evidence["classification"].startswith(kind)
+
+
+def test_bias_not_summed_is_a_shape_finding_with_the_fix(tmp_path):
+    code = CORRECT.replace("db1 = np.sum(dZ1, axis=1, keepdims=True) / m", "db1 = dZ1 / m")
+    (g103,) = [f for f in findings(setup(tmp_path, code)) if f.code == "G103"]
+    assert g103.location.parameter == "b1" and "not summed over the" in g103.message
+    assert "np.sum(dZ, axis=1, keepdims=True)" in g103.fix.description
+
+
+def test_gradient_keys_swapped_between_two_tensors_of_one_shape(tmp_path):
+    code = CORRECT.replace(
+        '{"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2',
+        '{"dW1": dW1, "db1": db2, "dW2": dW2, "db2": db1',
+    )
+    wrong = {f.location.parameter for f in findings(setup(tmp_path, code)) if f.code == "G101"}
+    assert wrong == {"b1", "b2"}
+
+
+def test_missing_gradient_key(tmp_path):
+    code = CORRECT.replace('"dW3": dW3, ', "")
+    (g103,) = [f for f in findings(setup(tmp_path, code)) if f.code == "G103"]
+    assert g103.location.parameter == "W3" and "'dW3'" in g103.message
+
+
+def test_function_that_raises_shows_the_users_traceback(tmp_path):
+    code = CORRECT.replace(
+        "    m = X.shape[1]\n", "    m = X.shape[1]\n    assert m == 7, 'expected 7 samples'\n"
+    )
+    (u101,) = [f for f in findings(setup(tmp_path, code)) if f.code == "U101"]
+    assert "AssertionError: expected 7 samples" in u101.message
+    assert (
+        'net.py", line' in u101.evidence["traceback"] and "nnfix/" not in u101.evidence["traceback"]
+    )
+
+
+def test_function_that_returns_none(tmp_path):
+    code = CORRECT.replace('    return {"dW1"', '    grads = {"dW1"')
+    (u101,) = [f for f in findings(setup(tmp_path, code)) if f.code == "U101"]
+    assert "returned None" in u101.message and "no return statement" in u101.message
+
+
+def test_forward_that_mutates_its_params(tmp_path):
+    code = CORRECT.replace("    Z1 = W1 @ X + b1", "    W1 *= 0.5\n    Z1 = W1 @ X + b1")
+    found = findings(setup(tmp_path, code))
+    (u101,) = [f for f in found if f.code == "U101"]
+    assert u101.severity.value == "warning" and u101.evidence["mutated"] == ["W1"]
+
+
+def test_forward_that_computes_another_network(tmp_path):
+    code = CORRECT.replace("A2 = np.tanh(Z2)", "A2 = np.maximum(Z2, 0)")
+    (u102,) = [f for f in findings(setup(tmp_path, code)) if f.code == "U102"]
+    assert u102.location.layer == 2
+
+
+@pytest.mark.parametrize(
+    ("signature", "call"),
+    [
+        (
+            "def backward(AL, Y, caches):",
+            "    X = caches['A0']\n    cache = caches\n    parameters = PARAMS[0]\n",
+        ),
+        ("def backward(parameters, cache, X, Y):", ""),
+        ("def backward(Y, parameters, X, cache):", ""),
+    ],
+)
+def test_backward_signatures_are_bound_by_name(tmp_path, signature, call):
+    code = CORRECT.replace("def backward(parameters, cache, X, Y):\n", signature + "\n" + call)
+    code = code.replace(
+        "def forward(parameters, X):\n",
+        "PARAMS = [None]\n\ndef forward(parameters, X):\n    PARAMS[0] = parameters\n",
+    )
+    assert errors(findings(setup(tmp_path, code))) == []
+
+
+def test_forward_with_the_course_signature_and_no_cache(tmp_path):
+    code = CORRECT.replace("def forward(parameters, X):", "def L_model_forward(X, parameters):")
+    code += "\n\ndef forward_only(parameters, X):\n    return L_model_forward(X, parameters)[0]\n"
+    assert errors(findings(setup(tmp_path, code, forward="L_model_forward"))) == []
+
+
+def test_unbindable_signature_is_a_clear_exit_2(tmp_path):
+    code = CORRECT.replace(
+        "def backward(parameters, cache, X, Y):", "def backward(grads_in, stuff):"
+    )
+    with pytest.raises(InputError) as caught:
+        findings(setup(tmp_path, code))
+    assert "cannot tell what to pass as 'grads_in'" in str(caught.value)
+    assert "params/parameters, X, Y, cache/caches" in str(caught.value)
+
+
+def test_module_importing_a_missing_package_is_exit_2_naming_it(tmp_path):
+    path = setup(tmp_path, "import h5py_not_here\n" + CORRECT)
+    result = CliRunner().invoke(main, ["diagnose", str(path), "--quick"])
+    assert result.exit_code == 2
+    assert "imports 'h5py_not_here', which is not installed" in result.stderr
+
+
+ROWS = """
+import numpy as np
+
+def forward(params, X):
+    A, cache = X, {"A0": X}
+    for l in (1, 2, 3):
+        Z = A @ params[f"W{l}"] + params[f"b{l}"]
+        A = np.tanh(Z) if l < 3 else 1 / (1 + np.exp(-Z))
+        cache[f"A{l}"] = A
+    return A, cache
+
+def backward(params, cache, X, Y):
+    m = X.shape[0]
+    dZ = cache["A3"] - Y
+    grads = {}
+    for l in (3, 2, 1):
+        grads[f"dW{l}"] = cache[f"A{l - 1}"].T @ dZ / m
+        grads[f"db{l}"] = dZ.sum(axis=0, keepdims=True) / m
+        if l > 1:
+            dZ = (dZ @ params[f"W{l}"].T) * (1 - cache[f"A{l - 1}"] ** 2)
+    return grads
+"""
+
+
+def test_correct_rows_implementation_is_clean_and_trains_like_the_engine(tmp_path):
+    path = setup(tmp_path, ROWS, layout="rows")
+    assert errors(findings(path)) == []
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(path),
+            "--compare",
+            "--no-progress",
+            "--format",
+            "json",
+            "--out",
+            str(tmp_path / "run"),
+            "--epochs",
+            "5",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["parted_at_epoch"] is None
+    # float32 as the spec says; the user's code orders its sums differently from the engine's
+    assert summary["loss_curve"] == pytest.approx(summary["reference_loss_curve"], rel=1e-5)
+
+
+def test_buggy_code_parts_from_the_engine_when_trained(tmp_path):
+    path = setup(tmp_path, CORRECT.replace("dZ2 = dA2 * (1 - A2**2)", "dZ2 = -dA2 * (1 - A2**2)"))
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(path),
+            "--compare",
+            "--no-progress",
+            "--format",
+            "json",
+            "--out",
+            str(tmp_path / "run"),
+            "--epochs",
+            "5",
+        ],
+    )
+    assert json.loads(result.stdout)["parted_at_epoch"] == 1
