@@ -277,3 +277,25 @@ def test_buggy_code_parts_from_the_engine_when_trained(tmp_path):
         ],
     )
     assert json.loads(result.stdout)["parted_at_epoch"] == 1
+
+
+def test_probes_train_the_users_code(tmp_path):
+    path = setup(
+        tmp_path,
+        CORRECT.replace(
+            "dZ3 = dA3 * sigmoid_derivative(A3)", "dZ3 = -dA3 * sigmoid_derivative(A3)"
+        ),
+    )
+    report = diagnose(load_spec(path), PASSES, Selection(), Options(budget=5))
+    codes = {f.code for f in report.findings}
+    assert {"G101", "T106"} <= codes  # their climbing gradient cannot fit 8 samples
+    (t106,) = [f for f in report.findings if f.code == "T106"]
+    assert "G101" in t106.caused_by
+    assert (
+        errors(
+            diagnose(
+                load_spec(setup(tmp_path, CORRECT)), PASSES, Selection(), Options(budget=5)
+            ).findings
+        )
+        == []
+    )

@@ -105,7 +105,7 @@ class Context:
         dtype = self.spec.train.dtype
         x, y = self.data.x_train[rows].astype(dtype), self.y_train[rows].astype(dtype)
         return run_probe(
-            self.network.astype(dtype),
+            self.trainable(dtype),
             self.loss,
             self.spec.train,
             x,
@@ -113,6 +113,17 @@ class Context:
             self.batch_rng,
             0.7 * self.options.budget,
         )
+
+    def trainable(self, dtype: str):
+        """What the probes train: the user's own code where the spec has an implementation
+        (their forward/backward, nnfix's optimiser loop), else nnfix's network."""
+        network = self.network.astype(dtype)
+        if self.spec.implementation is None:
+            return network
+        from nnfix.implementation.adapter import Implementation
+        from nnfix.implementation.network import UserNetwork
+
+        return UserNetwork(Implementation(self.loaded, network), network)
 
     def layer_path(self, layer: int, *rest) -> tuple:
         """The spec path of layer `layer` (1-based), e.g. ("model", "layers", 0, "activation")."""

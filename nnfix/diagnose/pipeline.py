@@ -11,6 +11,7 @@ from nnfix.diagnose import rules
 from nnfix.diagnose.context import Context, Options
 from nnfix.diagnose.findings import Finding, Fix, Location, PassRun, Severity, SpecReport
 from nnfix.errors import SpecPath, UserFunctionError
+from nnfix.implementation.adapter import UserCallError
 from nnfix.spec.load import LoadedSpec
 
 
@@ -120,6 +121,17 @@ def diagnose(
                 ctx.findings += check(ctx)
             except UserFunctionError as exc:
                 ctx.findings.append(_user_error(exc))
+            except UserCallError as exc:  # the user's implementation, run by a probe
+                if not ctx.has("U101"):
+                    evidence = {"traceback": exc.trace} if exc.trace else {}
+                    ctx.findings.append(
+                        finding(
+                            "U101",
+                            str(exc),
+                            path=("implementation", exc.function),
+                            evidence=evidence,
+                        )
+                    )
         report.passes.append(PassRun(p.name, time.perf_counter() - start, None, p.codes))
     known = {f.code for f in ctx.findings}
     for f in ctx.findings:

@@ -37,6 +37,15 @@ class UserNetwork:
         clone.params = [clone.values[self.impl.key[n]] for n in self.names]
         return clone
 
+    def as_network(self) -> Network:
+        """The same weights as nnfix's network (rows layout), to look inside the layers."""
+        to_rows = (lambda a: a.T) if self.impl.columns else (lambda a: a)
+        return Network(
+            [to_rows(w).copy() for w in self.params[0::2]],
+            [to_rows(b).copy() for b in self.params[1::2]],
+            self.activations,
+        )
+
     def forward(self, x: np.ndarray) -> Cache:
         """The user's output, in nnfix's rows layout, as the last layer of a cache."""
         AL, cache = self.impl.forward(

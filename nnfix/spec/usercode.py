@@ -14,7 +14,7 @@ from nnfix.errors import did_you_mean
 
 REF = re.compile(r"^\s*(?P<file>[^:\s]+\.py):(?P<function>[A-Za-z_]\w*)\s*$")
 _NNFIX_DIR = str(Path(__file__).resolve().parents[1])
-_modules: dict[Path, ModuleType] = {}
+_modules: dict[tuple, ModuleType] = {}  # by (path, mtime, size): a file edited since is read again
 
 
 class RefError(ValueError):
@@ -53,8 +53,13 @@ def is_ref(text: str) -> bool:
 def import_module(path: Path) -> ModuleType:
     """Import the user's file once per process (its folder on sys.path while it imports)."""
     path = path.resolve()
-    if path in _modules:
-        return _modules[path]
+    try:
+        stat = path.stat()
+        key = (path, stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = (path, None, None)
+    if key in _modules:
+        return _modules[key]
     if not path.is_file():
         near = [p.name for p in path.parent.glob("*.py")] if path.parent.is_dir() else []
         raise RefError(f"file not found: {path}", did_you_mean(path.name, near))
@@ -82,7 +87,7 @@ def import_module(path: Path) -> ModuleType:
     finally:
         if sys.path and sys.path[0] == folder:
             sys.path.pop(0)
-    _modules[path] = module
+    _modules[key] = module
     return module
 
 

@@ -53,7 +53,7 @@ def divergence(ctx: Context) -> list[Finding]:
         if probe.diverged_at is not None
         else next(s for s, v in zip(probe.steps, probe.loss, strict=True) if v > EXPLODED * start)
     )
-    layer, where = _first_bad_layer(ctx, probe.network)
+    layer, where = _first_bad_layer(ctx, _inside(probe.network))
     causes = _causes(ctx, "M104", "D102", "Y103", "T104")
     lr = ctx.spec.train.lr
     return [
@@ -258,9 +258,14 @@ def update_ratios(ctx: Context) -> list[Finding]:
     return []
 
 
+def _inside(net):
+    """A net whose layers can be looked into (the user's code: its weights in nnfix's network)."""
+    return net.as_network() if hasattr(net, "as_network") else net
+
+
 def _probe_batch(ctx: Context):
     """The probe's trained net on up to 1024 training samples."""
-    net = ctx.probe.network
+    net = _inside(ctx.probe.network)
     x = ctx.data.x_train[ctx.finite_rows][:1024].astype(net.weights[0].dtype)
     with np.errstate(all="ignore"):
         return net.forward(x)
@@ -339,7 +344,7 @@ def units_identical(ctx: Context) -> list[Finding]:
     if ctx.probe is None:
         return []
     found = []
-    net = ctx.probe.network
+    net = _inside(ctx.probe.network)
     for l in range(1, net.depth):
         W = net.weights[l - 1].astype(float)
         if W.shape[1] < 2:
@@ -390,7 +395,7 @@ def cannot_overfit(ctx: Context) -> list[Finding]:
         target *= len(rows)
     loss = ctx.loss
     ok, tried = overfit(
-        ctx.network.astype(dtype),
+        ctx.trainable(dtype),
         loss,
         ctx.spec.train,
         x,
