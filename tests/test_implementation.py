@@ -299,3 +299,20 @@ def test_probes_train_the_users_code(tmp_path):
         )
         == []
     )
+
+
+@pytest.mark.parametrize(
+    ("folder", "expected"),
+    [("columns", set()), ("rows", set()), ("columns-buggy", {"G103"}), ("rows-buggy", {"G101"})],
+)
+def test_bundled_examples(folder, expected):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / folder / "spec.yaml"
+    found = findings(path)
+    assert {f.code for f in found if f.severity.value == "error"} == expected
+    if folder == "rows-buggy":
+        first = next(f for f in found if f.code == "G101" and f.evidence["first_wrong"])
+        assert first.location.parameter == "W3"
+    if folder == "columns-buggy":
+        assert sorted(f.location.parameter for f in found if f.code == "G103") == ["b1", "b2", "b3"]

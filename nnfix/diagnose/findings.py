@@ -109,7 +109,10 @@ class SpecReport:
 
 
 def _order(f: Finding) -> tuple:
-    return (-f.severity.rank, f.location.layer or 0, f.code)
+    """Worst first; gradient mismatches from the output down (the first wrong tensor is where
+    the bug enters), everything else from the input up."""
+    layer = f.location.layer or 0
+    return (-f.severity.rank, -layer if f.code == "G101" else layer, f.code)
 
 
 @dataclass

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from nnfix.diagnose import rules
 from nnfix.diagnose.context import Context, Options
 from nnfix.diagnose.findings import Finding, Fix, Location, PassRun, Severity, SpecReport
@@ -106,6 +108,13 @@ def diagnose(
     loaded: LoadedSpec, passes: list[Pass], selection: Selection, options: Options
 ) -> SpecReport:
     """Run the passes in order over one context; a pass none of whose rules are selected is skipped."""
+    with np.errstate(all="ignore"):  # non-finite values are findings (D101, T103), not warnings
+        return _diagnose(loaded, passes, selection, options)
+
+
+def _diagnose(
+    loaded: LoadedSpec, passes: list[Pass], selection: Selection, options: Options
+) -> SpecReport:
     report = SpecReport(spec=str(loaded.path), name=loaded.name)
     ctx = Context(loaded, options)
     for p in passes:
@@ -122,7 +131,7 @@ def diagnose(
             except UserFunctionError as exc:
                 ctx.findings.append(_user_error(exc))
             except UserCallError as exc:  # the user's implementation, run by a probe
-                if not ctx.has("U101"):
+                if not ctx.has("U101") and not ctx.has("G103"):  # a wrong shape is G103's already
                     evidence = {"traceback": exc.trace} if exc.trace else {}
                     ctx.findings.append(
                         finding(

@@ -54,7 +54,7 @@ def divergence(ctx: Context) -> list[Finding]:
         else next(s for s, v in zip(probe.steps, probe.loss, strict=True) if v > EXPLODED * start)
     )
     layer, where = _first_bad_layer(ctx, _inside(probe.network))
-    causes = _causes(ctx, "M104", "D102", "Y103", "T104")
+    causes = _causes(ctx, "G101", "G102", "A102", "A103", "A101", "M104", "D102", "Y103")
     lr = ctx.spec.train.lr
     return [
         finding(
