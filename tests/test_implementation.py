@@ -316,3 +316,8 @@ def test_bundled_examples(folder, expected):
         assert first.location.parameter == "W3"
     if folder == "columns-buggy":
         assert sorted(f.location.parameter for f in found if f.code == "G103") == ["b1", "b2", "b3"]
+
+
+def test_gradient_keys_match_case_insensitively_and_extra_keys_are_ignored(tmp_path):
+    code = CORRECT.replace('{"dW1": dW1, "db1": db1,', '{"dw1": dW1, "DB1": db1, "dZ3": dZ3,')
+    assert errors(findings(setup(tmp_path, code))) == []
