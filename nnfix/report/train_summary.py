@@ -20,11 +20,21 @@ def _first_last(values: list) -> tuple[float | None, float | None]:
     return (finite[0], finite[-1]) if finite else (None, None)
 
 
+def _curve(label: str, values: list, style: str) -> Text:
+    """`label first ▇▅▃▂▁ last`: a loss curve in one line."""
+    first, last = _first_last(values)
+    line = Text(label)
+    line.append(_fmt(first), style="dim")
+    line.append(" " + sparkline(values) + " ", style=style)
+    line.append(_fmt(last), style="dim")
+    return line
+
+
 def render_summary(summary: dict, console: Console) -> None:
     title = Text()
     title.append(summary["name"], style="bold")
     title.append(
-        f" · {summary['data']} · {summary['epochs']} epochs, {summary['steps']} steps in {summary['seconds']:.1f}s"
+        f" · {summary['data']} · {summary['epochs']} epoch{'s' if summary['epochs'] != 1 else ''}, {summary['steps']} steps in {summary['seconds']:.1f}s"
     )
     console.print(title)
     if summary["stopped"] == "interrupted":
@@ -59,21 +69,10 @@ def render_summary(summary: dict, console: Console) -> None:
         metrics.add_row(label, *cells)
     console.print(metrics)
 
-    curve = summary["loss_curve"]
-    first, last = _first_last(curve)
-    line = Text("loss  ")
-    line.append(_fmt(first), style="dim")
-    line.append(" " + sparkline(curve) + " ", style="green")
-    line.append(_fmt(last), style="dim")
-    console.print(line)
-    if "reference_loss_curve" in summary:
-        ref = summary["reference_loss_curve"]
-        first, last = _first_last(ref)
-        line = Text("nnfix ")
-        line.append(_fmt(first), style="dim")
-        line.append(" " + sparkline(ref) + " ", style="cyan")
-        line.append(_fmt(last), style="dim")
-        console.print(line)
+    comparing = "reference_loss_curve" in summary
+    console.print(_curve("yours " if comparing else "loss  ", summary["loss_curve"], "green"))
+    if comparing:
+        console.print(_curve("nnfix ", summary["reference_loss_curve"], "cyan"))
         parted = summary["parted_at_epoch"]
         console.print(
             Text(
