@@ -1,5 +1,6 @@
-"""The columns example with a classic bug (db not summed over the samples); otherwise as the course builds it: columns layout, caches
-as a list of ((A_prev, W, b), Z) per layer, relu hidden layers and a sigmoid output."""
+"""The columns example with one classic bug: db is not summed over the samples
+(`db = dZ / m`). Otherwise as the course builds it: columns layout, caches as a list of
+((A_prev, W, b), Z) per layer, relu hidden layers and a sigmoid output."""
 
 import numpy as np
 

@@ -1,5 +1,6 @@
-"""The rows example with a bug (the sigmoid derivative fed Z instead of A); otherwise a two-hidden-layer net in the rows layout: X is (samples, features), W{l} is
-(n_{l-1}, n_l), b{l} is (1, n_l); tanh hidden layers, a sigmoid output."""
+"""The rows example with one bug: the output layer's sigmoid derivative a(1 - a) is fed Z
+instead of A. Otherwise a two-hidden-layer net in the rows layout: X is (samples, features),
+W{l} is (n_{l-1}, n_l), b{l} is (1, n_l); tanh hidden layers, a sigmoid output."""
 
 import numpy as np
 
