@@ -1,12 +1,17 @@
 """nnfix: a command-line backprop debugger for neural networks written from scratch."""
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
-__all__ = ["__version__", "assert_gradients", "gradcheck"]
+__all__ = ["GradcheckResult", "__version__", "assert_gradients", "gradcheck"]
+
+if TYPE_CHECKING:  # what type checkers see; at run time they load on first use (below)
+    from nnfix.diagnose.gradcheck import GradcheckResult, assert_gradients, gradcheck
 
 
 def __getattr__(name: str):
     # the gradient check imports NumPy: load it on first use, so `nnfix --version` stays fast
-    if name in ("gradcheck", "assert_gradients"):
+    if name in ("gradcheck", "assert_gradients", "GradcheckResult"):
         from nnfix.diagnose import gradcheck as module
 
         return getattr(module, name)

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from nnfix import __version__
+from nnfix.report.formats import NAMES as FORMATS
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -19,26 +20,14 @@ def _guarded(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from nnfix.errors import InputError, Problem, UserFunctionError
+        from nnfix.errors import InputError
         from nnfix.report.console import stderr
         from nnfix.report.errors import render_input_error
-        from nnfix.spec.usercode import UserCodeError
 
         try:
             return command(*args, **kwargs)
         except InputError as exc:
             render_input_error(exc, stderr())
-            sys.exit(EXIT_INPUT)
-        except UserCodeError as exc:
-            render_input_error(
-                InputError([Problem(str(exc), detail=exc.trace)], kind="module"), stderr()
-            )
-            sys.exit(EXIT_INPUT)
-        except UserFunctionError as exc:
-            render_input_error(
-                InputError([exc.problem()], kind="module", source=getattr(exc, "source", None)),
-                stderr(),
-            )
             sys.exit(EXIT_INPUT)
         except KeyboardInterrupt:
             stderr().print("interrupted", style="yellow")
@@ -100,7 +89,7 @@ def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt, compare)
     """Train SPEC with nnfix's engine and save a run directory."""
     import json
 
-    from nnfix.errors import InputError, Problem, UserFunctionError
+    from nnfix.errors import ModuleError, Problem, UserFunctionError
     from nnfix.implementation.adapter import UserCallError
     from nnfix.report.console import stderr, stdout
     from nnfix.report.progress import TrainProgress
@@ -123,11 +112,10 @@ def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt, compare)
                 on_epoch=progress.epoch,
             )
         except UserFunctionError as exc:
-            exc.source = loaded.source
-            raise
+            raise ModuleError([exc.problem()], loaded.source) from None
         except UserCallError as exc:
             problem = Problem(str(exc), path=("implementation", exc.function), detail=exc.trace)
-            raise InputError([problem], kind="module", source=loaded.source) from None
+            raise ModuleError([problem], loaded.source) from None
     if fmt == "json":
         click.echo(json.dumps(result.summary, indent=2))
     else:
@@ -160,7 +148,7 @@ def _codes(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["rich", "json", "markdown", "github", "junit", "sarif"]),
+    type=click.Choice(list(FORMATS)),
     help="Report format [default: rich].",
 )
 @click.option(
@@ -203,16 +191,15 @@ def diagnose(specs, select, ignore, fail_on, fmt, output, quick, budget, assignm
 def explain(rule: str) -> None:
     """Document a rule: what it detects, why it breaks training, how to fix it."""
     from nnfix.diagnose import rules
-    from nnfix.errors import InputError, Problem, did_you_mean
+    from nnfix.errors import CommandLineError, Problem, did_you_mean
     from nnfix.report.console import stdout
     from nnfix.report.rules import render_rule
 
     found = rules.find(rule)
     if found is None:
         names = [*rules.RULES, *(r.name for r in rules.RULES.values())]
-        raise InputError(
-            [Problem(f"no rule '{rule}' (see `nnfix rules`)", hint=did_you_mean(rule, names))],
-            kind="command line",
+        raise CommandLineError(
+            [Problem(f"no rule '{rule}' (see `nnfix rules`)", hint=did_you_mean(rule, names))]
         )
     render_rule(found, stdout())
 

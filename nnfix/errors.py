@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nnfix.spec.source import Source
 
 SpecPath = tuple[str | int, ...]
 
@@ -34,16 +38,36 @@ class Problem:
     offset: int = 0  # characters into the value (the offending token of an expression)
 
 
-@dataclass
 class InputError(Exception):
-    """The spec, its data or the user's module could not be read: nothing was run."""
+    """Something the user gave nnfix could not be read: nothing was run (exit 2). `source` is
+    the spec whose paths the problems name, given where the error is raised."""
 
-    problems: list[Problem]
-    kind: str = "spec"  # what could not be read: spec | data | module
-    source: object | None = field(default=None, repr=False)  # the spec's Source, for snippets
+    what = "the input"  # for "nnfix: 2 problems in the spec; nothing was run."
 
-    def __str__(self) -> str:
-        return "; ".join(p.message for p in self.problems)
+    def __init__(self, problems: list[Problem], source: Source | None = None):
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+        self.source = source
+
+
+class SpecError(InputError):
+    what = "the spec"
+
+
+class DataError(InputError):
+    what = "the data"
+
+
+class ModuleError(InputError):
+    what = "your module"
+
+
+class CommandLineError(InputError):
+    what = "the command line"
+
+
+class ConfigError(InputError):
+    what = "the configuration"
 
 
 def did_you_mean(word: str, choices) -> str | None:

@@ -110,3 +110,56 @@ def test_activation_alpha_reaches_the_engine(write_spec):
         act.forward(np.array([-1.0, 2.0])),
         activations.get("leaky_relu", 0.2).fn(np.array([-1.0, 2.0])),
     )
+
+
+NO_BIAS = """
+data: {{source: moons, samples: 60}}
+model:
+  init: xavier_normal
+  {model_bias}
+  layers:
+    - {{units: 6, activation: tanh{first_bias}}}
+    - {{units: 4, activation: tanh}}
+    - {{units: 1, activation: sigmoid}}
+loss: bce
+train: {{dtype: float64, epochs: 3}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("model_bias", "first_bias", "names"),
+    [
+        ("bias: false", "", ["W1", "W2", "W3"]),
+        ("", ", bias: false", ["W1", "W2", "b2", "W3", "b3"]),
+        ("bias: false", ", bias: true", ["W1", "b1", "W2", "W3"]),
+    ],
+)
+def test_layers_without_bias_have_no_bias_parameter_and_correct_gradients(
+    write_spec, model_bias, first_bias, names
+):
+    from nnfix.diagnose.network_check import NetworkTarget
+
+    loaded = load_spec(write_spec(NO_BIAS.format(model_bias=model_bias, first_bias=first_bias)))
+    prepared = prepare(loaded)
+    net = prepared.network
+    assert net.names == names
+    assert [layer.b is None for layer in net.layers] == [f"b{l}" not in names for l in range(1, 4)]
+    result = NetworkTarget(net, prepared.data.x_train, prepared.y_train, prepared.loss).check()
+    assert result.ok and result.tensors[0].name == "W3", result.table()
+
+
+def test_a_net_without_bias_trains_and_saves_only_weights(write_spec, tmp_path):
+    from nnfix.run.training import train
+
+    loaded = load_spec(write_spec(NO_BIAS.format(model_bias="bias: false", first_bias="")))
+    result = train(loaded, out=tmp_path / "run")
+    assert sorted(np.load(tmp_path / "run" / "weights.npz").files) == ["W1", "W2", "W3"]
+    assert result.history.epochs[-1].loss < result.history.epochs[0].loss
+
+
+def test_bias_init_on_a_layer_without_bias_is_a_spec_error(write_spec):
+    from nnfix.errors import SpecError
+
+    text = NO_BIAS.format(model_bias="bias: false", first_bias=", bias_init: zeros")
+    with pytest.raises(SpecError, match="'bias_init' does not apply to a layer without bias"):
+        load_spec(write_spec(text))

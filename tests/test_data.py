@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from nnfix.data import encode_targets, load_dataset
 from nnfix.data.generated import GENERATORS
-from nnfix.errors import InputError
+from nnfix.errors import DataError, InputError
 from nnfix.spec.model import DataSpec
 
 
@@ -28,7 +28,7 @@ def load(tmp_path: Path, seed: int = 0, dtype: str = "float32", **data):
 def data_error(tmp_path: Path, **data) -> InputError:
     with pytest.raises(InputError) as info:
         load(tmp_path, **data)
-    assert info.value.kind == "data"
+    assert isinstance(info.value, DataError)
     return info.value
 
 
@@ -419,7 +419,7 @@ def test_encode_single_unit_and_matching_width_pass_through():
 def test_encode_out_of_range_label_says_the_range():
     with pytest.raises(InputError) as info:
         encode_targets(np.arange(10), 4)
-    assert info.value.kind == "data"
+    assert isinstance(info.value, DataError)
     assert "labels run 0–9 but the output layer has 4 units" in str(info.value)
     with pytest.raises(InputError) as info:
         encode_targets(np.array([1, 2, 3]), 3)

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from nnfix.diagnose.context import Options
-from nnfix.diagnose.passes import PASSES
 from nnfix.diagnose.pipeline import Selection, diagnose
 from nnfix.spec.load import load_spec
 
@@ -44,7 +43,7 @@ def spec_text(
 
 
 def findings(path, select=()):
-    report = diagnose(load_spec(path), PASSES, Selection(select), Options(quick=True))
+    report = diagnose(load_spec(path), Selection(select), Options(quick=True))
     return report.findings
 
 
@@ -203,5 +202,5 @@ def test_select_and_ignore(write_spec):
     by_prefix = {f.code for f in findings(path, select=["Y"])}
     assert "Y104" in by_prefix and all(c.startswith("Y") for c in by_prefix)
     assert {f.code for f in findings(path, select=["one-signed-init"])} == {"Y104"}
-    report = diagnose(load_spec(path), PASSES, Selection((), ["D", "T105"]), Options(quick=True))
+    report = diagnose(load_spec(path), Selection((), ["D", "T105"]), Options(quick=True))
     assert not {f.code for f in report.findings} & {"D102", "T105"}

@@ -186,7 +186,8 @@ def test_junit_only_the_checked_rules_and_info_is_not_a_failure():
     report.specs[1].findings.append(
         Finding("D105", "class-imbalance", Severity.INFO, "class 3: 2.0 % of the samples")
     )
-    root = ET.fromstring(junit.render(report, checked={"A102", "D105"}))
+    report.checked = {"A102", "D105"}
+    root = ET.fromstring(junit.render(report))
     broken, clean = root.findall("testsuite")
     # G101 fired although not in `checked`: its finding is kept, as a test case of its own
     assert [c.get("name") for c in broken.findall("testcase")] == [
@@ -370,7 +371,21 @@ def test_junit_holds_a_traceback_with_terminal_colours():
         "my_net.backward raised ValueError",
         evidence={"traceback": "Traceback:\n  \x1b[31mValueError\x1b[0m: shapes <1> & <2>"},
     )
-    text = junit.render(Report([SpecReport("s.yaml", "s", findings=[crash])]), {"U101"})
+    text = junit.render(Report([SpecReport("s.yaml", "s", findings=[crash])], checked={"U101"}))
     failure = ET.fromstring(text).find("testsuite/testcase/failure")
     assert failure.get("message") == "my_net.backward raised ValueError"
     assert "[31mValueError[0m: shapes <1> & <2>" in failure.text
+
+
+def test_every_registered_format_renders_and_names_its_suffixes(tmp_path):
+    """A format is one module plus its name in FORMATS: the command line, the configuration
+    and --output's suffixes all come from there."""
+    from nnfix.diagnose.config import FORMATS as CONFIGURABLE
+    from nnfix.report import formats
+
+    assert tuple(CONFIGURABLE) == ("rich", *formats.FORMATS)
+    for name in formats.FORMATS:
+        module = formats.module(name)
+        assert module.render(make_report()).strip()
+        for suffix in module.SUFFIXES:
+            assert formats.by_suffix(tmp_path / f"report{suffix}") == name

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import nnfix
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.gradcheck import band, classify, gradcheck, relative_error
-from nnfix.diagnose.passes import PASSES
+from nnfix.diagnose.network_check import NetworkTarget
 from nnfix.diagnose.pipeline import Selection, diagnose
 from nnfix.engine import activations
 from nnfix.engine.losses import Loss
@@ -22,34 +22,24 @@ from .conftest import CONFIGS
 
 def layer(name):
     act = activations.get(name)
-    return LayerActivation(name, act.fn, act.derivative if act.elementwise else None, name)
+    return LayerActivation(name, act.fn, act.derivative if act.elementwise else None, act)
 
 
 def net_and_batch(sizes=(4, 5, 5, 3), names=("tanh", "tanh", "softmax"), m=8, seed=0):
     rng = np.random.default_rng(seed)
     W = [rng.normal(0, 0.7, (a, b)) for a, b in itertools.pairwise(sizes)]
     b = [rng.normal(0, 0.1, (1, n)) for n in sizes[1:]]
-    net = Network(W, b, [layer(n) for n in names])
+    net = Network.dense(W, b, [layer(n) for n in names])
     x = rng.normal(size=(m, sizes[0]))
     y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], m)]
     return net, x, y
 
 
 def check(net, x, y, corrupt=None, mode="full"):
-    acts, loss = net.activations, Loss("cce")
-
-    def f(ps):
-        n = Network(ps[0::2], ps[1::2], acts)
-        return n.loss(n.forward(x), y, loss)
-
-    def g(ps):
-        grads = Network(ps[0::2], ps[1::2], acts).loss_and_grads(x, y, loss)[1]
-        if corrupt:
-            corrupt(grads)
-        return grads
-
-    order = [i for l in range(net.depth - 1, -1, -1) for i in (2 * l, 2 * l + 1)]
-    return gradcheck(f, g, net.params, names=net.names, batch_size=len(x), order=order, mode=mode)
+    target = NetworkTarget(net, x, y, Loss("cce"))
+    if corrupt:
+        corrupt(target.grads)
+    return target.check(mode=mode)
 
 
 def test_correct_gradients_are_excellent_in_every_mode():
@@ -141,12 +131,12 @@ def test_healthy_specs_have_no_gradient_or_derivative_errors(
     text = f"seed: {seed}\ndata: {data}\nmodel:\n  layers:\n{layers}    - {{units: {units}, activation: {out}}}\nloss: {loss}\n"
     path = tmp_path_factory.mktemp("spec") / "spec.yaml"
     path.write_text(text)
-    report = diagnose(load_spec(path), PASSES, Selection(["G", "A"]), Options(quick=True))
+    report = diagnose(load_spec(path), Selection(["G", "A"]), Options(quick=True))
     assert [f.code for f in report.findings if f.severity.value == "error"] == []
 
 
 def findings(path, select=("G", "A")):
-    return diagnose(load_spec(path), PASSES, Selection(list(select)), Options(quick=True)).findings
+    return diagnose(load_spec(path), Selection(list(select)), Options(quick=True)).findings
 
 
 def test_failure_story_root_causes_and_symptoms():
@@ -279,16 +269,13 @@ def test_user_function_in_float32_is_g104(write_spec, tmp_path):
 
 
 def test_only_the_bias_wrong_is_said(write_spec, monkeypatch):
-    from nnfix.diagnose.passes.gradients import NetworkLoss
+    right = NetworkTarget.__init__
 
-    right = NetworkLoss.grad
+    def summed_twice(self, *args, **kwargs):  # as if db were reduced over the wrong axis
+        right(self, *args, **kwargs)
+        self.grads[3] = self.grads[3] * 2
 
-    def summed_twice(self, ps):  # as if db were reduced over the wrong axis
-        grads = right(self, ps)
-        grads[3] = grads[3] * 2
-        return grads
-
-    monkeypatch.setattr(NetworkLoss, "grad", summed_twice)
+    monkeypatch.setattr(NetworkTarget, "__init__", summed_twice)
     (g101,) = [f for f in findings(spec(write_spec)) if f.code == "G101"]
     assert g101.location.parameter == "b2" and "only the bias of layer 2 is wrong" in g101.message
     assert "W3, b3 and W2 match;" in g101.message

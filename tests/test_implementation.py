@@ -9,7 +9,6 @@ from click.testing import CliRunner
 
 from nnfix.cli import main
 from nnfix.diagnose.context import Options
-from nnfix.diagnose.passes import PASSES
 from nnfix.diagnose.pipeline import Selection, diagnose
 from nnfix.errors import InputError
 from nnfix.spec.load import load_spec
@@ -78,7 +77,7 @@ def setup(tmp_path, code, forward="forward", backward="backward", layout="column
 
 
 def findings(path):
-    report = diagnose(load_spec(path), PASSES, Selection(["G", "U"]), Options(quick=True))
+    report = diagnose(load_spec(path), Selection(["G", "U"]), Options(quick=True))
     return report.findings
 
 
@@ -286,16 +285,14 @@ def test_probes_train_the_users_code(tmp_path):
             "dZ3 = dA3 * sigmoid_derivative(A3)", "dZ3 = -dA3 * sigmoid_derivative(A3)"
         ),
     )
-    report = diagnose(load_spec(path), PASSES, Selection(), Options(budget=5))
+    report = diagnose(load_spec(path), Selection(), Options(budget=5))
     codes = {f.code for f in report.findings}
     assert {"G101", "T106"} <= codes  # their climbing gradient cannot fit 8 samples
     (t106,) = [f for f in report.findings if f.code == "T106"]
     assert "G101" in t106.caused_by
     assert (
         errors(
-            diagnose(
-                load_spec(setup(tmp_path, CORRECT)), PASSES, Selection(), Options(budget=5)
-            ).findings
+            diagnose(load_spec(setup(tmp_path, CORRECT)), Selection(), Options(budget=5)).findings
         )
         == []
     )

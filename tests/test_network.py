@@ -22,7 +22,7 @@ HEADS = [
 
 def layer(name: str) -> LayerActivation:
     act = activations.get(name)
-    return LayerActivation(name, act.fn, act.derivative if act.elementwise else None, name)
+    return LayerActivation(name, act.fn, act.derivative if act.elementwise else None, act)
 
 
 def numeric_grads(net: Network, x, y, loss: Loss, l2: float, eps=1e-6):
@@ -60,7 +60,7 @@ def test_backprop_matches_central_differences(widths, hidden, head, outputs, red
     # nudge pre-activations away from ReLU's kink so finite differences are exact
     weights = [rng.normal(0, 0.8, (a, b)) for a, b in itertools.pairwise(sizes)]
     biases = [rng.normal(0, 0.3, (1, b)) + 0.05 for b in sizes[1:]]
-    net = Network(weights, biases, [layer(n) for n in names])
+    net = Network.dense(weights, biases, [layer(n) for n in names])
     x = rng.normal(size=(7, 3))
     if loss_name == "cce":
         y = np.eye(outputs)[rng.integers(0, outputs, 7)]
@@ -83,15 +83,15 @@ def test_declared_wrong_derivative_trains_as_the_users_code_does():
     W = [rng.normal(size=(2, 3)), rng.normal(size=(3, 1))]
     b = [np.zeros((1, 3)), np.zeros((1, 1))]
     tanh, sig = activations.get("tanh"), activations.get("sigmoid")
-    wrong = LayerActivation("tanh", tanh.fn, lambda z, a: 1 - z**2, "tanh", declared=True)
-    right = LayerActivation("tanh", tanh.fn, tanh.derivative, "tanh")
-    out = LayerActivation("sigmoid", sig.fn, sig.derivative, "sigmoid")
+    wrong = LayerActivation("tanh", tanh.fn, lambda z, a: 1 - z**2, tanh, declared=True)
+    right = LayerActivation("tanh", tanh.fn, tanh.derivative, tanh)
+    out = LayerActivation("sigmoid", sig.fn, sig.derivative, sig)
     x, y = rng.normal(size=(5, 2)), rng.integers(0, 2, (5, 1)).astype(float)
-    a_wrong = Network(W, b, [wrong, out]).loss_and_grads(x, y, Loss("bce"))
-    a_right = Network(W, b, [right, out]).loss_and_grads(x, y, Loss("bce"))
+    a_wrong = Network.dense(W, b, [wrong, out]).loss_and_grads(x, y, Loss("bce"))
+    a_right = Network.dense(W, b, [right, out]).loss_and_grads(x, y, Loss("bce"))
     assert a_wrong[0] == a_right[0]  # same forward, same loss
     np.testing.assert_allclose(a_wrong[1][2], a_right[1][2])  # output layer untouched
     cache = a_right[2]
-    dA1 = Network(W, b, [right, out]).output_delta(cache, y, Loss("bce")) @ W[1].T
+    dA1 = Network.dense(W, b, [right, out]).output_delta(cache, y, Loss("bce")) @ W[1].T
     np.testing.assert_allclose(a_wrong[1][0], x.T @ (dA1 * (1 - cache.z[0] ** 2)))
     assert not np.allclose(a_wrong[1][0], a_right[1][0])

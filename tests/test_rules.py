@@ -9,6 +9,7 @@ from pydantic import TypeAdapter
 
 from nnfix.diagnose import rules
 from nnfix.diagnose.findings import Severity
+from nnfix.diagnose.rules.rule import STAGES
 from nnfix.spec import checks
 from nnfix.spec.functions import user_functions
 from nnfix.spec.model import Spec
@@ -160,9 +161,42 @@ def test_matching_unknown_selector_is_empty(selector):
 
 
 def test_categories_cover_every_code_prefix():
-    cats = rules.categories()
+    cats = rules.CATEGORIES
     assert list(cats) == ["D", "Y", "A", "G", "M", "T", "U"]
     assert {r.code[0] for r in ALL} == set(cats)
     assert all(cats.values())
-    cats["D"] = "changed"  # a copy: callers cannot edit the catalog
-    assert rules.categories()["D"] != "changed"
+    with pytest.raises(TypeError):  # read-only: callers cannot edit the catalog
+        cats["D"] = "changed"
+
+
+def test_every_rule_is_reported_by_some_check_and_checks_report_catalog_rules():
+    reported = {r.code for c in rules.CHECKS for r in c.rules}
+    assert reported == set(rules.RULES)
+    assert all(c.stage in STAGES for c in rules.CHECKS)
+    assert [STAGES.index(c.stage) for c in rules.CHECKS] == sorted(
+        STAGES.index(c.stage) for c in rules.CHECKS
+    )
+
+
+@pytest.mark.parametrize("rule", ALL, ids=lambda r: r.code)
+def test_causes_and_suppressors_are_other_rules_of_the_catalog(rule):
+    named = {c for cause in rule.causes for c in cause.codes} | set(rule.suppressed_by)
+    assert named <= set(rules.RULES) and rule.code not in named
+
+
+def test_thresholds_are_written_from_the_constants_the_checks_use():
+    from nnfix.diagnose.rules import data, init, magnitudes, training
+
+    facts = {
+        "D102": [f"{data.UNSCALED_RMS:g}"],
+        "Y102": [f"{init.IDENTICAL:g}"],
+        "Y103": [f"{init.COLLAPSE:g}", f"{init.EXPLODE:g}", f"{init.EXPLODED_STD:g}"],
+        "M103": [f"{magnitudes.RATIO_LOW:g}"],
+        "M104": [f"{magnitudes.RATIO_HIGH:g}"],
+        "T102": [f"{training.PLATEAU:.0%}"],
+        "T106": [str(training.OVERFIT_SAMPLES), str(training.OVERFIT_STEPS)],
+        "T107": [f"{training.DEAD_SHARE:.0%}"],
+    }
+    for code, values in facts.items():
+        for value in values:
+            assert value in rules.RULES[code].thresholds, (code, value)

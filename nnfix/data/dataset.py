@@ -11,7 +11,8 @@ import numpy as np
 
 from nnfix.data.files import Sources, read_files
 from nnfix.data.generated import GENERATORS
-from nnfix.errors import InputError, Problem, SpecPath
+from nnfix.errors import DataError, InputError, Problem, SpecPath
+from nnfix.spec.source import Source
 
 if TYPE_CHECKING:
     from nnfix.spec.model import DataSpec
@@ -26,25 +27,29 @@ class Dataset:
     x_val: np.ndarray  # 0 rows when validation is 0
     y_val: np.ndarray
     description: str  # "moons, 512 samples, 2 features"
-    train_rows: np.ndarray | None = None  # each training sample's row in the source (0-based)
-    val_rows: np.ndarray | None = None
+    train_rows: (
+        np.ndarray
+    )  # each training sample's sample number in the data (0-based, after limit)
+    val_rows: np.ndarray
 
     @property
     def n_features(self) -> int:
         return self.x_train.shape[1]
 
 
-def _error(message: str, where: tuple[SpecPath, Path | None]) -> InputError:
+def _error(message: str, where: tuple[SpecPath, Path | None], source: Source | None) -> DataError:
     key, file = where
-    return InputError([Problem(message, path=key, file=file)], kind="data")
+    return DataError([Problem(message, path=key, file=file)], source)
 
 
-def _numbers(a: np.ndarray, what: str, where: tuple[SpecPath, Path | None]) -> np.ndarray:
+def _numbers(
+    a: np.ndarray, what: str, where: tuple[SpecPath, Path | None], source: Source | None
+) -> np.ndarray:
     a = np.asarray(a)
     if a.dtype == np.bool_:
         return a.astype(np.int64)
     if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
-        raise _error(f"expected numbers for the {what}, found an array of {a.dtype}", where)
+        raise _error(f"expected numbers for the {what}, found an array of {a.dtype}", where, source)
     return a
 
 
@@ -61,14 +66,18 @@ def _labels(y: np.ndarray) -> np.ndarray:
     return y
 
 
-def _shaped(x: np.ndarray, y: np.ndarray, sources: Sources) -> tuple[np.ndarray, np.ndarray]:
+def _shaped(
+    x: np.ndarray, y: np.ndarray, sources: Sources, source: Source | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Inputs as (m, features) and targets as labels or (m, k), or a data error saying why not."""
     problems: list[Problem] = []
     try:
-        x = _numbers(x, "inputs", sources["x"])
+        x = _numbers(x, "inputs", sources["x"], source)
         if x.ndim == 0:
             raise _error(
-                "expected inputs of shape (samples, features), found a single number", sources["x"]
+                "expected inputs of shape (samples, features), found a single number",
+                sources["x"],
+                source,
             )
         width = int(np.prod(x.shape[1:]))  # (m,) -> (m, 1); images (m, h, w) -> (m, h·w)
         x = x.reshape(len(x), width)
@@ -76,15 +85,17 @@ def _shaped(x: np.ndarray, y: np.ndarray, sources: Sources) -> tuple[np.ndarray,
             raise _error(
                 f"expected at least one sample and one feature, found inputs of shape {x.shape}",
                 sources["x"],
+                source,
             )
     except InputError as e:
         problems += e.problems
     try:
-        y = _numbers(y, "targets", sources["y"])
+        y = _numbers(y, "targets", sources["y"], source)
         if y.ndim not in (1, 2):
             raise _error(
                 f"expected targets of shape (samples,) or (samples, outputs), found {y.shape}",
                 sources["y"],
+                source,
             )
     except InputError as e:
         problems += e.problems
@@ -95,7 +106,7 @@ def _shaped(x: np.ndarray, y: np.ndarray, sources: Sources) -> tuple[np.ndarray,
         )
         problems.append(Problem(message, path=sources["y"][0], file=sources["y"][1]))
     if problems:
-        raise InputError(problems, kind="data")
+        raise DataError(problems, source)
     return x, _labels(y)
 
 
@@ -123,18 +134,23 @@ def _split(m: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarra
 
 
 def load_dataset(
-    data: DataSpec, *, base_dir: Path, rng: np.random.Generator, dtype: str = "float32"
+    data: DataSpec,
+    *,
+    base_dir: Path,
+    rng: np.random.Generator,
+    dtype: str = "float32",
+    source: Source | None = None,
 ) -> Dataset:
     """Generate or read the data, keep the first `limit`, hold out `validation`, then `scale`."""
     if data.source in GENERATORS:
         gen = GENERATORS[data.source]
         x, y = gen(data.samples, data.noise, rng, data.classes, data.features)
-        name, unit = data.source, "samples"
+        name, unit = str(data.source), "samples"
         sources: Sources = {"x": (("data", "source"), None), "y": (("data", "source"), None)}
     else:
-        x, y, name, sources = read_files(data, Path(base_dir))
+        x, y, name, sources = read_files(data, Path(base_dir), source)
         unit = "rows" if data.source == "csv" else "samples"
-    x, y = _shaped(x, y, sources)
+    x, y = _shaped(x, y, sources, source)
     total = len(x)
     if data.limit is not None:
         x, y = x[: data.limit], y[: data.limit]
@@ -149,10 +165,12 @@ def load_dataset(
         description += f", {len(val)} held out for validation"
     with np.errstate(all="ignore"):  # float32 overflow becomes inf, reported by D101
         x_train, x_val = x_train.astype(dtype, copy=False), x_val.astype(dtype, copy=False)
-    return Dataset(x_train, y[train], x_val, y[val], description)
+    return Dataset(x_train, y[train], x_val, y[val], description, train, val)
 
 
-def encode_targets(y: np.ndarray, units: int, *, path: SpecPath = ("data",)) -> np.ndarray:
+def encode_targets(
+    y: np.ndarray, units: int, *, path: SpecPath = ("data",), source: Source | None = None
+) -> np.ndarray:
     """Targets as (m, units) floats: labels one-hot when units > 1, others checked for width."""
     y = np.asarray(y)
     m = len(y)
@@ -164,7 +182,7 @@ def encode_targets(y: np.ndarray, units: int, *, path: SpecPath = ("data",)) -> 
             f"the targets have {y.shape[1]} columns but the output layer has {units} units: "
             "expected them to match"
         )
-        raise InputError([Problem(message, path=path)], kind="data")
+        raise DataError([Problem(message, path=path)], source)
     if units == 1:
         return floaty.reshape(m, 1)
     flat = floaty.reshape(m)
@@ -175,7 +193,7 @@ def encode_targets(y: np.ndarray, units: int, *, path: SpecPath = ("data",)) -> 
             f"the targets are continuous values but the output layer has {units} units: "
             f"expected class labels 0–{units - 1} or targets with {units} columns"
         )
-        raise InputError([Problem(message, path=path)], kind="data")
+        raise DataError([Problem(message, path=path)], source)
     if len(labels) and (labels.min() < 0 or labels.max() >= units):
         lo, hi = int(labels.min()), int(labels.max())
         hint = "the labels look 1-based: subtract 1" if (lo, hi) == (1, units) else None
@@ -183,7 +201,7 @@ def encode_targets(y: np.ndarray, units: int, *, path: SpecPath = ("data",)) -> 
             f"labels run {lo}–{hi} but the output layer has {units} units: "
             f"expected labels 0–{units - 1}"
         )
-        raise InputError([Problem(message, path=path, hint=hint)], kind="data")
+        raise DataError([Problem(message, path=path, hint=hint)], source)
     out = np.zeros((m, units))
     out[np.flatnonzero(finite), labels.astype(np.int64)] = 1.0
     out[~finite] = np.nan  # a NaN label stays visible to the non-finite data check

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from nnfix.errors import InputError, Problem, did_you_mean
+from nnfix.errors import ConfigError, Problem, did_you_mean
+from nnfix.report.formats import NAMES as FORMATS
 from nnfix.spec.model import DiagnoseSpec
 
-FORMATS = ("rich", "json", "markdown", "github", "junit", "sarif")
 KEYS = ("fail_on", "select", "ignore", "format", "budget", "gradcheck")
 
 
@@ -75,7 +75,7 @@ def from_pyproject(path: Path | None) -> dict:
                 )
             )
     if problems:
-        raise InputError(problems, kind="configuration")
+        raise ConfigError(problems)
     return out
 
 

@@ -1,22 +1,25 @@
-"""What every pass shares: the spec, its data, the initialised net and one cached
-forward/backward at init — computed once, on first use, so no pass repeats another's work."""
+"""What every check shares: the prepared spec (data, the initialised net in float64, the loss),
+and what is computed once, on first use, for the checks that need it — one forward/backward at
+init, the training probe, the user's implementation — so no check repeats another's work."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nnfix.data import Dataset, encode_targets, load_dataset
-from nnfix.engine.build import build_loss, build_network
-from nnfix.engine.losses import Loss
 from nnfix.engine.network import Cache, Network
-from nnfix.errors import InputError
-from nnfix.run.prepare import seeds
+from nnfix.run.prepare import prepare
 from nnfix.spec.load import LoadedSpec
 
+if TYPE_CHECKING:
+    from nnfix.diagnose.probe import ProbeRecord
+    from nnfix.implementation.adapter import Implementation
+
 INIT_BATCH = 1024  # samples of the one forward/backward pass at init
+PROBE_BATCH = 1024  # samples the trained net is looked into after the probe
 
 
 @dataclass
@@ -33,7 +36,7 @@ class InitPass:
     x: np.ndarray
     y: np.ndarray
     loss: float
-    grads: list[np.ndarray]
+    grads: list[np.ndarray]  # aligned with network.params
     cache: Cache
 
 
@@ -42,46 +45,20 @@ class Context:
         self.loaded = loaded
         self.spec = loaded.spec
         self.options = options or Options()
-        self.findings: list = []  # everything found so far, for later passes to link to
-        self.cache: dict = {}  # what one pass computed for another (the user's forward output)
-        data_rng, self.init_rng, self.batch_rng = seeds(self.spec.seed)
-        try:
-            self.data: Dataset = load_dataset(
-                self.spec.data, base_dir=loaded.base_dir, rng=data_rng, dtype="float64"
-            )
-        except InputError as exc:
-            exc.source = exc.source or loaded.source
-            raise
+        self.prepared = prepare(loaded, "float64")
+        self.data = self.prepared.data
+        self.network: Network = self.prepared.network
+        self.loss = self.prepared.loss
+        self.batch_rng = self.prepared.batch_rng
+        self.y_train = self.prepared.y_train
+        error = self.prepared.target_error
+        self.target_problem = error.problems[0].message if error is not None else None
         self.units = self.spec.model.layers[-1].units
-        self.target_problem: str | None = None  # why targets could not be shaped to the output
-        try:
-            self.y_train: np.ndarray | None = encode_targets(self.data.y_train, self.units).astype(
-                np.float64
-            )
-        except InputError as exc:
-            self.y_train, self.target_problem = None, exc.problems[0].message
-
-    @cached_property
-    def network(self) -> Network:
-        """The spec's net as initialised by its seed, in float64."""
-        return build_network(
-            self.loaded,
-            self.data.n_features,
-            np.random.default_rng(self.init_rng.bit_generator.seed_seq),
-            "float64",
-        )
-
-    @cached_property
-    def loss(self) -> Loss:
-        return build_loss(self.loaded)
+        self.cache: dict = {}  # what one check computed for another (the user's forward output)
 
     @property
     def finite_rows(self) -> np.ndarray:
-        """Training rows whose inputs and targets are all finite."""
-        ok = np.all(np.isfinite(self.data.x_train), axis=1)
-        if self.y_train is not None:
-            ok &= np.all(np.isfinite(self.y_train), axis=1)
-        return ok
+        return self.prepared.finite_rows
 
     @cached_property
     def init(self) -> InitPass | None:
@@ -95,7 +72,7 @@ class Context:
         return InitPass(x, y, value, grads, cache)
 
     @cached_property
-    def probe(self):
+    def probe(self) -> ProbeRecord | None:
         """The time-bounded training probe (None when the targets do not fit the output)."""
         from nnfix.diagnose.probe import run_probe
 
@@ -114,16 +91,41 @@ class Context:
             0.7 * self.options.budget,
         )
 
+    def probe_network(self) -> Network:
+        """The net as the probe left it, as nnfix's network (the user's code: their weights)."""
+        assert self.probe is not None and self.probe.network is not None
+        net = self.probe.network
+        return net.as_network() if hasattr(net, "as_network") else net
+
+    @cached_property
+    def _probe_forward(self) -> Cache:
+        net = self.probe_network()
+        x = self.data.x_train[self.finite_rows][:PROBE_BATCH].astype(net.weights[0].dtype)
+        with np.errstate(all="ignore"):
+            return net.forward(x)
+
+    def probe_forward(self) -> Cache:
+        """A forward pass of the trained net on up to PROBE_BATCH training samples."""
+        return self._probe_forward
+
     def trainable(self, dtype: str):
         """What the probes train: the user's own code where the spec has an implementation
         (their forward/backward, nnfix's optimiser loop), else nnfix's network."""
         network = self.network.astype(dtype)
-        if self.spec.implementation is None:
+        if self.implementation is None:
             return network
-        from nnfix.implementation.adapter import Implementation
         from nnfix.implementation.network import UserNetwork
 
-        return UserNetwork(Implementation(self.loaded, network), network)
+        return UserNetwork(self.implementation, network)
+
+    @cached_property
+    def implementation(self) -> Implementation | None:
+        """The user's code as nnfix calls it (None when the spec has no implementation)."""
+        if self.spec.implementation is None:
+            return None
+        from nnfix.implementation.adapter import load_implementation
+
+        return load_implementation(self.loaded, self.network)
 
     def layer_path(self, layer: int, *rest) -> tuple:
         """The spec path of layer `layer` (1-based), e.g. ("model", "layers", 0, "activation")."""
@@ -132,10 +134,19 @@ class Context:
     def init_path(self, layer: int, bias: bool = False) -> tuple:
         """Where the init of layer `layer` is set: its own init key, else the model's."""
         key = "bias_init" if bias else "init"
-        spec_layer = self.spec.model.layers[layer - 1]
-        if getattr(spec_layer, key) is not None:
+        if getattr(self.spec.model.layers[layer - 1], key) is not None:
             return self.layer_path(layer, key)
         return ("model", key)
 
-    def has(self, code: str) -> bool:
-        return any(f.code == code for f in self.findings)
+    def init_name(self, layer: int) -> str:
+        spec = self.spec.model
+        return (spec.layers[layer - 1].init or spec.init).name
+
+    def bias_init_name(self, layer: int) -> str:
+        spec = self.spec.model
+        return (spec.layers[layer - 1].bias_init or spec.bias_init).name
+
+    def suited_init(self, layer: int) -> str:
+        """The init that keeps a stack of layer `layer`'s activation steady."""
+        builtin = self.network.activations[layer - 1].builtin
+        return builtin.init if builtin is not None else "xavier_normal"

@@ -121,6 +121,7 @@ class Report:
 
     specs: list[SpecReport]
     fail_on: str = "error"
+    checked: set[str] | None = None  # the rules a stage that ran checked (None: not known)
 
     @property
     def findings(self) -> list[Finding]:

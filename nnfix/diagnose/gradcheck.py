@@ -9,7 +9,7 @@ its cost grows with the number of tensors, not of parameters."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +17,10 @@ import numpy as np
 BANDS = ((1e-7, "excellent"), (1e-5, "fine"), (1e-3, "suspicious"), (math.inf, "wrong"))
 FULL_LIMIT = 256  # auto: tensors up to this many entries are checked entry by entry
 NOISE = 1e-9  # below this |gradient| (relative to the loss) central differences cannot tell
+MODES = ("auto", "full", "directional", "sampled")
+
+Params = Sequence[np.ndarray] | Mapping[str, np.ndarray]
+Index = tuple[int, ...] | tuple[str, int]  # an entry, or ("direction", k)
 
 
 def band(error: float) -> str:
@@ -26,7 +30,7 @@ def band(error: float) -> str:
     return "wrong"
 
 
-def relative_error(a: np.ndarray, n: np.ndarray) -> float:
+def relative_error(a, n) -> float:
     """‖a − n‖ / (‖a‖ + ‖n‖), 0 when both are 0."""
     a, n = np.asarray(a, float).ravel(), np.asarray(n, float).ravel()
     scale = np.linalg.norm(a) + np.linalg.norm(n)
@@ -44,7 +48,7 @@ class TensorCheck:
     evaluations: int  # loss evaluations spent on it
     analytic: np.ndarray  # the entries compared (all of them in full mode)
     numeric: np.ndarray
-    indices: list[tuple[int, ...]] | None  # which entries (None: all, in order)
+    indices: list[Index]  # which entries, in the order of `analytic`
     classification: str | None = None  # for wrong tensors: what kind of wrong
     factor: float | None = None  # the constant a scaled gradient is off by
     unverifiable: str | None = None  # why no verdict could be given
@@ -58,14 +62,10 @@ class TensorCheck:
     def wrong(self) -> bool:
         return self.band == "wrong"
 
-    def worst(self, k: int = 3) -> list[tuple[tuple[int, ...], float, float]]:
+    def worst(self, k: int = 3) -> list[tuple[Index, float, float]]:
         """The k entries where backprop and finite differences differ most: (index, yours, numeric)."""
-        diff = np.abs(self.analytic - self.numeric)
-        order = np.argsort(-diff)[:k]
-        index = self.indices or [
-            tuple(int(i) for i in np.unravel_index(j, self.shape)) for j in range(diff.size)
-        ]
-        return [(index[j], float(self.analytic[j]), float(self.numeric[j])) for j in order]
+        order = np.argsort(-np.abs(self.analytic - self.numeric))[:k]
+        return [(self.indices[j], float(self.analytic[j]), float(self.numeric[j])) for j in order]
 
 
 @dataclass
@@ -89,9 +89,8 @@ class GradcheckResult:
             verdict = t.band + (f": {t.classification}" if t.classification else "")
             if t.unverifiable:
                 verdict += f" ({t.unverifiable})"
-            rows.append(
-                f"{t.name:<8} {'x'.join(map(str, t.shape)):<12} {t.mode:<20} {t.error:>11.3e}  {verdict}"
-            )
+            shape = "x".join(map(str, t.shape))
+            rows.append(f"{t.name:<8} {shape:<12} {t.mode:<20} {t.error:>11.3e}  {verdict}")
             if t.wrong:
                 for index, yours, numeric in t.worst():
                     rows.append(
@@ -110,7 +109,6 @@ class GradcheckResult:
 def classify(
     a: np.ndarray,
     n: np.ndarray,
-    shape: tuple[int, ...],
     batch: int | None,
     transposed: np.ndarray | None = None,
 ) -> tuple[str, float | None]:
@@ -139,163 +137,263 @@ def classify(
     )
 
 
-def _as_list(params) -> tuple[list[str], list[np.ndarray]]:
-    if isinstance(params, Mapping):
-        return list(params), list(params.values())
-    return [f"p{i}" for i in range(len(params))], list(params)
+@dataclass
+class Target:
+    """What a check differentiates: float64 working arrays (perturbed in place), the gradients
+    to check, and the loss at the arrays as they stand. `loss(i)` is told which tensor is being
+    moved (None: none), so it may reuse what does not depend on it; `pattern()`, called after an
+    evaluation, says which side of its kink every ReLU-like unit was on."""
+
+    arrays: list[np.ndarray]
+    grads: list[np.ndarray]
+    names: list[str]
+    loss: Callable[[int | None], float]
+    pattern: Callable[[], object] | None = None
+    evaluations: int = 0
+
+    def __call__(self, tensor: int | None) -> float:
+        self.evaluations += 1
+        return float(self.loss(tensor))
+
+    def side(self) -> object:
+        return self.pattern() if self.pattern is not None else None
 
 
-def gradcheck(
-    f: Callable[[list[np.ndarray]], float],
-    grad_f: Callable[[list[np.ndarray]], Sequence[np.ndarray] | Mapping[str, np.ndarray]]
-    | Sequence[np.ndarray],
-    params: Sequence[np.ndarray] | Mapping[str, np.ndarray],
+@dataclass
+class Comparison:
+    """The finite differences of one tensor set against its gradient."""
+
+    analytic: list[float] = field(default_factory=list)
+    numeric: list[float] = field(default_factory=list)
+    indices: list[Index] = field(default_factory=list)
+    errors: list[float] = field(default_factory=list)
+    kinks: int = 0
+
+
+def _difference(target: Target, i: int, step: np.ndarray | tuple[int, float]) -> float:
+    """(f(p + h) − f(p − h)) / 2 along a step: an entry (j, eps) or an array added to tensor i;
+    NaN when the two evaluations straddle a kink."""
+    p = target.arrays[i]
+    flat = p.reshape(-1)
+    if isinstance(step, tuple):
+        j, eps = step
+        old = flat[j]
+        flat[j] = old + eps
+        plus, side = target(i), target.side()
+        flat[j] = old - eps
+        minus = target(i)
+        flat[j] = old
+    else:
+        p += step
+        plus, side = target(i), target.side()
+        p -= 2 * step
+        minus = target(i)
+        p += step
+    if target.pattern is not None and target.side() != side:
+        return math.nan
+    return (plus - minus) / 2
+
+
+def _entries(target: Target, i: int, picks: Iterable[int], eps: float, out: Comparison) -> None:
+    """Central differences of chosen entries of tensor i against their gradient entries."""
+    p, g = target.arrays[i], target.grads[i].reshape(-1)
+    numeric, analytic, indices = [], [], []
+    for j in picks:
+        d = _difference(target, i, (int(j), eps)) / eps
+        if math.isnan(d):
+            out.kinks += 1
+            continue
+        numeric.append(d)
+        analytic.append(float(g[j]))
+        indices.append(tuple(int(x) for x in np.unravel_index(int(j), p.shape)))
+    out.errors.append(relative_error(analytic, numeric))
+    out.numeric += numeric
+    out.analytic += analytic
+    out.indices += indices
+
+
+def _directions(
+    target: Target, i: int, count: int, eps: float, rng: np.random.Generator, out: Comparison
+) -> list[tuple[float, float]]:
+    """vᵀg against (f(p + εv) − f(p − εv)) / 2ε for `count` random unit directions v."""
+    p, g = target.arrays[i], target.grads[i]
+    pairs = []
+    for _ in range(count):
+        v = rng.standard_normal(p.shape)
+        v /= np.linalg.norm(v)
+        d = _difference(target, i, eps * v) / eps
+        if math.isnan(d):
+            out.kinks += 1
+            continue
+        analytic = float(np.sum(v * g))
+        out.errors.append(relative_error([analytic], [d]))
+        pairs.append((analytic, d))
+    return pairs
+
+
+def _check_tensor(
+    target: Target,
+    i: int,
     *,
-    names: Sequence[str] | None = None,
+    mode: str,
+    eps: float,
+    samples: int,
+    directions: int,
+    rng: np.random.Generator,
+    base: float,
+    batch_size: int | None,
+) -> TensorCheck:
+    p, g, name = target.arrays[i], target.grads[i], target.names[i]
+    if g.shape != p.shape:
+        raise ValueError(f"gradient of {name} has shape {g.shape}, the parameter {p.shape}")
+    before = target.evaluations
+    use = mode if mode != "auto" else ("full" if p.size <= FULL_LIMIT else "auto")
+    out = Comparison()
+    if use == "full":
+        _entries(target, i, range(p.size), eps, out)
+    if use in ("directional", "auto"):
+        pairs = _directions(target, i, directions, eps, rng, out)
+        if use == "directional":
+            out.analytic, out.numeric = [a for a, _ in pairs], [n for _, n in pairs]
+            out.indices = [("direction", k) for k in range(len(pairs))]
+    if use in ("sampled", "auto"):
+        picks = rng.choice(p.size, size=min(samples, p.size), replace=False)
+        out.analytic, out.numeric, out.indices = [], [], []  # the entries are what is shown
+        _entries(target, i, picks, eps, out)
+    analytic, numeric = np.asarray(out.analytic, float), np.asarray(out.numeric, float)
+    check = TensorCheck(
+        name,
+        p.shape,
+        use if use != "auto" else "directional+sampled",
+        max(out.errors, default=0.0),
+        target.evaluations - before,
+        analytic,
+        numeric,
+        out.indices,
+        kinks=out.kinks,
+    )
+    transposed = None
+    if p.ndim == 2 and p.shape[0] == p.shape[1] and use == "full" and numeric.size == p.size:
+        transposed = numeric.reshape(p.shape).T
+    floor = NOISE * max(base, 1.0)
+    if numeric.size == 0:
+        check.unverifiable = "every difference crossed a ReLU kink"
+    elif check.wrong:
+        check.classification, check.factor = classify(analytic, numeric, batch_size, transposed)
+    elif np.linalg.norm(numeric) < floor and np.linalg.norm(analytic) < floor:
+        check.unverifiable = "gradient below the finite-difference noise floor"
+    return check
+
+
+def check_target(
+    target: Target,
+    *,
+    order: Sequence[int] | None = None,
     eps: float = 1e-6,
     mode: str = "auto",
     samples: int = 16,
     directions: int = 2,
     seed: int = 0,
     batch_size: int | None = None,
-    order: Sequence[int] | None = None,
-    pattern: Callable[[], object] | None = None,
-    partial: Callable[[object, int], float] | None = None,
+) -> GradcheckResult:
+    """Check every tensor of `target`, in `order` (the order to report them: backprop order)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    rng = np.random.default_rng(seed)
+    base = abs(target(None))
+    tensors = [
+        _check_tensor(
+            target,
+            i,
+            mode=mode,
+            eps=eps,
+            samples=samples,
+            directions=directions,
+            rng=rng,
+            base=base,
+            batch_size=batch_size,
+        )
+        for i in (order if order is not None else range(len(target.arrays)))
+    ]
+    return GradcheckResult(tensors, target.evaluations, batch_size)
+
+
+def gradcheck(
+    f: Callable[..., float],
+    grad_f: Callable[..., Sequence[np.ndarray] | Mapping[str, np.ndarray]]
+    | Sequence[np.ndarray]
+    | Mapping[str, np.ndarray],
+    params: Params,
+    *,
+    eps: float = 1e-6,
+    mode: str = "auto",
+    samples: int = 16,
+    directions: int = 2,
+    seed: int = 0,
+    batch_size: int | None = None,
 ) -> GradcheckResult:
     """Check `grad_f(params)` against central differences of `f(params)` in float64.
 
-    `params` is a list or dict of arrays (a dict's keys name the tensors); `f` and `grad_f` take
-    the same container type back. `batch_size` lets a scaled gradient be named as "scaled by the
-    batch size". `order` lists the tensors in the order to report them (backprop order).
-    `pattern()`, called after each evaluation of `f`, returns which side of its kink every ReLU-
-    like unit was on; a difference whose two evaluations disagree straddles a kink and is left
-    out (not judged), as are directions that do. `partial(params, i)`, where given, is `f` for
-    evaluations that perturb only tensor i: it may reuse whatever does not depend on it."""
-    keys, arrays = _as_list(params)
-    names = list(names) if names is not None else keys
+    `params` is a list or dict of arrays (a dict's keys name the tensors); `f` and `grad_f` are
+    given the same kind of container back. `grad_f` may also be the gradients themselves.
+    `batch_size` lets a scaled gradient be named "scaled by the batch size"."""
+    if isinstance(params, Mapping):
+        keys = [str(k) for k in params]
+        arrays = list(params.values())
+    else:
+        keys = [f"p{i}" for i in range(len(params))]
+        arrays = list(params)
     work = [np.array(p, dtype=np.float64, order="C") for p in arrays]  # C order: flat views
-    container = (
-        (lambda xs: dict(zip(keys, xs, strict=True)))
-        if isinstance(params, Mapping)
-        else (lambda xs: xs)
-    )
+
+    def container(xs: list[np.ndarray]):
+        return dict(zip(params, xs, strict=True)) if isinstance(params, Mapping) else xs
+
     grads = grad_f(container(work)) if callable(grad_f) else grad_f
     if isinstance(grads, Mapping):
-        grads = [grads[k] for k in keys]
-    grads = [np.asarray(g, dtype=np.float64) for g in grads]
-    rng = np.random.default_rng(seed)
-    count = 0
-
-    current: int | None = None  # the tensor being perturbed
-
-    def loss() -> float:
-        nonlocal count
-        count += 1
-        if partial is not None and current is not None:
-            return float(partial(container(work), current))
-        return float(f(container(work)))
-
-    base = abs(loss())
-    tensors = []
-    for i in order if order is not None else range(len(work)):
-        p, g, name = work[i], grads[i], names[i]
-        current = i
-        if g.shape != p.shape:
-            raise ValueError(f"gradient of {name} has shape {g.shape}, the parameter {p.shape}")
-        before = count
-        use = mode if mode != "auto" else ("full" if p.size <= FULL_LIMIT else "auto")
-        flat, gflat = p.reshape(-1), g.reshape(-1)
-        errors, analytic, numeric, indices = [], [], [], None
-        kinks = 0
-
-        def entry(j: int, flat: np.ndarray = flat) -> float:
-            old = flat[j]
-            flat[j] = old + eps
-            plus, side = loss(), pattern() if pattern else None
-            flat[j] = old - eps
-            minus = loss()
-            flat[j] = old
-            if pattern and pattern() != side:
-                return math.nan  # crossed a kink: no derivative to compare with
-            return (plus - minus) / (2 * eps)
-
-        if use == "full":
-            numeric = np.array([entry(j) for j in range(p.size)])
-            analytic = gflat.copy()
-            smooth = np.isfinite(numeric)
-            kinks += int((~smooth).sum())
-            errors.append(relative_error(analytic[smooth], numeric[smooth]))
-        if use in ("directional", "auto"):
-            ratios = []
-            for _ in range(directions):
-                v = rng.standard_normal(p.shape)
-                v /= np.linalg.norm(v)
-                p += eps * v
-                plus, side = loss(), pattern() if pattern else None
-                p -= 2 * eps * v
-                minus = loss()
-                p += eps * v
-                if pattern and pattern() != side:
-                    kinks += 1
-                    continue
-                d_n, d_a = (plus - minus) / (2 * eps), float(np.sum(v * g))
-                errors.append(relative_error([d_a], [d_n]))
-                ratios.append((d_a, d_n))
-            if use == "directional":
-                analytic, numeric = (
-                    np.array([r[0] for r in ratios]),
-                    np.array([r[1] for r in ratios]),
-                )
-                indices = [("direction", k) for k in range(len(ratios))]
-        transposed = None
-        if use in ("sampled", "auto"):
-            picks = rng.choice(p.size, size=min(samples, p.size), replace=False)
-            indices = [tuple(int(x) for x in np.unravel_index(j, p.shape)) for j in picks]
-            numeric = np.array([entry(int(j)) for j in picks])
-            analytic = gflat[picks].copy()
-            smooth = np.isfinite(numeric)
-            kinks += int((~smooth).sum())
-            errors.append(relative_error(analytic[smooth], numeric[smooth]))
-        analytic, numeric = np.asarray(analytic, float), np.asarray(numeric, float)
-        smooth = np.isfinite(numeric)
-        if not smooth.all():  # leave out the differences that crossed a kink
-            if indices is None:
-                indices = [
-                    tuple(int(x) for x in np.unravel_index(j, p.shape)) for j in range(p.size)
-                ]
-            indices = [i for i, keep in zip(indices, smooth, strict=True) if keep]
-            analytic, numeric = analytic[smooth], numeric[smooth]
-        mode_name = use if use != "auto" else "directional+sampled"
-        check = TensorCheck(
-            name,
-            p.shape,
-            mode_name,
-            max(errors, default=0.0),
-            count - before,
-            analytic,
-            numeric,
-            indices,
-            kinks=kinks,
-        )
-        if p.ndim == 2 and p.shape[0] == p.shape[1] and use == "full" and numeric.size == p.size:
-            transposed = numeric.reshape(p.shape).T
-        if numeric.size == 0:
-            check.unverifiable = "every difference crossed a ReLU kink"
-        elif check.wrong:
-            check.classification, check.factor = classify(
-                analytic, numeric, p.shape, batch_size, transposed
-            )
-        elif np.linalg.norm(numeric) < NOISE * max(base, 1.0) and np.linalg.norm(
-            analytic
-        ) < NOISE * max(base, 1.0):
-            check.unverifiable = "gradient below the finite-difference noise floor"
-        tensors.append(check)
-    return GradcheckResult(tensors, count, batch_size)
+        grads = [grads[k] for k in (params if isinstance(params, Mapping) else keys)]
+    target = Target(
+        work,
+        [np.asarray(g, dtype=np.float64) for g in grads],
+        keys,
+        lambda _: float(f(container(work))),
+    )
+    return check_target(
+        target,
+        eps=eps,
+        mode=mode,
+        samples=samples,
+        directions=directions,
+        seed=seed,
+        batch_size=batch_size,
+    )
 
 
-def assert_gradients(*args, **kwargs) -> GradcheckResult:
+def assert_gradients(
+    f: Callable[..., float],
+    grad_f: Callable[..., Sequence[np.ndarray] | Mapping[str, np.ndarray]]
+    | Sequence[np.ndarray]
+    | Mapping[str, np.ndarray],
+    params: Params,
+    *,
+    eps: float = 1e-6,
+    mode: str = "auto",
+    samples: int = 16,
+    directions: int = 2,
+    seed: int = 0,
+    batch_size: int | None = None,
+) -> GradcheckResult:
     """`gradcheck(...)`, raising AssertionError with the per-tensor table when a tensor is wrong."""
-    result = gradcheck(*args, **kwargs)
+    result = gradcheck(
+        f,
+        grad_f,
+        params,
+        eps=eps,
+        mode=mode,
+        samples=samples,
+        directions=directions,
+        seed=seed,
+        batch_size=batch_size,
+    )
     if not result.ok:
         wrong = ", ".join(t.name for t in result.wrong)
         raise AssertionError(

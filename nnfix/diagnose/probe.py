@@ -34,9 +34,6 @@ class ProbeRecord:
     network: Network | None = None  # the weights at the end
     epochs: int = 0
 
-    def window(self, fraction: float = 0.25) -> int:
-        return max(1, int(len(self.loss) * fraction))
-
 
 def run_probe(
     network: Network, loss, train, x: np.ndarray, y: np.ndarray, rng, budget: float
@@ -54,11 +51,10 @@ def run_probe(
 
     def on_step(info: StepInfo) -> None:
         nonlocal previous
-        depth = info.network.depth
         record.steps.append(info.step)
         record.loss.append(info.loss)
         record.lr.append(info.lr)
-        grads = [info.grads[2 * l] for l in range(depth)]
+        grads = info.network.weight_grads(info.grads)
         record.grad_norm.append([float(np.linalg.norm(g)) for g in grads])
         record.grad_mean.append([float(np.mean(np.abs(g))) for g in grads])
         weights = info.network.weights
@@ -70,7 +66,7 @@ def run_probe(
             record.update_ratio.append(ratios)
             previous = None
         if info.step < DENSE_STEPS or info.step % 10 == 0:
-            previous = [w.copy() for w in weights]  # compared with the weights after this update
+            previous = [w.copy() for w in weights]  # compared after the next update
         if not math.isfinite(info.loss):
             record.diverged_at = info.step
 
@@ -95,15 +91,26 @@ def run_probe(
 
 
 def overfit(
-    network: Network, loss, train, x: np.ndarray, y: np.ndarray, rng, budget: float, target: float
+    network: Network,
+    loss,
+    train,
+    x: np.ndarray,
+    y: np.ndarray,
+    rng,
+    *,
+    budget: float,
+    target: float,
+    rates: tuple[float, ...],
+    steps: int,
 ) -> tuple[bool, dict]:
-    """Can the net drive the loss below `target` on these few samples? Adam, full batch, a few
-    learning rates, from the spec's own init and with its own derivatives."""
+    """Can the net drive the loss below `target` on these few samples? Adam, full batch, each of
+    `rates` in turn for up to `steps` steps, from the spec's own init and with its own
+    derivatives."""
     from nnfix.spec.model import OptimizerSpec, ScheduleSpec
 
     tried = {}
     start = time.perf_counter()
-    for lr in (1e-2, 3e-3, 3e-2):
+    for lr in rates:
         settings = train.model_copy(
             update={
                 "optimizer": OptimizerSpec(name="adam"),
@@ -111,7 +118,7 @@ def overfit(
                 "schedule": ScheduleSpec(name="constant"),
                 "batch_size": "full",
                 "l2": 0.0,
-                "epochs": 400,
+                "epochs": steps,
             }
         )
         net = network.copy()

@@ -9,7 +9,6 @@ from pathlib import Path
 from nnfix.diagnose.config import Config, find_pyproject, from_pyproject, resolve
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.findings import Report
-from nnfix.diagnose.passes import PASSES
 from nnfix.diagnose.pipeline import Selection, diagnose
 from nnfix.errors import InputError
 from nnfix.spec.load import load_spec
@@ -21,7 +20,6 @@ class Outcome:
     report: Report
     config: Config  # as flags and pyproject give it (each spec may add its own diagnose:)
     errors: list[InputError] = field(default_factory=list)
-    checked: set[str] = field(default_factory=set)  # the rules a pass that ran has checked
 
     @property
     def exit_code(self) -> int:
@@ -38,20 +36,19 @@ def run(
     base = resolve(flags, DiagnoseSpec(), project)
     outcome = Outcome(Report([], fail_on=base.fail_on), base)
     for path in paths:
-        loaded = None
         try:
             loaded = load_spec(path, assignments)
             config = resolve(flags, loaded.spec.diagnose, project)
             selection = Selection(config.select, config.ignore)
             options = Options(quick=quick, budget=config.budget, gradcheck=config.gradcheck)
-            spec_report = diagnose(loaded, PASSES, selection, options)
+            spec_report = diagnose(loaded, selection, options)
         except InputError as exc:
-            if exc.source is None and loaded is not None:
-                exc.source = loaded.source
             outcome.errors.append(exc)
             continue
         spec_report.fail_on = config.fail_on
         ran = {c for p in spec_report.passes if not p.skipped for c in p.codes}
-        outcome.checked |= {c for c in ran if c in selection}
+        outcome.report.checked = (outcome.report.checked or set()) | {
+            c for c in ran if c in selection
+        }
         outcome.report.specs.append(spec_report)
     return outcome

@@ -8,13 +8,13 @@ from collections.abc import Callable
 import numpy as np
 
 from nnfix.engine import activations
-from nnfix.engine.initializers import initialize
+from nnfix.engine.layers import LAYERS, Layer
 from nnfix.engine.losses import Loss
 from nnfix.engine.network import LayerActivation, Network
 from nnfix.errors import SpecPath, UserFunctionError
 from nnfix.spec.functions import UserFunction
 from nnfix.spec.load import LoadedSpec
-from nnfix.spec.model import ACTIVATIONS, LayerSpec
+from nnfix.spec.model import LayerSpec, has_bias
 from nnfix.spec.usercode import user_traceback
 
 Array = np.ndarray
@@ -45,7 +45,7 @@ def _checked(path: SpecPath, uf: UserFunction, call: Callable[[], object], like:
     return out
 
 
-def _argument_of(uf: UserFunction, derivative_of: str | None) -> str:
+def argument_of(uf: UserFunction, derivative_of: str | None) -> str:
     """What a one-argument derivative is given: as declared, else the variable it names."""
     if derivative_of is not None:
         return derivative_of
@@ -56,7 +56,7 @@ def declared_derivative(
     path: SpecPath, uf: UserFunction, derivative_of: str | None
 ) -> Callable[[Array, Array], Array]:
     """The user's derivative as a function of (z, a), fed what their code feeds it."""
-    arg = _argument_of(uf, derivative_of)
+    arg = argument_of(uf, derivative_of)
     if uf.kind == "file":
         return lambda z, a: _checked(path, uf, lambda: uf.fn(z if arg == "z" else a), z)
     if uf.variables == {"z", "a"}:  # names both: each is what it says
@@ -82,10 +82,11 @@ def layer_activation(
     """Layer i's forward function (always the true one) and the derivative its backward uses."""
     spec = layer.activation
     path = ("model", "layers", i, "activation")
-    if spec.name in ACTIVATIONS:
+    builtin: activations.Activation | None = None
+    true_derivative: Callable[[Array, Array], Array] | None
+    if spec.name in activations.NAMES:
         builtin = activations.get(spec.name, spec.alpha)
         forward, true_derivative = builtin.fn, builtin.derivative if builtin.elementwise else None
-        builtin_name: str | None = spec.name
     else:
         uf = functions[(*path, "name")]
         call = (lambda z: uf.fn(z)) if uf.kind == "file" else (lambda z: uf.fn(z=z))
@@ -95,13 +96,13 @@ def layer_activation(
             return _checked(name_path, uf, lambda: call(z), z)
 
         true_derivative = _numeric_derivative(forward)
-        builtin_name = None
     declared = functions.get((*path, "derivative"))
-    if declared is not None:
-        derivative = declared_derivative((*path, "derivative"), declared, spec.derivative_of)
-    else:
-        derivative = true_derivative
-    return LayerActivation(spec.name, forward, derivative, builtin_name, declared is not None)
+    derivative = (
+        declared_derivative((*path, "derivative"), declared, spec.derivative_of)
+        if declared is not None
+        else true_derivative
+    )
+    return LayerActivation(spec.name, forward, derivative, builtin, declared is not None)
 
 
 def build_loss(loaded: LoadedSpec) -> Loss:
@@ -129,14 +130,12 @@ def build_network(
 ) -> Network:
     """The spec's network, initialised with `rng` (the spec's init and bias_init per layer)."""
     model = loaded.spec.model
-    weights, biases, acts = [], [], []
+    layers: list[Layer] = []
     n_in = n_inputs
     for i, layer in enumerate(model.layers):
-        n_out = layer.units
-        W = initialize(layer.init or model.init, (n_in, n_out), n_in, n_out, rng)
-        b = initialize(layer.bias_init or model.bias_init, (1, n_out), n_in, n_out, rng)
-        weights.append(W.astype(dtype))
-        biases.append(b.astype(dtype))
-        acts.append(layer_activation(i, layer, loaded.functions))
-        n_in = n_out
-    return Network(weights, biases, acts)
+        bias_init = (layer.bias_init or model.bias_init) if has_bias(model, layer) else None
+        act = layer_activation(i, layer, loaded.functions)
+        init = layer.init or model.init
+        layers.append(LAYERS["dense"].build(n_in, layer.units, act, init, bias_init, rng, dtype))
+        n_in = layer.units
+    return Network(layers)

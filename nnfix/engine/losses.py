@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnfix.engine.activations import softmax_backward
+from nnfix.engine.activations.softmax import backward as softmax_backward
 
 Array = np.ndarray
 

@@ -9,15 +9,44 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from nnfix.engine.losses import Loss
 from nnfix.engine.metrics import accuracy, target_kind
-from nnfix.engine.network import Network
+from nnfix.engine.network import Cache, LayerActivation
 from nnfix.engine.optimizers import Optimizer
 from nnfix.engine.schedules import learning_rate
 from nnfix.spec.model import TrainSpec
+
+
+class Trainable(Protocol):
+    """What the Trainer trains: nnfix's Network, or the user's own code behind the same face."""
+
+    params: list[np.ndarray]  # updated in place by the optimiser
+
+    @property
+    def depth(self) -> int: ...
+
+    @property
+    def names(self) -> list[str]: ...
+
+    @property
+    def activations(self) -> list[LayerActivation]: ...
+
+    @property
+    def weights(self) -> list[np.ndarray]: ...
+
+    def weight_grads(self, grads: list[np.ndarray]) -> list[np.ndarray]: ...
+
+    def forward(self, x: np.ndarray) -> Cache: ...
+
+    def loss(self, cache: Cache, y: np.ndarray, loss: Loss, l2: float = 0.0) -> float: ...
+
+    def loss_and_grads(
+        self, x: np.ndarray, y: np.ndarray, loss: Loss, l2: float = 0.0
+    ) -> tuple[float, list[np.ndarray], Cache]: ...
 
 
 @dataclass
@@ -48,23 +77,27 @@ class StepInfo:
     step: int
     lr: float
     loss: float
-    grads: list[np.ndarray]
-    network: Network
+    grads: list[np.ndarray]  # aligned with network.params
+    network: Trainable  # after this step's update
 
 
 class Trainer:
-    def __init__(self, network: Network, loss: Loss, train: TrainSpec, rng: np.random.Generator):
+    def __init__(self, network: Trainable, loss: Loss, train: TrainSpec, rng: np.random.Generator):
         self.network = network
         self.loss = loss
         self.train = train
         self.rng = rng
         self.optimizer = Optimizer(train.optimizer)
 
-    def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, list[np.ndarray]]:
-        """One update on one minibatch: its loss (before the update) and the gradients."""
-        value, grads, _ = self.network.loss_and_grads(x, y, self.loss, self.train.l2)
-        self.optimizer.step(self.network.params, grads, lr)
-        return value, grads
+    def step(
+        self, x: np.ndarray, y: np.ndarray, lr: float
+    ) -> tuple[float, list[np.ndarray], Cache]:
+        """One update on one minibatch: its loss (before the update), the gradients and the
+        forward cache. A non-finite loss updates nothing, so NaN never reaches the weights."""
+        value, grads, cache = self.network.loss_and_grads(x, y, self.loss, self.train.l2)
+        if math.isfinite(value):
+            self.optimizer.step(self.network.params, grads, lr)
+        return value, grads, cache
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
         """Loss and accuracy on a whole set (None, None when it is empty)."""
@@ -106,11 +139,11 @@ class Trainer:
                 lr = learning_rate(
                     self.train.schedule, self.train.lr, epoch, history.steps, epochs, per_epoch
                 )
-                value, grads, cache = self.network.loss_and_grads(xb, yb, self.loss, self.train.l2)
+                value, grads, cache = self.step(xb, yb, lr)
                 if kind is not None:
                     correct += (accuracy(cache.a[-1], yb, kind) or 0.0) * len(xb)
-                norms += [float(np.linalg.norm(grads[2 * l])) for l in range(depth)]
-                if on_step is not None:
+                norms += [float(np.linalg.norm(g)) for g in self.network.weight_grads(grads)]
+                if on_step is not None:  # after the update: the weights are the new ones
                     on_step(StepInfo(epoch + 1, history.steps, lr, value, grads, self.network))
                 history.steps += 1
                 steps += 1
@@ -118,12 +151,15 @@ class Trainer:
                 if not math.isfinite(value):
                     history.stopped, history.diverged_at = "diverged", (epoch + 1, history.steps)
                     break
-                self.optimizer.step(self.network.params, grads, lr)
                 if should_stop is not None and should_stop():
                     history.stopped = "interrupted"
                     break
             seen = min(steps * batch, m)
-            val_loss, val_acc = self.evaluate(x_val, y_val) if x_val is not None else (None, None)
+            val_loss, val_acc = (
+                self.evaluate(x_val, y_val)
+                if x_val is not None and y_val is not None
+                else (None, None)
+            )
             record = EpochRecord(
                 epoch=epoch + 1,
                 loss=total / seen,

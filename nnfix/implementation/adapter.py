@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnfix.engine.network import Network
+from nnfix.errors import ModuleError, Problem
 from nnfix.implementation.binding import bind
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import ImplementationSpec
-from nnfix.spec.usercode import load_function, user_traceback
+from nnfix.spec.usercode import RefError, UserCodeError, load_function, user_traceback
 
 
 class UserCallError(Exception):
@@ -35,14 +36,36 @@ class Gradients:
     extra: list[str]  # user keys that look like gradients of parameters that do not exist
 
 
+def _load(module, name: str, key: str):
+    """The function `name` of the user's module; a RefError names the spec key that named it."""
+    try:
+        return load_function(module, name)
+    except RefError as exc:
+        raise RefError(str(exc), exc.hint, exc.key or key) from None
+
+
+def load_implementation(loaded: LoadedSpec, network: Network) -> Implementation:
+    """The spec's implementation; a module or name that cannot be loaded is a ModuleError at
+    the spec key that names it."""
+    try:
+        return Implementation(loaded, network)
+    except RefError as exc:
+        problem = Problem(str(exc), path=("implementation", exc.key or "module"), hint=exc.hint)
+        raise ModuleError([problem], loaded.source) from None
+    except UserCodeError as exc:
+        problem = Problem(str(exc), path=("implementation", "module"), detail=exc.trace)
+        raise ModuleError([problem], loaded.source) from None
+
+
 class Implementation:
     def __init__(self, loaded: LoadedSpec, network: Network):
+        assert loaded.spec.implementation is not None
         self.spec: ImplementationSpec = loaded.spec.implementation
         self.depth = network.depth
         module = loaded.base_dir / self.spec.module
-        self.forward_fn = load_function(module, self.spec.forward)
-        self.backward_fn = load_function(module, self.spec.backward)
-        self.loss_fn = load_function(module, self.spec.loss) if self.spec.loss else None
+        self.forward_fn = _load(module, self.spec.forward, "forward")
+        self.backward_fn = _load(module, self.spec.backward, "backward")
+        self.loss_fn = _load(module, self.spec.loss, "loss") if self.spec.loss else None
         self.columns = self.spec.layout == "columns"
         names = self.spec.names
         self.key = {f"W{l}": names.weight.format(l=l) for l in range(1, self.depth + 1)}
@@ -54,16 +77,10 @@ class Implementation:
 
     def params(self, network: Network, dtype=np.float64) -> dict[str, np.ndarray]:
         """The user's params dict: columns W{l} (n_l, n_{l-1}), b{l} (n_l, 1); rows as nnfix."""
-        out = {}
-        for l in range(1, self.depth + 1):
-            W, b = network.weights[l - 1], network.biases[l - 1]
-            out[self.key[f"W{l}"]] = np.array(
-                W.T if self.columns else W, dtype=np.float64, order="C"
-            )
-            out[self.key[f"b{l}"]] = np.array(
-                b.T if self.columns else b, dtype=np.float64, order="C"
-            )
-        return out
+        return {
+            self.key[name]: np.array(p.T if self.columns else p, dtype=dtype, order="C")
+            for name, p in zip(network.names, network.params, strict=True)
+        }
 
     def samples(self, a: np.ndarray) -> np.ndarray:
         """Inputs, targets or outputs in the user's layout (columns: one sample per column)."""

@@ -4,6 +4,8 @@ each gradient to have its parameter's shape (checked here, with the user's names
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from nnfix.engine.losses import Loss
@@ -16,10 +18,13 @@ class UserNetwork:
 
     def __init__(self, impl: Implementation, reference: Network):
         self.impl = impl
+        self.reference = reference
         self.activations = reference.activations
+        self.slots = reference.slots
+        self.names = reference.names
+        self.weight_index = reference.weight_index
         # the user's dict in the spec's dtype, updated in place by the optimiser
-        self.values = impl.params(reference, reference.weights[0].dtype)
-        self.names = [f"{kind}{l}" for l in range(1, impl.depth + 1) for kind in ("W", "b")]
+        self.values = impl.params(reference, reference.params[0].dtype)
         self.params = [self.values[impl.key[n]] for n in self.names]
 
     @property
@@ -28,11 +33,14 @@ class UserNetwork:
 
     @property
     def weights(self) -> list[np.ndarray]:
-        return self.params[0::2]
+        return self.weight_grads(self.params)
+
+    def weight_grads(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        return [grads[i] for i in self.weight_index]
 
     def copy(self) -> UserNetwork:
         clone = object.__new__(UserNetwork)
-        clone.impl, clone.activations, clone.names = self.impl, self.activations, self.names
+        clone.__dict__.update(self.__dict__)
         clone.values = {k: v.copy() for k, v in self.values.items()}
         clone.params = [clone.values[self.impl.key[n]] for n in self.names]
         return clone
@@ -40,11 +48,7 @@ class UserNetwork:
     def as_network(self) -> Network:
         """The same weights as nnfix's network (rows layout), to look inside the layers."""
         to_rows = (lambda a: a.T) if self.impl.columns else (lambda a: a)
-        return Network(
-            [to_rows(w).copy() for w in self.params[0::2]],
-            [to_rows(b).copy() for b in self.params[1::2]],
-            self.activations,
-        )
+        return self.reference.with_params([to_rows(p).copy() for p in self.params])
 
     def forward(self, x: np.ndarray) -> Cache:
         """The user's output, in nnfix's rows layout, as the last layer of a cache."""
@@ -56,7 +60,7 @@ class UserNetwork:
         return out
 
     def loss(self, cache: Cache, y: np.ndarray, loss: Loss, l2: float = 0.0) -> float:
-        AL = cache.user[0]
+        AL = cast(tuple, cache.user)[0]
         value = self.impl.loss(AL, self.impl.samples(y), loss)
         if l2:
             value += 0.5 * l2 * sum(float(np.sum(w * w)) for w in self.weights)
@@ -65,7 +69,7 @@ class UserNetwork:
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray, loss: Loss, l2: float = 0.0):
         cache = self.forward(x)
         value = self.loss(cache, y, loss, l2)
-        AL, user_cache = cache.user
+        AL, user_cache = cast(tuple, cache.user)
         raw = self.impl.backward(
             {k: v.copy() for k, v in self.values.items()},
             self.impl.samples(x),
@@ -89,6 +93,6 @@ class UserNetwork:
                 )
             grads.append(np.ascontiguousarray(g, dtype=p.dtype))
         if l2:
-            for l, W in enumerate(self.weights):
-                grads[2 * l] = grads[2 * l] + l2 * W
+            for i in self.weight_index:
+                grads[i] = grads[i] + l2 * self.params[i]
         return value, grads, cache

@@ -4,8 +4,9 @@ by the symptoms it explains, then the per-layer figures at init and the passes r
 from __future__ import annotations
 
 import math
+from typing import cast
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -83,7 +84,7 @@ def _layers(spec: SpecReport) -> Table:
         ("‖dW‖", "right"),
     ]
     for name, justify in columns:
-        table.add_column(name, justify=justify, no_wrap=True)
+        table.add_column(name, justify=cast(JustifyMethod, justify), no_wrap=True)
     for row in spec.layers:
         table.add_row(
             str(row["layer"]),

@@ -111,13 +111,10 @@ def render_input_error(error: InputError, console: Console) -> None:
             console.print(Text(f"  {problem.hint}", style="bold cyan"))
         if problem.detail:
             console.print(Text(problem.detail, style="dim"), soft_wrap=True)
-    what = {"spec": "the spec", "data": "the data", "module": "your module"}.get(
-        error.kind, error.kind
-    )
     count = len(error.problems)
     console.print(
         Text(
-            f"nnfix: {count} problem{'s' if count != 1 else ''} in {what}; nothing was run.",
+            f"nnfix: {count} problem{'s' if count != 1 else ''} in {error.what}; nothing was run.",
             style="bold red",
         )
     )

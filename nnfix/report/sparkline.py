@@ -15,10 +15,8 @@ def sparkline(values: list[float | None], width: int = 40) -> str:
     buckets: list[float | None] = []
     for i in range(min(width, n)):
         chunk = values[i * n // min(width, n) : (i + 1) * n // min(width, n)] or [values[-1]]
-        if any(v is None or not math.isfinite(v) for v in chunk):
-            buckets.append(None)
-        else:
-            buckets.append(sum(chunk) / len(chunk))
+        numbers = [v for v in chunk if v is not None and math.isfinite(v)]
+        buckets.append(sum(numbers) / len(numbers) if len(numbers) == len(chunk) else None)
     finite = [b for b in buckets if b is not None]
     if not finite:
         return "×" * len(buckets)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from typing import cast
+
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -97,7 +99,7 @@ def render_summary(summary: dict, console: Console) -> None:
         ("last", "right"),
         ("", "left"),
     ]:
-        table.add_column(name, justify=justify)
+        table.add_column(name, justify=cast(JustifyMethod, justify))
     for layer in summary["layers"]:
         norms = layer["grad_norm"]
         first, last = _first_last(norms)

@@ -1,4 +1,5 @@
-"""A loaded spec made ready to run: its data, targets, initialised network and loss.
+"""A loaded spec made ready to run — its data, targets, initialised network and loss — the one
+way both `nnfix train` and `nnfix diagnose` prepare a spec.
 
 One seed drives everything: it is split into independent streams for the data, the
 initial weights and the minibatch order, so changing one never shifts another."""
@@ -13,7 +14,7 @@ from nnfix.data import Dataset, encode_targets, load_dataset
 from nnfix.engine.build import build_loss, build_network
 from nnfix.engine.losses import Loss
 from nnfix.engine.network import Network
-from nnfix.errors import InputError
+from nnfix.errors import DataError
 from nnfix.spec.load import LoadedSpec
 
 
@@ -21,15 +22,24 @@ from nnfix.spec.load import LoadedSpec
 class Prepared:
     loaded: LoadedSpec
     data: Dataset
-    y_train: np.ndarray  # targets shaped like the output layer (one-hot where it has several units)
-    y_val: np.ndarray
+    y_train: np.ndarray | None  # shaped like the output layer (one-hot where it has several units)
+    y_val: np.ndarray | None
+    target_error: DataError | None  # why the targets could not be shaped so (y_* are then None)
     network: Network
     loss: Loss
     batch_rng: np.random.Generator
 
     @property
     def dtype(self) -> str:
-        return self.loaded.spec.train.dtype
+        return str(self.network.params[0].dtype)
+
+    @property
+    def finite_rows(self) -> np.ndarray:
+        """Training rows whose inputs and targets are all finite."""
+        ok = np.all(np.isfinite(self.data.x_train), axis=1)
+        if self.y_train is not None:
+            ok &= np.all(np.isfinite(self.y_train), axis=1)
+        return ok
 
 
 def seeds(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
@@ -38,22 +48,25 @@ def seeds(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.rando
     return np.random.default_rng(data), np.random.default_rng(init), np.random.default_rng(batch)
 
 
-def prepare(loaded: LoadedSpec) -> Prepared:
-    """Load the data and build the network; data problems are InputErrors located in the spec."""
+def prepare(loaded: LoadedSpec, dtype: str | None = None) -> Prepared:
+    """Load the data and build the network in `dtype` (default: the spec's train.dtype); data
+    problems are DataErrors located in the spec. Targets that do not fit the output layer are
+    kept as `target_error`: training cannot start, a diagnosis reports them (D103)."""
     spec = loaded.spec
+    dtype = dtype or spec.train.dtype
     data_rng, init_rng, batch_rng = seeds(spec.seed)
-    dtype = spec.train.dtype
+    data = load_dataset(
+        spec.data, base_dir=loaded.base_dir, rng=data_rng, dtype=dtype, source=loaded.source
+    )
+    units = spec.model.layers[-1].units
+    y_train = y_val = None
+    target_error = None
     try:
-        data = load_dataset(spec.data, base_dir=loaded.base_dir, rng=data_rng, dtype=dtype)
-        units = spec.model.layers[-1].units
-        y_train = encode_targets(data.y_train, units).astype(dtype)
-        y_val = (
-            encode_targets(data.y_val, units).astype(dtype)
-            if len(data.y_val)
-            else np.zeros((0, units), dtype)
-        )
-    except InputError as exc:
-        exc.source = exc.source or loaded.source
-        raise
+        y_train = encode_targets(data.y_train, units, source=loaded.source).astype(dtype)
+        y_val = encode_targets(data.y_val, units, source=loaded.source).astype(dtype)
+    except DataError as exc:
+        target_error = exc
     network = build_network(loaded, data.n_features, init_rng, dtype)
-    return Prepared(loaded, data, y_train, y_val, network, build_loss(loaded), batch_rng)
+    return Prepared(
+        loaded, data, y_train, y_val, target_error, network, build_loss(loaded), batch_rng
+    )

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nnfix.engine.train import EpochRecord, History, Trainer
-from nnfix.implementation.adapter import Implementation
+from nnfix.engine.train import EpochRecord, History, Trainable, Trainer
+from nnfix.implementation.adapter import load_implementation
 from nnfix.implementation.network import UserNetwork
 from nnfix.run.prepare import Prepared, prepare
 from nnfix.run.rundir import _number, new_run_dir, save_run
@@ -62,7 +62,8 @@ def summarize(
     prepared: Prepared, history: History, trainer: Trainer, seconds: float, run_dir: Path
 ) -> dict:
     """The summary of a run, as JSON-ready data (non-finite numbers as null)."""
-    data, net = prepared.data, prepared.network
+    data, net = prepared.data, trainer.network
+    assert prepared.y_train is not None and prepared.y_val is not None
     with np.errstate(all="ignore"):
         train_loss, train_acc = trainer.evaluate(data.x_train, prepared.y_train)
         val_loss, val_acc = trainer.evaluate(data.x_val, prepared.y_val)
@@ -120,24 +121,27 @@ def train(
 ) -> TrainResult:
     """Train the spec and save its run directory (also when Ctrl-C stopped it early)."""
     prepared = prepare(loaded)
+    if prepared.target_error is not None:
+        raise prepared.target_error
+    assert prepared.y_train is not None and prepared.y_val is not None
     total = loaded.spec.train.epochs
     if on_start is not None:
         on_start(prepared, total)
     reference = prepared.network.copy() if compare else None
-    if (
-        loaded.spec.implementation is not None
-    ):  # the user's forward/backward, nnfix's optimiser loop
-        prepared.network = UserNetwork(Implementation(loaded, prepared.network), prepared.network)
+    network: Trainable = prepared.network
+    if loaded.spec.implementation is not None:  # the user's forward/backward, nnfix's optimiser
+        network = UserNetwork(load_implementation(loaded, prepared.network), prepared.network)
     data = prepared.data
-    validation = (data.x_val, prepared.y_val) if len(data.x_val) else (None, None)
+    x_val, y_val = (data.x_val, prepared.y_val) if len(data.x_val) else (None, None)
     batch_state = prepared.batch_rng.bit_generator.state
-    trainer = Trainer(prepared.network, prepared.loss, loaded.spec.train, prepared.batch_rng)
+    trainer = Trainer(network, prepared.loss, loaded.spec.train, prepared.batch_rng)
     start = time.perf_counter()
     with graceful_interrupt() as interrupted, np.errstate(all="ignore"):
         history = trainer.fit(
             data.x_train,
             prepared.y_train,
-            *validation,
+            x_val,
+            y_val,
             epochs=total,
             on_epoch=on_epoch,
             should_stop=interrupted,
@@ -150,7 +154,8 @@ def train(
             compared = ref_trainer.fit(
                 data.x_train,
                 prepared.y_train,
-                *validation,
+                x_val,
+                y_val,
                 epochs=len(history.epochs),
                 should_stop=interrupted,
             )
@@ -160,7 +165,8 @@ def train(
     if compared is not None:
         summary["reference_loss_curve"] = [_number(r.loss) for r in compared.epochs]
         summary["parted_at_epoch"] = parted_at(history, compared)
-    save_run(run_dir, loaded, prepared.network, history, summary)
+    trained = network.as_network() if isinstance(network, UserNetwork) else prepared.network
+    save_run(run_dir, loaded, trained, history, summary)
     return TrainResult(prepared, history, summary, run_dir)
 
 

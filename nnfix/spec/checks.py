@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from nnfix.errors import Problem
-from nnfix.spec.model import DataSpec, ImplementationSpec, LossSpec, ModelSpec, TrainSpec
+from collections.abc import Callable
+
+from nnfix.engine import activations
+from nnfix.errors import Problem, SpecPath
+from nnfix.spec.model import (
+    DataSpec,
+    ImplementationSpec,
+    InitSpec,
+    LossSpec,
+    ModelSpec,
+    TrainSpec,
+    has_bias,
+)
 
 # which optional keys each choice takes; a key set for another choice is an error
 _DATA_KEYS = {
@@ -56,7 +67,7 @@ def _keys_apply(model, choice: str, table: dict, path, what: str) -> list[Proble
 
 def check(sections: dict) -> list[Problem]:
     """Every cross-key problem of the sections that validated ({"data": DataSpec, …})."""
-    checkers = {
+    checkers: dict[str, Callable] = {
         "data": _data,
         "model": _model,
         "loss": _loss,
@@ -91,15 +102,26 @@ def _data(data: DataSpec) -> list[Problem]:
 
 def _model(model: ModelSpec) -> list[Problem]:
     problems = []
-    inits = [(("model", "init"), model.init), (("model", "bias_init"), model.bias_init)]
+    inits: list[tuple[SpecPath, InitSpec]] = [
+        (("model", "init"), model.init),
+        (("model", "bias_init"), model.bias_init),
+    ]
     layers = model.layers
     for i, layer in enumerate(layers):
-        path = ("model", "layers", i)
+        path: SpecPath = ("model", "layers", i)
         inits += [
             ((*path, key), getattr(layer, key))
             for key in ("init", "bias_init")
             if getattr(layer, key) is not None
         ]
+        if layer.bias_init is not None and not has_bias(model, layer):
+            problems.append(
+                Problem(
+                    "'bias_init' does not apply to a layer without bias",
+                    path=(*path, "bias_init"),
+                    on_key=True,
+                )
+            )
         act = layer.activation
         apath = (*path, "activation")
         if act.name == "softmax" and i != len(layers) - 1:
@@ -114,10 +136,13 @@ def _model(model: ModelSpec) -> list[Problem]:
                     path=(*apath, "derivative"),
                 )
             )
-        if act.alpha is not None and act.name not in ("leaky_relu", "elu"):
+        if act.alpha is not None and not (
+            act.name in activations.NAMES and activations.takes_alpha(act.name)
+        ):
+            takes = [n for n in activations.NAMES if activations.takes_alpha(n)]
             problems.append(
                 Problem(
-                    f"'alpha' applies to leaky_relu and elu, not to '{act.name}'",
+                    f"'alpha' applies to {' and '.join(takes)}, not to '{act.name}'",
                     path=(*apath, "alpha"),
                     on_key=True,
                 )

@@ -7,6 +7,7 @@ import ast
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -71,7 +72,7 @@ class Expression:
 
     text: str
     variables: frozenset[str]
-    _fn: Callable[[dict], object]
+    _fn: Callable[[dict], Any]
 
     def __call__(self, **values) -> np.ndarray:
         missing = self.variables - values.keys()
@@ -92,10 +93,10 @@ def compile_expression(text: str, allowed: tuple[str, ...] = VARIABLES) -> Expre
     lead = len(text) - len(text.lstrip())
     used: set[str] = set()
 
-    def fail(node: ast.AST, message: str, hint: str | None = None):
+    def fail(node: ast.AST, message: str, hint: str | None = None) -> NoReturn:
         raise ExpressionError(message, lead + getattr(node, "col_offset", 0), hint)
 
-    def build(node: ast.AST) -> Callable[[dict], object]:
+    def build(node: ast.AST) -> Callable[[dict], Any]:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, int | float):
                 fail(node, f"only numbers are allowed as constants, not {node.value!r}")
@@ -122,8 +123,8 @@ def compile_expression(text: str, allowed: tuple[str, ...] = VARIABLES) -> Expre
             if op is None:
                 symbol = _SYMBOLS.get(type(node.op), type(node.op).__name__)
                 fail(node, f"operator '{symbol}' is not allowed (use + - * / ** %)")
-            left, right = build(node.left), build(node.right)
-            return lambda env: op(left(env), right(env))
+            left, right, binary = build(node.left), build(node.right), op
+            return lambda env: binary(left(env), right(env))
         if isinstance(node, ast.UnaryOp):
             operand = build(node.operand)
             if isinstance(node.op, ast.USub):

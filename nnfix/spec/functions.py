@@ -31,7 +31,7 @@ def _compile(text: str, allowed: tuple[str, ...], base_dir: Path) -> UserFunctio
 
 def _strings(raw: dict) -> list[tuple[SpecPath, str, tuple[str, ...]]]:
     """The user-math strings of a raw spec mapping (read even where other keys are invalid)."""
-    found = []
+    found: list[tuple[SpecPath, str, tuple[str, ...]]] = []
     model = raw.get("model")
     layers = model.get("layers") if isinstance(model, dict) else None
     for i, layer in enumerate(layers if isinstance(layers, list) else ()):
@@ -71,4 +71,6 @@ def user_functions(raw: dict, base_dir: Path) -> tuple[dict[SpecPath, UserFuncti
             problems.append(Problem(message, path=path, hint=hint, offset=exc.offset))
         except usercode.RefError as exc:
             problems.append(Problem(str(exc), path=path, hint=exc.hint))
+        except usercode.UserCodeError as exc:
+            problems.append(Problem(str(exc), path=path, detail=exc.trace))
     return functions, problems

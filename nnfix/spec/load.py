@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from nnfix.errors import InputError, Problem, SpecPath, did_you_mean
+from nnfix.errors import Problem, SpecError, SpecPath, did_you_mean
 from nnfix.spec import checks, overrides, source
 from nnfix.spec.functions import UserFunction, user_functions
 from nnfix.spec.model import Spec
@@ -44,6 +44,7 @@ def load_spec(path: str | Path, assignments: tuple[str, ...] | list[str] = ()) -
     """Read, override, validate and compile a spec; every problem at once in one InputError."""
     src = source.read(Path(path))
     overrides.apply(src, assignments)
+    assert isinstance(src.data, dict)  # source.read refuses anything but a mapping
     problems: list[Problem] = []
     try:
         spec = Spec.model_validate(src.data)
@@ -56,7 +57,7 @@ def load_spec(path: str | Path, assignments: tuple[str, ...] | list[str] = ()) -
     functions, more = user_functions(src.data, src.path.resolve().parent)
     problems += more
     if problems or spec is None:
-        raise InputError(problems, source=src)
+        raise SpecError(problems, src)
     return LoadedSpec(spec=spec, source=src, functions=functions, raw=copy.deepcopy(src.data))
 
 
@@ -65,7 +66,8 @@ def _valid_sections(data: dict) -> dict:
     for key, field in Spec.model_fields.items():
         if key in data:
             with contextlib.suppress(ValidationError):
-                sections[key] = TypeAdapter(field.annotation).validate_python(data[key])
+                adapter: TypeAdapter = TypeAdapter(field.annotation)  # type: ignore[arg-type]
+                sections[key] = adapter.validate_python(data[key])
     return sections
 
 
@@ -116,7 +118,7 @@ def _choices(ctx: dict | None) -> list[str]:
 
 def pydantic_problems(exc: ValidationError, data) -> list[Problem]:
     """One problem per offending key, with a did-you-mean where a name is close."""
-    grouped: dict[SpecPath, list[dict]] = {}
+    grouped: dict[SpecPath, list] = {}
     problems: list[Problem] = []
     for err in exc.errors():
         path, rest = _walk(data, err["loc"])
@@ -132,7 +134,7 @@ def pydantic_problems(exc: ValidationError, data) -> list[Problem]:
                     f"unknown key '{key}' in {where}"
                     + (f" (allowed: {', '.join(allowed)})" if allowed else ""),
                     path=(*parent, key),
-                    hint=did_you_mean(key, allowed),
+                    hint=did_you_mean(str(key), allowed),
                     on_key=True,
                 )
             )

@@ -6,6 +6,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
+from nnfix.engine import activations
+
 SourceName = Literal[
     "xor", "moons", "circles", "spirals", "blobs", "linear", "csv", "npz", "npy", "idx"
 ]
@@ -26,17 +28,7 @@ ScheduleName = Literal["constant", "step", "exponential", "inverse_time", "cosin
 
 FILE_SOURCES = ("csv", "npz", "npy", "idx")
 GENERATED_SOURCES = tuple(s for s in get_args(SourceName) if s not in FILE_SOURCES)
-ACTIVATIONS = (
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "elu",
-    "softplus",
-    "swish",
-    "linear",
-    "softmax",
-)
+ACTIVATIONS = activations.NAMES  # the built-ins, as registered in nnfix/engine/activations/
 
 
 class _Strict(BaseModel):
@@ -105,11 +97,13 @@ class LayerSpec(_Strict):
     activation: ActivationSpec
     init: InitSpec | None = None  # default: model.init
     bias_init: InitSpec | None = None  # default: model.bias_init
+    bias: bool | None = None  # false: this layer has no bias; default: model.bias
 
 
 class ModelSpec(_Strict):
     init: InitSpec = InitSpec(name="he_normal")
     bias_init: InitSpec = InitSpec(name="zeros")
+    bias: bool = True  # false: no layer has a bias (a layer's own `bias:` overrides it)
     layers: list[LayerSpec] = Field(min_length=1)
 
 
@@ -176,6 +170,10 @@ class ImplementationSpec(_Strict):
     loss: str | None = None
     layout: Literal["columns", "rows"] = "columns"
     names: NamesSpec = NamesSpec()
+
+
+def has_bias(model: ModelSpec, layer: LayerSpec) -> bool:
+    return model.bias if layer.bias is None else layer.bias
 
 
 class Spec(_Strict):

@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from nnfix.errors import InputError, Problem, SpecPath
+from nnfix.errors import Problem, SpecError, SpecPath
 from nnfix.spec.source import _FLOAT, Source
 
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z_]\w*|\d+)(?P<index>(\[\d+\])*)$")
@@ -79,4 +79,4 @@ def apply(source: Source, assignments: tuple[str, ...] | list[str]) -> None:
                 continue
             source.overrides[path] = f"--set {item}"
     if problems:
-        raise InputError(problems, source=source)
+        raise SpecError(problems, source)

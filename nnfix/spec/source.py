@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from nnfix.errors import InputError, Problem, SpecPath
+from nnfix.errors import Problem, SpecError, SpecPath
 
 # YAML 1.1 reads `1e-7` (no dot) as a string; SPEC §2 says such numbers are numbers.
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -91,6 +91,7 @@ def _build(node: yaml.Node, path: SpecPath, src: Source, loader, problems: list[
             src.keys[(*path, i)] = _mark(item)
             items.append(_build(item, (*path, i), src, loader, problems))
         return items
+    assert isinstance(node, yaml.ScalarNode)
     src.styles[path] = node.style
     return _scalar(node, loader)
 
@@ -108,21 +109,18 @@ def parse(text: str, path: Path) -> Source:
             line=mark.line + 1 if mark else None,
             col=mark.column + 1 if mark else None,
         )
-        raise InputError([problem], source=src) from None
+        raise SpecError([problem], src) from None
     finally:
         loader.dispose()
     if node is None:
-        raise InputError(
-            [Problem("the spec is empty: it needs at least data, model and loss")], source=src
-        )
+        raise SpecError([Problem("the spec is empty: it needs at least data, model and loss")], src)
     problems: list[Problem] = []
     src.data = _build(node, (), src, loader, problems)
     if problems:
-        raise InputError(problems, source=src)
+        raise SpecError(problems, src)
     if not isinstance(src.data, dict):
-        raise InputError(
-            [Problem("the spec must be a YAML mapping (key: value lines)", line=1, col=1)],
-            source=src,
+        raise SpecError(
+            [Problem("the spec must be a YAML mapping (key: value lines)", line=1, col=1)], src
         )
     return src
 
@@ -132,7 +130,7 @@ def read(path: Path) -> Source:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError([Problem(f"spec file not found: {path}")]) from None
+        raise SpecError([Problem(f"spec file not found: {path}")]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(f"cannot read spec file {path}: {exc}")]) from None
+        raise SpecError([Problem(f"cannot read spec file {path}: {exc}")]) from None
     return parse(text, path)

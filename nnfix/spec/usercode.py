@@ -18,11 +18,13 @@ _modules: dict[tuple, ModuleType] = {}  # by (path, mtime, size): a file edited 
 
 
 class RefError(ValueError):
-    """A reference that names a missing file or function."""
+    """A reference that names a missing file or function; `key` is the spec key that named what
+    is missing (`module` for a file), where the caller knows it."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, key: str | None = None):
         super().__init__(message)
         self.hint = hint
+        self.key = key
 
 
 class UserCodeError(Exception):
@@ -53,6 +55,7 @@ def is_ref(text: str) -> bool:
 def import_module(path: Path) -> ModuleType:
     """Import the user's file once per process (its folder on sys.path while it imports)."""
     path = path.resolve()
+    key: tuple[Path, int | None, int | None]
     try:
         stat = path.stat()
         key = (path, stat.st_mtime_ns, stat.st_size)
@@ -62,10 +65,12 @@ def import_module(path: Path) -> ModuleType:
         return _modules[key]
     if not path.is_file():
         near = [p.name for p in path.parent.glob("*.py")] if path.parent.is_dir() else []
-        raise RefError(f"file not found: {path}", did_you_mean(path.name, near))
+        raise RefError(f"file not found: {path}", did_you_mean(path.name, near), "module")
     stem = re.sub(r"\W", "_", path.stem)
     name = f"nnfix_user_{stem}_{len(_modules)}"
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise RefError(f"{path.name} cannot be imported as a Python module", key="module")
     module = importlib.util.module_from_spec(spec)
     folder = str(path.parent)
     sys.path.insert(0, folder)

@@ -7,6 +7,8 @@ from nnfix.report.formats._common import fix_text
 
 COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
 
+SUFFIXES = (".txt",)  # --output names that ask for this format
+
 
 def escape_data(text: str) -> str:
     """As @actions/core escapes a command's message."""

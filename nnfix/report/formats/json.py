@@ -19,6 +19,8 @@ from nnfix.report.formats._common import plain
 
 SCHEMA_VERSION = 1  # `nnfix_report`: bumped when a field is removed, renamed or changes meaning
 
+SUFFIXES = (".json",)  # --output names that ask for this format
+
 
 def _verdict(failed: bool) -> str:
     return "fail" if failed else "pass"

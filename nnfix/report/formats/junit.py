@@ -11,6 +11,8 @@ from nnfix.report.formats._common import evidence_text, fix_text, where
 # what XML 1.0 cannot hold even escaped (ANSI colour codes in a traceback, say)
 _NOT_XML = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])
 
+SUFFIXES = (".xml",)  # --output names that ask for this format
+
 
 def xml_text(text: str) -> str:
     return text.translate(_NOT_XML)
@@ -52,7 +54,7 @@ def _skipped(spec: SpecReport, code: str) -> str | None:
     """Why `code` was not checked on this spec: every pass that checks it was skipped."""
     covering = [p for p in spec.passes if code in getattr(p, "codes", ())]
     if covering and all(p.skipped for p in covering):
-        return "; ".join(sorted({p.skipped for p in covering}))
+        return "; ".join(sorted({p.skipped for p in covering if p.skipped}))
     return None
 
 
@@ -89,7 +91,8 @@ def _suite(root: ET.Element, spec: SpecReport, codes: list[tuple[str, str]]) -> 
     return failures, skipped
 
 
-def render(report: Report, checked: set[str] | None = None) -> str:
+def render(report: Report) -> str:
+    checked = report.checked
     """`checked`: the codes that were selected (default: every rule of the catalog)."""
     codes = _codes(report, checked)
     root = ET.Element("testsuites", name="nnfix")

@@ -13,6 +13,8 @@ COLUMNS = ("severity", "code", "name", "location", "message")
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
+SUFFIXES = (".md", ".markdown")  # --output names that ask for this format
+
 
 def text(value: object) -> str:
     """Plain text inside a table cell or list item: markdown punctuation escaped (so `z**2`
@@ -82,6 +84,7 @@ def _spec(spec: SpecReport) -> list[str]:
     if fixes:
         out += ["", "**Fixes**", ""]
         for f in fixes:
+            assert f.fix is not None
             change = change_text(f.fix)
             lead = f"{code(change, cell=False)} — " if change else ""
             out.append(f"- **{f.code}** {text(f.name)}: {lead}{text(f.fix.description)}")

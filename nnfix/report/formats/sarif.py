@@ -13,6 +13,8 @@ from nnfix.report.formats._common import fix_text, plain
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
+SUFFIXES = (".sarif",)  # --output names that ask for this format
+
 
 def rule_descriptor(rule) -> dict:
     """A `reportingDescriptor` for one rule of the catalog, its help as `nnfix explain` has it."""

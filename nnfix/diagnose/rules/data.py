@@ -1,0 +1,464 @@
+"""D: the data — inputs and targets, checked before anything is trained (D101–D105)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnfix.diagnose.context import Context
+from nnfix.diagnose.findings import Finding, Fix
+from nnfix.diagnose.rules.rule import (
+    ERROR,
+    INFO,
+    STATIC,
+    WARNING,
+    Rule,
+    check,
+    prose,
+    yaml_block,
+)
+from nnfix.engine import activations
+from nnfix.engine.metrics import target_kind
+
+FAMILY = "D", "data: inputs and targets"  # the code prefix, and what its rules cover
+
+UNSCALED_RMS = 10.0  # D102: an input feature whose root-mean-square exceeds this
+MINORITY = 0.05  # D105: a class under 5 % of the samples
+SHOWN_ROWS = 10  # D101: rows listed one by one
+SATURATES = activations.get("sigmoid").saturates_beyond  # |z| where sigmoid and tanh go flat
+
+
+D101 = Rule(
+    code="D101",
+    name="non-finite-data",
+    severity=ERROR,
+    summary="NaN or inf in the inputs or targets (with row numbers)",
+    detects=prose("""
+        Inputs or targets that are NaN or ±inf, in the training or the validation part. The
+        finding lists the rows (numbered from 1 in the data as read, after `limit`) and the
+        columns they are in, and how many NaNs and infs there are.
+        """),
+    why=prose("""
+        One NaN in a batch makes that batch's pre-activations, its loss and every gradient
+        NaN (NaN · 0 is still NaN), and the first update writes NaN into every weight. From
+        then on the net outputs NaN for every input and never recovers. An inf does the same
+        through inf − inf and 0 · inf. The usual sources are empty cells or markers such as
+        `?` in a CSV, and a log or a division in the preprocessing.
+        """),
+    fix=prose("""
+        Drop or impute the rows the finding lists before training (or fix the preprocessing
+        that produced them), and point `data.path` at the cleaned file.
+        """),
+    before=yaml_block("""
+        data:
+          source: csv
+          path: houses.csv        # rows 17 and 240 have empty cells
+        """),
+    after=yaml_block("""
+        data:
+          source: csv
+          path: houses-clean.csv  # those rows dropped
+        """),
+)
+
+
+D102 = Rule(
+    code="D102",
+    name="unscaled-inputs",
+    severity=WARNING,
+    summary="inputs far from unit scale (e.g. pixels 0–255) that saturate the first layer",
+    detects=prose("""
+        With `data.scale: none`, an input feature whose root-mean-square is far above 1: raw
+        pixels in 0–255, prices, counts. When the first layer is sigmoid or tanh, the finding
+        also says what fraction of its pre-activations start beyond ±4, where the units are
+        saturated.
+        """),
+    why=prose("""
+        A first-layer unit computes z = Σ wᵢxᵢ + b, so z grows with x. Inits such as He and
+        Xavier choose the weights' scale so that inputs of RMS ≈ 1 give z of about unit size;
+        pixels of RMS ≈ 100 give |z| in the tens to hundreds. There sigmoid and tanh are flat:
+        σ'(4) = 0.018, σ'(10) = 4.5e-5, tanh'(10) = 8e-9, so the first layer gets almost no
+        gradient and the loss barely moves. ReLU layers do not saturate, but activations and
+        gradients a hundred times too large make the usual learning rates diverge.
+        """),
+    fix=prose("""
+        Set `data.scale: minmax` (each feature to [0, 1] by its own minimum and maximum; for
+        pixels, close to dividing by 255) or `data.scale: standard` (zero mean, unit variance per feature; better for
+        features with a sign or long tails). nnfix takes the statistics from the training part
+        only and applies them to the validation part.
+        """),
+    before=yaml_block("""
+        data:
+          source: idx
+          x: train-images.idx     # pixels 0-255
+          y: train-labels.idx
+        """),
+    after=yaml_block("""
+        data:
+          source: idx
+          x: train-images.idx
+          y: train-labels.idx
+          scale: minmax
+        """),
+    thresholds=prose(f"""
+        Fires when a feature's RMS, √mean(x²), exceeds {UNSCALED_RMS:g}. Unit-scale data has RMS ≈ 1;
+        MNIST's 0–255 pixels have RMS ≈ 85 over the image. A first-layer unit counts as
+        saturated when |z| > {SATURATES:g}.
+        """),
+)
+
+
+D103 = Rule(
+    code="D103",
+    name="label-output-mismatch",
+    severity=ERROR,
+    summary="targets the output layer cannot represent (labels 0–9 with one sigmoid unit; one-hot width ≠ units)",
+    detects=prose("""
+        Targets outside the range of the output activation — class labels 0–9 for one sigmoid
+        unit, whose output lies in (0, 1); −1/+1 labels for a sigmoid; negative targets for a
+        ReLU output — and targets whose width cannot match the output layer (a one-hot width,
+        or a largest label, that does not fit the number of units).
+        """),
+    why=prose("""
+        Training moves the outputs towards the targets, and the layer cannot get there. With
+        labels 0–9 and one sigmoid unit, every label above 0 pulls the output towards 1 (with
+        BCE the term −[y log a + (1 − y) log(1 − a)] for y = 7 even falls without bound as
+        a → 1), so the unit saturates at 1 and the classes are never told apart. A one-hot
+        target of width 10 cannot be compared entry by entry with 3 outputs.
+        """),
+    fix=prose("""
+        For C classes: `units: C` with `softmax` and `loss: cce` (integer labels are one-hot
+        encoded for you). For real-valued targets: a `linear` output with `loss: mse`, or
+        rescale the targets into the activation's range.
+        """),
+    before=yaml_block("""
+        model:
+          layers:
+            - {units: 64, activation: relu}
+            - {units: 1, activation: sigmoid}    # labels are 0..9
+        loss: bce
+        """),
+    after=yaml_block("""
+        model:
+          layers:
+            - {units: 64, activation: relu}
+            - {units: 10, activation: softmax}
+        loss: cce
+        """),
+)
+
+
+D104 = Rule(
+    code="D104",
+    name="output-loss-mismatch",
+    severity=ERROR,
+    summary="output activation and loss that do not fit (tanh or linear with BCE, softmax on one unit, sigmoid with CCE)",
+    detects=prose("""
+        An output activation and a loss that do not fit together: BCE on an output that can
+        leave (0, 1) (tanh, linear, ReLU and the like); softmax over a single unit (with BCE or
+        anything else); CCE on outputs that are not a probability distribution (sigmoid,
+        linear).
+        """),
+    why=prose("""
+        BCE takes log a and log(1 − a), which exist only for a in (0, 1): a tanh output of −0.3
+        gives log(−0.3) = NaN, and clipping a into (ε, 1 − ε) hides the NaN but leaves a zero
+        gradient on the clipped side. Softmax over one unit is e^z / e^z = 1 for every input,
+        so the output is constant and its gradient is zero. CCE, −Σ y log a, rewards only the
+        true class's output; it is softmax's normalisation that pulls the other outputs down.
+        With sigmoid outputs nothing does, so every output drifts towards 1 together and the
+        argmax means little.
+        """),
+    fix=prose("""
+        A sigmoid output with `loss: bce` (one unit per binary label), or a softmax output with
+        `loss: cce` (one unit per class, at least two). For two classes, one sigmoid unit with
+        BCE is the same model as two softmax units with CCE.
+        """),
+    before=yaml_block("""
+        model:
+          layers:
+            - {units: 16, activation: tanh}
+            - {units: 1, activation: tanh}
+        loss: bce
+        """),
+    after=yaml_block("""
+        model:
+          layers:
+            - {units: 16, activation: tanh}
+            - {units: 1, activation: sigmoid}
+        loss: bce
+        """),
+)
+
+
+D105 = Rule(
+    code="D105",
+    name="class-imbalance",
+    severity=INFO,
+    summary="a class under 5 % of the training samples",
+    detects=prose("""
+        A class (of binary or one-hot targets) that makes up less than 5 % of the training
+        samples. The finding gives every small class's share.
+        """),
+    why=prose("""
+        Not a bug, but it changes what the numbers mean. With 2 % positives, predicting
+        "negative" for everything scores 98 % accuracy, and the positives contribute only 2 %
+        of each batch's gradient, so the net can settle on the majority and stay there.
+        """),
+    fix=prose("""
+        Judge the model by per-class recall or precision rather than accuracy; if the minority
+        matters, oversample it (or undersample the majority) in the data file.
+        """),
+    before=yaml_block("""
+        data:
+          source: csv
+          path: fraud.csv            # 2 % positives
+        """),
+    after=yaml_block("""
+        data:
+          source: csv
+          path: fraud-balanced.csv   # positives oversampled to 30 %
+        """),
+    thresholds=f"A class's share of the training targets below {MINORITY:.0%}.",
+)
+
+
+def _rows(mask: np.ndarray, rows: np.ndarray) -> list[int]:
+    """1-based sample numbers in the data (after `limit`) of the samples `mask` marks."""
+    return [int(rows[i]) + 1 for i in np.flatnonzero(mask)[:SHOWN_ROWS]]
+
+
+def _data_path(ctx: Context) -> tuple:
+    data = ctx.spec.data
+    return ("data", "path") if data.path else ("data", "x") if data.x else ("data", "source")
+
+
+@check(STATIC, D101)
+def non_finite_data(ctx: Context) -> list[Finding]:
+    """NaN or inf in the inputs or targets, with the rows they are in."""
+    found = []
+    d = ctx.data
+    for what, x, y, source_rows in (
+        ("training", d.x_train, d.y_train, d.train_rows),
+        ("validation", d.x_val, d.y_val, d.val_rows),
+    ):
+        if len(x) == 0:
+            continue
+        y = np.asarray(y, dtype=float).reshape(len(y), -1)
+        for part, array in (("inputs", x), ("targets", y)):
+            bad = ~np.isfinite(array)
+            if not bad.any():
+                continue
+            rows = bad.any(axis=1)
+            listed = _rows(rows, source_rows)
+            columns = [int(c) for c in np.flatnonzero(bad.any(axis=0))[:SHOWN_ROWS]]
+            more = "…" if rows.sum() > SHOWN_ROWS else ""
+            message = (
+                f"{int(rows.sum())} {what} rows have NaN or inf in their {part} "
+                f"(rows {', '.join(map(str, listed))}{more}): "
+                "one such value makes the loss and every gradient NaN"
+            )
+            found.append(
+                D101.finding(
+                    message,
+                    path=_data_path(ctx),
+                    evidence={
+                        "part": part,
+                        "set": what,
+                        "rows": listed,
+                        "count": int(rows.sum()),
+                        "columns": columns,
+                        "nan": int(np.isnan(array).sum()),
+                        "inf": int(np.isinf(array).sum()),
+                    },
+                    fix=Fix(
+                        "remove or impute those rows before training (row numbers count samples "
+                        "from 1 in the data as read, after `limit`)"
+                    ),
+                )
+            )
+    return found
+
+
+@check(STATIC, D102)
+def unscaled_inputs(ctx: Context) -> list[Finding]:
+    """Inputs far from unit scale, which saturate a sigmoid/tanh first layer."""
+    x = ctx.data.x_train
+    finite = np.where(np.isfinite(x), x, 0.0)
+    if ctx.spec.data.scale != "none" or len(x) == 0:
+        return []
+    rms = np.sqrt(np.mean(finite**2, axis=0))
+    worst = int(np.argmax(rms))
+    if rms[worst] <= UNSCALED_RMS:
+        return []
+    evidence = {
+        "max_abs": float(np.abs(finite).max()),
+        "feature_rms_max": float(rms[worst]),
+        "feature": worst,
+        "features_over": int((rms > UNSCALED_RMS).sum()),
+    }
+    first = ctx.network.activations[0]
+    saturating = ""
+    beyond = first.builtin.saturates_beyond if first.builtin is not None else None
+    if ctx.init is not None and beyond is not None:
+        fraction = float(np.mean(np.abs(ctx.init.cache.z[0]) > beyond))
+        evidence["first_layer_saturated"] = fraction
+        saturating = (
+            f"; {fraction:.0%} of the first {first.name} layer's pre-activations are beyond "
+            f"±{beyond:g}, where its gradient vanishes"
+        )
+    scale = "minmax" if finite.min() >= 0 else "standard"
+    return [
+        D102.finding(
+            f"inputs are far from unit scale (feature {worst} has RMS {rms[worst]:.3g}, "
+            f"max |x| {evidence['max_abs']:.3g}){saturating}",
+            layer=1,
+            path=("data", "scale") if "scale" in ctx.spec.data.model_fields_set else ("data",),
+            evidence=evidence,
+            fix=Fix(
+                "scale the inputs to [0, 1]"
+                if scale == "minmax"
+                else "scale each input to zero mean and unit variance",
+                ("data", "scale"),
+                scale,
+            ),
+        )
+    ]
+
+
+@check(STATIC, D103)
+def label_output_mismatch(ctx: Context) -> list[Finding]:
+    """Targets the output layer cannot represent."""
+    depth = ctx.network.depth
+    out = ctx.spec.model.layers[-1]
+    if ctx.y_train is None:
+        return [
+            D103.finding(
+                f"{ctx.target_problem}",
+                layer=depth,
+                path=ctx.layer_path(depth, "units"),
+                evidence={"units": out.units},
+            )
+        ]
+    y = ctx.y_train[np.all(np.isfinite(ctx.y_train), axis=1)]
+    builtin = ctx.network.activations[-1].builtin
+    if builtin is None or len(y) == 0:
+        return []
+    span = builtin.output_range
+    lo, hi = float(y.min()), float(y.max())
+    if lo >= span[0] - 1e-9 and hi <= span[1] + 1e-9:
+        return []
+    name = builtin.name
+    labels = np.unique(y)
+    if len(labels) > 2 and np.all(labels == np.round(labels)) and out.units == 1:
+        fix = Fix(
+            f"one output unit per class: units: {len(labels)} with softmax and loss: cce "
+            "(labels are one-hot encoded for you)",
+            ctx.layer_path(depth, "units"),
+            len(labels),
+        )
+        message = (
+            f"targets are class labels {labels.min():g}–{labels.max():g} but the output is one "
+            f"{name} unit, whose values lie in [{span[0]:g}, {span[1]:g}]"
+        )
+    else:
+        fix = Fix(
+            f"use an output activation whose range holds the targets [{lo:g}, {hi:g}] "
+            "(linear for regression), or rescale the targets"
+        )
+        message = (
+            f"targets run from {lo:g} to {hi:g} but the {name} output can only give "
+            f"[{span[0]:g}, {span[1]:g}]"
+        )
+    return [
+        D103.finding(
+            message,
+            layer=depth,
+            path=ctx.layer_path(depth, "activation"),
+            evidence={
+                "target_min": lo,
+                "target_max": hi,
+                "output_range": list(span),
+                "units": out.units,
+            },
+            fix=fix,
+        )
+    ]
+
+
+@check(STATIC, D104)
+def output_loss_mismatch(ctx: Context) -> list[Finding]:
+    """An output activation and loss that do not fit together."""
+    depth = ctx.network.depth
+    builtin = ctx.network.activations[-1].builtin
+    if builtin is None:
+        return []
+    act, loss, units = builtin.name, ctx.spec.loss.name, ctx.spec.model.layers[-1].units
+    apath = ctx.layer_path(depth, "activation")
+    evidence = {"activation": act, "units": units, "loss": loss}
+    lo, hi = builtin.output_range
+    if act == "softmax" and units == 1:
+        return [
+            D104.finding(
+                "softmax over one unit always outputs 1: the output cannot depend on the input",
+                layer=depth,
+                path=apath,
+                fix=Fix("for two classes use one sigmoid unit with bce", apath, "sigmoid"),
+                evidence=evidence,
+            )
+        ]
+    if loss == "bce" and not (lo >= 0 and hi <= 1):
+        return [
+            D104.finding(
+                f"bce needs outputs in (0, 1) but the output layer is {act}, whose range is "
+                f"[{lo:g}, {hi:g}]: log(a) and log(1 - a) are undefined outside it",
+                layer=depth,
+                path=apath,
+                fix=Fix("use a sigmoid output with bce", apath, "sigmoid"),
+                evidence=evidence,
+            )
+        ]
+    if loss == "cce" and act != "softmax":
+        message = (
+            f"cce treats the outputs as a probability distribution, but {act} outputs do not "
+            "sum to 1"
+        )
+        if (lo, hi) == (0.0, 1.0):
+            message += ": every output can rise towards 1 at once, and the loss rewards it"
+        return [
+            D104.finding(
+                message,
+                layer=depth,
+                path=apath,
+                fix=Fix(
+                    "use a softmax output with cce (or sigmoid outputs with bce)", apath, "softmax"
+                ),
+                evidence=evidence,
+            )
+        ]
+    return []
+
+
+@check(STATIC, D105)
+def class_imbalance(ctx: Context) -> list[Finding]:
+    """A class under MINORITY of the samples."""
+    if ctx.y_train is None:
+        return []
+    y = ctx.y_train
+    kind = target_kind(y)
+    if kind not in ("onehot", "binary"):
+        return []
+    counts = (
+        y.sum(axis=0) if kind == "onehot" else np.array([np.sum(y[:, 0] <= 0), np.sum(y[:, 0] > 0)])
+    )
+    shares = counts / len(y)
+    small = [int(c) for c in np.flatnonzero(shares < MINORITY)]
+    if not small:
+        return []
+    listing = ", ".join(f"class {c}: {shares[c]:.1%}" for c in small)
+    return [
+        D105.finding(
+            f"{len(small)} class{'es' if len(small) > 1 else ''} under {MINORITY:.0%} of the "
+            f"samples ({listing}): accuracy can look high while they are never predicted",
+            path=_data_path(ctx),
+            evidence={"shares": [float(s) for s in shares], "classes": small},
+        )
+    ]

@@ -1,0 +1,444 @@
+"""G: gradients against the mathematics — the declared loss gradient (G102), the net's backprop
+against central differences tensor by tensor (G101), gradient shapes (G103) and where the check
+cannot judge (G104)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from nnfix.diagnose.context import Context
+from nnfix.diagnose.findings import Finding, Fix
+from nnfix.diagnose.gradcheck import BANDS, GradcheckResult
+from nnfix.diagnose.network_check import KINK, NetworkTarget, batch
+from nnfix.diagnose.rules.derivatives import close
+from nnfix.diagnose.rules.rule import (
+    DERIVATIVES,
+    ERROR,
+    GRADIENT_CHECK,
+    INFO,
+    Cause,
+    Rule,
+    check,
+    prose,
+    yaml_block,
+)
+from nnfix.engine import losses
+from nnfix.errors import SpecPath
+
+FAMILY = "G", "gradients against finite differences"  # the code prefix, and what its rules cover
+
+EXCELLENT, FINE, SUSPICIOUS = (limit for limit, _ in BANDS[:3])  # G101: relative error bands
+
+
+G101 = Rule(
+    code="G101",
+    name="gradient-mismatch",
+    severity=ERROR,
+    summary="backprop gradient ≠ finite differences for a parameter tensor; names the first wrong tensor from the output and classifies it",
+    detects=prose("""
+        For each parameter tensor, the backprop gradient — nnfix's with your declared
+        derivatives, or your own backward pass — against central finite differences of the
+        loss in float64. Tensors are checked from the output down; each wrong one is
+        classified: sign flipped (g ≈ −g_num), scaled by the batch size (g ≈ m·g_num or
+        g_num/m), scaled by another constant (g ≈ c·g_num), transposed (g ≈ g_numᵀ), zero,
+        or other, with its worst entries.
+        """),
+    why=prose("""
+        Gradient descent lowers the loss only if it steps along the loss's gradient. A flipped
+        sign climbs it; a factor of m turns lr = 0.1 into 25.6 at batch size 256 and ties the
+        step to the batch size; a transposed gradient updates the wrong weights. Backprop
+        computes each layer's gradient from the one above, so a mistake in one step corrupts
+        every tensor below it: the first wrong tensor counting from the output is where the
+        bug enters. Fix that one, re-check, then look at the rest.
+        """),
+    fix=prose("""
+        Fix the derivative or backward step at the tensor the finding names; its `caused by`
+        points at the A1xx or G102 finding that explains it, when there is one. In your own
+        backward pass, look for a missing `/ m`, a missing transpose and a `+` that should be
+        a `-`.
+        """),
+    before=yaml_block("""
+        loss:                  # sigmoid output
+          name: bce
+          gradient: "y - a"    # dL/dz, sign flipped
+          gradient_of: z
+        """),
+    after=yaml_block("""
+        loss:
+          name: bce
+          gradient: "a - y"
+          gradient_of: z
+        """),
+    thresholds=prose(f"""
+        Relative error ‖g − g_num‖ / (‖g‖ + ‖g_num‖) per tensor: ≤ {EXCELLENT:g} excellent,
+        ≤ {FINE:g} fine, ≤ {SUSPICIOUS:g} suspicious, above {SUSPICIOUS:g} wrong — the finding fires there
+        (CS231n's bands for float64 central differences). Entries that cannot be verified
+        are left to G104.
+        """),
+    causes=(  # the nearest wrong derivative at or above the tensor first: the most direct
+        Cause(("A101", "A102", "A103"), layers="at_or_above"),
+        Cause(("G102",)),
+    ),
+)
+
+
+G102 = Rule(
+    code="G102",
+    name="loss-gradient-mismatch",
+    severity=ERROR,
+    summary="a declared loss gradient that is not the loss's derivative (shows a point where they differ)",
+    detects=prose("""
+        A declared `loss.gradient` (dL/da, or dL/dz of the output layer with `gradient_of: z`)
+        that differs from the derivative of the loss. The finding shows a point where they
+        differ most (y, a, yours, the true value), and says when yours is only the true one
+        with its sign flipped or times a constant (such as a mean over the samples taken a
+        second time: nnfix applies `reduction` itself).
+        """),
+    why=prose("""
+        The loss gradient starts backprop: every parameter's gradient is a product that
+        begins with it. The precedence slip `-(y/a + (1 - y/1 - a))` reads as
+        −(y/a + 1 − y − a), which is negative for y = 0 and for y = 1 alike: at y = 0,
+        a = 0.2 it gives −0.8 where the truth is +1.25. Gradient descent then raises the
+        output whatever the label, and the net learns nothing about the input.
+        """),
+    fix=prose("""
+        Write the derivative with explicit parentheses — BCE's dL/da is
+        `-(y/a - (1 - y)/(1 - a))` — or, with a sigmoid output, use the simpler and stabler
+        `gradient: "a - y"` with `gradient_of: z`.
+        """),
+    before=yaml_block("""
+        loss:
+          name: bce
+          gradient: "-(y/a + (1 - y/1 - a))"
+        """),
+    after=yaml_block("""
+        loss:
+          name: bce
+          gradient: "-(y/a - (1 - y)/(1 - a))"
+        """),
+)
+
+
+G103 = Rule(
+    code="G103",
+    name="gradient-shape-mismatch",
+    severity=ERROR,
+    summary="a gradient whose shape is not its parameter's (bias gradient not summed over samples)",
+    detects=prose("""
+        A gradient returned by your backward pass whose shape is not its parameter's,
+        typically db of shape (1, m) or (n, m) — not summed over the m samples — or W's
+        gradient transposed; also a parameter with no gradient at all.
+        """),
+    why=prose("""
+        NumPy broadcasting hides it: `b = b - lr * db` with b of shape (n, 1) and db of shape
+        (n, m) silently makes b an (n, m) matrix, one bias per sample position in the batch.
+        The forward pass broadcasts it back, so training seems to run while learning a bias
+        for each position rather than one per unit; a batch of another size (the last partial
+        batch, the test set) then crashes.
+        """),
+    fix=prose("""
+        Sum over the samples: `db = np.sum(dZ, axis=1, keepdims=True) / m` in the columns
+        layout, `np.sum(dZ, axis=0, keepdims=True) / m` in the rows layout.
+        """),
+    before=yaml_block("""
+        implementation:
+          module: my_net.py
+          forward: forward_propagation
+          backward: backward_propagation
+          layout: columns
+        # my_net.py:  db = dZ / m
+        """),
+    after=yaml_block("""
+        implementation:
+          module: my_net.py
+          forward: forward_propagation
+          backward: backward_propagation
+          layout: columns
+        # my_net.py:  db = np.sum(dZ, axis=1, keepdims=True) / m
+        """),
+)
+
+
+G104 = Rule(
+    code="G104",
+    name="gradcheck-unreliable",
+    severity=INFO,
+    summary="the check could not be trusted somewhere (kinks near ReLU's 0, float32 code, gradients below the noise floor) and why",
+    detects=prose("""
+        Places where a finite-difference check cannot give a verdict, and why: samples with a
+        ReLU-family pre-activation within 1e-4 of 0, where the ±ε evaluations may straddle the
+        kink (they are left out of the check); your code computing in float32; a tensor whose
+        gradient is below the finite-difference noise floor (about 1e-9 of the loss). These are
+        reported as unverifiable, never as wrong.
+        """),
+    why=prose("""
+        Central differences (L(θ + ε) − L(θ − ε)) / 2ε assume a smooth function and exact
+        arithmetic. Across a kink the two evaluations see two different slopes. Rounding adds
+        an error of about ε_mach · |L| / ε: with ε = 1e-6 that is ~1e-10 · |L| in float64 but
+        ~0.1 · |L| in float32, which swamps any real gradient. A gradient below that floor
+        cannot be told from zero.
+        """),
+    fix=prose("""
+        Usually nothing: a few kink entries in a ReLU net are expected. If your code casts to
+        float32, let it compute in the dtype it is given (nnfix passes float64 for the check).
+        """),
+    before=yaml_block("""
+        implementation:
+          module: my_net.py
+          forward: forward_propagation
+          backward: backward_propagation
+        # my_net.py:  Z = (W @ A_prev + b).astype(np.float32)
+        """),
+    after=yaml_block("""
+        implementation:
+          module: my_net.py
+          forward: forward_propagation
+          backward: backward_propagation
+        # my_net.py:  Z = W @ A_prev + b    # float64 in, float64 out
+        """),
+    causes=(  # gradients too small to measure: a symmetric or saturated net explains them
+        Cause(("Y101", "D102", "Y103"), when=lambda f: bool(f.evidence.get("unverifiable"))),
+    ),
+)
+
+
+def mismatches(
+    result: GradcheckResult,
+    layer_of: Callable[[str], int],
+    path_of: Callable[[int], SpecPath],
+    where_code: str = "backprop",
+) -> list[Finding]:
+    """G101 for each wrong tensor of a check, output first: the first wrong one is where the bug
+    enters; `layer_of(name)` is a tensor's layer, `path_of(layer)` the spec path to point at."""
+    found = []
+    wrong = result.wrong
+    wrong_names = {t.name for t in wrong}
+    right_above: list[str] = []
+    for t in result.tensors:
+        if not t.wrong:
+            right_above.append(t.name)
+            continue
+        layer = layer_of(t.name)
+        first = t is wrong[0]
+        where = ""
+        if first:
+            if right_above:
+                names = (
+                    ", ".join(right_above[:-1])
+                    + (" and " if len(right_above) > 1 else "")
+                    + right_above[-1]
+                )
+                where = f"{names} match{'es' if len(right_above) == 1 else ''}; "
+            where += (
+                f"{t.name} is the first wrong tensor from the output: the bug enters at layer "
+                f"{layer}. "
+            )
+        worst = t.worst(1)[0]
+        message = (
+            f"{where}{t.name}'s gradient is {t.classification} (relative error {t.error:.2g}; "
+            f"at {worst[0]} {where_code} gives {worst[1]:.4g}, finite differences {worst[2]:.4g})"
+        )
+        same_layer = [u.name for u in result.tensors if u is not t and layer_of(u.name) == layer]
+        if t.name.startswith("b") and not wrong_names & set(same_layer):
+            message += (
+                f"; only the bias of layer {layer} is wrong (its weights match): look at how db "
+                "is reduced over the samples"
+            )
+        found.append(
+            G101.finding(
+                message,
+                layer=layer,
+                parameter=t.name,
+                path=path_of(layer),
+                evidence={
+                    "relative_error": t.error,
+                    "classification": t.classification,
+                    "factor": t.factor,
+                    "mode": t.mode,
+                    "worst": [
+                        {"index": list(i), "backprop": a, "numeric": n} for i, a, n in t.worst()
+                    ],
+                    "first_wrong": first,
+                },
+                fix=Fix(f"fix the backward step of layer {layer}"),
+            )
+        )
+    return found
+
+
+@check(GRADIENT_CHECK, G101, G104)
+def gradient_check(ctx: Context) -> list[Finding]:
+    """The spec's net: backprop with the declared derivatives against finite differences."""
+    init = ctx.init
+    if init is None or not np.isfinite(init.loss) or ctx.spec.implementation is not None:
+        return []  # with an implementation, the user's own backward is what gets checked
+    x, y, excluded = batch(ctx.network, init.cache, init.y)
+    gc = ctx.options.gradcheck
+    with np.errstate(all="ignore"):
+        result = NetworkTarget(ctx.network, x, y, ctx.loss, ctx.spec.train.l2).check(
+            eps=gc.get("eps", 1e-6),
+            mode=gc.get("mode", "auto"),
+            samples=gc.get("samples", 16),
+            seed=ctx.spec.seed,
+        )
+    layer_of = {s.name: s.layer for s in ctx.network.slots}
+    found = mismatches(result, layer_of.__getitem__, lambda layer: ctx.layer_path(layer))
+    unverifiable = [t for t in result.tensors if t.unverifiable]
+    kinks = sum(t.kinks for t in result.tensors)
+    if unverifiable or kinks:  # samples left out near kinks alone do not weaken the check
+        reasons = [f"{t.name}: {t.unverifiable}" for t in unverifiable]
+        if kinks:
+            reasons.append(f"{kinks} differences crossed a ReLU kink and were left out")
+        if excluded:
+            reasons.append(
+                f"{excluded} samples left out: a ReLU pre-activation within {KINK:g} of its kink"
+            )
+        found.append(
+            G104.finding(
+                "the gradient check could not judge everything: " + "; ".join(reasons),
+                evidence={
+                    "unverifiable": [t.name for t in unverifiable],
+                    "excluded_samples": excluded,
+                    "kink_crossings": kinks,
+                },
+            )
+        )
+    return found
+
+
+@check(GRADIENT_CHECK, G104)
+def user_precision(ctx: Context) -> list[Finding]:
+    """A function of the user's own file that computes in single precision, where float64
+    finite differences cannot resolve differences below its rounding (~1e-7 relative)."""
+    found = []
+    probe = np.linspace(-2.0, 2.0, 9)
+    for path, uf in ctx.loaded.functions.items():
+        if uf.kind != "file":
+            continue
+        args = (probe, probe) if path == ("loss", "gradient") else (probe,)
+        try:
+            with np.errstate(all="ignore"):
+                out = np.asarray(uf.fn(*args))
+        except Exception:
+            continue  # a function that raises is U101's, reported where it is used
+        if out.dtype in (np.float32, np.float16):
+            found.append(
+                G104.finding(
+                    f"`{uf.text}` computes in {out.dtype} although it is given float64: its "
+                    f"rounding (~{np.finfo(out.dtype).eps:.0e} relative) limits how closely a "
+                    "gradient through it can be checked",
+                    path=path,
+                    evidence={"dtype": str(out.dtype)},
+                    fix=Fix(
+                        "let the function keep its input's dtype (drop the .astype(np.float32)) "
+                        "while checking"
+                    ),
+                )
+            )
+    return found
+
+
+TRUE_GRADIENT = {  # (loss, gradient_of) -> the derivative as an expression
+    ("bce", "a"): "-(y/a - (1 - y)/(1 - a))",
+    ("cce", "a"): "-y/a",
+    ("mse", "a"): "2 * (a - y)",
+    ("mae", "a"): "sign(a - y)",
+}
+FUSED_GRADIENT = {("bce", "sigmoid"), ("cce", "softmax")}  # dL/dz of the output is a − y
+
+
+@check(DERIVATIVES, G102)
+def loss_gradient(ctx: Context) -> list[Finding]:
+    """The declared loss gradient against the loss's derivative."""
+    uf = ctx.loaded.functions.get(("loss", "gradient"))
+    if uf is None:
+        return []
+    spec = ctx.spec.loss
+    out = ctx.network.activations[-1]
+    declared_fn = ctx.loss.declared
+    assert declared_fn is not None  # the spec declares loss.gradient
+    if spec.gradient_of == "a":
+        a, y = _loss_points(ctx)
+        true = _numeric_loss_grad(lambda aa: losses.total(spec.name, aa, aa, y, None), a)
+        z = a
+    else:
+        if ctx.init is None:
+            return []
+        z, y = ctx.init.cache.z[-1][:64], ctx.init.y[:64]
+        forward = out.forward
+        a = forward(z)
+        true = _numeric_loss_grad(
+            lambda zz: losses.total(spec.name, zz, forward(zz), y, out.builtin_name), z
+        )
+    with np.errstate(all="ignore"):
+        declared = np.asarray(declared_fn(a, y, z), float)
+    ok = np.isfinite(true)
+    if close(declared[ok], true[ok]):
+        return []
+    i = int(np.argmax(np.where(ok, np.abs(declared - true), -1)))
+    point = {
+        "y": float(y.flat[i]),
+        "a": float(a.flat[i]),
+        "yours": float(declared.flat[i]),
+        "expected": float(true.flat[i]),
+    }
+    what = f"dL/d{spec.gradient_of}"
+    kind = ""
+    c = float(np.sum(declared[ok] * true[ok]) / max(np.sum(true[ok] ** 2), 1e-300))
+    if close(declared[ok], c * true[ok]):
+        if abs(c + 1) < 1e-3:
+            kind = "; its sign is flipped"
+        else:
+            kind = f"; it is the derivative times {c:.4g}" + (
+                " (nnfix applies the mean over samples itself: leave it out)" if c < 1 else ""
+            )
+    right = TRUE_GRADIENT.get((spec.name, spec.gradient_of))
+    if spec.gradient_of == "z" and (spec.name, out.builtin_name) in FUSED_GRADIENT:
+        right = "a - y"
+    fix = (
+        Fix(f"{spec.name}'s {what}: {right}", ("loss", "gradient"), right)
+        if right
+        else Fix(f"{spec.name}'s {what}: drop `gradient:` and nnfix uses the true one")
+    )
+    return [
+        G102.finding(
+            f"`{uf.text}` is not {spec.name}'s {what}{kind}: at y = {point['y']:g}, "
+            f"a = {point['a']:.3g} it gives {point['yours']:.4g}, the derivative is "
+            f"{point['expected']:.4g}",
+            layer=ctx.network.depth,
+            path=("loss", "gradient"),
+            evidence={"point": point, "factor": c},
+            fix=fix,
+        )
+    ]
+
+
+def _loss_points(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """(a, y) pairs to compare dL/da at: a grid over the output's range for each target value."""
+    name = ctx.spec.loss.name
+    k = ctx.units
+    if name in ("bce", "cce"):
+        grid = np.linspace(0.05, 0.95, 19)
+        a = np.repeat(grid, 2)[:, None] * np.ones((1, k))
+        y = np.tile([0.0, 1.0], len(grid))[:, None] * np.ones((1, k))
+        return a, y
+    y = ctx.init.y[:32] if ctx.init is not None else np.zeros((1, k))
+    a = y + np.linspace(-1.5, 1.5, len(y))[:, None] + 0.013
+    return a, y
+
+
+def _numeric_loss_grad(total, x: np.ndarray) -> np.ndarray:
+    """d(total)/dx entry by entry (total sums over entries, so this is elementwise)."""
+    out = np.zeros_like(x)
+    h = 1e-6
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + h
+        plus = total(x)
+        x[idx] = old - h
+        minus = total(x)
+        x[idx] = old
+        out[idx] = (plus - minus) / (2 * h)
+    return out

@@ -1,0 +1,344 @@
+"""Y: the initial weights — symmetry, sign, scale through depth, and units that stay identical
+(Y101–Y104)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnfix.diagnose.context import Context
+from nnfix.diagnose.findings import Finding, Fix
+from nnfix.diagnose.rules.rule import (
+    ERROR,
+    INIT_STATISTICS,
+    STATIC,
+    TRAINING_PROBE,
+    WARNING,
+    Rule,
+    caused_by,
+    check,
+    prose,
+    yaml_block,
+)
+
+FAMILY = "Y", "initialisation"  # the code prefix, and what its rules cover
+
+IDENTICAL = 0.99  # Y102: mean pairwise cosine similarity of a layer's weight vectors
+COLLAPSE, EXPLODE = 0.1, 10.0  # Y103: std(z) of the last hidden layer against the first
+EXPLODED_STD = 1e2  # Y103: a pre-activation std this large explodes whatever the depth
+
+
+Y101 = Rule(
+    code="Y101",
+    name="symmetric-init",
+    severity=ERROR,
+    summary="a hidden layer whose weights start constant (zeros): all its units stay one unit",
+    detects=prose("""
+        A hidden layer whose units all start with identical incoming weights and biases:
+        `init: zeros` or `constant`, for the model or the layer. The output layer is exempt:
+        its units are told apart by their different targets.
+        """),
+    why=prose("""
+        Units with the same weights compute the same output, receive the same gradient and
+        take the same step, so they stay identical for ever: gradient descent has no way to
+        break the tie, and a layer of 64 units trains as one unit copied 64 times. Zeros are
+        worse still: tanh and ReLU give a = 0, so the next layer's weights get no gradient and
+        pass none back; only the output biases learn, and the loss settles at the label
+        prior's entropy — 10·H(0.1) = 3.25 for MNIST with ten sigmoid outputs, ln 2 = 0.693
+        for balanced binary labels.
+        """),
+    fix=prose("""
+        A random init that breaks the tie and keeps the signal's scale: `he_normal` for
+        ReLU-family layers, `xavier_normal` for tanh and sigmoid. Biases can stay zeros: once
+        the weights differ, so do the units.
+        """),
+    before=yaml_block("""
+        model:
+          init: zeros
+          layers:
+            - {units: 64, activation: tanh}
+            - {units: 10, activation: sigmoid}
+        """),
+    after=yaml_block("""
+        model:
+          init: xavier_normal
+          layers:
+            - {units: 64, activation: tanh}
+            - {units: 10, activation: sigmoid}
+        """),
+)
+
+
+Y102 = Rule(
+    code="Y102",
+    name="units-stay-identical",
+    severity=ERROR,
+    summary="after training, a layer's units still have (near) identical weights",
+    detects=prose("""
+        After the training probe, a hidden layer whose units' incoming weight vectors (with
+        their biases) are still nearly parallel: the layer has not used its width.
+        """),
+    why=prose("""
+        Units that never drifted apart compute the same feature, so the layer has the
+        capacity of one unit and the net is far smaller than the spec says. The usual cause
+        is a symmetric init (Y101); when the init was random, look for a backward pass that
+        gives every unit the same gradient, such as a sum over the wrong axis.
+        """),
+    fix=prose("""
+        Break the symmetry at init (`he_normal` for ReLU-family layers, `xavier_normal` for
+        tanh and sigmoid) and check that your backward pass gives each unit its own gradient
+        (`nnfix diagnose --select G101`).
+        """),
+    before=yaml_block("""
+        model:
+          init: {name: constant, value: 0.1}
+          layers:
+            - {units: 32, activation: relu}
+            - {units: 1, activation: sigmoid}
+        """),
+    after=yaml_block("""
+        model:
+          init: he_normal
+          layers:
+            - {units: 32, activation: relu}
+            - {units: 1, activation: sigmoid}
+        """),
+    thresholds=prose(f"""
+        Mean pairwise cosine similarity of a layer's incoming weight vectors above {IDENTICAL:g} after
+        the probe. Independent random vectors give about 0; even the all-positive uniform
+        [0, 1) init gives only 0.75.
+        """),
+    causes=caused_by("Y101"),
+)
+
+
+Y103 = Rule(
+    code="Y103",
+    name="init-scale-mismatch",
+    severity=WARNING,
+    summary="activation std collapsing or exploding through depth at init; names the init that fits the activation",
+    detects=prose("""
+        At init, on the training data, the standard deviation of the pre-activations z
+        shrinking or growing by an order of magnitude from the first layer to the last hidden
+        one, or exceeding 100 in any layer. The finding names the init that suits the layer's
+        activation.
+        """),
+    why=prose("""
+        Each layer multiplies the spread of the signal by about √n_in · std(W) times a factor
+        of the activation (1 for tanh near 0, 1/√2 for ReLU, which zeroes half of it), and the
+        backward pass scales gradients the same way. Below 1 the signal and the gradients
+        fade with depth; above 1 tanh and sigmoid saturate and ReLU values blow up. With
+        `normal, std: 0.01` and 128 tanh units each layer multiplies the spread by
+        √128 · 0.01 = 0.11. The inits that keep the factor at 1: He, std √(2/n_in), for the
+        ReLU family; Xavier/Glorot, std √(2/(n_in + n_out)), for tanh and sigmoid; LeCun,
+        std √(1/n_in), for SELU-like self-normalising units.
+        """),
+    fix=prose("""
+        Use the init that suits the activation, for the model or per layer: `he_normal` for
+        relu, leaky_relu, elu, swish and softplus; `xavier_normal` for tanh and sigmoid;
+        `lecun_normal` for a SELU-like activation written as an expression.
+        """),
+    before=yaml_block("""
+        model:
+          init: {name: normal, std: 0.01}
+          layers:
+            - {units: 128, activation: tanh}
+            - {units: 128, activation: tanh}
+            - {units: 128, activation: tanh}
+            - {units: 1, activation: sigmoid}
+        """),
+    after=yaml_block("""
+        model:
+          init: xavier_normal
+          layers:
+            - {units: 128, activation: tanh}
+            - {units: 128, activation: tanh}
+            - {units: 128, activation: tanh}
+            - {units: 1, activation: sigmoid}
+        """),
+    thresholds=prose(f"""
+        std(z) of the last hidden layer below {COLLAPSE:g}× or above {EXPLODE:g}× that of the
+        first, or any layer's std(z) above {EXPLODED_STD:g}. A well-initialised net keeps the ratio near 1 (the variance
+        arguments of Glorot & Bengio 2010 and He et al. 2015).
+        """),
+    causes=caused_by("Y104", "D102"),
+    suppressed_by=("Y101",),  # a symmetric layer collapses by construction: Y101 says why
+)
+
+
+Y104 = Rule(
+    code="Y104",
+    name="one-signed-init",
+    severity=WARNING,
+    summary="all initial weights of a layer share a sign (e.g. uniform [0, 1))",
+    detects=prose("""
+        A layer whose initial weights are all positive (or all negative), as `np.random.rand`
+        — uniform on [0, 1) — gives. Constant weights are Y101's, not this rule's.
+        """),
+    why=prose("""
+        Weights from [0, 1) have mean 0.5, so every unit adds up its inputs with the same sign
+        and z has a large common offset: 0.5 · Σ xᵢ, about 51 for an MNIST image scaled to
+        [0, 1]. Sigmoid and tanh units start saturated, and the units start out alike. Going
+        back, a layer whose outgoing weights are all positive hands every unit an error
+        signal of the same sign for a given sample, so the units are pushed up or down
+        together instead of specialising.
+        """),
+    fix=prose("""
+        An init centred on zero: `he_normal` for ReLU-family layers, `xavier_normal` for tanh
+        and sigmoid (or at least `{name: uniform, low: -0.05, high: 0.05}`).
+        """),
+    before=yaml_block("""
+        model:
+          init: {name: uniform, low: 0, high: 1}
+          layers:
+            - {units: 32, activation: sigmoid}
+            - {units: 10, activation: sigmoid}
+        """),
+    after=yaml_block("""
+        model:
+          init: xavier_normal
+          layers:
+            - {units: 32, activation: sigmoid}
+            - {units: 10, activation: sigmoid}
+        """),
+)
+
+
+@check(STATIC, Y101)
+def symmetric_init(ctx: Context) -> list[Finding]:
+    """A hidden layer whose units all start with the same incoming weights and bias."""
+    found = []
+    for l, layer in enumerate(ctx.network.layers[:-1], start=1):  # the output's units differ
+        W, b = layer.W, layer.b  # by their targets
+        if W.shape[1] < 2 or not np.all(W[:, :1] == W):
+            continue
+        if b is not None and not np.all(b == b[:, :1]):
+            continue
+        act = layer.act.name
+        suggestion = ctx.suited_init(l)
+        value = float(W.flat[0])
+        found.append(
+            Y101.finding(
+                f"all {W.shape[1]} units of layer {l} start with identical weights ({value:g}): "
+                "they compute the same output, get the same gradient and stay one unit",
+                layer=l,
+                parameter=f"W{l}",
+                path=ctx.init_path(l),
+                evidence={"units": int(W.shape[1]), "weight": value, "init": ctx.init_name(l)},
+                fix=Fix(
+                    f"random init that breaks the symmetry: {suggestion} for {act}",
+                    ctx.init_path(l),
+                    suggestion,
+                ),
+            )
+        )
+    return found
+
+
+@check(STATIC, Y104)
+def one_signed_init(ctx: Context) -> list[Finding]:
+    """Every initial weight of a layer has the same sign."""
+    found = []
+    for l, W in enumerate(ctx.network.weights, start=1):
+        if W.size < 4 or np.all(W.flat[0] == W):
+            continue  # constant weights are Y101's
+        positive, negative = bool(np.all(W >= 0)), bool(np.all(W <= 0))
+        if not (positive or negative):
+            continue
+        sign = "positive" if positive else "negative"
+        act = ctx.network.activations[l - 1].name
+        suggestion = ctx.suited_init(l)
+        found.append(
+            Y104.finding(
+                f"all {W.size} initial weights of layer {l} are {sign} (mean {W.mean():.3g}): "
+                "every unit sums its inputs with the same sign, so pre-activations grow with the "
+                "layer's width and the units start out nearly alike",
+                layer=l,
+                parameter=f"W{l}",
+                path=ctx.init_path(l),
+                evidence={"min": float(W.min()), "max": float(W.max()), "mean": float(W.mean())},
+                fix=Fix(
+                    f"an init centred on zero: {suggestion} for {act}", ctx.init_path(l), suggestion
+                ),
+            )
+        )
+    return found
+
+
+@check(INIT_STATISTICS, Y103)
+def init_scale(ctx: Context) -> list[Finding]:
+    """Pre-activation spread collapsing or exploding from the first layer to the last hidden one."""
+    if ctx.init is None:
+        return []
+    zs = [float(z.std()) for z in ctx.init.cache.z[:-1]]
+    if not zs or not all(math.isfinite(s) for s in zs):
+        return []
+    stds = {f"layer {l}": round(s, 6) for l, s in enumerate(zs, start=1)}
+    worst = max(range(len(zs)), key=lambda i: zs[i])
+    if zs[worst] > EXPLODED_STD:
+        kind, layer = "explodes", worst + 1
+    elif len(zs) >= 2 and zs[0] > 0 and zs[-1] / zs[0] < COLLAPSE:
+        kind, layer = "collapses", len(zs)
+    elif len(zs) >= 2 and zs[0] > 0 and zs[-1] / zs[0] > EXPLODE:
+        kind, layer = "explodes", len(zs)
+    else:
+        return []  # a first layer with std 0 is symmetric or dead: Y101, T107 say why
+    ratio = zs[-1] / zs[0] if zs[0] > 0 else None
+    act = ctx.network.activations[layer - 1].name
+    suggestion = ctx.suited_init(layer)
+    return [
+        Y103.finding(
+            f"the spread of pre-activations {kind} at init: std(z) is {zs[0]:.3g} in layer 1"
+            + (f", {zs[layer - 1]:.3g} in layer {layer}" if layer > 1 else "")
+            + f" ({ctx.init_name(layer)} init, {act} units)",
+            layer=layer,
+            parameter=f"W{layer}",
+            path=ctx.init_path(layer),
+            evidence={"z_std": stds, "ratio_last_to_first": ratio},
+            fix=Fix(
+                f"{suggestion} keeps the spread of {act} layers steady through depth",
+                ctx.init_path(layer),
+                suggestion,
+            ),
+        )
+    ]
+
+
+@check(TRAINING_PROBE, Y102)
+def units_identical(ctx: Context) -> list[Finding]:
+    """A hidden layer whose units still have (near) identical weights after the probe."""
+    if ctx.probe is None:
+        return []
+    found = []
+    for l, W in enumerate(ctx.probe_network().weights[:-1], start=1):
+        W = W.astype(float)
+        if W.shape[1] < 2:
+            continue
+        spread = float(np.abs(W - W[:, :1]).max())
+        norms = np.linalg.norm(W, axis=0)
+        if spread <= 1e-12 * max(1.0, float(np.abs(W).max())):
+            similarity = 1.0
+        elif np.all(norms > 0):
+            unit = W / norms
+            cos = unit.T @ unit
+            n = cos.shape[0]
+            similarity = float((cos.sum() - n) / (n * (n - 1)))
+        else:
+            continue
+        if similarity > IDENTICAL:
+            found.append(
+                Y102.finding(
+                    f"after training, layer {l}'s {W.shape[1]} units still have identical weights "
+                    f"(mean cosine similarity {similarity:.3f}): the layer works as one unit",
+                    layer=l,
+                    parameter=f"W{l}",
+                    path=ctx.init_path(l),
+                    evidence={
+                        "similarity": similarity,
+                        "units": int(W.shape[1]),
+                        "steps": len(ctx.probe.loss),
+                    },
+                )
+            )
+    return found

@@ -1,0 +1,299 @@
+"""M: gradient magnitudes and update sizes over the training probe — vanishing and exploding
+gradients (M101, M102), updates too small or too large for the weights (M103, M104)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnfix.diagnose.context import Context
+from nnfix.diagnose.findings import Finding, Fix
+from nnfix.diagnose.rules.rule import (
+    TRAINING_PROBE,
+    WARNING,
+    Rule,
+    caused_by,
+    check,
+    prose,
+    yaml_block,
+)
+
+FAMILY = "M", "gradient magnitudes and update sizes"  # the code prefix, and what its rules cover
+
+VANISH_RATIO, VANISH_FIRST = 1e-3, 1e-4  # M101: ‖g_first‖/‖g_last‖ below, with ‖g_first‖ below
+VANISH_MEAN = 1e-7  # M101: a layer's mean |g| below this does not move its weights
+EXPLODE_RATIO, EXPLODE_NORM = 1e3, 1e3  # M102
+RATIO_LOW, RATIO_HIGH, RATIO_GOOD = 1e-5, 1e-1, 1e-3  # M103/M104 (CS231n: ~1e-3)
+
+
+M101 = Rule(
+    code="M101",
+    name="vanishing-gradients",
+    severity=WARNING,
+    summary="per-layer gradient norms falling by orders of magnitude toward the input, or tiny in absolute terms (1e-7)",
+    detects=prose("""
+        Per-layer weight-gradient norms, at init and during the training probe, that fall by
+        orders of magnitude from the output layer to the first, or a layer whose mean |g| is
+        below 1e-7.
+        """),
+    why=prose("""
+        Going down, backprop multiplies the error by Wᵀ and by the activation's derivative at
+        every layer. Sigmoid's derivative is at most 0.25, so with small weights the signal
+        shrinks fast: with std 0.01 and 32 units each sigmoid layer scales it by about
+        √32 · 0.01 · 0.25 ≈ 0.014, and three layers down only ~3e-6 of it is left. The first
+        layers then barely move while the last ones fit what they can on top of near-random
+        features.
+        """),
+    fix=prose("""
+        ReLU-family activations in the hidden layers with `he_normal` (or `xavier_normal` if
+        you keep tanh/sigmoid), inputs near unit scale (`data.scale`), fewer layers.
+        """),
+    before=yaml_block("""
+        model:
+          init: {name: normal, std: 0.01}
+          layers:
+            - {units: 32, activation: sigmoid}
+            - {units: 32, activation: sigmoid}
+            - {units: 32, activation: sigmoid}
+            - {units: 1, activation: sigmoid}
+        """),
+    after=yaml_block("""
+        model:
+          init: he_normal
+          layers:
+            - {units: 32, activation: relu}
+            - {units: 32, activation: relu}
+            - {units: 32, activation: relu}
+            - {units: 1, activation: sigmoid}
+        """),
+    thresholds=prose(f"""
+        ‖g_first‖ / ‖g_last‖ < {VANISH_RATIO:g} with ‖g_first‖ < {VANISH_FIRST:g} (AutoTrainer's
+        vanishing-gradient rule, Zhang et al., ICSE 2021), or a layer's mean |g| below
+        {VANISH_MEAN:g} — at lr 0.1 a step
+        of 1e-8, about one float32 rounding step of a weight near 0.1.
+        """),
+    causes=caused_by("Y101", "Y103", "T108", "D102", "Y104", "T107"),
+)
+
+
+M102 = Rule(
+    code="M102",
+    name="exploding-gradients",
+    severity=WARNING,
+    summary="per-layer gradient norms growing toward the input, or norms above 1e3",
+    detects=prose("""
+        Per-layer weight-gradient norms, at init and during the training probe, that grow by
+        orders of magnitude from the output layer to the first, or any layer's norm above 1e3.
+    """),
+    why=prose("""
+        When each layer scales the backward signal by more than 1, the first layers get
+        gradients orders of magnitude larger than the last: with `normal, std: 1.0` and 256
+        ReLU units the factor is √(256/2) · 1 ≈ 11 per layer, about 1400 over three layers.
+        One step at an ordinary learning rate then throws the first layers' weights far
+        away, and the loss jumps or becomes NaN (T103).
+        """),
+    fix=prose("""
+        An init scaled to the layer width (`he_normal` for ReLU-family layers,
+        `xavier_normal` for tanh and sigmoid), inputs near unit scale, a lower `train.lr`.
+        """),
+    before=yaml_block("""
+        model:
+          init: {name: normal, std: 1.0}
+          layers:
+            - {units: 256, activation: relu}
+            - {units: 256, activation: relu}
+            - {units: 256, activation: relu}
+            - {units: 10, activation: softmax}
+        """),
+    after=yaml_block("""
+        model:
+          init: he_normal
+          layers:
+            - {units: 256, activation: relu}
+            - {units: 256, activation: relu}
+            - {units: 256, activation: relu}
+            - {units: 10, activation: softmax}
+        """),
+    thresholds=prose(f"""
+        ‖g_first‖ / ‖g_last‖ > {EXPLODE_RATIO:g} (M101's ratio, the other way), or any layer's
+        gradient norm above {EXPLODE_NORM:g} — at lr 0.01 a step of 10, larger than any sensibly initialised weight
+        tensor.
+        """),
+    causes=caused_by("Y103", "D102", "Y104"),
+)
+
+
+M103 = Rule(
+    code="M103",
+    name="update-ratio-low",
+    severity=WARNING,
+    summary="lr·‖g‖/‖W‖ far below ~1e-3: the learning rate is too small to move the weights",
+    detects=prose("""
+        During the training probe, the size of each weight update relative to the weights,
+        ‖ΔW‖ / ‖W‖ (lr · ‖g‖ / ‖W‖ for plain SGD; the optimiser's actual step otherwise), far
+        below the ~1e-3 that trains well. The finding names a learning rate that would bring
+        it there.
+        """),
+    why=prose("""
+        At a ratio of 1e-6 the weights change by a tenth of their size only after 100 000
+        steps: the loss looks stuck though nothing is wrong with the math. With Adam the step
+        per weight is about lr whatever the gradient, so lr = 1e-7 against weights of size
+        0.1 gives a ratio of about 1e-6.
+        """),
+    fix="Raise `train.lr` towards the value the finding names.",
+    before=yaml_block("""
+        train:
+          optimizer: adam
+          lr: 1.0e-7
+        """),
+    after=yaml_block("""
+        train:
+          optimizer: adam
+          lr: 1.0e-3
+        """),
+    thresholds=prose(f"""
+        The update ratio ‖ΔW‖ / ‖W‖ of each weight tensor, its median over the probe's steps,
+        and the median of those over the tensors (the typical layer) below {RATIO_LOW:g}, a
+        hundred times under CS231n's rule of thumb of about {RATIO_GOOD:g}. Biases, which start
+        at zero, are left out.
+        """),
+    suppressed_by=("T103", "M101"),  # a diverged run; gradients that vanish, not a small lr
+)
+
+
+M104 = Rule(
+    code="M104",
+    name="update-ratio-high",
+    severity=WARNING,
+    summary="lr·‖g‖/‖W‖ far above ~1e-3: the weights are being thrown around",
+    detects=prose("""
+        During the training probe, ‖ΔW‖ / ‖W‖ (lr · ‖g‖ / ‖W‖ for plain SGD) far above the
+        ~1e-3 that trains well. The finding names a learning rate that would bring it there.
+        """),
+    why=prose("""
+        At a ratio of 0.1 or more each step replaces a tenth of the weights, so ten steps can
+        rewrite a layer entirely: the net forgets what the last steps learned, the loss
+        oscillates or diverges, and ReLU units get knocked into the dead zone (T107).
+        """),
+    fix="Lower `train.lr` towards the value the finding names.",
+    before=yaml_block("""
+        train:
+          optimizer: sgd
+          lr: 10.0
+        """),
+    after=yaml_block("""
+        train:
+          optimizer: sgd
+          lr: 0.1
+        """),
+    thresholds=prose(f"""
+        The median over the weight tensors of each one's median ‖ΔW‖ / ‖W‖ over the probe's
+        steps above {RATIO_HIGH:g}, a hundred times over CS231n's rule of thumb of about
+        {RATIO_GOOD:g}.
+        """),
+    causes=caused_by("D102", "Y103"),  # and it explains a diverging loss (T103)
+)
+
+
+@check(TRAINING_PROBE, M101, M102)
+def gradient_magnitudes(ctx: Context) -> list[Finding]:
+    """Per-layer gradient norms vanishing or exploding toward the input."""
+    probe = ctx.probe
+    if probe is None or not probe.grad_norm:
+        return []
+    with np.errstate(all="ignore"):
+        norms = np.nanmedian(np.asarray(probe.grad_norm, float), axis=0)
+        means = np.nanmedian(np.asarray(probe.grad_mean, float), axis=0)
+    if not np.all(np.isfinite(norms)):
+        return []
+    first, last = float(norms[0]), float(norms[-1])
+    depth = len(norms)
+    evidence = {
+        "grad_norm": {f"W{l + 1}": float(v) for l, v in enumerate(norms)},
+        "mean_abs": {f"W{l + 1}": float(v) for l, v in enumerate(means)},
+    }
+    found = []
+    tiny = [l + 1 for l, v in enumerate(means) if v < VANISH_MEAN]
+    ratio = first / last if last > 0 else (math.inf if first > 0 else math.nan)  # nan: no flow
+    vanishing = depth > 1 and ratio < VANISH_RATIO and first < VANISH_FIRST
+    if vanishing or tiny:
+        layer = tiny[0] if tiny else 1
+        message = (
+            f"gradients vanish toward the input: ‖dW1‖ = {first:.2g} against ‖dW{depth}‖ = "
+            f"{last:.2g} (ratio {ratio:.1g})"
+            if vanishing
+            else f"layer {layer}'s gradient is tiny (mean |dW| {means[layer - 1]:.1g}): its "
+            "weights do not move"
+        )
+        found.append(
+            M101.finding(
+                message,
+                layer=layer,
+                parameter=f"W{layer}",
+                path=ctx.layer_path(layer, "activation"),
+                evidence=evidence,
+            )
+        )
+    big = [l + 1 for l, v in enumerate(norms) if v > EXPLODE_NORM]
+    if (depth > 1 and ratio > EXPLODE_RATIO) or big:
+        layer = big[0] if big else 1
+        found.append(
+            M102.finding(
+                f"gradients explode: ‖dW{layer}‖ = {norms[layer - 1]:.3g}"
+                + (f", {ratio:.2g}× the output layer's" if depth > 1 else ""),
+                layer=layer,
+                parameter=f"W{layer}",
+                path=ctx.init_path(layer),
+                evidence=evidence,
+            )
+        )
+    return found
+
+
+@check(TRAINING_PROBE, M103, M104)
+def update_ratios(ctx: Context) -> list[Finding]:
+    """How far each update moves the weights, against RATIO_GOOD."""
+    probe = ctx.probe
+    if probe is None or not probe.update_ratio:
+        return []
+    with np.errstate(all="ignore"):
+        ratios = np.nanmedian(np.asarray(probe.update_ratio, float), axis=0)  # per tensor
+    finite = ratios[np.isfinite(ratios)]
+    if finite.size == 0:
+        return []
+    median = float(np.median(finite))  # across tensors: the typical layer
+    lr = ctx.spec.train.lr
+    suggestion = float(f"{lr * RATIO_GOOD / median:.1g}") if median > 0 else None
+    evidence = {
+        "update_ratio": {f"W{l + 1}": float(v) for l, v in enumerate(ratios)},
+        "median": median,
+        "lr": lr,
+    }
+    fix = (
+        Fix(f"a learning rate near {suggestion:g}", ("train", "lr"), suggestion)
+        if suggestion
+        else None
+    )
+    if 0 < median < RATIO_LOW:
+        return [
+            M103.finding(
+                f"each update moves the weights by {median:.1g} of their size (about "
+                f"{RATIO_GOOD:g} works well): lr {lr:g} is too small to train in "
+                f"{ctx.spec.train.epochs} epochs",
+                path=("train", "lr"),
+                evidence=evidence,
+                fix=fix,
+            )
+        ]
+    if median > RATIO_HIGH:
+        return [
+            M104.finding(
+                f"each update moves the weights by {median:.2g} of their size (about "
+                f"{RATIO_GOOD:g} works well): the weights are thrown around",
+                path=("train", "lr"),
+                evidence=evidence,
+                fix=fix,
+            )
+        ]
+    return []

@@ -1,0 +1,722 @@
+"""T: training dynamics — the loss at init (T101), over the training probe (T102–T104, T107,
+T108), the schedule (T105) and whether the net can memorise a handful of samples (T106)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnfix.diagnose.context import Context
+from nnfix.diagnose.findings import Finding, Fix
+from nnfix.diagnose.probe import overfit
+from nnfix.diagnose.rules.rule import (
+    ERROR,
+    INIT_STATISTICS,
+    OVERFIT_PROBE,
+    STATIC,
+    TRAINING_PROBE,
+    WARNING,
+    Rule,
+    caused_by,
+    check,
+    prose,
+    yaml_block,
+)
+from nnfix.engine import activations
+from nnfix.engine.losses import Loss, best_constant
+from nnfix.engine.schedules import learning_rate
+
+FAMILY = "T", "training dynamics"  # the code prefix, and what its rules cover
+
+LOSS_OFF, LOSS_SLACK = 2.0, 0.05  # T101: loss at init above 2× what an untrained net gives + 0.05
+PLATEAU = 0.02  # T102: final loss within 2 % of the best constant prediction's
+STILL = 0.01  # T102: and falling by less than 1 % over the last quarter
+EXPLODED = 1e3  # T103: a loss this many times its start counts as diverged
+RISING = 1.10  # T104: last quarter's mean loss above 1.1× the best quarter's
+EARLY, EARLY_LR = 0.02, 0.5  # T105: lr at 2 % of the steps at most half the initial lr
+TENTH, TENTH_LR = 0.1, 0.01  # T105: or lr at 10 % of the steps at most 1/100 of it
+OVERFIT_SAMPLES = 8  # T106: a handful of samples
+OVERFIT_LRS = (1e-2, 3e-3, 3e-2)  # T106: Adam at these learning rates, in turn
+OVERFIT_STEPS = 400  # T106: full-batch steps per learning rate
+OVERFIT_LOSS = 0.05  # T106: "near zero" for BCE and CCE
+OVERFIT_SHARE = 0.01  # T106: ... and for MSE/MAE, this share of the best constant's loss
+OVERFIT_BUDGET = 0.3  # T106: share of --budget
+DEAD_SHARE = 0.2  # T107: more than 20 % of a layer's ReLU units dead on every sample
+SATURATED_SHARE = 0.5  # T108: |z| past the saturation point for most samples in most units
+SATURATES = activations.get("sigmoid").saturates_beyond
+
+
+T101 = Rule(
+    code="T101",
+    name="loss-at-init-off",
+    severity=WARNING,
+    summary="loss at init far from what an untrained net should give (ln 2 for balanced BCE, ln C for CCE, k·ln 2 for k sigmoid outputs)",
+    detects=prose("""
+        The loss of the initialised net on the training data, before any update, far above
+        what an untrained net gives: ln 2 = 0.693 for one sigmoid output with BCE; k · ln 2
+        for k sigmoid outputs (6.93 for ten); ln C for a C-class softmax with CCE (2.30 for
+        ten); for MSE, the loss of predicting 0, the mean of y² summed over the outputs.
+        """),
+    why=prose("""
+        An untrained net should be unsure: with small weights the outputs sit near z = 0, a
+        sigmoid at 0.5 and a softmax near uniform, and the loss is that of a coin flip per
+        output. A much larger loss means outputs start saturated and confidently wrong —
+        large weights, unscaled inputs, a large output bias. A BCE term at a = 0.99 for
+        y = 0 is 4.6 instead of 0.69, the saturated units pass back little gradient, and the
+        first epochs go into undoing the init.
+        """),
+    fix=prose("""
+        A scaled init (`he_normal`, `xavier_normal`), inputs near unit scale (`data.scale`),
+        zero biases (`bias_init: zeros`).
+        """),
+    before=yaml_block("""
+        model:
+          init: {name: normal, std: 1.0}
+          layers:
+            - {units: 64, activation: tanh}
+            - {units: 10, activation: sigmoid}
+        """),
+    after=yaml_block("""
+        model:
+          init: xavier_normal
+          layers:
+            - {units: 64, activation: tanh}
+            - {units: 10, activation: sigmoid}
+        """),
+    thresholds=prose(f"""
+        Fires when the loss at init exceeds {LOSS_OFF:g} × the expected value + {LOSS_SLACK:g}; the bundled
+        healthy configs start within 1.4 × of it.
+        """),
+    causes=caused_by("D102", "Y104", "Y103", "D103"),
+)
+
+
+T102 = Rule(
+    code="T102",
+    name="loss-plateau-at-prior",
+    severity=ERROR,
+    summary="loss stuck at the best constant prediction (the label-prior entropy: 0.693, 3.25 …): the output ignores the input",
+    detects=prose("""
+        A training loss that settles at the loss of the best constant prediction, worked out
+        from the labels: the label-prior entropy for BCE and CCE — ln 2 = 0.693 for balanced
+        binary labels, 10 · H(0.1) = 3.25 for ten one-vs-rest sigmoid outputs on ten
+        balanced classes, ln C for C balanced classes with softmax — and the targets'
+        variance (summed over the outputs) for MSE.
+        """),
+    why=prose("""
+        That is the loss a net reaches by learning the class frequencies through its output
+        biases and nothing else: the output does not depend on the input. Either no gradient
+        reaches the hidden layers, or they carry no information — symmetric or dead units, a
+        wrong derivative, saturated inputs. More epochs or another learning rate will not
+        move it.
+        """),
+    fix=prose("""
+        Fix the root cause the finding links to (Y101, A102, T107 …). Without one, check that
+        gradients reach the first layer (`nnfix diagnose --select M101,G`).
+        """),
+    before=yaml_block("""
+        model:
+          init: zeros
+          layers:
+            - {units: 64, activation: tanh}
+            - {units: 10, activation: sigmoid}
+        """),
+    after=yaml_block("""
+        model:
+          init: xavier_normal
+          layers:
+            - {units: 64, activation: tanh}
+            - {units: 10, activation: sigmoid}
+        """),
+    thresholds=prose(f"""
+        The probe's final training loss within {PLATEAU:.0%} of the best constant prediction's
+        loss, and falling by less than {STILL:.0%} of it over the last quarter of the probe.
+        """),
+    causes=caused_by(
+        "Y101", "A102", "A103", "A101", "G102", "G101", "T107", "T108", "D102", "D103", "Y103"
+    ),
+    suppressed_by=("T103",),
+)
+
+
+T103 = Rule(
+    code="T103",
+    name="loss-diverged",
+    severity=ERROR,
+    summary="loss NaN/inf or exploding; names the first layer whose values went non-finite and the step",
+    detects=prose("""
+        A training loss that becomes NaN or inf, or grows by orders of magnitude, during the
+        probe. The finding names the step and the first layer whose activations or gradients
+        went non-finite.
+        """),
+    why=prose("""
+        On a loss with curvature λ along some direction, a gradient step multiplies the
+        error along it by (1 − lr · λ): once lr > 2/λ the error grows every step, by
+        orders of magnitude within tens of steps, until it overflows. Once a weight is NaN,
+        everything after it is NaN. The other common source is a custom function that
+        overflows: exp(z) is inf above z ≈ 88.7 in float32 and 709.8 in float64.
+        """),
+    fix=prose("""
+        Lower `train.lr` (by 10× to start with), scale the inputs, and prefer the built-in
+        losses: with a built-in sigmoid or softmax output they compute BCE and CCE from the
+        logits, without overflow.
+        """),
+    before=yaml_block("""
+        train:
+          optimizer: sgd
+          lr: 50.0
+        """),
+    after=yaml_block("""
+        train:
+          optimizer: sgd
+          lr: 0.1
+        """),
+    thresholds=prose(f"""
+        A probe loss that is NaN or inf, or more than {EXPLODED:g} × the first step's loss. The probe
+        stops at that step and reports the first layer, from the input, whose weights,
+        pre-activations or activations are not finite.
+        """),
+    causes=caused_by("G101", "G102", "A102", "A103", "A101", "M104", "D102", "Y103"),
+)
+
+
+T104 = Rule(
+    code="T104",
+    name="loss-rising",
+    severity=WARNING,
+    summary="loss rising or oscillating over training: lr too high",
+    detects=prose("""
+        A training loss that trends upward over the probe, or swings up and down by large
+        fractions from one evaluation to the next.
+        """),
+    why=prose("""
+        With lr between 1/λ and 2/λ for the steepest curvature λ, each step overshoots the
+        bottom of the valley and lands on the other side: the loss zigzags. Beyond 2/λ the
+        overshoot grows and the loss climbs; mini-batch noise makes both worse.
+        """),
+    fix="Lower `train.lr` by 3–10×, or add a schedule that decays it (`schedule: cosine`).",
+    before=yaml_block("""
+        train:
+          optimizer: sgd
+          lr: 5.0
+        """),
+    after=yaml_block("""
+        train:
+          optimizer: sgd
+          lr: 0.5
+        """),
+    thresholds=prose(f"""
+        The mean loss of the probe's last quarter above its first quarter's and more than
+        {RISING:g} × the lowest mean over any quarter-long window: the loss came down and went back
+        up, which minibatch noise alone does not do over a quarter of the run.
+        """),
+    causes=caused_by("G101", "G102", "A101", "A102", "A103", "M104"),
+    suppressed_by=("T103",),
+)
+
+
+T105 = Rule(
+    code="T105",
+    name="lr-decays-too-fast",
+    severity=WARNING,
+    summary="a schedule that shrinks lr 100× within the first tenth of training (lr/epoch)",
+    detects=prose("""
+        A learning-rate schedule, worked out from the spec before training, that has cut lr
+        by 100× within the first tenth of training, or halved it within the first 2 %. lr
+        divided by the epoch number — `{name: inverse_time, decay: 1.0}`, lr_t = lr/(1 + t) —
+        does the first whenever there are 1000 epochs or more, and halves lr after a single
+        epoch.
+        """),
+    why=prose("""
+        With lr/(1 + t) the total distance the weights can travel grows only like ln T. Over
+        1000 epochs the lr is down to 1/100 by epoch 99, and the remaining 900 epochs
+        together move the weights as much as about 2.3 epochs at the original rate
+        (Σ 1/(1 + t) from 100 to 999 ≈ ln 10): most of the run is spent standing still,
+        usually long before the net has found where to go.
+        """),
+    fix=prose("""
+        Decay slowly: `schedule: cosine` over the whole run, `inverse_time` with a small
+        decay (`{name: inverse_time, decay: 0.01}`), or a constant lr.
+        """),
+    before=yaml_block("""
+        train:
+          lr: 0.1
+          epochs: 1000
+          schedule: {name: inverse_time, decay: 1.0}
+        """),
+    after=yaml_block("""
+        train:
+          lr: 0.1
+          epochs: 1000
+          schedule: cosine
+        """),
+    thresholds=prose(f"""
+        lr at {TENTH:.0%} of the training steps ≤ {TENTH_LR:g} × the initial lr, or lr at
+        {EARLY:.0%} of the steps ≤ {EARLY_LR:g} × it.
+        """),
+)
+
+
+T106 = Rule(
+    code="T106",
+    name="cannot-overfit-batch",
+    severity=ERROR,
+    summary="the net cannot drive the loss near zero on a handful of samples, even with Adam at a few learning rates: a bug, not tuning",
+    detects=prose("""
+        The overfit probe: nnfix trains the net on a handful of training samples with its own
+        optimiser settings (Adam, a few learning rates). A correct net with a few units per
+        sample memorises them; if no run gets the loss near zero, something in the model or
+        its gradients is broken.
+        """),
+    why=prose("""
+        Fitting a few samples needs no generalisation and no tuning — Karpathy's "overfit one
+        batch" step of his recipe for training neural nets — so a failure cannot be blamed on
+        the learning rate or the data. It points at the math: wrong derivatives, frozen or
+        dead units, outputs that cannot represent the targets.
+        """),
+    fix=prose("""
+        Look at the root causes listed with it, then check the derivatives and gradients
+        directly: `nnfix diagnose --select A,G`.
+        """),
+    before=yaml_block("""
+        model:
+          layers:
+            - units: 8
+              activation: {name: relu, derivative: "where(z > 0, 0, 1)"}   # mask inverted
+            - {units: 1, activation: sigmoid}
+        """),
+    after=yaml_block("""
+        model:
+          layers:
+            - units: 8
+              activation: {name: relu, derivative: "where(z > 0, 1, 0)"}
+            - {units: 1, activation: sigmoid}
+        """),
+    thresholds=prose(f"""
+        {OVERFIT_SAMPLES} training samples, full batch, Adam at lr
+        {", ".join(f"{lr:g}" for lr in OVERFIT_LRS)} for up to {OVERFIT_STEPS} steps each, from
+        the spec's own init and with its own derivatives: it fails when no run gets the mean
+        loss under {OVERFIT_LOSS:g} (BCE, CCE) or under {OVERFIT_SHARE:.0%} of the best
+        constant prediction's (MSE, MAE), within {OVERFIT_BUDGET:.0%} of the budget.
+        """),
+    causes=caused_by(
+        "A101", "A102", "A103", "G102", "G101", "Y101", "D103", "D104", "T108", "T107", "D102"
+    ),
+)
+
+
+T107 = Rule(
+    code="T107",
+    name="dead-relu",
+    severity=WARNING,
+    summary="ReLU units that are zero for every sample",
+    detects=prose("""
+        ReLU units whose pre-activation is ≤ 0 for every training sample, at init or after
+        the probe.
+        """),
+    why=prose("""
+        A unit that outputs 0 for every input has derivative 0 for every input: it gets no
+        gradient, its weights never change, and it never comes back. Large negative biases,
+        a learning rate that knocked the weights too far (CS231n notes up to 40 % of a
+        network can die that way) and unscaled inputs kill units.
+        """),
+    fix=prose("""
+        Zero biases (`bias_init: zeros`), a lower `train.lr`, inputs near unit scale; or
+        `leaky_relu`, whose small negative slope keeps a gradient flowing.
+        """),
+    before=yaml_block("""
+        model:
+          bias_init: {name: constant, value: -5}
+          layers:
+            - {units: 32, activation: relu}
+            - {units: 1, activation: sigmoid}
+        """),
+    after=yaml_block("""
+        model:
+          bias_init: zeros
+          layers:
+            - {units: 32, activation: relu}
+            - {units: 1, activation: sigmoid}
+        """),
+    thresholds=prose(f"""
+        A unit is dead when z ≤ 0 for every sample. Fires when more than {DEAD_SHARE:.0%} of a layer's
+        units are: a He-initialised layer starts with none, and a few may die in healthy
+        training.
+        """),
+    causes=caused_by("D102", "M104", "T103"),
+)
+
+
+T108 = Rule(
+    code="T108",
+    name="saturated-units",
+    severity=WARNING,
+    summary="sigmoid/tanh units saturated (|z| > 4) for most samples",
+    detects=prose("""
+        Sigmoid or tanh units whose pre-activation is beyond ±4 for most samples, at init or
+        after the probe.
+        """),
+    why=prose("""
+        Beyond |z| = 4 sigmoid's derivative is below 0.018 (1/14 of its peak 0.25) and tanh's
+        below 0.0013 (1/750 of its peak 1): a saturated unit passes back almost nothing, and
+        the weights into it and the layers below stop learning.
+        """),
+    fix=prose("""
+        Scale the inputs (`data.scale: minmax` or `standard`), use the init that suits the
+        activation (`xavier_normal`), lower `train.lr` if it happens during training.
+        """),
+    before=yaml_block("""
+        data:
+          source: npz
+          path: pixels.npz      # values 0-255
+        model:
+          layers:
+            - {units: 16, activation: sigmoid}
+            - {units: 1, activation: sigmoid}
+        """),
+    after=yaml_block("""
+        data:
+          source: npz
+          path: pixels.npz
+          scale: minmax
+        model:
+          layers:
+            - {units: 16, activation: sigmoid}
+            - {units: 1, activation: sigmoid}
+        """),
+    thresholds=prose(f"""
+        A unit is saturated when |z| > {SATURATES:g} (sigmoid, tanh) for more than
+        {SATURATED_SHARE:.0%} of the samples; fires when more than {SATURATED_SHARE:.0%} of a
+        layer's units are (saturation as DeepDiagnosis, Wardat et al. 2022, checks it, at
+        SPEC's |z| > 4).
+        """),
+    causes=caused_by("D102", "Y104", "Y103"),
+)
+
+
+def expected_initial_loss(ctx: Context) -> tuple[float, str]:
+    """What an untrained net's loss should be (per-sample mean), and how it was worked out."""
+    assert ctx.init is not None
+    y = ctx.init.y
+    out = ctx.network.activations[-1].builtin_name
+    loss = ctx.spec.loss.name
+    if loss == "cce" and out == "softmax":
+        return math.log(y.shape[1]), f"ln {y.shape[1]} (uniform softmax over {y.shape[1]} classes)"
+    if loss == "bce" and out == "sigmoid":
+        k = y.shape[1]
+        return k * math.log(2), f"{k}·ln 2 ({k} sigmoid output{'s' if k > 1 else ''} at 0.5)"
+    if loss in ("mse", "mae"):
+        reference = Loss(loss).value(np.zeros_like(y), np.zeros_like(y), y, None)
+        return (
+            reference,
+            "the loss of predicting 0 for every target (an untrained net's output is near 0)",
+        )
+    return math.nan, ""
+
+
+@check(INIT_STATISTICS, T101)
+def loss_at_init(ctx: Context) -> list[Finding]:
+    """The loss at init far above what an untrained net gives."""
+    if ctx.init is None:
+        return []
+    expected, how = expected_initial_loss(ctx)
+    mean_loss = ctx.network.loss(ctx.init.cache, ctx.init.y, Loss(ctx.spec.loss.name), 0.0)
+    if not math.isfinite(expected) or not math.isfinite(mean_loss):
+        return []
+    if mean_loss <= LOSS_OFF * expected + LOSS_SLACK:
+        return []
+    return [
+        T101.finding(
+            f"loss at init is {mean_loss:.4g}, {mean_loss / expected:.1f}× the {expected:.4g} an "
+            f"untrained net gives ({how}): the outputs start out confidently wrong",
+            layer=ctx.network.depth,
+            path=("loss",),
+            evidence={
+                "loss_at_init": mean_loss,
+                "expected": expected,
+                "ratio": mean_loss / expected,
+            },
+            fix=Fix(
+                "start from small outputs: a scaled init (he/xavier) and inputs near unit scale"
+            ),
+        )
+    ]
+
+
+@check(STATIC, T105)
+def lr_decays_too_fast(ctx: Context) -> list[Finding]:
+    """A schedule that kills the learning rate early in training."""
+    train = ctx.spec.train
+    m = len(ctx.data.x_train)
+    batch = m if train.batch_size == "full" else min(train.batch_size, max(m, 1))
+    per_epoch = max(1, math.ceil(m / batch))
+    epochs, total = train.epochs, train.epochs * per_epoch
+
+    def lr(step: int) -> float:
+        return learning_rate(train.schedule, train.lr, step // per_epoch, step, epochs, per_epoch)
+
+    tenth, early = max(1, int(total * TENTH)), max(1, int(total * EARLY))
+    at_tenth, at_early = lr(tenth) / train.lr, lr(early) / train.lr
+    if at_tenth > TENTH_LR and at_early > EARLY_LR:
+        return []
+    stride = max(1, total // 1000)
+    budget = sum(lr(s) for s in range(0, total, stride)) * stride / (train.lr * total)
+    return [
+        T105.finding(
+            f"the {train.schedule.name} schedule cuts lr to {at_early:.2g}× within the first "
+            f"{EARLY:.0%} of training and {at_tenth:.2g}× by the first tenth: the rest of "
+            f"training moves the weights with {budget:.0%} of the learning rate it was given",
+            path=("train", "schedule"),
+            evidence={
+                "lr": train.lr,
+                "lr_at_2pct": lr(early),
+                "lr_at_10pct": lr(tenth),
+                "lr_at_end": lr(total - 1),
+                "lr_budget_used": budget,
+            },
+            fix=Fix(
+                "decay slowly: a cosine schedule over the whole run (or constant)",
+                ("train", "schedule"),
+                "cosine",
+            ),
+        )
+    ]
+
+
+def _quarters(loss: list[float]) -> tuple[float, float, float]:
+    """Mean loss of the first and last quarter, and of the best quarter-length window."""
+    w = max(1, len(loss) // 4)
+    values = np.asarray(loss, float)
+    windows = np.convolve(values, np.ones(w) / w, mode="valid")
+    return float(values[:w].mean()), float(values[-w:].mean()), float(windows.min())
+
+
+@check(TRAINING_PROBE, T103)
+def divergence(ctx: Context) -> list[Finding]:
+    """The loss went non-finite or exploded; the first layer whose values went bad."""
+    probe = ctx.probe
+    if probe is None or not probe.loss:
+        return []
+    start = probe.loss[0]
+    exploded = math.isfinite(start) and any(
+        math.isfinite(v) and v > EXPLODED * max(start, 1e-12) for v in probe.loss
+    )
+    if probe.diverged_at is None and not exploded:
+        return []
+    step = (
+        probe.diverged_at
+        if probe.diverged_at is not None
+        else next(s for s, v in zip(probe.steps, probe.loss, strict=True) if v > EXPLODED * start)
+    )
+    layer, where = _first_bad_layer(ctx)
+    lr = ctx.spec.train.lr
+    how = (
+        "became non-finite"
+        if probe.diverged_at is not None
+        else f"grew over {EXPLODED:g}× its start"
+    )
+    return [
+        T103.finding(
+            f"the loss {how} at step {step}"
+            + (
+                f"; the first layer whose values went non-finite is layer {layer} ({where})"
+                if layer
+                else ""
+            ),
+            layer=layer,
+            path=("train", "lr"),
+            evidence={
+                "step": step,
+                "loss_start": start,
+                "loss_last_finite": next(
+                    (v for v in reversed(probe.loss) if math.isfinite(v)), None
+                ),
+                "layer": layer,
+                "where": where,
+            },
+            fix=Fix("a smaller learning rate", ("train", "lr"), lr / 10),
+        )
+    ]
+
+
+def _first_bad_layer(ctx: Context) -> tuple[int | None, str]:
+    """The first layer, from the input, whose pre-activations, activations or weights are not finite."""
+    net = ctx.probe_network()
+    cache = ctx.probe_forward()
+    for l in range(net.depth):
+        if not np.all(np.isfinite(net.weights[l])):
+            return l + 1, "weights"
+        if not np.all(np.isfinite(cache.z[l])):
+            return l + 1, "pre-activations z"
+        if not np.all(np.isfinite(cache.a[l])):
+            return l + 1, "activations a"
+    return None, ""
+
+
+@check(TRAINING_PROBE, T104)
+def loss_rising(ctx: Context) -> list[Finding]:
+    """The loss rises (or swings) over the probe instead of falling."""
+    probe = ctx.probe
+    if probe is None or len(probe.loss) < 8:
+        return []
+    first, last, best = _quarters(probe.loss)
+    if not (math.isfinite(last) and last > RISING * best and last > first):
+        return []
+    return [
+        T104.finding(
+            f"the loss rises during training: from {first:.4g} (first quarter of the probe) to "
+            f"{last:.4g} (last quarter), after reaching {best:.4g}",
+            path=("train", "lr"),
+            evidence={
+                "first_quarter": first,
+                "last_quarter": last,
+                "best_window": best,
+                "steps": len(probe.loss),
+            },
+            fix=Fix("a smaller learning rate", ("train", "lr"), ctx.spec.train.lr / 3),
+        )
+    ]
+
+
+@check(TRAINING_PROBE, T102)
+def plateau_at_prior(ctx: Context) -> list[Finding]:
+    """The loss settles at the loss of the best constant prediction."""
+    probe = ctx.probe
+    if probe is None or len(probe.loss) < 8 or ctx.y_train is None:
+        return []
+    y = ctx.y_train[ctx.finite_rows]
+    prior = best_constant(ctx.spec.loss.name, y)
+    if ctx.spec.loss.reduction == "sum":
+        batch = ctx.spec.train.batch_size
+        prior *= min(len(y), batch if batch != "full" else len(y))
+    w = max(1, len(probe.loss) // 4)
+    final = float(np.mean(probe.loss[-w:]))
+    earlier = float(np.mean(probe.loss[-2 * w : -w])) if len(probe.loss) >= 2 * w else final
+    if not (
+        prior > 0 and abs(final - prior) <= PLATEAU * prior and earlier - final <= STILL * prior
+    ):
+        return []
+    return [
+        T102.finding(
+            f"the loss settles at {final:.4g}, the {prior:.4g} of the best constant prediction "
+            "(the label prior): the output ignores the input",
+            path=("loss",),
+            evidence={"final_loss": final, "prior_loss": prior, "steps": len(probe.loss)},
+        )
+    ]
+
+
+@check(TRAINING_PROBE, T107)
+def dead_relu(ctx: Context) -> list[Finding]:
+    """ReLU units that output 0 for every sample."""
+    if ctx.probe is None:
+        return []
+    cache = ctx.probe_forward()
+    found = []
+    for l, act in enumerate(ctx.network.activations[:-1], start=1):
+        if act.builtin is None or act.builtin.dead_below is None:
+            continue
+        dead = np.all(cache.z[l - 1] <= act.builtin.dead_below, axis=0)
+        share = float(dead.mean())
+        if share > DEAD_SHARE:
+            found.append(
+                T107.finding(
+                    f"{int(dead.sum())} of layer {l}'s {dead.size} {act.name} units are 0 for "
+                    "every sample: they get no gradient and never recover",
+                    layer=l,
+                    path=ctx.layer_path(l, "activation"),
+                    evidence={
+                        "dead": int(dead.sum()),
+                        "units": int(dead.size),
+                        "share": share,
+                        "bias_init": ctx.bias_init_name(l),
+                    },
+                    fix=Fix(
+                        "leaky_relu keeps a gradient below 0 (or start biases at zeros)",
+                        ctx.layer_path(l, "activation"),
+                        "leaky_relu",
+                    ),
+                )
+            )
+    return found
+
+
+@check(TRAINING_PROBE, T108)
+def saturated_units(ctx: Context) -> list[Finding]:
+    """Units past their saturation point for most samples."""
+    if ctx.probe is None:
+        return []
+    cache = ctx.probe_forward()
+    found = []
+    for l, act in enumerate(ctx.network.activations[:-1], start=1):
+        builtin = act.builtin
+        beyond = builtin.saturates_beyond if builtin is not None else None
+        if builtin is None or beyond is None:
+            continue
+        saturated = np.mean(np.abs(cache.z[l - 1]) > beyond, axis=0) > SATURATED_SHARE
+        share = float(saturated.mean())
+        if share > SATURATED_SHARE:
+            slope = float(builtin.dz(np.array([beyond]))[0])
+            suggestion = ctx.suited_init(l)
+            found.append(
+                T108.finding(
+                    f"{int(saturated.sum())} of layer {l}'s {saturated.size} {act.name} units sit "
+                    f"beyond |z| > {beyond:g} for most samples, where their derivative is under "
+                    f"{slope:.2g}",
+                    layer=l,
+                    path=ctx.layer_path(l, "activation"),
+                    evidence={
+                        "saturated": int(saturated.sum()),
+                        "units": int(saturated.size),
+                        "share": share,
+                    },
+                    fix=Fix(f"scale the inputs and use {suggestion}", ctx.init_path(l), suggestion),
+                )
+            )
+    return found
+
+
+@check(OVERFIT_PROBE, T106)
+def cannot_overfit(ctx: Context) -> list[Finding]:
+    """The net cannot memorise a handful of samples even with Adam."""
+    if ctx.y_train is None:
+        return []
+    rows = np.flatnonzero(ctx.finite_rows)[:OVERFIT_SAMPLES]
+    dtype = ctx.spec.train.dtype
+    x, y = ctx.data.x_train[rows].astype(dtype), ctx.y_train[rows].astype(dtype)
+    name = ctx.spec.loss.name
+    prior = best_constant(name, ctx.y_train[ctx.finite_rows])
+    target = OVERFIT_LOSS if name in ("bce", "cce") else OVERFIT_SHARE * max(prior, 1e-12)
+    if ctx.spec.loss.reduction == "sum":
+        target *= len(rows)
+    ok, tried = overfit(
+        ctx.trainable(dtype),
+        ctx.loss,
+        ctx.spec.train,
+        x,
+        y,
+        ctx.batch_rng,
+        budget=OVERFIT_BUDGET * ctx.options.budget,
+        target=target,
+        rates=OVERFIT_LRS,
+        steps=OVERFIT_STEPS,
+    )
+    if ok:
+        return []
+    best = min(tried.values()) if tried else math.nan
+    rates = ", ".join(f"{lr:g}" for lr in tried)
+    return [
+        T106.finding(
+            f"the net cannot fit {len(rows)} samples: with Adam at lr {rates} the loss gets no "
+            f"lower than {best:.3g} (near zero would be under {target:.2g}); a correct net of "
+            "this size memorises them, so something in its math is broken",
+            path=("model",),
+            evidence={
+                "samples": len(rows),
+                "best_loss": {f"lr {lr:g}": v for lr, v in tried.items()},
+                "target": target,
+                "loss_name": name,
+            },
+        )
+    ]
