@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from nnfix.diagnose.passes.gradients import NetworkLoss
+from nnfix.diagnose.network_check import NetworkTarget
 from nnfix.engine import activations
 from nnfix.engine.losses import Loss
 from nnfix.engine.network import LayerActivation, Network
@@ -36,7 +36,7 @@ BATCH = 64
 
 def layer(name: str) -> LayerActivation:
     act = activations.get(name)
-    return LayerActivation(name, act.fn, act.derivative if act.elementwise else None, name)
+    return LayerActivation(name, act.fn, act.derivative if act.elementwise else None, act)
 
 
 def problem(widths, seed=0):
@@ -46,7 +46,7 @@ def problem(widths, seed=0):
     acts = [layer("tanh")] * (len(widths) - 2) + [layer("softmax")]
     x = rng.normal(size=(BATCH, widths[0]))
     y = np.eye(widths[-1])[rng.integers(0, widths[-1], BATCH)]
-    return Network(W, b, acts), x, y
+    return Network.dense(W, b, acts), x, y
 
 
 BUGS = {
@@ -61,17 +61,10 @@ BUGS = {
 
 def run(net, x, y, bug=None, target=None, rng=None):
     """One check as `nnfix diagnose` runs it, with a bug planted in tensor `target`'s gradient."""
-    problem = NetworkLoss(net, x, y, Loss("cce"))
-    right = problem.grad
-
-    def grad(ps):
-        grads = right(ps)
-        if bug is not None:
-            grads[target] = BUGS[bug](grads[target], rng)
-        return grads
-
-    problem.grad = grad
-    return problem.check(net, seed=int(rng.integers(1 << 30)) if rng is not None else 0)
+    problem = NetworkTarget(net, x, y, Loss("cce"))
+    if bug is not None:
+        problem.grads[target] = BUGS[bug](problem.grads[target], rng)
+    return problem.check(seed=int(rng.integers(1 << 30)) if rng is not None else 0)
 
 
 def main() -> None:
