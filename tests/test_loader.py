@@ -8,6 +8,7 @@ import shutil
 import sys
 import textwrap
 import traceback
+import types
 from pathlib import Path
 
 import numpy as np
@@ -443,6 +444,18 @@ def test_a_missing_package_is_skipped_until_the_code_uses_it(tmp_path):
     assert isinstance(raised(loaded.module.use), ModuleNotFoundError)
 
 
+def test_an_alias_of_a_missing_package_stays_missing(tmp_path):
+    path = write(
+        tmp_path / "net.py",
+        f"import {MISSING}.functional as F\nrelu = F.relu\nact = lambda z: F.relu(z)\n",
+    )
+    loaded = load_module(path)
+    assert loaded.missing == {"F": MISSING, "relu": MISSING}
+    assert loaded.skipped[-1].why == "a top-level statement (uses 'F', whose import failed)"
+    assert f"pip install {MISSING}" in str(raised(loaded.module.relu, 1))
+    assert f"pip install {MISSING}" in str(raised(loaded.module.act, 1))
+
+
 def test_the_install_name_of_a_package_is_used(tmp_path, monkeypatch):
     monkeypatch.setitem(loader.PIP_NAMES, MISSING, "nnfix-test-package")
     path = write(tmp_path / "net.py", f"from {MISSING}.datasets import make_moons\n")
@@ -525,6 +538,47 @@ def test_a_sibling_of_the_same_name_in_another_folder_is_not_reused(tmp_path):
         write(tmp_path / name / "model.py", "from layers import SIZE\n")
     assert load_module(tmp_path / "one" / "model.py").module.SIZE == 1
     assert load_module(tmp_path / "two" / "model.py").module.SIZE == 2
+
+
+def test_modules_registered_under_their_own_name_are_kept(tmp_path):
+    own = types.ModuleType("nnfix_user_losses_0")  # as nnfix.spec.usercode registers losses.py
+    own.__file__ = str(write(tmp_path / "losses.py", "SCALE = 1\n").resolve())
+    sys.modules[own.__name__] = own
+    path = write(tmp_path / "net.py", "x = 1\n")
+    load_module(path)
+    load_module(path)
+    assert sys.modules.pop(own.__name__) is own
+
+
+def test_sys_settrace_sees_the_users_real_lines(tmp_path):
+    path = write(
+        tmp_path / "net.py",
+        """
+        import numpy as np
+        print("not run")
+
+
+        def forward(x):
+            y = x * 2
+            return y + 1
+        """,
+    )
+    forward = load_module(path).module.forward
+    seen: list[Place] = []
+
+    def tracer(frame, event, arg):
+        place = place_of(frame.f_code.co_filename, frame.f_lineno)
+        if event == "line" and place is not None:
+            seen.append(place)
+        return tracer
+
+    old = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        forward(1)
+    finally:
+        sys.settrace(old)
+    assert seen == [Place(path.resolve(), 6), Place(path.resolve(), 7)]
 
 
 def test_the_modules_folder_stays_first_on_sys_path(tmp_path):

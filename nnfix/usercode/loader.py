@@ -214,9 +214,17 @@ class _Chunk:
     def place_of_node(self, node: ast.stmt) -> Place:
         return self.place(node.lineno, _char_col(self.line(node.lineno), node.col_offset))
 
+    def code(self, stmt: ast.stmt) -> str:
+        """A statement's first line, as written."""
+        line = self.line(stmt.lineno)
+        return line[_char_col(line, stmt.col_offset) - 1 :].rstrip()
+
     def line(self, number: int) -> str:
-        lines = self.text.splitlines()
-        return lines[number - 1] if 0 < number <= len(lines) else ""
+        return self.lines[number - 1] if 0 < number <= len(self.lines) else ""
+
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
 
 
 def _char_col(line: str, byte_offset: int) -> int:
@@ -529,16 +537,29 @@ class _Runner:
             place = chunk.place_of_node(stmt)
             why = _why_skipped(stmt, self.unset)
             if why is not None:
-                code = chunk.line(stmt.lineno)[(place.col or 1) - 1 :].rstrip()
-                self.loaded.skipped.append(Skipped(place, code, why))
+                self.loaded.skipped.append(Skipped(place, chunk.code(stmt), why))
                 self.unset.update(dict.fromkeys(_names_set(stmt), place))
                 continue
             for name in _names_set(stmt):
                 self.unset.pop(name, None)
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 self._import(stmt, chunk, place)
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and (
+                why := self._bind_missing(stmt)
+            ):
+                self.loaded.skipped.append(Skipped(place, chunk.code(stmt), why))
             elif not isinstance(stmt, ast.Expr):  # an Expr kept is a docstring: nothing to run
                 self._exec(ast.Module(body=[stmt], type_ignores=[]), chunk, place)
+
+    def _bind_missing(self, stmt: ast.Assign | ast.AnnAssign) -> str:
+        """For `relu = F.relu` with F's import failed: bind relu to F's placeholder, say why."""
+        names = [n for n in _names_read(stmt.value) if n in self.loaded.missing]
+        if not names:
+            return ""
+        for target in _names_set(stmt):
+            self.namespace[target] = self.namespace[names[0]]
+            self.loaded.missing[target] = self.loaded.missing[names[0]]
+        return f"a top-level statement (uses '{names[0]}', whose import failed)"
 
     def _import(self, stmt: ast.Import | ast.ImportFrom, chunk: _Chunk, place: Place) -> None:
         """Run an import; one of a package that is not installed binds placeholders instead."""
@@ -553,7 +574,7 @@ class _Runner:
             name = exc.name or ""
             package = _pip_name(name)
             why = f"import failed: no module named '{name}'"
-            self.loaded.skipped.append(Skipped(place, chunk.line(stmt.lineno).strip(), why))
+            self.loaded.skipped.append(Skipped(place, chunk.code(stmt), why))
             for bound in _import_names(stmt):
                 self.namespace[bound] = _Missing(name, package)
                 self.loaded.missing[bound] = package
@@ -620,11 +641,24 @@ def _register(path: Path) -> None:
     _is_users.cache_clear()
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if isinstance(file, str) and not name.startswith(MODULE_PREFIX) and is_users(file):
+        if isinstance(file, str) and is_users(file) and _imported_by_name(name, file):
             del sys.modules[name]
     importlib.invalidate_caches()
     if not sys.path or sys.path[0] != folder:
         sys.path.insert(0, folder)
+
+
+def _imported_by_name(name: str, file: str) -> bool:
+    """Whether module `name` is `file` imported from a user's folder on sys.path (`layers` for
+    layers.py, `pkg.sub` for pkg/sub.py), not a module registered under a name of its own."""
+    stem = os.path.splitext(os.path.abspath(file))[0]
+    for root in _roots:
+        parts = os.path.relpath(stem, root).split(os.sep)
+        if parts[-1] == "__init__":
+            parts.pop()
+        if parts == name.split("."):
+            return True
+    return False
 
 
 def _new_module(path: Path) -> types.ModuleType:
