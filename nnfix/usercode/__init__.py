@@ -1,0 +1,1 @@
+"""The user's own code: loading it, running it contained, and finding its parameters and gradients."""
