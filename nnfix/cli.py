@@ -90,12 +90,12 @@ def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt, compare)
     import json
 
     from nnfix.errors import ModuleError, Problem, UserFunctionError
-    from nnfix.implementation.adapter import UserCallError
     from nnfix.report.console import stderr, stdout
     from nnfix.report.progress import TrainProgress
     from nnfix.report.train_summary import render_summary
     from nnfix.run.training import train as run_training
     from nnfix.spec.load import load_spec
+    from nnfix.usercode.sandbox import UserCallError
 
     # --epochs and --seed are overrides like any other, so the saved spec reproduces the run
     extra = ([f"train.epochs={epochs}"] if epochs else []) + (
@@ -108,7 +108,7 @@ def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt, compare)
                 loaded,
                 out=out,
                 compare=compare,
-                on_start=lambda prepared, total: progress.start(total, loaded.name),
+                on_start=lambda total: progress.start(total, loaded.name),
                 on_epoch=progress.epoch,
             )
         except UserFunctionError as exc:

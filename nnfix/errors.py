@@ -49,6 +49,9 @@ class InputError(Exception):
         self.problems = problems
         self.source = source
 
+    def __reduce__(self):  # raised in a worker, re-raised here
+        return type(self), (self.problems, self.source)
+
 
 class SpecError(InputError):
     what = "the spec"
@@ -86,6 +89,9 @@ class UserFunctionError(Exception):
         self.path = path
         self.text = text
         self.trace = trace
+
+    def __reduce__(self):  # raised in a worker, re-raised here
+        return UserFunctionError, (self.path, self.text, str(self), self.trace)
 
     def problem(self) -> Problem:
         return Problem(f"{self.text!r}: {self}", path=self.path, detail=self.trace)

@@ -140,7 +140,7 @@ def test_probe_respects_its_budget(write_spec):
         write_spec,
         layers,
         data="{source: blobs, classes: 2, features: 50, samples: 5000}",
-        train="{epochs: 1000, batch_size: 16}",
+        train="{epochs: 1000, batch_size: 16, lr: 0.001}",  # no divergence to stop it first
     )
     ctx = Context(load_spec(path), Options(budget=0.02))
     probe = ctx.probe  # 70 % of the budget, far fewer steps than its cap of 600 need

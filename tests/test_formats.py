@@ -118,6 +118,8 @@ def test_json_is_valid_versioned_and_nan_becomes_null():
         "verdict": "pass",
         "passes": [{"name": "static", "seconds": 0.01, "skipped": None, "codes": []}],
         "layers": [],
+        "about": [],
+        "printed": {"lines": 0, "first": []},
         "findings": [],
     }
 

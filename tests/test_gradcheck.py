@@ -211,18 +211,25 @@ def test_wrong_derivative_that_no_hypothesis_explains(write_spec):
 
 
 @pytest.mark.parametrize(
-    ("gradient", "fragment"),
+    ("gradient", "fragment", "factor"),
     [
-        ('"(y/a - (1 - y)/(1 - a))"', "its sign is flipped"),
-        ('"-(y/a + (1 - y/1 - a))"', "at y = "),
-        ('"-(y/a - (1 - y)/(1 - a)) / 80"', "the derivative times 0.0125"),
+        ('"(y/a - (1 - y)/(1 - a))"', "its sign is flipped", -1.0),
+        ('"-(y/a + (1 - y/1 - a))"', "at y = ", None),
+        ('"-(y/a - (1 - y)/(1 - a)) / 80"', "the derivative times 0.0125", 0.0125),
     ],
 )
-def test_loss_gradient_errors(write_spec, gradient, fragment):
+def test_loss_gradient_errors(write_spec, gradient, fragment, factor):
+    """A wrong declared loss gradient is G102; the gradients it makes wrong are its symptoms:
+    G101 from the output layer down, or — when it is off by one constant — one G105."""
     found = findings(spec(write_spec, loss=f"{{name: bce, gradient: {gradient}}}"))
     (g102,) = [f for f in found if f.code == "G102"]
     assert fragment in g102.message
-    assert "W3" in [f.location.parameter for f in found if f.code == "G101"]
+    if factor is None:
+        assert "W3" in [f.location.parameter for f in found if f.code == "G101"]
+    else:
+        (g105,) = [f for f in found if f.code == "G105"]
+        assert g105.evidence["factor"] == pytest.approx(factor, rel=1e-3)
+        assert g105.caused_by == ["G102"] and not [f for f in found if f.code == "G101"]
 
 
 def test_right_declarations_are_silent(write_spec):

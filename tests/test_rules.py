@@ -32,6 +32,7 @@ TABLE = [
     ("G102", "loss-gradient-mismatch", "error"),
     ("G103", "gradient-shape-mismatch", "error"),
     ("G104", "gradcheck-unreliable", "info"),
+    ("G105", "gradient-convention", "warning"),
     ("M101", "vanishing-gradients", "warning"),
     ("M102", "exploding-gradients", "warning"),
     ("M103", "update-ratio-low", "warning"),
@@ -141,7 +142,7 @@ def test_find_unknown_is_none():
     [
         ("A102", ["A102"]),
         ("g101", ["G101"]),
-        ("G", ["G101", "G102", "G103", "G104"]),
+        ("G", ["G101", "G102", "G103", "G104", "G105"]),
         ("T1", [f"T10{i}" for i in range(1, 9)]),
         ("t10", [f"T10{i}" for i in range(1, 9)]),
         ("M10", ["M101", "M102", "M103", "M104"]),

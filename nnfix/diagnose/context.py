@@ -16,10 +16,12 @@ from nnfix.spec.load import LoadedSpec
 
 if TYPE_CHECKING:
     from nnfix.diagnose.probe import ProbeRecord
-    from nnfix.implementation.adapter import Implementation
+    from nnfix.usercode.loader import LoadedModule
+    from nnfix.usercode.model import Batch, UserModel
 
 INIT_BATCH = 1024  # samples of the one forward/backward pass at init
 PROBE_BATCH = 1024  # samples the trained net is looked into after the probe
+USER_BATCH = 32  # samples the user's code is checked on
 
 
 @dataclass
@@ -54,7 +56,7 @@ class Context:
         error = self.prepared.target_error
         self.target_problem = error.problems[0].message if error is not None else None
         self.units = self.spec.model.layers[-1].units
-        self.cache: dict = {}  # what one check computed for another (the user's forward output)
+        self.user_module: LoadedModule | None = None  # the user's module, once loaded
 
     @property
     def finite_rows(self) -> np.ndarray:
@@ -111,21 +113,55 @@ class Context:
     def trainable(self, dtype: str):
         """What the probes train: the user's own code where the spec has an implementation
         (their forward/backward, nnfix's optimiser loop), else nnfix's network."""
-        network = self.network.astype(dtype)
-        if self.implementation is None:
-            return network
-        from nnfix.implementation.network import UserNetwork
+        if self.spec.implementation is None:
+            return self.network.astype(dtype)
+        from nnfix.usercode.network import UserNetwork
 
-        return UserNetwork(self.implementation, network)
+        return UserNetwork(self.user, self.network, self.user_values)
 
     @cached_property
-    def implementation(self) -> Implementation | None:
-        """The user's code as nnfix calls it (None when the spec has no implementation)."""
-        if self.spec.implementation is None:
-            return None
-        from nnfix.implementation.adapter import load_implementation
+    def user_batch(self) -> Batch:
+        """The samples the user's code is checked on (finite rows), with integer labels."""
+        from nnfix.usercode.network import batch
 
-        return load_implementation(self.loaded, self.network)
+        assert self.y_train is not None
+        rows = np.flatnonzero(self.finite_rows)[:USER_BATCH]
+        return batch(self.data.x_train[rows], self.y_train[rows])
+
+    @cached_property
+    def _user(self) -> tuple[UserModel | None, BaseException | None]:
+        from nnfix.usercode.build import build
+        from nnfix.usercode.sandbox import UserCallError
+
+        try:
+            model, self.user_module = build(self.loaded, self.network, self.user_batch)
+        except UserCallError as exc:  # their code raised while nnfix was finding its way round
+            return None, exc
+        if self.spec.implementation is not None and self.spec.implementation.init == "yours":
+            values = model.get_params()
+            self.network = self.network.with_params(
+                [
+                    values.get(n, p)
+                    for n, p in zip(self.network.names, self.network.params, strict=True)
+                ]
+            )
+        return model, None
+
+    @property
+    def user(self) -> UserModel:
+        """The user's code, found on `user_batch` and holding the initial values; raises the
+        UserCallError (a U101) that stopped nnfix from finding its way round it."""
+        model, error = self._user
+        if error is not None:
+            raise error
+        assert model is not None
+        return model
+
+    @property
+    def user_values(self) -> dict[str, np.ndarray]:
+        """The initial parameter values the user's code is checked from (rows layout)."""
+        self._user  # noqa: B018 - with init: yours, finding their code sets the network's values
+        return dict(zip(self.network.names, self.network.params, strict=True))
 
     def layer_path(self, layer: int, *rest) -> tuple:
         """The spec path of layer `layer` (1-based), e.g. ("model", "layers", 0, "activation")."""

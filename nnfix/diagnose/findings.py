@@ -84,6 +84,9 @@ class SpecReport:
     findings: list[Finding] = field(default_factory=list)
     passes: list[PassRun] = field(default_factory=list)
     layers: list[dict] = field(default_factory=list)  # per-layer figures for the table
+    about: list[str] = field(default_factory=list)  # what was found of the user's code
+    printed: list[str] = field(default_factory=list)  # the first lines the user's code printed
+    printed_lines: int = 0  # how many lines it printed
 
     @property
     def failed(self) -> bool:

@@ -16,7 +16,8 @@ import numpy as np
 
 BANDS = ((1e-7, "excellent"), (1e-5, "fine"), (1e-3, "suspicious"), (math.inf, "wrong"))
 FULL_LIMIT = 256  # auto: tensors up to this many entries are checked entry by entry
-NOISE = 1e-9  # below this |gradient| (relative to the loss) central differences cannot tell
+FLOAT64 = float(np.finfo(np.float64).eps)
+ROUNDING = 4.0  # rounding of a loss evaluation, in units of its precision times its size
 MODES = ("auto", "full", "directional", "sampled")
 
 Params = Sequence[np.ndarray] | Mapping[str, np.ndarray]
@@ -150,6 +151,7 @@ class Target:
     loss: Callable[[int | None], float]
     pattern: Callable[[], object] | None = None
     evaluations: int = 0
+    precision: float = FLOAT64  # the machine epsilon the loss is computed in (float32 code: 1.2e-7)
 
     def __call__(self, tensor: int | None) -> float:
         self.evaluations += 1
@@ -243,6 +245,8 @@ def _check_tensor(
     base: float,
     batch_size: int | None,
 ) -> TensorCheck:
+    """`base` is the loss at the unperturbed parameters; a difference's rounding noise is
+    about ROUNDING·precision·|base| / eps, and what lies within it is not judged."""
     p, g, name = target.arrays[i], target.grads[i], target.names[i]
     if g.shape != p.shape:
         raise ValueError(f"gradient of {name} has shape {g.shape}, the parameter {p.shape}")
@@ -275,13 +279,18 @@ def _check_tensor(
     transposed = None
     if p.ndim == 2 and p.shape[0] == p.shape[1] and use == "full" and numeric.size == p.size:
         transposed = numeric.reshape(p.shape).T
-    floor = NOISE * max(base, 1.0)
+    noise = ROUNDING * target.precision * max(base, 1e-12) / eps * np.sqrt(max(numeric.size, 1))
+    if numeric.size and np.linalg.norm(analytic - numeric) <= noise:
+        check.error = min(check.error, BANDS[2][0])  # the difference is within the rounding
     if numeric.size == 0:
         check.unverifiable = "every difference crossed a ReLU kink"
+    elif np.linalg.norm(numeric) < noise and np.linalg.norm(analytic) < noise:
+        check.unverifiable = (
+            f"gradient below the finite-difference noise floor ({noise:.1e}: the loss's "
+            f"rounding over a step of {eps:g})"
+        )
     elif check.wrong:
         check.classification, check.factor = classify(analytic, numeric, batch_size, transposed)
-    elif np.linalg.norm(numeric) < floor and np.linalg.norm(analytic) < floor:
-        check.unverifiable = "gradient below the finite-difference noise floor"
     return check
 
 
@@ -300,6 +309,8 @@ def check_target(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     rng = np.random.default_rng(seed)
+    if target.precision > 1e-10:  # single precision: a step its rounding does not swamp
+        eps = max(eps, target.precision ** (1 / 3))
     base = abs(target(None))
     tensors = [
         _check_tensor(

@@ -8,6 +8,8 @@ change what is shown, never what is found."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,10 +17,12 @@ from nnfix.diagnose import rules
 from nnfix.diagnose.context import Context, Options
 from nnfix.diagnose.findings import Finding, PassRun, SpecReport
 from nnfix.diagnose.rules.rule import STAGES, Check, Stage
-from nnfix.diagnose.rules.usercode import U101
-from nnfix.errors import CommandLineError, Problem, UserFunctionError, did_you_mean
-from nnfix.implementation.adapter import UserCallError
+from nnfix.diagnose.rules.usercode import U101, user_error
+from nnfix.errors import CommandLineError, ModuleError, Problem, UserFunctionError, did_you_mean
 from nnfix.spec.load import LoadedSpec
+from nnfix.usercode import sandbox
+from nnfix.usercode.model import SetupError
+from nnfix.usercode.sandbox import Broken, Output, UserCallError
 
 
 class Selection:
@@ -104,38 +108,194 @@ def _run(check: Check, ctx: Context, found: list[Finding]) -> list[Finding]:
     """A check's findings; a user function that raised inside it is a U101 finding."""
     try:
         return check(ctx)
+    except SetupError as exc:  # their code cannot be called as the spec says: bad input
+        raise ModuleError([exc.problem()], ctx.loaded.source) from None
     except UserFunctionError as exc:
         return [_user_error(exc)]
+    except Broken:
+        return []  # the call that broke the worker was reported where it did
     except UserCallError as exc:  # the user's implementation, run by a probe
         if any(f.code in ("U101", "G103") for f in found):
             return []  # already reported where their code was checked
-        evidence = {"traceback": exc.trace} if exc.trace else {}
-        return [U101.finding(str(exc), path=("implementation", exc.function), evidence=evidence)]
+        return [user_error(exc)]
+
+
+@dataclass
+class CheckRun:
+    """What one check found, and how long it took."""
+
+    check: str
+    stage: str
+    findings: list[Finding]
+    seconds: float
+
+
+@dataclass
+class Collected:
+    """What the checks of one spec produced, as they ran (here or in a worker)."""
+
+    runs: dict[str, CheckRun] = field(default_factory=dict)
+    running: str | None = None  # the check under way
+    layers: list[dict] = field(default_factory=list)
+    about: list[str] = field(default_factory=list)  # what was found of the user's code
+    printed: Output | None = None
+
+    def __call__(self, event: tuple) -> None:
+        kind, payload = event
+        if kind == "start":
+            self.running = payload
+        elif kind == "check":
+            self.runs[payload.check] = payload
+            self.running = None
+        elif kind == "layers":
+            self.layers = payload
+        elif kind == "about":
+            self.about = payload
+
+
+def run_checks(
+    ctx: Context,
+    plan: dict[Stage, list[Check]],
+    done: set[str],
+    emit: Callable[[tuple], None],
+) -> None:
+    """Run the planned checks not `done`, telling `emit` each one's start and findings."""
+    found: list[Finding] = []
+    for stage, checks in plan.items():
+        if stage.probe and ctx.options.quick:
+            continue
+        for c in checks:
+            if c.name in done:
+                continue
+            emit(("start", c.name))
+            start = time.perf_counter()
+            findings = _run(c, ctx, found)
+            found += findings
+            emit(("check", CheckRun(c.name, stage.name, findings, time.perf_counter() - start)))
+    emit(("layers", layer_table(ctx)))
+    emit(("about", about(ctx)))
+
+
+def about(ctx: Context) -> list[str]:
+    """What nnfix found of the user's code, for the report's header."""
+    if ctx.spec.implementation is None:
+        return []
+    model, _ = ctx._user
+    lines = model.found.lines() if model is not None else []
+    module = ctx.user_module
+    if module is not None and module.skipped:
+        shown = ", ".join(f"line {s.place.line}" for s in module.skipped[:3])
+        more = ", …" if len(module.skipped) > 3 else ""
+        lines.append(
+            f"not run: {len(module.skipped)} top-level statements of {module.path.name} "
+            f"({shown}{more}; `run_module: true` runs them)"
+        )
+    if module is not None and module.missing:
+        lines.append(
+            "not installed: "
+            + ", ".join(sorted(set(module.missing.values())))
+            + " (imported by your module; an error only where your code uses it)"
+        )
+    return lines
+
+
+def _worker_task(emit, loaded: LoadedSpec, plan, options: Options, done: set[str]) -> None:
+    with np.errstate(all="ignore"):
+        run_checks(Context(loaded, options), plan, done, emit)
+
+
+def uses_user_code(loaded: LoadedSpec) -> bool:
+    return loaded.spec.implementation is not None or any(
+        uf.kind == "file" for uf in loaded.functions.values()
+    )
+
+
+RESTARTS = 5  # workers started at most for one spec, past calls that killed or hung one
+
+
+def _contained(loaded: LoadedSpec, plan, options: Options, collected: Collected) -> None:
+    """Run the checks in a worker; a call that ends or hangs it is a U101 finding for the
+    check it was in, and a fresh worker carries on with the rest (skipping that call)."""
+    impl = loaded.spec.implementation
+    timeout = impl.timeout if impl is not None else 30.0
+    broken: dict[str, str] = {}
+    stage_of = {c.name: stage.name for stage, checks in plan.items() for c in checks}
+    for _ in range(RESTARTS):
+        try:
+            result = sandbox.run(
+                _worker_task,
+                loaded,
+                plan,
+                options,
+                set(collected.runs),
+                timeout=timeout,
+                broken=broken,
+                on_event=collected,
+            )
+            collected.printed = result.output
+            return
+        except sandbox.WorkerDied as exc:
+            role = exc.role or "your code"
+            path = _role_path(exc.role)
+            finding = U101.finding(f"{role} {exc}", path=path)
+            name = collected.running
+            if name is None:  # not in a check: loading their code, or after the checks
+                collected.runs["(loading your code)"] = CheckRun(
+                    "loading", "your code", [finding], 0
+                )
+                return
+            collected.runs[name] = CheckRun(name, stage_of.get(name, ""), [finding], 0.0)
+            collected.running = None
+            broken[exc.role or ""] = str(exc)
+
+
+def _role_path(role: str | None) -> tuple:
+    """The spec path of what a worker was calling: `backward` -> implementation.backward;
+    `model.layers[0].activation.derivative` (a file.py:function) -> that path."""
+    if not role:
+        return ("implementation",)
+    if role.startswith(("model.", "loss.")):
+        from nnfix.spec.overrides import parse_key
+
+        try:
+            return parse_key(role)
+        except ValueError:
+            pass
+    return ("implementation", role.split(".")[0].split("[")[0])
 
 
 def diagnose(loaded: LoadedSpec, selection: Selection, options: Options) -> SpecReport:
-    """Run the checks stage by stage over one context."""
+    """Run the checks stage by stage over one context: in a worker process when the spec
+    names the user's own code, so nothing it does can end, hang or garble nnfix."""
+    plan = _stages(rules.CHECKS, needed(selection.shown()))
+    collected = Collected()
     with np.errstate(all="ignore"):  # non-finite values are findings (D101, T103), not warnings
-        return _diagnose(loaded, selection, options)
+        if uses_user_code(loaded) and sandbox.can_fork():
+            _contained(loaded, plan, options, collected)
+        else:
+            run_checks(Context(loaded, options), plan, set(), collected)
+    return _assemble(loaded, selection, plan, options, collected)
 
 
-def _diagnose(loaded: LoadedSpec, selection: Selection, options: Options) -> SpecReport:
+def _assemble(
+    loaded: LoadedSpec,
+    selection: Selection,
+    plan: dict[Stage, list[Check]],
+    options: Options,
+    collected: Collected,
+) -> SpecReport:
     report = SpecReport(spec=str(loaded.path), name=loaded.name)
-    ctx = Context(loaded, options)
     shown = selection.shown()
-    found: list[Finding] = []
-    for stage, checks in _stages(rules.CHECKS, needed(shown)).items():
+    for stage, checks in plan.items():
         codes = tuple(r.code for c in checks for r in c.rules if r.code in shown)
         if not checks:
             report.passes.append(PassRun(stage.name, 0.0, "not selected", codes))
-            continue
-        if stage.probe and options.quick:
+        elif stage.probe and options.quick:
             report.passes.append(PassRun(stage.name, 0.0, "--quick", codes))
-            continue
-        start = time.perf_counter()
-        for c in checks:
-            found += _run(c, ctx, found)
-        report.passes.append(PassRun(stage.name, time.perf_counter() - start, None, codes))
+        else:
+            seconds = sum(r.seconds for r in collected.runs.values() if r.stage == stage.name)
+            report.passes.append(PassRun(stage.name, seconds, None, codes))
+    found = [f for run in collected.runs.values() for f in run.findings]
     findings = link(found)
     for f in findings:
         f.caused_by = [c for c in f.caused_by if c in shown]
@@ -144,7 +304,11 @@ def _diagnose(loaded: LoadedSpec, selection: Selection, options: Options) -> Spe
             if mark is not None:
                 f.location.line, f.location.col = mark.line, mark.col
     report.findings = [f for f in findings if f.code in shown]
-    report.layers = layer_table(ctx)
+    report.layers = collected.layers
+    report.about = collected.about
+    if collected.printed is not None and collected.printed.lines:
+        report.printed = collected.printed.first
+        report.printed_lines = collected.printed.lines
     return report
 
 

@@ -83,6 +83,8 @@ def run_probe(
         # the spec's own epochs, so its schedule is what the real run sees; should_stop ends it
         history = trainer.fit(x, y, on_step=on_step, should_stop=should_stop)
     record.epochs = len(history.epochs)
+    if hasattr(net, "as_network"):  # the user's code holds one set of parameters: keep these
+        record.network = net.as_network()
     record.seconds = time.perf_counter() - start
     if history.stopped == "diverged":
         record.stopped = "diverged"
@@ -102,10 +104,11 @@ def overfit(
     target: float,
     rates: tuple[float, ...],
     steps: int,
-) -> tuple[bool, dict]:
+) -> tuple[bool | None, dict]:
     """Can the net drive the loss below `target` on these few samples? Adam, full batch, each of
     `rates` in turn for up to `steps` steps, from the spec's own init and with its own
-    derivatives."""
+    derivatives. True, False (every rate ran its steps in vain) or None (the budget ran out
+    first: no verdict); and the best loss at each rate tried."""
     from nnfix.spec.model import OptimizerSpec, ScheduleSpec
 
     tried = {}
@@ -133,10 +136,10 @@ def overfit(
             return best[0] < target or time.perf_counter() - start > budget
 
         with np.errstate(all="ignore"):
-            trainer.fit(x, y, on_step=watch, should_stop=stop)
+            history = trainer.fit(x, y, on_step=watch, should_stop=stop)
         tried[lr] = best[0]
         if best[0] < target:
             return True, tried
-        if time.perf_counter() - start > budget:
-            break
+        if history.steps < steps and history.stopped != "diverged":
+            return None, tried  # stopped by the budget, not by failing
     return False, tried

@@ -15,7 +15,7 @@ from nnfix.errors import SpecPath, UserFunctionError
 from nnfix.spec.functions import UserFunction
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import LayerSpec, has_bias
-from nnfix.spec.usercode import user_traceback
+from nnfix.usercode.sandbox import UserCallError
 
 Array = np.ndarray
 
@@ -24,11 +24,10 @@ def _checked(path: SpecPath, uf: UserFunction, call: Callable[[], object], like:
     """Call a user function; its result as an array shaped like `like`, or UserFunctionError."""
     try:
         out = call()
+    except UserCallError as exc:  # a function of their file: contained, with their traceback
+        raise UserFunctionError(path, uf.text, str(exc), exc.trace) from None
     except Exception as exc:
-        trace = user_traceback(exc) if uf.kind == "file" else None
-        raise UserFunctionError(
-            path, uf.text, f"raised {type(exc).__name__}: {exc}", trace
-        ) from None
+        raise UserFunctionError(path, uf.text, f"raised {type(exc).__name__}: {exc}") from None
     try:
         out = np.asarray(out, dtype=like.dtype)
     except (TypeError, ValueError):
@@ -122,7 +121,7 @@ def build_loss(loaded: LoadedSpec) -> Loss:
                 ),
                 a,
             )
-    return Loss(spec.name, spec.reduction, declared, spec.gradient_of)
+    return Loss(spec.name, spec.reduction, declared, spec.gradient_of, spec.scale)
 
 
 def build_network(

@@ -79,12 +79,14 @@ class Loss:
     reduction: str = "mean"
     declared: Callable[[Array, Array, Array], Array] | None = None  # (a, y, z) -> dL/da or dL/dz
     gradient_of: str = "a"
+    factor: float = 1.0  # the spec's `scale`: 0.5 for the quadratic cost ½‖a − y‖²
 
-    def scale(self, m: int) -> float:
+    def reduce(self, m: int) -> float:
+        """What a sum over the samples is multiplied by: 1/m for a mean."""
         return 1.0 / m if self.reduction == "mean" else 1.0
 
     def value(self, z: Array, a: Array, y: Array, output: str | None) -> float:
-        return total(self.name, z, a, y, output) * self.scale(len(y))
+        return total(self.name, z, a, y, output) * self.factor * self.reduce(len(y))
 
     def delta(
         self,
@@ -95,12 +97,14 @@ class Loss:
         derivative,
         declared_derivative: bool,
     ) -> Array:
-        """dL/dz of the output layer, reduced: through the user's gradient where they declared one.
+        """dL/dz of the output layer, reduced: through the user's gradient where they declared one
+        (theirs already differentiates their loss, its factor included).
 
         `derivative(z, a)` is the output layer's da/dz (None for softmax: its Jacobian is applied)."""
-        scale = self.scale(len(y))
+        reduce = self.reduce(len(y))
         if self.declared is not None and self.gradient_of == "z":
-            return self.declared(a, y, z) * scale
+            return self.declared(a, y, z) * reduce
+        scale = reduce if self.declared is not None else reduce * self.factor
         if self.declared is None and not declared_derivative:
             fused = fused_delta(self.name, output, a, y)
             if fused is not None:

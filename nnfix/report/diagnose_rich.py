@@ -98,6 +98,20 @@ def _layers(spec: SpecReport) -> Table:
 
 def render_spec(spec: SpecReport, console: Console) -> None:
     console.rule(Text(spec.spec, style="bold"), align="left")
+    for line in spec.about:
+        console.print(Text(f"  your code: {line}", style="dim"), soft_wrap=True)
+    if spec.printed_lines:
+        many = spec.printed_lines > len(spec.printed)
+        console.print(
+            Text(
+                f"  your code printed {spec.printed_lines} line"
+                f"{'s' if spec.printed_lines != 1 else ''}"
+                + (f" (the first {len(spec.printed)}):" if many else ":"),
+                style="dim",
+            )
+        )
+        for line in spec.printed:
+            console.print(Text(f"    │ {line}", style="dim"), soft_wrap=True)
     ordered = spec.ordered()
     if not ordered:
         console.print(Text("  no findings", style="green"))

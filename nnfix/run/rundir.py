@@ -9,9 +9,9 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import yaml
 
-from nnfix.engine.network import Network
 from nnfix.engine.train import History
 from nnfix.run.files import write_atomic, write_npz
 from nnfix.spec.load import LoadedSpec
@@ -62,10 +62,10 @@ def _number(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else x
 
 
-def metrics_csv(history: History, network: Network) -> str:
+def metrics_csv(history: History, depth: int) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    layers = [f"grad_norm_W{l}" for l in range(1, network.depth + 1)]
+    layers = [f"grad_norm_W{l}" for l in range(1, depth + 1)]
     writer.writerow(["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", *layers])
     for r in history.epochs:
         cells = [r.loss, r.accuracy, r.val_loss, r.val_accuracy, r.lr, *r.grad_norms]
@@ -74,13 +74,17 @@ def metrics_csv(history: History, network: Network) -> str:
 
 
 def save_run(
-    directory: Path, loaded: LoadedSpec, network: Network, history: History, summary: dict
+    directory: Path,
+    loaded: LoadedSpec,
+    weights: dict[str, np.ndarray],
+    history: History,
+    summary: dict,
 ) -> None:
     """Every file of the run, each written atomically; the summary last, as the run's seal."""
     header = f"# resolved spec of run {directory} (overrides applied, paths absolute)\n"
     write_atomic(
         directory / "spec.yaml", header + yaml.safe_dump(resolved_spec(loaded), sort_keys=False)
     )
-    write_npz(directory / "weights.npz", dict(zip(network.names, network.params, strict=True)))
-    write_atomic(directory / "metrics.csv", metrics_csv(history, network))
+    write_npz(directory / "weights.npz", weights)
+    write_atomic(directory / "metrics.csv", metrics_csv(history, len(loaded.spec.model.layers)))
     write_atomic(directory / "summary.json", json.dumps(summary, indent=2) + "\n")

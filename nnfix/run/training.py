@@ -14,16 +14,26 @@ from pathlib import Path
 import numpy as np
 
 from nnfix.engine.train import EpochRecord, History, Trainable, Trainer
-from nnfix.implementation.adapter import load_implementation
-from nnfix.implementation.network import UserNetwork
+from nnfix.errors import ModuleError, Problem
 from nnfix.run.prepare import Prepared, prepare
 from nnfix.run.rundir import _number, new_run_dir, save_run
 from nnfix.spec.load import LoadedSpec
+from nnfix.usercode import sandbox
+
+
+@dataclass
+class Fitted:
+    """A finished (or stopped) run, in plain data: what is saved and shown."""
+
+    history: History
+    summary: dict
+    weights: dict[str, np.ndarray]  # the trained parameters by name, rows layout
+    prepared: Prepared | None = None  # the data and trained network, when fitted here
 
 
 @dataclass
 class TrainResult:
-    prepared: Prepared
+    prepared: Prepared | None  # None when the run was fitted in a worker (the user's code)
     history: History
     summary: dict
     run_dir: Path
@@ -58,9 +68,7 @@ def graceful_interrupt() -> Iterator[Interrupt]:
         signal.signal(signal.SIGINT, previous)
 
 
-def summarize(
-    prepared: Prepared, history: History, trainer: Trainer, seconds: float, run_dir: Path
-) -> dict:
+def summarize(prepared: Prepared, history: History, trainer: Trainer, seconds: float) -> dict:
     """The summary of a run, as JSON-ready data (non-finite numbers as null)."""
     data, net = prepared.data, trainer.network
     assert prepared.y_train is not None and prepared.y_val is not None
@@ -88,7 +96,7 @@ def summarize(
     return {
         "name": prepared.loaded.name,
         "spec": str(prepared.loaded.path),
-        "run_dir": str(run_dir),
+        "run_dir": None,
         "seed": spec.seed,
         "data": data.description,
         "epochs": len(history.epochs),
@@ -110,33 +118,34 @@ def summarize(
     }
 
 
-def train(
+def fit(
     loaded: LoadedSpec,
     *,
-    out: Path | None = None,
     compare: bool = False,
-    runs_root: Path = Path("runs"),
-    on_start: Callable[[Prepared, int], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_start: Callable[[int], None] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
-) -> TrainResult:
-    """Train the spec and save its run directory (also when Ctrl-C stopped it early)."""
+) -> Fitted:
+    """Prepare and train the spec (the user's code where it names it, nnfix's optimiser loop —
+    or their own in-place update, kept); with `compare`, nnfix's engine beside it from the
+    same init and batches."""
     prepared = prepare(loaded)
     if prepared.target_error is not None:
         raise prepared.target_error
     assert prepared.y_train is not None and prepared.y_val is not None
     total = loaded.spec.train.epochs
     if on_start is not None:
-        on_start(prepared, total)
+        on_start(total)
     reference = prepared.network.copy() if compare else None
     network: Trainable = prepared.network
-    if loaded.spec.implementation is not None:  # the user's forward/backward, nnfix's optimiser
-        network = UserNetwork(load_implementation(loaded, prepared.network), prepared.network)
+    if loaded.spec.implementation is not None:
+        network = _user_network(loaded, prepared)
     data = prepared.data
     x_val, y_val = (data.x_val, prepared.y_val) if len(data.x_val) else (None, None)
     batch_state = prepared.batch_rng.bit_generator.state
     trainer = Trainer(network, prepared.loss, loaded.spec.train, prepared.batch_rng)
     start = time.perf_counter()
-    with graceful_interrupt() as interrupted, np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):
         history = trainer.fit(
             data.x_train,
             prepared.y_train,
@@ -144,10 +153,10 @@ def train(
             y_val,
             epochs=total,
             on_epoch=on_epoch,
-            should_stop=interrupted,
+            should_stop=should_stop,
         )
         compared = None
-        if reference is not None and not interrupted():  # nnfix's engine, same init, same batches
+        if reference is not None and not should_stop():  # same init, same batches
             rng = np.random.default_rng()
             rng.bit_generator.state = batch_state
             ref_trainer = Trainer(reference, prepared.loss, loaded.spec.train, rng)
@@ -157,17 +166,107 @@ def train(
                 x_val,
                 y_val,
                 epochs=len(history.epochs),
-                should_stop=interrupted,
+                should_stop=should_stop,
             )
-    seconds = time.perf_counter() - start
-    run_dir = out if out is not None else new_run_dir(runs_root, loaded.name)
-    summary = summarize(prepared, history, trainer, seconds, run_dir)
+    summary = summarize(prepared, history, trainer, time.perf_counter() - start)
     if compared is not None:
         summary["reference_loss_curve"] = [_number(r.loss) for r in compared.epochs]
         summary["parted_at_epoch"] = parted_at(history, compared)
-    trained = network.as_network() if isinstance(network, UserNetwork) else prepared.network
-    save_run(run_dir, loaded, trained, history, summary)
-    return TrainResult(prepared, history, summary, run_dir)
+    if getattr(network, "updates_itself", False):
+        summary["notes"] = ["your backward updates the parameters itself: nnfix kept its update"]
+    trained = network.as_network() if hasattr(network, "as_network") else prepared.network
+    weights = dict(zip(trained.names, trained.params, strict=True))
+    return Fitted(history, summary, weights, prepared)
+
+
+def _user_network(loaded: LoadedSpec, prepared: Prepared) -> Trainable:
+    """The user's code, found on a few training samples, holding the spec's initial values."""
+    from nnfix.usercode.build import build
+    from nnfix.usercode.network import UserNetwork, batch
+
+    assert prepared.y_train is not None
+    x, y = prepared.data.x_train[:32].astype(np.float64), prepared.y_train[:32].astype(np.float64)
+    reference = prepared.network.astype(np.float64)
+    model, _ = build(loaded, reference, batch(x, y))
+    start = dict(zip(reference.names, reference.params, strict=True))
+    return UserNetwork(model, reference, start)
+
+
+def _fit_task(emit, loaded: LoadedSpec, compare: bool) -> Fitted:
+    """`fit` in a worker: epochs reported as they end, stopping when nnfix asks."""
+    fitted = fit(
+        loaded,
+        compare=compare,
+        should_stop=sandbox.STOP.is_set,
+        on_start=lambda total: emit(("start", total)),
+        on_epoch=lambda record: emit(("epoch", record)),
+    )
+    fitted.prepared = None  # data and network stay here: only plain data goes back
+    return fitted
+
+
+def train(
+    loaded: LoadedSpec,
+    *,
+    out: Path | None = None,
+    compare: bool = False,
+    runs_root: Path = Path("runs"),
+    on_start: Callable[[int], None] | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> TrainResult:
+    """Train the spec and save its run directory (also when Ctrl-C stopped it early). A spec
+    that names the user's code trains in a worker: what their code does cannot end nnfix."""
+    from nnfix.diagnose.pipeline import uses_user_code
+
+    with graceful_interrupt() as interrupted:
+        if uses_user_code(loaded) and sandbox.can_fork():
+            fitted = _fit_contained(loaded, compare, interrupted, on_start, on_epoch)
+        else:
+            fitted = fit(
+                loaded,
+                compare=compare,
+                should_stop=interrupted,
+                on_start=on_start,
+                on_epoch=on_epoch,
+            )
+    run_dir = out if out is not None else new_run_dir(runs_root, loaded.name)
+    fitted.summary["run_dir"] = str(run_dir)
+    save_run(run_dir, loaded, fitted.weights, fitted.history, fitted.summary)
+    return TrainResult(fitted.prepared, fitted.history, fitted.summary, run_dir)
+
+
+def _fit_contained(loaded, compare, interrupted, on_start, on_epoch) -> Fitted:
+    epochs: list[EpochRecord] = []
+
+    def event(e) -> None:
+        kind, payload = e
+        if kind == "start" and on_start is not None:
+            on_start(payload)
+        elif kind == "epoch":
+            epochs.append(payload)
+            if on_epoch is not None:
+                on_epoch(payload)
+
+    impl = loaded.spec.implementation
+    try:
+        result = sandbox.run(
+            _fit_task,
+            loaded,
+            compare,
+            timeout=impl.timeout if impl is not None else 30.0,
+            on_event=event,
+            stop_signal=interrupted,
+        )
+    except sandbox.WorkerDied as exc:
+        from nnfix.diagnose.pipeline import _role_path
+
+        where = f" after {len(epochs)} epochs" if epochs else ""
+        problem = Problem(
+            f"{exc.role or 'your code'} {exc}{where}; nothing could be saved of the run",
+            path=_role_path(exc.role),
+        )
+        raise ModuleError([problem], loaded.source) from None
+    return result.value
 
 
 def parted_at(mine: History, reference: History, tolerance: float = 1e-3) -> int | None:

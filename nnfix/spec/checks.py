@@ -190,13 +190,77 @@ def _train(train: TrainSpec) -> list[Problem]:
 
 def _implementation(impl: ImplementationSpec) -> list[Problem]:
     problems = []
-    for key in ("weight", "bias", "grad_weight", "grad_bias"):
-        pattern = getattr(impl.names, key)
-        if "{l}" not in pattern:
-            problems.append(
-                Problem(
-                    f"name pattern {pattern!r} needs '{{l}}' where the layer number goes",
-                    path=("implementation", "names", key),
-                )
+    where = ("implementation",)
+    if impl.model and impl.layers:
+        problems.append(
+            Problem(
+                "'model' (an object) and 'layers' (layer objects) are two shapes of code: give one",
+                path=(*where, "layers"),
+                on_key=True,
             )
+        )
+    if impl.shape == "functions" and not impl.backward:
+        problems.append(
+            Problem(
+                "missing 'backward': the function of your module that computes the gradients "
+                "(or 'model:' for a class, 'layers:' for layer objects)",
+                path=where,
+            )
+        )
+    if impl.shape == "object" and not impl.backward:
+        problems.append(
+            Problem(
+                "missing 'backward': the method of your model that computes the gradients",
+                path=where,
+            )
+        )
+    if impl.shape == "layers" and impl.forward:
+        problems.append(
+            Problem(
+                "'forward' does not apply to layer objects: nnfix chains their forward() in order",
+                path=(*where, "forward"),
+                on_key=True,
+            )
+        )
+    if impl.names is not None and (impl.params is not None or impl.grads is not None):
+        problems.append(
+            Problem(
+                "'names' is the earlier form of 'params' and 'grads': give one or the other",
+                path=(*where, "names"),
+                on_key=True,
+            )
+        )
+    if impl.names is not None:
+        for key in ("weight", "bias", "grad_weight", "grad_bias"):
+            pattern = getattr(impl.names, key)
+            if "{l}" not in pattern and "{i}" not in pattern:
+                problems.append(
+                    Problem(
+                        f"name pattern {pattern!r} needs '{{l}}' (or '{{i}}') where the layer number goes",
+                        path=(*where, "names", key),
+                    )
+                )
+    for section in ("params", "grads"):
+        paths = getattr(impl, section)
+        for key in ("weight", "bias"):
+            pattern = getattr(paths, key) if paths is not None else None
+            if pattern is None:
+                continue
+            try:
+                pattern.format(l=1, i=0)
+            except (KeyError, IndexError, ValueError):
+                problems.append(
+                    Problem(
+                        f"{pattern!r}: only {{l}} (layers from 1) and {{i}} (from 0) may be filled in",
+                        path=(*where, section, key),
+                    )
+                )
+            else:
+                if impl.shape != "layers" and "{l}" not in pattern and "{i}" not in pattern:
+                    problems.append(
+                        Problem(
+                            f"{pattern!r} needs '{{l}}' or '{{i}}' where the layer number goes",
+                            path=(*where, section, key),
+                        )
+                    )
     return problems

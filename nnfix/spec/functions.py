@@ -22,9 +22,10 @@ class UserFunction:
     variables: frozenset[str]  # the variables an expression names (empty for files)
 
 
-def _compile(text: str, allowed: tuple[str, ...], base_dir: Path) -> UserFunction:
+def _compile(text: str, allowed: tuple[str, ...], base_dir: Path, path: SpecPath) -> UserFunction:
     if usercode.is_ref(text):
-        return UserFunction(text, "file", usercode.resolve_ref(text, base_dir), frozenset())
+        file, name = usercode.check_ref(text, base_dir)
+        return UserFunction(text, "file", usercode.FileFunction(file, name, path), frozenset())
     expression = compile_expression(text, allowed)
     return UserFunction(text, "expression", expression, expression.variables)
 
@@ -57,7 +58,7 @@ def user_functions(raw: dict, base_dir: Path) -> tuple[dict[SpecPath, UserFuncti
     problems: list[Problem] = []
     for path, text, allowed in wanted:
         try:
-            functions[path] = _compile(text, allowed, base_dir)
+            functions[path] = _compile(text, allowed, base_dir, path)
         except ExpressionError as exc:
             hint = exc.hint
             if path[-1] == "name" and hint is None and text.strip().isidentifier():
@@ -71,6 +72,4 @@ def user_functions(raw: dict, base_dir: Path) -> tuple[dict[SpecPath, UserFuncti
             problems.append(Problem(message, path=path, hint=hint, offset=exc.offset))
         except usercode.RefError as exc:
             problems.append(Problem(str(exc), path=path, hint=exc.hint))
-        except usercode.UserCodeError as exc:
-            problems.append(Problem(str(exc), path=path, detail=exc.trace))
     return functions, problems

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
 
 from nnfix.engine import activations
 
@@ -112,6 +120,7 @@ class LossSpec(_Named):
     gradient: str | None = None  # the dL/da (or dL/dz) the user's code uses
     gradient_of: Literal["a", "z"] = "a"
     reduction: Literal["mean", "sum"] = "mean"
+    scale: PositiveFloat = 1.0  # a constant factor: 0.5 for the quadratic cost ½‖a − y‖²
 
 
 class OptimizerSpec(_Named):
@@ -157,19 +166,50 @@ class DiagnoseSpec(_Strict):
 
 
 class NamesSpec(_Strict):
+    """The earlier form of params/grads, still accepted."""
+
     weight: str = "W{l}"
     bias: str = "b{l}"
     grad_weight: str = "dW{l}"
     grad_bias: str = "db{l}"
 
 
+class PathsSpec(_Strict):
+    """Where each layer's weight and bias are: keys of the params dict ("W{l}") or paths on the
+    object ("weights[{i}]", "params['W{l}']", "layers[{i}].weights"); {l} counts layers from 1,
+    {i} from 0."""
+
+    weight: str | None = None
+    bias: str | None = None
+
+
 class ImplementationSpec(_Strict):
-    module: str
-    forward: str
-    backward: str
-    loss: str | None = None
-    layout: Literal["columns", "rows"] = "columns"
-    names: NamesSpec = NamesSpec()
+    """The user's own code (SPEC §3): module functions (A), an object (B) or layer objects (C)."""
+
+    module: str  # a .py file or a .ipynb notebook, relative to the spec
+    forward: str | None = (
+        None  # A: a function; B: a method (optional: the spec's model is the truth)
+    )
+    backward: str | None = None  # A: a function; B: a method
+    loss: str | None = None  # A/B: a function or method; C: a loss object's call
+    model: str | None = None  # B: a call of a class in the module, literal arguments, X/Y for data
+    layers: list[str] | None = None  # C: calls of layer classes, chained in order
+    layout: Literal["auto", "columns", "rows"] = "auto"
+    params: PathsSpec | None = None
+    grads: PathsSpec | None = None
+    names: NamesSpec | None = None  # the earlier form of params/grads
+    arguments: dict[str, Any] = {}  # parameter -> X, Y, params, cache, output, or a literal
+    output: str | None = None  # where a forward that returns None leaves its result
+    per_sample: bool | Literal["column", "vector"] = False
+    update_lr: PositiveFloat | None = None  # step size of a backward that updates in place
+    timeout: PositiveFloat = 30.0  # seconds one call of the user's code may take
+    run_module: bool = False  # import the module whole, top-level statements included
+    cells: list[NonNegativeInt] | None = None  # notebooks: the code cells to use
+    init: Literal["spec", "yours"] = "spec"  # yours: keep the values the user's code created
+
+    @property
+    def shape(self) -> str:
+        return "layers" if self.layers else "object" if self.model else "functions"
 
 
 def has_bias(model: ModelSpec, layer: LayerSpec) -> bool:

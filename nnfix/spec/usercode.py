@@ -1,20 +1,17 @@
-"""Importing the user's own Python files (`file.py:function`), and showing their tracebacks."""
+"""`file.py:function` references in a spec: checked where they stand without running anything
+(the file exists, is Python, defines the name at top level), and imported only when first
+called — inside the worker that contains the user's code (SPEC §2, §7)."""
 
 from __future__ import annotations
 
-import importlib.util
+import ast
 import re
-import sys
-import traceback
-from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
-from nnfix.errors import did_you_mean
+from nnfix.errors import SpecPath, did_you_mean, format_path
 
 REF = re.compile(r"^\s*(?P<file>[^:\s]+\.py):(?P<function>[A-Za-z_]\w*)\s*$")
-_NNFIX_DIR = str(Path(__file__).resolve().parents[1])
-_modules: dict[tuple, ModuleType] = {}  # by (path, mtime, size): a file edited since is read again
 
 
 class RefError(ValueError):
@@ -27,89 +24,83 @@ class RefError(ValueError):
         self.key = key
 
 
-class UserCodeError(Exception):
-    """The user's module raised while it was imported; `trace` holds only their frames."""
-
-    def __init__(self, message: str, trace: str, missing_package: str | None = None):
-        super().__init__(message)
-        self.trace = trace
-        self.missing_package = missing_package
-
-
-def user_traceback(exc: BaseException) -> str:
-    """The traceback of `exc` with nnfix's and importlib's frames left out."""
-    frames = [
-        f
-        for f in traceback.extract_tb(exc.__traceback__)
-        if not f.filename.startswith(_NNFIX_DIR) and not f.filename.startswith("<frozen")
-    ]
-    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
-    lines += traceback.format_exception_only(type(exc), exc)
-    return "".join(lines).rstrip()
-
-
 def is_ref(text: str) -> bool:
     return bool(REF.match(text))
 
 
-def import_module(path: Path) -> ModuleType:
-    """Import the user's file once per process (its folder on sys.path while it imports)."""
-    path = path.resolve()
-    key: tuple[Path, int | None, int | None]
-    try:
-        stat = path.stat()
-        key = (path, stat.st_mtime_ns, stat.st_size)
-    except OSError:
-        key = (path, None, None)
-    if key in _modules:
-        return _modules[key]
-    if not path.is_file():
-        near = [p.name for p in path.parent.glob("*.py")] if path.parent.is_dir() else []
-        raise RefError(f"file not found: {path}", did_you_mean(path.name, near), "module")
-    stem = re.sub(r"\W", "_", path.stem)
-    name = f"nnfix_user_{stem}_{len(_modules)}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise RefError(f"{path.name} cannot be imported as a Python module", key="module")
-    module = importlib.util.module_from_spec(spec)
-    folder = str(path.parent)
-    sys.path.insert(0, folder)
-    try:
-        spec.loader.exec_module(module)
-    except ModuleNotFoundError as exc:
-        missing = (exc.name or "").split(".")[0]
-        raise UserCodeError(
-            f"{path.name} imports '{missing}', which is not installed (pip install {missing})",
-            user_traceback(exc),
-            missing,
-        ) from None
-    except BaseException as exc:  # the user's module may raise anything
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise UserCodeError(
-            f"importing {path.name} raised {type(exc).__name__}: {exc}", user_traceback(exc)
-        ) from None
-    finally:
-        if sys.path and sys.path[0] == folder:
-            sys.path.pop(0)
-    _modules[key] = module
-    return module
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
 
 
-def load_function(path: Path, function: str) -> Callable:
-    """The function `function` of the user's file at `path`."""
-    module = import_module(path)
-    fn = getattr(module, function, None)
-    if not callable(fn):
-        names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
-        what = "is not a function" if fn is not None else "is not defined"
-        raise RefError(f"'{function}' {what} in {path.name}", did_you_mean(function, names))
-    return fn
-
-
-def resolve_ref(text: str, base_dir: Path) -> Callable:
-    """`file.py:function`, relative to `base_dir`, as a callable."""
+def check_ref(text: str, base_dir: Path) -> tuple[Path, str]:
+    """The file and function a reference names, checked without running the file."""
     match = REF.match(text)
     if not match:
         raise RefError(f"not a file.py:function reference: {text!r}")
-    return load_function(base_dir / match["file"], match["function"])
+    path = (base_dir / match["file"]).resolve()
+    name = match["function"]
+    if not path.is_file():
+        near = [p.name for p in path.parent.glob("*.py")] if path.parent.is_dir() else []
+        raise RefError(f"file not found: {path}", did_you_mean(path.name, near))
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except SyntaxError as exc:
+        raise RefError(f"{path.name}, line {exc.lineno}: {exc.msg}") from None
+    except (OSError, ValueError) as exc:
+        raise RefError(f"cannot read {path.name}: {exc}") from None
+    names = _top_level_names(tree)
+    if name not in names:
+        raise RefError(f"'{name}' is not defined in {path.name}", did_you_mean(name, names))
+    return path, name
+
+
+class FileFunction:
+    """A user's function, loaded (with their module's definitions only) on first call and
+    called contained: what it raises or does is a UserCallError naming the spec path."""
+
+    def __init__(self, path: Path, name: str, spec_path: SpecPath):
+        self.path, self.name, self.spec_path = path, name, spec_path
+        self._fn: Any = None
+
+    def _load(self):
+        from nnfix.usercode.loader import LoadError, load_module
+        from nnfix.usercode.sandbox import UserCallError
+
+        if self._fn is None:
+            try:
+                module = load_module(self.path).module
+            except LoadError as exc:
+                raise UserCallError(self.role, exc.message, exc.trace) from None
+            fn = getattr(module, self.name, None)
+            if not callable(fn):
+                raise UserCallError(
+                    self.role, f"'{self.name}' in {self.path.name} is not a function"
+                )
+            self._fn = fn
+        return self._fn
+
+    @property
+    def role(self) -> str:
+        return format_path(self.spec_path)
+
+    def __call__(self, *args, **kwargs):
+        from nnfix.usercode import sandbox
+
+        try:
+            return sandbox.call(self.role, self._load(), *args, **kwargs)
+        except sandbox.UserCallError as exc:
+            exc.path = self.spec_path
+            raise
+
+    def __reduce__(self):
+        return FileFunction, (self.path, self.name, self.spec_path)

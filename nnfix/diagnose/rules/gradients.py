@@ -18,6 +18,7 @@ from nnfix.diagnose.rules.rule import (
     ERROR,
     GRADIENT_CHECK,
     INFO,
+    WARNING,
     Cause,
     Rule,
     check,
@@ -204,6 +205,98 @@ G104 = Rule(
 )
 
 
+CONVENTION_RTOL = 1e-3  # G105: every tensor's factor within this of one constant
+
+
+G105 = Rule(
+    code="G105",
+    name="gradient-convention",
+    severity=WARNING,
+    summary="every gradient is the true one times one constant (½, 2, −1, the batch size): a convention, not a bug",
+    detects=prose("""
+        Every checked tensor's gradient equals the true gradient of the spec's loss times the
+        same constant c: the backward is consistent, but it differentiates c·L — a loss with
+        a factor ½ (the quadratic cost ½‖a − y‖²), the descent direction −∇L returned for an
+        update `W += lr·dW`, a sum over the samples where the loss is a mean. The finding says
+        which, and the spec key that declares it.
+        """),
+    why=prose("""
+        Such a backward trains exactly like the true one with its learning rate multiplied by
+        c, so it is not a bug; but compared with the spec's loss every tensor looks wrong by
+        the same factor, and the remedy is to say what your loss is, not to change your code.
+        When a declared derivative or loss gradient explains the factor, that finding (A1xx,
+        G102) is the root cause instead.
+        """),
+    fix=prose("""
+        Declare the loss your backward differentiates: `loss: {name: mse, scale: 0.5}` for
+        ½‖a − y‖², `reduction: sum` for a sum over the samples; a backward that returns −∇L
+        for its own `W += lr·dW` update is as intended.
+        """),
+    before=yaml_block("""
+        loss: mse           # your cost is 0.5 * np.sum((a - y)**2) / m
+        """),
+    after=yaml_block("""
+        loss: {name: mse, scale: 0.5}
+        """),
+    thresholds=prose(f"""
+        Every tensor the check could judge is wrong, and each one's least-squares factor
+        against the finite differences agrees with one constant c to {CONVENTION_RTOL:g}
+        relative (c ≠ 1).
+        """),
+    causes=(Cause(("A101", "A102", "A103", "G102")),),
+)
+
+
+def convention(result: GradcheckResult) -> float | None:
+    """The one constant every judged tensor is off by, if there is one (G105)."""
+    judged = [t for t in result.tensors if not t.unverifiable]
+    if not judged or not all(t.wrong and t.factor for t in judged):
+        return None
+    factors = [t.factor for t in judged if t.factor is not None]
+    c = float(np.median(factors))
+    if abs(c - 1) < CONVENTION_RTOL or any(abs(f - c) > CONVENTION_RTOL * abs(c) for f in factors):
+        return None
+    return c
+
+
+def convention_finding(
+    c: float, batch_size: int, loss, path: SpecPath, what: str = "your backward"
+) -> Finding:
+    """G105 for a factor c: what it means and the spec change that declares it."""
+    m = batch_size
+    if abs(c + 1) < CONVENTION_RTOL:
+        meaning = "returns the descent direction −∇L (as an update `W += lr·dW` wants)"
+        fix = Fix("nothing to change if your update adds it; nnfix checks it as −∇L")
+    elif abs(c - m) < CONVENTION_RTOL * m and loss.reduction == "mean":
+        meaning = f"differentiates the sum over the {m} samples where the loss is their mean"
+        fix = Fix("declare the sum", ("loss", "reduction"), "sum")
+    elif abs(c * m - 1) < CONVENTION_RTOL and loss.reduction == "sum":
+        meaning = f"differentiates the mean over the {m} samples where the loss is their sum"
+        fix = Fix("declare the mean", ("loss", "reduction"), "mean")
+    else:
+        scale = float(f"{c * loss.scale:.4g}")
+        meaning = f"differentiates {c:.4g}·L" + (
+            " (a loss with a factor ½, as the quadratic cost ½‖a − y‖²)"
+            if abs(c - 0.5) < 1e-3
+            else ""
+        )
+        fix = (
+            Fix(
+                f"declare the factor: the loss your code differentiates is {scale:g}·{loss.name}",
+                ("loss", "scale"),
+                scale,
+            )
+            if scale > 0
+            else Fix("flip the sign of your gradients, or of the loss they come from")
+        )
+    return G105.finding(
+        f"every gradient of {what} is {c:.4g} × the true one: it {meaning}",
+        path=path,
+        evidence={"factor": c, "batch_size": m},
+        fix=fix,
+    )
+
+
 def mismatches(
     result: GradcheckResult,
     layer_of: Callable[[str], int],
@@ -268,7 +361,7 @@ def mismatches(
     return found
 
 
-@check(GRADIENT_CHECK, G101, G104)
+@check(GRADIENT_CHECK, G101, G104, G105)
 def gradient_check(ctx: Context) -> list[Finding]:
     """The spec's net: backprop with the declared derivatives against finite differences."""
     init = ctx.init
@@ -284,7 +377,11 @@ def gradient_check(ctx: Context) -> list[Finding]:
             seed=ctx.spec.seed,
         )
     layer_of = {s.name: s.layer for s in ctx.network.slots}
-    found = mismatches(result, layer_of.__getitem__, lambda layer: ctx.layer_path(layer))
+    c = convention(result)
+    if c is not None:
+        found = [convention_finding(c, len(x), ctx.spec.loss, ("loss",), "backprop")]
+    else:
+        found = mismatches(result, layer_of.__getitem__, lambda layer: ctx.layer_path(layer))
     unverifiable = [t for t in result.tensors if t.unverifiable]
     kinks = sum(t.kinks for t in result.tensors)
     if unverifiable or kinks:  # samples left out near kinks alone do not weaken the check

@@ -134,7 +134,18 @@ T102 = Rule(
         loss, and falling by less than {STILL:.0%} of it over the last quarter of the probe.
         """),
     causes=caused_by(
-        "Y101", "A102", "A103", "A101", "G102", "G101", "T107", "T108", "D102", "D103", "Y103"
+        "Y101",
+        "A102",
+        "A103",
+        "A101",
+        "G102",
+        "G101",
+        "G105",
+        "T107",
+        "T108",
+        "D102",
+        "D103",
+        "Y103",
     ),
     suppressed_by=("T103",),
 )
@@ -177,7 +188,7 @@ T103 = Rule(
         stops at that step and reports the first layer, from the input, whose weights,
         pre-activations or activations are not finite.
         """),
-    causes=caused_by("G101", "G102", "A102", "A103", "A101", "M104", "D102", "Y103"),
+    causes=caused_by("G101", "G102", "A102", "A103", "A101", "G105", "M104", "D102", "Y103"),
 )
 
 
@@ -211,7 +222,7 @@ T104 = Rule(
         {RISING:g} × the lowest mean over any quarter-long window: the loss came down and went back
         up, which minibatch noise alone does not do over a quarter of the run.
         """),
-    causes=caused_by("G101", "G102", "A101", "A102", "A103", "M104"),
+    causes=caused_by("G101", "G102", "A101", "A102", "A103", "G105", "M104"),
     suppressed_by=("T103",),
 )
 
@@ -301,7 +312,18 @@ T106 = Rule(
         constant prediction's (MSE, MAE), within {OVERFIT_BUDGET:.0%} of the budget.
         """),
     causes=caused_by(
-        "A101", "A102", "A103", "G102", "G101", "Y101", "D103", "D104", "T108", "T107", "D102"
+        "A101",
+        "A102",
+        "A103",
+        "G102",
+        "G101",
+        "G105",
+        "Y101",
+        "D103",
+        "D104",
+        "T108",
+        "T107",
+        "D102",
     ),
 )
 
@@ -702,7 +724,7 @@ def cannot_overfit(ctx: Context) -> list[Finding]:
         rates=OVERFIT_LRS,
         steps=OVERFIT_STEPS,
     )
-    if ok:
+    if ok is not False:  # it fitted, or the budget ran out before a verdict
         return []
     best = min(tried.values()) if tried else math.nan
     rates = ", ".join(f"{lr:g}" for lr in tried)

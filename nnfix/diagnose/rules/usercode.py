@@ -8,16 +8,22 @@ import numpy as np
 
 from nnfix.diagnose.context import Context
 from nnfix.diagnose.findings import Finding, Fix, Severity
-from nnfix.diagnose.gradcheck import gradcheck
-from nnfix.diagnose.rules.gradients import G101, G103, G104, mismatches
+from nnfix.diagnose.gradcheck import Target, check_target
+from nnfix.diagnose.rules.gradients import (
+    G101,
+    G103,
+    G104,
+    G105,
+    convention,
+    convention_finding,
+    mismatches,
+)
 from nnfix.diagnose.rules.rule import ERROR, USER_CODE, WARNING, Rule, check, prose, yaml_block
-from nnfix.errors import ModuleError, Problem
-from nnfix.implementation.adapter import Implementation, UserCallError
-from nnfix.implementation.binding import BindingError
+from nnfix.usercode.model import Batch, UserModel
+from nnfix.usercode.sandbox import Broken, UserCallError
 
 FAMILY = "U", "the user's own code"  # the code prefix, and what its rules cover
 
-BATCH = 32  # samples the user's code is called on
 RTOL, ATOL = 1e-5, 1e-7  # U102: their output agrees with the spec's network to this
 
 
@@ -99,30 +105,30 @@ U102 = Rule(
 )
 
 
-def user_error(exc: UserCallError | BindingError, role: str, ctx: Context) -> Finding:
-    """U101 for a function that raised or returned the wrong thing; a signature nnfix cannot
-    bind is not a finding but bad input (exit 2): nothing of that function could be run."""
-    if isinstance(exc, BindingError):
-        raise ModuleError(
-            [Problem(str(exc), path=("implementation", role))], ctx.loaded.source
-        ) from None
-    trace = getattr(exc, "trace", None)
+def user_error(exc: UserCallError) -> Finding:
+    """U101 for a call into the user's code that raised, exited, hung or returned nonsense."""
     return U101.finding(
-        str(exc),
-        path=("implementation", getattr(exc, "function", role)),
-        evidence={"traceback": trace} if trace else {},
+        str(exc) if str(exc).startswith(exc.role) else f"{exc.role} {exc}",
+        path=exc.path or ("implementation", exc.function),
+        evidence={"traceback": exc.trace} if exc.trace else {},
     )
 
 
-def _batch(ctx: Context, impl: Implementation):
-    assert ctx.y_train is not None
-    rows = np.flatnonzero(ctx.finite_rows)[:BATCH]
-    x, y = ctx.data.x_train[rows], ctx.y_train[rows]
-    return x, y, impl.samples(x), impl.samples(y)
+def _model(ctx: Context, report: bool = True) -> tuple[UserModel | None, list[Finding]]:
+    """The user's code as found on the check batch; or the U101 that stopped finding it
+    (reported by the first check that asks)."""
+    if ctx.spec.implementation is None or ctx.y_train is None:
+        return None, []
+    try:
+        return ctx.user, []
+    except UserCallError as exc:
+        return None, [user_error(exc)] if report else []
+    except Broken:
+        return None, []
 
 
 def _arrays(node, found=None) -> list[np.ndarray]:
-    """Every array in a cache, however the user nested it."""
+    """Every array in what a forward left behind (a cache, an object), however nested."""
     found = [] if found is None else found
     if isinstance(node, np.ndarray):
         found.append(node)
@@ -138,59 +144,51 @@ def _arrays(node, found=None) -> list[np.ndarray]:
 @check(USER_CODE, U101, U102, G104)
 def user_forward(ctx: Context) -> list[Finding]:
     """The user's forward: does it run, and does it compute the spec's network?"""
-    impl = ctx.implementation
-    if impl is None or ctx.y_train is None:
-        return []
-    x, _, X, _ = _batch(ctx, impl)
-    params = impl.params(ctx.network)
-    before = impl.snapshot(params)
+    model, found = _model(ctx)
+    if model is None:
+        return found
+    batch = ctx.user_batch
+    before = model.get_params()
     try:
-        with np.errstate(all="ignore"):
-            AL, cache = impl.forward(params, X)
-    except (UserCallError, BindingError) as exc:
-        return [user_error(exc, "forward", ctx)]
-    found = []
-    name = impl.forward_fn.__name__
-    changed = [k for k in before if not np.array_equal(before[k], params[k])]
+        out = model.forward(batch.x)
+    except UserCallError as exc:
+        return [user_error(exc)]
+    except Broken:
+        return []
+    if out is None:
+        return []  # no forward of their own: the spec's network is the truth
+    changed = [n for n, v in model.get_params().items() if not np.array_equal(v, before[n])]
     if changed:
+        model.set_params(before)
         found.append(
             U101.finding(
-                f"{name} changes the parameters it is given ({', '.join(changed)}): nnfix passes "
-                "copies, but a training loop that reuses them trains other weights than it thinks",
+                f"your forward changes the parameters it is given ({', '.join(changed)}): a "
+                "training loop that reuses them trains other weights than it thinks",
                 path=("implementation", "forward"),
                 evidence={"mutated": changed},
                 severity=Severity.WARNING,
             )
         )
-    reference = ctx.network.forward(x)
-    expected = impl.samples(reference.a[-1])
-    if AL.dtype == np.float32:
+    if any(p.ref.get().dtype == np.float32 for p in model.params):
         found.append(
             G104.finding(
-                f"{name} computes in float32 although it is given float64: gradients through it "
-                "can only be checked to about 1e-3",
-                path=("implementation", "forward"),
+                "your code computes in float32: its gradients are checked with a larger step and "
+                "judged only beyond float32's rounding (about 1e-4 relative)",
+                path=("implementation", "module"),
                 evidence={"dtype": "float32"},
             )
         )
-    if AL.shape != expected.shape:
-        found.append(
-            U102.finding(
-                f"{name} returns AL of shape {AL.shape}; the spec's network gives "
-                f"{expected.shape} ({impl.spec.layout} layout)",
-                path=("implementation", "forward"),
-                evidence={"shape": list(AL.shape), "expected": list(expected.shape)},
-            )
-        )
-    elif not np.allclose(AL, expected, rtol=RTOL, atol=ATOL):
-        layer = _first_parting(impl, cache, reference)
+    reference = ctx.network.forward(batch.x)
+    expected = reference.a[-1]
+    if not np.allclose(out, expected, rtol=RTOL, atol=ATOL):
+        layer = _first_parting(model, reference)
         where = (
             f"; the first layer whose values part from the spec's is layer {layer}" if layer else ""
         )
-        difference = float(np.max(np.abs(AL - expected)))
+        difference = float(np.max(np.abs(out - expected)))
         found.append(
             U102.finding(
-                f"{name} does not compute the spec's network: its output differs by up to "
+                f"your forward does not compute the spec's network: its output differs by up to "
                 f"{difference:.3g}{where}",
                 layer=layer,
                 path=ctx.layer_path(layer, "activation")
@@ -203,123 +201,129 @@ def user_forward(ctx: Context) -> list[Finding]:
                 ),
             )
         )
-    ctx.cache["forward"] = (AL, cache)
     return found
 
 
-def _first_parting(impl: Implementation, cache, reference) -> int | None:
-    """The first layer whose activations, in the user's layout, appear nowhere in their cache
-    (the output itself is compared directly, so all hidden ones matching points at the last)."""
-    arrays = _arrays(cache)
+def _first_parting(model: UserModel, reference) -> int | None:
+    """The first layer whose activations, in the user's layout, appear nowhere among the
+    arrays their forward left behind (all hidden ones there: the output layer)."""
+    arrays = [a for a in _arrays(model.left_behind) if isinstance(a, np.ndarray)]
     if not arrays:
         return None
     for l, a in enumerate(reference.a[:-1], start=1):
-        want = impl.samples(a)
         if not any(
-            arr.shape == want.shape and np.allclose(arr, want, rtol=RTOL, atol=ATOL)
+            (seen := model.layout.outputs(arr, len(a), a.shape[1])) is not None
+            and np.allclose(seen, a, rtol=RTOL, atol=ATOL)
             for arr in arrays
         ):
             return l
     return len(reference.a)
 
 
-@check(USER_CODE, G103, G101, U101)
+def _not_summed(name: str, shape: tuple, want: tuple, m: int) -> bool:
+    return name.startswith("b") and m in shape and int(np.prod(shape)) == int(np.prod(want)) * m
+
+
+@check(USER_CODE, G103, G101, G105, U101)
 def user_gradients(ctx: Context) -> list[Finding]:
     """The user's backward: a gradient for every parameter, of its shape, matching finite
-    differences of their own loss."""
-    impl = ctx.implementation
-    if impl is None or ctx.y_train is None or "forward" not in ctx.cache:
-        return []
-    x, _, X, Y = _batch(ctx, impl)
-    m = len(x)
-    params = impl.params(ctx.network)
-    AL, cache = ctx.cache["forward"]
+    differences of the loss their own forward gives."""
+    model, found = _model(ctx, report=False)
+    if model is None:
+        return found
+    batch = ctx.user_batch
+    m = batch.m
     try:
-        with np.errstate(all="ignore"):
-            grads = impl.backward(params, X, Y, AL, cache)
-    except (UserCallError, BindingError) as exc:
-        return [user_error(exc, "backward", ctx)]
-    matched = impl.gradients(grads)
-    found = []
+        grads = model.gradients(batch)
+    except UserCallError as exc:
+        return [user_error(exc)]
+    except Broken:
+        return []
     path = ("implementation", "backward")
     layer_of = {s.name: s.layer for s in ctx.network.slots}
-    for name in matched.missing:
+    names = {p.slot.name: p.name for p in model.params}
+    for name in grads.missing:
         found.append(
             G103.finding(
-                f"no gradient for {name}: expected the key '{impl.grad_key[name]}' (your backward "
-                f"returned {', '.join(map(str, grads)) or 'nothing'})",
+                f"no gradient for {name} (such as 'd{names.get(name, name)}') in "
+                f"{grads.where or 'what your backward returns or sets'}",
                 parameter=name,
                 layer=layer_of[name],
                 path=path,
-                evidence={"keys": [str(k) for k in grads]},
+                evidence={"found": sorted(grads.paths.values())},
             )
         )
-    for key in matched.extra:
+    for key in grads.extra:
         found.append(
             G103.finding(
-                f"gradient '{key}' belongs to no parameter: the net has {impl.depth} layers",
+                f"gradient {key!r} belongs to no parameter: the net has {ctx.network.depth} layers",
                 path=path,
                 evidence={"key": key},
             )
         )
-    checkable = {}
-    for name, g in matched.arrays.items():
-        want = params[impl.key[name]].shape
-        if g.shape == want:
-            checkable[name] = g
-            continue
-        summed = (
-            name.startswith("b") and m in g.shape and g.size == want[0 if impl.columns else 1] * m
-        )
-        axis = 1 if impl.columns else 0
-        message = f"the gradient of {name} has shape {g.shape}, {name} has {want}"
+    for name, (shape, want, where) in grads.wrong.items():
+        message = f"the gradient of {name} ({where}) has shape {shape}, {name} has {want}"
         fix = None
-        if summed:
+        if _not_summed(name, shape, want, m):
+            axis = 1 if model.layout.columns else 0
             message += (
                 f": it is not summed over the {m} samples, so `b -= lr * db` would turn {name} "
                 "into a matrix"
             )
-            fix = Fix(
-                f"sum over the samples: {impl.grad_key[name]} = np.sum(dZ, axis={axis}, "
-                "keepdims=True) / m"
-            )
+            fix = Fix(f"sum over the samples: np.sum(dZ, axis={axis}, keepdims=True) / m")
         found.append(
             G103.finding(
                 message,
                 layer=layer_of[name],
                 parameter=name,
                 path=path,
-                evidence={"shape": list(g.shape), "expected": list(want), "samples": m},
+                evidence={"shape": list(shape), "expected": list(want), "samples": m},
                 fix=fix,
             )
         )
-    if not checkable:
+    if not grads.arrays:
         return found
-    full = impl.params(ctx.network)
-
-    def f(ps: dict) -> float:
-        merged = {**full, **{k: v.copy() for k, v in ps.items()}}
-        AL_, _ = impl.forward(merged, X)
-        return impl.loss(AL_, Y, ctx.loss)
-
-    order = [s.name for s in sorted(ctx.network.slots, key=lambda s: -s.layer)]
-    order = [n for n in order if n in checkable]
-    gc = ctx.options.gradcheck
     try:
-        with np.errstate(all="ignore"):
-            result = gradcheck(
-                lambda ps: f(dict(zip([impl.key[n] for n in order], ps, strict=True))),
-                [checkable[n] for n in order],
-                [full[impl.key[n]] for n in order],
-                eps=gc.get("eps", 1e-6),
-                mode=gc.get("mode", "auto"),
-                samples=gc.get("samples", 16),
-                batch_size=m,
-                seed=ctx.spec.seed,
-            )
+        result = _check(ctx, model, batch, grads.arrays)
     except UserCallError as exc:
-        return [*found, user_error(exc, exc.function, ctx)]
-    for t, name in zip(result.tensors, order, strict=True):
-        t.name = name
-    found += mismatches(result, layer_of.__getitem__, lambda layer: path, "your backward")
-    return found
+        return [*found, user_error(exc)]
+    finally:
+        model.set_params(ctx.user_values)
+    c = convention(result)
+    if c is not None:
+        return [*found, convention_finding(c, m, ctx.spec.loss, ("loss",))]
+    return found + mismatches(result, layer_of.__getitem__, lambda layer: path, "your backward")
+
+
+def _check(ctx: Context, model: UserModel, batch: Batch, grads: dict[str, np.ndarray]):
+    """Their gradients against central differences of the loss of their own forward (their
+    loss where they give one, the spec's otherwise), output layer first."""
+    names = [s.name for s in sorted(ctx.network.slots, key=lambda s: -s.layer) if s.name in grads]
+    start = ctx.user_values
+    arrays = [np.array(start[n], dtype=np.float64) for n in names]
+    values = dict(start)
+    network = ctx.network
+
+    def loss(_tensor: int | None) -> float:
+        values.update(zip(names, arrays, strict=True))
+        model.set_params(values)
+        theirs = model.loss(batch)
+        if theirs is not None:
+            return theirs
+        out = model.forward(batch.x)
+        if out is None:  # no forward of their own: the spec's network with their values
+            net = network.with_params([values[n] for n in network.names])
+            return net.loss(net.forward(batch.x), batch.y, ctx.loss)
+        return ctx.loss.value(out, out, batch.y, None)
+
+    gc = ctx.options.gradcheck
+    target = Target(arrays, [grads[n] for n in names], names, loss, precision=model.precision)
+    with np.errstate(all="ignore"):
+        return check_target(
+            target,
+            eps=gc.get("eps", 1e-6),
+            mode=gc.get("mode", "auto"),
+            samples=gc.get("samples", 16),
+            seed=ctx.spec.seed,
+            batch_size=batch.m,
+        )

@@ -71,6 +71,8 @@ def spec_document(s: SpecReport) -> dict:
         "verdict": _verdict(s.failed),
         "passes": [_pass_document(p) for p in s.passes],
         "layers": plain(s.layers),
+        "about": list(s.about),
+        "printed": {"lines": s.printed_lines, "first": list(s.printed)},
         "findings": [finding_document(f) for f in s.ordered()],
     }
 
@@ -153,6 +155,9 @@ def load(text: str) -> Report:
             findings=[_finding(f) for f in s["findings"]],
             passes=[_pass(p) for p in s.get("passes", [])],
             layers=list(s.get("layers") or []),
+            about=list(s.get("about") or []),
+            printed=list((s.get("printed") or {}).get("first") or []),
+            printed_lines=int((s.get("printed") or {}).get("lines") or 0),
         )
         for s in data["specs"]
     ]

@@ -1,0 +1,147 @@
+"""Finding arrays in the user's objects: a walk over attributes, lists, tuples and dicts that
+names every array by its path (`self.weights[0]`, `layers[2].dweights`, `params['W1']`), can
+read and write it there, and tells what a call set or changed."""
+
+from __future__ import annotations
+
+import re
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+DEPTH = 5  # how deep the walk goes from the root
+NODES = 5000  # and how many containers and objects it visits at most
+
+
+@dataclass
+class Ref:
+    """An array at a path in the user's objects."""
+
+    path: str  # as the user would write it: "self.weights[0]"
+    owner: Any  # the container or object it is found in
+    key: Any  # its key, index or attribute name there
+    kind: str  # "attr" | "item"
+
+    def get(self) -> Any:
+        return getattr(self.owner, self.key) if self.kind == "attr" else self.owner[self.key]
+
+    def set(self, value: Any) -> None:
+        if self.kind == "attr":
+            setattr(self.owner, self.key, value)
+        else:
+            self.owner[self.key] = value
+
+    @property
+    def leaf(self) -> str:
+        """The last name on the path: `weights` for self.weights[0], `W1` for params['W1']."""
+        names = re.findall(r"[A-Za-z_]\w*", self.path.replace("self.", ""))
+        return names[-1] if names else self.path
+
+
+def _skip(value: Any) -> bool:
+    return isinstance(
+        value,
+        types.ModuleType
+        | types.FunctionType
+        | types.BuiltinFunctionType
+        | types.MethodType
+        | type
+        | str
+        | bytes
+        | int
+        | float
+        | complex
+        | bool
+        | type(None)
+        | range,
+    )
+
+
+def _children(node: Any) -> Iterator[tuple[str, Any, Any, str]]:
+    """(path suffix, key, value, kind) of what a node holds."""
+    if isinstance(node, dict):
+        for key, value in list(node.items()):
+            if isinstance(key, str | int):
+                yield f"[{key!r}]", key, value, "item"
+    elif isinstance(node, list | tuple):
+        for i, value in enumerate(node):
+            yield f"[{i}]", i, value, "item"
+    elif isinstance(node, types.ModuleType):
+        for key, value in list(vars(node).items()):
+            if not key.startswith("__"):
+                yield key, key, value, "attr"
+    elif hasattr(node, "__dict__") and not isinstance(node, np.ndarray):
+        for key, value in list(vars(node).items()):
+            yield f".{key}", key, value, "attr"
+
+
+def walk(root: Any, name: str = "self", depth: int = DEPTH) -> list[Ref]:
+    """Every float array reachable from `root`, in the order the walk meets them (attributes in
+    definition order, items in index order), each once, at its first path."""
+    found: list[Ref] = []
+    seen: set[int] = set()
+    visits = 0
+
+    def visit(node: Any, path: str, level: int) -> None:
+        nonlocal visits
+        if level > depth or visits > NODES or id(node) in seen:
+            return
+        seen.add(id(node))
+        visits += 1
+        for suffix, key, value, kind in _children(node):
+            child = suffix if not path else (path + suffix if suffix[0] in "[." else suffix)
+            if isinstance(value, np.ndarray):
+                if value.dtype.kind == "f" and 1 <= value.ndim <= 2 and id(value) not in seen:
+                    seen.add(id(value))
+                    found.append(Ref(child, node, key, kind))
+            elif not _skip(value):
+                visit(value, child, level + 1)
+
+    visit(root, name if not isinstance(root, types.ModuleType) else "", 0)
+    return found
+
+
+def snapshot(refs: list[Ref]) -> dict[str, tuple[int, np.ndarray]]:
+    """Each path's array identity and a copy of its values."""
+    out = {}
+    for ref in refs:
+        value = ref.get()
+        if isinstance(value, np.ndarray):
+            out[ref.path] = (id(value), value.copy())
+    return out
+
+
+def changed(root: Any, before: dict[str, tuple[int, np.ndarray]], name: str = "self") -> list[Ref]:
+    """The arrays under `root` that a call set (a new array at a path) or changed in place."""
+    out = []
+    for ref in walk(root, name):
+        value = ref.get()
+        old = before.get(ref.path)
+        if old is None or old[0] != id(value):
+            out.append(ref)
+        elif old[1].shape != value.shape or not np.array_equal(old[1], value, equal_nan=True):
+            out.append(ref)
+    return out
+
+
+def compress(paths: list[str]) -> str:
+    """`self.weights[0], self.weights[1]` -> `self.weights[0..1]`, for a report's header."""
+    groups: dict[str, list[int]] = {}
+    rest: list[str] = []
+    for path in paths:
+        match = re.fullmatch(r"(.*)\[(\d+)\](.*)", path)
+        if match:
+            groups.setdefault(f"{match[1]}[#]{match[3]}", []).append(int(match[2]))
+        else:
+            rest.append(path)
+    out = []
+    for pattern, numbers in groups.items():
+        numbers = sorted(set(numbers))
+        lo, hi = numbers[0], numbers[-1]
+        contiguous = numbers == list(range(lo, hi + 1))
+        span = str(lo) if lo == hi else f"{lo}..{hi}" if contiguous else ",".join(map(str, numbers))
+        out.append(pattern.replace("[#]", f"[{span}]"))
+    return ", ".join(out + rest)
