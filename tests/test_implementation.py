@@ -309,7 +309,16 @@ def test_probes_train_the_users_code(tmp_path):
 
 @pytest.mark.parametrize(
     ("folder", "expected"),
-    [("columns", set()), ("rows", set()), ("columns-buggy", {"G103"}), ("rows-buggy", {"G101"})],
+    [
+        ("columns", set()),
+        ("rows", set()),
+        ("class", set()),
+        ("layers", set()),
+        ("columns-buggy", {"G103"}),
+        ("rows-buggy", {"G101"}),
+        ("class-buggy", {"G103"}),
+        ("layers-buggy", {"G101"}),
+    ],
 )
 def test_bundled_examples(folder, expected):
     from pathlib import Path
@@ -320,8 +329,11 @@ def test_bundled_examples(folder, expected):
     if folder == "rows-buggy":
         first = next(f for f in found if f.code == "G101" and f.evidence["first_wrong"])
         assert first.location.parameter == "W3"
-    if folder == "columns-buggy":
+    if folder in ("columns-buggy", "class-buggy"):
         assert sorted(f.location.parameter for f in found if f.code == "G103") == ["b1", "b2", "b3"]
+    if folder == "layers-buggy":
+        first = next(f for f in found if f.code == "G101" and f.evidence["first_wrong"])
+        assert first.location.parameter == "W1" and "W2 and b2 match" in first.message
 
 
 def test_gradient_keys_match_case_insensitively_and_extra_keys_are_ignored(tmp_path):

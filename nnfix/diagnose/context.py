@@ -57,6 +57,9 @@ class Context:
         self.target_problem = error.problems[0].message if error is not None else None
         self.units = self.spec.model.layers[-1].units
         self.user_module: LoadedModule | None = None  # the user's module, once loaded
+        impl = self.spec.implementation
+        if impl is not None and impl.init == "yours" and self.y_train is not None:
+            self._user  # noqa: B018 - their values are the net's: every check must see them
 
     @property
     def finite_rows(self) -> np.ndarray:

@@ -64,6 +64,17 @@ def build(loaded: LoadedSpec, network: Network, batch: Batch) -> tuple[UserModel
         model.discover(batch)
     except SetupError as exc:
         raise ModuleError([exc.problem()], loaded.source) from None
-    if impl.init == "spec":
+    if impl.init == "yours":
+        values = model.initial_values()
+        if values is None:
+            problem = Problem(
+                "init: yours keeps the values your code creates, but nnfix builds the "
+                "parameters of functions over a params dict itself: there are none of yours",
+                path=("implementation", "init"),
+                hint="init: spec",
+            )
+            raise ModuleError([problem], loaded.source)
+        model.set_params(values)
+    else:
         model.set_params(dict(zip(network.names, network.params, strict=True)))
     return model, module

@@ -22,11 +22,11 @@ class Layout:
     def name(self) -> str:
         return "columns" if self.columns else "rows"
 
-    def describe(self) -> str:
+    def describe(self, biases: bool = True) -> str:
         shape = {"column": "(n, 1)", "row": "(1, n)", "vector": "(n,)"}[self.bias]
         data = "X (features, samples)" if self.columns else "X (samples, features)"
         weights = "W (n_out, n_in)" if self.columns else "W (n_in, n_out)"
-        return f"{self.name}: {data}, {weights}, b {shape}"
+        return f"{self.name}: {data}, {weights}" + (f", b {shape}" if biases else ", no biases")
 
     def shape(self, slot: Slot, rows_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The shape the user's array for `slot` has, given nnfix's (rows) shape."""

@@ -118,6 +118,7 @@ class UserModel:
         self.arguments = dict(impl.arguments or {})
         self.keep_update = False
         self.out_dtype: np.dtype | None = None  # the dtype their forward computed in
+        self.initial: dict[str, Array] = {}  # every array of their objects as built, by path
         self.left_behind: Any = None  # what the last forward returned or set: a cache, arrays
 
     # --- parameters ------------------------------------------------------------------------
@@ -143,6 +144,17 @@ class UserModel:
         if self.out_dtype is not None:
             dtypes.append(self.out_dtype)
         return max((float(np.finfo(d).eps) for d in dtypes if d.kind == "f"), default=2.2e-16)
+
+    def initial_values(self) -> dict[str, Array] | None:
+        """The parameters as their own code created them (rows layout), or None when nnfix
+        builds the parameters itself (functions over a params dict)."""
+        values = {}
+        for p in self.params:
+            start = self.initial.get(p.ref.path)
+            if start is None or start.shape != p.shape:
+                return None
+            values[p.slot.name] = np.array(self.layout.to_rows(p.slot, start), dtype=np.float64)
+        return values or None
 
     def views(self) -> dict[str, Array]:
         """The user's own arrays, seen in the rows layout: updating these updates theirs."""

@@ -164,7 +164,10 @@ class Discovered(UserModel):
         for columns in (
             (True, False) if self.impl.layout == "auto" else (self.impl.layout == "columns",)
         ):
-            chosen, extra = match(refs, network, columns)
+            # parameters are the arrays that move the output; zeroed gradient buffers, caches
+            # and optimiser state of the same shapes do not
+            moving = self._moving(refs, batch, columns)
+            chosen, extra = match(moving if moving else refs, network, columns)
             weights = sum(name.startswith("W") for name in chosen)
             options.append((weights, len(chosen), columns, chosen, extra))
         options.sort(key=lambda o: (o[0], o[1]), reverse=True)
@@ -178,6 +181,28 @@ class Discovered(UserModel):
                 return
         self._settle(best[3], best[2])
         self._resolve_extra(best[4], batch)
+
+    def _moving(self, refs: list[Ref], batch: Batch, columns: bool) -> list[Ref] | None:
+        """The arrays whose change moves the forward's output, with the values the code holds
+        and the data in this layout; None when there is no forward that runs so."""
+        self.layout = Layout(columns, "column" if columns else "row")
+        saved = [r.get().copy() for r in refs]
+        rng = np.random.default_rng(7)
+        for r in refs:  # random values: a zero weight below would hide the layer above
+            r.get()[...] = rng.normal(0.0, 0.5, r.get().shape)
+        try:
+            if self.forward(batch.x) is None:
+                return None
+            return [r for r in refs if self._moves_output(r, batch)]
+        except (UserCallError, SetupError):
+            return None
+        finally:
+            for r, value in zip(refs, saved, strict=True):
+                current = r.get()
+                if isinstance(current, np.ndarray) and current.shape == value.shape:
+                    current[...] = value  # in place: other references to it see it too
+                else:
+                    r.set(value)  # the forward put another array there
 
     def _declared(self, pattern: str, slot: Slot) -> Ref:
         raise NotImplementedError
@@ -307,6 +332,7 @@ class ObjectModel(Discovered):
         except UserCallError as exc:
             raise SetupError(f"{self.call.text} raised: {exc}", "model", trace=exc.trace) from None
         self.roots = [(self.obj, "self")]
+        self.initial = {r.path: r.get().copy() for r in objects.walk(self.obj)}
         self.inputs, self.targets = [], []
         if self.call.uses_data:
             for ref in objects.walk(self.obj):
@@ -328,7 +354,9 @@ class ObjectModel(Discovered):
             try:
                 self._locate(batch)
                 self.found.parameters = objects.compress([p.ref.path for p in self.params])
-                self.found.layout = self.layout.describe()
+                self.found.layout = self.layout.describe(
+                    any(p.slot.role == "bias" for p in self.params)
+                )
                 return
             except SetupError as exc:
                 error = error or exc
@@ -378,6 +406,13 @@ class ObjectModel(Discovered):
         return self.output(value, len(x), "forward")
 
     def _changed_output(self, before, m: int) -> Any:
+        if self.impl.output:  # where the spec says it leaves its result
+            try:
+                return path_ref(self.obj, self.impl.output).get()
+            except (KeyError, IndexError, AttributeError, TypeError, ValueError):
+                raise SetupError(
+                    f"output: {self.impl.output!r} names nothing on {self.call.text}", "output"
+                ) from None
         for ref in objects.changed(self.obj, before):
             if self.layout.outputs(ref.get(), m, self.k) is not None:
                 return ref.get()
@@ -573,7 +608,7 @@ class FunctionsModel(Discovered):
             if self.globals
             else f"a params dict nnfix builds ({keys}{more})"
         )
-        self.found.layout = self.layout.describe()
+        self.found.layout = self.layout.describe(any(p.slot.role == "bias" for p in self.params))
         if patterns != DEFAULT_PATTERNS and patterns != self.patterns:
             self.found.notes.append(
                 f"keys read by your code: {patterns.get('weight')}, {patterns.get('bias')}"
@@ -713,9 +748,10 @@ class LayersModel(Discovered):
                     f"{self.loss_call.text} raised: {exc}", "loss", trace=exc.trace
                 ) from None
         self.roots = [(obj, f"layers[{i}]") for i, obj in enumerate(self.objects)]
+        self.initial = {r.path: r.get().copy() for r in self._refs()}
         self._locate(batch)
         self.found.parameters = objects.compress([p.ref.path for p in self.params])
-        self.found.layout = self.layout.describe()
+        self.found.layout = self.layout.describe(any(p.slot.role == "bias" for p in self.params))
 
     def _declared(self, pattern: str, slot: Slot) -> Ref:
         owners = [i for i, obj in enumerate(self.objects) if self._has(obj, pattern, slot)]

@@ -14,6 +14,7 @@ from nnfix.diagnose.rules.rule import (
     INIT_STATISTICS,
     STATIC,
     TRAINING_PROBE,
+    USER_CODE,
     WARNING,
     Rule,
     caused_by,
@@ -21,6 +22,7 @@ from nnfix.diagnose.rules.rule import (
     prose,
     yaml_block,
 )
+from nnfix.engine.network import Network
 
 FAMILY = "Y", "initialisation"  # the code prefix, and what its rules cover
 
@@ -205,65 +207,118 @@ Y104 = Rule(
 )
 
 
-@check(STATIC, Y101)
-def symmetric_init(ctx: Context) -> list[Finding]:
-    """A hidden layer whose units all start with the same incoming weights and bias."""
+def _fix(ctx: Context, l: int, what: str, code: bool) -> Fix:
+    """The spec's init to change; for the init in the user's code, their code to change."""
+    suggestion = ctx.suited_init(l)
+    if code:
+        return Fix(
+            f"{what} in your code: {suggestion} (e.g. np.random.randn(...) * np.sqrt(1 / n_in))"
+        )
+    return Fix(
+        f"{what}: {suggestion} for {ctx.network.activations[l - 1].name}",
+        ctx.init_path(l),
+        suggestion,
+    )
+
+
+def _as(whose: str) -> str:
+    return f" {whose.strip()}" if whose.strip() else ""
+
+
+def _symmetric(ctx: Context, net: Network, whose: str, path_of) -> list[Finding]:
     found = []
-    for l, layer in enumerate(ctx.network.layers[:-1], start=1):  # the output's units differ
-        W, b = layer.W, layer.b  # by their targets
+    for l, layer in enumerate(net.layers[:-1], start=1):  # the output's units differ by their
+        W, b = layer.W, layer.b  # targets
         if W.shape[1] < 2 or not np.all(W[:, :1] == W):
             continue
         if b is not None and not np.all(b == b[:, :1]):
             continue
-        act = layer.act.name
-        suggestion = ctx.suited_init(l)
         value = float(W.flat[0])
         found.append(
             Y101.finding(
-                f"all {W.shape[1]} units of layer {l} start with identical weights ({value:g}): "
-                "they compute the same output, get the same gradient and stay one unit",
+                f"all {W.shape[1]} units of layer {l} start with identical weights ({value:g})"
+                f"{_as(whose)}: they compute the same output, get the same gradient and stay one unit",
                 layer=l,
                 parameter=f"W{l}",
-                path=ctx.init_path(l),
+                path=path_of(l),
                 evidence={"units": int(W.shape[1]), "weight": value, "init": ctx.init_name(l)},
-                fix=Fix(
-                    f"random init that breaks the symmetry: {suggestion} for {act}",
-                    ctx.init_path(l),
-                    suggestion,
-                ),
+                fix=_fix(ctx, l, "a random init that breaks the symmetry", bool(whose)),
             )
         )
     return found
 
 
-@check(STATIC, Y104)
-def one_signed_init(ctx: Context) -> list[Finding]:
-    """Every initial weight of a layer has the same sign."""
+def _one_signed(ctx: Context, net: Network, whose: str, path_of) -> list[Finding]:
     found = []
-    for l, W in enumerate(ctx.network.weights, start=1):
+    for l, W in enumerate(net.weights, start=1):
         if W.size < 4 or np.all(W.flat[0] == W):
             continue  # constant weights are Y101's
         positive, negative = bool(np.all(W >= 0)), bool(np.all(W <= 0))
         if not (positive or negative):
             continue
         sign = "positive" if positive else "negative"
-        act = ctx.network.activations[l - 1].name
-        suggestion = ctx.suited_init(l)
         found.append(
             Y104.finding(
-                f"all {W.size} initial weights of layer {l} are {sign} (mean {W.mean():.3g}): "
+                f"all {W.size} initial weights of layer {l}{_as(whose)} are {sign} (mean {W.mean():.3g}): "
                 "every unit sums its inputs with the same sign, so pre-activations grow with the "
                 "layer's width and the units start out nearly alike",
                 layer=l,
                 parameter=f"W{l}",
-                path=ctx.init_path(l),
+                path=path_of(l),
                 evidence={"min": float(W.min()), "max": float(W.max()), "mean": float(W.mean())},
-                fix=Fix(
-                    f"an init centred on zero: {suggestion} for {act}", ctx.init_path(l), suggestion
-                ),
+                fix=_fix(ctx, l, "an init centred on zero", bool(whose)),
             )
         )
     return found
+
+
+def _theirs(ctx: Context) -> bool:
+    """The net starts from the values the user's code creates (`init: yours`)."""
+    return ctx.spec.implementation is not None and ctx.spec.implementation.init == "yours"
+
+
+@check(STATIC, Y101)
+def symmetric_init(ctx: Context) -> list[Finding]:
+    """A hidden layer whose units all start with the same incoming weights and bias."""
+    if _theirs(ctx):
+        return _symmetric(ctx, ctx.network, "as your code creates them", _code_path)
+    return _symmetric(ctx, ctx.network, "", ctx.init_path)
+
+
+@check(STATIC, Y104)
+def one_signed_init(ctx: Context) -> list[Finding]:
+    """Every initial weight of a layer has the same sign."""
+    if _theirs(ctx):
+        return _one_signed(ctx, ctx.network, "as your code creates them ", _code_path)
+    return _one_signed(ctx, ctx.network, "", ctx.init_path)
+
+
+def _code_path(layer: int) -> tuple:
+    return ("implementation", "init")
+
+
+@check(USER_CODE, Y101, Y104)
+def users_own_init(ctx: Context) -> list[Finding]:
+    """The init rules on the values the user's code creates itself, where they differ in kind
+    from the spec's `model.init` (which replaces them for the checks)."""
+    impl = ctx.spec.implementation
+    if impl is None or impl.init == "yours" or ctx.y_train is None:
+        return []
+    try:
+        values = ctx.user.initial_values()
+    except Exception:  # their code could not be called: U101 says so
+        return []
+    if values is None:
+        return []
+    theirs = ctx.network.with_params(
+        [values.get(n, p) for n, p in zip(ctx.network.names, ctx.network.params, strict=True)]
+    )
+    whose = "as your code creates them "
+    ours = {(f.code, f.location.layer) for f in _symmetric(ctx, ctx.network, "", ctx.init_path)}
+    ours |= {(f.code, f.location.layer) for f in _one_signed(ctx, ctx.network, "", ctx.init_path)}
+    found = _symmetric(ctx, theirs, whose, lambda l: ("implementation", "model"))
+    found += _one_signed(ctx, theirs, whose, lambda l: ("implementation", "model"))
+    return [f for f in found if (f.code, f.location.layer) not in ours]
 
 
 @check(INIT_STATISTICS, Y103)
