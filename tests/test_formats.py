@@ -95,6 +95,7 @@ def test_json_is_valid_versioned_and_nan_becomes_null():
         "path": ["model", "layers", 0, "derivative"],
         "line": 14,
         "col": 7,
+        "source": None,
     }
     assert root["fix"] == {
         "description": "use the derivative in terms of a",

@@ -23,14 +23,31 @@ FAIL_ON_RANK = {"error": 3, "warning": 2, "info": 1, "never": 99}
 
 
 @dataclass
+class Source:
+    """A line of the user's own code that a finding points at (SPEC §3)."""
+
+    file: str  # relative to the working directory where the file is under it, else absolute
+    line: int  # 1-based; within the cell for a notebook
+    col: int  # 1-based, where the statement starts
+    code: str  # the statement's first line, as written
+    cell: int | None = None  # the notebook cell, numbered as nbformat numbers them (from 0)
+
+    def __str__(self) -> str:
+        cell = f"[cell {self.cell}]" if self.cell is not None else ""
+        return f"{self.file}{cell}:{self.line}:{self.col}"
+
+
+@dataclass
 class Location:
-    """Where a finding points: a layer and parameter of the net, and the spec line behind it."""
+    """Where a finding points: a layer and parameter of the net, the spec line behind it and,
+    for the user's own code, the line of theirs."""
 
     layer: int | None = None  # 1-based, as W1/b1
     parameter: str | None = None  # "W2", "b3"
     path: SpecPath = ()  # spec path, e.g. ("model", "layers", 1, "activation")
     line: int | None = None  # filled in from the spec's positions
     col: int | None = None
+    source: Source | None = None  # the line of the user's code it points at
 
     @property
     def spec_path(self) -> str:

@@ -10,7 +10,8 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from nnfix.diagnose.findings import Finding, Report, SpecReport
+from nnfix.diagnose.findings import Finding, Report, Source, SpecReport
+from nnfix.report import snippet
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "blue"}
 
@@ -41,6 +42,8 @@ def _finding(f: Finding, spec: str, console: Console, indent: str) -> None:
     console.print(head, soft_wrap=True)
     pad = " " * len(indent) + "    "
     console.print(Text(pad + f.message), soft_wrap=True)
+    if f.location.source is not None:
+        _source(f.location.source, console, pad)
     if f.caused_by:
         console.print(
             Text(pad + "caused by " + ", ".join(f.caused_by), style="magenta"), soft_wrap=True
@@ -69,6 +72,21 @@ def _finding(f: Finding, spec: str, console: Console, indent: str) -> None:
             fix.append(" — ")
         fix.append(f.fix.description)
         console.print(fix, soft_wrap=True)
+
+
+def _source(source: Source, console: Console, pad: str) -> None:
+    """The user's line with a few lines around it and a caret under it, like a traceback."""
+    console.print(Text(pad + f"at {source}", style="bold"), soft_wrap=True)
+    shown = snippet.lines(source)
+    width = len(str(shown[-1].number))
+    for line in shown:
+        gutter = f"{'>' if line.marked else ' '} {line.number:>{width}} | "
+        text = Text(pad + gutter, style="dim")
+        text.append(line.text, style="bold" if line.marked else "")
+        console.print(text, soft_wrap=True)
+        if line.marked:
+            under = " " * (len(gutter) - 2) + "| " + snippet.caret(line, source.col)
+            console.print(Text(pad + under, style="red"), soft_wrap=True)
 
 
 def _layers(spec: SpecReport) -> Table:

@@ -45,6 +45,9 @@ class Gradients:
     extra: list[str] = field(default_factory=list)  # gradients of parameters that do not exist
     where: str = ""  # for the report: "backprop's return value (nabla_b, nabla_w)"
     loss: float | None = None  # when backward returned (loss, grads)
+    raw: dict[str, Array] = field(default_factory=dict)  # slot name -> their array, as found
+    holders: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    # slot name -> (id of the dict, list or object it was found in, its key there)
 
     @property
     def found(self) -> bool:
@@ -68,6 +71,10 @@ def stem(name: str) -> str:
 
 
 def _array(value: Any) -> Array | None:
+    """An array of numbers (a NumPy scalar too: `np.sum(dZ)` given as db is a gradient of
+    the wrong shape, not a missing one)."""
+    if isinstance(value, np.generic):
+        value = np.asarray(value)
     if isinstance(value, np.ndarray) and value.dtype.kind in "fiu" and value.size:
         return value.astype(float, copy=False) if value.dtype.kind != "f" else value
     return None
@@ -79,12 +86,18 @@ def _scalar(value: Any) -> bool:
     )
 
 
-def _record(out: Gradients, p: Param, layout: Layout, value: Array, path: str) -> None:
+def _record(
+    out: Gradients, p: Param, layout: Layout, value: Array, path: str, holder: tuple[int, Any]
+) -> None:
     out.paths[p.slot.name] = path
-    if value.shape == p.shape:
-        out.arrays[p.slot.name] = np.array(layout.to_rows(p.slot, value), dtype=np.float64)
+    out.raw[p.slot.name] = value
+    out.holders[p.slot.name] = holder
+    array = _array(value)
+    assert array is not None
+    if array.shape == p.shape:
+        out.arrays[p.slot.name] = np.array(layout.to_rows(p.slot, array), dtype=np.float64)
     else:
-        out.wrong[p.slot.name] = (tuple(value.shape), p.shape, path)
+        out.wrong[p.slot.name] = (tuple(array.shape), p.shape, path)
 
 
 def _finish(out: Gradients, params: list[Param]) -> Gradients:
@@ -146,9 +159,10 @@ def _by_name(
         if not arrays:
             continue
         arrays.sort(key=lambda item: item[1].shape != p.shape)  # the right shape first
-        key, value = arrays[0]
+        key = arrays[0][0]
         used.add(key)
-        _record(out, p, layout, value, f"[{keys[key]!r}]")
+        original = grads[keys[key]]
+        _record(out, p, layout, original, f"[{keys[key]!r}]", (id(grads), keys[key]))
     stems = {re.sub(r"\d+", "#", normal(p.name)) for p in params}
     numbers = {int(n) for p in params for n in re.findall(r"\d+", p.name)}
     for k in keys:
@@ -160,10 +174,13 @@ def _by_name(
     return _finish(out, params)
 
 
-def _leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
+def _leaves(value: Any, path: str = "", holder: tuple[int, Any] = (0, None)) -> list[tuple]:
+    """(path, value, (id of its list or tuple, index)) of every leaf of a nesting."""
     if isinstance(value, list | tuple):
-        return [leaf for i, v in enumerate(value) for leaf in _leaves(v, f"{path}[{i}]")]
-    return [(path, value)]
+        return [
+            leaf for i, v in enumerate(value) for leaf in _leaves(v, f"{path}[{i}]", (id(value), i))
+        ]
+    return [(path, value, holder)]
 
 
 def _structure(value: Any) -> str:
@@ -193,7 +210,8 @@ def _orders(value: Any, params: list[Param]) -> list[list[Param]]:
 
 
 def _by_position(value: Any, params: list[Param], layout: Layout) -> Gradients | None:
-    leaves = [(path, _array(v)) for path, v in _leaves(value)]
+    found = _leaves(value)
+    leaves = [(path, _array(v)) for path, v, _ in found]
     if any(a is None for _, a in leaves):
         return None
     best: tuple[int, list[Param]] | None = None
@@ -208,9 +226,8 @@ def _by_position(value: Any, params: list[Param], layout: Layout) -> Gradients |
     if best is None:
         return None
     out = Gradients()
-    for (path, a), p in zip(leaves, best[1], strict=True):
-        assert a is not None
-        _record(out, p, layout, a, path)
+    for (path, v, holder), p in zip(found, best[1], strict=True):
+        _record(out, p, layout, v, path, holder)
     return _finish(out, params)
 
 
@@ -231,14 +248,17 @@ def from_changes(
             ref = patterns.get(p.slot.name)
             choice = next((r for r in pool if ref is not None and r.path == ref.path), None)
         else:
-            choice = _nearest(p, [r for r in pool if r.path not in used])
+            theirs = {id(q.ref.owner) for q in params if q.ref.owner is not p.ref.owner}
+            choice = _nearest(  # not an array beside another layer's parameters: theirs
+                p, [r for r in pool if r.path not in used and id(r.owner) not in theirs]
+            )
         if choice is None:
             continue
-        value = _array(choice.get())
-        if value is None:
+        value = choice.get()
+        if _array(value) is None:
             continue
         used.add(choice.path)
-        _record(out, p, layout, value, choice.path)
+        _record(out, p, layout, value, choice.path, (id(choice.owner), choice.key))
     if not out.found:
         return None
     out.where = "arrays your backward sets: " + ", ".join(out.paths[n] for n in list(out.paths)[:4])

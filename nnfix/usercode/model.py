@@ -245,7 +245,9 @@ class UserModel:
                 self.labels = True
                 try:
                     return self._any(batch)
-                except UserCallError:
+                except UserCallError as second:
+                    if _indexes(first):  # it indexes with the targets: labels got further
+                        raise second from None
                     self.labels = False
                     raise first from None
         return self._any(batch)
@@ -334,12 +336,22 @@ class UserModel:
         out = Gradients(
             where=f"the update of the parameters, divided by update_lr {self.update_lr:g}"
         )
-        for name in before:
+        for p in self.params:
+            name = p.slot.name
             out.arrays[name] = -(after[name] - before[name]) / self.update_lr
-            out.paths[name] = next(p.ref.path for p in self.params if p.slot.name == name)
+            out.paths[name] = p.ref.path
+            out.raw[name] = np.array(p.ref.get())  # the updated array, where the trace finds it
+            out.holders[name] = (id(p.ref.owner), p.ref.key)
         if not self.keep_update:
             self.set_params(before)
         return out
+
+
+def _indexes(exc: UserCallError) -> bool:
+    """Did the call fail indexing with float targets (where integer labels were expected)?"""
+    text = str(exc)  # NumPy: "arrays used as indices must be of integer (or boolean) type",
+    # "only integers, slices ... are valid indices", "only integer scalar arrays can be ..."
+    return text.startswith(("raised IndexError", "raised TypeError")) and "integer" in text
 
 
 def resolve(module: ModuleType, name: str, key: str) -> Any:

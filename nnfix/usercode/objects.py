@@ -104,17 +104,22 @@ def walk(root: Any, name: str = "self", depth: int = DEPTH) -> list[Ref]:
     return found
 
 
-def snapshot(refs: list[Ref]) -> dict[str, tuple[int, np.ndarray]]:
-    """Each path's array identity and a copy of its values."""
+Snapshot = dict[str, tuple[int, np.ndarray, np.ndarray]]
+
+
+def snapshot(refs: list[Ref]) -> Snapshot:
+    """Each path's array identity, a copy of its values, and the array itself: held, so that
+    no new array can take its identity while the snapshot lives (a call that sets an equal
+    array in a freed one's place would otherwise look unchanged)."""
     out = {}
     for ref in refs:
         value = ref.get()
         if isinstance(value, np.ndarray):
-            out[ref.path] = (id(value), value.copy())
+            out[ref.path] = (id(value), value.copy(), value)
     return out
 
 
-def changed(root: Any, before: dict[str, tuple[int, np.ndarray]], name: str = "self") -> list[Ref]:
+def changed(root: Any, before: Snapshot, name: str = "self") -> list[Ref]:
     """The arrays under `root` that a call set (a new array at a path) or changed in place."""
     out = []
     for ref in walk(root, name):

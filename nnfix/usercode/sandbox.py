@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import linecache
 import mmap
 import os
 import signal
@@ -25,7 +26,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,19 +54,39 @@ class UserCallError(Exception):
     """A call into the user's code raised, exited, hung, or returned something unusable."""
 
     def __init__(
-        self, role: str, message: str, trace: str | None = None, path: tuple | None = None
+        self,
+        role: str,
+        message: str,
+        trace: str | None = None,
+        path: tuple | None = None,
+        where: tuple | None = None,
     ):
         super().__init__(message)
         self.role = role  # what was called: "backward", "model", "layers[2].backward"
         self.trace = trace
         self.path = path  # the spec path of a `file.py:function` the call was
+        self.where = where  # (Place, code) of the deepest frame in the user's files, if any
 
     @property
     def function(self) -> str:  # the spec key it belongs to
         return self.role.split(".")[0].split("[")[0]
 
     def __reduce__(self):
-        return UserCallError, (self.role, str(self), self.trace, self.path)
+        return UserCallError, (self.role, str(self), self.trace, self.path, self.where)
+
+
+def deepest(exc: BaseException) -> tuple | None:
+    """(Place, code) of the deepest frame of `exc`'s traceback in the user's files."""
+    from nnfix.usercode.loader import place_of
+
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        place = place_of(frame.filename, frame.lineno or 0)
+        if place is not None:
+            code = (frame.line or "").strip()
+            line = linecache.getline(frame.filename, frame.lineno or 0)
+            col = len(line) - len(line.lstrip()) + 1 if line else 1
+            return replace(place, col=col), code
+    return None
 
 
 class Broken(Exception):
@@ -161,12 +182,17 @@ class Guard:
         except KeyboardInterrupt as exc:
             if not self.worker:
                 raise
-            raise UserCallError(role, "raised KeyboardInterrupt", user_traceback(exc)) from None
+            raise UserCallError(
+                role, "raised KeyboardInterrupt", user_traceback(exc), where=deepest(exc)
+            ) from None
         except CallTimeout as exc:
             self.broken[role] = f"did not return within {self.timeout:g} s earlier"  # not again
             stopped = f"(stopped here: the call ran past its timeout of {self.timeout:g} s)"
             raise UserCallError(
-                role, f"did not return within {self.timeout:g} s", user_traceback(exc, stopped)
+                role,
+                f"did not return within {self.timeout:g} s",
+                user_traceback(exc, stopped),
+                where=deepest(exc),
             ) from None
         except ExitCalled as exc:
             raise UserCallError(
@@ -177,10 +203,14 @@ class Guard:
                 role,
                 f"called sys.exit({exc.code!r}), which would end the process",
                 user_traceback(exc),
+                where=deepest(exc),
             ) from None
         except BaseException as exc:  # whatever the user's code raises is a finding
             raise UserCallError(
-                role, f"raised {type(exc).__name__}: {exc}", user_traceback(exc)
+                role,
+                f"raised {type(exc).__name__}: {exc}",
+                user_traceback(exc),
+                where=deepest(exc),
             ) from None
         finally:
             if armed:

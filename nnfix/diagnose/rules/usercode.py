@@ -4,10 +4,13 @@ here too, for the shapes (G103) and against central differences of its own loss 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 from nnfix.diagnose.context import Context
-from nnfix.diagnose.findings import Finding, Fix, Severity
+from nnfix.diagnose.findings import Finding, Fix, Severity, Source
 from nnfix.diagnose.gradcheck import Target, check_target
 from nnfix.diagnose.rules.gradients import (
     G101,
@@ -19,8 +22,19 @@ from nnfix.diagnose.rules.gradients import (
     mismatches,
 )
 from nnfix.diagnose.rules.rule import ERROR, USER_CODE, WARNING, Rule, check, prose, yaml_block
+from nnfix.usercode.culprit import (
+    Culprit,
+    Judge,
+    Search,
+    Trace,
+    calibrate,
+    trace_forward,
+    trace_gradients,
+)
+from nnfix.usercode.loader import Place
 from nnfix.usercode.model import Batch, UserModel
 from nnfix.usercode.sandbox import Broken, UserCallError
+from nnfix.usercode.truth import Truth
 
 FAMILY = "U", "the user's own code"  # the code prefix, and what its rules cover
 
@@ -106,12 +120,94 @@ U102 = Rule(
 
 
 def user_error(exc: UserCallError) -> Finding:
-    """U101 for a call into the user's code that raised, exited, hung or returned nonsense."""
-    return U101.finding(
+    """U101 for a call into the user's code that raised, exited, hung or returned nonsense,
+    pointed at the deepest line of theirs it went through."""
+    found = U101.finding(
         str(exc) if str(exc).startswith(exc.role) else f"{exc.role} {exc}",
         path=exc.path or ("implementation", exc.function),
         evidence={"traceback": exc.trace} if exc.trace else {},
     )
+    if exc.where is not None:
+        place, code = exc.where
+        found.location.source = source(place, place.col or 1, code)
+    return found
+
+
+def source(place: Place, col: int, code: str) -> Source:
+    """A place in the user's files as the report names it: relative to the working directory
+    where the file is under it."""
+    try:
+        file = place.file.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        file = place.file.as_posix()
+    return Source(file, place.line, col, code, place.cell)
+
+
+def _point(finding: Finding, culprit: Culprit | None, lead: str) -> None:
+    """Name the user's line behind a finding: in its location, message and evidence."""
+    if culprit is None:
+        return
+    finding.location.source = source(culprit.place, culprit.col, culprit.code)
+    finding.message += f"; {lead} {culprit.place.file.name}:{culprit.place.line}: {culprit.says}"
+    finding.evidence["culprit"] = culprit.evidence()
+
+
+def _search(ctx: Context, model: UserModel, trace: Trace | None, right: list[str]) -> Search | None:
+    """A traced call of the user's code, and the truth to compare it with."""
+    if trace is None:
+        return None
+    b = trace.batch
+    truth = Truth(model, ctx.network, ctx.loss, b.x, b.y, b.labels, ctx.spec.train.l2)
+    c = calibrate(trace.grads, truth, right) if trace.grads is not None else 1.0
+    slots = {s.name: (s.layer, s.role) for s in ctx.network.slots}
+    return Search(trace, truth, Judge(truth, c, model.precision), slots)
+
+
+def _locate_forward(ctx: Context, model: UserModel, finding: Finding) -> None:
+    """Point a U102 at the first line of the user's forward that makes a wrong value."""
+    try:
+        search = _search(ctx, model, trace_forward(model, ctx.user_batch), [])
+        if search is not None:
+            _point(finding, search.forward(), "the first wrong value is made at")
+    except Exception:
+        if os.environ.get("NNFIX_DEBUG"):
+            raise
+    finally:
+        model.set_params(ctx.user_values)
+
+
+def _locate(ctx: Context, model: UserModel, found: list[Finding], right: list[str]) -> None:
+    """Point each G101 (the first wrong tensor), G103 and U101 of the user's backward at the
+    line of theirs where it starts (SPEC §3)."""
+    wanted = [
+        f
+        for f in found
+        if f.code in ("G103", "U101") or (f.code == "G101" and f.evidence.get("first_wrong"))
+    ]
+    if not wanted:
+        return
+    try:
+        search = _search(ctx, model, trace_gradients(model, ctx.user_batch), right)
+        if search is None:
+            return
+        for f in wanted:
+            name = f.location.parameter
+            if f.code == "U101":
+                _point(f, search.raised(), "the wrong value is made at")
+            elif f.code == "G101" and name:
+                _point(f, search.gradient(name), "your backward first goes wrong at")
+            elif f.code == "G103" and name in (
+                search.trace.grads.wrong if search.trace.grads else {}
+            ):
+                _point(f, search.shape(name), "it is made at")
+            elif f.code == "G103" and name:
+                _point(f, search.missing(name), "see")
+    except Exception:
+        if os.environ.get("NNFIX_DEBUG"):
+            raise
+        # the line is a help, not the finding: a failure to find it must not lose the finding
+    finally:
+        model.set_params(ctx.user_values)
 
 
 def _model(ctx: Context, report: bool = True) -> tuple[UserModel | None, list[Finding]]:
@@ -186,21 +282,19 @@ def user_forward(ctx: Context) -> list[Finding]:
             f"; the first layer whose values part from the spec's is layer {layer}" if layer else ""
         )
         difference = float(np.max(np.abs(out - expected)))
-        found.append(
-            U102.finding(
-                f"your forward does not compute the spec's network: its output differs by up to "
-                f"{difference:.3g}{where}",
-                layer=layer,
-                path=ctx.layer_path(layer, "activation")
-                if layer
-                else ("implementation", "forward"),
-                evidence={"max_difference": difference, "first_layer": layer},
-                fix=Fix(
-                    "make the spec's model describe the network your code computes (layer sizes, "
-                    "activations, order)"
-                ),
-            )
+        parting = U102.finding(
+            f"your forward does not compute the spec's network: its output differs by up to "
+            f"{difference:.3g}{where}",
+            layer=layer,
+            path=ctx.layer_path(layer, "activation") if layer else ("implementation", "forward"),
+            evidence={"max_difference": difference, "first_layer": layer},
+            fix=Fix(
+                "make the spec's model describe the network your code computes (layer sizes, "
+                "activations, order), or fix your forward at the line named"
+            ),
         )
+        found.append(parting)
+        _locate_forward(ctx, model, parting)
     return found
 
 
@@ -227,18 +321,26 @@ def _not_summed(name: str, shape: tuple, want: tuple, m: int) -> bool:
 @check(USER_CODE, G103, G101, G105, U101)
 def user_gradients(ctx: Context) -> list[Finding]:
     """The user's backward: a gradient for every parameter, of its shape, matching finite
-    differences of the loss their own forward gives."""
+    differences of the loss their own forward gives; each wrong one pointed at their line."""
     model, found = _model(ctx, report=False)
     if model is None:
         return found
+    found, right = _gradients(ctx, model)
+    _locate(ctx, model, found, right)
+    return found
+
+
+def _gradients(ctx: Context, model: UserModel) -> tuple[list[Finding], list[str]]:
+    """The findings about their gradients, and the parameters whose gradients are right."""
+    found: list[Finding] = []
     batch = ctx.user_batch
     m = batch.m
     try:
         grads = model.gradients(batch)
     except UserCallError as exc:
-        return [user_error(exc)]
+        return [user_error(exc)], []
     except Broken:
-        return []
+        return [], []
     path = ("implementation", "backward")
     layer_of = {s.name: s.layer for s in ctx.network.slots}
     names = {p.slot.name: p.name for p in model.params}
@@ -282,17 +384,19 @@ def user_gradients(ctx: Context) -> list[Finding]:
             )
         )
     if not grads.arrays:
-        return found
+        return found, []
     try:
         result = _check(ctx, model, batch, grads.arrays)
     except UserCallError as exc:
-        return [*found, user_error(exc)]
+        return [*found, user_error(exc)], []
     finally:
         model.set_params(ctx.user_values)
+    right = [t.name for t in result.tensors if not t.wrong]
     c = convention(result)
     if c is not None:
-        return [*found, convention_finding(c, m, ctx.spec.loss, ("loss",))]
-    return found + mismatches(result, layer_of.__getitem__, lambda layer: path, "your backward")
+        return [*found, convention_finding(c, m, ctx.spec.loss, ("loss",))], right
+    wrong = mismatches(result, layer_of.__getitem__, lambda layer: path, "your backward")
+    return found + wrong, right
 
 
 def _check(ctx: Context, model: UserModel, batch: Batch, grads: dict[str, np.ndarray]):

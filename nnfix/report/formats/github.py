@@ -1,9 +1,10 @@
-"""GitHub Actions workflow commands: one annotation per finding, on its spec line."""
+"""GitHub Actions workflow commands: one annotation per finding, on its spec line or, for the
+user's own code, on their file and line."""
 
 from __future__ import annotations
 
 from nnfix.diagnose.findings import Finding, Report
-from nnfix.report.formats._common import fix_text
+from nnfix.report.formats._common import fix_text, where
 
 COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -21,16 +22,27 @@ def escape_property(text: str) -> str:
 
 
 def annotation(spec: str, f: Finding) -> str:
-    """`::error file=spec.yaml,line=14,col=7,title=nnfix A102 …::message, fix: …`."""
-    props = [f"file={escape_property(spec)}"]
-    if f.location.line:
-        props.append(f"line={f.location.line}")
-        if f.location.col:
-            props.append(f"col={f.location.col}")
-    props.append(f"title={escape_property(f'nnfix {f.code} {f.name}')}")
+    """`::error file=spec.yaml,line=14,col=7,title=nnfix A102 …::message, fix: …`; a finding
+    about the user's own code goes on their .py file and line (a notebook: the file, with the
+    cell and line in the message), and names the spec line in its message."""
+    source = f.location.source
     message = f.message
-    if not f.location.line and f.location.spec_path:
-        message = f"{f.location.spec_path}: {message}"  # no line to point at: name the key
+    if source is not None:
+        props = [f"file={escape_property(source.file)}"]
+        if source.cell is None:
+            props += [f"line={source.line}", f"col={source.col}"]
+        else:
+            message = f"cell {source.cell}, line {source.line}: {message}"
+        message += f" ({where(spec, f)})"
+    else:
+        props = [f"file={escape_property(spec)}"]
+        if f.location.line:
+            props.append(f"line={f.location.line}")
+            if f.location.col:
+                props.append(f"col={f.location.col}")
+        if not f.location.line and f.location.spec_path:
+            message = f"{f.location.spec_path}: {message}"  # no line to point at: name the key
+    props.append(f"title={escape_property(f'nnfix {f.code} {f.name}')}")
     if f.caused_by:
         message += f" (caused by {', '.join(f.caused_by)})"
     if f.fix is not None:

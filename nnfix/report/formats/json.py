@@ -12,6 +12,7 @@ from nnfix.diagnose.findings import (
     PassRun,
     Report,
     Severity,
+    Source,
     SpecReport,
 )
 from nnfix.errors import SpecPath
@@ -41,6 +42,7 @@ def finding_document(f: Finding) -> dict:
             "path": plain(f.location.path),
             "line": f.location.line,
             "col": f.location.col,
+            "source": None if f.location.source is None else _source(f.location.source),
         },
         "evidence": plain(f.evidence),
         "fix": None
@@ -52,6 +54,13 @@ def finding_document(f: Finding) -> dict:
             "value": plain(f.fix.value),
         },
     }
+
+
+def _source(s: Source) -> dict:
+    out: dict = {"file": s.file, "line": s.line, "col": s.col, "code": s.code}
+    if s.cell is not None:
+        out["cell"] = s.cell
+    return out
 
 
 def _pass_document(p: PassRun) -> dict:
@@ -107,6 +116,14 @@ def _spec_path(path: list | None, text: str | None) -> SpecPath:
         return (text,)
 
 
+def _read_source(s: dict | None) -> Source | None:
+    if not s:
+        return None
+    return Source(
+        s["file"], int(s["line"]), int(s.get("col") or 1), s.get("code") or "", s.get("cell")
+    )
+
+
 def _finding(f: dict) -> Finding:
     loc = f.get("location") or {}
     fix = f.get("fix")
@@ -121,6 +138,7 @@ def _finding(f: dict) -> Finding:
             _spec_path(loc.get("path"), loc.get("spec_path")),
             loc.get("line"),
             loc.get("col"),
+            _read_source(loc.get("source")),
         ),
         evidence=dict(f.get("evidence") or {}),
         fix=None

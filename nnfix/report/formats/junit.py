@@ -21,6 +21,8 @@ def xml_text(text: str) -> str:
 def details(spec: str, f: Finding) -> str:
     """A finding as the text of its <failure> or <system-out>: location, evidence, fix."""
     lines = [f"{where(spec, f)}: {f.code} {f.name} [{f.severity.value}] {f.message}"]
+    if f.location.source is not None:
+        lines.append(f"at: {f.location.source}: {f.location.source.code}")
     if f.location.spec_path:
         lines.append(f"spec path: {f.location.spec_path}")
     if f.location.parameter or f.location.layer:
@@ -76,6 +78,11 @@ def _suite(root: ET.Element, spec: SpecReport, codes: list[tuple[str, str]]) -> 
             )
             failure.text = xml_text("\n\n".join(details(spec.spec, f) for f in serious))
             failures += 1
+            source = next((f.location.source for f in serious if f.location.source), None)
+            if source is not None:  # as pytest's junit: the file and line the failure is at
+                case.set("file", xml_text(source.file))
+                if source.cell is None:
+                    case.set("line", str(source.line))
         elif not hits and (reason := _skipped(spec, code)):
             ET.SubElement(case, "skipped", message=reason)
             skipped += 1

@@ -50,6 +50,8 @@ def _location(spec: str, f: Finding) -> str:
         parts.append(code(f.location.spec_path))
     if f.location.parameter:
         parts.append(text(f.location.parameter))
+    if f.location.source is not None:  # the user's line
+        parts.append("<br>" + code(str(f.location.source)) + " " + code(f.location.source.code))
     return " ".join(parts)
 
 

@@ -1,4 +1,5 @@
-"""SARIF 2.1.0 for code scanning: the rule catalog with its help, results at spec lines."""
+"""SARIF 2.1.0 for code scanning: the rule catalog with its help, results at spec lines or, for
+the user's own code, at their line (the spec line as a related location)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import quote
 
 from nnfix import __version__
-from nnfix.diagnose.findings import Finding, Report
+from nnfix.diagnose.findings import Finding, Report, Source
 from nnfix.report.formats._common import fix_text, plain
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -53,12 +54,31 @@ def artifact_location(spec: str) -> dict:
     return {"uri": quote(relative, safe="/!$&'()*+,;=@"), "uriBaseId": "%SRCROOT%"}
 
 
-def result(spec: str, f: Finding, index: dict[str, int]) -> dict:
+def _spec_location(spec: str, f: Finding) -> dict:
     physical: dict = {"artifactLocation": artifact_location(spec)}
     if f.location.line:
         physical["region"] = {"startLine": f.location.line}
         if f.location.col:
             physical["region"]["startColumn"] = f.location.col
+    return physical
+
+
+def _source_location(source: Source) -> dict:
+    """The user's line: a .py file's region with its text; a notebook cell's line has no
+    region in the .ipynb file, so the cell and line go in the properties."""
+    physical: dict = {"artifactLocation": artifact_location(source.file)}
+    if source.cell is None:
+        physical["region"] = {
+            "startLine": source.line,
+            "startColumn": source.col,
+            "snippet": {"text": source.code},
+        }
+    return physical
+
+
+def result(spec: str, f: Finding, index: dict[str, int]) -> dict:
+    source = f.location.source
+    physical = _spec_location(spec, f)
     message = f.message
     if f.caused_by:
         message += f" (caused by {', '.join(f.caused_by)})"
@@ -70,7 +90,9 @@ def result(spec: str, f: Finding, index: dict[str, int]) -> dict:
     out |= {
         "level": LEVEL[f.severity.value],
         "message": {"text": message},
-        "locations": [{"physicalLocation": physical}],
+        "locations": [
+            {"physicalLocation": _source_location(source) if source is not None else physical}
+        ],
         "properties": plain(
             {
                 "layer": f.location.layer,
@@ -81,6 +103,13 @@ def result(spec: str, f: Finding, index: dict[str, int]) -> dict:
             }
         ),
     }
+    if source is not None:  # the spec line stays beside it
+        out["relatedLocations"] = [
+            {"id": 0, "physicalLocation": physical, "message": {"text": "the spec"}}
+        ]
+        if source.cell is not None:
+            out["properties"]["cell"] = source.cell
+            out["properties"]["cellLine"] = source.line
     return out
 
 
