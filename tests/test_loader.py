@@ -17,7 +17,7 @@ import pytest
 from nnfix.usercode import loader
 from nnfix.usercode.loader import LoadError, Place, is_users, load_module, place_of, user_traceback
 
-FIXTURES = Path(__file__).parent / "loader_fixtures"
+FIXTURES = Path(__file__).parent / "usercode"  # the user-code cases: their code is what is loaded
 NNFIX_DIR = str(Path(loader.__file__).resolve().parents[1])
 MISSING = "nnfix_test_not_installed"  # a package no environment has
 
@@ -476,7 +476,7 @@ def test_a_class_body_that_needs_a_missing_package_fails_to_load(tmp_path):
     )
     error = raised(load_module, path)
     assert isinstance(error, LoadError) and error.package == MISSING
-    assert error.place == Place(path.resolve(), 3)
+    assert error.place == Place(path.resolve(), 3, col=1)  # the statement, where it starts
     assert f"needs {MISSING}, which is not installed (pip install {MISSING})" in error.message
     assert error.trace is not None and "class Net(torch.nn.Module):" in error.trace
     assert NNFIX_DIR not in error.trace
@@ -494,7 +494,7 @@ def test_a_sibling_that_needs_a_missing_package_fails_to_load(tmp_path):
     path = write(tmp_path / "net.py", "import helpers\n")
     error = raised(load_module, path)
     assert isinstance(error, LoadError) and error.package == MISSING
-    assert error.place == Place((tmp_path / "helpers.py").resolve(), 1)
+    assert error.place == Place((tmp_path / "helpers.py").resolve(), 1, col=1)
 
 
 def test_a_sibling_that_raises_is_an_error_not_a_skip(tmp_path):
@@ -631,7 +631,7 @@ def test_a_name_set_by_a_skipped_statement_gets_a_hint(tmp_path):
         "import numpy as np\nX = np.ones(3)\n\ndef train(data=X):\n    return data\n",
     )
     error = raised(load_module, path)
-    assert isinstance(error, LoadError) and error.place == Place(path.resolve(), 4)
+    assert isinstance(error, LoadError) and error.place == Place(path.resolve(), 4, col=1)
     assert error.hint is not None and "'X' is set by a top-level statement" in error.hint
     assert "net.py, line 2" in error.hint and "run_module: true" in error.hint
 

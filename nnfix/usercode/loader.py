@@ -19,7 +19,7 @@ import tokenize
 import traceback
 import types
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -175,24 +175,40 @@ def place_of(filename: str, line: int) -> Place | None:
     return Place(Path(os.path.abspath(filename)), line)
 
 
-def user_traceback(exc: BaseException) -> str:
-    """The traceback of `exc` with only the frames in the user's code, notebook cells named."""
+def user_traceback(exc: BaseException, last: str | None = None) -> str:
+    """`exc`'s traceback through the user's own files only (notebook cells named; where none
+    of their files is known, every frame but nnfix's); `last` replaces the exception's own
+    line (a timeout says where the call was stopped, not nnfix's class)."""
     lines = ["Traceback (most recent call last):\n"]
-    for frame in traceback.extract_tb(exc.__traceback__):
-        place = place_of(frame.filename, frame.lineno or 0)
-        if place is None:
-            continue
-        cell = f", cell {place.cell}" if place.cell is not None else ""
-        lines.append(f'  File "{place.file}"{cell}, line {place.line}, in {frame.name}\n')
-        if frame.line:
-            lines.append(f"    {frame.line}\n")
-    lines += traceback.format_exception_only(type(exc), exc)
+    frames = traceback.extract_tb(exc.__traceback__)
+    places = [place_of(f.filename, f.lineno or 0) for f in frames]
+    if any(places):
+        for frame, place in zip(frames, places, strict=True):
+            if place is not None:
+                cell = f", cell {place.cell}" if place.cell is not None else ""
+                lines.append(f'  File "{place.file}"{cell}, line {place.line}, in {frame.name}\n')
+                if frame.line:
+                    lines.append(f"    {frame.line}\n")
+    else:
+        kept = [
+            f
+            for f in frames
+            if not f.filename.startswith(_NNFIX_DIR) and not f.filename.startswith("<frozen")
+        ]
+        lines += traceback.format_list(kept)
+    lines += [last + "\n"] if last else traceback.format_exception_only(type(exc), exc)
     return "".join(lines).rstrip()
 
 
-def _deepest_place(exc: BaseException) -> Place | None:
-    places = [place_of(f.filename, f.lineno or 0) for f in traceback.extract_tb(exc.__traceback__)]
-    return next((p for p in reversed(places) if p is not None), None)
+def deepest(exc: BaseException) -> tuple[Place, str] | None:
+    """(Place with its column, code) of the deepest frame of `exc` in the user's files."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        place = place_of(frame.filename, frame.lineno or 0)
+        if place is not None:
+            line = linecache.getline(frame.filename, frame.lineno or 0)
+            col = len(line) - len(line.lstrip()) + 1 if line.strip() else 1
+            return replace(place, col=col), (frame.line or "").strip()
+    return None
 
 
 # Reading the file into chunks of Python: the .py file, or each code cell
@@ -600,7 +616,8 @@ class _Runner:
             raise _syntax_error(exc, chunk) from None
 
     def _error(self, exc: BaseException, statement: Place) -> LoadError:
-        place = _deepest_place(exc) or statement
+        found = deepest(exc)
+        place = found[0] if found is not None else statement
         trace = user_traceback(exc)
         if isinstance(exc, ModuleNotFoundError) and exc.name:
             package = _pip_name(exc.name)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import linecache
 import mmap
 import os
 import signal
@@ -26,14 +25,14 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
+
+from nnfix.usercode.loader import deepest, user_traceback
 
 GRACE = 5.0  # seconds past a call's timeout before its worker counts as hung
 BEAT = 0.2  # seconds between heartbeats
 SHOWN = 5  # lines of the user's output kept for the report
-_NNFIX = str(Path(__file__).resolve().parents[1])
 _REAL_EXIT = os._exit
 _STATUS = struct.Struct("<Qbd96s")  # heartbeat, in a call, call start (monotonic), call role
 
@@ -75,49 +74,8 @@ class UserCallError(Exception):
         return UserCallError, (self.role, str(self), self.trace, self.path, self.where)
 
 
-def deepest(exc: BaseException) -> tuple | None:
-    """(Place, code) of the deepest frame of `exc`'s traceback in the user's files."""
-    from nnfix.usercode.loader import place_of
-
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        place = place_of(frame.filename, frame.lineno or 0)
-        if place is not None:
-            code = (frame.line or "").strip()
-            line = linecache.getline(frame.filename, frame.lineno or 0)
-            col = len(line) - len(line.lstrip()) + 1 if line else 1
-            return replace(place, col=col), code
-    return None
-
-
 class Broken(Exception):
     """A call nnfix skips: the same user function already ended or hung the worker."""
-
-
-def user_traceback(exc: BaseException, last: str | None = None) -> str:
-    """`exc`'s traceback through the user's own files only (notebook cells named; where none
-    of their files is known, every frame but nnfix's); `last` replaces the exception's own
-    line (a timeout says where the call was stopped, not nnfix's class)."""
-    from nnfix.usercode.loader import place_of
-
-    lines = ["Traceback (most recent call last):\n"]
-    frames = traceback.extract_tb(exc.__traceback__)
-    places = [place_of(f.filename, f.lineno or 0) for f in frames]
-    if any(places):
-        for frame, place in zip(frames, places, strict=True):
-            if place is not None:
-                cell = f", cell {place.cell}" if place.cell is not None else ""
-                lines.append(f'  File "{place.file}"{cell}, line {place.line}, in {frame.name}\n')
-                if frame.line:
-                    lines.append(f"    {frame.line}\n")
-    else:
-        kept = [
-            f
-            for f in frames
-            if not f.filename.startswith(_NNFIX) and not f.filename.startswith("<frozen")
-        ]
-        lines += traceback.format_list(kept)
-    lines += [last + "\n"] if last else traceback.format_exception_only(type(exc), exc)
-    return "".join(lines).rstrip()
 
 
 class Status:
