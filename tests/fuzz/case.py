@@ -37,6 +37,7 @@ class Case:
     args: list[str] = field(default_factory=list)  # extra arguments (--set …)
     command: str = "diagnose"  # diagnose | train
     quick: bool = True  # diagnose --quick
+    out: bool = True  # train --out out (else the default run directory, runs/<name>/<n>/)
     stdin: str = "closed"  # closed (/dev/null) | open (a pipe nobody writes to, like a terminal)
     hostile_exit: int | None = None  # the exit code the user's code tries to force
     waits: bool = False  # the user's code waits (sleep, input, a thread) without using a CPU
@@ -80,7 +81,7 @@ class Case:
         extra = [a.replace(ROOT_MARK, root) for a in self.args]
         if self.command == "train":
             base = ["train", SPEC, "--epochs", "1", "--no-progress", "--format", "json"]
-            return [*base, "--out", "out", *extra]
+            return [*base, *(["--out", "out"] if self.out else []), *extra]
         quick = ["--quick"] if self.quick else []
         return ["diagnose", SPEC, *quick, "--budget", "2", "--format", "json", *extra]
 

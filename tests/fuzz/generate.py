@@ -52,7 +52,7 @@ def make_case(seed: int, index: int, hangs: bool = True, user_code: bool = True)
     base = rng.choice(corpus())
     roll = rng.random()
     command, quick = ("train", True) if roll < 0.1 else ("diagnose", roll >= 0.2)
-    case = base.but(command=command, quick=quick, origin=base.origin)
+    case = base.but(command=command, quick=quick, out=roll >= 0.05, origin=base.origin)
     for name in names:
         case = REGISTRY[name].fn(rng, case)
     return case

@@ -83,24 +83,32 @@ def execute(case: Case, root: Path, settings: Settings) -> Run:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     argv = [sys.executable, "-m", "nnfix", *case.argv(str(folder.parent))]
+    # "open": a pipe we hold open and never write to, as a terminal nobody types into
+    # (communicate() would close a stdin=PIPE at once)
+    silent, held = os.pipe() if case.stdin == "open" else (subprocess.DEVNULL, None)
     start = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        cwd=folder,
-        stdin=subprocess.PIPE if case.stdin == "open" else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_environment(),
-        preexec_fn=limits,  # the pool's threads only wait on children: no lock is held
-        start_new_session=True,
-    )
     try:
-        out, err = proc.communicate(timeout=settings.timeout)
-        returncode = proc.returncode
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the whole session: threads and children too
-        out, err = proc.communicate()
-        returncode = None
+        proc = subprocess.Popen(
+            argv,
+            cwd=folder,
+            stdin=silent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_environment(),
+            preexec_fn=limits,  # the pool's threads only wait on children: no lock is held
+            start_new_session=True,
+        )
+        try:
+            out, err = proc.communicate(timeout=settings.timeout)
+            returncode = proc.returncode
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole session: threads and children too
+            out, err = proc.communicate()
+            returncode = None
+    finally:
+        if held is not None:
+            os.close(silent)
+            os.close(held)
     seconds = time.monotonic() - start
     decode = lambda b: b[:OUTPUT_CAP].decode("utf-8", "replace")  # noqa: E731
     escaped = _escaped(root, folder)

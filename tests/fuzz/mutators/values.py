@@ -177,7 +177,8 @@ def extreme_init(rng: random.Random, case: Case) -> Case:
 
 @mutator("values")
 def name_label(rng: random.Random, case: Case) -> Case:
-    """`name:` is a label, never a path: traversal, absolute paths, escapes, odd characters."""
+    """`name:` is a label, never a path: traversal, absolute paths, escapes, odd characters;
+    half the time trained into the default run directory, runs/<name>/<n>/."""
 
     def edit(rng, data):
         data["name"] = pick(
@@ -203,7 +204,8 @@ def name_label(rng: random.Random, case: Case) -> Case:
             ],
         )
 
-    return _edit(case, rng, edit)
+    case = _edit(case, rng, edit)
+    return case.but(command="train", out=False) if rng.random() < 0.5 else case
 
 
 @mutator("values")
