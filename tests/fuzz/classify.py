@@ -76,7 +76,7 @@ def nnfix_traceback(text: str) -> str | None:
         end = starts[n + 1] if n + 1 < len(starts) else len(text)
         block = text[start : min(end, start + 50_000)]
         frames = FRAME.findall(block)
-        ours = [f for f in frames if f[0].startswith(NNFIX_DIR)]
+        ours = [f for f in frames if f[0].startswith(NNFIX_DIR + "/")]
         before = text[max(0, start - 300) : start]
         raw_thread = "Exception in thread" in before or "Exception ignored in" in before
         if not ours and not raw_thread:

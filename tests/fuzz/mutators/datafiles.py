@@ -52,7 +52,7 @@ def _npz(arrays: dict, allow_pickle: bool = False) -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         for key, array in arrays.items():
             data = array if isinstance(array, bytes) else _npy(array, allow_pickle)
-            archive.writestr(f"{key}.npy", data)
+            archive.writestr(zipfile.ZipInfo(f"{key}.npy", (1980, 1, 1, 0, 0, 0)), data)
     return buffer.getvalue()
 
 
@@ -248,7 +248,7 @@ def npz_damage(rng: random.Random, case: Case) -> Case:
         raw[:100] + bytes(rng.randrange(256) for _ in range(200)) + raw[300:],
         _npz({"x": b"not an npy", "y": b"\x93NUMPY garbage"}),
         b"PK\x03\x04" + b"\0" * 30,
-        gzip.compress(raw),
+        gzip.compress(raw, mtime=0),
         b"\x1f\x8b\x08" + raw[:50],
     ]
     return case.but(files={**case.files, name: pick(rng, options)})
@@ -305,7 +305,7 @@ def idx_damage(rng: random.Random, case: Case) -> Case:
         bytes([0, 0, 0x0E, 2]) + struct.pack(">2I", 10, 1) + np.full(10, np.nan, ">f8").tobytes(),
         idx_bytes(np.zeros((0, 4, 4))),
         idx_bytes(np.zeros((45, 4, 4))),
-        gzip.compress(raw)[:-8],
+        gzip.compress(raw, mtime=0)[:-8],
     ]
     return case.but(files={**case.files, name: pick(rng, options)})
 

@@ -7,8 +7,7 @@ import random
 
 from tests.fuzz.case import Case
 from tests.fuzz.mutators import mutator
-from tests.fuzz.mutators.structure import _edit
-from tests.fuzz.mutators.tree import layer, pick
+from tests.fuzz.mutators.tree import edit_spec, layer, pick
 
 
 def hostile_expression(rng: random.Random) -> str:
@@ -81,7 +80,7 @@ def derivative_expression(rng: random.Random, case: Case) -> Case:
             act["derivative_of"] = pick(rng, ["a", "z", "y", "both", None])
         item["activation"] = act
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)
 
 
 @mutator("expressions")
@@ -94,7 +93,7 @@ def activation_expression(rng: random.Random, case: Case) -> Case:
         else:
             item["activation"] = hostile_expression(rng)
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)
 
 
 @mutator("expressions")
@@ -109,4 +108,4 @@ def loss_gradient_expression(rng: random.Random, case: Case) -> Case:
             loss["gradient_of"] = pick(rng, ["a", "z", "y"])
         data["loss"] = loss
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)

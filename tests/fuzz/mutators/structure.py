@@ -9,7 +9,7 @@ import re
 
 from tests.fuzz.case import Case
 from tests.fuzz.mutators import mutator
-from tests.fuzz.mutators.tree import delete, get, leaves, paths, pick, put
+from tests.fuzz.mutators.tree import delete, edit_spec, get, leaves, paths, pick, put
 
 SECTIONS = ("name", "seed", "data", "model", "loss", "train", "diagnose", "implementation")
 
@@ -20,15 +20,6 @@ def _key_lines(text: str) -> list[int]:
     return [i for i, line in enumerate(lines) if re.match(r"^\s*(- )?[A-Za-z_]\w*:", line)]
 
 
-def _edit(case: Case, rng: random.Random, fn) -> Case:
-    """Apply `fn(rng, data)` to the parsed spec; an unparsable spec is left as it is."""
-    data = case.data()
-    if data is None:
-        return case
-    fn(rng, data)
-    return case.with_data(data)
-
-
 @mutator("structure")
 def delete_key(rng: random.Random, case: Case) -> Case:
     def edit(rng, data):
@@ -36,7 +27,7 @@ def delete_key(rng: random.Random, case: Case) -> Case:
         if found:
             delete(data, pick(rng, found))
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)
 
 
 @mutator("structure", level=2)
@@ -75,7 +66,7 @@ def rename_key(rng: random.Random, case: Case) -> Case:
         parent = get(data, path[:-1])
         parent[_misspell(rng, path[-1])] = parent.pop(path[-1])
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)
 
 
 def other_type(rng: random.Random, value):
@@ -106,7 +97,7 @@ def swap_type(rng: random.Random, case: Case) -> Case:
         if path:
             put(data, path, other_type(rng, get(data, path)))
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)
 
 
 @mutator("structure")
@@ -127,7 +118,7 @@ def list_map_swap(rng: random.Random, case: Case) -> Case:
             )
         put(data, path, swapped)
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)
 
 
 @mutator("structure")
@@ -136,7 +127,7 @@ def empty_value(rng: random.Random, case: Case) -> Case:
         path = pick(rng, paths(data)) or (pick(rng, list(data)),)
         put(data, path, pick(rng, [None, "", [], {}, " ", "~"]))
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)
 
 
 @mutator("structure", level=2)
@@ -285,7 +276,7 @@ def drop_section(rng: random.Random, case: Case) -> Case:
         if present:
             del data[pick(rng, present)]
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)
 
 
 @mutator("structure")
@@ -297,4 +288,4 @@ def scalar_to_leaf_junk(rng: random.Random, case: Case) -> Case:
         if path:
             put(data, path, pick(rng, [[[[]]], {"x": [None]}, [{"units": 1}], {1: 2}]))
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+from tests.fuzz.case import Case
+
 Path = tuple
 
 
@@ -66,3 +68,12 @@ def layer(rng: random.Random, data) -> dict:
     if not isinstance(items[i], dict):
         items[i] = {"units": 4, "activation": "tanh"}
     return items[i]
+
+
+def edit_spec(case: Case, rng: random.Random, fn) -> Case:
+    """`case` with `fn(rng, data)` applied to its parsed spec (unchanged when unparsable)."""
+    data = case.data()
+    if data is None:
+        return case
+    fn(rng, data)
+    return case.with_data(data)

@@ -7,8 +7,7 @@ import random
 
 from tests.fuzz.case import ROOT_MARK, Case
 from tests.fuzz.mutators import mutator
-from tests.fuzz.mutators.structure import _edit
-from tests.fuzz.mutators.tree import layer, layers, leaves, pick, put
+from tests.fuzz.mutators.tree import edit_spec, layer, layers, leaves, pick, put
 
 NUMERIC = [
     ("seed",),
@@ -101,7 +100,7 @@ def hostile_leaf(rng: random.Random, case: Case) -> Case:
         if path:
             put(data, path, hostile(rng))
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)
 
 
 @mutator("values")
@@ -116,7 +115,7 @@ def hostile_number(rng: random.Random, case: Case) -> Case:
         _ensure(data, path)
         put(data, path, hostile(rng))
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)
 
 
 @mutator("values")
@@ -135,7 +134,7 @@ def huge_net(rng: random.Random, case: Case) -> Case:
                 if isinstance(item, dict):
                     item["units"] = 20_000
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)
 
 
 @mutator("values")
@@ -152,7 +151,7 @@ def huge_data(rng: random.Random, case: Case) -> Case:
         if key == "classes":
             section["source"] = "blobs"
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)
 
 
 @mutator("values")
@@ -172,7 +171,7 @@ def extreme_init(rng: random.Random, case: Case) -> Case:
         if isinstance(where, dict):
             where[pick(rng, ["init", "bias_init"])] = pick(rng, inits)
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)
 
 
 @mutator("values")
@@ -204,7 +203,7 @@ def name_label(rng: random.Random, case: Case) -> Case:
             ],
         )
 
-    case = _edit(case, rng, edit)
+    case = edit_spec(case, rng, edit)
     return case.but(command="train", out=False) if rng.random() < 0.5 else case
 
 
@@ -235,7 +234,7 @@ def wrong_choice(rng: random.Random, case: Case) -> Case:
             _ensure(data, ("data", "scale"))
             data["data"][pick(rng, ["scale", "target", "path", "x"])] = bad
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)
 
 
 @mutator("values")
@@ -263,4 +262,4 @@ def edge_sizes(rng: random.Random, case: Case) -> Case:
             _ensure(data, ("train", "batch_size"))
             data["train"]["batch_size"] = pick(rng, [1, 10**9, "full"])
 
-    return _edit(case, rng, edit)
+    return edit_spec(case, rng, edit)
