@@ -34,7 +34,7 @@ def test_fuzz_finds_nothing(tmp_path):
     keep = tmp_path / "cases"
     keep.mkdir()
     started = time.monotonic()
-    settings = Settings(timeout=TIMEOUT, memory=MEMORY, keep=keep)
+    settings = Settings(timeout=TIMEOUT, memory=MEMORY, keep=keep, debug=False)
     results = run_all(cases, settings, jobs=2, deadline=started + DEADLINE)
     seconds = time.monotonic() - started
     report.write_jsonl(results, keep / "results.jsonl")

@@ -28,6 +28,7 @@ FAILURES = ("hang", "crash", "internal-error", "traceback", "unlocated-input-err
 NNFIX_DIR = str(Path(importlib.util.find_spec("nnfix").origin).parent)
 TRACEBACK = "Traceback (most recent call last)"
 FRAME = re.compile(r'File \\?"([^"\\]+)\\?", line (\d+), in ([^\s\\]+)')
+DUMP_FRAME = re.compile(r'File "([^"]+)", line (\d+) in (\S+)')  # faulthandler's
 WARNING = re.compile(rf"({re.escape(NNFIX_DIR)}/\S+\.py):(\d+): (\w*Warning): (.*)")
 
 
@@ -95,6 +96,33 @@ def nnfix_traceback(text: str) -> str | None:
     return None
 
 
+def _short(frame: tuple[str, str, str]) -> str:
+    file, line, function = frame
+    if file.startswith(NNFIX_DIR + "/"):
+        file = str(Path(file).relative_to(Path(NNFIX_DIR).parent))
+    else:
+        file = Path(file).name
+    return f"{file}:{line} in {function}"
+
+
+def stuck(stderr: str) -> str:
+    """Where the run was when it was stopped, from faulthandler's dump of its threads."""
+    dump = stderr[stderr.rfind("Fatal Python error") :] if "Fatal Python error" in stderr else ""
+    blocks = re.split(r"\n(?=(?:Current thread|Thread) 0x)", dump)[1:]
+    if not blocks:
+        return ""
+    main = next((b for b in blocks if b.startswith("Current thread")), blocks[0])
+    frames = DUMP_FRAME.findall(main)
+    if not frames:  # the main thread has finished: other threads keep the process alive
+        others = [DUMP_FRAME.findall(b) for b in blocks if b is not main]
+        others = [f for f in others if f]
+        where = f" (in {_short(others[0][0])})" if others else ""
+        return f": the main thread is done, {len(others)} other threads still run{where}"
+    ours = next((f for f in frames if f[0].startswith(NNFIX_DIR + "/")), None)
+    where = f": in {_short(frames[0])}"
+    return where + (f", called from {_short(ours)}" if ours and ours != frames[0] else "")
+
+
 def located(stderr: str, names: set[str]) -> bool:
     """Whether stderr names `file:LINE` for one of the case's files."""
     for name in names:
@@ -119,7 +147,7 @@ def classify(
     spec is no readable file at all (a pipe, a device), so an exit 2 needs no line."""
     flags: dict[str, str] = {}
     if run.returncode is None:
-        flags["hang"] = f"no exit within {timeout:.0f} s"
+        flags["hang"] = f"no exit within {timeout:.0f} s{stuck(run.stderr)}"
         return Verdict("hang", flags)
     rc = run.returncode
     stderr, stdout = run.stderr, run.stdout

@@ -3,6 +3,7 @@ memory limit and stdin closed (or open and silent, like a terminal nobody types 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.fuzz.case import SPEC, Case
-from tests.fuzz.classify import Run, Verdict, classify
+from tests.fuzz.classify import Run, Verdict, classify, nnfix_traceback
 
 NEST = (
     "a",
@@ -34,6 +35,7 @@ class Settings:
     slow: float = 20.0
     memory: int = 2 << 30  # bytes of address space
     keep: Path | None = None  # where the cases that fail are saved
+    debug: bool = True  # run an internal error again with NNFIX_DEBUG=1 to say where it is
 
 
 @dataclass
@@ -57,6 +59,7 @@ def _environment() -> dict[str, str]:
     drop = ("NNFIX_DEBUG", "PYTHONWARNINGS", "PYTHONUNBUFFERED")  # as a user's shell has it
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env |= {"COLUMNS": "400", "NO_COLOR": "1", "TERM": "dumb", "PYTHONDONTWRITEBYTECODE": "1"}
+    env |= {"PYTHONFAULTHANDLER": "1"}  # so a run killed at the timeout says where it was
     env |= {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     return env
 
@@ -72,8 +75,9 @@ def _escaped(root: Path, folder: Path) -> list[str]:
     return sorted(out)
 
 
-def execute(case: Case, root: Path, settings: Settings) -> Run:
-    """Write `case` under `root`, run nnfix on it, and say what happened."""
+def execute(case: Case, root: Path, settings: Settings, debug: bool = False) -> Run:
+    """Write `case` under `root`, run nnfix on it, and say what happened. With `debug`, nnfix
+    runs with NNFIX_DEBUG=1 (an internal error shows its traceback)."""
     folder = root.joinpath(*NEST)
     case.write(folder)
     memory = settings.memory
@@ -94,7 +98,7 @@ def execute(case: Case, root: Path, settings: Settings) -> Run:
             stdin=silent,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=_environment(),
+            env=_environment() | ({"NNFIX_DEBUG": "1"} if debug else {}),
             preexec_fn=limits,  # the pool's threads only wait on children: no lock is held
             start_new_session=True,
         )
@@ -102,7 +106,11 @@ def execute(case: Case, root: Path, settings: Settings) -> Run:
             out, err = proc.communicate(timeout=settings.timeout)
             returncode = proc.returncode
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the whole session: threads and children too
+            os.kill(proc.pid, signal.SIGABRT)  # faulthandler prints where each thread is
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.communicate(timeout=5)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the whole session: threads, children
             out, err = proc.communicate()
             returncode = None
     finally:
@@ -148,6 +156,14 @@ def run_one(index: int, case: Case, settings: Settings) -> Result:
     verdict = classify(
         run, names, case.hostile_exit, settings.timeout, settings.slow, case.lineless
     )
+    if settings.debug and "internal-error" in verdict.flags:  # again with NNFIX_DEBUG=1
+        root = Path(tempfile.mkdtemp(prefix="nnfix-fuzz-"))
+        try:
+            trace = nnfix_traceback(execute(case, root, settings, debug=True).stderr)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        if trace and " (at " in trace:
+            verdict.flags["internal-error"] += " (at " + trace.rsplit(" (at ", 1)[1]
     result = Result(index, case, run, verdict)
     if settings.keep is not None and verdict.cls not in ("ok", "located-input-error"):
         result.saved = _save(result, settings.keep)
