@@ -1,6 +1,7 @@
 """The fuzzer (tests/fuzz) on a fixed seed: mutated specs, data files and user code must
-never make nnfix hang, crash, print a traceback or "internal error", break its JSON, or exit
-2 without naming a line. Run alone with `pytest -m fuzz`."""
+never make nnfix hang, crash, print a traceback or "internal error", break its JSON, exit 2
+without naming a line, or pass user code that raised or returned NaN gradients without a
+finding. Run alone with `pytest -m fuzz`."""
 
 from __future__ import annotations
 

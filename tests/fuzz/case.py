@@ -40,6 +40,7 @@ class Case:
     out: bool = True  # train --out out (else the default run directory, runs/<name>/<n>/)
     stdin: str = "closed"  # closed (/dev/null) | open (a pipe nobody writes to, like a terminal)
     hostile_exit: int | None = None  # the exit code the user's code tries to force
+    expect_finding: bool = False  # the user's code misbehaves where a finding must say so
     waits: bool = False  # the user's code waits (sleep, input, a thread) without using a CPU
     lineless: bool = False  # the spec is no file one can read (a pipe, a device): no line to name
     origin: str = ""  # the corpus entry it started from

@@ -18,12 +18,22 @@ CLASSES = (
     "traceback",
     "unlocated-input-error",
     "bad-json",
+    "missed-finding",
     "leak",
     "slow",
     "located-input-error",
     "ok",
 )
-FAILURES = ("hang", "crash", "internal-error", "traceback", "unlocated-input-error", "bad-json")
+FAILURES = (
+    "hang",
+    "crash",
+    "internal-error",
+    "traceback",
+    "unlocated-input-error",
+    "bad-json",
+    "missed-finding",
+)
+USER_CODES = ("U", "G", "A")  # the findings about the user's code and math
 
 NNFIX_DIR = str(Path(importlib.util.find_spec("nnfix").origin).parent)
 TRACEBACK = "Traceback (most recent call last)"
@@ -135,6 +145,18 @@ def first_line(text: str) -> str:
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "(nothing on stderr)")[:200]
 
 
+def missed(stdout: str) -> str | None:
+    """Why the report has no finding about the user's code (None when it has one)."""
+    try:
+        report = json.loads(stdout)
+        codes = [f["code"] for spec in report["specs"] for f in spec["findings"]]
+    except (ValueError, KeyError, TypeError):
+        return None  # not a report: bad-json says so
+    if any(code.startswith(USER_CODES) for code in codes):
+        return None
+    return f"no U/G/A finding about the user's code (findings: {', '.join(codes) or 'none'})"
+
+
 def classify(
     run: Run,
     files: set[str],
@@ -142,9 +164,11 @@ def classify(
     timeout: float,
     slow: float,
     lineless: bool = False,
+    expect_finding: bool = False,
 ) -> Verdict:
     """The run's classes. `files` are the names a located error may cite; with `lineless` the
-    spec is no readable file at all (a pipe, a device), so an exit 2 needs no line."""
+    spec is no readable file at all (a pipe, a device), so an exit 2 needs no line; with
+    `expect_finding` the user's code misbehaved and a clean report missed it."""
     flags: dict[str, str] = {}
     if run.returncode is None:
         flags["hang"] = f"no exit within {timeout:.0f} s{stuck(run.stderr)}"
@@ -172,6 +196,8 @@ def classify(
             flags["unlocated-input-error"] = first_line(stderr)
     if bad_json:
         flags["bad-json"] = bad_json
+    elif expect_finding and rc in (0, 1) and missed(stdout):
+        flags["missed-finding"] = f"exit {rc}: {missed(stdout)}"
     warning = WARNING.search(stderr)
     if warning:
         file = Path(warning[1]).relative_to(Path(NNFIX_DIR).parent)

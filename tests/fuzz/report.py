@@ -18,6 +18,7 @@ SHORT = {
     "traceback": "tb",
     "unlocated-input-error": "unlocated",
     "bad-json": "json",
+    "missed-finding": "missed",
     "leak": "leak",
     "slow": "slow",
     "located-input-error": "located",

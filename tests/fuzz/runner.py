@@ -26,7 +26,8 @@ NEST = (
     "c",
     "case",
 )  # a case's folder sits this deep in its root, so `../..` stays inside
-OUTPUT_CAP = 2_000_000  # characters of stdout/stderr kept
+OUTPUT_CAP = 64_000_000  # bytes of stdout/stderr read (a 3,000-layer report is megabytes)
+KEPT = 100_000  # characters of each kept once the run is classified
 
 
 @dataclass
@@ -154,8 +155,15 @@ def run_one(index: int, case: Case, settings: Settings) -> Result:
         shutil.rmtree(root, ignore_errors=True)
     names = {SPEC, *(Path(name).name for name in case.files)}
     verdict = classify(
-        run, names, case.hostile_exit, settings.timeout, settings.slow, case.lineless
+        run,
+        names,
+        case.hostile_exit,
+        settings.timeout,
+        settings.slow,
+        case.lineless,
+        case.expect_finding,
     )
+    run.stdout, run.stderr = run.stdout[-KEPT:], run.stderr[-KEPT:]
     if settings.debug and "internal-error" in verdict.flags:  # again with NNFIX_DEBUG=1
         root = Path(tempfile.mkdtemp(prefix="nnfix-fuzz-"))
         try:

@@ -41,6 +41,13 @@ HOSTILE: dict[str, tuple[str, int | None]] = {
     "warn": ("import warnings\nwarnings.warn('careful', RuntimeWarning)", None),
     "set_recursionlimit": ("import sys\nsys.setrecursionlimit(40)", None),
 }
+# the bodies that end the call with an exception or an exit: each must become a finding
+ENDS_THE_CALL = {
+    name
+    for name in HOSTILE
+    if name.startswith(("raise_", "sys_exit", "os_exit"))
+    or name in ("quit", "infinite_recursion", "input_closed_stdin")
+}
 # statements that never return (while nnfix must): each runs past any timeout
 WAITING = ("sleep", "input_open_stdin", "non_daemon_thread")  # those that use no CPU meanwhile
 HANGS: dict[str, str] = {
@@ -194,8 +201,18 @@ def make_hostile(case: Case, file: str, function: str, name: str, at_import: boo
         hostile_exit=exit_code,
         stdin=stdin,
         waits=name in WAITING,
+        expect_finding=not at_import and (name in ENDS_THE_CALL or name in HANGS),
         notes=[*case.notes, f"{name} in {where}"],
     )
+
+
+def _gradient(case: Case, file: str, function: str) -> bool:
+    """Whether `function` computes gradients: the implementation's backward, or a derivative
+    or loss gradient given as file.py:function."""
+    if _roles(case).get("backward") == (file, function):
+        return True
+    text = case.spec.decode("utf-8", "replace")
+    return bool(re.search(rf"(derivative|gradient):\s*['\"]?{re.escape(file)}:{function}\b", text))
 
 
 def make_returns(case: Case, file: str, function: str, name: str) -> Case:
@@ -207,7 +224,15 @@ def make_returns(case: Case, file: str, function: str, name: str) -> Case:
     else:
         source = wrap_returns(_source(case, file), function, WHOLE[name])
     note = f"{name} returned by {file}:{function}"
-    return case.but(files={**case.files, file: source.encode()}, notes=[*case.notes, note])
+    # gradients that are not numbers, not finite or of the wrong shape must become findings
+    # (a complex array or a list in layer order may pass as a convention)
+    dicts = _roles(case).get("backward") == (file, function)
+    bad = name not in ("complex", "return_list") and (dicts or name != "return_first_nan")
+    return case.but(
+        files={**case.files, file: source.encode()},
+        expect_finding=bad and _gradient(case, file, function),
+        notes=[*case.notes, note],
+    )
 
 
 @mutator("usercode", level=0)
