@@ -77,6 +77,12 @@ class Case:
 
     # --- running it ------------------------------------------------------------------------
 
+    @property
+    def json_stdout(self) -> bool:
+        """Whether stdout must be one JSON document (with --output the terminal gets the rich
+        report and the file the JSON)."""
+        return "--output" not in self.args
+
     def argv(self, root: str = ROOT_MARK) -> list[str]:
         """nnfix's arguments, relative to the case's folder (the root mark resolved)."""
         extra = [a.replace(ROOT_MARK, root) for a in self.args]

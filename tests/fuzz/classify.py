@@ -165,17 +165,19 @@ def classify(
     slow: float,
     lineless: bool = False,
     expect_finding: bool = False,
+    json_stdout: bool = True,
 ) -> Verdict:
     """The run's classes. `files` are the names a located error may cite; with `lineless` the
-    spec is no readable file at all (a pipe, a device), so an exit 2 needs no line; with
-    `expect_finding` the user's code misbehaved and a clean report missed it."""
+    problem is no spec's or data file's (a spec that is a pipe or a device, an unwritable
+    output path), so an exit 2 needs no line; with `expect_finding` the user's code misbehaved
+    and a clean report missed it; `json_stdout`: stdout must be one JSON document."""
     flags: dict[str, str] = {}
     if run.returncode is None:
         flags["hang"] = f"no exit within {timeout:.0f} s{stuck(run.stderr)}"
         return Verdict("hang", flags)
     rc = run.returncode
     stderr, stdout = run.stderr, run.stdout
-    bad_json = json_problem(stdout)
+    bad_json = json_problem(stdout) if json_stdout else None
     if rc < 0:
         flags["crash"] = f"killed by {signal.Signals(-rc).name}"
     elif rc not in (0, 1, 2):

@@ -162,6 +162,7 @@ def run_one(index: int, case: Case, settings: Settings) -> Result:
         settings.slow,
         case.lineless,
         case.expect_finding,
+        case.json_stdout,
     )
     run.stdout, run.stderr = run.stdout[-KEPT:], run.stderr[-KEPT:]
     if settings.debug and "internal-error" in verdict.flags:  # again with NNFIX_DEBUG=1

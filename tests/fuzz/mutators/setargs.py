@@ -142,3 +142,15 @@ def rule_codes(rng: random.Random, case: Case) -> Case:
     flag = pick(rng, ["--select", "--ignore"])
     value = pick(rng, ["", ",", "NOPE", "G", "g101", "G101,,T1", "\x1b", "*", "9" * 1000])
     return case.but(args=[*case.args, flag, value])
+
+
+@mutator("setargs")
+def output_target(rng: random.Random, case: Case) -> Case:
+    """An output nnfix cannot write (a folder, a path under a file, a missing folder) or one
+    drawn instead of written (.svg, .html): said plainly, never a traceback. Paths stay inside
+    the case's folder (never /dev: as root, an atomic write would replace the device)."""
+    if case.command == "train":
+        target = pick(rng, ["spec.yaml", "spec.yaml/sub", ""])
+        return case.but(out=False, args=[*case.args, "--out", target], lineless=True)
+    target = pick(rng, [".", "spec.yaml/r.json", "no/such/dir/r.json", "r.svg", "r.html", ""])
+    return case.but(args=[*case.args, "--output", target], lineless=True)
