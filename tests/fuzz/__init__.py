@@ -1,0 +1,1 @@
+"""A seeded fuzzer for nnfix's command line: corpus, mutators, runner, classifier, report."""
