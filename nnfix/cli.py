@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -24,6 +25,9 @@ def _guarded(command):
         from nnfix.report.console import stderr
         from nnfix.report.errors import render_input_error
 
+        # NumPy's RuntimeWarnings (an all-NaN slice, an overflow) are what nnfix measures and
+        # reports as findings (D101, T103, G101 non-finite), never lines of its own output
+        warnings.simplefilter("ignore", RuntimeWarning)
         try:
             return command(*args, **kwargs)
         except InputError as exc:
@@ -89,10 +93,10 @@ def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt, compare)
     """Train SPEC with nnfix's engine and save a run directory."""
     import json
 
-    from nnfix.errors import ModuleError, Problem, UserFunctionError
+    from nnfix.errors import InputError, ModuleError, Problem, UserFunctionError
     from nnfix.report.console import stderr, stdout
     from nnfix.report.progress import TrainProgress
-    from nnfix.report.train_summary import render_summary
+    from nnfix.report.train_summary import error_json, render_summary
     from nnfix.run.training import train as run_training
     from nnfix.spec.load import load_spec
     from nnfix.usercode.sandbox import UserCallError
@@ -101,21 +105,26 @@ def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt, compare)
     extra = ([f"train.epochs={epochs}"] if epochs else []) + (
         [f"seed={seed}"] if seed is not None else []
     )
-    loaded = load_spec(spec, [*assignments, *extra])
-    with TrainProgress(stderr(), enabled=not no_progress) as progress:
-        try:
-            result = run_training(
-                loaded,
-                out=out,
-                compare=compare,
-                on_start=lambda total: progress.start(total, loaded.name),
-                on_epoch=progress.epoch,
-            )
-        except UserFunctionError as exc:
-            raise ModuleError([exc.problem()], loaded.source) from None
-        except UserCallError as exc:
-            problem = Problem(str(exc), path=("implementation", exc.function), detail=exc.trace)
-            raise ModuleError([problem], loaded.source) from None
+    try:
+        loaded = load_spec(spec, [*assignments, *extra])
+        with TrainProgress(stderr(), enabled=not no_progress) as progress:
+            try:
+                result = run_training(
+                    loaded,
+                    out=out,
+                    compare=compare,
+                    on_start=lambda total: progress.start(total, loaded.name),
+                    on_epoch=progress.epoch,
+                )
+            except UserFunctionError as exc:
+                raise ModuleError([exc.problem()], loaded.source) from None
+            except UserCallError as exc:
+                problem = Problem(str(exc), path=("implementation", exc.function), detail=exc.trace)
+                raise ModuleError([problem], loaded.source) from None
+    except InputError as exc:
+        if fmt == "json":  # stdout stays one JSON document for the script that reads it
+            click.echo(error_json(exc, str(spec)))
+        raise
     if fmt == "json":
         click.echo(json.dumps(result.summary, indent=2))
     else:

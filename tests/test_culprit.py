@@ -96,13 +96,13 @@ def line_of(spec: Path, text: str) -> int:
 
 
 def first_g101(spec: Path) -> Finding:
-    report = diagnose(load_spec(spec), Selection(), Options(quick=True, budget=2))
+    report = diagnose(load_spec(spec), Selection(), Options(quick=True, budget=60))
     return next(f for f in report.findings if f.code == "G101")
 
 
 def test_the_correct_code_has_no_finding_and_no_line(tmp_path):
     spec = write_case(tmp_path)
-    report = diagnose(load_spec(spec), Selection(), Options(quick=True, budget=2))
+    report = diagnose(load_spec(spec), Selection(), Options(quick=True, budget=60))
     assert [f.code for f in report.findings if f.severity.value == "error"] == []
     assert all(f.location.source is None for f in report.findings)
 
@@ -126,7 +126,7 @@ def test_the_line_where_the_backward_first_goes_wrong(
     tmp_path, find, replace, line, tensor, mistake
 ):
     spec = write_case(tmp_path, find, replace)
-    report = diagnose(load_spec(spec), Selection(), Options(quick=True, budget=2))
+    report = diagnose(load_spec(spec), Selection(), Options(quick=True, budget=60))
     if mistake is None:  # the sign of every gradient: a convention, no line of theirs to blame
         assert [f.code for f in report.findings if f.code.startswith("G")] == ["G105"]
         assert all(f.location.source is None for f in report.findings)

@@ -49,7 +49,7 @@ NO_MISTAKE = {("cs231n-fc-net-class", "softmax-loss-subtracts-columns")}
 
 
 def report(spec: Path, quick: bool):
-    return diagnose(load_spec(spec), Selection(), Options(quick=quick, budget=2))
+    return diagnose(load_spec(spec), Selection(), Options(quick=quick, budget=60))
 
 
 def lines_with(file: Path, text: str) -> set[tuple[int | None, int]]:

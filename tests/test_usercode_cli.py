@@ -40,7 +40,7 @@ def nnfix(*args: str, timeout: float = 120) -> tuple[int, str, str]:
 
 
 def diagnose_json(spec: Path, *args: str) -> tuple[int, dict, str]:
-    code, out, err = nnfix("diagnose", str(spec), "--format", "json", "--budget", "2", *args)
+    code, out, err = nnfix("diagnose", str(spec), "--format", "json", "--budget", "60", *args)
     return code, json.loads(out), err  # one JSON document, nothing else on stdout
 
 

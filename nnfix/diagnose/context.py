@@ -4,6 +4,7 @@ init, the training probe, the user's implementation — so no check repeats anot
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -22,13 +23,21 @@ if TYPE_CHECKING:
 INIT_BATCH = 1024  # samples of the one forward/backward pass at init
 PROBE_BATCH = 1024  # samples the trained net is looked into after the probe
 USER_BATCH = 32  # samples the user's code is checked on
+PROBE_SHARE = 0.7  # of what is left of --budget when the training probe starts
 
 
 @dataclass
 class Options:
     quick: bool = False
-    budget: float = 10.0  # seconds for the training probes
+    budget: float = 10.0  # seconds for the whole diagnosis of a spec (every pass)
     gradcheck: dict = field(default_factory=dict)
+    deadline: float | None = None  # time.perf_counter() by which it ends; set when it starts
+
+    def remaining(self) -> float:
+        """Seconds left of the budget (all of it before the diagnosis has started)."""
+        if self.deadline is None:
+            return self.budget
+        return self.deadline - time.perf_counter()
 
 
 @dataclass
@@ -93,7 +102,7 @@ class Context:
             x,
             y,
             self.batch_rng,
-            0.7 * self.options.budget,
+            PROBE_SHARE * min(self.options.budget, self.options.remaining()),
         )
 
     def probe_network(self) -> Network:

@@ -135,13 +135,29 @@ def _order(f: Finding) -> tuple:
     return (-f.severity.rank, -layer if f.code == "G101" else layer, f.code)
 
 
+@dataclass(frozen=True)
+class InputProblem:
+    """Something a spec, its data or the user's module could not be read for (exit 2), as
+    located for every format: the file shown, its line and column where known."""
+
+    spec: str  # the spec file as given
+    file: str  # where the problem is: the spec, a data file, the user's module
+    line: int | None
+    col: int | None
+    path: str  # the spec key it concerns ("data.path"), or ""
+    message: str
+    what: str = "the spec"  # the spec, the data, your module, the command line
+
+
 @dataclass
 class Report:
-    """One `nnfix diagnose` call: every spec it diagnosed."""
+    """One `nnfix diagnose` call: every spec it diagnosed, and the problems of those it could
+    not read."""
 
     specs: list[SpecReport]
     fail_on: str = "error"
     checked: set[str] | None = None  # the rules a stage that ran checked (None: not known)
+    errors: list[InputProblem] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:

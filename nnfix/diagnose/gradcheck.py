@@ -9,6 +9,7 @@ its cost grows with the number of tensors, not of parameters."""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -75,6 +76,7 @@ class GradcheckResult:
     evaluations: int
     batch_size: int | None = None
     notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # tensors left out when time ran out
 
     @property
     def ok(self) -> bool:
@@ -304,29 +306,37 @@ def check_target(
     directions: int = 2,
     seed: int = 0,
     batch_size: int | None = None,
+    deadline: float | None = None,
 ) -> GradcheckResult:
-    """Check every tensor of `target`, in `order` (the order to report them: backprop order)."""
+    """Check every tensor of `target`, in `order` (the order to report them: backprop order);
+    past `deadline` (a time.perf_counter() value) the tensors not yet begun are left out and
+    named in `skipped` — the first one is always checked."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     rng = np.random.default_rng(seed)
     if target.precision > 1e-10:  # single precision: a step its rounding does not swamp
         eps = max(eps, target.precision ** (1 / 3))
     base = abs(target(None))
-    tensors = [
-        _check_tensor(
-            target,
-            i,
-            mode=mode,
-            eps=eps,
-            samples=samples,
-            directions=directions,
-            rng=rng,
-            base=base,
-            batch_size=batch_size,
+    tensors: list[TensorCheck] = []
+    skipped: list[str] = []
+    for i in order if order is not None else range(len(target.arrays)):
+        if tensors and deadline is not None and time.perf_counter() > deadline:
+            skipped.append(target.names[i])
+            continue
+        tensors.append(
+            _check_tensor(
+                target,
+                i,
+                mode=mode,
+                eps=eps,
+                samples=samples,
+                directions=directions,
+                rng=rng,
+                base=base,
+                batch_size=batch_size,
+            )
         )
-        for i in (order if order is not None else range(len(target.arrays)))
-    ]
-    return GradcheckResult(tensors, target.evaluations, batch_size)
+    return GradcheckResult(tensors, target.evaluations, batch_size, skipped=skipped)
 
 
 def gradcheck(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -122,12 +122,17 @@ def _run(check: Check, ctx: Context, found: list[Finding]) -> list[Finding]:
 
 @dataclass
 class CheckRun:
-    """What one check found, and how long it took."""
+    """What one check found, and how long it took (or why it did not run)."""
 
     check: str
     stage: str
     findings: list[Finding]
     seconds: float
+    skipped: str | None = None
+
+
+ALWAYS = ("static", "derivatives")  # stages cheap enough to run past the budget: they need no
+# forward pass of the net, and what they find (a wrong derivative, a bad init) is the most sure
 
 
 @dataclass
@@ -167,13 +172,25 @@ def run_checks(
         for c in checks:
             if c.name in done:
                 continue
+            if stage.name not in ALWAYS and ctx.options.remaining() <= 0:
+                emit(("check", CheckRun(c.name, stage.name, [], 0.0, "--budget ran out")))
+                continue
             emit(("start", c.name))
             start = time.perf_counter()
             findings = _run(c, ctx, found)
             found += findings
             emit(("check", CheckRun(c.name, stage.name, findings, time.perf_counter() - start)))
-    emit(("layers", layer_table(ctx)))
-    emit(("about", about(ctx)))
+    emit(("layers", _quietly(layer_table, ctx)))
+    emit(("about", _quietly(about, ctx)))
+
+
+def _quietly(part: Callable[[Context], list], ctx: Context) -> list:
+    """A part of the report's header, or nothing when the user's code fails in it (the checks
+    that called it have already reported how, as U101)."""
+    try:
+        return part(ctx)
+    except (UserFunctionError, UserCallError, Broken):
+        return []
 
 
 def about(ctx: Context) -> list[str]:
@@ -269,6 +286,8 @@ def diagnose(loaded: LoadedSpec, selection: Selection, options: Options) -> Spec
     names the user's own code, so nothing it does can end, hang or garble nnfix."""
     plan = _stages(rules.CHECKS, needed(selection.shown()))
     collected = Collected()
+    if options.deadline is None:
+        options = replace(options, deadline=time.perf_counter() + options.budget)
     with np.errstate(all="ignore"):  # non-finite values are findings (D101, T103), not warnings
         if uses_user_code(loaded) and sandbox.can_fork():
             _contained(loaded, plan, options, collected)
@@ -293,8 +312,15 @@ def _assemble(
         elif stage.probe and options.quick:
             report.passes.append(PassRun(stage.name, 0.0, "--quick", codes))
         else:
-            seconds = sum(r.seconds for r in collected.runs.values() if r.stage == stage.name)
-            report.passes.append(PassRun(stage.name, seconds, None, codes))
+            runs = [r for r in collected.runs.values() if r.stage == stage.name]
+            seconds = sum(r.seconds for r in runs)
+            late = [r.check for r in runs if r.skipped]
+            why = None
+            if late and len(late) == len(runs):
+                why = "--budget ran out"
+            elif late:
+                why = f"in part: --budget ran out before {', '.join(late)}"
+            report.passes.append(PassRun(stage.name, seconds, why, codes))
     found = [f for run in collected.runs.values() for f in run.findings]
     findings = link(found)
     for f in findings:

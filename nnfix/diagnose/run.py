@@ -11,6 +11,7 @@ from nnfix.diagnose.context import Options
 from nnfix.diagnose.findings import Report
 from nnfix.diagnose.pipeline import Selection, diagnose
 from nnfix.errors import InputError
+from nnfix.report.errors import input_problems
 from nnfix.spec.load import load_spec
 from nnfix.spec.model import DiagnoseSpec
 
@@ -44,6 +45,7 @@ def run(
             spec_report = diagnose(loaded, selection, options)
         except InputError as exc:
             outcome.errors.append(exc)
+            outcome.report.errors += input_problems(exc, str(path))
             continue
         spec_report.fail_on = config.fail_on
         ran = {c for p in spec_report.passes if not p.skipped for c in p.codes}

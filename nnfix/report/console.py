@@ -6,12 +6,14 @@ from functools import cache
 
 from rich.console import Console
 
+from nnfix.report.controls import SafeConsole
+
 
 @cache
 def stdout() -> Console:
-    return Console(highlight=False)
+    return SafeConsole(highlight=False)
 
 
 @cache
 def stderr() -> Console:
-    return Console(stderr=True, highlight=False)
+    return SafeConsole(stderr=True, highlight=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from nnfix.report import diagnose_rich, formats
+from nnfix.report.controls import SafeConsole
 from nnfix.run.files import write_atomic
 
 
@@ -18,7 +19,7 @@ def formatted(report, fmt: str) -> str:
 def emit(outcome, output: Path | None, console: Console) -> None:
     fmt = outcome.config.format
     if output is not None and output.suffix.lower() in (".svg", ".html"):
-        recorder = Console(record=True, width=110, force_terminal=True)
+        recorder = SafeConsole(record=True, width=110, force_terminal=True)
         diagnose_rich.render(outcome.report, recorder)
         text = (
             recorder.export_svg(title="nnfix diagnose")

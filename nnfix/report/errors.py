@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from nnfix.diagnose.findings import InputProblem
 from nnfix.errors import InputError, Problem, format_path
 from nnfix.spec.source import Source
 
@@ -118,3 +119,23 @@ def render_input_error(error: InputError, console: Console) -> None:
             style="bold red",
         )
     )
+
+
+def input_problems(error: InputError, spec: str) -> list[InputProblem]:
+    """The problems of `error` located as the report formats carry them (file order)."""
+    source = error.source if isinstance(error.source, Source) else None
+    out = []
+    for problem in error.problems:
+        name, line, col, _ = locate(problem, source)
+        out.append(
+            InputProblem(
+                spec=spec,
+                file=name,
+                line=line,
+                col=col if line else None,
+                path=format_path(problem.path),
+                message=problem.message,
+                what=error.what,
+            )
+        )
+    return sorted(out, key=lambda p: (p.file, p.line or 0, p.col or 0))

@@ -116,3 +116,15 @@ def render_summary(summary: dict, console: Console) -> None:
         )
     console.print(table)
     console.print(Text(f"saved {summary['run_dir']}/", style="dim"))
+
+
+def error_json(error, spec: str) -> str:
+    """`train --format json` when the spec, data or module could not be read (exit 2): one
+    JSON document all the same, its problems located as in diagnose's report."""
+    import json
+
+    from nnfix.report.errors import input_problems
+    from nnfix.report.formats.json import error_document
+
+    problems = [error_document(p) for p in input_problems(error, spec)]
+    return json.dumps({"spec": spec, "status": "error", "errors": problems}, indent=2)

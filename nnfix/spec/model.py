@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+import math
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -36,11 +38,13 @@ ScheduleName = Literal["constant", "step", "exponential", "inverse_time", "cosin
 
 FILE_SOURCES = ("csv", "npz", "npy", "idx")
 GENERATED_SOURCES = tuple(s for s in get_args(SourceName) if s not in FILE_SOURCES)
+MAX_TIMEOUT = 24 * 3600.0  # seconds: a day, beyond which a timer is not a timeout
 ACTIVATIONS = activations.NAMES  # the built-ins, as registered in nnfix/engine/activations/
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no infinities or NaNs anywhere: `noise: .inf` or `low: -.inf` is never meant
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class _Named(_Strict):
@@ -84,6 +88,14 @@ class InitSpec(_Named):
     mean: float = 0.0  # normal
     std: float = Field(0.01, ge=0)  # normal
     value: float = 0.0  # constant
+
+    @model_validator(mode="after")
+    def _range(self) -> InitSpec:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low:g}) must not be above high ({self.high:g})")
+        if not math.isfinite(self.high - self.low):
+            raise ValueError(f"the range {self.low:g} to {self.high:g} is too wide to draw from")
+        return self
 
 
 class ActivationSpec(_Named):
@@ -165,13 +177,29 @@ class DiagnoseSpec(_Strict):
     gradcheck: GradcheckSpec = GradcheckSpec()
 
 
+def _template(text: str | None) -> str | None:
+    """A name or path template: only {l} (layers from 1) and {i} (from 0) are filled in."""
+    if text is not None:
+        try:
+            text.format(l=1, i=0)
+        except (IndexError, KeyError, ValueError) as exc:
+            raise ValueError(
+                f"{text!r} is not a template nnfix can fill in ({type(exc).__name__}: {exc}); "
+                "use {l} for the layer counted from 1 and {i} from 0, as in 'W{l}'"
+            ) from None
+    return text
+
+
+Template = Annotated[str, AfterValidator(_template)]
+
+
 class NamesSpec(_Strict):
     """The earlier form of params/grads, still accepted."""
 
-    weight: str = "W{l}"
-    bias: str = "b{l}"
-    grad_weight: str = "dW{l}"
-    grad_bias: str = "db{l}"
+    weight: Template = "W{l}"
+    bias: Template = "b{l}"
+    grad_weight: Template = "dW{l}"
+    grad_bias: Template = "db{l}"
 
 
 class PathsSpec(_Strict):
@@ -179,8 +207,8 @@ class PathsSpec(_Strict):
     object ("weights[{i}]", "params['W{l}']", "layers[{i}].weights"); {l} counts layers from 1,
     {i} from 0."""
 
-    weight: str | None = None
-    bias: str | None = None
+    weight: Template | None = None
+    bias: Template | None = None
 
 
 class ImplementationSpec(_Strict):
@@ -202,7 +230,7 @@ class ImplementationSpec(_Strict):
     output: str | None = None  # where a forward that returns None leaves its result
     per_sample: bool | Literal["column", "vector"] = False
     update_lr: PositiveFloat | None = None  # step size of a backward that updates in place
-    timeout: PositiveFloat = 30.0  # seconds one call of the user's code may take
+    timeout: float = Field(30.0, gt=0, le=MAX_TIMEOUT)  # seconds one call of theirs may take
     run_module: bool = False  # import the module whole, top-level statements included
     cells: list[NonNegativeInt] | None = None  # notebooks: the code cells to use
     init: Literal["spec", "yours"] = "spec"  # yours: keep the values the user's code created
@@ -222,12 +250,13 @@ class Spec(_Strict):
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
+        allow_inf_nan=False,
         title="nnfix spec",
         json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
     )
 
     name: str | None = None  # default: the file's stem
-    seed: int = 0
+    seed: NonNegativeInt = 0  # as NumPy's generators take it
     data: DataSpec
     model: ModelSpec
     loss: LossSpec

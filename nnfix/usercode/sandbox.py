@@ -129,6 +129,7 @@ class Guard:
             raise Broken(self.broken[role])
         cwd = os.getcwd()
         streams = sys.stdin, sys.stdout, sys.stderr
+        depth = sys.getrecursionlimit()  # their code may lower it below what nnfix needs
         if self.status is not None:
             self.status.enter(role)
         armed = self.timer and threading.current_thread() is threading.main_thread()
@@ -171,6 +172,7 @@ class Guard:
                 where=deepest(exc),
             ) from None
         finally:
+            sys.setrecursionlimit(depth)  # first: the calls below need the stack back
             if armed:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, previous)

@@ -375,6 +375,7 @@ def gradient_check(ctx: Context) -> list[Finding]:
             mode=gc.get("mode", "auto"),
             samples=gc.get("samples", 16),
             seed=ctx.spec.seed,
+            deadline=ctx.options.deadline,
         )
     layer_of = {s.name: s.layer for s in ctx.network.slots}
     c = convention(result)
@@ -382,6 +383,7 @@ def gradient_check(ctx: Context) -> list[Finding]:
         found = [convention_finding(c, len(x), ctx.spec.loss, ("loss",), "backprop")]
     else:
         found = mismatches(result, layer_of.__getitem__, lambda layer: ctx.layer_path(layer))
+    found += budget_finding(result)
     unverifiable = [t for t in result.tensors if t.unverifiable]
     kinks = sum(t.kinks for t in result.tensors)
     if unverifiable or kinks:  # samples left out near kinks alone do not weaken the check
@@ -403,6 +405,23 @@ def gradient_check(ctx: Context) -> list[Finding]:
             )
         )
     return found
+
+
+def budget_finding(result: GradcheckResult) -> list[Finding]:
+    """A G104 naming the tensors the gradient check left out when --budget ran out."""
+    if not result.skipped:
+        return []
+    done, left = len(result.tensors), len(result.skipped)
+    shown = ", ".join(result.skipped[:6]) + (", …" if left > 6 else "")
+    return [
+        G104.finding(
+            f"--budget ran out after the gradient check of {done} of {done + left} tensors "
+            f"(from the output down): {shown} not checked",
+            evidence={"checked": done, "not_checked": result.skipped},
+            fix=Fix("give diagnose more time: --budget SECONDS (or diagnose.budget in the spec)"),
+            severity=INFO,
+        )
+    ]
 
 
 @check(GRADIENT_CHECK, G104)

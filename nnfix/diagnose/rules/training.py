@@ -719,7 +719,7 @@ def cannot_overfit(ctx: Context) -> list[Finding]:
         x,
         y,
         ctx.batch_rng,
-        budget=OVERFIT_BUDGET * ctx.options.budget,
+        budget=min(OVERFIT_BUDGET * ctx.options.budget, ctx.options.remaining()),
         target=target,
         rates=OVERFIT_LRS,
         steps=OVERFIT_STEPS,

@@ -17,6 +17,7 @@ from nnfix.diagnose.rules.gradients import (
     G103,
     G104,
     G105,
+    budget_finding,
     convention,
     convention_finding,
     mismatches,
@@ -276,6 +277,21 @@ def user_forward(ctx: Context) -> list[Finding]:
         )
     reference = ctx.network.forward(batch.x)
     expected = reference.a[-1]
+    bad = int(np.size(out) - np.count_nonzero(np.isfinite(out)))
+    if bad and np.all(np.isfinite(expected)):
+        found.append(
+            U102.finding(
+                f"your forward's output holds {bad} non-finite value{'s' if bad != 1 else ''} "
+                f"(NaN or inf) of {np.size(out)}, where the spec's network gives finite ones",
+                path=("implementation", "forward"),
+                evidence={"non_finite": bad, "size": int(np.size(out))},
+                fix=Fix(
+                    "find where your forward divides by zero, takes the log of 0 or overflows "
+                    "(exp of a large value)"
+                ),
+            )
+        )
+        return found
     if not np.allclose(out, expected, rtol=RTOL, atol=ATOL):
         layer = _first_parting(model, reference)
         where = (
@@ -383,10 +399,29 @@ def _gradients(ctx: Context, model: UserModel) -> tuple[list[Finding], list[str]
                 fix=fix,
             )
         )
-    if not grads.arrays:
+    for name, value in grads.arrays.items():
+        bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+        if bad:
+            found.append(
+                G101.finding(
+                    f"the gradient of {name} ({grads.paths.get(name, 'from your backward')}) "
+                    f"holds {bad} non-finite value{'s' if bad != 1 else ''} (NaN or inf) of "
+                    f"{np.size(value)}: one step of gradient descent makes {name} non-finite",
+                    layer=layer_of[name],
+                    parameter=name,
+                    path=path,
+                    evidence={"non_finite": bad, "size": int(np.size(value)), "first_wrong": True},
+                    fix=Fix(
+                        "find where your backward divides by zero, takes the log of 0 or "
+                        "overflows (exp of a large value) for this tensor"
+                    ),
+                )
+            )
+    finite = {n: v for n, v in grads.arrays.items() if np.all(np.isfinite(v))}
+    if not finite:
         return found, []
     try:
-        result = _check(ctx, model, batch, grads.arrays)
+        result = _check(ctx, model, batch, finite)
     except UserCallError as exc:
         return [*found, user_error(exc)], []
     finally:
@@ -396,7 +431,7 @@ def _gradients(ctx: Context, model: UserModel) -> tuple[list[Finding], list[str]
     if c is not None:
         return [*found, convention_finding(c, m, ctx.spec.loss, ("loss",))], right
     wrong = mismatches(result, layer_of.__getitem__, lambda layer: path, "your backward")
-    return found + wrong, right
+    return found + wrong + budget_finding(result), right
 
 
 def _check(ctx: Context, model: UserModel, batch: Batch, grads: dict[str, np.ndarray]):
@@ -430,4 +465,5 @@ def _check(ctx: Context, model: UserModel, batch: Batch, grads: dict[str, np.nda
             samples=gc.get("samples", 16),
             seed=ctx.spec.seed,
             batch_size=batch.m,
+            deadline=ctx.options.deadline,
         )

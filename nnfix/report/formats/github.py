@@ -3,7 +3,8 @@ user's own code, on their file and line."""
 
 from __future__ import annotations
 
-from nnfix.diagnose.findings import Finding, Report
+from nnfix.diagnose.findings import Finding, InputProblem, Report
+from nnfix.report.controls import escape_controls
 from nnfix.report.formats._common import fix_text, where
 
 COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
@@ -50,6 +51,19 @@ def annotation(spec: str, f: Finding) -> str:
     return f"::{COMMAND[f.severity.value]} {','.join(props)}::{escape_data(message)}"
 
 
+def error_annotation(e: InputProblem) -> str:
+    """`::error file=spec.yaml,line=3,col=9,title=nnfix: the spec could not be read::…`"""
+    props = [f"file={escape_property(e.file)}"]
+    if e.line:
+        props.append(f"line={e.line}")
+        if e.col:
+            props.append(f"col={e.col}")
+    props.append(f"title={escape_property(f'nnfix: {e.what} could not be read')}")
+    message = f"{e.path}: {e.message}" if e.path else e.message
+    return f"::error {','.join(props)}::{escape_data(message)}"
+
+
 def render(report: Report) -> str:
-    lines = [annotation(spec.spec, f) for spec in report.specs for f in spec.ordered()]
-    return "".join(line + "\n" for line in lines)
+    lines = [error_annotation(e) for e in report.errors]
+    lines += [annotation(spec.spec, f) for spec in report.specs for f in spec.ordered()]
+    return escape_controls("".join(line + "\n" for line in lines))

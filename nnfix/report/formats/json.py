@@ -8,6 +8,7 @@ from nnfix import __version__
 from nnfix.diagnose.findings import (
     Finding,
     Fix,
+    InputProblem,
     Location,
     PassRun,
     Report,
@@ -86,15 +87,28 @@ def spec_document(s: SpecReport) -> dict:
     }
 
 
+def error_document(e: InputProblem) -> dict:
+    return {
+        "spec": e.spec,
+        "file": e.file,
+        "line": e.line,
+        "col": e.col,
+        "path": e.path or None,
+        "message": e.message,
+        "what": e.what,
+    }
+
+
 def document(report: Report) -> dict:
     """The report as the JSON document's Python value (plain dicts, lists and scalars)."""
     return {
         "nnfix_report": SCHEMA_VERSION,
         "version": __version__,
-        "verdict": _verdict(report.failed),
+        "verdict": "error" if report.errors else _verdict(report.failed),
         "fail_on": report.fail_on,
         "counts": report.counts(),
         "specs": [spec_document(s) for s in report.specs],
+        "errors": [error_document(e) for e in report.errors],
     }
 
 
@@ -179,4 +193,16 @@ def load(text: str) -> Report:
         )
         for s in data["specs"]
     ]
-    return Report(specs, fail_on=data.get("fail_on", "error"))
+    errors = [
+        InputProblem(
+            spec=e["spec"],
+            file=e["file"],
+            line=e.get("line"),
+            col=e.get("col"),
+            path=e.get("path") or "",
+            message=e["message"],
+            what=e.get("what", "the spec"),
+        )
+        for e in data.get("errors") or []
+    ]
+    return Report(specs, fail_on=data.get("fail_on", "error"), errors=errors)

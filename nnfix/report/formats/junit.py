@@ -98,6 +98,31 @@ def _suite(root: ET.Element, spec: SpecReport, codes: list[tuple[str, str]]) -> 
     return failures, skipped
 
 
+def _unread(root: ET.Element, report: Report) -> int:
+    """A suite per spec that could not be read, its one test in <error> (as pytest reports a
+    test module that fails to import); the number of such specs."""
+    specs = list(dict.fromkeys(e.spec for e in report.errors))
+    for spec in specs:
+        problems = [e for e in report.errors if e.spec == spec]
+        suite = ET.SubElement(
+            root, "testsuite", name=xml_text(spec), tests="1", failures="0", errors="1"
+        )
+        case = ET.SubElement(suite, "testcase", classname=xml_text(spec), name="read")
+        first = problems[0]
+        error = ET.SubElement(case, "error", message=xml_text(first.message), type="input")
+        error.text = xml_text(
+            "\n".join(
+                f"{e.file}{f':{e.line}' if e.line else ''}{f':{e.col}' if e.line and e.col else ''}: "
+                f"{e.path + ': ' if e.path else ''}{e.message}"
+                for e in problems
+            )
+        )
+        case.set("file", xml_text(first.file))
+        if first.line:
+            case.set("line", str(first.line))
+    return len(specs)
+
+
 def render(report: Report) -> str:
     checked = report.checked
     """`checked`: the codes that were selected (default: every rule of the catalog)."""
@@ -108,9 +133,10 @@ def render(report: Report) -> str:
         failed, skip = _suite(root, spec, codes)
         failures += failed
         skipped += skip
-    root.set("tests", str(len(codes) * len(report.specs)))
+    unread = _unread(root, report)
+    root.set("tests", str(len(codes) * len(report.specs) + unread))
     root.set("failures", str(failures))
-    root.set("errors", "0")
+    root.set("errors", str(unread))
     root.set("skipped", str(skipped))
     root.set("time", f"{sum(p.seconds for s in report.specs for p in s.passes):.3f}")
     ET.indent(root)

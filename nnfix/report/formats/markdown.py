@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from nnfix.diagnose.findings import Finding, Report, SpecReport
+from nnfix.report.controls import escape_controls
 from nnfix.report.formats._common import change_text
 
 SEVERITY = {"error": "🔴 error", "warning": "🟡 warning", "info": "🔵 info"}
@@ -94,9 +95,19 @@ def _spec(spec: SpecReport) -> list[str]:
     return out
 
 
+def _errors(report: Report) -> list[str]:
+    """The specs that could not be read, each problem at its file and line."""
+    out = ["### ⛔ could not be read (nothing was diagnosed for these)", ""]
+    for e in report.errors:
+        at = e.file + (f":{e.line}" if e.line else "") + (f":{e.col}" if e.line and e.col else "")
+        key = f" {code(e.path, cell=False)}" if e.path else ""
+        out.append(f"- {code(at, cell=False)}{key}: {text(e.message)}")
+    return [*out, ""]
+
+
 def render(report: Report) -> str:
     counts = report.counts()
-    verdict = "❌ fail" if report.failed else "✅ pass"
+    verdict = "⛔ error" if report.errors else "❌ fail" if report.failed else "✅ pass"
     tally = ", ".join(_plural(counts[s], s) for s in ("error", "warning", "info"))
     out = [
         f"## nnfix diagnose: {verdict} — {tally}",
@@ -104,6 +115,8 @@ def render(report: Report) -> str:
         f"{_plural(len(report.specs), 'spec')} diagnosed; fails on: {text(report.fail_on)}.",
         "",
     ]
+    if report.errors:
+        out += _errors(report)
     for spec in report.specs:
         out += _spec(spec)
-    return "\n".join(out).rstrip("\n") + "\n"
+    return escape_controls("\n".join(out).rstrip("\n") + "\n")

@@ -113,6 +113,24 @@ def result(spec: str, f: Finding, index: dict[str, int]) -> dict:
     return out
 
 
+def _invocation(report: Report) -> dict:
+    """Whether every spec could be read; each problem of one that could not, as a tool
+    execution notification at its file and line (SARIF 2.1.0 §3.20, §3.58)."""
+    notes = []
+    for e in report.errors:
+        physical: dict = {"artifactLocation": artifact_location(e.file)}
+        if e.line:
+            physical["region"] = {"startLine": e.line} | ({"startColumn": e.col} if e.col else {})
+        notes.append(
+            {
+                "level": "error",
+                "message": {"text": f"{e.path}: {e.message}" if e.path else e.message},
+                "locations": [{"physicalLocation": physical}],
+            }
+        )
+    return {"executionSuccessful": not report.errors, "toolExecutionNotifications": notes}
+
+
 def render(report: Report) -> str:
     from nnfix.diagnose.rules import RULES
 
@@ -133,6 +151,7 @@ def render(report: Report) -> str:
                 "results": [
                     result(spec.spec, f, index) for spec in report.specs for f in spec.ordered()
                 ],
+                "invocations": [_invocation(report)],
             }
         ],
     }
