@@ -84,6 +84,7 @@ def link(findings: list[Finding]) -> list[Finding]:
     explain it, most direct first (for layered causes, the nearest layer first)."""
     present = {f.code for f in findings}
     kept = [f for f in findings if not present & set(rules.RULES[f.code].suppressed_by)]
+    kept = _once_per_function(kept)
     for f in kept:
         codes: list[str] = []
         for cause in rules.RULES[f.code].causes:
@@ -94,6 +95,21 @@ def link(findings: list[Finding]) -> list[Finding]:
             codes += [g.code for g in matches]
         f.caused_by = list(dict.fromkeys(codes))
     return kept
+
+
+def _once_per_function(findings: list[Finding]) -> list[Finding]:
+    """One U101 per function of the user's (the first check that called it reports it; the
+    others met the same error again)."""
+    seen: set[tuple] = set()
+    out = []
+    for f in findings:
+        key = (f.code, tuple(f.location.path), f.location.parameter)
+        if f.code == "U101" and f.severity.value == "error":
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(f)
+    return out
 
 
 def _user_error(exc: UserFunctionError) -> Finding:

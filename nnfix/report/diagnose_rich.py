@@ -162,12 +162,13 @@ def verdict(report: Report) -> Text:
     if report.errors:  # exit 2: whatever was diagnosed, the run as a whole did not check all
         unread = len({e.spec for e in report.errors})
         text.append("ERROR", style="bold red")
-        text.append(
-            f"  {unread} spec{'s' if unread != 1 else ''} could not be read (above); "
-            f"{n} diagnosed: {counts['error']} error{'s' if counts['error'] != 1 else ''}, "
-            f"{counts['warning']} warning{'s' if counts['warning'] != 1 else ''}, "
-            f"{counts['info']} info"
-        )
+        text.append(f"  {unread} spec{'s' if unread != 1 else ''} could not be read")
+        if n:
+            text.append(
+                f"; {n} diagnosed: {counts['error']} error{'s' if counts['error'] != 1 else ''}, "
+                f"{counts['warning']} warning{'s' if counts['warning'] != 1 else ''}, "
+                f"{counts['info']} info"
+            )
         return text
     text.append("FAIL" if failed else "PASS", style="bold red" if failed else "bold green")
     text.append(
