@@ -242,3 +242,30 @@ def test_no_numpy_warning_reaches_stderr(tmp_path):
     code, _, err = nnfix("diagnose", "spec.yaml", "--budget", "3", cwd=tmp_path)
     assert code in (0, 1)
     assert "Warning" not in err, err
+
+
+# --- a net that would not fit -------------------------------------------------------------------
+
+
+def test_a_net_too_large_for_the_machine_is_refused_at_its_heaviest_layer(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "data: {source: moons, samples: 200}\nmodel:\n  layers:\n"
+        "    - {units: 100000, activation: relu}\n"
+        "    - {units: 100000, activation: relu}\n"
+        "    - {units: 1, activation: sigmoid}\nloss: bce\n",
+        encoding="utf-8",
+    )
+    code, out, err = nnfix("diagnose", "spec.yaml", "--quick", "--format", "json", cwd=tmp_path)
+    assert code == 2 and "internal error" not in err
+    (problem,) = json.loads(out)["errors"]
+    assert problem["line"] == 5 and problem["path"] == "model.layers[1].units"
+    assert "10,000,500,001 parameters" in problem["message"]
+
+
+def test_the_estimate_counts_parameters_batches_and_one_hot_targets():
+    from nnfix.run.resources import COPIES, ITEM, PER_UNIT, network_bytes
+
+    per_layer = network_bytes(inputs=3, units=[4, 2], samples=10, batch=5)
+    assert per_layer[0] == ITEM * (COPIES * (3 * 4 + 4) + PER_UNIT * 5 * 4)
+    assert per_layer[1] == ITEM * (COPIES * (4 * 2 + 2) + PER_UNIT * 5 * 2 + 10 * 2)

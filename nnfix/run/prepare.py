@@ -15,6 +15,7 @@ from nnfix.engine.build import build_loss, build_network
 from nnfix.engine.losses import Loss
 from nnfix.engine.network import Network
 from nnfix.errors import DataError
+from nnfix.run.resources import check_network
 from nnfix.spec.load import LoadedSpec
 
 
@@ -58,6 +59,7 @@ def prepare(loaded: LoadedSpec, dtype: str | None = None) -> Prepared:
     data = load_dataset(
         spec.data, base_dir=loaded.base_dir, rng=data_rng, dtype=dtype, source=loaded.source
     )
+    check_network(loaded, data.n_features, len(data.x_train) + len(data.x_val))
     units = spec.model.layers[-1].units
     y_train = y_val = None
     target_error = None
