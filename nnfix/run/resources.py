@@ -4,6 +4,7 @@ MemoryError or a machine brought to its knees (SPEC §7)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 
@@ -23,10 +24,8 @@ def memory_bound() -> int:
     """Bytes nnfix plans on using at most: SHARE of the physical memory, or of the
     address-space limit when one is set lower."""
     total = FLOOR
-    try:
+    with contextlib.suppress(ValueError, OSError, AttributeError):  # not every OS says
         total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        pass
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     if soft != resource.RLIM_INFINITY and soft > 0:
         total = min(total, soft)
