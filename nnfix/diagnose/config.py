@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from nnfix.diagnose import rules
 from nnfix.errors import ConfigError, Problem, did_you_mean
 from nnfix.report.formats import NAMES as FORMATS
 from nnfix.spec.model import DiagnoseSpec
@@ -56,6 +57,13 @@ def from_pyproject(path: Path | None) -> dict:
                 )
             )
     out = {k: v for k, v in table.items() if k in KEYS}
+    text = path.read_text(encoding="utf-8")
+    for key in ("select", "ignore"):
+        for selector in out.get(key) or [] if isinstance(out.get(key), list) else []:
+            if isinstance(selector, str) and (why := rules.unknown(selector)):
+                problems.append(
+                    Problem(f"[tool.nnfix] {key}: {why}", file=path, line=_line(text, selector))
+                )
     if "format" in out and out["format"] not in FORMATS:
         problems.append(
             Problem(
@@ -94,3 +102,11 @@ def resolve(flags: dict, section: DiagnoseSpec, project: dict) -> Config:
             values["gradcheck"] = {**config.gradcheck, **values["gradcheck"]}
         config = replace(config, **values)
     return config
+
+
+def _line(text: str, value: str) -> int | None:
+    """The first line of pyproject.toml that writes `value` as a string."""
+    for n, line in enumerate(text.splitlines(), start=1):
+        if f'"{value}"' in line or f"'{value}'" in line:
+            return n
+    return None

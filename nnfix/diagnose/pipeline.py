@@ -18,7 +18,7 @@ from nnfix.diagnose.context import Context, Options
 from nnfix.diagnose.findings import Finding, PassRun, SpecReport
 from nnfix.diagnose.rules.rule import STAGES, Check, Stage
 from nnfix.diagnose.rules.usercode import U101, user_error
-from nnfix.errors import CommandLineError, ModuleError, Problem, UserFunctionError, did_you_mean
+from nnfix.errors import ModuleError, UserFunctionError
 from nnfix.spec.load import LoadedSpec
 from nnfix.usercode import sandbox
 from nnfix.usercode.model import SetupError
@@ -36,18 +36,9 @@ class Selection:
 
     @staticmethod
     def _codes(selectors) -> set[str]:
-        codes: set[str] = set()
-        problems = []
-        for selector in selectors:
-            matched = rules.matching(selector)
-            if not matched:
-                names = [*rules.RULES, *(r.name for r in rules.RULES.values())]
-                hint = did_you_mean(selector, names)
-                problems.append(Problem(f"unknown rule or prefix '{selector}'", hint=hint))
-            codes |= {r.code for r in matched}
-        if problems:
-            raise CommandLineError(problems)
-        return codes
+        """The codes the selectors name (each was checked where it was written: the command
+        line, the spec's diagnose: section, pyproject.toml)."""
+        return {r.code for selector in selectors for r in rules.matching(selector)}
 
     def __contains__(self, code: str) -> bool:
         return code in self.select and code not in self.ignore

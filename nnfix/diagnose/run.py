@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nnfix.diagnose import rules
 from nnfix.diagnose.config import Config, find_pyproject, from_pyproject, resolve
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.findings import Report
 from nnfix.diagnose.pipeline import Selection, diagnose
-from nnfix.errors import InputError
+from nnfix.errors import CommandLineError, InputError, Problem, SpecError
 from nnfix.report.errors import input_problems
-from nnfix.spec.load import load_spec
+from nnfix.spec.load import LoadedSpec, load_spec
 from nnfix.spec.model import DiagnoseSpec
 
 
@@ -34,11 +35,13 @@ def run(
     paths: list[Path], flags: dict, assignments: tuple[str, ...] = (), quick: bool = False
 ) -> Outcome:
     project = from_pyproject(find_pyproject(Path.cwd()))
+    _check_selectors(flags)
     base = resolve(flags, DiagnoseSpec(), project)
     outcome = Outcome(Report([], fail_on=base.fail_on), base)
     for path in paths:
         try:
             loaded = load_spec(path, assignments)
+            _check_section(loaded)
             config = resolve(flags, loaded.spec.diagnose, project)
             selection = Selection(config.select, config.ignore)
             options = Options(quick=quick, budget=config.budget, gradcheck=config.gradcheck)
@@ -54,3 +57,28 @@ def run(
         }
         outcome.report.specs.append(spec_report)
     return outcome
+
+
+def _check_selectors(flags: dict) -> None:
+    """--select and --ignore name rules, codes or prefixes: exit 2 naming the option if not."""
+    problems = [
+        Problem(f"--{key} {selector!r}: {why}")
+        for key in ("select", "ignore")
+        for selector in flags.get(key) or ()
+        if (why := rules.unknown(selector))
+    ]
+    if problems:
+        raise CommandLineError(problems)
+
+
+def _check_section(loaded: LoadedSpec) -> None:
+    """The spec's own diagnose.select / diagnose.ignore, at their lines."""
+    section = loaded.spec.diagnose
+    problems = [
+        Problem(why, path=("diagnose", key, i))
+        for key in ("select", "ignore")
+        for i, selector in enumerate(getattr(section, key))
+        if (why := rules.unknown(selector))
+    ]
+    if problems:
+        raise SpecError(problems, loaded.source)

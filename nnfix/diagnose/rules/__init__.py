@@ -53,3 +53,14 @@ def matching(selector: str) -> list[Rule]:
     if not prefix or len(prefix) >= 4 or prefix[0] not in CATEGORIES:
         return []
     return [rule for rule in RULES.values() if rule.code.startswith(prefix)]
+
+
+def unknown(selector: str) -> str | None:
+    """Why `selector` names no rule (with a 'did you mean' where one is close), or None."""
+    if matching(selector):
+        return None
+    from nnfix.errors import did_you_mean
+
+    names = [*RULES, *(r.name for r in RULES.values())]
+    hint = did_you_mean(selector, names)
+    return f"unknown rule or prefix {selector!r}" + (f" ({hint})" if hint else "")
