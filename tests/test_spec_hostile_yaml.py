@@ -384,3 +384,29 @@ def test_expression_limits_keep_valid_expressions_meaning_the_same():
     with pytest.raises(ExpressionError, match="nested too deeply") as caught:
         compile_expression("  " + "-" * (MAX_EXPRESSION_DEPTH + 5) + "z")
     assert caught.value.offset == 2 + MAX_EXPRESSION_DEPTH
+
+
+# --- the same through --set, and in JSON -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("&a [*a]", "inside its own anchor"),
+        ("!!python/name:os.system", "YAML tags are not supported"),
+        ("[" * 3000 + "]" * 3000, "nests more than"),
+        ("1" + "0" * 5000, "number too large"),
+    ],
+)
+def test_set_values_go_through_the_same_limits(spec, value, fragment):
+    spec(GOOD)
+    code, err, _ = run("diagnose", "spec.yaml", "--set", f"name={value}")
+    assert code == 2 and fragment in err and "internal error" not in err
+    assert err.startswith("--set name=")
+
+
+def test_json_diagnose_of_a_hostile_spec_exits_2_with_the_located_message(spec):
+    spec(GOOD + "diagnose:\n  select:\n" + bomb(9))
+    code, err, out = run("diagnose", "spec.yaml", "--format", "json")
+    assert code == 2 and "spec.yaml:19:12: alias" in err
+    assert "internal error" not in err and "Traceback" not in out
