@@ -340,6 +340,18 @@ def test_aliases_cannot_nest_deeper_than_the_cap_either(spec):
     refused(2, "alias '*a' nests the spec more than", col=34)
 
 
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("a: &x 1\nb: &x 2\n" + GOOD, 2, "found duplicate anchor 'x' (first on line 1)"),
+        (GOOD + "---\n" + GOOD, 12, "expected a single document in the stream, but found another"),
+    ],
+)
+def test_composer_errors_say_what_is_wrong_not_only_where(spec, text, line, message):
+    spec(text)
+    refused(line, f"YAML syntax error: {message}")
+
+
 def test_normal_anchors_and_aliases_still_work(spec):
     text = GOOD.replace("train:\n", "train: &t\n") + "diagnose: {select: &s [G, T], ignore: *s}\n"
     assert source.read(spec(text)).data["diagnose"] == {"select": ["G", "T"], "ignore": ["G", "T"]}

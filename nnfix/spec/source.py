@@ -151,7 +151,7 @@ def _kind(mode: int) -> str:
         return "a device"
     if stat.S_ISSOCK(mode):
         return "a socket"
-    return "not a regular file"
+    return "a special file"
 
 
 def _size(count: int) -> str:
@@ -229,10 +229,10 @@ def _decode(data: bytes, path: Path) -> str:
         good = data[: exc.start].decode("utf-8")
         line, col = _position(good, len(good))
         byte = data[exc.start]
-        guess = " (Latin-1 or Windows-1252 text?)" if byte >= 0x80 else ""
+        guess = " (it may be in Latin-1 or Windows-1252)" if byte >= 0x80 else ""
         message = (
-            f"the spec is not UTF-8: byte 0x{byte:02x} is not valid here ({exc.reason})"
-            f"{guess}; save it as UTF-8"
+            f"the spec is not UTF-8: byte 0x{byte:02x} cannot be read here ({exc.reason}); "
+            f"save it as UTF-8{guess}"
         )
         src = Source(path=path, text=_visible(data.decode("utf-8", "replace")), data=None)
         raise SpecError([Problem(message, line=line, col=col)], src) from None
@@ -263,12 +263,13 @@ def _control_characters(text: str) -> list[Problem]:
             f"'{_escaped(c)}'" + (f" ({_CHAR_NAMES[c]})" if c in _CHAR_NAMES else "")
             for c in distinct
         )
-        if len(chars) > 1:
-            message = (
-                f"{len(chars):,} control characters ({names}) are not allowed in YAML; delete them"
-            )
-        else:
-            message = f"control character {names} is not allowed in YAML; delete it"
+        several = len(distinct) > 1
+        message = (
+            f"control character{'s' if several else ''} {names} "
+            f"{'are' if several else 'is'} not allowed in YAML"
+            + (f" ({len(chars):,} on this line)" if len(chars) > 1 else "")
+            + f"; delete {'them' if len(chars) > 1 else 'it'}"
+        )
         problems.append(Problem(message, line=line, col=col))
         match = _NON_PRINTABLE.search(text, end)
     if match is not None:
@@ -398,6 +399,17 @@ class _SyntaxError(SpecError):
     """Text that is not YAML (a `--set` value such as this is kept as text)."""
 
 
+def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's message; a composer's error says what in `context` and only "but found …" or
+    "second occurrence" in `problem`, so both are needed."""
+    context, problem = exc.context, exc.problem
+    if not isinstance(exc, yaml.composer.ComposerError) or not (context and problem):
+        return str(problem or context)
+    if context.endswith("; first occurrence") and exc.context_mark:
+        return f"{context.removesuffix('; first occurrence')} (first on line {exc.context_mark.line + 1})"
+    return f"{context}, {problem}"
+
+
 def _compose(text: str, src: Source) -> yaml.Node | None:
     loader = _Loader(text)
     try:
@@ -407,7 +419,7 @@ def _compose(text: str, src: Source) -> yaml.Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = Problem(
-            f"YAML syntax error: {exc.problem or exc.context}",
+            f"YAML syntax error: {_syntax_message(exc)}",
             line=mark.line + 1 if mark else None,
             col=mark.column + 1 if mark else None,
         )
