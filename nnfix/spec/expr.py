@@ -14,6 +14,14 @@ import numpy as np
 VARIABLES = ("z", "a", "y")
 CONSTANTS = {"pi": math.pi, "e": math.e}
 
+# An expression is a formula of a line; these bound what parsing, compiling and evaluating it
+# (one closure call per level) cost: Python's own parser runs out of memory or recursion on a
+# few thousand chained terms. Nothing is folded at compile time: `9**9**9**9` is computed by
+# NumPy in fixed-width numbers when called, so no constant grows in memory.
+MAX_EXPRESSION_CHARS = 2000  # the longest in the examples is under 100
+MAX_EXPRESSION_NODES = 1000  # syntax-tree nodes: names, numbers, operators, calls
+MAX_EXPRESSION_DEPTH = 100  # nesting of operators and calls: `1 - (1 - (…))`, `-(-(…))`
+
 
 def _sigmoid(x):
     x = np.asarray(x)
@@ -81,16 +89,43 @@ class Expression:
         return self._fn(values)
 
 
+def _too_deep() -> str:
+    return f"expression nested too deeply (at most {MAX_EXPRESSION_DEPTH} levels of operators and calls)"
+
+
+def _check_size(tree: ast.AST, lead: int) -> None:
+    """Refuse a tree too big or too deep to compile and evaluate (walked without recursion)."""
+    count = 0
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_EXPRESSION_NODES:
+            raise ExpressionError(f"expression too long: more than {MAX_EXPRESSION_NODES:,} terms")
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise ExpressionError(_too_deep(), lead + getattr(node, "col_offset", 0))
+        stack += [(child, depth + 1) for child in ast.iter_child_nodes(node)]
+
+
 def compile_expression(text: str, allowed: tuple[str, ...] = VARIABLES) -> Expression:
     """Parse and compile `text`; raise ExpressionError naming the first offending token."""
     from nnfix.errors import did_you_mean
 
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(
+            f"expression too long: {len(text):,} characters (at most {MAX_EXPRESSION_CHARS:,})"
+        )
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         offset = max((exc.offset or 1) - 1, 0) + (len(text) - len(text.lstrip()))
         raise ExpressionError(f"invalid syntax in expression {text!r}", offset) from None
+    except ValueError:  # a NUL character (a YAML "\0")
+        raise ExpressionError(f"invalid character in expression {text!r}") from None
+    except (RecursionError, MemoryError):  # Python's parser gives up on deep nesting
+        raise ExpressionError(_too_deep()) from None
     lead = len(text) - len(text.lstrip())
+    _check_size(tree, lead)
     used: set[str] = set()
 
     def fail(node: ast.AST, message: str, hint: str | None = None) -> NoReturn:

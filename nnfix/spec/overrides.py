@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-import yaml
-
 from nnfix.errors import Problem, SpecError, SpecPath
-from nnfix.spec.source import _FLOAT, Source
+from nnfix.spec.source import _FLOAT, MAX_INTEGER_DIGITS, Source
+from nnfix.spec.source import value as yaml_value
 
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z_]\w*|\d+)(?P<index>(\[\d+\])*)$")
 
@@ -26,13 +25,17 @@ def parse_key(key: str) -> SpecPath:
 
 
 def parse_value(text: str) -> object:
-    """A value as YAML reads a scalar (or a flow mapping/list), numbers such as 1e-7 included."""
+    """A value as YAML reads a scalar (or a flow mapping/list), numbers such as 1e-7 included;
+    a ValueError for what a spec file may not hold either (tags, alias bombs, deep nesting)."""
     if _FLOAT.match(text.strip()):
-        return float(text) if any(c in text for c in ".eE") else int(text)
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+        if any(c in text for c in ".eE"):
+            return float(text)
+        if len(text.strip().lstrip("+-")) > MAX_INTEGER_DIGITS:
+            raise ValueError(
+                f"number too large (a spec's numbers have at most {MAX_INTEGER_DIGITS} digits)"
+            )
+        return int(text)
+    return yaml_value(text)
 
 
 def apply(source: Source, assignments: tuple[str, ...] | list[str]) -> None:
@@ -70,10 +73,16 @@ def apply(source: Source, assignments: tuple[str, ...] | list[str]) -> None:
             node = child
         else:
             last = path[-1]
+            try:
+                value = parse_value(text)
+            except ValueError as exc:  # shown as `--set KEY=VALUE: KEY: what is refused`
+                source.overrides[path] = f"--set {item}"
+                problems.append(Problem(str(exc), path=path))
+                continue
             if isinstance(node, dict) and isinstance(last, str):
-                node[last] = parse_value(text)
+                node[last] = value
             elif isinstance(node, list) and isinstance(last, int) and last < len(node):
-                node[last] = parse_value(text)
+                node[last] = value
             else:
                 problems.append(Problem(f"--set {item}: cannot set {key} here"))
                 continue
