@@ -65,3 +65,11 @@ def test_misspelt_function_gets_a_suggestion():
     with pytest.raises(ExpressionError) as caught:
         compile_expression("sigmod(z)")
     assert caught.value.hint == "did you mean 'sigmoid'?"
+
+
+def test_integer_constants_compute_as_real_numbers():
+    import numpy as np
+
+    z = np.array([1.0, 2.0])
+    assert compile_expression("2**-1 * z")(z=z).tolist() == [0.5, 1.0]  # not a ValueError
+    assert compile_expression("2**64 * z")(z=z)[0] == 2.0**64  # no wrap-around to 0

@@ -135,7 +135,10 @@ def compile_expression(text: str, allowed: tuple[str, ...] = VARIABLES) -> Expre
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, int | float):
                 fail(node, f"only numbers are allowed as constants, not {node.value!r}")
-            value = node.value
+            try:  # as floats: 2**-1 is 0.5 and 2**64 * z does not wrap, as in the math
+                value = float(node.value)
+            except OverflowError:
+                fail(node, f"the number {str(node.value)[:20]}… is too large for a float")
             return lambda env: value
         if isinstance(node, ast.Name):
             name = node.id
