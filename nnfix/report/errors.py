@@ -22,9 +22,26 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+def _at_spec_key(problem: Problem, source: Source | None) -> bool:
+    """Whether `problem` is shown at the spec's line of its key: every problem in the spec, and
+    one about a whole file the spec names (no line inside it: a binary file, shapes that do not
+    match, a column that is not there), at the key that names the file (`data.x`, …)."""
+    if problem.file is None:
+        return True
+    return problem.line is None and source is not None and bool(problem.path)
+
+
+def message(problem: Problem, source: Source | None) -> str:
+    """The problem's message, naming its file when it is shown at the spec's key."""
+    file = problem.file
+    if file is not None and _at_spec_key(problem, source) and file.name not in problem.message:
+        return f"{file.name}: {problem.message}"
+    return problem.message
+
+
 def locate(problem: Problem, source: Source | None) -> tuple[str, int | None, int | None, int]:
     """(file shown, line, column, caret width) of a problem."""
-    if problem.file is not None:
+    if problem.file is not None and not _at_spec_key(problem, source):
         return _display(problem.file), problem.line, problem.col, 1
     name = _display(source.path) if source else "spec"
     if problem.line is not None or source is None:
@@ -89,11 +106,11 @@ def render_input_error(error: InputError, console: Console) -> None:
         if problem.path:
             head.append(format_path(problem.path), style="cyan")
             head.append(": ")
-        head.append(problem.message)
+        head.append(message(problem, source))
         console.print(head, soft_wrap=True)
         text = None
-        if problem.file is None and source is not None:
-            text = source.text
+        if _at_spec_key(problem, source):
+            text = source.text if source is not None else None
         elif problem.file is not None and problem.file.suffix in (
             ".py",
             ".csv",
