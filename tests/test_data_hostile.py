@@ -377,3 +377,25 @@ def test_generated_data_loads_under_the_budget():
         DataSpec(source="blobs", samples=50), base_dir=Path("."), rng=np.random.default_rng(0)
     )
     assert d.x_train.shape == (50, 2)
+
+
+def test_targets_too_wide_for_memory_are_refused_at_the_output_units(tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "budget", lambda: 1 << 20)  # 1 MiB of data
+    monkeypatch.chdir(tmp_path)
+    text = spec_text(source="moons", samples=100).replace("units: 1,", "units: 2000,")
+    (tmp_path / "spec.yaml").write_text(text.replace("sigmoid", "softmax").replace("bce", "cce"))
+    result = CliRunner().invoke(main, ["diagnose", "spec.yaml", "--quick"])
+    refused(result.exit_code, result.stderr, "spec.yaml:8:15: model.layers[1].units: targets")
+    assert "100 samples × 2000 output units of float64 are 1.53 MiB" in result.stderr
+
+
+def test_a_single_sample_on_a_relu_kink_is_gradient_checked(tmp_path, monkeypatch):
+    """One spirals sample is the origin, where every ReLU sits on its kink: the gradient check
+    keeps it rather than checking zero samples (a division by zero in the loss)."""
+    monkeypatch.chdir(tmp_path)
+    text = spec_text(source="spirals", samples=1, classes=3).replace("tanh", "relu")
+    text = text.replace("units: 1, activation: sigmoid", "units: 3, activation: softmax")
+    (tmp_path / "spec.yaml").write_text(text.replace("loss: bce", "loss: cce"))
+    result = CliRunner().invoke(main, ["diagnose", "spec.yaml", "--quick"])
+    assert result.exit_code in (0, 1), result.stderr
+    assert "internal error" not in result.stderr
