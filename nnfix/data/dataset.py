@@ -38,7 +38,10 @@ class Dataset:
 
 
 def _error(message: str, where: tuple[SpecPath, Path | None], source: Source | None) -> DataError:
+    """A problem with the array read from `where`'s file (named in the message), or generated."""
     key, file = where
+    if file is not None and file.name not in message:
+        message = f"{file.name}: {message}"
     return DataError([Problem(message, path=key, file=file)], source)
 
 
@@ -107,7 +110,7 @@ def _shaped(
             f"the inputs{x_in} have {len(x)} samples, shape {x.shape}, but the targets{y_in} "
             f"have {len(y)}, shape {y.shape}: expected one target per sample"
         )
-        problems.append(Problem(message, path=sources["y"][0], file=sources["y"][1]))
+        problems.append(_error(message, sources["y"], source).problems[0])
     if problems:
         raise DataError(problems, source)
     return x, _labels(y)

@@ -20,7 +20,7 @@ from nnfix.errors import DataError, InputError, Problem, SpecPath, did_you_mean
 from nnfix.spec.source import Source
 
 MAX_SHOWN = 10  # bad cells reported one by one; the rest are counted
-MAX_COLUMNS_SHOWN = 20  # a header's columns listed when data.target names none of them
+MAX_COLUMNS_SHOWN = 20  # columns or arrays listed when the spec names none of them
 
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -394,10 +394,11 @@ def _npy(raw: bytes, name: str) -> np.ndarray:
             f"{name}: its header says {described}, {limits.size(need)}, but only "
             f"{limits.size(len(raw) - offset)} follow the header (a truncated or damaged file?)"
         )
-    too_big = limits.over(count * max(dtype.itemsize, limits.FLOAT_BYTES))
+    held = count * max(dtype.itemsize, limits.FLOAT_BYTES)  # as float64 (or wider)
+    too_big = limits.over(held)
     if too_big:
         raise _Unreadable(
-            f"{name} holds {described}: as float64 that is {limits.size(count * 8)}, {too_big}"
+            f"{name} holds {described}: as float64 that is {limits.size(held)}, {too_big}"
         )
     try:
         array = np.frombuffer(raw, dtype=dtype, count=count, offset=offset)
@@ -439,6 +440,12 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, name: str
     return _npy(raw, what)
 
 
+def _listed(names: list[str], quote: str = "'") -> str:
+    """'x', 'y' — the first MAX_COLUMNS_SHOWN names, then how many there are; or none."""
+    shown = ", ".join(f"{quote}{n[:40]}{quote}" for n in names[:MAX_COLUMNS_SHOWN]) or "none"
+    return shown + (f", … ({len(names)} in all)" if len(names) > MAX_COLUMNS_SHOWN else "")
+
+
 def _not_numpy(file: Path, raw: bytes) -> str:
     found = " ".join(f"{b:02x}" for b in raw[:6]) or "an empty file"
     return (
@@ -456,7 +463,7 @@ def read_npy(file: Path, key: SpecPath, source: Source | None = None) -> np.ndar
         if not raw.startswith(ZIP_MAGIC):
             raise _Unreadable(_not_numpy(file, raw))
         with _archive(raw, file.name) as archive:
-            keys = ", ".join(_members(archive)) or "none"
+            keys = _listed(list(_members(archive)), quote="")
         raise _Unreadable(
             f"{file.name} is an .npz archive (arrays {keys}); expected one .npy array",
             hint="use source: npz with path:, x: and y:",
@@ -493,7 +500,7 @@ def read_npz(
         for spec_key, name in names.items():
             at = ("data", spec_key) if spec_key in given else key
             if name not in members:
-                shown = ", ".join(f"'{k}'" for k in members) or "none"
+                shown = _listed(list(members))
                 message = (
                     f"no array '{name}' in {file.name}; expected one of the arrays it has: {shown}"
                 )
