@@ -399,3 +399,12 @@ def test_a_single_sample_on_a_relu_kink_is_gradient_checked(tmp_path, monkeypatc
     result = CliRunner().invoke(main, ["diagnose", "spec.yaml", "--quick"])
     assert result.exit_code in (0, 1), result.stderr
     assert "internal error" not in result.stderr
+
+
+def test_symlink_loops_and_odd_names_are_refused_at_their_key(tmp_path, monkeypatch):
+    os.symlink("x.npy", tmp_path / "x.npy")  # a link to itself
+    code, err = diagnose(tmp_path, monkeypatch, {"y.npy": npy(Y)}, **NPY)
+    refused(code, err, "spec.yaml:4:6: data.x: ")
+    data = {**NPY, "x": '"a\\0b.npy"'}  # a NUL in the name
+    code, err = diagnose(tmp_path, monkeypatch, {}, **data)
+    refused(code, err, "spec.yaml:4:7: data.x: cannot follow the path")

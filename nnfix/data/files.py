@@ -38,13 +38,19 @@ def _fail(
 
 def resolve(name: str, base_dir: Path, key: SpecPath, source: Source | None = None) -> Path:
     """The file `name` (relative to the spec's folder), or an error saying where it looked."""
-    given = Path(name).expanduser()
-    file = given if given.is_absolute() else (base_dir / given).resolve()
-    if file.is_file():
+    try:
+        given = Path(name).expanduser()
+        file = given if given.is_absolute() else (base_dir / given).resolve()
+        kind = "file" if file.is_file() else "folder" if file.is_dir() else None
+        exists = file.exists()
+    except (OSError, RuntimeError, ValueError) as e:  # a symlink loop, a NUL in the name
+        message = f"cannot follow the path {name!r:.200}: {e}"
+        raise _fail(message, key, None, source=source) from None
+    if kind == "file":
         return file
-    if file.is_dir():
+    if kind == "folder":
         raise _fail(f"{file} is a folder; expected a data file", key, None, source=source)
-    if file.exists():
+    if exists:
         message = f"{file} is not a regular file (a pipe or a device?); expected a data file"
         raise _fail(message, key, None, source=source)
     where = "" if given.is_absolute() else " (paths are relative to the spec's folder)"
