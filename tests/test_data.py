@@ -253,7 +253,9 @@ def test_npz_default_and_custom_keys(tmp_path):
 def test_npz_missing_keys_list_what_the_file_has(tmp_path):
     np.savez(tmp_path / "d.npz", inputs=np.ones((2, 3)), labels=np.zeros(2))
     problems = data_error(tmp_path, source="npz", path="d.npz", x="input").problems
-    assert [p.path for p in problems] == [("data", "x"), ("data", "y")]
+    # at the key the spec names the array with, or (y left to its default) at data.path
+    assert [p.path for p in problems] == [("data", "x"), ("data", "path")]
+    assert problems[1].hint == "set data.y to one of them"
     assert "'inputs', 'labels'" in problems[0].message
     assert problems[0].hint == "did you mean 'inputs'?"
     assert problems[0].file == tmp_path / "d.npz"

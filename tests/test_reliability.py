@@ -263,9 +263,9 @@ def test_a_net_too_large_for_the_machine_is_refused_at_its_heaviest_layer(tmp_pa
     assert "10,000,500,001 parameters" in problem["message"]
 
 
-def test_the_estimate_counts_parameters_batches_and_one_hot_targets():
+def test_the_estimate_counts_parameters_and_a_batch():
     from nnfix.run.resources import COPIES, ITEM, PER_UNIT, network_bytes
 
-    per_layer = network_bytes(inputs=3, units=[4, 2], samples=10, batch=5)
+    per_layer = network_bytes(inputs=3, units=[4, 2], batch=5)
     assert per_layer[0] == ITEM * (COPIES * (3 * 4 + 4) + PER_UNIT * 5 * 4)
-    assert per_layer[1] == ITEM * (COPIES * (4 * 2 + 2) + PER_UNIT * 5 * 2 + 10 * 2)
+    assert per_layer[1] == ITEM * (COPIES * (4 * 2 + 2) + PER_UNIT * 5 * 2)

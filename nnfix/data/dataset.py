@@ -38,7 +38,10 @@ class Dataset:
 
 
 def _error(message: str, where: tuple[SpecPath, Path | None], source: Source | None) -> DataError:
+    """A problem with the array read from `where`'s file (named in the message), or generated."""
     key, file = where
+    if file is not None and file.name not in message:
+        message = f"{file.name}: {message}"
     return DataError([Problem(message, path=key, file=file)], source)
 
 
@@ -100,11 +103,14 @@ def _shaped(
     except InputError as e:
         problems += e.problems
     if not problems and len(x) != len(y):
+        x_file, y_file = sources["x"][1], sources["y"][1]
+        x_in = f" ({x_file.name})" if x_file is not None and x_file != y_file else ""
+        y_in = f" ({y_file.name})" if y_file is not None and x_file != y_file else ""
         message = (
-            f"the inputs have {len(x)} samples, shape {x.shape}, but the targets have {len(y)}, "
-            f"shape {y.shape}: expected one target per sample"
+            f"the inputs{x_in} have {len(x)} samples, shape {x.shape}, but the targets{y_in} "
+            f"have {len(y)}, shape {y.shape}: expected one target per sample"
         )
-        problems.append(Problem(message, path=sources["y"][0], file=sources["y"][1]))
+        problems.append(_error(message, sources["y"], source).problems[0])
     if problems:
         raise DataError(problems, source)
     return x, _labels(y)
@@ -142,13 +148,27 @@ def load_dataset(
     source: Source | None = None,
 ) -> Dataset:
     """Generate or read the data, keep the first `limit`, hold out `validation`, then `scale`."""
+    try:
+        return _load(data, Path(base_dir), rng, dtype, source)
+    except MemoryError:
+        key = "samples" if data.source in GENERATORS else "path" if data.path else "x"
+        message = (
+            f"the data does not fit in memory: nnfix ran out while "
+            f"{'generating' if data.source in GENERATORS else 'reading'} it"
+        )
+        raise DataError([Problem(message, path=("data", key))], source) from None
+
+
+def _load(
+    data: DataSpec, base_dir: Path, rng: np.random.Generator, dtype: str, source: Source | None
+) -> Dataset:
     if data.source in GENERATORS:
         gen = GENERATORS[data.source]
         x, y = gen(data.samples, data.noise, rng, data.classes, data.features)
         name, unit = str(data.source), "samples"
         sources: Sources = {"x": (("data", "source"), None), "y": (("data", "source"), None)}
     else:
-        x, y, name, sources = read_files(data, Path(base_dir), source)
+        x, y, name, sources = read_files(data, base_dir, source)
         unit = "rows" if data.source == "csv" else "samples"
     x, y = _shaped(x, y, sources, source)
     total = len(x)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from nnfix.data import limits
+from nnfix.errors import Problem
+
+if TYPE_CHECKING:
+    from nnfix.spec.model import DataSpec
 
 Generator = Callable[[int, float, np.random.Generator, int, int], tuple[np.ndarray, np.ndarray]]
 
@@ -104,3 +112,38 @@ GENERATORS: dict[str, Generator] = {
     "blobs": blobs,
     "linear": linear,
 }
+
+
+def problems(data: DataSpec) -> list[Problem]:
+    """What makes a generated source impossible to generate, found before anything is
+    allocated: a noise that is not a finite number, more samples × features than fit."""
+    if data.source not in GENERATORS:
+        return []
+    found = []
+    if not math.isfinite(data.noise):
+        message = f"expected a finite number, the noise's standard deviation (got {data.noise})"
+        found.append(Problem(message, path=("data", "noise")))
+    features = data.features if data.source in ("blobs", "linear") else 2
+    nbytes = data.samples * features * limits.FLOAT_BYTES
+    too_big = limits.over(nbytes)
+    if too_big:
+        key = (
+            "features"
+            if data.source in ("blobs", "linear") and features > data.samples
+            else "samples"
+        )
+        message = (
+            f"{data.samples} samples × {features} features of float64 are "
+            f"{limits.size(nbytes)}, {too_big}"
+        )
+        found.append(Problem(message, path=("data", key)))
+    if data.source in ("spirals", "blobs"):
+        nbytes = data.classes * features * limits.FLOAT_BYTES
+        too_big = limits.over(nbytes)
+        if too_big:
+            message = (
+                f"{data.classes} classes × {features} features of float64 are "
+                f"{limits.size(nbytes)}, {too_big}"
+            )
+            found.append(Problem(message, path=("data", "classes")))
+    return found

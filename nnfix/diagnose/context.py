@@ -76,10 +76,11 @@ class Context:
 
     @cached_property
     def init(self) -> InitPass | None:
-        """The cached forward/backward at init (None when the targets do not fit the output)."""
-        if self.y_train is None:
-            return None
+        """The cached forward/backward at init (None when the targets do not fit the output or
+        no training sample is finite: D101 says so)."""
         rows = np.flatnonzero(self.finite_rows)[:INIT_BATCH]
+        if self.y_train is None or not len(rows):
+            return None
         x, y = self.data.x_train[rows], self.y_train[rows]
         with np.errstate(all="ignore"):
             value, grads, cache = self.network.loss_and_grads(x, y, self.loss, self.spec.train.l2)
@@ -87,12 +88,13 @@ class Context:
 
     @cached_property
     def probe(self) -> ProbeRecord | None:
-        """The time-bounded training probe (None when the targets do not fit the output)."""
+        """The time-bounded training probe (None when the targets do not fit the output or no
+        training sample is finite)."""
         from nnfix.diagnose.probe import run_probe
 
-        if self.y_train is None:
-            return None
         rows = self.finite_rows
+        if self.y_train is None or not rows.any():
+            return None
         dtype = self.spec.train.dtype
         x, y = self.data.x_train[rows].astype(dtype), self.y_train[rows].astype(dtype)
         return run_probe(

@@ -24,8 +24,8 @@ def batch(net: Network, cache: Cache, y: np.ndarray) -> tuple[np.ndarray, np.nda
             near |= ~np.all(act.builtin.smooth(cache.z[layer], KINK), axis=1)
     keep = np.flatnonzero(~near)
     excluded = 0
-    if len(keep) >= min(BATCH, len(x)) // 2:  # enough smooth samples: use only those
-        excluded = int(near[: keep[:BATCH][-1] + 1].sum()) if len(keep) else 0
+    if len(keep) and len(keep) >= min(BATCH, len(x)) // 2:  # enough smooth ones: only those
+        excluded = int(near[: keep[:BATCH][-1] + 1].sum())
         x, y = x[keep], y[keep]
     return x[:BATCH], y[:BATCH], excluded
 

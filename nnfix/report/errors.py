@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.text import Text
 
 from nnfix.diagnose.findings import InputProblem
-from nnfix.errors import InputError, Problem, format_path
+from nnfix.errors import CommandLineError, InputError, Problem, format_path
 from nnfix.spec.source import Source
 
 
@@ -23,16 +23,35 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+def _at_spec_key(problem: Problem, source: Source | None) -> bool:
+    """Whether `problem` is shown at the spec's line of its key: every problem in the spec, and
+    one about a whole file the spec names (no line inside it: a binary file, shapes that do not
+    match, a column that is not there), at the key that names the file (`data.x`, …)."""
+    if problem.file is None:
+        return True
+    return problem.line is None and source is not None and bool(problem.path)
+
+
+def message(problem: Problem, source: Source | None) -> str:
+    """The problem's message, naming its file when it is shown at the spec's key."""
+    file = problem.file
+    if file is not None and _at_spec_key(problem, source) and file.name not in problem.message:
+        return f"{file.name}: {problem.message}"
+    override = source.override_for(problem.path) if source and file is None else None
+    if override and override not in problem.message:
+        return f"{problem.message} (from {override})"
+    return problem.message
+
+
 def locate(problem: Problem, source: Source | None) -> tuple[str, int | None, int | None, int]:
     """(file shown, line, column, caret width) of a problem."""
-    if problem.file is not None:
+    if problem.file is not None and not _at_spec_key(problem, source):
         return _display(problem.file), problem.line, problem.col, 1
     name = _display(source.path) if source else "spec"
     if problem.line is not None or source is None:
         return name, problem.line, problem.col, 1
-    override = source.override_for(problem.path)
-    if override:
-        return override, None, None, 1
+    # a --set value: at the spec's line of its key (or the nearest key above it that the file
+    # has), the message saying which --set gave it
     found, mark = source.locate(problem.path, problem.on_key)
     if mark is None:
         return name, None, None, 1
@@ -84,17 +103,19 @@ def render_input_error(error: InputError, console: Console) -> None:
     located.sort(key=lambda item: (item[0][0], item[0][1] or 0, item[0][2] or 0))
     for (name, line, col, width), problem in located:
         where = name + (f":{line}:{col}" if line and col else f":{line}" if line else "")
+        if isinstance(error, CommandLineError):  # an option: its message names it
+            where = "nnfix"
         head = Text()
         head.append(where, style="bold")
         head.append(": ")
         if problem.path:
             head.append(format_path(problem.path), style="cyan")
             head.append(": ")
-        head.append(problem.message)
+        head.append(message(problem, source))
         console.print(head, soft_wrap=True)
         text = None
-        if problem.file is None and source is not None:
-            text = source.text
+        if _at_spec_key(problem, source):
+            text = source.text if source is not None else None
         elif problem.file is not None and problem.file.suffix in (
             ".py",
             ".csv",
@@ -134,7 +155,7 @@ def input_problems(error: InputError, spec: str) -> list[InputProblem]:
                 line=line,
                 col=col if line else None,
                 path=format_path(problem.path),
-                message=problem.message,
+                message=message(problem, source),
                 what=error.what,
             )
         )

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnfix.data import Dataset, encode_targets, load_dataset
+from nnfix.data import Dataset, encode_targets, limits, load_dataset
 from nnfix.engine.build import build_loss, build_network
 from nnfix.engine.losses import Loss
 from nnfix.engine.network import Network
-from nnfix.errors import DataError
+from nnfix.errors import DataError, Problem
 from nnfix.run.resources import check_network
 from nnfix.spec.load import LoadedSpec
 
@@ -49,6 +49,20 @@ def seeds(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.rando
     return np.random.default_rng(data), np.random.default_rng(init), np.random.default_rng(batch)
 
 
+def _one_hot_fits(samples: int, units: int, loaded: LoadedSpec) -> None:
+    """Targets shaped like the output layer take samples × units floats: refused before they
+    are allocated when that is beyond the data budget."""
+    nbytes = samples * units * limits.FLOAT_BYTES
+    too_big = limits.over(nbytes)
+    if too_big:
+        message = (
+            f"targets for {samples} samples × {units} output units of float64 are "
+            f"{limits.size(nbytes)}, {too_big}"
+        )
+        path = ("model", "layers", len(loaded.spec.model.layers) - 1, "units")
+        raise DataError([Problem(message, path=path)], loaded.source)
+
+
 def prepare(loaded: LoadedSpec, dtype: str | None = None) -> Prepared:
     """Load the data and build the network in `dtype` (default: the spec's train.dtype); data
     problems are DataErrors located in the spec. Targets that do not fit the output layer are
@@ -61,6 +75,7 @@ def prepare(loaded: LoadedSpec, dtype: str | None = None) -> Prepared:
     )
     check_network(loaded, data.n_features, len(data.x_train) + len(data.x_val))
     units = spec.model.layers[-1].units
+    _one_hot_fits(len(data.y_train) + len(data.y_val), units, loaded)
     y_train = y_val = None
     target_error = None
     try:

@@ -4,10 +4,7 @@ MemoryError or a machine brought to its knees (SPEC §7)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import resource
-
+from nnfix.data.limits import memory, size
 from nnfix.errors import Problem, SpecError
 from nnfix.spec.load import LoadedSpec
 
@@ -21,35 +18,19 @@ ITEM = 8  # bytes per float64
 
 
 def memory_bound() -> int:
-    """Bytes nnfix plans on using at most: SHARE of the physical memory, or of the
-    address-space limit when one is set lower."""
-    total = FLOOR
-    with contextlib.suppress(ValueError, OSError, AttributeError):  # not every OS says
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft != resource.RLIM_INFINITY and soft > 0:
-        total = min(total, soft)
-    return int(SHARE * total)
+    """Bytes nnfix plans on for a network: SHARE of the memory it may use."""
+    usable = memory()
+    return int(SHARE * (FLOOR if usable is None else usable))
 
 
-def size_text(n: float) -> str:
-    """1536 -> '1.5 KiB'."""
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
-
-
-def network_bytes(inputs: int, units: list[int], samples: int, batch: int) -> list[int]:
-    """Bytes per layer: its parameters (COPIES times), its share of a batch's arrays, and for
-    the output layer the targets one-hot encoded over every sample."""
+def network_bytes(inputs: int, units: list[int], batch: int) -> list[int]:
+    """Bytes per layer: its parameters (COPIES times) and its share of a batch's arrays (the
+    one-hot targets are the data's, bounded where the data is read)."""
     out = []
     fan_in = inputs
     for n in units:
         out.append(ITEM * (COPIES * (fan_in * n + n) + PER_UNIT * batch * n))
         fan_in = n
-    out[-1] += ITEM * samples * units[-1]
     return out
 
 
@@ -57,9 +38,9 @@ def check_network(loaded: LoadedSpec, inputs: int, samples: int) -> None:
     """A SpecError at the layer that weighs most when the net would not fit in memory."""
     spec = loaded.spec
     units = [layer.units for layer in spec.model.layers]
-    size = spec.train.batch_size
-    batch = min(samples, BATCH if size == "full" else max(size, BATCH))
-    per_layer = network_bytes(inputs, units, samples, batch)
+    given = spec.train.batch_size
+    batch = min(samples, BATCH if given == "full" else max(given, BATCH))
+    per_layer = network_bytes(inputs, units, batch)
     need, bound = sum(per_layer), memory_bound()
     if need <= bound:
         return
@@ -68,10 +49,10 @@ def check_network(loaded: LoadedSpec, inputs: int, samples: int) -> None:
     raise SpecError(
         [
             Problem(
-                f"this net would need about {size_text(need)} ({params:,} parameters, "
-                f"{inputs} inputs, batches of {batch}), more than the {size_text(bound)} nnfix "
+                f"this net would need about {size(need)} ({params:,} parameters, "
+                f"{inputs} inputs, batches of {batch}), more than the {size(bound)} nnfix "
                 f"plans on here (half the memory this process may use); layer {heaviest + 1} takes "
-                f"{size_text(per_layer[heaviest])} of it",
+                f"{size(per_layer[heaviest])} of it",
                 path=("model", "layers", heaviest, "units"),
                 hint="fewer units, or a machine with more memory",
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from nnfix.data import generated
 from nnfix.engine import activations
 from nnfix.errors import Problem, SpecPath
 from nnfix.spec.model import (
@@ -84,6 +85,7 @@ def check(sections: dict) -> list[Problem]:
 
 def _data(data: DataSpec) -> list[Problem]:
     problems = _keys_apply(data, data.source, _DATA_KEYS, ("data",), "source")
+    problems += generated.problems(data)
     if data.source in ("csv", "npz") and data.path is None:
         problems.append(
             Problem(f"source '{data.source}' needs 'path' (the file to read)", path=("data",))

@@ -192,7 +192,9 @@ def classify(
     if tb:
         flags["traceback"] = tb
     if rc == 2:
-        if lineless or located(stderr, files):
+        # an option of the command line has no line: its message names the option instead
+        options = re.search(r"^nnfix: --[a-z-]+ ", stderr, flags=re.M) is not None
+        if lineless or options or located(stderr, files):
             flags["located-input-error"] = first_line(stderr)
         else:
             flags["unlocated-input-error"] = first_line(stderr)

@@ -702,9 +702,9 @@ def saturated_units(ctx: Context) -> list[Finding]:
 @check(OVERFIT_PROBE, T106)
 def cannot_overfit(ctx: Context) -> list[Finding]:
     """The net cannot memorise a handful of samples even with Adam."""
-    if ctx.y_train is None:
-        return []
     rows = np.flatnonzero(ctx.finite_rows)[:OVERFIT_SAMPLES]
+    if ctx.y_train is None or not len(rows):  # no finite sample to fit: D101 says so
+        return []
     dtype = ctx.spec.train.dtype
     x, y = ctx.data.x_train[rows].astype(dtype), ctx.y_train[rows].astype(dtype)
     name = ctx.spec.loss.name
