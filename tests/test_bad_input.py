@@ -136,10 +136,13 @@ def test_set_override_is_validated_like_the_file(tmp_path, monkeypatch):
         "train", "spec.yaml", "--set", "train.lr=fast", "--set", "model.layers[0].units=0"
     )
     assert code == 2
-    assert "--set train.lr=fast: train.lr: expected a number (got 'fast')" in err
+    # at the spec's line of the key (or of the section it goes in), naming the --set
     assert (
-        "--set model.layers[0].units=0: model.layers[0].units: expected a number greater than 0"
-        in err
+        "spec.yaml:10:1: train.lr: expected a number (got 'fast') (from --set train.lr=fast)" in err
+    )
+    assert (
+        "spec.yaml:7:15: model.layers[0].units: expected a number greater than 0 (got 0) "
+        "(from --set model.layers[0].units=0)" in err
     )
     code, err, _ = run("train", "spec.yaml", "--set", "nonsense")
     assert code == 2 and "expected KEY=VALUE" in err

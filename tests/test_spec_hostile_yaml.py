@@ -414,7 +414,7 @@ def test_set_values_go_through_the_same_limits(spec, value, fragment):
     spec(GOOD)
     code, err, _ = run("diagnose", "spec.yaml", "--set", f"name={value}")
     assert code == 2 and fragment in err and "internal error" not in err
-    assert err.startswith("--set name=")
+    assert err.startswith("spec.yaml:1:7: name: ") and "(from --set name=" in err
 
 
 def test_json_diagnose_of_a_hostile_spec_exits_2_with_the_located_message(spec):

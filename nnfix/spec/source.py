@@ -75,10 +75,12 @@ class Source:
     overrides: dict[SpecPath, str] = field(default_factory=dict)  # path -> "--set k=v"
 
     def locate(self, path: SpecPath, on_key: bool = False) -> tuple[SpecPath, Mark | None]:
-        """The mark of `path`, or of its nearest ancestor that is in the file."""
+        """The mark of `path`, or of its nearest ancestor that is in the file (a section at its
+        key, the line that names what the missing key belongs in; a scalar at its value)."""
         for n in range(len(path), -1, -1):
             prefix = tuple(path[:n])
-            table = self.keys if on_key and n == len(path) else self.values
+            section = n < len(path) and prefix in self.keys and prefix not in self.styles
+            table = self.keys if (on_key and n == len(path)) or section else self.values
             if prefix in table:
                 return prefix, table[prefix]
             if prefix in self.keys:
