@@ -269,3 +269,27 @@ def test_the_estimate_counts_parameters_and_a_batch():
     per_layer = network_bytes(inputs=3, units=[4, 2], batch=5)
     assert per_layer[0] == ITEM * (COPIES * (3 * 4 + 4) + PER_UNIT * 5 * 4)
     assert per_layer[1] == ITEM * (COPIES * (4 * 2 + 2) + PER_UNIT * 5 * 2)
+
+
+def test_an_unknown_rule_on_the_command_line_is_named_and_json_stays_one_document(tmp_path):
+    (tmp_path / "spec.yaml").write_text(BAD_SPEC, encoding="utf-8")
+    code, out, err = nnfix(
+        "diagnose", "spec.yaml", "--select", "*", "--format", "json", cwd=tmp_path
+    )
+    assert code == 2
+    assert "nnfix: --select '*': unknown rule or prefix '*'" in err
+    (problem,) = json.loads(out)["errors"]
+    assert problem["what"] == "the command line" and problem["line"] is None
+
+
+def test_an_unknown_rule_in_the_spec_is_at_its_line(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "data: {source: xor}\nmodel:\n  layers:\n    - {units: 1, activation: sigmoid}\n"
+        "loss: bce\ndiagnose:\n  ignore: [G1O1]\n",
+        encoding="utf-8",
+    )
+    code, _, err = nnfix("diagnose", "spec.yaml", cwd=tmp_path)
+    assert code == 2
+    assert "spec.yaml:7:12: diagnose.ignore[0]: unknown rule or prefix 'G1O1'" in err
+    assert "did you mean 'G101'" in err

@@ -34,8 +34,14 @@ class Outcome:
 def run(
     paths: list[Path], flags: dict, assignments: tuple[str, ...] = (), quick: bool = False
 ) -> Outcome:
-    project = from_pyproject(find_pyproject(Path.cwd()))
-    _check_selectors(flags)
+    try:
+        project = from_pyproject(find_pyproject(Path.cwd()))
+        _check_selectors(flags)
+    except InputError as exc:  # nothing can be diagnosed: still one report, in its format
+        base = resolve(flags, DiagnoseSpec(), {})
+        outcome = Outcome(Report([], fail_on=base.fail_on), base, [exc])
+        outcome.report.errors += input_problems(exc, "")
+        return outcome
     base = resolve(flags, DiagnoseSpec(), project)
     outcome = Outcome(Report([], fail_on=base.fail_on), base)
     for path in paths:

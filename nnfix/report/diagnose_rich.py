@@ -160,9 +160,12 @@ def verdict(report: Report) -> Text:
     counts, failed, n = report.counts(), report.failed, len(report.specs)
     text = Text()
     if report.errors:  # exit 2: whatever was diagnosed, the run as a whole did not check all
-        unread = len({e.spec for e in report.errors})
+        unread = len({e.spec for e in report.errors if e.spec})
         text.append("ERROR", style="bold red")
-        text.append(f"  {unread} spec{'s' if unread != 1 else ''} could not be read")
+        if unread:
+            text.append(f"  {unread} spec{'s' if unread != 1 else ''} could not be read")
+        else:
+            text.append("  the command line could not be read (above): nothing was diagnosed")
         if n:
             text.append(
                 f"; {n} diagnosed: {counts['error']} error{'s' if counts['error'] != 1 else ''}, "

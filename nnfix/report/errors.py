@@ -148,6 +148,8 @@ def input_problems(error: InputError, spec: str) -> list[InputProblem]:
     out = []
     for problem in error.problems:
         name, line, col, _ = locate(problem, source)
+        if isinstance(error, CommandLineError):
+            name = "command line"
         out.append(
             InputProblem(
                 spec=spec,
