@@ -293,3 +293,19 @@ def test_an_unknown_rule_in_the_spec_is_at_its_line(tmp_path):
     assert code == 2
     assert "spec.yaml:7:12: diagnose.ignore[0]: unknown rule or prefix 'G1O1'" in err
     assert "did you mean 'G101'" in err
+
+
+def test_a_thread_left_running_by_their_backward_is_a_u101_warning(tmp_path):
+    spec = columns(
+        tmp_path,
+        "def L_model_backward(AL, Y, caches):\n",
+        "def L_model_backward(AL, Y, caches):\n"
+        "    import threading, time\n"
+        "    threading.Thread(target=time.sleep, args=(600,)).start()\n",
+    )
+    code, out, err = nnfix("diagnose", "spec.yaml", "--quick", "--format", "json", cwd=spec.parent)
+    assert code in (0, 1), err  # and it returned: the thread did not keep nnfix alive
+    found = [f for s in json.loads(out)["specs"] for f in s["findings"] if f["code"] == "U101"]
+    assert len(found) == 1 and found[0]["severity"] == "warning"
+    assert "thread" in found[0]["message"] and "sleep" in found[0]["message"]
+    assert found[0]["location"]["spec_path"] == "implementation.backward"

@@ -15,7 +15,7 @@ import numpy as np
 
 from nnfix.diagnose import rules
 from nnfix.diagnose.context import Context, Options
-from nnfix.diagnose.findings import Finding, PassRun, SpecReport
+from nnfix.diagnose.findings import Finding, Fix, PassRun, Severity, SpecReport
 from nnfix.diagnose.rules.rule import STAGES, Check, Stage
 from nnfix.diagnose.rules.usercode import U101, user_error
 from nnfix.errors import ModuleError, UserFunctionError
@@ -187,8 +187,25 @@ def run_checks(
             findings = _run(c, ctx, found)
             found += findings
             emit(("check", CheckRun(c.name, stage.name, findings, time.perf_counter() - start)))
+    if sandbox.GUARD.threads:
+        emit(("check", CheckRun("threads", "your code", _threads(sandbox.GUARD.threads), 0.0)))
     emit(("layers", _quietly(layer_table, ctx)))
     emit(("about", _quietly(about, ctx)))
+
+
+def _threads(left: dict[str, str]) -> list[Finding]:
+    """A U101 warning for each of the user's functions that left a thread running."""
+    return [
+        U101.finding(
+            f"{role} started a thread that was still running when it returned ({target}): a "
+            "script that calls it never ends, as Python waits for every non-daemon thread",
+            path=_role_path(role),
+            evidence={"thread": target},
+            severity=Severity.WARNING,
+            fix=Fix("join the thread before returning, or start it with daemon=True"),
+        )
+        for role, target in left.items()
+    ]
 
 
 def _quietly(part: Callable[[Context], list], ctx: Context) -> list:

@@ -123,6 +123,7 @@ class Guard:
     timer: bool = True  # SIGALRM can interrupt a call (main thread of a Unix process)
     worker: bool = False  # in a worker, where Ctrl-C is nnfix's to handle: a KeyboardInterrupt
     # can only come from the user's code
+    threads: dict[str, str] = field(default_factory=dict)  # role -> a thread it left running
 
     def call(self, role: str, fn: Callable, *args, **kwargs) -> Any:
         if role in self.broken:
@@ -136,6 +137,7 @@ class Guard:
         if armed:
             previous = signal.signal(signal.SIGALRM, _alarm)
             signal.setitimer(signal.ITIMER_REAL, self.timeout)
+        running = set(threading.enumerate())
         try:
             return fn(*args, **kwargs)
         except KeyboardInterrupt as exc:
@@ -173,6 +175,8 @@ class Guard:
             ) from None
         finally:
             sys.setrecursionlimit(depth)  # first: the calls below need the stack back
+            if role not in self.threads:
+                self._left_running(role, running)
             if armed:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, previous)
@@ -182,6 +186,17 @@ class Guard:
             with contextlib.suppress(OSError):
                 if os.getcwd() != cwd:
                     os.chdir(cwd)
+
+    def _left_running(self, role: str, before: set[threading.Thread]) -> None:
+        """Note a non-daemon thread the call started and left running: a script that does
+        this never ends (nnfix's worker ends it with the worker)."""
+        for thread in threading.enumerate():
+            if thread not in before and thread.is_alive() and not thread.daemon:
+                target = getattr(thread, "_target", None)
+                what = getattr(target, "__qualname__", None) or thread.name
+                module = getattr(target, "__module__", None)
+                self.threads[role] = f"{module}.{what}" if module else what
+                return
 
 
 def _alarm(signum, frame):

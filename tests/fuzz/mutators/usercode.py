@@ -190,6 +190,9 @@ def make_hostile(case: Case, file: str, function: str, name: str, at_import: boo
     (or at the end of the module when `at_import`)."""
     statements, exit_code = HOSTILE.get(name) or (HANGS[name], None)
     source = _source(case, file)
+    if _function_span(source.split("\n"), function) is None:
+        at_import = True  # not a function of the file (a class call): the module's end, as
+        # inject would put it, where nnfix does not run top-level statements
     if at_import:
         source = source + "\n" + statements + "\n"
     else:
