@@ -163,3 +163,13 @@ def test_quick_skips_the_probes_and_runs_are_deterministic():
     assert [(f["code"], f["evidence"]) for f in first] == [
         (f["code"], f["evidence"]) for f in second
     ]
+
+
+def test_a_run_still_lowering_its_loss_is_no_verdict_for_t106():
+    from nnfix.diagnose.probe import still_learning
+
+    slow = [1.0 - 0.002 * step for step in range(400)]  # 0.2 lower over the last quarter
+    stalled = [0.7] * 300 + [0.699] * 100
+    assert still_learning(slow)
+    assert not still_learning(stalled)
+    assert not still_learning([float("nan")] * 400)

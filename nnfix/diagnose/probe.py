@@ -108,10 +108,12 @@ def overfit(
     """Can the net drive the loss below `target` on these few samples? Adam, full batch, each of
     `rates` in turn for up to `steps` steps, from the spec's own init and with its own
     derivatives. True, False (every rate ran its steps in vain) or None (the budget ran out
-    first: no verdict); and the best loss at each rate tried."""
+    first, or some rate was still lowering the loss at its last steps: no verdict); and the
+    best loss at each rate tried."""
     from nnfix.spec.model import OptimizerSpec, ScheduleSpec
 
     tried = {}
+    learning = False  # some rate was still lowering the loss when its steps ran out
     start = time.perf_counter()
     for lr in rates:
         settings = train.model_copy(
@@ -127,10 +129,12 @@ def overfit(
         net = network.copy()
         trainer = Trainer(net, loss, settings, rng)
         best = [math.inf]
+        losses: list[float] = []
 
-        def watch(info: StepInfo, best=best) -> None:
+        def watch(info: StepInfo, best=best, losses=losses) -> None:
             if math.isfinite(info.loss):
                 best[0] = min(best[0], info.loss)
+            losses.append(info.loss)
 
         def stop(best=best) -> bool:
             return best[0] < target or time.perf_counter() - start > budget
@@ -142,4 +146,21 @@ def overfit(
             return True, tried
         if history.steps < steps and history.stopped != "diverged":
             return None, tried  # stopped by the budget, not by failing
-    return False, tried
+        learning = learning or still_learning(losses)
+    return (None if learning else False), tried
+
+
+STILL_LEARNING = 0.1  # the loss fell by more than this share over the last quarter of the steps
+
+
+def still_learning(losses: list[float]) -> bool:
+    """Whether a run was still lowering its loss when it stopped: its best over the last
+    quarter of the steps more than STILL_LEARNING below its best before that. A net whose
+    math is broken stalls; a correct one that is merely slow (a deep sigmoid stack) keeps
+    going, and is no proof of a bug."""
+    quarter = len(losses) // 4
+    if quarter < 2:
+        return False
+    finite = [v if math.isfinite(v) else math.inf for v in losses]
+    before, last = min(finite[:-quarter]), min(finite[-quarter:])
+    return math.isfinite(before) and last < (1 - STILL_LEARNING) * before

@@ -9,7 +9,7 @@ import numpy as np
 
 from nnfix.diagnose.context import Context
 from nnfix.diagnose.findings import Finding, Fix
-from nnfix.diagnose.probe import overfit
+from nnfix.diagnose.probe import STILL_LEARNING, overfit
 from nnfix.diagnose.rules.rule import (
     ERROR,
     INIT_STATISTICS,
@@ -309,7 +309,9 @@ T106 = Rule(
         {", ".join(f"{lr:g}" for lr in OVERFIT_LRS)} for up to {OVERFIT_STEPS} steps each, from
         the spec's own init and with its own derivatives: it fails when no run gets the mean
         loss under {OVERFIT_LOSS:g} (BCE, CCE) or under {OVERFIT_SHARE:.0%} of the best
-        constant prediction's (MSE, MAE), within {OVERFIT_BUDGET:.0%} of the budget.
+        constant prediction's (MSE, MAE), within {OVERFIT_BUDGET:.0%} of the budget — and no run
+        was still lowering it at the end (by more than {STILL_LEARNING:.0%} over its last
+        quarter of steps: slow is not broken).
         """),
     causes=caused_by(
         "A101",
