@@ -131,6 +131,165 @@ def test_an_output_range_is_measured(text, lo, hi):
     assert got_lo == pytest.approx(lo, abs=1e-9) and got_hi == pytest.approx(hi, abs=1e-9)
 
 
+# --- correct nets: nothing at error level ----------------------------------------------------
+
+LEAKY = '{name: "maximum(z, 0.01*z)", derivative: "where(z > 0, 1, 0.01)"}'
+HEALTHY = {
+    "leaky-z": [f"{{units: 9, activation: {LEAKY}}}"] * 3,
+    "leaky-a": [
+        '{units: 5, activation: {name: "where(z > 0, z, 0.1*z)", derivative: "where(a > 0, 1, '
+        '0.1)", derivative_of: a}}',
+        '{units: 12, activation: {name: "where(z > 0, z, 0.1*z)", derivative: "where(z > 0, '
+        '1, 0.1)"}}',
+    ],
+    "relu": [
+        '{units: 7, activation: {name: "z*(z>0)", derivative: "z > 0"}}',
+        '{units: 4, activation: {name: "maximum(z, 0)", derivative: "where(a > 0, 1, 0)", '
+        "derivative_of: a}}",
+    ],
+    "sigmoid": [
+        '{units: 3, activation: {name: "1/(1+exp(-z))", derivative: "a*(1-a)", derivative_of: a}}',
+        '{units: 6, activation: {name: "1/(1+exp(-z))", derivative: "exp(-z)/(1+exp(-z))**2"}}',
+    ],
+    "tanh": [
+        '{units: 10, activation: {name: "(exp(z)-exp(-z))/(exp(z)+exp(-z))", derivative: '
+        '"1 - a**2", derivative_of: a}}',
+        '{units: 4, activation: {name: "tanh(z)", derivative: "1 - tanh(z)**2"}}',
+    ],
+    "softplus": [
+        '{units: 8, activation: {name: "log(1+exp(z))", derivative: "1/(1+exp(-z))"}}',
+        '{units: 8, activation: {name: "log1p(exp(z))", derivative: "1 - exp(-a)", '
+        "derivative_of: a}}",
+    ],
+    "kinks-at-0-and-1": [
+        '{units: 6, activation: {name: "maximum(z, 0) + 0.1*minimum(z - 1, 0)", derivative: '
+        '"where(z > 0, 1, 0) + where(z < 1, 0.1, 0)"}}'
+    ],
+}
+OUTPUT = '{units: 1, activation: {name: "1/(1+exp(-z))", derivative: "a*(1-a)", derivative_of: a}}'
+
+
+@pytest.mark.parametrize("init", ["zeros", "{name: normal, std: 0.3}", "he_uniform"])
+@pytest.mark.parametrize("net", sorted(HEALTHY))
+def test_correct_expression_nets_are_silent(write_spec, net, init):
+    """Zero init puts every z on ReLU's kink: only Y101 (the symmetric init) is an error there."""
+    found = run(write_spec, [*HEALTHY[net], OUTPUT], init=init)
+    allowed = {"Y101"} if init == "zeros" else set()
+    assert {f.code for f in errors(found)} <= allowed, [(f.code, f.message) for f in errors(found)]
+    assert not [f for f in found if f.code.startswith("A")]
+
+
+def test_issue_13_leaky_relu_expression_in_a_zero_initialised_net(write_spec):
+    found = run(
+        write_spec,
+        [f"{{units: 6, activation: {LEAKY}}}", "{units: 1, activation: sigmoid}"],
+        init="zeros",
+    )
+    assert [f.code for f in errors(found)] == ["Y101"]
+    (y101,) = errors(found)
+    assert y101.fix.value == "he_normal"  # leaky ReLU's init, not a guess for an unknown function
+
+
+# --- broken nets: still caught, at the right layer, with a fix one can apply ------------------
+
+
+@pytest.mark.parametrize(
+    ("layers", "code", "layer", "fix"),
+    [
+        (  # ReLU's step on an expression leaky ReLU: another activation's derivative
+            [
+                HIDDEN,
+                '{units: 5, activation: {name: "maximum(z, 0.2*z)", derivative: '
+                '"where(z > 0, 1, 0)"}}',
+            ],
+            "A103",
+            2,
+            "where(z > 0, 1, 0.2)",
+        ),
+        (  # tanh's derivative on a sigmoid written out
+            [
+                HIDDEN,
+                HIDDEN,
+                '{units: 4, activation: {name: "1/(1+exp(-z))", derivative: '
+                '"1 - a**2", derivative_of: a}}',
+            ],
+            "A103",
+            3,
+            "a * (1 - a)",
+        ),
+        (  # tanh's derivative on the built-in sigmoid
+            ['{units: 4, activation: {name: sigmoid, derivative: "1 - tanh(z)**2"}}', HIDDEN],
+            "A103",
+            1,
+            "sigmoid(z) * (1 - sigmoid(z))",
+        ),
+        (  # 1 - z**2 called on z, the activation an expression
+            [
+                HIDDEN,
+                '{units: 6, activation: {name: "(exp(z)-exp(-z))/(exp(z)+exp(-z))", '
+                'derivative: "1 - z**2"}}',
+            ],
+            "A102",
+            2,
+            "a",
+        ),
+        (  # a slope that is wrong in a way no hypothesis explains
+            [
+                '{units: 8, activation: {name: "where(z > 0, z, 0.1*z)", derivative: '
+                '"where(z > 0, 1, 0.5)"}}'
+            ],
+            "A101",
+            1,
+            "where(z > 0, 1, 0.1)",
+        ),
+        (  # a sign flip on an expression softplus
+            [HIDDEN, '{units: 3, activation: {name: "log(1+exp(z))", derivative: "-sigmoid(z)"}}'],
+            "A101",
+            2,
+            "sigmoid(z)",
+        ),
+        (  # a wrong derivative of a function that is no built-in: remove it, in a sentence
+            [
+                '{units: 5, activation: {name: "z*tanh(log1p(exp(z)))", derivative: '
+                '"tanh(log1p(exp(z)))"}}'
+            ],
+            "A101",
+            1,
+            None,
+        ),
+    ],
+)
+@pytest.mark.parametrize("init", ["zeros", "xavier_normal"])
+def test_wrong_derivatives_are_caught(write_spec, layers, code, layer, fix, init):
+    found = run(write_spec, [*layers, "{units: 1, activation: sigmoid}"], init=init)
+    hits = [f for f in found if f.code.startswith("A")]
+    assert [(f.code, f.location.layer) for f in hits] == [(code, layer)], [
+        (f.code, f.message) for f in hits
+    ]
+    (hit,) = hits
+    assert_real_fix(hit)
+    assert hit.fix.value == fix
+    if "z > 0" in str(fix):  # a kink at 0: never evidence taken there
+        assert all(abs(point["z"]) > 1e-6 for point in hit.evidence["worst"])
+    g101 = [f for f in found if f.code == "G101"]
+    assert all(code in f.caused_by for f in g101 if f.location.layer <= layer)
+
+
+def test_a_wrong_derivative_of_a_file_function_activation(write_spec, tmp_path):
+    (tmp_path / "acts.py").write_text(
+        "import numpy as np\n\ndef leaky(z):\n    return np.where(z > 0, z, 0.05 * z)\n"
+    )
+    layers = [
+        "{units: 6, activation: {name: 'acts.py:leaky', derivative: 'where(z > 0, 1, 0.05)'}}",
+        "{units: 6, activation: {name: 'acts.py:leaky', derivative: 'where(z > 0, 1, 0)'}}",
+        "{units: 1, activation: sigmoid}",
+    ]
+    found = run(write_spec, layers, init="zeros")
+    (a103,) = [f for f in found if f.code.startswith("A")]
+    assert a103.code == "A103" and a103.location.layer == 2
+    assert a103.fix.value == "where(z > 0, 1, 0.05)" and "leaky_relu" in a103.message
+
+
 # --- G102 on an output written as an expression -------------------------------------------------
 
 SIGMOID_OUT = '{units: 1, activation: "1/(1+exp(-z))"}'
