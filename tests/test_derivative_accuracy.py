@@ -290,6 +290,54 @@ def test_a_wrong_derivative_of_a_file_function_activation(write_spec, tmp_path):
     assert a103.fix.value == "where(z > 0, 1, 0.05)" and "leaky_relu" in a103.message
 
 
+# --- D104: the output's range against what the loss needs -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("out", "fires"),
+    [
+        ("elu", True),
+        ("{name: elu, alpha: 0.5}", True),
+        ("linear", True),
+        ("tanh", True),
+        ("relu", True),
+        ("softplus", True),
+        ("sigmoid", False),
+        ('"where(z > 0, z, exp(z) - 1)"', True),  # elu written out
+        ('"clip(z, -1, 1)"', True),  # no built-in: its range is measured
+        ('"1/(1+exp(-z))"', False),
+        ('"0.5*tanh(z) + 0.5"', False),  # in (0, 1) though no built-in
+    ],
+)
+def test_d104_bce_needs_an_output_in_0_1(write_spec, out, fires):
+    found = run(write_spec, [HIDDEN, f"{{units: 1, activation: {out}}}"], select=["D104"])
+    hits = [f for f in found if f.code == "D104"]
+    assert bool(hits) == fires, [f.message for f in hits]
+    if fires:
+        (hit,) = hits
+        assert hit.location.layer == 2 and hit.location.spec_path == "model.layers[1].activation"
+        assert hit.fix.value == "sigmoid" and "(0, 1)" in hit.message
+
+
+def test_d104_cce_needs_a_distribution(write_spec, tmp_path):
+    (tmp_path / "out.py").write_text(
+        "import numpy as np\n\ndef softmax(z):\n"
+        "    e = np.exp(z - z.max(axis=1, keepdims=True))\n"
+        "    return e / e.sum(axis=1, keepdims=True)\n"
+    )
+    data = "{source: spirals, classes: 3, samples: 150}"
+    for out, fires in [
+        ("softmax", False),
+        ("'out.py:softmax'", False),
+        ("sigmoid", True),
+        ('"1/(1+exp(-z))"', True),
+        ("linear", True),
+    ]:
+        layers = [HIDDEN, f"{{units: 3, activation: {out}}}"]
+        found = run(write_spec, layers, loss="cce", data=data, select=["D104"])
+        assert bool([f for f in found if f.code == "D104"]) == fires, out
+
+
 # --- G102 on an output written as an expression -------------------------------------------------
 
 SIGMOID_OUT = '{units: 1, activation: "1/(1+exp(-z))"}'
