@@ -338,6 +338,51 @@ def test_d104_cce_needs_a_distribution(write_spec, tmp_path):
         assert bool([f for f in found if f.code == "D104"]) == fires, out
 
 
+# --- D101: the rows of the user's data ---------------------------------------------------------
+
+
+def test_d101_names_csv_lines_with_a_validation_split(write_spec, tmp_path):
+    rng = np.random.default_rng(5)
+    lines = ["a,b,c,label"]
+    for _ in range(60):
+        x = rng.normal(size=3)
+        lines.append(f"{x[0]:.4f},{x[1]:.4f},{x[2]:.4f},{int(x[0] > 0)}")
+    lines.insert(20, "")  # a blank line: skipped, but it still counts as a line of the file
+    nan_lines = [7, 18, 31, 60]  # 1-based file lines (the header is line 1)
+    for n in nan_lines:
+        cells = lines[n - 1].split(",")
+        cells[1] = "nan"
+        lines[n - 1] = ",".join(cells)
+    lines[46 - 1] = "inf," + lines[46 - 1].split(",", 1)[1]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    data = "{source: csv, path: d.csv, validation: 0.2}"
+    found = run(write_spec, [HIDDEN, "{units: 1, activation: sigmoid}"], data=data)
+    (hit,) = [f for f in found if f.code == "D101"]
+    assert hit.evidence["rows"] == [7, 18, 31, 46, 60]
+    assert "lines 7, 18, 31, 46, 60" in hit.message and "d.csv" in hit.message
+    assert hit.evidence["sets"] == {"training": 2, "validation": 3}  # as the split fell
+    assert hit.evidence["nan"] == 4 and hit.evidence["inf"] == 1
+
+
+def test_d101_npy_rows_with_a_validation_split_and_limit(write_spec, tmp_path):
+    x = np.random.default_rng(1).normal(size=(80, 2))
+    y = (x[:, 0] > 0).astype(float)
+    x[[2, 35, 61], 0] = np.nan
+    y[70] = np.inf  # beyond `limit`: not read
+    y[20] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    data = "{source: npy, x: x.npy, y: y.npy, validation: 0.2, limit: 65}"
+    found = run(write_spec, [HIDDEN, "{units: 1, activation: sigmoid}"], data=data)
+    by_part = {f.evidence["part"]: f for f in found if f.code == "D101"}
+    assert by_part["inputs"].evidence["rows"] == [3, 36, 62]
+    assert by_part["inputs"].evidence["indices"] == [2, 35, 61]
+    assert by_part["inputs"].evidence["sets"] == {"training": 2, "validation": 1}
+    assert by_part["targets"].evidence["rows"] == [21]
+    assert by_part["targets"].evidence["sets"] == {"validation": 1}
+    assert "rows 3, 36, 62" in by_part["inputs"].message
+
+
 # --- G102 on an output written as an expression -------------------------------------------------
 
 SIGMOID_OUT = '{units: 1, activation: "1/(1+exp(-z))"}'

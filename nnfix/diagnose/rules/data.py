@@ -38,8 +38,10 @@ D101 = Rule(
     summary="NaN or inf in the inputs or targets (with row numbers)",
     detects=prose("""
         Inputs or targets that are NaN or ±inf, in the training or the validation part. The
-        finding lists the rows (numbered from 1 in the data as read, after `limit`) and the
-        columns they are in, and how many NaNs and infs there are.
+        finding lists where they are in your data, whichever part they were split into: the
+        lines of a csv file (counted from 1, the header included), the rows of an npy, npz or
+        idx array or of generated data (counted from 1; the evidence also gives the 0-based
+        indices) — and the columns they are in, and how many NaNs and infs there are.
         """),
     why=prose("""
         One NaN in a batch makes that batch's pre-activations, its loss and every gradient
@@ -234,60 +236,73 @@ D105 = Rule(
 )
 
 
-def _rows(mask: np.ndarray, rows: np.ndarray) -> list[int]:
-    """1-based sample numbers in the data (after `limit`) of the samples `mask` marks."""
-    return [int(rows[i]) + 1 for i in np.flatnonzero(mask)[:SHOWN_ROWS]]
-
-
 def _data_path(ctx: Context) -> tuple:
     data = ctx.spec.data
     return ("data", "path") if data.path else ("data", "x") if data.x else ("data", "source")
 
 
+def _numbered(d, indices: np.ndarray) -> tuple[list[int], str]:
+    """How the report numbers the samples at `indices` (0-based, in the data as read): the
+    file lines of a csv, else sample numbers from 1; and what they are."""
+    if d.lines is not None:
+        return [int(n) for n in d.lines[indices]], f"lines of {d.file}"
+    where = f" of {d.file}" if d.file else " of the generated data"
+    return [int(i) + 1 for i in indices], f"rows{where}, from 1"
+
+
 @check(STATIC, D101)
 def non_finite_data(ctx: Context) -> list[Finding]:
-    """NaN or inf in the inputs or targets, with the rows they are in."""
+    """NaN or inf in the inputs or targets, with the rows of the user's data they are in —
+    the file's lines for a csv — whichever part (training, validation) they were split into."""
     found = []
     d = ctx.data
-    for what, x, y, source_rows in (
-        ("training", d.x_train, d.y_train, d.train_rows),
-        ("validation", d.x_val, d.y_val, d.val_rows),
-    ):
-        if len(x) == 0:
+    parts = [
+        (x, np.asarray(y, dtype=float).reshape(len(y), -1), rows, what)
+        for x, y, rows, what in (
+            (d.x_train, d.y_train, d.train_rows, "training"),
+            (d.x_val, d.y_val, d.val_rows, "validation"),
+        )
+        if len(x)
+    ]
+    for part in ("inputs", "targets"):
+        arrays = [(x if part == "inputs" else y, rows, what) for x, y, rows, what in parts]
+        bad = [(~np.isfinite(a), a, rows, what) for a, rows, what in arrays]
+        if not any(b.any() for b, *_ in bad):
             continue
-        y = np.asarray(y, dtype=float).reshape(len(y), -1)
-        for part, array in (("inputs", x), ("targets", y)):
-            bad = ~np.isfinite(array)
-            if not bad.any():
-                continue
-            rows = bad.any(axis=1)
-            listed = _rows(rows, source_rows)
-            columns = [int(c) for c in np.flatnonzero(bad.any(axis=0))[:SHOWN_ROWS]]
-            more = "…" if rows.sum() > SHOWN_ROWS else ""
-            message = (
-                f"{int(rows.sum())} {what} rows have NaN or inf in their {part} "
-                f"(rows {', '.join(map(str, listed))}{more}): "
-                "one such value makes the loss and every gradient NaN"
+        indices = np.sort(np.concatenate([rows[b.any(axis=1)] for b, _, rows, _ in bad]))
+        count = len(indices)
+        listed, numbered = _numbered(d, indices[:SHOWN_ROWS])
+        in_set = {what: int(b.any(axis=1).sum()) for b, _, _, what in bad if b.any()}
+        columns = sorted({int(c) for b, *_ in bad for c in np.flatnonzero(b.any(axis=0))})
+        more = "…" if count > SHOWN_ROWS else ""
+        kind = "line" if d.lines is not None else "row"
+        where = f" of {d.file}" if d.lines is not None else ""
+        message = (
+            f"{count} {kind}{'s' * (count != 1)}{where} have NaN or inf in their {part} "
+            f"({kind}{'s' * (count != 1)} {', '.join(map(str, listed))}{more}): "
+            "one such value makes the loss and every gradient NaN"
+        )
+        found.append(
+            D101.finding(
+                message,
+                path=_data_path(ctx),
+                evidence={
+                    "part": part,
+                    "rows": listed,
+                    "numbered": numbered,
+                    "indices": [int(i) for i in indices[:SHOWN_ROWS]],
+                    "count": count,
+                    "sets": in_set,
+                    "columns": columns[:SHOWN_ROWS],
+                    "nan": sum(int(np.isnan(a).sum()) for _, a, _, _ in bad),
+                    "inf": sum(int(np.isinf(a).sum()) for _, a, _, _ in bad),
+                },
+                fix=Fix(
+                    f"remove or impute those {kind}s before training ({numbered}; `indices` "
+                    "in the evidence count samples from 0 as read, after `limit`)"
+                ),
             )
-            found.append(
-                D101.finding(
-                    message,
-                    path=_data_path(ctx),
-                    evidence={
-                        "part": part,
-                        "set": what,
-                        "rows": listed,
-                        "count": int(rows.sum()),
-                        "columns": columns,
-                        "nan": int(np.isnan(array).sum()),
-                        "inf": int(np.isinf(array).sum()),
-                    },
-                    fix=Fix(
-                        "remove or impute those rows before training (row numbers count samples "
-                        "from 1 in the data as read, after `limit`)"
-                    ),
-                )
-            )
+        )
     return found
 
 
