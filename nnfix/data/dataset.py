@@ -27,10 +27,10 @@ class Dataset:
     x_val: np.ndarray  # 0 rows when validation is 0
     y_val: np.ndarray
     description: str  # "moons, 512 samples, 2 features"
-    train_rows: (
-        np.ndarray
-    )  # each training sample's sample number in the data (0-based, after limit)
-    val_rows: np.ndarray
+    train_rows: np.ndarray  # each training sample's index in the data as read (0-based)
+    val_rows: np.ndarray  # ... each validation sample's
+    file: str | None = None  # the file a sample's number refers to (None: generated data)
+    lines: np.ndarray | None = None  # a csv: the file line (from 1) of each sample as read
 
     @property
     def n_features(self) -> int:
@@ -167,13 +167,16 @@ def _load(
         x, y = gen(data.samples, data.noise, rng, data.classes, data.features)
         name, unit = str(data.source), "samples"
         sources: Sources = {"x": (("data", "source"), None), "y": (("data", "source"), None)}
+        lines, file = None, None
     else:
-        x, y, name, sources = read_files(data, base_dir, source)
+        x, y, name, sources, lines = read_files(data, base_dir, source)
+        file = name
         unit = "rows" if data.source == "csv" else "samples"
     x, y = _shaped(x, y, sources, source)
     total = len(x)
     if data.limit is not None:
         x, y = x[: data.limit], y[: data.limit]
+        lines = lines[: data.limit] if lines is not None else None
     train, val = _split(len(x), data.validation, rng)
     x_train, x_val = x[train], x[val]
     if data.scale != "none":
@@ -185,7 +188,7 @@ def _load(
         description += f", {len(val)} held out for validation"
     with np.errstate(all="ignore"):  # float32 overflow becomes inf, reported by D101
         x_train, x_val = x_train.astype(dtype, copy=False), x_val.astype(dtype, copy=False)
-    return Dataset(x_train, y[train], x_val, y[val], description, train, val)
+    return Dataset(x_train, y[train], x_val, y[val], description, train, val, file, lines)
 
 
 def encode_targets(

@@ -245,8 +245,9 @@ def read_csv(
     target: str | int | None,
     key: SpecPath = ("data", "path"),
     source: Source | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs (every column but the target) and targets of a comma-separated file of numbers."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Inputs (every column but the target) and targets of a comma-separated file of numbers,
+    and the file line (from 1) each row was read from (None if that cannot be told)."""
     try:
         text = _read_bytes(file, key, source, limits.CSV_BYTES_PER_BYTE).decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -291,7 +292,9 @@ def read_csv(
             raise ValueError("column count")
     except ValueError:
         table = _parse_slowly(lines, start, ncol, header, file, key, source)
-    return np.delete(table, col, axis=1), table[:, col]
+    numbers = np.array([i + 1 for i in range(start, len(lines)) if lines[i].strip()], np.int64)
+    row_lines = numbers if len(numbers) == len(table) else None  # blank lines are skipped
+    return np.delete(table, col, axis=1), table[:, col], row_lines
 
 
 # --- npy, npz, idx -----------------------------------------------------------------------
@@ -574,8 +577,9 @@ Sources = dict[str, tuple[SpecPath, Path | None]]  # "x"/"y" -> spec key and fil
 
 def read_files(
     data, base_dir: Path, source: Source | None = None
-) -> tuple[np.ndarray, np.ndarray, str, Sources]:
-    """Inputs, targets, a name for what was read, and where each came from, for a file source."""
+) -> tuple[np.ndarray, np.ndarray, str, Sources, np.ndarray | None]:
+    """Inputs, targets, a name for what was read, where each came from, and for a csv the file
+    line of each sample (None for arrays: a sample's number is its index)."""
     problems: list[Problem] = []
     keys = ("path",) if data.source in ("csv", "npz") else ("x", "y")
     _need(data, keys, problems)
@@ -592,12 +596,12 @@ def read_files(
         file, key = files["path"], ("data", "path")
         sources: Sources = {"x": (key, file), "y": (key, file)}
         if data.source == "csv":
-            x, y = read_csv(file, data.target, key, source)
-            return x, y, file.name, sources
+            x, y, lines = read_csv(file, data.target, key, source)
+            return x, y, file.name, sources, lines
         names = {"x": data.x or "x", "y": data.y or "y"}
         given = [name for name in names if getattr(data, name) is not None]
         arrays = read_npz(file, names, key, source, given)
-        return arrays["x"], arrays["y"], file.name, sources
+        return arrays["x"], arrays["y"], file.name, sources, None
     reader = read_npy if data.source == "npy" else read_idx
     arrays = {}
     for name, file in files.items():
@@ -608,4 +612,4 @@ def read_files(
     if problems:
         raise DataError(problems, source)
     sources = {name: (("data", name), files[name]) for name in files}
-    return arrays["x"], arrays["y"], f"{files['x'].name} + {files['y'].name}", sources
+    return arrays["x"], arrays["y"], f"{files['x'].name} + {files['y'].name}", sources, None

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from nnfix.engine import activations
+from nnfix.engine.activations.numeric import recognise
 from nnfix.engine.layers import LAYERS, Layer
 from nnfix.engine.losses import Loss
 from nnfix.engine.network import LayerActivation, Network
@@ -76,9 +77,12 @@ def _numeric_derivative(forward: Callable[[Array], Array]) -> Callable[[Array, A
 
 
 def layer_activation(
-    i: int, layer: LayerSpec, functions: dict[SpecPath, UserFunction]
+    i: int, layer: LayerSpec, functions: dict[SpecPath, UserFunction], output: bool = False
 ) -> LayerActivation:
-    """Layer i's forward function (always the true one) and the derivative its backward uses."""
+    """Layer i's forward function (always the true one) and the derivative its backward uses.
+    An expression or file function that computes a built-in is that built-in (`builtin`, its
+    true derivative, its facts) while the forward pass stays the user's function; softmax is
+    recognised only in the `output` layer, the one place it can be."""
     spec = layer.activation
     path = ("model", "layers", i, "activation")
     builtin: activations.Activation | None = None
@@ -94,7 +98,11 @@ def layer_activation(
         def forward(z: Array, uf=uf, call=call) -> Array:
             return _checked(name_path, uf, lambda: call(z), z)
 
-        true_derivative = _numeric_derivative(forward)
+        builtin = recognise(forward, output)
+        if builtin is None:
+            true_derivative = _numeric_derivative(forward)
+        else:
+            true_derivative = builtin.derivative if builtin.elementwise else None
     declared = functions.get((*path, "derivative"))
     derivative = (
         declared_derivative((*path, "derivative"), declared, spec.derivative_of)
@@ -133,7 +141,7 @@ def build_network(
     n_in = n_inputs
     for i, layer in enumerate(model.layers):
         bias_init = (layer.bias_init or model.bias_init) if has_bias(model, layer) else None
-        act = layer_activation(i, layer, loaded.functions)
+        act = layer_activation(i, layer, loaded.functions, i == len(model.layers) - 1)
         init = layer.init or model.init
         layers.append(LAYERS["dense"].build(n_in, layer.units, act, init, bias_init, rng, dtype))
         n_in = layer.units

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nnfix.diagnose.context import Context
@@ -17,6 +19,7 @@ from nnfix.diagnose.rules.rule import (
     yaml_block,
 )
 from nnfix.engine import activations
+from nnfix.engine.activations import numeric
 from nnfix.engine.metrics import target_kind
 
 FAMILY = "D", "data: inputs and targets"  # the code prefix, and what its rules cover
@@ -25,6 +28,7 @@ UNSCALED_RMS = 10.0  # D102: an input feature whose root-mean-square exceeds thi
 MINORITY = 0.05  # D105: a class under 5 % of the samples
 SHOWN_ROWS = 10  # D101: rows listed one by one
 SATURATES = activations.get("sigmoid").saturates_beyond  # |z| where sigmoid and tanh go flat
+RANGE_SLACK = 1e-9  # D104: how far past (0, 1) an output's range may reach for bce (rounding)
 
 
 D101 = Rule(
@@ -34,8 +38,10 @@ D101 = Rule(
     summary="NaN or inf in the inputs or targets (with row numbers)",
     detects=prose("""
         Inputs or targets that are NaN or ±inf, in the training or the validation part. The
-        finding lists the rows (numbered from 1 in the data as read, after `limit`) and the
-        columns they are in, and how many NaNs and infs there are.
+        finding lists where they are in your data, whichever part they were split into: the
+        lines of a csv file (counted from 1, the header included), the rows of an npy, npz or
+        idx array or of generated data (counted from 1; the evidence also gives the 0-based
+        indices) — and the columns they are in, and how many NaNs and infs there are.
         """),
     why=prose("""
         One NaN in a batch makes that batch's pre-activations, its loss and every gradient
@@ -153,10 +159,12 @@ D104 = Rule(
     severity=ERROR,
     summary="output activation and loss that do not fit (tanh or linear with BCE, softmax on one unit, sigmoid with CCE)",
     detects=prose("""
-        An output activation and a loss that do not fit together: BCE on an output that can
-        leave (0, 1) (tanh, linear, ReLU and the like); softmax over a single unit (with BCE or
-        anything else); CCE on outputs that are not a probability distribution (sigmoid,
-        linear).
+        An output activation and a loss that do not fit together, judged by what the output
+        can give, not by its name: BCE on an output whose range leaves (0, 1) (tanh, linear,
+        ReLU, ELU and the like); softmax over a single unit (with BCE or anything else); CCE on
+        outputs that are not a probability distribution (sigmoid, linear). An activation
+        written as an expression or a file function is judged by the built-in it computes, or
+        else by its values, measured.
         """),
     why=prose("""
         BCE takes log a and log(1 − a), which exist only for a in (0, 1): a tanh output of −0.3
@@ -185,6 +193,13 @@ D104 = Rule(
             - {units: 16, activation: tanh}
             - {units: 1, activation: sigmoid}
         loss: bce
+        """),
+    thresholds=prose(f"""
+        The range is the activation's declared one (ELU's is (−α, ∞), tanh's (−1, 1)); for
+        an expression or file function that is no built-in, the least and greatest values it
+        gives for z from −{numeric.RANGE_REACH:g} to {numeric.RANGE_REACH:g}. BCE fits when
+        that range lies within [0, 1] (give or take {RANGE_SLACK:g}); CCE when the output is
+        softmax, or a function whose outputs, on random rows of z, lie in [0, 1] and sum to 1.
         """),
 )
 
@@ -221,60 +236,73 @@ D105 = Rule(
 )
 
 
-def _rows(mask: np.ndarray, rows: np.ndarray) -> list[int]:
-    """1-based sample numbers in the data (after `limit`) of the samples `mask` marks."""
-    return [int(rows[i]) + 1 for i in np.flatnonzero(mask)[:SHOWN_ROWS]]
-
-
 def _data_path(ctx: Context) -> tuple:
     data = ctx.spec.data
     return ("data", "path") if data.path else ("data", "x") if data.x else ("data", "source")
 
 
+def _numbered(d, indices: np.ndarray) -> tuple[list[int], str]:
+    """How the report numbers the samples at `indices` (0-based, in the data as read): the
+    file lines of a csv, else sample numbers from 1; and what they are."""
+    if d.lines is not None:
+        return [int(n) for n in d.lines[indices]], f"lines of {d.file}"
+    where = f" of {d.file}" if d.file else " of the generated data"
+    return [int(i) + 1 for i in indices], f"rows{where}, from 1"
+
+
 @check(STATIC, D101)
 def non_finite_data(ctx: Context) -> list[Finding]:
-    """NaN or inf in the inputs or targets, with the rows they are in."""
+    """NaN or inf in the inputs or targets, with the rows of the user's data they are in —
+    the file's lines for a csv — whichever part (training, validation) they were split into."""
     found = []
     d = ctx.data
-    for what, x, y, source_rows in (
-        ("training", d.x_train, d.y_train, d.train_rows),
-        ("validation", d.x_val, d.y_val, d.val_rows),
-    ):
-        if len(x) == 0:
+    parts = [
+        (x, np.asarray(y, dtype=float).reshape(len(y), -1), rows, what)
+        for x, y, rows, what in (
+            (d.x_train, d.y_train, d.train_rows, "training"),
+            (d.x_val, d.y_val, d.val_rows, "validation"),
+        )
+        if len(x)
+    ]
+    for part in ("inputs", "targets"):
+        arrays = [(x if part == "inputs" else y, rows, what) for x, y, rows, what in parts]
+        bad = [(~np.isfinite(a), a, rows, what) for a, rows, what in arrays]
+        if not any(b.any() for b, *_ in bad):
             continue
-        y = np.asarray(y, dtype=float).reshape(len(y), -1)
-        for part, array in (("inputs", x), ("targets", y)):
-            bad = ~np.isfinite(array)
-            if not bad.any():
-                continue
-            rows = bad.any(axis=1)
-            listed = _rows(rows, source_rows)
-            columns = [int(c) for c in np.flatnonzero(bad.any(axis=0))[:SHOWN_ROWS]]
-            more = "…" if rows.sum() > SHOWN_ROWS else ""
-            message = (
-                f"{int(rows.sum())} {what} rows have NaN or inf in their {part} "
-                f"(rows {', '.join(map(str, listed))}{more}): "
-                "one such value makes the loss and every gradient NaN"
+        indices = np.sort(np.concatenate([rows[b.any(axis=1)] for b, _, rows, _ in bad]))
+        count = len(indices)
+        listed, numbered = _numbered(d, indices[:SHOWN_ROWS])
+        in_set = {what: int(b.any(axis=1).sum()) for b, _, _, what in bad if b.any()}
+        columns = sorted({int(c) for b, *_ in bad for c in np.flatnonzero(b.any(axis=0))})
+        more = "…" if count > SHOWN_ROWS else ""
+        kind = "line" if d.lines is not None else "row"
+        where = f" of {d.file}" if d.lines is not None else ""
+        message = (
+            f"{count} {kind}{'s' * (count != 1)}{where} have NaN or inf in their {part} "
+            f"({kind}{'s' * (count != 1)} {', '.join(map(str, listed))}{more}): "
+            "one such value makes the loss and every gradient NaN"
+        )
+        found.append(
+            D101.finding(
+                message,
+                path=_data_path(ctx),
+                evidence={
+                    "part": part,
+                    "rows": listed,
+                    "numbered": numbered,
+                    "indices": [int(i) for i in indices[:SHOWN_ROWS]],
+                    "count": count,
+                    "sets": in_set,
+                    "columns": columns[:SHOWN_ROWS],
+                    "nan": sum(int(np.isnan(a).sum()) for _, a, _, _ in bad),
+                    "inf": sum(int(np.isinf(a).sum()) for _, a, _, _ in bad),
+                },
+                fix=Fix(
+                    f"remove or impute those {kind}s before training ({numbered}; `indices` "
+                    "in the evidence count samples from 0 as read, after `limit`)"
+                ),
             )
-            found.append(
-                D101.finding(
-                    message,
-                    path=_data_path(ctx),
-                    evidence={
-                        "part": part,
-                        "set": what,
-                        "rows": listed,
-                        "count": int(rows.sum()),
-                        "columns": columns,
-                        "nan": int(np.isnan(array).sum()),
-                        "inf": int(np.isinf(array).sum()),
-                    },
-                    fix=Fix(
-                        "remove or impute those rows before training (row numbers count samples "
-                        "from 1 in the data as read, after `limit`)"
-                    ),
-                )
-            )
+        )
     return found
 
 
@@ -384,44 +412,70 @@ def label_output_mismatch(ctx: Context) -> list[Finding]:
     ]
 
 
+def _bound(x: float) -> str:
+    return "∞" if x == math.inf else "-∞" if x == -math.inf else f"{x:g}"
+
+
+def _output_facts(ctx: Context) -> tuple[str, tuple[float, float], bool] | None:
+    """The output activation's name for the report, its range, and whether it gives each
+    sample a probability distribution (as softmax does): declared by a built-in (or the
+    built-in an expression computes), else measured; None when it cannot be evaluated."""
+    out = ctx.network.activations[-1]
+    builtin = out.builtin
+    if builtin is not None:
+        name = builtin.name if out.name == builtin.name else f"`{out.name}` ({builtin.name})"
+        return name, builtin.output_range, builtin.name == "softmax"
+    span = numeric.output_range(out.forward)
+    if span is None:
+        return None
+    return f"`{out.name}`", span, numeric.is_distribution(out.forward, ctx.units)
+
+
 @check(STATIC, D104)
 def output_loss_mismatch(ctx: Context) -> list[Finding]:
-    """An output activation and loss that do not fit together."""
+    """An output activation and loss that do not fit together, decided from what the output
+    can give (its range; a distribution or not) against what the loss needs."""
     depth = ctx.network.depth
-    builtin = ctx.network.activations[-1].builtin
-    if builtin is None:
+    facts = _output_facts(ctx)
+    if facts is None:
         return []
-    act, loss, units = builtin.name, ctx.spec.loss.name, ctx.spec.model.layers[-1].units
+    act, (lo, hi), distribution = facts
+    loss, units = ctx.spec.loss.name, ctx.units
     apath = ctx.layer_path(depth, "activation")
-    evidence = {"activation": act, "units": units, "loss": loss}
-    lo, hi = builtin.output_range
-    if act == "softmax" and units == 1:
+    evidence = {
+        "activation": ctx.network.activations[-1].name,
+        "units": units,
+        "loss": loss,
+        "output_range": [lo, hi],
+    }
+    if distribution and units == 1:
         return [
             D104.finding(
-                "softmax over one unit always outputs 1: the output cannot depend on the input",
+                f"{act} over one unit always outputs 1: the output cannot depend on the input",
                 layer=depth,
                 path=apath,
                 fix=Fix("for two classes use one sigmoid unit with bce", apath, "sigmoid"),
                 evidence=evidence,
             )
         ]
-    if loss == "bce" and not (lo >= 0 and hi <= 1):
+    if loss == "bce" and not (lo >= -RANGE_SLACK and hi <= 1 + RANGE_SLACK):
         return [
             D104.finding(
-                f"bce needs outputs in (0, 1) but the output layer is {act}, whose range is "
-                f"[{lo:g}, {hi:g}]: log(a) and log(1 - a) are undefined outside it",
+                f"bce needs outputs in (0, 1) but the output layer is {act}, whose outputs run "
+                f"from {_bound(lo)} to {_bound(hi)}: log(a) and log(1 - a) are undefined "
+                "outside (0, 1)",
                 layer=depth,
                 path=apath,
                 fix=Fix("use a sigmoid output with bce", apath, "sigmoid"),
                 evidence=evidence,
             )
         ]
-    if loss == "cce" and act != "softmax":
+    if loss == "cce" and not distribution:
         message = (
             f"cce treats the outputs as a probability distribution, but {act} outputs do not "
             "sum to 1"
         )
-        if (lo, hi) == (0.0, 1.0):
+        if lo >= -RANGE_SLACK and hi <= 1 + RANGE_SLACK:
             message += ": every output can rise towards 1 at once, and the loss rewards it"
         return [
             D104.finding(

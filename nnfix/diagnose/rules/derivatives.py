@@ -12,16 +12,19 @@ from nnfix.diagnose.context import Context
 from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.rules.rule import DERIVATIVES, ERROR, Rule, check, prose, yaml_block
 from nnfix.engine import activations
+from nnfix.engine.activations import numeric
 from nnfix.engine.build import argument_of
+from nnfix.engine.network import LayerActivation
+from nnfix.spec.expr import ExpressionError, compile_expression
 from nnfix.spec.functions import UserFunction
 
 FAMILY = "A", "activation derivatives"  # the code prefix, and what its rules cover
 
-GRID = np.linspace(
-    -4.0, 4.0, 161
-)  # z where a declared derivative is compared, with the layer's own
-ACTUAL_POINTS = 2000  # ... and up to this many of the layer's pre-activations at init
+GRID = np.linspace(-4.0, 4.0, 161)  # z where a declared derivative is compared, with ...
+ACTUAL_POINTS = 2000  # ... up to this many of the layer's own pre-activations at init
 RTOL, ATOL = 1e-3, 1e-4  # a declared derivative agrees where |yours − true| ≤ ATOL + RTOL·|true|
+KINK_SHARE = 0.5  # a point is left out where the one-sided slopes differ by this share of that
+FAR = 30.0  # beyond |z| = FAR a derivative that overflows to NaN or inf is not compared
 
 
 A101 = Rule(
@@ -56,6 +59,18 @@ A101 = Rule(
           layers:
             - units: 16
               activation: {name: sigmoid, derivative: "sigmoid(z) * (1 - sigmoid(z))"}
+        """),
+    thresholds=prose(f"""
+        Compared at {len(GRID)} values of z from {GRID[0]:g} to {GRID[-1]:g} and at up to
+        {ACTUAL_POINTS} of the layer's own pre-activations at init; yours agrees where
+        |yours − true| ≤ {ATOL:g} + {RTOL:g}·|true|, the true derivative being the central
+        difference of the layer's function (step 1e-5·max(1, |z|)). Never at a kink: a point is
+        left out where the function's left and right slopes over that step differ by more than
+        {KINK_SHARE:g} of that tolerance (ReLU's and leaky ReLU's 0, or any kink of an
+        expression), so a zero-initialised net, whose z are all 0, is compared on the grid
+        alone. Beyond |z| = {FAR:g} a derivative that overflows (NaN, inf) is not compared. An
+        activation written as an expression is first recognised as the built-in it computes
+        (values equal to {numeric.MATCH_RTOL:g} relative on z in ±30), and judged as that one.
         """),
 )
 
@@ -153,18 +168,30 @@ def numeric_derivative(forward, z: np.ndarray) -> np.ndarray:
     return (forward(z + h) - forward(z - h)) / (2 * h)
 
 
-def _points(ctx: Context, layer: int) -> np.ndarray:
-    """Where to compare: a grid and the layer's own pre-activations at init, off its kinks."""
-    z = GRID
+def _points(ctx: Context, layer: int) -> tuple[np.ndarray, int]:
+    """Where to compare, as a column: the grid and the layer's own pre-activations at init,
+    leaving out every point within a difference step of a kink — the built-in's, and any the
+    function shows numerically (its one-sided slopes disagree). A zero-initialised net has
+    z = 0 everywhere, ReLU's kink: then the grid alone is compared. Also how many of the
+    layer's own values were left out so."""
+    act = ctx.network.activations[layer - 1]
+    actual = np.zeros(0)
     if ctx.init is not None:
-        actual = ctx.init.cache.z[layer - 1].ravel()
-        z = np.concatenate([GRID, actual[np.isfinite(actual)][:ACTUAL_POINTS]])
-    builtin = ctx.network.activations[layer - 1].builtin
-    return z[builtin.smooth(z)] if builtin is not None else z
+        values = np.unique(ctx.init.cache.z[layer - 1])
+        values = values[np.isfinite(values)]
+        if len(values) > ACTUAL_POINTS:  # spread over their range, extremes included
+            values = values[np.linspace(0, len(values) - 1, ACTUAL_POINTS).astype(int)]
+        actual = values
+    z = np.concatenate([GRID, actual]).reshape(-1, 1)
+    keep = ~numeric.kinked(act.forward, z, KINK_SHARE * ATOL, KINK_SHARE * RTOL)
+    if act.builtin is not None:
+        keep &= act.builtin.smooth(z)
+    return z[keep.ravel()], int((~keep[len(GRID) :]).sum())
 
 
 def _worst(z, fed, declared, true, k=3) -> list[dict]:
-    order = np.argsort(-np.abs(declared - true))[:k]
+    with np.errstate(all="ignore"):
+        order = np.argsort(-np.nan_to_num(np.abs(declared - true), nan=np.inf))[:k]
     return [
         {
             "z": float(z[i]),
@@ -176,14 +203,49 @@ def _worst(z, fed, declared, true, k=3) -> list[dict]:
     ]
 
 
-def _derivative_fix(ctx: Context, layer: int, variable: str, path: tuple) -> Fix:
-    """The true derivative written in `variable`, as the spec change that declares it."""
-    builtin = ctx.network.activations[layer - 1].builtin
-    name = ctx.network.activations[layer - 1].name
+def _label(act: LayerActivation) -> str:
+    """The layer's activation as the spec writes it, with the built-in it computes if it is
+    written otherwise: `maximum(z, 0.01*z)` (leaky_relu, alpha 0.01)."""
+    builtin = act.builtin
+    if builtin is None or act.name == builtin.name:
+        return act.name
+    alpha = f", alpha {builtin.alpha:g}" if builtin.alpha is not None else ""
+    return f"`{act.name}` ({builtin.name}{alpha})"
+
+
+def _compiles(text: str) -> bool:
+    try:
+        compile_expression(text, ("z", "a"))
+    except ExpressionError:
+        return False
+    return True
+
+
+def _derivative_fix(act: LayerActivation, variable: str, path: tuple) -> Fix:
+    """The true derivative written in `variable`, as the spec change that declares it; where it
+    cannot be written so, the sentence that says to remove the declaration."""
+    builtin = act.builtin
+    label = _label(act)
     right = builtin.text(variable) if builtin is not None else None
-    if right is None:
-        return Fix(f"{name}'s derivative: drop `derivative:` and nnfix uses the true one")
-    return Fix(f"{name}'s derivative in {variable}: {right}", (*path, "derivative"), right)
+    if right is not None and _compiles(right):
+        return Fix(
+            f"the derivative of {label} in {variable}: {right}", (*path, "derivative"), right
+        )
+    if builtin is not None and builtin.text_z is not None and variable == "a":
+        return Fix(
+            f"the derivative of {label} cannot be written in a alone: write it in z, "
+            f"{builtin.text_z}, with derivative_of: z — or remove `derivative:` from this "
+            "layer and nnfix uses the true one"
+        )
+    return Fix(
+        f"remove `derivative:` from this layer: nnfix then uses the true derivative of {label}"
+    )
+
+
+def _compared(z: np.ndarray, declared: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Where yours is held against the truth: wherever the truth is finite, except where yours
+    overflows (NaN, inf) far out, |z| > FAR, as exp(-z) does at z = -800."""
+    return np.isfinite(true) & (np.isfinite(declared) | (np.abs(z) <= FAR))
 
 
 @check(DERIVATIVES, A101, A102, A103)
@@ -194,10 +256,13 @@ def activation_derivatives(ctx: Context) -> list[Finding]:
         act = spec.activation
         path = ctx.layer_path(layer, "activation")
         uf = ctx.loaded.functions.get((*path, "derivative"))
-        if uf is None:
+        la = ctx.network.activations[layer - 1]
+        if uf is None or (la.builtin is not None and not la.builtin.elementwise):
             continue
-        forward = ctx.network.activations[layer - 1].forward
-        z = _points(ctx, layer)
+        forward = la.forward
+        z, on_kinks = _points(ctx, layer)
+        if not len(z):
+            continue
         with np.errstate(all="ignore"):
             a = forward(z)
             true = numeric_derivative(forward, z)
@@ -208,9 +273,20 @@ def activation_derivatives(ctx: Context) -> list[Finding]:
                 fed_name = argument_of(uf, act.derivative_of)
                 fed, other = (z, a) if fed_name == "z" else (a, z)
                 declared = _call(uf, fed)
+        ok = _compared(z, declared, true)
+        z, fed, declared, true = z[ok], fed[ok], declared[ok], true[ok]
+        if other is not None:
+            other = other[ok]
         if close(declared, true):
             continue
-        evidence: dict[str, Any] = {"worst": _worst(z, fed, declared, true), "given": fed_name}
+        label = _label(la)
+        evidence: dict[str, Any] = {
+            "worst": _worst(z, fed, declared, true),
+            "given": fed_name,
+            "points": len(z),
+        }
+        if on_kinks:
+            evidence["left_out_on_kinks"] = on_kinks
         other_name = "a" if fed_name == "z" else "z"
         if other is not None:
             with np.errstate(all="ignore"):
@@ -218,7 +294,7 @@ def activation_derivatives(ctx: Context) -> list[Finding]:
             if close(as_other, true):
                 found.append(
                     A102.finding(
-                        f"`{uf.text}` is {act.name}'s derivative written in {other_name}, but "
+                        f"`{uf.text}` is the derivative of {label} written in {other_name}, but "
                         f"your code gives it {fed_name}: it is right only for the other argument",
                         layer=layer,
                         path=(*path, "derivative_of")
@@ -233,17 +309,17 @@ def activation_derivatives(ctx: Context) -> list[Finding]:
                     )
                 )
                 continue
-            match = _other_activation(uf, fed, act.name)
+            match = _other_activation(declared, fed, la.builtin_name)
             if match is not None:
                 other_act, written_in = match
                 found.append(
                     A103.finding(
                         f"`{uf.text}` is {other_act}'s derivative (written in {written_in}), "
-                        f"but this layer is {act.name}",
+                        f"but this layer is {label}",
                         layer=layer,
                         path=(*path, "derivative"),
                         evidence={**evidence, "derivative_of": other_act},
-                        fix=_derivative_fix(ctx, layer, fed_name, path),
+                        fix=_derivative_fix(la, fed_name, path),
                     )
                 )
                 continue
@@ -252,23 +328,25 @@ def activation_derivatives(ctx: Context) -> list[Finding]:
         flipped = close(-declared, true)
         found.append(
             A101.finding(
-                f"`{uf.text}` is not the derivative of {act.name}"
+                f"`{uf.text}` is not the derivative of {label}"
                 + (": its sign is flipped" if flipped else "")
                 + f": at z = {worst['z']:.3g} it gives {worst['yours']:.4g}, the derivative is "
                 f"{worst['true']:.4g}",
                 layer=layer,
                 path=(*path, "derivative"),
                 evidence=evidence,
-                fix=_derivative_fix(ctx, layer, variable, path),
+                fix=_derivative_fix(la, variable, path),
             )
         )
     return found
 
 
-def _other_activation(uf: UserFunction, fed: np.ndarray, own: str) -> tuple[str, str] | None:
-    """The built-in activation whose derivative (in z or in a) the user's function is."""
+def _other_activation(
+    declared: np.ndarray, fed: np.ndarray, own: str | None
+) -> tuple[str, str] | None:
+    """The built-in activation whose derivative (in z or in a) the user's values are, other
+    than the layer's own (the built-in it is or computes)."""
     with np.errstate(all="ignore"):
-        declared = _call(uf, fed)
         for name in activations.NAMES:
             builtin = activations.get(name)
             if name == own or not builtin.elementwise:
