@@ -153,7 +153,7 @@ def _codes(values: tuple[str, ...]) -> tuple[str, ...]:
 )
 @click.option(
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(dir_okay=False),  # a str: '' must stay '' to be refused as such
     help="Write the report here (in --format; .svg/.html: the rich report drawn); the terminal keeps the rich report.",
 )
 @click.option("--quick", is_flag=True, help="Skip the training probes.")
@@ -178,6 +178,7 @@ def diagnose(specs, select, ignore, fail_on, fmt, output, quick, budget, assignm
         "format": fmt,
         "budget": budget,
     }
+    diagnose_output.check(output)  # before the diagnosis: none of it is run for nothing
     outcome = run(list(specs), flags, assignments, quick=quick)
     for error in outcome.errors:
         render_input_error(error, stderr())

@@ -84,8 +84,9 @@ def render_input_error(error: InputError, console: Console) -> None:
     for (name, line, col, width), problem in located:
         where = name + (f":{line}:{col}" if line and col else f":{line}" if line else "")
         head = Text()
-        head.append(where, style="bold")
-        head.append(": ")
+        if problem.file is not None or source is not None or line:  # else: no file to name
+            head.append(where, style="bold")
+            head.append(": ")
         if problem.path:
             head.append(format_path(problem.path), style="cyan")
             head.append(": ")
@@ -114,7 +115,7 @@ def render_input_error(error: InputError, console: Console) -> None:
     count = len(error.problems)
     console.print(
         Text(
-            f"nnfix: {count} problem{'s' if count != 1 else ''} in {error.what}; nothing was run.",
+            f"nnfix: {count} problem{'s' if count != 1 else ''} in {error.what}; {error.outcome}.",
             style="bold red",
         )
     )
