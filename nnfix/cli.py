@@ -72,8 +72,8 @@ set_option = click.option(
 @click.option("--seed", type=int, help="Use this seed instead of the spec's.")
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Run directory (default runs/<name>/<n>/).",
+    type=click.Path(file_okay=False),  # a str: '' must stay '' to be refused as such
+    help="Run directory, new or empty (default runs/<name>/<n>/).",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar or progress lines.")
 @click.option(
@@ -120,7 +120,7 @@ def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt, compare)
         click.echo(json.dumps(result.summary, indent=2))
     else:
         render_summary(result.summary, stdout())
-    if result.history.stopped == "interrupted":
+    if result.interrupted:
         sys.exit(EXIT_INTERRUPTED)
 
 
