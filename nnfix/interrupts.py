@@ -40,9 +40,32 @@ def counting_handler(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def quiet_unraisable(unraisable) -> None:
+    """sys.unraisablehook while a command runs: a KeyboardInterrupt that CPython could not
+    raise (see `counting_handler`) is not printed as an "Exception ignored" traceback — it is
+    counted and acted on; anything else goes to Python's own hook."""
+    if unraisable.exc_type is KeyboardInterrupt:
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def lost() -> bool:
     """Whether a Ctrl-C was raised as KeyboardInterrupt and the command goes on regardless."""
     return _raised > 0
+
+
+def interrupted_by(exc: BaseException) -> bool:
+    """Whether `exc` is what became of a Ctrl-C: a KeyboardInterrupt among its causes (Python
+    3.11 wraps one raised in a `__set_name__`, as while a dataclass is imported, in a
+    RuntimeError), or any exception while a Ctrl-C is unaccounted for."""
+    seen: BaseException | None = exc
+    for _ in range(100):
+        if seen is None:
+            break
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return lost()
 
 
 def check_lost() -> None:
