@@ -1,7 +1,6 @@
 """nnfix: a command-line backprop debugger for neural networks written from scratch."""
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # `typing` is not imported: every start of the command line pays for it
 __version__ = "0.1.0"
 __all__ = ["GradcheckResult", "__version__", "assert_gradients", "gradcheck"]
 

@@ -39,6 +39,11 @@ def _guarded(command):
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:
+            from nnfix.interrupts import interrupted_by
+
+            if interrupted_by(exc):  # a Ctrl-C, come out as another exception
+                stderr().print("interrupted", style="yellow")
+                sys.exit(EXIT_INTERRUPTED)
             if os.environ.get("NNFIX_DEBUG"):
                 raise
             stderr().print(
@@ -52,7 +57,36 @@ def _guarded(command):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Click's standalone mode turns Ctrl-C into "Aborted!" and exit 1; nnfix's contract is
+    "interrupted" and exit 130 wherever the signal lands, also while click parses or a command
+    imports what it needs. The rest of standalone mode is click's, unchanged."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        from nnfix.interrupts import exit_interrupted, interrupted_by
+
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.Abort as exc:
+            if not isinstance(exc.__cause__, KeyboardInterrupt):
+                click.echo("Aborted!", err=True)
+                sys.exit(1)
+            exit_interrupted()
+        except KeyboardInterrupt:
+            exit_interrupted()
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except Exception as exc:  # from a command's imports, before it could guard itself
+            if interrupted_by(exc):
+                exit_interrupted()
+            raise
+        sys.exit(rv if isinstance(rv, int) else EXIT_OK)  # an int: the code of a click Exit
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="nnfix")
 def main() -> None:
     """nnfix: find out why your from-scratch neural network does not learn."""
@@ -76,8 +110,8 @@ set_option = click.option(
 @click.option("--seed", type=int, help="Use this seed instead of the spec's.")
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Run directory (default runs/<name>/<n>/).",
+    type=click.Path(file_okay=False),  # a str: '' must stay '' to be refused as such
+    help="Run directory, new or empty (default runs/<name>/<n>/).",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar or progress lines.")
 @click.option(
@@ -129,7 +163,7 @@ def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt, compare)
         click.echo(json.dumps(result.summary, indent=2))
     else:
         render_summary(result.summary, stdout())
-    if result.history.stopped == "interrupted":
+    if result.interrupted:
         sys.exit(EXIT_INTERRUPTED)
 
 
@@ -162,7 +196,7 @@ def _codes(values: tuple[str, ...]) -> tuple[str, ...]:
 )
 @click.option(
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(dir_okay=False),  # a str: '' must stay '' to be refused as such
     help="Write the report here (in --format; .svg/.html: the rich report drawn); the terminal keeps the rich report.",
 )
 @click.option("--quick", is_flag=True, help="Skip the training probes.")
@@ -187,6 +221,7 @@ def diagnose(specs, select, ignore, fail_on, fmt, output, quick, budget, assignm
         "format": fmt,
         "budget": budget,
     }
+    diagnose_output.check(output)  # before the diagnosis: none of it is run for nothing
     outcome = run(list(specs), flags, assignments, quick=quick)
     for error in outcome.errors:
         render_input_error(error, stderr())

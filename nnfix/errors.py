@@ -43,6 +43,7 @@ class InputError(Exception):
     the spec whose paths the problems name, given where the error is raised."""
 
     what = "the input"  # for "nnfix: 2 problems in the spec; nothing was run."
+    outcome = "nothing was run"
 
     def __init__(self, problems: list[Problem], source: Source | None = None):
         super().__init__("; ".join(p.message for p in problems))
@@ -71,6 +72,21 @@ class CommandLineError(InputError):
 
 class ConfigError(InputError):
     what = "the configuration"
+
+
+class OutputError(InputError):
+    """Where nnfix was told to write (train's --out or runs/, diagnose's --output) cannot be
+    written: refused before anything runs, or, when the write itself failed afterwards (a full
+    disk), with `outcome` saying what was lost."""
+
+    what = "the output location"
+
+    def __init__(self, problems: list[Problem], outcome: str = "nothing was run"):
+        super().__init__(problems)
+        self.outcome = outcome
+
+    def __reduce__(self):
+        return type(self), (self.problems, self.outcome)
 
 
 def did_you_mean(word: str, choices) -> str | None:

@@ -127,8 +127,8 @@ def test_same_seed_same_numbers_and_another_seed_differs(write_spec, tmp_path):
     assert runs[0]["loss_curve"] != runs[2]["loss_curve"]
 
 
-def test_plain_progress_lines_when_not_a_terminal(write_spec):
-    result = invoke("train", str(write_spec(SPEC)), "--out", "/tmp/nnfix-progress-test")
+def test_plain_progress_lines_when_not_a_terminal(write_spec, tmp_path):
+    result = invoke("train", str(write_spec(SPEC)), "--out", str(tmp_path / "run"))
     assert "epoch 1/5" in result.stderr and "epoch 5/5" in result.stderr
     assert "loss" in result.stdout and "accuracy" in result.stdout
 

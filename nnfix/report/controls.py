@@ -8,12 +8,15 @@ import re
 from rich.console import Console
 from rich.segment import Segment
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+# all C0/C1 controls but tab and newline, and the invisible characters that reorder or hide
+# text (bidi overrides and isolates, zero-width spaces and joiners, the BOM)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def escape_controls(text: str) -> str:
-    """ESC, NUL, CR, DEL, … as `\\x1b`, `\\x00`, `\\x0d`, `\\x7f`; tab and newline kept."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
+    """ESC, NUL, CR, DEL, … as `\\x1b`, `\\x00`, `\\x0d`, `\\x7f`, and a right-to-left
+    override as `\\u202e`; tab and newline kept, everything else as written."""
+    return _CONTROL.sub(lambda m: repr(m[0])[1:-1], text)
 
 
 class SafeConsole(Console):

@@ -103,11 +103,13 @@ def render_input_error(error: InputError, console: Console) -> None:
     located.sort(key=lambda item: (item[0][0], item[0][1] or 0, item[0][2] or 0))
     for (name, line, col, width), problem in located:
         where = name + (f":{line}:{col}" if line and col else f":{line}" if line else "")
-        if isinstance(error, CommandLineError):  # an option: its message names it
+        option = isinstance(error, CommandLineError)  # an option: its message names it
+        if option:
             where = "nnfix"
         head = Text()
-        head.append(where, style="bold")
-        head.append(": ")
+        if problem.file is not None or source is not None or line or option:
+            head.append(where, style="bold")
+            head.append(": ")
         if problem.path:
             head.append(format_path(problem.path), style="cyan")
             head.append(": ")
@@ -136,7 +138,7 @@ def render_input_error(error: InputError, console: Console) -> None:
     count = len(error.problems)
     console.print(
         Text(
-            f"nnfix: {count} problem{'s' if count != 1 else ''} in {error.what}; nothing was run.",
+            f"nnfix: {count} problem{'s' if count != 1 else ''} in {error.what}; {error.outcome}.",
             style="bold red",
         )
     )

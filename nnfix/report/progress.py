@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,6 +16,7 @@ from rich.progress import (
 )
 
 from nnfix.engine.train import EpochRecord
+from nnfix.report.controls import escape_controls
 
 
 def _metrics(record: EpochRecord) -> str:
@@ -54,7 +56,8 @@ class TrainProgress:
                 transient=False,
             )
             self.progress.start()
-            self.task = self.progress.add_task(f"{title} · epoch", total=total, metrics="")
+            label = escape(escape_controls(title))  # the spec's name: neither markup nor controls
+            self.task = self.progress.add_task(f"{label} · epoch", total=total, metrics="")
 
     def epoch(self, record: EpochRecord) -> None:
         if not self.enabled:

@@ -8,6 +8,7 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
+from nnfix.report.controls import escape_controls
 from nnfix.report.sparkline import sparkline
 
 
@@ -34,7 +35,7 @@ def _curve(label: str, values: list, style: str) -> Text:
 
 def render_summary(summary: dict, console: Console) -> None:
     title = Text()
-    title.append(summary["name"], style="bold")
+    title.append(escape_controls(summary["name"]), style="bold")
     title.append(
         f" · {summary['data']} · {summary['epochs']} epoch{'s' if summary['epochs'] != 1 else ''}, {summary['steps']} steps in {summary['seconds']:.1f}s"
     )
@@ -115,7 +116,7 @@ def render_summary(summary: dict, console: Console) -> None:
             sparkline(norms, 24),
         )
     console.print(table)
-    console.print(Text(f"saved {summary['run_dir']}/", style="dim"))
+    console.print(Text(f"saved {escape_controls(summary['run_dir'])}/", style="dim"))
 
 
 def error_json(error, spec: str) -> str:

@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from nnfix.engine.train import EpochRecord, History, Trainable, Trainer
-from nnfix.errors import ModuleError, Problem
+from nnfix.errors import ModuleError, OutputError, Problem
+from nnfix.interrupts import check_lost, deferred_sigint
+from nnfix.run.files import shown
 from nnfix.run.prepare import Prepared, prepare
-from nnfix.run.rundir import _number, new_run_dir, save_run
+from nnfix.run.rundir import RunSlot, _number, reserve_run_dir, save_run
 from nnfix.spec.load import LoadedSpec
 from nnfix.usercode import sandbox
 
@@ -37,6 +39,7 @@ class TrainResult:
     history: History
     summary: dict
     run_dir: Path
+    interrupted: bool = False  # Ctrl-C stopped the training, or arrived while it was saved
 
 
 class Interrupt:
@@ -51,8 +54,12 @@ class Interrupt:
 
 @contextlib.contextmanager
 def graceful_interrupt() -> Iterator[Interrupt]:
+    check_lost()  # a Ctrl-C lost on the way here stops the run before it starts
     flag = Interrupt()
-    if threading.current_thread() is not threading.main_thread():
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # started with Ctrl-C ignored
+    ):
         yield flag
         return
 
@@ -208,31 +215,66 @@ def _fit_task(emit, loaded: LoadedSpec, compare: bool) -> Fitted:
 def train(
     loaded: LoadedSpec,
     *,
-    out: Path | None = None,
+    out: str | Path | None = None,
     compare: bool = False,
     runs_root: Path = Path("runs"),
     on_start: Callable[[int], None] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainResult:
-    """Train the spec and save its run directory (also when Ctrl-C stopped it early). A spec
-    that names the user's code trains in a worker: what their code does cannot end nnfix."""
+    """Train the spec and save its run directory (also when Ctrl-C stopped it early). The
+    directory is reserved first (an OutputError, exit 2, when it cannot be made: nothing is
+    trained for nothing). A Ctrl-C during the save is held until the run is saved whole; it
+    shows in `interrupted`. A spec that names the user's code trains in a worker: what their
+    code does cannot end nnfix."""
     from nnfix.diagnose.pipeline import uses_user_code
 
-    with graceful_interrupt() as interrupted:
-        if uses_user_code(loaded) and sandbox.can_fork():
-            fitted = _fit_contained(loaded, compare, interrupted, on_start, on_epoch)
-        else:
-            fitted = fit(
-                loaded,
-                compare=compare,
-                should_stop=interrupted,
-                on_start=on_start,
-                on_epoch=on_epoch,
-            )
-    run_dir = out if out is not None else new_run_dir(runs_root, loaded.name)
-    fitted.summary["run_dir"] = str(run_dir)
-    save_run(run_dir, loaded, fitted.weights, fitted.history, fitted.summary)
-    return TrainResult(fitted.prepared, fitted.history, fitted.summary, run_dir)
+    with deferred_sigint(reraise=False) as early:
+        slot = reserve_run_dir(out, runs_root, loaded.name)
+    if early.received:  # Ctrl-C before training: nothing is left behind
+        slot.discard()
+        raise KeyboardInterrupt
+    try:
+        with graceful_interrupt() as interrupted:
+            if uses_user_code(loaded) and sandbox.can_fork():
+                fitted = _fit_contained(loaded, compare, interrupted, on_start, on_epoch)
+            else:
+                fitted = fit(
+                    loaded,
+                    compare=compare,
+                    should_stop=interrupted,
+                    on_start=on_start,
+                    on_epoch=on_epoch,
+                )
+            with deferred_sigint(reraise=False) as late:
+                run_dir = _save(slot, loaded, fitted)
+    except BaseException:
+        slot.discard()  # failed or aborted (a second Ctrl-C): no half run is left
+        raise
+    stopped = fitted.history.stopped == "interrupted" or interrupted.requested or late.received
+    return TrainResult(fitted.prepared, fitted.history, fitted.summary, run_dir, stopped)
+
+
+def _save(slot: RunSlot, loaded: LoadedSpec, fitted: Fitted) -> Path:
+    """Save the run into its reserved directory and give it its name. A failed write (a full
+    disk) is an OutputError: the run could not be kept."""
+    try:
+        fitted.summary["run_dir"] = str(slot.final)
+        save_run(
+            slot.partial,
+            loaded,
+            fitted.weights,
+            fitted.history,
+            fitted.summary,
+            name=slot.final,
+        )
+        run_dir = slot.commit()
+        if run_dir != slot.final:  # its place was taken while it trained: say where it is
+            fitted.summary["run_dir"] = str(run_dir)
+            save_run(run_dir, loaded, fitted.weights, fitted.history, fitted.summary)
+    except OSError as exc:
+        problem = Problem(f"could not save the run to {shown(slot.final)}: {exc.strerror or exc}")
+        raise OutputError([problem], outcome="the trained run was not saved") from None
+    return run_dir
 
 
 def _fit_contained(loaded, compare, interrupted, on_start, on_epoch) -> Fitted:
