@@ -2,6 +2,7 @@
 and stays silent on every healthy config; the probe keeps to its budget and its seed."""
 
 import json
+import math
 
 import pytest
 from click.testing import CliRunner
@@ -163,3 +164,70 @@ def test_quick_skips_the_probes_and_runs_are_deterministic():
     assert [(f["code"], f["evidence"]) for f in first] == [
         (f["code"], f["evidence"]) for f in second
     ]
+
+
+# --- M103/M104: the typical tensor's update ratio ---------------------------------------------
+
+
+def _ratios_ctx(write_spec, rows, steps=None, loss=None, lr=0.1):
+    """A context whose probe recorded these update ratios (one row per step, one per tensor)."""
+    from nnfix.diagnose.probe import ProbeRecord
+
+    layers = ["{units: 8, activation: tanh}"] * (len(rows[0]) - 1)
+    path = mlp(write_spec, [*layers, "{units: 1, activation: sigmoid}"], train=f"{{lr: {lr}}}")
+    ctx = Context(load_spec(path), Options(budget=60))
+    n = len(rows)
+    ctx.__dict__["probe"] = ProbeRecord(
+        steps=list(range(n)),
+        loss=loss or [0.69] * n,
+        update_ratio=[list(r) for r in rows],
+        ratio_steps=steps or list(range(n)),
+        start_norm=[1.0] * len(rows[0]),
+    )
+    return ctx
+
+
+def _update_findings(ctx):
+    from nnfix.diagnose.rules.magnitudes import update_ratios
+
+    return [f.code for f in update_ratios(ctx)]
+
+
+@pytest.mark.parametrize(
+    ("per_tensor", "fires"),
+    [
+        ((1e-6, 1e-6, 1e-2), True),  # the typical tensor (the median) is far below 1e-5
+        ((1e-6, 1e-2, 1e-2), False),  # one tensor alone is not the learning rate's fault
+        ((1e-8, 1e-3), True),  # two: their geometric mean 3e-6, not their mean 5e-4
+        ((3e-5, 1e-3), False),
+    ],
+)
+def test_m103_judges_the_typical_tensor_as_documented(write_spec, per_tensor, fires):
+    rows = [[v * f for v in per_tensor] for f in (0.5, 1.0, 2.0, 1.0, 1.0)]  # medians: per_tensor
+    assert _update_findings(_ratios_ctx(write_spec, rows)) == (["M103"] if fires else [])
+
+
+def test_update_ratios_leave_out_the_steps_after_the_loss_went_bad(write_spec):
+    rows = [[0.5, 0.4], [0.3, 0.6], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]  # then the wreck
+    loss = [1.0, 50.0, 5e4, math.inf, math.nan]
+    assert _update_findings(_ratios_ctx(write_spec, rows, loss=loss)) == ["M104"]
+
+
+def test_an_early_diverging_run_reports_its_update_ratios_as_the_cause(write_spec):
+    """lr 50 saturates the tanh layers within two steps and the loss overflows a few steps
+    later: from then on their update ratios are 0 (saturated units pass no gradient), which
+    made the typical tensor's median 0; the first update's ratios, in the tens, are what threw
+    the run away."""
+    path = mlp(
+        write_spec,
+        ["{units: 8, activation: tanh}"] * 2 + ["{units: 1, activation: linear}"],
+        data="{source: linear, features: 3, samples: 200}",
+        loss="mse",
+        train="{optimizer: sgd, lr: 50.0, batch_size: full}",
+    )
+    report = run(path, budget=60)
+    (t103,) = by_code(report, "T103")
+    assert t103.evidence["step"] < 10
+    (m104,) = by_code(report, "M104")
+    assert m104.evidence["median"] > 1e-1 and m104.fix.value < 50.0
+    assert t103.caused_by == ["M104"]
