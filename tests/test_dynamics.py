@@ -166,6 +166,39 @@ def test_quick_skips_the_probes_and_runs_are_deterministic():
     ]
 
 
+# --- Y103: a layer without signal -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("select", [(), ("Y103",)])
+def test_a_zero_init_layer_is_no_signal_for_y103_not_an_explosion(write_spec, select):
+    """Zero weights with random biases: layer 1's z is its bias, the same for every sample, so
+    its spread says nothing of the input's; the sigmoid layer above gets a signal from the
+    biases' 0.5 ± … alone. Neither is an explosion, selected alone or not."""
+    path = mlp(
+        write_spec,
+        [
+            "{units: 16, activation: sigmoid, init: zeros}",
+            "{units: 16, activation: tanh}",
+            "{units: 1, activation: sigmoid}",
+        ],
+        extra="  bias_init: {name: normal, std: 0.001}\n",
+    )
+    report = diagnose(load_spec(path), Selection(list(select)), Options(quick=True))
+    assert "Y103" not in codes(report)
+
+
+def test_y103_still_measures_the_layers_before_one_without_signal(write_spec):
+    layers = ["{units: 64, activation: tanh}"] * 3 + [  # layer 4: zeros, but not symmetric
+        "{units: 16, activation: tanh, init: zeros, bias_init: {name: normal, std: 0.1}}",
+        "{units: 1, activation: sigmoid}",
+    ]
+    path = mlp(write_spec, layers, init="{name: normal, std: 0.02}")
+    report = diagnose(load_spec(path), Selection(["Y103"]), Options(quick=True))
+    (y103,) = by_code(report, "Y103")
+    assert "collapses" in y103.message and y103.location.layer == 3
+    assert y103.evidence["no_signal_from_layer"] == 4
+
+
 # --- M103/M104: the typical tensor's update ratio ---------------------------------------------
 
 

@@ -191,7 +191,12 @@ def test_thresholds_are_written_from_the_constants_the_checks_use():
     facts = {
         "D102": [f"{data.UNSCALED_RMS:g}"],
         "Y102": [f"{init.IDENTICAL:g}"],
-        "Y103": [f"{init.COLLAPSE:g}", f"{init.EXPLODE:g}", f"{init.EXPLODED_STD:g}"],
+        "Y103": [
+            f"{init.COLLAPSE:g}",
+            f"{init.EXPLODE:g}",
+            f"{init.EXPLODED_STD:g}",
+            f"{init.NO_SIGNAL:g}",
+        ],
         "M103": [f"{magnitudes.RATIO_LOW:g}", f"{training.EXPLODED:g}"],
         "M104": [f"{magnitudes.RATIO_HIGH:g}", f"{training.EXPLODED:g}"],
         "T102": [f"{training.PLATEAU:.0%}"],
