@@ -4,6 +4,7 @@ and stays silent on every healthy config; the probe keeps to its budget and its 
 import json
 import math
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -164,6 +165,136 @@ def test_quick_skips_the_probes_and_runs_are_deterministic():
     assert [(f["code"], f["evidence"]) for f in first] == [
         (f["code"], f["evidence"]) for f in second
     ]
+
+
+# --- a plateau: stuck (T102) or a slow start (T109) -------------------------------------------
+
+SLOW_STARTS = [  # correct nets, small init: on the plateau after the probe, leaving later
+    (  # two tanh hidden layers: the learned weights run away in finite time
+        ["{units: 8, activation: tanh}", "{units: 8, activation: tanh}"],
+        "{source: xor, samples: 400}",
+        "{optimizer: sgd, lr: 1.0, epochs: 5000, batch_size: full}",
+    ),
+    (  # one sigmoid hidden layer: they grow geometrically
+        ["{units: 16, activation: sigmoid}"],
+        "{source: circles, samples: 400}",
+        "{optimizer: sgd, lr: 2.0, epochs: 5000, batch_size: full}",
+    ),
+]
+
+
+def _leaves(path, steps):
+    """The step at which the spec's own training takes the loss 2 % below the prior's."""
+    from nnfix.engine.losses import best_constant
+    from nnfix.engine.train import Trainer
+
+    ctx = Context(load_spec(path), Options(budget=60))
+    dtype = ctx.spec.train.dtype
+    net = ctx.network.astype(dtype)
+    prior = best_constant(ctx.spec.loss.name, ctx.y_train)
+    losses = []
+    trainer = Trainer(net, ctx.loss, ctx.spec.train, ctx.batch_rng)
+    trainer.fit(
+        ctx.data.x_train.astype(dtype),
+        ctx.y_train.astype(dtype),
+        on_step=lambda info: losses.append(info.loss),
+        should_stop=lambda: len(losses) >= steps or np.mean(losses[-20:]) < 0.98 * prior,
+    )
+    return len(losses) if np.mean(losses[-20:]) < 0.98 * prior else None
+
+
+@pytest.mark.parametrize(("hidden", "data", "train"), SLOW_STARTS)
+def test_a_correct_net_with_a_small_init_is_a_slow_start_not_stuck(write_spec, hidden, data, train):
+    path = mlp(
+        write_spec,
+        [*hidden, "{units: 1, activation: sigmoid}"],
+        data=data,
+        init="{name: normal, std: 0.01}",
+        train=train,
+    )
+    report = run(path, budget=60)
+    assert "T102" not in codes(report)
+    assert [f for f in report.findings if f.severity.value == "error"] == []
+    (t109,) = by_code(report, "T109")
+    assert t109.severity.value == "info"
+    step = t109.evidence["leave_step"]
+    assert step > t109.evidence["steps"]  # still on the plateau at the end of the probe
+    actual = _leaves(path, 4 * step)
+    assert actual is not None and actual / 2 <= step <= 2 * actual, (step, actual)
+    assert t109.fix.path == ("model", "init") and t109.fix.value == "xavier_normal"
+
+
+def test_a_slow_start_beside_broken_math_is_the_bugs_plateau(write_spec):
+    """A wrong derivative that is almost right near 0 (tanh's `1 - z**2` fed z) leaves a small
+    init's slow start looking the same: the wrong derivative makes it a T102, caused by it."""
+    path = mlp(
+        write_spec,
+        [
+            '{units: 8, activation: {name: tanh, derivative: "1 - z**2", derivative_of: z}}',
+            "{units: 8, activation: tanh}",
+            "{units: 1, activation: sigmoid}",
+        ],
+        data="{source: xor, samples: 400}",
+        init="{name: normal, std: 0.01}",
+        train="{optimizer: sgd, lr: 1.0, epochs: 5000, batch_size: full}",
+    )
+    report = run(path, budget=60)
+    assert "T109" not in codes(report)
+    (t102,) = by_code(report, "T102")
+    assert t102.caused_by[0] == "A102"
+
+
+STUCK = [
+    (  # a zero-init hidden layer: no gradient reaches it or the layer below
+        [
+            "{units: 12, activation: relu}",
+            "{units: 12, activation: relu, init: zeros}",
+            "{units: 1, activation: sigmoid}",
+        ],
+        "",
+        2,
+        "no gradient reaches layer 2",
+        "Y101",
+    ),
+    (  # a dead ReLU layer
+        [
+            "{units: 10, activation: relu, bias_init: {name: constant, value: -8}}",
+            "{units: 10, activation: tanh}",
+            "{units: 1, activation: sigmoid}",
+        ],
+        "",
+        1,
+        "are dead",
+        "T107",
+    ),
+    (  # a hidden gradient cut by a derivative of 0, from a small init that would look slow
+        [
+            '{units: 6, activation: {name: tanh, derivative: "0 * z"}}',
+            "{units: 1, activation: sigmoid}",
+        ],
+        "  init: {name: normal, std: 0.01}\n",
+        1,
+        "no gradient reaches layer 1",
+        "A101",
+    ),
+]
+
+
+@pytest.mark.parametrize(("layers", "extra", "layer", "why", "cause"), STUCK)
+def test_a_structurally_stuck_net_still_plateaus_at_the_prior(
+    write_spec, layers, extra, layer, why, cause
+):
+    body = "".join(f"    - {spec}\n" for spec in layers)
+    path = write_spec(
+        "seed: 3\ndata: {source: circles, samples: 300}\nmodel:\n"
+        + (extra or "  init: he_normal\n")
+        + f"  layers:\n{body}loss: bce\ntrain: {{optimizer: sgd, lr: 0.5, batch_size: 32}}\n"
+    )
+    report = run(path, budget=60)
+    assert "T109" not in codes(report)
+    (t102,) = by_code(report, "T102")
+    assert t102.location.layer == layer and why in " / ".join(t102.evidence["stuck"])
+    assert cause in t102.caused_by
 
 
 # --- Y103: a layer without signal -------------------------------------------------------------
