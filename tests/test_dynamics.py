@@ -395,3 +395,14 @@ def test_an_early_diverging_run_reports_its_update_ratios_as_the_cause(write_spe
     (m104,) = by_code(report, "M104")
     assert m104.evidence["median"] > 1e-1 and m104.fix.value < 50.0
     assert t103.caused_by == ["M104"]
+
+
+def test_a_wrong_gradient_that_throws_the_weights_around_explains_the_update_ratios():
+    """examples/rows-buggy: sigmoid's derivative fed z makes b3's gradient 39 times too large
+    and of the wrong sign; the updates it drives are the wrong gradient's symptom, not the
+    learning rate's fault."""
+    report = run(CONFIGS.parent / "examples" / "rows-buggy" / "spec.yaml", budget=60)
+    (m104,) = by_code(report, "M104")
+    assert m104.caused_by == ["G101"]
+    (t103,) = by_code(report, "T103")
+    assert t103.caused_by == ["G101", "M104"]

@@ -202,7 +202,7 @@ M104 = Rule(
         around, so a run that diverges within a few steps still shows its ratios here, as the
         cause of its T103.
         """),
-    causes=caused_by("D102", "Y103"),  # and it explains a diverging loss (T103)
+    causes=caused_by("G101", "G102", "G105", "D102", "Y103"),  # and it explains T103
 )
 
 
