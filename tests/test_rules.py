@@ -203,6 +203,7 @@ def test_thresholds_are_written_from_the_constants_the_checks_use():
             f"{training.GROWTH_SE:g}",
             f"{training.GROWTH_MIN:.0%}",
             f"{training.LEAVE_SHARE:g}",
+            f"{training.SMALL_INIT:g}",
         ],
         "Y103": [
             f"{init.COLLAPSE:g}",
