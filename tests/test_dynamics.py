@@ -2,7 +2,9 @@
 and stays silent on every healthy config; the probe keeps to its budget and its seed."""
 
 import json
+import math
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -173,3 +175,244 @@ def test_a_run_still_lowering_its_loss_is_no_verdict_for_t106():
     assert still_learning(slow)
     assert not still_learning(stalled)
     assert not still_learning([float("nan")] * 400)
+
+
+# --- a plateau: stuck (T102) or a slow start (T109) -------------------------------------------
+
+SLOW_STARTS = [  # correct nets, small init: on the plateau after the probe, leaving later
+    (  # two tanh hidden layers: the learned weights run away in finite time
+        ["{units: 8, activation: tanh}", "{units: 8, activation: tanh}"],
+        "{source: xor, samples: 400}",
+        "{optimizer: sgd, lr: 1.0, epochs: 5000, batch_size: full}",
+    ),
+    (  # one sigmoid hidden layer: they grow geometrically
+        ["{units: 16, activation: sigmoid}"],
+        "{source: circles, samples: 400}",
+        "{optimizer: sgd, lr: 2.0, epochs: 5000, batch_size: full}",
+    ),
+]
+
+
+def _leaves(path, steps):
+    """The step at which the spec's own training takes the loss 2 % below the prior's."""
+    from nnfix.engine.losses import best_constant
+    from nnfix.engine.train import Trainer
+
+    ctx = Context(load_spec(path), Options(budget=60))
+    dtype = ctx.spec.train.dtype
+    net = ctx.network.astype(dtype)
+    prior = best_constant(ctx.spec.loss.name, ctx.y_train)
+    losses = []
+    trainer = Trainer(net, ctx.loss, ctx.spec.train, ctx.batch_rng)
+    trainer.fit(
+        ctx.data.x_train.astype(dtype),
+        ctx.y_train.astype(dtype),
+        on_step=lambda info: losses.append(info.loss),
+        should_stop=lambda: len(losses) >= steps or np.mean(losses[-20:]) < 0.98 * prior,
+    )
+    return len(losses) if np.mean(losses[-20:]) < 0.98 * prior else None
+
+
+@pytest.mark.parametrize(("hidden", "data", "train"), SLOW_STARTS)
+def test_a_correct_net_with_a_small_init_is_a_slow_start_not_stuck(write_spec, hidden, data, train):
+    path = mlp(
+        write_spec,
+        [*hidden, "{units: 1, activation: sigmoid}"],
+        data=data,
+        init="{name: normal, std: 0.01}",
+        train=train,
+    )
+    report = run(path, budget=60)
+    assert "T102" not in codes(report)
+    assert [f for f in report.findings if f.severity.value == "error"] == []
+    (t109,) = by_code(report, "T109")
+    assert t109.severity.value == "info"
+    step = t109.evidence["leave_step"]
+    assert step > t109.evidence["steps"]  # still on the plateau at the end of the probe
+    actual = _leaves(path, 4 * step)
+    assert actual is not None and actual / 2 <= step <= 2 * actual, (step, actual)
+    assert t109.fix.path == ("model", "init") and t109.fix.value == "xavier_normal"
+
+
+def test_a_slow_start_beside_broken_math_is_the_bugs_plateau(write_spec):
+    """A wrong derivative that is almost right near 0 (tanh's `1 - z**2` fed z) leaves a small
+    init's slow start looking the same: the wrong derivative makes it a T102, caused by it."""
+    path = mlp(
+        write_spec,
+        [
+            '{units: 8, activation: {name: tanh, derivative: "1 - z**2", derivative_of: z}}',
+            "{units: 8, activation: tanh}",
+            "{units: 1, activation: sigmoid}",
+        ],
+        data="{source: xor, samples: 400}",
+        init="{name: normal, std: 0.01}",
+        train="{optimizer: sgd, lr: 1.0, epochs: 5000, batch_size: full}",
+    )
+    report = run(path, budget=60)
+    assert "T109" not in codes(report)
+    (t102,) = by_code(report, "T102")
+    assert t102.caused_by[0] == "A102"
+
+
+STUCK = [
+    (  # a zero-init hidden layer: no gradient reaches it or the layer below
+        [
+            "{units: 12, activation: relu}",
+            "{units: 12, activation: relu, init: zeros}",
+            "{units: 1, activation: sigmoid}",
+        ],
+        "",
+        2,
+        "no gradient reaches layer 2",
+        "Y101",
+    ),
+    (  # a dead ReLU layer
+        [
+            "{units: 10, activation: relu, bias_init: {name: constant, value: -8}}",
+            "{units: 10, activation: tanh}",
+            "{units: 1, activation: sigmoid}",
+        ],
+        "",
+        1,
+        "are dead",
+        "T107",
+    ),
+    (  # a hidden gradient cut by a derivative of 0, from a small init that would look slow
+        [
+            '{units: 6, activation: {name: tanh, derivative: "0 * z"}}',
+            "{units: 1, activation: sigmoid}",
+        ],
+        "  init: {name: normal, std: 0.01}\n",
+        1,
+        "no gradient reaches layer 1",
+        "A101",
+    ),
+]
+
+
+@pytest.mark.parametrize(("layers", "extra", "layer", "why", "cause"), STUCK)
+def test_a_structurally_stuck_net_still_plateaus_at_the_prior(
+    write_spec, layers, extra, layer, why, cause
+):
+    body = "".join(f"    - {spec}\n" for spec in layers)
+    path = write_spec(
+        "seed: 3\ndata: {source: circles, samples: 300}\nmodel:\n"
+        + (extra or "  init: he_normal\n")
+        + f"  layers:\n{body}loss: bce\ntrain: {{optimizer: sgd, lr: 0.5, batch_size: 32}}\n"
+    )
+    report = run(path, budget=60)
+    assert "T109" not in codes(report)
+    (t102,) = by_code(report, "T102")
+    assert t102.location.layer == layer and why in " / ".join(t102.evidence["stuck"])
+    assert cause in t102.caused_by
+
+
+# --- Y103: a layer without signal -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("select", [(), ("Y103",)])
+def test_a_zero_init_layer_is_no_signal_for_y103_not_an_explosion(write_spec, select):
+    """Zero weights with random biases: layer 1's z is its bias, the same for every sample, so
+    its spread says nothing of the input's; the sigmoid layer above gets a signal from the
+    biases' 0.5 ± … alone. Neither is an explosion, selected alone or not."""
+    path = mlp(
+        write_spec,
+        [
+            "{units: 16, activation: sigmoid, init: zeros}",
+            "{units: 16, activation: tanh}",
+            "{units: 1, activation: sigmoid}",
+        ],
+        extra="  bias_init: {name: normal, std: 0.001}\n",
+    )
+    report = diagnose(load_spec(path), Selection(list(select)), Options(quick=True))
+    assert "Y103" not in codes(report)
+
+
+def test_y103_still_measures_the_layers_before_one_without_signal(write_spec):
+    layers = ["{units: 64, activation: tanh}"] * 3 + [  # layer 4: zeros, but not symmetric
+        "{units: 16, activation: tanh, init: zeros, bias_init: {name: normal, std: 0.1}}",
+        "{units: 1, activation: sigmoid}",
+    ]
+    path = mlp(write_spec, layers, init="{name: normal, std: 0.02}")
+    report = diagnose(load_spec(path), Selection(["Y103"]), Options(quick=True))
+    (y103,) = by_code(report, "Y103")
+    assert "collapses" in y103.message and y103.location.layer == 3
+    assert y103.evidence["no_signal_from_layer"] == 4
+
+
+# --- M103/M104: the typical tensor's update ratio ---------------------------------------------
+
+
+def _ratios_ctx(write_spec, rows, steps=None, loss=None, lr=0.1):
+    """A context whose probe recorded these update ratios (one row per step, one per tensor)."""
+    from nnfix.diagnose.probe import ProbeRecord
+
+    layers = ["{units: 8, activation: tanh}"] * (len(rows[0]) - 1)
+    path = mlp(write_spec, [*layers, "{units: 1, activation: sigmoid}"], train=f"{{lr: {lr}}}")
+    ctx = Context(load_spec(path), Options(budget=60))
+    n = len(rows)
+    ctx.__dict__["probe"] = ProbeRecord(
+        steps=list(range(n)),
+        loss=loss or [0.69] * n,
+        update_ratio=[list(r) for r in rows],
+        ratio_steps=steps or list(range(n)),
+        start_norm=[1.0] * len(rows[0]),
+    )
+    return ctx
+
+
+def _update_findings(ctx):
+    from nnfix.diagnose.rules.magnitudes import update_ratios
+
+    return [f.code for f in update_ratios(ctx)]
+
+
+@pytest.mark.parametrize(
+    ("per_tensor", "fires"),
+    [
+        ((1e-6, 1e-6, 1e-2), True),  # the typical tensor (the median) is far below 1e-5
+        ((1e-6, 1e-2, 1e-2), False),  # one tensor alone is not the learning rate's fault
+        ((1e-8, 1e-3), True),  # two: their geometric mean 3e-6, not their mean 5e-4
+        ((3e-5, 1e-3), False),
+    ],
+)
+def test_m103_judges_the_typical_tensor_as_documented(write_spec, per_tensor, fires):
+    rows = [[v * f for v in per_tensor] for f in (0.5, 1.0, 2.0, 1.0, 1.0)]  # medians: per_tensor
+    assert _update_findings(_ratios_ctx(write_spec, rows)) == (["M103"] if fires else [])
+
+
+def test_update_ratios_leave_out_the_steps_after_the_loss_went_bad(write_spec):
+    rows = [[0.5, 0.4], [0.3, 0.6], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]  # then the wreck
+    loss = [1.0, 50.0, 5e4, math.inf, math.nan]
+    assert _update_findings(_ratios_ctx(write_spec, rows, loss=loss)) == ["M104"]
+
+
+def test_an_early_diverging_run_reports_its_update_ratios_as_the_cause(write_spec):
+    """lr 50 saturates the tanh layers within two steps and the loss overflows a few steps
+    later: from then on their update ratios are 0 (saturated units pass no gradient), which
+    made the typical tensor's median 0; the first update's ratios, in the tens, are what threw
+    the run away."""
+    path = mlp(
+        write_spec,
+        ["{units: 8, activation: tanh}"] * 2 + ["{units: 1, activation: linear}"],
+        data="{source: linear, features: 3, samples: 200}",
+        loss="mse",
+        train="{optimizer: sgd, lr: 50.0, batch_size: full}",
+    )
+    report = run(path, budget=60)
+    (t103,) = by_code(report, "T103")
+    assert t103.evidence["step"] < 10
+    (m104,) = by_code(report, "M104")
+    assert m104.evidence["median"] > 1e-1 and m104.fix.value < 50.0
+    assert t103.caused_by == ["M104"]
+
+
+def test_a_wrong_gradient_that_throws_the_weights_around_explains_the_update_ratios():
+    """examples/rows-buggy: sigmoid's derivative fed z makes b3's gradient 39 times too large
+    and of the wrong sign; the updates it drives are the wrong gradient's symptom, not the
+    learning rate's fault."""
+    report = run(CONFIGS.parent / "examples" / "rows-buggy" / "spec.yaml", budget=60)
+    (m104,) = by_code(report, "M104")
+    assert m104.caused_by == ["G101"]
+    (t103,) = by_code(report, "T103")
+    assert t103.caused_by == ["G101", "M104"]

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from nnfix.cli import main
-from nnfix.diagnose.context import Options
+from nnfix.diagnose.context import Context, Options
 from nnfix.diagnose.pipeline import Selection, diagnose
 from nnfix.errors import InputError
 from nnfix.spec.load import load_spec
@@ -339,3 +339,76 @@ def test_bundled_examples(folder, expected):
 def test_gradient_keys_match_case_insensitively_and_extra_keys_are_ignored(tmp_path):
     code = CORRECT.replace('{"dW1": dW1, "db1": db1,', '{"dw1": dW1, "DB1": db1, "dZ3": dZ3,')
     assert errors(findings(setup(tmp_path, code))) == []
+
+
+CLASS_NET = """
+import numpy as np
+
+class Net:
+    def __init__(self, sizes):
+        rng = np.random.default_rng(1)
+        self.W = [rng.normal(0, (1 / a) ** 0.5, (a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.b = [np.zeros((1, b)) for b in sizes[1:]]
+
+    def forward(self, X):
+        self.a = [X]
+        for i, (W, b) in enumerate(zip(self.W, self.b)):
+            z = self.a[-1] @ W + b
+            self.a.append(1 / (1 + np.exp(-z)) if i == len(self.W) - 1 else np.tanh(z))
+        return self.a[-1]
+
+    def backward(self, X, Y):
+        delta = (self.a[-1] - Y) / len(X)
+        dW, db = [None] * len(self.W), [None] * len(self.W)
+        for i in reversed(range(len(self.W))):
+            dW[i] = self.a[i].T @ delta
+            db[i] = delta.sum(axis=0, keepdims=True)
+            if i:
+                delta = (delta @ self.W[i].T) * (1 - self.a[i] ** 2)
+        return dW, db
+"""
+
+
+def _class_spec(tmp_path, code, dtype):
+    (tmp_path / "net.py").write_text(textwrap.dedent(code))
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        "data: {source: circles, samples: 120}\nmodel:\n  layers:\n"
+        "    - {units: 6, activation: tanh}\n    - {units: 1, activation: sigmoid}\n"
+        f"loss: bce\ntrain: {{lr: 0.5, epochs: 30, dtype: {dtype}}}\n"
+        "implementation: {module: net.py, model: 'Net([2, 6, 1])', forward: forward, "
+        "backward: backward, init: yours}\n"
+    )
+    return path
+
+
+def _probed(path):
+    ctx = Context(load_spec(path), Options(budget=60))
+    assert ctx.probe is not None and len(ctx.probe.loss) > 1
+    return ctx
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", ["functions", "class"])
+def test_the_probes_train_the_users_parameters_in_the_specs_dtype(tmp_path, shape, dtype):
+    """As nnfix's engine trains in train.dtype, so do the probes on the user's code: their
+    parameters are held as train.dtype arrays, and their forward computes in it."""
+    if shape == "functions":
+        path = setup(tmp_path, CORRECT)
+        path.write_text(path.read_text() + f"train: {{epochs: 30, dtype: {dtype}}}\n")
+    else:
+        path = _class_spec(tmp_path, CLASS_NET, dtype)
+    ctx = _probed(path)
+    assert {str(p.ref.get().dtype) for p in ctx.user.params} == {dtype}
+    assert ctx.user.out_dtype == np.dtype(dtype)
+    assert ctx.trained_dtype == dtype
+    assert not any("train.dtype" in note for note in ctx.user.found.notes)
+
+
+def test_code_that_computes_in_float64_anyway_says_why_it_is_not_trained_in_float32(tmp_path):
+    code = CLASS_NET.replace("self.a = [X]", "self.a = [np.asarray(X, dtype=np.float64)]")
+    ctx = _probed(_class_spec(tmp_path, code, "float32"))
+    assert ctx.trained_dtype == "float64"
+    assert {str(p.ref.get().dtype) for p in ctx.user.params} == {"float64"}
+    (note,) = [n for n in ctx.user.found.notes if n.startswith("train.dtype float32")]
+    assert "float64" in note and "forward returned float64" in note

@@ -46,6 +46,24 @@ def test_needed_closes_over_causes_and_suppressors():
     assert needed({"D105"}) == {"D105"}
 
 
+def test_needed_closes_over_what_turns_one_finding_into_another():
+    """A T109 beside a broken derivative is a T102: selecting either computes both, and what
+    turns one into the other."""
+    broken = set(RULES["T109"].becomes.when)
+    assert {"T109"} | broken <= needed({"T102"})
+    assert {"T102"} | broken <= needed({"T109"})
+
+
+def test_a_slow_start_beside_broken_math_becomes_its_plateau():
+    slow = RULES["T109"].finding(
+        "slow", evidence={"final_loss": 0.693, "prior_loss": 0.693, "steps": 600}
+    )
+    (t102,) = [f for f in link([finding("A102", 1), slow]) if f.code.startswith("T")]
+    assert t102.code == "T102" and t102.severity.value == "error"
+    assert t102.caused_by == ["A102"] and t102.evidence["steps"] == 600
+    assert [f.code for f in link([finding("Y103", 1), slow])] == ["Y103", "T109"]
+
+
 def _shown(report):
     return sorted(
         (f.code, f.location.layer, f.location.parameter, tuple(f.caused_by), f.severity.value)
@@ -79,3 +97,77 @@ def test_a_rule_silenced_by_another_stays_silent_when_selected_alone():
     path = CONFIGS / "story-zero-init.yaml"
     report = diagnose(load_spec(path), Selection(select=["Y103"]), Options(quick=True))
     assert report.findings == []
+
+
+INDEPENDENCE = {  # nets unlike the bundled configs, each with findings that others explain
+    "slow start": """
+        seed: 2
+        data: {source: xor, samples: 300}
+        model:
+          init: {name: normal, std: 0.01}
+          layers:
+            - {units: 6, activation: tanh}
+            - {units: 6, activation: tanh}
+            - {units: 1, activation: sigmoid}
+        loss: bce
+        train: {optimizer: sgd, lr: 1.0, epochs: 3000, batch_size: full}
+        """,
+    "broken slow start": """
+        seed: 2
+        data: {source: xor, samples: 300}
+        model:
+          init: {name: normal, std: 0.01}
+          layers:
+            - {units: 6, activation: {name: tanh, derivative: "1 - z**2", derivative_of: z}}
+            - {units: 6, activation: tanh}
+            - {units: 1, activation: sigmoid}
+        loss: bce
+        train: {optimizer: sgd, lr: 1.0, epochs: 3000, batch_size: full}
+        """,
+    "zero weights, random biases": """
+        seed: 4
+        data: {source: blobs, samples: 300, classes: 3, features: 5}
+        model:
+          init: zeros
+          bias_init: {name: normal, std: 0.001}
+          layers:
+            - {units: 8, activation: sigmoid}
+            - {units: 8, activation: tanh}
+            - {units: 3, activation: softmax}
+        loss: cce
+        train: {optimizer: sgd, lr: 0.1, epochs: 20}
+        """,
+    "diverges at once": """
+        seed: 5
+        data: {source: moons, samples: 200}
+        model:
+          init: he_normal
+          layers:
+            - {units: 10, activation: relu}
+            - {units: 10, activation: relu}
+            - {units: 1, activation: sigmoid}
+        loss: bce
+        train: {optimizer: sgd, lr: 80.0, batch_size: full}
+        """,
+}
+
+
+def _messages(report, codes=None):
+    return sorted(
+        (f.code, f.location.layer, f.location.parameter, f.severity.value, f.message)
+        for f in report.findings
+        if codes is None or f.code in codes
+    )
+
+
+@pytest.mark.parametrize("name", INDEPENDENCE)
+def test_what_a_selection_shows_is_what_the_full_run_found_for_it(write_spec, name):
+    path = write_spec(INDEPENDENCE[name])
+    options = Options(budget=60)
+    full = diagnose(load_spec(path), Selection(), options)
+    found = sorted({f.code for f in full.findings})
+    assert len(found) >= 2, found
+    for select in [[code] for code in found] + [["T"], ["Y1", "M"]]:
+        selection = Selection(select=select)
+        alone = diagnose(load_spec(path), selection, Options(budget=60))
+        assert _messages(alone) == _messages(full, selection.shown()), (name, select)

@@ -14,7 +14,7 @@ from nnfix.spec import checks
 from nnfix.spec.functions import user_functions
 from nnfix.spec.model import Spec
 
-# SPEC §4's table, in its order
+# SPEC §4's table, each family's rules in code order (SPEC lists T109 beside T102)
 TABLE = [
     ("D101", "non-finite-data", "error"),
     ("D102", "unscaled-inputs", "warning"),
@@ -45,6 +45,7 @@ TABLE = [
     ("T106", "cannot-overfit-batch", "error"),
     ("T107", "dead-relu", "warning"),
     ("T108", "saturated-units", "warning"),
+    ("T109", "slow-start", "info"),
     ("U101", "user-code-error", "error"),
     ("U102", "forward-mismatch", "warning"),
 ]
@@ -63,6 +64,7 @@ WITH_THRESHOLDS = [
     "T105",
     "T107",
     "T108",
+    "T109",
 ]
 ALL = list(rules.RULES.values())
 
@@ -143,8 +145,8 @@ def test_find_unknown_is_none():
         ("A102", ["A102"]),
         ("g101", ["G101"]),
         ("G", ["G101", "G102", "G103", "G104", "G105"]),
-        ("T1", [f"T10{i}" for i in range(1, 9)]),
-        ("t10", [f"T10{i}" for i in range(1, 9)]),
+        ("T1", [f"T10{i}" for i in range(1, 10)]),
+        ("t10", [f"T10{i}" for i in range(1, 10)]),
         ("M10", ["M101", "M102", "M103", "M104"]),
         ("dead-relu", ["T107"]),
         ("Dead-ReLU", ["T107"]),
@@ -155,7 +157,7 @@ def test_matching(selector, codes):
 
 
 @pytest.mark.parametrize(
-    "selector", ["X", "Q", "Z101", "T2", "T9", "T109", "G1010", "relu", "", "  "]
+    "selector", ["X", "Q", "Z101", "T2", "T9", "T199", "G1010", "relu", "", "  "]
 )
 def test_matching_unknown_selector_is_empty(selector):
     assert rules.matching(selector) == []
@@ -182,6 +184,8 @@ def test_every_rule_is_reported_by_some_check_and_checks_report_catalog_rules():
 @pytest.mark.parametrize("rule", ALL, ids=lambda r: r.code)
 def test_causes_and_suppressors_are_other_rules_of_the_catalog(rule):
     named = {c for cause in rule.causes for c in cause.codes} | set(rule.suppressed_by)
+    if rule.becomes is not None:
+        named |= {rule.becomes.code, *rule.becomes.when}
     assert named <= set(rules.RULES) and rule.code not in named
 
 
@@ -191,10 +195,22 @@ def test_thresholds_are_written_from_the_constants_the_checks_use():
     facts = {
         "D102": [f"{data.UNSCALED_RMS:g}"],
         "Y102": [f"{init.IDENTICAL:g}"],
-        "Y103": [f"{init.COLLAPSE:g}", f"{init.EXPLODE:g}", f"{init.EXPLODED_STD:g}"],
-        "M103": [f"{magnitudes.RATIO_LOW:g}"],
-        "M104": [f"{magnitudes.RATIO_HIGH:g}"],
-        "T102": [f"{training.PLATEAU:.0%}"],
+        "M103": [f"{magnitudes.RATIO_LOW:g}", f"{training.EXPLODED:g}"],
+        "M104": [f"{magnitudes.RATIO_HIGH:g}", f"{training.EXPLODED:g}"],
+        "T102": [f"{training.PLATEAU:.0%}", f"{training.NO_GRADIENT:g}", f"{init.IDENTICAL:g}"],
+        "T109": [
+            f"{training.PLATEAU:.0%}",
+            f"{training.GROWTH_SE:g}",
+            f"{training.GROWTH_MIN:.0%}",
+            f"{training.LEAVE_SHARE:g}",
+            f"{training.SMALL_INIT:g}",
+        ],
+        "Y103": [
+            f"{init.COLLAPSE:g}",
+            f"{init.EXPLODE:g}",
+            f"{init.EXPLODED_STD:g}",
+            f"{init.NO_SIGNAL:g}",
+        ],
         "T106": [str(training.OVERFIT_SAMPLES), str(training.OVERFIT_STEPS)],
         "T107": [f"{training.DEAD_SHARE:.0%}"],
     }

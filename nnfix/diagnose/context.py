@@ -66,6 +66,7 @@ class Context:
         self.target_problem = error.problems[0].message if error is not None else None
         self.units = self.spec.model.layers[-1].units
         self.user_module: LoadedModule | None = None  # the user's module, once loaded
+        self.trained_dtype: str | None = None  # what the probes train the user's code in
         impl = self.spec.implementation
         if impl is not None and impl.init == "yours" and self.y_train is not None:
             self._user  # noqa: B018 - their values are the net's: every check must see them
@@ -125,13 +126,48 @@ class Context:
         return self._probe_forward
 
     def trainable(self, dtype: str):
-        """What the probes train: the user's own code where the spec has an implementation
-        (their forward/backward, nnfix's optimiser loop), else nnfix's network."""
+        """What the probes train, in `dtype`: the user's own code where the spec has an
+        implementation (their forward/backward with their parameters as `dtype` arrays,
+        nnfix's optimiser loop), else nnfix's network."""
         if self.spec.implementation is None:
             return self.network.astype(dtype)
         from nnfix.usercode.network import UserNetwork
 
+        self._user_dtype(dtype)
         return UserNetwork(self.user, self.network, self.user_values)
+
+    def _user_dtype(self, dtype: str) -> None:
+        """Put the user's parameters in `dtype` for the probes, once; where their code then
+        still computes in another type (or holds a parameter where it cannot be replaced),
+        put them back and say why in the report's header."""
+        if self.trained_dtype is not None:
+            return
+        model = self.user
+        self.trained_dtype = dtype
+        try:
+            replaced = model.cast(dtype)
+        except TypeError as exc:
+            self.trained_dtype = "float64"
+            model.found.notes.append(
+                f"train.dtype {dtype}: the probes train your parameters as your code holds "
+                f"them, not as {dtype}: {exc}"
+            )
+            return
+        if not replaced:
+            return
+        x = self.user_batch.x.astype(dtype)
+        model.out_dtype = None
+        model.forward(x)
+        got = model.out_dtype
+        if got is None or got == np.dtype(dtype):
+            return
+        model.uncast(replaced)
+        self.trained_dtype = str(got)
+        model.found.notes.append(
+            f"train.dtype {dtype}: the probes train your parameters in {got}, as your code "
+            f"computes: given {dtype} inputs and parameters, its forward returned {got} "
+            "(an array it creates in another type, or a copy of the parameters it keeps)"
+        )
 
     @cached_property
     def user_batch(self) -> Batch:

@@ -48,8 +48,9 @@ class Selection:
 
 
 def needed(codes: set[str]) -> set[str]:
-    """`codes` and every rule that can explain or drop one of them, transitively: what must be
-    computed so that their findings come out as they would with nothing selected."""
+    """`codes` and every rule that can explain, drop or change one of them, transitively —
+    with the rules whose findings can become one of them — what must be computed so that
+    their findings come out as they would with nothing selected."""
     out, todo = set(), list(codes)
     while todo:
         code = todo.pop()
@@ -58,6 +59,9 @@ def needed(codes: set[str]) -> set[str]:
         out.add(code)
         rule = rules.RULES[code]
         todo += [c for cause in rule.causes for c in cause.codes] + list(rule.suppressed_by)
+        if rule.becomes is not None:
+            todo += [rule.becomes.code, *rule.becomes.when]
+        todo += [r.code for r in rules.RULES.values() if r.becomes and r.becomes.code == code]
     return out
 
 
@@ -71,8 +75,11 @@ def _stages(checks: tuple[Check, ...], codes: set[str]) -> dict[Stage, list[Chec
 
 
 def link(findings: list[Finding]) -> list[Finding]:
-    """Drop the findings another one makes noise of; give each the codes of the findings that
-    explain it, most direct first (for layered causes, the nearest layer first)."""
+    """Turn the findings another one shows to be a bug's symptom into that symptom's rule; drop
+    the findings another one makes noise of; give each the codes of the findings that explain
+    it, most direct first (for layered causes, the nearest layer first)."""
+    present = {f.code for f in findings}
+    findings = [_became(f, present) for f in findings]
     present = {f.code for f in findings}
     kept = [f for f in findings if not present & set(rules.RULES[f.code].suppressed_by)]
     kept = _once_per_function(kept)
@@ -86,6 +93,13 @@ def link(findings: list[Finding]) -> list[Finding]:
             codes += [g.code for g in matches]
         f.caused_by = list(dict.fromkeys(codes))
     return kept
+
+
+def _became(f: Finding, present: set[str]) -> Finding:
+    becomes = rules.RULES[f.code].becomes
+    if becomes is None or not present & set(becomes.when):
+        return f
+    return becomes.make(f)
 
 
 def _once_per_function(findings: list[Finding]) -> list[Finding]:

@@ -26,13 +26,27 @@ class ProbeRecord:
     grad_mean: list[list[float]] = field(default_factory=list)  # per step, per layer mean |dW|
     update_ratio: list[list[float]] = field(
         default_factory=list
-    )  # per recorded step, per layer ‖ΔW‖/‖W‖
+    )  # per recorded step, per layer ‖ΔW‖/‖W‖ (‖W‖ before the update; inf where it was 0)
+    ratio_steps: list[int] = field(default_factory=list)  # the step of each update_ratio row
+    moved: list[list[float]] = field(default_factory=list)  # per step, per layer ‖W − W_init‖
+    start_norm: list[float] = field(default_factory=list)  # per layer ‖W_init‖
     lr: list[float] = field(default_factory=list)
     diverged_at: int | None = None  # the step whose loss was not finite
     seconds: float = 0.0
     stopped: str = ""  # why it ended: "steps", "budget", "diverged"
     network: Network | None = None  # the weights at the end
     epochs: int = 0
+
+    def healthy_steps(self, exploded: float) -> int:
+        """How many steps ran before the loss went bad: non-finite, or above `exploded` times
+        the first step's loss (what comes after is the wreck of the run, not its dynamics)."""
+        first = self.loss[0] if self.loss else math.nan
+        for i, value in enumerate(self.loss):
+            if not math.isfinite(value) or (
+                math.isfinite(first) and value > exploded * max(first, 1e-12)
+            ):
+                return i
+        return len(self.loss)
 
 
 def run_probe(
@@ -47,7 +61,9 @@ def run_probe(
     per_epoch = max(1, math.ceil(m / batch))
     steps_cap = min(train.epochs * per_epoch, max(MAX_STEPS, MIN_EPOCHS * per_epoch))
     start = time.perf_counter()
-    previous: list[np.ndarray] | None = None
+    initial = [w.copy() for w in net.weights]
+    record.start_norm = [float(np.linalg.norm(w)) for w in initial]
+    previous: list[np.ndarray] | None = initial  # the first update is measured too
 
     def on_step(info: StepInfo) -> None:
         nonlocal previous
@@ -58,14 +74,18 @@ def run_probe(
         record.grad_norm.append([float(np.linalg.norm(g)) for g in grads])
         record.grad_mean.append([float(np.mean(np.abs(g))) for g in grads])
         weights = info.network.weights
+        record.moved.append(
+            [float(np.linalg.norm(w - w0)) for w, w0 in zip(weights, initial, strict=True)]
+        )
         if previous is not None:
             ratios = []
             for w_old, w in zip(previous, weights, strict=True):
                 norm = float(np.linalg.norm(w_old))
                 ratios.append(float(np.linalg.norm(w - w_old)) / norm if norm > 0 else math.inf)
             record.update_ratio.append(ratios)
+            record.ratio_steps.append(info.step)
             previous = None
-        if info.step < DENSE_STEPS or info.step % 10 == 0:
+        if info.step + 1 < DENSE_STEPS or (info.step + 1) % 10 == 0:
             previous = [w.copy() for w in weights]  # compared after the next update
         if not math.isfinite(info.loss):
             record.diverged_at = info.step

@@ -156,6 +156,31 @@ class UserModel:
             values[p.slot.name] = np.array(self.layout.to_rows(p.slot, start), dtype=np.float64)
         return values or None
 
+    def cast(self, dtype: str) -> list[tuple[Any, Array]]:
+        """Hold the parameters as `dtype` arrays: a converted copy put where each of theirs of
+        another type was (as nnfix's engine trains in train.dtype). Returns what was replaced,
+        for `uncast`; raises TypeError where a parameter cannot be replaced (a tuple holds
+        it), having put back what it had replaced."""
+        target = np.dtype(dtype)
+        replaced: list[tuple[Any, Array]] = []
+        for p in self.params:
+            old = p.ref.get()
+            if old.dtype == target:
+                continue
+            try:
+                p.ref.set(old.astype(target))
+            except (TypeError, AttributeError, ValueError):
+                self.uncast(replaced)
+                raise TypeError(f"{p.ref.path} is held where nnfix cannot replace it") from None
+            replaced.append((p.ref, old))
+        return replaced
+
+    def uncast(self, replaced: list[tuple[Any, Array]]) -> None:
+        """Put back the arrays `cast` replaced, holding the values the copies have now."""
+        for ref, old in replaced:
+            old[...] = ref.get()
+            ref.set(old)
+
     def views(self) -> dict[str, Array]:
         """The user's own arrays, seen in the rows layout: updating these updates theirs."""
         return {p.slot.name: self.layout.to_rows(p.slot, p.ref.get()) for p in self.params}

@@ -29,6 +29,7 @@ FAMILY = "Y", "initialisation"  # the code prefix, and what its rules cover
 IDENTICAL = 0.99  # Y102: mean pairwise cosine similarity of a layer's weight vectors
 COLLAPSE, EXPLODE = 0.1, 10.0  # Y103: std(z) of the last hidden layer against the first
 EXPLODED_STD = 1e2  # Y103: a pre-activation std this large explodes whatever the depth
+NO_SIGNAL = 1e-9  # Y103: z varying over the samples by less than this share of its size
 
 
 Y101 = Rule(
@@ -162,7 +163,11 @@ Y103 = Rule(
     thresholds=prose(f"""
         std(z) of the last hidden layer below {COLLAPSE:g}× or above {EXPLODE:g}× that of the
         first, or any layer's std(z) above {EXPLODED_STD:g}. A well-initialised net keeps the ratio near 1 (the variance
-        arguments of Glorot & Bengio 2010 and He et al. 2015).
+        arguments of Glorot & Bengio 2010 and He et al. 2015). A layer whose z does not vary
+        over the samples (by less than {NO_SIGNAL:g} of its root-mean-square: a zero-init
+        layer, whose z is its bias) carries no signal: the ratio is measured only up to the
+        layer before it, and a first layer without signal is not measured at all — a std of 0
+        is no signal (Y101 says why), never a collapse or an infinite ratio.
         """),
     causes=caused_by("Y104", "D102"),
     suppressed_by=("Y101",),  # a symmetric layer collapses by construction: Y101 says why
@@ -321,27 +326,46 @@ def users_own_init(ctx: Context) -> list[Finding]:
     return [f for f in found if (f.code, f.location.layer) not in ours]
 
 
+def carries_signal(z: np.ndarray) -> bool:
+    """Do a layer's pre-activations vary over the samples at all? A zero-init layer's do not
+    (z is its bias, the same for every sample): it passes on no signal, so no spread can be
+    measured through it — neither a collapse nor an explosion."""
+    spread = float(np.sqrt(np.mean(np.var(z, axis=0))))
+    scale = float(np.sqrt(np.mean(z * z)))
+    return spread > NO_SIGNAL * scale
+
+
 @check(INIT_STATISTICS, Y103)
 def init_scale(ctx: Context) -> list[Finding]:
     """Pre-activation spread collapsing or exploding from the first layer to the last hidden one."""
     if ctx.init is None:
         return []
-    zs = [float(z.std()) for z in ctx.init.cache.z[:-1]]
+    hidden = ctx.init.cache.z[:-1]
+    zs = [float(z.std()) for z in hidden]
     if not zs or not all(math.isfinite(s) for s in zs):
         return []
     stds = {f"layer {l}": round(s, 6) for l, s in enumerate(zs, start=1)}
-    worst = max(range(len(zs)), key=lambda i: zs[i])
-    if zs[worst] > EXPLODED_STD:
+    signal = 0  # the layers from the first that carry a signal; the rest get none through
+    while signal < len(hidden) and carries_signal(hidden[signal]):
+        signal += 1
+    if signal == 0:
+        return []  # no signal in the first layer: a symmetric init or constant data (Y101, D)
+    measured = zs[:signal]
+    worst = max(range(signal), key=lambda i: measured[i])
+    ratio = measured[-1] / measured[0]
+    if measured[worst] > EXPLODED_STD:
         kind, layer = "explodes", worst + 1
-    elif len(zs) >= 2 and zs[0] > 0 and zs[-1] / zs[0] < COLLAPSE:
-        kind, layer = "collapses", len(zs)
-    elif len(zs) >= 2 and zs[0] > 0 and zs[-1] / zs[0] > EXPLODE:
-        kind, layer = "explodes", len(zs)
+    elif signal >= 2 and ratio < COLLAPSE:
+        kind, layer = "collapses", signal
+    elif signal >= 2 and ratio > EXPLODE:
+        kind, layer = "explodes", signal
     else:
-        return []  # a first layer with std 0 is symmetric or dead: Y101, T107 say why
-    ratio = zs[-1] / zs[0] if zs[0] > 0 else None
+        return []
     act = ctx.network.activations[layer - 1].name
     suggestion = ctx.suited_init(layer)
+    evidence: dict[str, object] = {"z_std": stds, "ratio_last_to_first": ratio}
+    if signal < len(zs):
+        evidence["no_signal_from_layer"] = signal + 1
     return [
         Y103.finding(
             f"the spread of pre-activations {kind} at init: std(z) is {zs[0]:.3g} in layer 1"
@@ -350,7 +374,7 @@ def init_scale(ctx: Context) -> list[Finding]:
             layer=layer,
             parameter=f"W{layer}",
             path=ctx.init_path(layer),
-            evidence={"z_std": stds, "ratio_last_to_first": ratio},
+            evidence=evidence,
             fix=Fix(
                 f"{suggestion} keeps the spread of {act} layers steady through depth",
                 ctx.init_path(layer),
@@ -360,6 +384,24 @@ def init_scale(ctx: Context) -> list[Finding]:
     ]
 
 
+def similarity(W: np.ndarray) -> float | None:
+    """Mean pairwise cosine similarity of a layer's incoming weight vectors (its columns): 1 for
+    identical units, about 0 for random ones; None for fewer than two units or a zero vector."""
+    W = W.astype(float)
+    if W.shape[1] < 2:
+        return None
+    spread = float(np.abs(W - W[:, :1]).max())
+    if spread <= 1e-12 * max(1.0, float(np.abs(W).max())):
+        return 1.0
+    norms = np.linalg.norm(W, axis=0)
+    if not np.all(norms > 0):
+        return None
+    unit = W / norms
+    cos = unit.T @ unit
+    n = cos.shape[0]
+    return float((cos.sum() - n) / (n * (n - 1)))
+
+
 @check(TRAINING_PROBE, Y102)
 def units_identical(ctx: Context) -> list[Finding]:
     """A hidden layer whose units still have (near) identical weights after the probe."""
@@ -367,30 +409,17 @@ def units_identical(ctx: Context) -> list[Finding]:
         return []
     found = []
     for l, W in enumerate(ctx.probe_network().weights[:-1], start=1):
-        W = W.astype(float)
-        if W.shape[1] < 2:
-            continue
-        spread = float(np.abs(W - W[:, :1]).max())
-        norms = np.linalg.norm(W, axis=0)
-        if spread <= 1e-12 * max(1.0, float(np.abs(W).max())):
-            similarity = 1.0
-        elif np.all(norms > 0):
-            unit = W / norms
-            cos = unit.T @ unit
-            n = cos.shape[0]
-            similarity = float((cos.sum() - n) / (n * (n - 1)))
-        else:
-            continue
-        if similarity > IDENTICAL:
+        value = similarity(W)
+        if value is not None and value > IDENTICAL:
             found.append(
                 Y102.finding(
                     f"after training, layer {l}'s {W.shape[1]} units still have identical weights "
-                    f"(mean cosine similarity {similarity:.3f}): the layer works as one unit",
+                    f"(mean cosine similarity {value:.3f}): the layer works as one unit",
                     layer=l,
                     parameter=f"W{l}",
                     path=ctx.init_path(l),
                     evidence={
-                        "similarity": similarity,
+                        "similarity": value,
                         "units": int(W.shape[1]),
                         "steps": len(ctx.probe.loss),
                     },

@@ -18,6 +18,7 @@ from nnfix.diagnose.rules.rule import (
     prose,
     yaml_block,
 )
+from nnfix.diagnose.rules.training import EXPLODED
 
 FAMILY = "M", "gradient magnitudes and update sizes"  # the code prefix, and what its rules cover
 
@@ -153,10 +154,15 @@ M103 = Rule(
           lr: 1.0e-3
         """),
     thresholds=prose(f"""
-        The update ratio ‖ΔW‖ / ‖W‖ of each weight tensor, its median over the probe's steps,
-        and the median of those over the tensors (the typical layer) below {RATIO_LOW:g}, a
-        hundred times under CS231n's rule of thumb of about {RATIO_GOOD:g}. Biases, which start
-        at zero, are left out.
+        The typical weight tensor's update ratio below {RATIO_LOW:g}, a hundred times under
+        CS231n's rule of thumb of about {RATIO_GOOD:g}. Each weight tensor's ratio ‖ΔW‖ / ‖W‖
+        is its median over the probe's steps (from the first update, and only the steps before
+        the loss went non-finite or above {EXPLODED:g}× its start); the typical tensor's is the
+        median of those across the tensors, on a log scale (two tensors: the geometric mean of
+        their ratios). One learning rate moves every tensor, so it is judged on the typical
+        one: a single tensor far below the rest is a gradient that does not reach it (M101),
+        not a small lr. Biases, and weight tensors that start at zero or never move (no
+        gradient reaches them), are left out: a ratio to a zero tensor measures nothing.
         """),
     suppressed_by=("T103", "M101"),  # a diverged run; gradients that vanish, not a small lr
 )
@@ -188,11 +194,15 @@ M104 = Rule(
           lr: 0.1
         """),
     thresholds=prose(f"""
-        The median over the weight tensors of each one's median ‖ΔW‖ / ‖W‖ over the probe's
-        steps above {RATIO_HIGH:g}, a hundred times over CS231n's rule of thumb of about
-        {RATIO_GOOD:g}.
+        The typical weight tensor's update ratio above {RATIO_HIGH:g}, a hundred times over
+        CS231n's rule of thumb of about {RATIO_GOOD:g}, worked out as for M103: each tensor's
+        median ‖ΔW‖ / ‖W‖ over the probe's steps, then the median across tensors on a log
+        scale. A run whose loss goes non-finite or above {EXPLODED:g}× its start is judged on
+        the updates before that, the first one included: those are what threw the weights
+        around, so a run that diverges within a few steps still shows its ratios here, as the
+        cause of its T103.
         """),
-    causes=caused_by("D102", "Y103"),  # and it explains a diverging loss (T103)
+    causes=caused_by("G101", "G102", "G105", "D102", "Y103"),  # and it explains T103
 )
 
 
@@ -251,31 +261,53 @@ def gradient_magnitudes(ctx: Context) -> list[Finding]:
     return found
 
 
+def typical_update_ratio(ctx: Context) -> tuple[float, dict[str, float], list[str]] | None:
+    """The update ratio of the typical weight tensor: each tensor's median ‖ΔW‖/‖W‖ over the
+    probe's healthy steps (those before the loss went non-finite or exploded), then the median
+    of those over the tensors on a log scale. Tensors that start at zero are left out: a ratio
+    to a zero tensor measures nothing (Y101 says why they are zero). None: no ratio to judge."""
+    probe = ctx.probe
+    if probe is None or not probe.update_ratio:
+        return None
+    healthy = probe.healthy_steps(EXPLODED)
+    rows = [
+        r for r, step in zip(probe.update_ratio, probe.ratio_steps, strict=True) if step < healthy
+    ]
+    if not rows:
+        return None
+    ratios = np.asarray(rows, float)
+    ratios[~np.isfinite(ratios)] = np.nan
+    per_tensor: dict[str, float] = {}
+    left_out = []
+    for l in range(ratios.shape[1]):
+        name = f"W{l + 1}"
+        column = ratios[:, l][np.isfinite(ratios[:, l])]
+        if probe.start_norm and probe.start_norm[l] == 0:
+            left_out.append(f"{name} (starts at 0)")
+        elif column.size and float(np.median(column)) == 0:
+            left_out.append(f"{name} (does not move: no gradient reaches it)")
+        elif column.size:
+            per_tensor[name] = float(np.median(column))
+    if not per_tensor:
+        return None
+    typical = float(np.exp(np.median(np.log(list(per_tensor.values())))))
+    return typical, per_tensor, left_out
+
+
 @check(TRAINING_PROBE, M103, M104)
 def update_ratios(ctx: Context) -> list[Finding]:
     """How far each update moves the weights, against RATIO_GOOD."""
-    probe = ctx.probe
-    if probe is None or not probe.update_ratio:
+    found = typical_update_ratio(ctx)
+    if found is None:
         return []
-    with np.errstate(all="ignore"):
-        ratios = np.nanmedian(np.asarray(probe.update_ratio, float), axis=0)  # per tensor
-    finite = ratios[np.isfinite(ratios)]
-    if finite.size == 0:
-        return []
-    median = float(np.median(finite))  # across tensors: the typical layer
+    median, per_tensor, left_out = found
     lr = ctx.spec.train.lr
-    suggestion = float(f"{lr * RATIO_GOOD / median:.1g}") if median > 0 else None
-    evidence = {
-        "update_ratio": {f"W{l + 1}": float(v) for l, v in enumerate(ratios)},
-        "median": median,
-        "lr": lr,
-    }
-    fix = (
-        Fix(f"a learning rate near {suggestion:g}", ("train", "lr"), suggestion)
-        if suggestion
-        else None
-    )
-    if 0 < median < RATIO_LOW:
+    suggestion = float(f"{lr * RATIO_GOOD / median:.1g}")
+    evidence: dict[str, object] = {"update_ratio": per_tensor, "median": median, "lr": lr}
+    if left_out:
+        evidence["left_out"] = left_out  # start at zero
+    fix = Fix(f"a learning rate near {suggestion:g}", ("train", "lr"), suggestion)
+    if median < RATIO_LOW:
         return [
             M103.finding(
                 f"each update moves the weights by {median:.1g} of their size (about "

@@ -45,6 +45,17 @@ class Cause:
         return True
 
 
+@dataclass(frozen=True)
+class Becomes:
+    """A finding of the rule that declares this is a finding of rule `code` instead, built by
+    `make` from it, wherever a finding of `when` stands beside it: what looks benign alone
+    (a slow start) is the symptom of the bug those report (a wrong derivative)."""
+
+    code: str
+    when: tuple[str, ...]
+    make: Callable[[Finding], Finding]
+
+
 def caused_by(*codes: str) -> tuple[Cause, ...]:
     """One cause per code, most direct first."""
     return tuple(Cause((code,)) for code in codes)
@@ -64,6 +75,7 @@ class Rule:
     thresholds: str = ""  # numeric thresholds, written from the constants the check uses
     causes: tuple[Cause, ...] = ()  # findings that explain this one, most direct first
     suppressed_by: tuple[str, ...] = ()  # findings that make this one noise: it is dropped
+    becomes: Becomes | None = None  # findings that turn this one into another rule's
 
     def finding(
         self,
