@@ -1,7 +1,8 @@
 """Accuracy of the gradient check on networks built here, unlike the bundled configs: a correct
 net is never called wrong (gradients below the finite-difference noise floor are G104, kinks are
-left out), a planted bug is still found at its tensor and classified, and a backward that is
-right up to one constant is one G105 and no G101."""
+left out), a planted bug is still found at its tensor and classified, a backward that is right up
+to one constant is one G105 and no G101, and the public check of a large function is decided by
+a global check when it is right and localises a bug when it is not."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import itertools
 import numpy as np
 import pytest
 
+import nnfix
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.gradcheck import Target, check_target
 from nnfix.diagnose.network_check import NetworkTarget
@@ -409,3 +411,111 @@ def test_a_declared_factor_is_the_root_cause_of_its_g105(write_spec, spec, cause
     (g105,) = [f for f in findings if f.code == "G105"]
     assert g105.evidence["factor"] == pytest.approx(factor, rel=1e-4)
     assert g105.caused_by == [cause]
+
+
+# --- the public check: global first -----------------------------------------------------------
+
+
+def mlp(widths=(300, 400, 100, 10), m=32, seed=0):
+    """A loss and its hand-written gradient over a dict of arrays: no layers for nnfix to see."""
+    rng = np.random.default_rng(seed)
+    params = {}
+    for i, (a, b) in enumerate(itertools.pairwise(widths), start=1):
+        params[f"W{i}"] = rng.normal(0, np.sqrt(1 / a), (a, b))
+        params[f"b{i}"] = rng.normal(0, 0.05, b)
+    x = rng.normal(size=(m, widths[0]))
+    y = np.eye(widths[-1])[rng.integers(0, widths[-1], m)]
+    n = len(widths) - 1
+
+    def f(p):
+        a = x
+        for i in range(1, n + 1):
+            z = a @ p[f"W{i}"] + p[f"b{i}"]
+            a = np.tanh(z) if i < n else z
+        z = a - a.max(axis=1, keepdims=True)
+        return float(-np.sum(y * (z - np.log(np.exp(z).sum(axis=1, keepdims=True)))) / m)
+
+    def grad(p):
+        acts = [x]
+        for i in range(1, n + 1):
+            z = acts[-1] @ p[f"W{i}"] + p[f"b{i}"]
+            acts.append(np.tanh(z) if i < n else z)
+        e = np.exp(acts[-1] - acts[-1].max(axis=1, keepdims=True))
+        d = (e / e.sum(axis=1, keepdims=True) - y) / m
+        out = {}
+        for i in range(n, 0, -1):
+            out[f"W{i}"], out[f"b{i}"] = acts[i - 1].T @ d, d.sum(axis=0)
+            if i > 1:
+                d = (d @ p[f"W{i}"].T) * (1 - acts[i - 1] ** 2)
+        return out
+
+    return f, grad, params
+
+
+def test_a_correct_large_function_is_decided_by_the_global_check():
+    f, grad, params = mlp()
+    assert sum(p.size for p in params.values()) > 150_000
+    result = nnfix.gradcheck(f, grad, params)
+    assert result.ok and result.evaluations == 4  # 2 directions, 2 evaluations each
+    assert {t.mode for t in result.tensors} == {"screened"}
+    assert [t.name for t in result.tensors] == list(params)
+
+
+BUGS = {
+    "sign flipped": lambda g, m: -g,
+    "scaled by the batch size": lambda g, m: m * g,
+    "zero": lambda g, m: 0 * g,
+    "wrong in its pattern": lambda g, m: (
+        g + np.random.default_rng(1).normal(size=g.shape) * np.linalg.norm(g) / np.sqrt(g.size)
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("tensor", "bug"), [("W1", "sign flipped"), ("b2", "scaled by the batch size"), ("W3", "zero")]
+)
+@pytest.mark.parametrize("what", ["bug", "wrong in its pattern"])
+def test_a_bug_in_a_large_function_is_localised_and_classified(tensor, bug, what):
+    f, grad, params = mlp()
+    bug = bug if what == "bug" else what
+
+    def wrong(p):
+        g = grad(p)
+        g[tensor] = BUGS[bug](g[tensor], 32)
+        return g
+
+    result = nnfix.gradcheck(f, wrong, params, batch_size=32)
+    assert [t.name for t in result.wrong] == [tensor], result.table()
+    assert result.wrong[0].classification.startswith(bug)
+    assert result.evaluations < 1000  # the other tensors: one directional derivative each
+    with pytest.raises(AssertionError, match=f"gradients of {tensor} do not match"):
+        nnfix.assert_gradients(f, wrong, params, batch_size=32)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_global_check_sees_a_bug_in_a_tensor_a_million_times_smaller(seed):
+    """A tensor whose gradient is 1e-6 of another's, its sign flipped: weighted per tensor, its
+    error still shows in the directions over all parameters (unweighted, it would hide within
+    the larger tensor's share of the tolerance)."""
+    rng = np.random.default_rng(seed)
+    params = {"big": rng.normal(size=5000), "small": rng.normal(size=50)}
+
+    def f(p):
+        return float(np.sum(np.sin(p["big"])) + 1e-6 * np.sum(np.cos(p["small"])))
+
+    def grad(p):
+        return {"big": np.cos(p["big"]), "small": 1e-6 * np.sin(p["small"])}
+
+    result = nnfix.gradcheck(f, grad, params, seed=seed)
+    assert [t.name for t in result.wrong] == ["small"], result.table()
+    assert result.wrong[0].classification.startswith("sign flipped")
+
+
+def test_the_table_says_what_the_global_check_did():
+    f, grad, params = mlp(widths=(20, 10, 3))
+    text = nnfix.gradcheck(f, grad, params).table()
+    assert "checked at once along 2 random directions" in text and "screened" in text
+    # the other modes keep their meaning: per tensor, no global check
+    for mode in ("full", "directional", "sampled"):
+        result = nnfix.gradcheck(f, grad, params, mode=mode)
+        assert result.ok and {t.mode for t in result.tensors} == {mode}

@@ -4,7 +4,9 @@ public `nnfix.gradcheck` / `nnfix.assert_gradients` for a user's own pytest suit
 Modes: `full` checks every entry; `directional` checks vᵀg along random unit directions v (one
 pair of evaluations checks a whole tensor, as PyTorch's fast gradcheck does); `sampled` checks
 random entries; `auto` is full for small tensors and directional plus sampled for large ones, so
-its cost grows with the number of tensors, not of parameters.
+its cost grows with the number of tensors, not of parameters. The public functions in `auto`
+mode first check every tensor at once along two random directions (`screen`) and do the
+per-tensor work only when those disagree.
 
 A difference of two loss evaluations carries the loss's rounding: about
 ROUNDING·precision·|L| / ε per difference (the noise floor). What lies within it is never called
@@ -29,6 +31,8 @@ CONFIRM = 10.0  # the second step, as a multiple of eps, for a tensor that seems
 CONFIRM_LIMIT = 32  # values measured again at the second step: those that differ most
 SAFETY = 3.0  # a discrepancy counts only beyond this many times the measured difference noise
 RESOLUTION = 0.1  # a tensor agreeing within noise above this fraction of its gradient: unjudged
+SCREEN_RTOL = 1e-7  # screen: the relative agreement of a directional derivative over all tensors
+SCREEN_CAP = 100.0  # screen: at most this factor of extra weight for a small-gradient tensor
 MODES = ("auto", "full", "directional", "sampled")
 
 Params = Sequence[np.ndarray] | Mapping[str, np.ndarray]
@@ -390,6 +394,93 @@ def _check_tensor(
     return check
 
 
+def _screen(
+    target: Target, order: Sequence[int], eps: float, directions: int, rng: np.random.Generator
+) -> tuple[list[TensorCheck] | None, float, list[np.ndarray], list[float]]:
+    """Every tensor at once: the directional derivative along v = (w_t·u_t)_t, u_t standard
+    normal, against central differences that move every parameter together (2 evaluations per
+    direction). Returns the per-tensor verdicts when every direction agrees (None otherwise),
+    the loss, and the last direction's parts and their contributions w_t·a_tᵀu_t.
+
+    The weights w_t = min(SCREEN_CAP, max_s ‖a_s‖ / ‖a_t‖) give each tensor about the same
+    share of the derivative, so a large tensor cannot drown a small one. Why agreement means
+    correct: let e = a − g be the error of the gradients checked. Then vᵀa − vᵀg = vᵀe is normal
+    with standard deviation s = (Σ_t w_t²‖e_t‖²)^½, and the check misses e only when
+    |vᵀe| ≤ tol = SAFETY·floor + SCREEN_RTOL·(|A| + |D|), which has probability at most
+    √(2/π)·tol/s. A tensor t that G101 would call wrong has ‖e_t‖ ≥ ρ‖a_t‖ with ρ ≥ 1e-3 (its
+    relative error exceeds 1e-3), so s ≥ ρ·max_s ‖a_s‖ while ‖a_t‖ ≥ max_s ‖a_s‖ / SCREEN_CAP
+    (below that, the bound weakens by the missing factor), and |A| ≈ |D| is about
+    max_s ‖a_s‖·√T for T tensors: one direction misses with probability about
+    1.6·SCREEN_RTOL·√T/ρ — 7e-4 for 20 tensors at the smallest G101 error — and two independent
+    ones about its square (5e-7). An error within the noise floor can be missed, as by any
+    finite-difference check; an agreement that fails only costs the per-tensor work."""
+    norms = [float(np.linalg.norm(g)) for g in target.grads]
+    top = max(norms, default=0.0)
+    weights = [
+        min(SCREEN_CAP, top / n) if n > 0 else (SCREEN_CAP if top > 0 else 1.0) for n in norms
+    ]
+    worst, loss = 0.0, 0.0
+    parts: list[np.ndarray] = []
+    shares: list[float] = []
+    for _ in range(directions):
+        parts = [
+            w * rng.standard_normal(p.shape, dtype=np.float32).astype(np.float64)
+            for w, p in zip(weights, target.arrays, strict=True)
+        ]
+        shares = [float(np.vdot(v, g)) for v, g in zip(parts, target.grads, strict=True)]
+        a = float(sum(shares))
+        for i in order:
+            _move(target, i, parts[i], eps, 1.0)
+        plus, side = target(None), target.side()
+        for i in order:
+            _move(target, i, parts[i], eps, -1.0)
+        minus = target(None)
+        for i in order:
+            np.copyto(target.arrays[i], target.origin[i])
+        loss = (plus + minus) / 2
+        d = (plus - minus) / (2 * eps)
+        floor = _floor(target, loss, eps)
+        kinked = target.pattern is not None and target.side() != side
+        if kinked or not _agree(a, d, floor):
+            return None, abs(loss), parts, shares
+        worst = max(worst, relative_error([a], [d]))
+    empty = np.zeros(0)
+    checks = [
+        TensorCheck(target.names[i], target.arrays[i].shape, "screened", worst, 0, empty, empty, [])
+        for i in order
+    ]
+    return checks, abs(loss), parts, shares
+
+
+def _agree(a: float, d: float, floor: float) -> bool:
+    """A directional derivative and its central difference agree as strictly as the screen
+    asks: within the rounding of the difference and SCREEN_RTOL."""
+    return math.isfinite(d) and abs(a - d) <= SAFETY * floor + SCREEN_RTOL * (abs(a) + abs(d))
+
+
+def _screened_tensor(
+    target: Target, i: int, part: np.ndarray, share: float, eps: float, base: float
+) -> TensorCheck | None:
+    """Tensor i alone along its part of the screen's direction: its verdict if it agrees as
+    strictly as the screen asks, else None (it is checked in full)."""
+    before = target.evaluations
+    d = _difference(target, i, part, eps)
+    floor = _floor(target, base, eps)
+    if not _agree(share, d, floor):
+        return None
+    return TensorCheck(
+        target.names[i],
+        target.arrays[i].shape,
+        "directional",
+        relative_error([share], [d]),
+        target.evaluations - before,
+        np.array([share]),
+        np.array([d]),
+        [("direction", 0)],
+        noise=SAFETY * floor,
+    )
+
+
 def check_target(
     target: Target,
     *,
@@ -401,25 +492,49 @@ def check_target(
     seed: int = 0,
     batch_size: int | None = None,
     deadline: float | None = None,
+    screen: bool = False,
 ) -> GradcheckResult:
     """Check every tensor of `target`, in `order` (the order to report them: backprop order);
     past `deadline` (a time.perf_counter() value) the tensors not yet begun are left out and
-    named in `skipped` — the first one is always checked."""
+    named in `skipped` — the first one is always checked.
+
+    `screen` (auto mode): first every tensor at once along `directions` random directions
+    (`_screen`); when they agree, that is the verdict. Otherwise each tensor alone along its
+    part of the direction, and those that disagree are checked as `auto` checks them."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     rng = np.random.default_rng(seed)
     if target.precision > 1e-10:  # single precision: a step its rounding does not swamp
         eps = max(eps, target.precision ** (1 / 3))
     order = list(order if order is not None else range(len(target.arrays)))
-    base = abs(target(None))
+    notes: list[str] = []
+    parts: list[np.ndarray] | None = None
+    shares: list[float] = []
+    if screen and mode == "auto" and order:
+        screened, base, parts, shares = _screen(target, order, eps, directions, rng)
+        total = sum(p.size for p in target.arrays)
+        if screened is not None:
+            notes.append(
+                f"all {total:,} parameters checked at once along {directions} random "
+                "directions (weighted per tensor): they agree within the noise floor"
+            )
+            return GradcheckResult(screened, target.evaluations, batch_size, notes)
+        notes.append(
+            f"the check of all {total:,} parameters at once disagreed: each tensor checked alone"
+        )
+    else:
+        base = abs(target(None))
     tensors: list[TensorCheck] = []
     skipped: list[str] = []
     for i in order:
         if tensors and deadline is not None and time.perf_counter() > deadline:
             skipped.append(target.names[i])
             continue
-        tensors.append(
-            _check_tensor(
+        found = None
+        if parts is not None:
+            found = _screened_tensor(target, i, parts[i], shares[i], eps, base)
+        if found is None:
+            found = _check_tensor(
                 target,
                 i,
                 mode=mode,
@@ -430,8 +545,8 @@ def check_target(
                 base=base,
                 batch_size=batch_size,
             )
-        )
-    return GradcheckResult(tensors, target.evaluations, batch_size, skipped=skipped)
+        tensors.append(found)
+    return GradcheckResult(tensors, target.evaluations, batch_size, notes, skipped=skipped)
 
 
 def gradcheck(
@@ -452,7 +567,13 @@ def gradcheck(
 
     `params` is a list or dict of arrays (a dict's keys name the tensors); `f` and `grad_f` are
     given the same kind of container back. `grad_f` may also be the gradients themselves.
-    `batch_size` lets a scaled gradient be named "scaled by the batch size"."""
+    `batch_size` lets a scaled gradient be named "scaled by the batch size".
+
+    In `auto` mode all parameters are first checked at once along `directions` random
+    directions, weighted so that every tensor counts (4 evaluations of `f` for 2 directions);
+    when they agree within the noise floor the gradients are right — a wrong one slips through
+    with probability below 1e-6 (see `_screen`). Only when they disagree is each tensor checked
+    on its own, to say which ones are wrong and how."""
     if isinstance(params, Mapping):
         keys = [str(k) for k in params]
         arrays = list(params.values())
@@ -484,6 +605,7 @@ def gradcheck(
         directions=directions,
         seed=seed,
         batch_size=batch_size,
+        screen=True,
     )
 
 
