@@ -75,8 +75,10 @@ G101 = Rule(
     thresholds=prose(f"""
         Relative error ‖g − g_num‖ / (‖g‖ + ‖g_num‖) per tensor: ≤ {EXCELLENT:g} excellent,
         ≤ {FINE:g} fine, ≤ {SUSPICIOUS:g} suspicious, above {SUSPICIOUS:g} wrong — the finding fires there
-        (CS231n's bands for float64 central differences). Entries that cannot be verified
-        are left to G104.
+        (CS231n's bands for float64 central differences) — and only where the discrepancy
+        exceeds the differences' own noise: the loss's rounding over the step, and for a
+        tensor that seems wrong, how far its differences move between steps ε and 10ε.
+        Tensors that cannot be verified are left to G104.
         """),
     causes=(  # the nearest wrong derivative at or above the tensor first: the most direct
         Cause(("A101", "A102", "A103"), layers="at_or_above"),
@@ -171,7 +173,10 @@ G104 = Rule(
         Places where a finite-difference check cannot give a verdict, and why: samples with a
         ReLU-family pre-activation within 1e-4 of 0, where the ±ε evaluations may straddle the
         kink (they are left out of the check); your code computing in float32; a tensor whose
-        gradient is below the finite-difference noise floor (about 1e-9 of the loss). These are
+        gradient is below the finite-difference noise floor, or agrees with the differences
+        only within it (the loss's rounding over the step, including what saturated units
+        pass on to it, and measured again with a 10× step where a tensor seems wrong); an
+        output probability of exactly 0 or 1, where the loss is clipped flat. These are
         reported as unverifiable, never as wrong.
         """),
     why=prose("""
