@@ -9,7 +9,10 @@ mode first check every tensor at once along two random directions (`screen`) and
 per-tensor work only when those disagree.
 
 A difference of two loss evaluations carries the loss's rounding: about
-ROUNDING·precision·|L| / ε per difference (the noise floor). What lies within it is never called
+ROUNDING·precision·S / ε per difference (the noise floor), where S is the loss's size and what
+the values it is computed through add to its rounding (`Target.rounding`, which the network
+and user-code checks compute: a saturated unit rounds away what the parameters below it do to
+the loss). What lies within it is never called
 wrong: a tensor whose gradient is below it is unverifiable (G104), and a tensor that seems wrong
 beyond it is measured again with a step CONFIRM times larger, whose rounding is CONFIRM times
 smaller — a difference that does not keep its value between the two steps is noise, not a bug."""
@@ -309,9 +312,9 @@ def _verdict(a: np.ndarray, d1: np.ndarray, d10: np.ndarray | None, floor: float
             numeric,
             error,
             noise,
-            f"gradient too close to the finite-difference noise floor to judge: backprop and "
-            f"finite differences agree within their noise ({noise:.1e}, "
-            f"{noise / (na + nn):.0%} of the gradient)",
+            f"gradient too close to the finite-difference noise floor to judge (it agrees with "
+            f"the differences within their noise, {noise:.1e}: {noise / (na + nn):.0%} of the "
+            "gradient)",
         )
     if gap <= noise:
         error = min(error, BANDS[2][0])

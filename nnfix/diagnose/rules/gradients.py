@@ -430,7 +430,6 @@ def unreliable(result: GradcheckResult, excluded: int = 0) -> list[Finding]:
             "the gradient check could not judge everything: " + "; ".join(reasons),
             evidence={
                 "unverifiable": [t.name for t in unverifiable],
-                "why": {t.name: t.unverifiable for t in unverifiable},
                 "excluded_samples": excluded,
                 "kink_crossings": kinks,
             },
