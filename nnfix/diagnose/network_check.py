@@ -7,27 +7,87 @@ from __future__ import annotations
 import numpy as np
 
 from nnfix.diagnose.gradcheck import GradcheckResult, Target, check_target
-from nnfix.engine.losses import Loss
+from nnfix.engine.losses import Loss, gradient
 from nnfix.engine.network import Cache, Network
 
 BATCH = 64  # samples the check runs on
 KINK = 1e-4  # a ReLU-like pre-activation this close to its kink may cross it under a perturbation
+FROM_LOGITS = {("bce", "sigmoid"), ("cce", "softmax")}  # losses computed from z, not from a
 
 
 def batch(net: Network, cache: Cache, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Up to BATCH samples of a forward pass, leaving out those sitting on a kink; and how many
     were left out."""
     x = cache.x
-    near = np.zeros(len(x), bool)
+    keep, excluded = smooth(net, cache, BATCH)
+    return x[keep][:BATCH], y[keep][:BATCH], excluded
+
+
+def smooth(net: Network, cache: Cache, size: int) -> tuple[np.ndarray, int]:
+    """The samples of a forward pass whose ReLU-like pre-activations all lie further than KINK
+    from their kink, when at least half of the first `size` do (else all of them), and how many
+    of those first `size` were left out: a perturbation moves them across the kink, where the
+    loss has no derivative to check."""
+    near = np.zeros(len(cache.x), bool)
     for layer, act in enumerate(net.activations):
         if act.builtin is not None and act.builtin.kinks:
             near |= ~np.all(act.builtin.smooth(cache.z[layer], KINK), axis=1)
     keep = np.flatnonzero(~near)
-    excluded = 0
-    if len(keep) and len(keep) >= min(BATCH, len(x)) // 2:  # enough smooth ones: only those
-        excluded = int(near[: keep[:BATCH][-1] + 1].sum())
-        x, y = x[keep], y[keep]
-    return x[:BATCH], y[:BATCH], excluded
+    if len(keep) and len(keep) >= min(size, len(near)) // 2:  # enough smooth ones: only those
+        return keep, int(near[: keep[:size][-1] + 1].sum())
+    return np.arange(len(near)), 0
+
+
+def kinked(net: Network) -> list[int]:
+    """The layers (from 0) whose activation has a kink (ReLU-like)."""
+    return [
+        l for l, act in enumerate(net.activations) if act.builtin is not None and act.builtin.kinks
+    ]
+
+
+def sides(cache: Cache, layers: list[int]) -> bytes:
+    """Which side of 0 every pre-activation of `layers` is on: two evaluations that differ here
+    straddle a kink."""
+    return np.packbits(np.concatenate([(cache.z[l] > 0).ravel() for l in layers])).tobytes()
+
+
+def rounding(net: Network, cache: Cache, y: np.ndarray, loss: Loss, from_output: bool) -> float:
+    """How large the rounding error of the loss computed through this forward pass is, in units
+    of the machine precision (beyond the loss's own size): every value v the pass computes is
+    rounded, and its rounding reaches the loss times ∂L/∂v. The root-sum-square over the
+    pre-activations (each rounded as the sum it is: |a_prev|·|W| + |b|), the activations and,
+    when the loss is computed from the output's activations (`from_output`), those too.
+
+    A saturated unit is where this matters: a sigmoid at 1 − 1e-13 cannot move by less than its
+    rounding, so a parameter below it changes the computed loss in steps, not smoothly, and its
+    finite differences say nothing about its gradient."""
+    m = len(y)
+    dZ = net.output_delta(cache, y, loss)
+    out = net.layers[-1].act
+    terms = []
+    if from_output or (loss.name, out.builtin_name) not in FROM_LOGITS:
+        dA = gradient(loss.name, cache.a[-1], y) * loss.factor * loss.reduce(m)
+        terms.append(dA * cache.a[-1])
+    else:  # the loss's own terms (softplus(z) − y·z, log-sum-exp) are rounded at the size of z
+        terms.append(cache.z[-1] * loss.factor * loss.reduce(m))
+    for l in range(net.depth - 1, -1, -1):
+        layer = net.layers[l]
+        a_prev = cache.a[l - 1] if l > 0 else cache.x
+        size = np.abs(a_prev) @ np.abs(layer.W)
+        if layer.b is not None:
+            size += np.abs(layer.b)
+        terms.append(dZ * size)
+        if l == 0:
+            break
+        _, d_prev = layer.backward(dZ, a_prev, True)
+        below = net.layers[l - 1].act
+        derivative = below.builtin.derivative if below.builtin is not None else below.derivative
+        assert d_prev is not None and derivative is not None  # only an output layer is softmax
+        terms.append(d_prev * a_prev)
+        dZ = d_prev * derivative(cache.z[l - 1], a_prev)
+    with np.errstate(all="ignore"):
+        total = float(np.sqrt(sum(float(np.sum(t * t)) for t in terms)))
+    return total if np.isfinite(total) else float(np.finfo(float).max)
 
 
 class NetworkTarget(Target):
@@ -36,31 +96,27 @@ class NetworkTarget(Target):
 
     def __init__(self, net: Network, x: np.ndarray, y: np.ndarray, loss: Loss, l2: float = 0.0):
         self.net, self.x, self.y, self.loss_fn, self.l2 = net, x, y, loss, l2
-        self.kinked = [
-            l
-            for l, act in enumerate(net.activations)
-            if act.builtin is not None and act.builtin.kinks
-        ]
+        self.kinked = kinked(net)
         self.base = net.forward(x)
         self.last_side = b""
         arrays = [np.array(p, dtype=np.float64, order="C") for p in net.params]
         self.working = net.with_params(arrays)
         self.layer_of = [s.layer - 1 for s in net.slots]
-        grads = self.working.loss_and_grads(x, y, loss, l2)[1]
+        grads, cache = self.working.loss_and_grads(x, y, loss, l2)[1:]
         super().__init__(
             arrays,
             grads,
             net.names,
             self._loss,
             self._pattern if self.kinked else None,
+            rounding=rounding(self.working, cache, y, loss, from_output=False),
         )
 
     def _loss(self, tensor: int | None) -> float:
         start = self.layer_of[tensor] if tensor is not None else 0
         cache = self.working.forward(self.x, start, self.base)
         if self.kinked:
-            sides = [(cache.z[l] > 0).ravel() for l in self.kinked]
-            self.last_side = np.packbits(np.concatenate(sides)).tobytes()
+            self.last_side = sides(cache, self.kinked)
         return self.working.loss(cache, self.y, self.loss_fn, self.l2)
 
     def _pattern(self) -> bytes:

@@ -4,6 +4,7 @@ here too, for the shapes (G103) and against central differences of its own loss 
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 from nnfix.diagnose.context import Context
 from nnfix.diagnose.findings import Finding, Fix, Severity, Source
 from nnfix.diagnose.gradcheck import Target, check_target
+from nnfix.diagnose.network_check import kinked, rounding, sides, smooth
 from nnfix.diagnose.rules.gradients import (
     G101,
     G103,
@@ -21,8 +23,10 @@ from nnfix.diagnose.rules.gradients import (
     convention,
     convention_finding,
     mismatches,
+    unreliable,
 )
 from nnfix.diagnose.rules.rule import ERROR, USER_CODE, WARNING, Rule, check, prose, yaml_block
+from nnfix.engine.network import Network
 from nnfix.usercode.culprit import (
     Culprit,
     Judge,
@@ -334,7 +338,7 @@ def _not_summed(name: str, shape: tuple, want: tuple, m: int) -> bool:
     return name.startswith("b") and m in shape and int(np.prod(shape)) == int(np.prod(want)) * m
 
 
-@check(USER_CODE, G103, G101, G105, U101)
+@check(USER_CODE, G103, G101, G105, G104, U101)
 def user_gradients(ctx: Context) -> list[Finding]:
     """The user's backward: a gradient for every parameter, of its shape, matching finite
     differences of the loss their own forward gives; each wrong one pointed at their line."""
@@ -349,7 +353,7 @@ def user_gradients(ctx: Context) -> list[Finding]:
 def _gradients(ctx: Context, model: UserModel) -> tuple[list[Finding], list[str]]:
     """The findings about their gradients, and the parameters whose gradients are right."""
     found: list[Finding] = []
-    batch = ctx.user_batch
+    batch, excluded = _smooth_batch(ctx)
     m = batch.m
     try:
         grads = model.gradients(batch)
@@ -429,34 +433,80 @@ def _gradients(ctx: Context, model: UserModel) -> tuple[list[Finding], list[str]
     right = [t.name for t in result.tensors if not t.wrong]
     c = convention(result)
     if c is not None:
-        return [*found, convention_finding(c, m, ctx.spec.loss, ("loss",))], right
-    wrong = mismatches(result, layer_of.__getitem__, lambda layer: path, "your backward")
-    return found + wrong + budget_finding(result), right
+        found.append(convention_finding(c, m, ctx.spec.loss, ("loss",)))
+    else:
+        found += mismatches(result, layer_of.__getitem__, lambda layer: path, "your backward")
+    return found + budget_finding(result) + unreliable(result, excluded), right
+
+
+def _smooth_batch(ctx: Context) -> tuple[Batch, int]:
+    """The batch their gradients are checked on: the user batch without the samples that sit on
+    a ReLU kink (as the network's own check leaves them out), and how many were left out."""
+    full = ctx.user_batch
+    keep, excluded = smooth(ctx.network, ctx.network.forward(full.x), full.m)
+    if len(keep) == full.m:
+        return full, 0
+    labels = full.labels[keep] if full.labels is not None else None
+    return Batch(full.x[keep], full.y[keep], labels), excluded
+
+
+def _saturated(loss: str, a: np.ndarray, y: np.ndarray) -> bool:
+    """An output probability of exactly 0 or 1 (to the loss's clipping) where its target needs
+    the other end: the spec's loss, computed from the output, is clipped and flat there, while
+    their backward differentiates the true one."""
+    e = 1e-7 if a.dtype == np.float32 else 1e-12
+    if loss == "bce":
+        return bool(np.any((a <= e) & (y > 0)) or np.any((a >= 1 - e) & (y < 1)))
+    if loss == "cce":
+        return bool(np.any((a <= e) & (y > 0)))
+    return False
 
 
 def _check(ctx: Context, model: UserModel, batch: Batch, grads: dict[str, np.ndarray]):
     """Their gradients against central differences of the loss of their own forward (their
-    loss where they give one, the spec's otherwise), output layer first."""
+    loss where they give one, the spec's otherwise), output layer first. The spec's network at
+    the same values says which side of its kinks every ReLU-like unit is on, and how much the
+    values the loss is computed through add to its rounding (a saturated output, say)."""
     names = [s.name for s in sorted(ctx.network.slots, key=lambda s: -s.layer) if s.name in grads]
     start = ctx.user_values
-    arrays = [np.array(start[n], dtype=np.float64) for n in names]
+    arrays = [np.array(start[n], dtype=np.float64, order="C") for n in names]
     values = dict(start)
     network = ctx.network
+    layers = kinked(network)
+    side = [b""]
+
+    def spec_net() -> Network:
+        return network.with_params([values[n] for n in network.names])
 
     def loss(_tensor: int | None) -> float:
         values.update(zip(names, arrays, strict=True))
         model.set_params(values)
+        if layers:
+            side[0] = sides(spec_net().forward(batch.x), layers)
         theirs = model.loss(batch)
         if theirs is not None:
             return theirs
         out = model.forward(batch.x)
         if out is None:  # no forward of their own: the spec's network with their values
-            net = network.with_params([values[n] for n in network.names])
+            net = spec_net()
             return net.loss(net.forward(batch.x), batch.y, ctx.loss)
+        if _saturated(ctx.loss.name, out, batch.y):
+            return math.inf  # the loss is clipped there: flat, nothing to check against
         return ctx.loss.value(out, out, batch.y, None)
 
+    net = spec_net()
+    with np.errstate(all="ignore"):
+        size = rounding(net, net.forward(batch.x), batch.y, ctx.loss, from_output=True)
     gc = ctx.options.gradcheck
-    target = Target(arrays, [grads[n] for n in names], names, loss, precision=model.precision)
+    target = Target(
+        arrays,
+        [grads[n] for n in names],
+        names,
+        loss,
+        (lambda: side[0]) if layers else None,
+        precision=model.precision,
+        rounding=size,
+    )
     with np.errstate(all="ignore"):
         return check_target(
             target,
