@@ -171,3 +171,17 @@ def test_what_a_selection_shows_is_what_the_full_run_found_for_it(write_spec, na
         selection = Selection(select=select)
         alone = diagnose(load_spec(path), selection, Options(budget=60))
         assert _messages(alone) == _messages(full, selection.shown()), (name, select)
+
+
+def test_a_t106_the_gradient_check_contradicts_is_a_warning():
+    from nnfix.diagnose.pipeline import link
+    from nnfix.diagnose.rules.gradients import G101
+    from nnfix.diagnose.rules.training import T106
+
+    alone = link([T106.finding("the net cannot fit 8 samples")])
+    assert alone[0].severity.value == "warning" and "not a bug" in alone[0].message
+    with_bug = link(
+        [T106.finding("the net cannot fit 8 samples"), G101.finding("W1 wrong", layer=1)]
+    )
+    t106 = next(f for f in with_bug if f.code == "T106")
+    assert t106.severity.value == "error" and t106.caused_by == ["G101"]
