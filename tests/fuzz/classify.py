@@ -24,15 +24,9 @@ CLASSES = (
     "located-input-error",
     "ok",
 )
-FAILURES = (
-    "hang",
-    "crash",
-    "internal-error",
-    "traceback",
-    "unlocated-input-error",
-    "bad-json",
-    "missed-finding",
-)
+# every class worse than "slow" fails the fuzz test: a leaked warning or a file written outside
+# the case's folder too (slow is reported, not failed: a user call may run to its timeout)
+FAILURES = CLASSES[: CLASSES.index("slow")]
 USER_CODES = ("U", "G", "A")  # the findings about the user's code and math
 
 NNFIX_DIR = str(Path(importlib.util.find_spec("nnfix").origin).parent)
