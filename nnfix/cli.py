@@ -201,13 +201,21 @@ def _codes(values: tuple[str, ...]) -> tuple[str, ...]:
 )
 @click.option("--quick", is_flag=True, help="Skip the training probes.")
 @click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Every symptom with its evidence, the per-layer table and the pass timings.",
+)
+@click.option(
     "--budget",
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds for the training probes [default: 10].",
 )
 @set_option
 @_guarded
-def diagnose(specs, select, ignore, fail_on, fmt, output, quick, budget, assignments) -> None:
+def diagnose(
+    specs, select, ignore, fail_on, fmt, output, quick, verbose, budget, assignments
+) -> None:
     """Find out why SPEC does not learn: every diagnostic pass, one report."""
     from nnfix.diagnose.run import run
     from nnfix.report import diagnose_output
@@ -225,7 +233,7 @@ def diagnose(specs, select, ignore, fail_on, fmt, output, quick, budget, assignm
     outcome = run(list(specs), flags, assignments, quick=quick)
     for error in outcome.errors:
         render_input_error(error, stderr())
-    diagnose_output.emit(outcome, output, stdout())
+    diagnose_output.emit(outcome, output, stdout(), verbose=verbose)
     sys.exit(outcome.exit_code)
 
 

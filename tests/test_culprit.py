@@ -246,6 +246,15 @@ def test_the_terminal_report_shows_the_user_s_line(tmp_path):
     )
     assert done.returncode == 1, done.stderr
     number = line_of(spec, "d2 = ")
-    assert f"at mlp.py:{number}:5" in done.stdout
-    assert f"> {number} |     d2 = (d3 @ params" in done.stdout
-    assert "|     ^^^^" in done.stdout
+    assert f"at mlp.py:{number}:5  d2 = (d3 @ params" in done.stdout  # the line, by default
+    verbose = subprocess.run(
+        [sys.executable, "-m", "nnfix", "diagnose", str(spec), "--quick", "-v"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
+    assert f"at mlp.py:{number}:5" in verbose.stdout  # -v: the lines around it, a caret
+    assert f"> {number} |     d2 = (d3 @ params" in verbose.stdout
+    assert "|     ^^^^" in verbose.stdout

@@ -110,7 +110,7 @@ def test_output_file_keeps_the_rich_report_on_the_terminal(tmp_path):
 
 def test_rich_report_points_at_the_spec_line():
     result = invoke(ZERO)
-    assert f"{ZERO}:15:9 Y101 symmetric-init" in result.stdout
+    assert f"{ZERO}:15:9: Y101 symmetric-init" in result.stdout
     assert "fix: model.init: xavier_normal" in result.stdout
     assert result.stdout.startswith("FAIL")
 

@@ -31,11 +31,11 @@ def check(output: str | Path | None) -> None:
         raise OutputError([Problem(f"--output {shown(output)}: {reason}")])
 
 
-def emit(outcome, output: str | Path | None, console: Console) -> None:
+def emit(outcome, output: str | Path | None, console: Console, verbose: bool = False) -> None:
     fmt = outcome.config.format
     if output is None:
         if fmt == "rich":
-            diagnose_rich.render(outcome.report, console)
+            diagnose_rich.render(outcome.report, console, verbose)
         else:
             console.file.write(formatted(outcome.report, fmt).rstrip("\n") + "\n")
         return
@@ -43,7 +43,7 @@ def emit(outcome, output: str | Path | None, console: Console) -> None:
     suffix = target.suffix.lower()
     if suffix in (".svg", ".html"):
         recorder = SafeConsole(record=True, width=110, force_terminal=True)
-        diagnose_rich.render(outcome.report, recorder)
+        diagnose_rich.render(outcome.report, recorder, verbose=True)
         text = (
             recorder.export_svg(title="nnfix diagnose")
             if suffix == ".svg"
@@ -51,7 +51,7 @@ def emit(outcome, output: str | Path | None, console: Console) -> None:
         )
     else:
         text = formatted(outcome.report, fmt if fmt != "rich" else formats.by_suffix(target))
-    diagnose_rich.render(outcome.report, console)  # first: whatever happens to the file
+    diagnose_rich.render(outcome.report, console, verbose)  # first: whatever happens to the file
     try:
         write_atomic(target, text)
     except OSError as exc:

@@ -1,5 +1,6 @@
-"""The diagnosis for a person: a verdict line, then per spec its root causes, each followed
-by the symptoms it explains, then the per-layer figures at init and the passes run."""
+"""The diagnosis for a person: a verdict line, then each root cause as one entry (its line,
+message, fix and the symptoms it explains); `verbose` adds every symptom with its evidence,
+the per-layer table at init and the pass timings. Text wraps at the console's width."""
 
 from __future__ import annotations
 
@@ -10,83 +11,180 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from nnfix.diagnose.findings import Finding, Report, Source, SpecReport
+from nnfix.diagnose.findings import Finding, Fix, Report, Source, SpecReport
 from nnfix.report import snippet
+from nnfix.report.causes import Cause, causes, spans
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "blue"}
+INDENT = 4  # a finding's message, fix and evidence under its line
 
 
 def _value(v) -> str:
+    """A measured value as a person reads it: 4 significant digits, yes/no, lists shortened."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
     if isinstance(v, float):
         return "nan" if math.isnan(v) else f"{v:.4g}"
     if isinstance(v, dict):
-        return ", ".join(f"{k} {_value(x)}" for k, x in v.items())
-    if isinstance(v, list) and v and isinstance(v[0], dict):
-        return "; ".join(f"({_value(x)})" for x in v[:3])
-    if isinstance(v, list):
+        return ", ".join(f"{_key(k)} {_value(x)}" for k, x in v.items() if x is not None)
+    if isinstance(v, list | tuple) and v and isinstance(v[0], dict):
+        return " · ".join(f"({_value(x)})" for x in v[:3])
+    if isinstance(v, list | tuple):
         shown = ", ".join(_value(x) for x in v[:8])
         return f"[{shown}{', …' if len(v) > 8 else ''}]"
     return str(v)
 
 
-def _finding(f: Finding, spec: str, console: Console, indent: str) -> None:
-    head = Text(indent)
-    where = spec + (f":{f.location.line}:{f.location.col}" if f.location.line else "")
-    head.append(where, style="bold")
-    head.append(" ")
-    head.append(f.code, style=STYLE[f.severity.value])
-    head.append(f" {f.name}", style=STYLE[f.severity.value])
-    head.append(f" [{f.severity.value}]", style="dim")
-    if f.location.parameter or f.location.layer:
-        head.append(f"  {f.location.parameter or f'layer {f.location.layer}'}", style="cyan")
-    console.print(head, soft_wrap=True)
-    pad = " " * len(indent) + "    "
-    console.print(Text(pad + f.message), soft_wrap=True)
-    if f.location.source is not None:
-        _source(f.location.source, console, pad)
-    if f.caused_by:
-        console.print(
-            Text(pad + "caused by " + ", ".join(f.caused_by), style="magenta"), soft_wrap=True
-        )
-    shown = {k: v for k, v in f.evidence.items() if k != "traceback"}
-    if shown:
-        console.print(
-            Text(
-                pad + "evidence: " + "; ".join(f"{k} {_value(v)}" for k, v in shown.items()),
-                style="dim",
-            ),
-            soft_wrap=True,
-        )
-    if "traceback" in f.evidence:
-        console.print(
-            Text(
-                "\n".join(pad + line for line in str(f.evidence["traceback"]).splitlines()),
-                style="dim",
-            ),
-            soft_wrap=True,
-        )
-    if f.fix is not None:
-        fix = Text(pad + "fix: ", style="green")
-        if f.fix.spec_path:
-            fix.append(f"{f.fix.spec_path}: {_value(f.fix.value)}", style="bold green")
-            fix.append(" — ")
-        fix.append(f.fix.description)
-        console.print(fix, soft_wrap=True)
+def _key(k: object) -> str:
+    return str(k).replace("_", " ")
 
 
-def _source(source: Source, console: Console, pad: str) -> None:
+def _evidence(f: Finding) -> list[str]:
+    """The evidence, one `key: value` line each: no None, no text the message already says."""
+    return [
+        f"{_key(k)}: {_value(v)}"
+        for k, v in f.evidence.items()
+        if k != "traceback" and v is not None and not (isinstance(v, str) and v in f.message)
+    ]
+
+
+def _print(console: Console, text: Text, indent: int, hanging: int | None = None) -> None:
+    """Wrapped at word boundaries to the console's width, the first line at `indent` and the
+    others at `hanging` (default: the same); a word longer than a line is folded, never cut."""
+    hanging = indent if hanging is None else hanging
+    width = max(console.width - max(indent, hanging), 20)
+    for i, line in enumerate(text.wrap(console, width, justify="default", overflow="fold")):
+        line.rstrip()
+        pad = Text(" " * (hanging if i else indent))
+        console.print(pad + line, no_wrap=True, overflow="ignore", crop=False)
+
+
+def _head(f: Finding, spec: str, where: str, severity: bool) -> Text:
+    head = Text()
+    head.append(spec + (f":{f.location.line}:{f.location.col}:" if f.location.line else ":"))
+    head.stylize("bold")
+    style = STYLE[f.severity.value]
+    head.append(f" {f.code} {f.name}", style=style)
+    if severity or f.severity.value != "error":  # so plain text still tells a warning
+        head.append(f" ({f.severity.value})", style="dim")
+    if where:
+        head.append(f"  {where}", style="cyan")
+    return head
+
+
+def fix_text(fixes: list[Fix]) -> Text:
+    """`fix: model.layers[0–2].activation.derivative_of: a — say what your derivative is
+    given`: the spec key and value (one key for several layers), then the why."""
+    fix = fixes[0]
+    text = Text("fix: ", style="green")
+    description = fix.description
+    if fix.path:
+        value = _value(fix.value)
+        key = _path(fix.path)
+        same = [f for f in fixes if f.path and f.value == fix.value]
+        indexes = sorted({f.path[2] for f in same if _layer_path(f.path)})
+        if len(indexes) > 1 and len(same) == len(fixes):
+            key = _path((*fix.path[:2], spans([int(i) for i in indexes]), *fix.path[3:]))
+        text.append(f"{key}: {value}", style="bold green")
+        for tail in (f": {fix.path[-1]}: {value}", f": {value}"):
+            if description.endswith(tail) and len(description) > len(tail):
+                description = description[: -len(tail)]
+                break
+        text.append(" — ")
+    text.append(description)
+    return text
+
+
+def _layer_path(path) -> bool:
+    return len(path) > 2 and path[:2] == ("model", "layers") and isinstance(path[2], int)
+
+
+def _path(path) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) or (out and "–" in str(p)) else f".{p}"
+    return out.lstrip(".")
+
+
+def _source_line(source: Source) -> Text:
+    text = Text("at ", style="dim")
+    text.append(str(source), style="bold")
+    text.append(f"  {source.code.strip()}")
+    return text
+
+
+def _snippet(source: Source, console: Console, indent: int) -> None:
     """The user's line with a few lines around it and a caret under it, like a traceback."""
-    console.print(Text(pad + f"at {source}", style="bold"), soft_wrap=True)
+    _print(console, Text(f"at {source}", style="bold"), indent)
     shown = snippet.lines(source)
     width = len(str(shown[-1].number))
     for line in shown:
         gutter = f"{'>' if line.marked else ' '} {line.number:>{width}} | "
-        text = Text(pad + gutter, style="dim")
+        text = Text(gutter, style="dim")
         text.append(line.text, style="bold" if line.marked else "")
-        console.print(text, soft_wrap=True)
+        _print(console, text, indent)
         if line.marked:
             under = " " * (len(gutter) - 2) + "| " + snippet.caret(line, source.col)
-            console.print(Text(pad + under, style="red"), soft_wrap=True)
+            _print(console, Text(under, style="red"), indent)
+
+
+def _cause(cause: Cause, spec: str, console: Console, verbose: bool) -> None:
+    if verbose:  # every finding of the entry whole, then every symptom under it
+        for f in cause.findings:
+            _full(f, spec, console, 0, "")
+        for symptom in cause.symptoms:
+            _full(symptom, spec, console, INDENT, "↳ ")
+        return
+    first, where = cause.first, cause.where()
+    head = _head(first, spec, where, False)
+    if head.cell_len > console.width - INDENT and where:  # "layers 1–3" kept whole, below
+        _print(console, _head(first, spec, "", False), 0, INDENT)
+        _print(console, Text(where, style="cyan"), INDENT)
+    else:
+        _print(console, head, 0, INDENT)
+    _print(console, Text(first.message), INDENT)
+    if first.location.source is not None:
+        _print(console, _source_line(first.location.source), INDENT)
+    _traceback(first, console, INDENT)  # the user's own exception is what they must read
+    fixes = [f.fix for f in cause.findings if f.fix is not None]
+    if fixes:
+        _print(console, fix_text(fixes), INDENT)
+    if cause.symptoms:
+        _print(console, _explains(cause), INDENT)
+
+
+def _explains(cause: Cause) -> Text:
+    text = Text("explains: ", style="magenta")
+    for i, (code, n, severity) in enumerate(cause.explained()):
+        text.append(", " if i else "")
+        text.append(code, style=STYLE[severity] if severity == "error" else "")
+        text.append(f" ×{n}" if n > 1 else "")
+    return text
+
+
+def _full(f: Finding, spec: str, console: Console, indent: int, mark: str) -> None:
+    """A finding with everything measured: -v."""
+    where = f.location.parameter or (f"layer {f.location.layer}" if f.location.layer else "")
+    head = Text(mark, style="magenta")
+    head.append_text(_head(f, spec, where, True))
+    pad = indent + INDENT
+    _print(console, head, indent, pad)
+    _print(console, Text(f.message), pad)
+    if f.location.source is not None:
+        _snippet(f.location.source, console, pad)
+    if f.caused_by:
+        _print(console, Text("caused by " + ", ".join(f.caused_by), style="magenta"), pad)
+    for line in _evidence(f):
+        _print(console, Text(line, style="dim"), pad, pad + 2)
+    _traceback(f, console, pad)
+    if f.fix is not None:
+        _print(console, fix_text([f.fix]), pad)
+
+
+def _traceback(f: Finding, console: Console, indent: int) -> None:
+    if "traceback" in f.evidence:
+        for line in str(f.evidence["traceback"]).splitlines():
+            _print(console, Text(line, style="dim"), indent)
 
 
 def _layers(spec: SpecReport) -> Table:
@@ -102,7 +200,7 @@ def _layers(spec: SpecReport) -> Table:
         ("‖dW‖", "right"),
     ]
     for name, justify in columns:
-        table.add_column(name, justify=cast(JustifyMethod, justify), no_wrap=True)
+        table.add_column(name, justify=cast(JustifyMethod, justify))
     for row in spec.layers:
         table.add_row(
             str(row["layer"]),
@@ -114,46 +212,64 @@ def _layers(spec: SpecReport) -> Table:
     return table
 
 
-def render_spec(spec: SpecReport, console: Console) -> None:
-    console.rule(Text(spec.spec, style="bold"), align="left")
-    for line in spec.about:
-        console.print(Text(f"  your code: {line}", style="dim"), soft_wrap=True)
-    if spec.printed_lines:
-        many = spec.printed_lines > len(spec.printed)
-        console.print(
-            Text(
-                f"  your code printed {spec.printed_lines} line"
-                f"{'s' if spec.printed_lines != 1 else ''}"
-                + (f" (the first {len(spec.printed)}):" if many else ":"),
-                style="dim",
-            )
-        )
-        for line in spec.printed:
-            console.print(Text(f"    │ {line}", style="dim"), soft_wrap=True)
-    ordered = spec.ordered()
-    if not ordered:
-        console.print(Text("  no findings", style="green"))
-    shown: list[Finding] = []
-    for root in (f for f in ordered if f.is_root_cause):
-        _finding(root, spec.spec, console, "  ")
-        shown.append(root)
-        for symptom in ordered:
-            if symptom.caused_by and symptom.caused_by[0] == root.code and symptom not in shown:
-                _finding(symptom, spec.spec, console, "    ↳ ")
-                shown.append(symptom)
-        console.print()
-    for symptom in (f for f in ordered if f not in shown):  # causes filtered out by --select
-        _finding(symptom, spec.spec, console, "  ")
-        console.print()
-    if spec.layers:
-        console.print(_layers(spec))
-    passes = " · ".join(
-        f"{p.name} {p.seconds * 1000:.0f} ms"
-        if not p.skipped
-        else f"{p.name} skipped ({p.skipped})"
-        for p in spec.passes
+def _table(console: Console, table: Table) -> None:
+    """A table printed with no trailing spaces (rich pads every cell to its column)."""
+    for segments in console.render_lines(table, console.options, pad=False):
+        line = Text()
+        for segment in segments:
+            line.append(segment.text, segment.style)
+        line.rstrip()
+        console.print(line, no_wrap=True, overflow="ignore", crop=False)
+
+
+def _printed(spec: SpecReport, console: Console) -> None:
+    if not spec.printed_lines:
+        return
+    many = spec.printed_lines > len(spec.printed)
+    s = "s" if spec.printed_lines != 1 else ""
+    head = f"your code printed {spec.printed_lines} line{s}"
+    _print(
+        console,
+        Text(head + (f" (the first {len(spec.printed)}):" if many else ":"), style="dim"),
+        0,
     )
-    console.print(Text(f"passes: {passes}", style="dim"), soft_wrap=True)
+    for line in spec.printed:
+        _print(console, Text(f"│ {line}", style="dim"), 2)
+
+
+def render_spec(
+    spec: SpecReport, console: Console, verbose: bool = False, multiple: bool = True
+) -> None:
+    if verbose:
+        for line in spec.about:
+            _print(console, Text(f"your code: {line}", style="dim"), 0)
+    _printed(spec, console)
+    entries = causes(spec)
+    if not entries and multiple:
+        _print(console, Text("no findings", style="green"), 0)
+    for cause in entries:  # by default no blank lines: each entry's line starts at column 0
+        if verbose:
+            console.print()
+        _cause(cause, spec.spec, console, verbose)
+    if verbose:
+        console.print()
+        if spec.layers:
+            _table(console, _layers(spec))
+        passes = " · ".join(
+            f"{p.name} {p.seconds * 1000:.0f} ms"
+            if not p.skipped
+            else f"{p.name} skipped ({p.skipped})"
+            for p in spec.passes
+        )
+        _print(console, Text(f"passes: {passes}", style="dim"), 0)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}{'s' if n != 1 and word != 'info' else ''}"
+
+    shown = [k for k in ("error", "warning", "info") if counts[k] or k == "error"]
+    return ", ".join(plural(counts[k], k) for k in shown)
 
 
 def verdict(report: Report) -> Text:
@@ -167,25 +283,30 @@ def verdict(report: Report) -> Text:
         else:
             text.append("  the command line could not be read (above): nothing was diagnosed")
         if n:
-            text.append(
-                f"; {n} diagnosed: {counts['error']} error{'s' if counts['error'] != 1 else ''}, "
-                f"{counts['warning']} warning{'s' if counts['warning'] != 1 else ''}, "
-                f"{counts['info']} info"
-            )
+            text.append(f"; {n} diagnosed: {_counts(counts)}")
         return text
     text.append("FAIL" if failed else "PASS", style="bold red" if failed else "bold green")
-    text.append(
-        f"  {n} spec{'s' if n != 1 else ''}: {counts['error']} error{'s' if counts['error'] != 1 else ''}, "
-        f"{counts['warning']} warning{'s' if counts['warning'] != 1 else ''}, {counts['info']} info "
-        f"(fail on {report.fail_on})"
-    )
+    if n == 1:  # the findings' lines name the spec; with none, the verdict does
+        roots = len(causes(report.specs[0]))
+        if not roots:
+            text.append(f"  {report.specs[0].spec}: no findings")
+            return text
+        text.append(f"  {roots} root cause{'s' if roots != 1 else ''} · ")
+    else:
+        text.append(f"  {n} specs: ")
+    text.append(_counts(counts))
+    if report.fail_on != "error":
+        text.append(f" (fail on {report.fail_on})")
     return text
 
 
-def render(report: Report, console: Console) -> None:
-    console.print(verdict(report))
+def render(report: Report, console: Console, verbose: bool = False) -> None:
+    _print(console, verdict(report), 0, 6)
     for spec in report.specs:
-        render_spec(spec, console)
+        if len(report.specs) > 1:
+            console.print()
+            console.rule(Text(spec.spec, style="bold"), align="left")
+        render_spec(spec, console, verbose, multiple=len(report.specs) > 1)
+    if len(report.specs) > 1:
         console.print()
-    if len(report.specs) > 1 or sum(len(s.findings) for s in report.specs) > 3:
-        console.print(verdict(report))
+        _print(console, verdict(report), 0, 6)

@@ -265,8 +265,7 @@ def _one_signed(ctx: Context, net: Network, whose: str, path_of) -> list[Finding
         found.append(
             Y104.finding(
                 f"all {W.size} initial weights of layer {l}{_as(whose)} are {sign} (mean {W.mean():.3g}): "
-                "every unit sums its inputs with the same sign, so pre-activations grow with the "
-                "layer's width and the units start out nearly alike",
+                "pre-activations grow with the layer's width and the units start out nearly alike",
                 layer=l,
                 parameter=f"W{l}",
                 path=path_of(l),
