@@ -81,7 +81,7 @@ def causes(spec: SpecReport) -> list[Cause]:
             entries[f.code].findings.append(f)
         else:
             entries[f.code] = Cause([f])
-    first_of = {}
+    first_of: dict[str, Finding] = {}
     for f in ordered:
         first_of.setdefault(f.code, f)
     for f in ordered:

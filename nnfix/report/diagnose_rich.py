@@ -81,10 +81,19 @@ def fix_text(fixes: list[Fix]) -> Text:
     if fix.path:
         value = _value(fix.value)
         key = _path(fix.path)
-        same = [f for f in fixes if f.path and f.value == fix.value]
-        indexes = sorted({f.path[2] for f in same if _layer_path(f.path)})
-        if len(indexes) > 1 and len(same) == len(fixes):
-            key = _path((*fix.path[:2], spans([int(i) for i in indexes]), *fix.path[3:]))
+        path = fix.path
+        layered = [
+            f.path
+            for f in fixes
+            if f.path
+            and f.value == fix.value
+            and _layer_path(f.path)
+            and _layer_path(path)
+            and (f.path[:2], f.path[3:]) == (path[:2], path[3:])
+        ]
+        indexes = sorted({int(p[2]) for p in layered})
+        if len(indexes) > 1 and len(layered) == len(fixes):
+            key = _path((*path[:2], spans(indexes), *path[3:]))
         text.append(f"{key}: {value}", style="bold green")
         for tail in (f": {fix.path[-1]}: {value}", f": {value}"):
             if description.endswith(tail) and len(description) > len(tail):
