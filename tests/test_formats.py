@@ -300,38 +300,53 @@ def cells(row: str) -> list[str]:
     return [c.strip() for c in re.split(r"(?<!\\)\|", row[1:-1])]
 
 
+def tables(text: str) -> list[list[str]]:
+    """The markdown's tables, each its contiguous `|` lines."""
+    out: list[list[str]] = []
+    previous = ""
+    for line in text.splitlines():
+        if line.startswith("|"):
+            if not previous.startswith("|"):
+                assert previous == "", "a GFM table needs a blank line before it"
+                out.append([])
+            out[-1].append(line)
+        previous = line
+    return out
+
+
 def test_markdown_table():
     text = markdown.render(make_report())
     lines = text.splitlines()
     assert lines[0] == "## nnfix diagnose: ❌ fail — 2 errors, 0 warnings, 0 info"
-    table = [line for line in lines if line.startswith("|")]
-    header, separator, *rows = table
-    assert cells(header) == ["severity", "code", "name", "location", "message"]
+    causes_table, every = tables(text)
+    header, separator, *rows = causes_table
+    assert cells(header) == ["root cause", "location", "message", "fix", "explains"]
     assert all(re.fullmatch(r":?-{3,}:?", c) for c in cells(separator))
-    assert len(cells(separator)) == 5
+    (root,) = (cells(r) for r in rows)  # G101 is explained by A102: one root cause
+    assert root[0] == "🔴 error **A102** derivative-wrong-argument"
+    assert root[1] == "`configs/broken.yaml:14` `model.layers[0].derivative` W1"
+    assert "1 - z\\*\\*2" in root[2]  # not bold
+    assert root[3] == "`model.layers[0].derivative: 1 - a**2` — use the derivative in terms of a"
+    assert root[4] == "G101"
+    assert "3 root cause" not in text and ": 1 root cause · 2 errors" in text
+
+    header, separator, *rows = every
+    assert cells(header) == ["severity", "code", "name", "location", "message"]
     assert len(rows) == 2 and all(len(cells(r)) == 5 for r in rows)
-    # the table is contiguous and preceded by a blank line, as GFM needs
     start = lines.index(header)
-    assert lines[start - 1] == ""
-    assert lines[start : start + len(table)] == table
-    root, symptom = (cells(r) for r in rows)
-    assert root[1] == "**A102**" and root[2] == "derivative-wrong-argument"
-    assert root[3] == "`configs/broken.yaml:14` `model.layers[0].derivative` W1"
-    assert "1 - z\\*\\*2" in root[4]  # not bold
+    assert lines[start - 2].startswith("<details><summary>every finding (2)")
+    first, symptom = (cells(r) for r in rows)
+    assert first[1] == "**A102**" and first[2] == "derivative-wrong-argument"
     assert symptom[1].startswith("G101") and "↳ caused by A102" in symptom[1]
     assert symptom[4] == "dW1 differs from finite differences \\| relative error 0.31"
-    fixes = lines.index("**Fixes**")
-    assert lines[fixes + 2] == (
-        "- **A102** derivative-wrong-argument: `model.layers[0].derivative: 1 - a**2`"
-        " — use the derivative in terms of a"
-    )
+    assert "</details>" in lines[start + len(every) :]
     assert "### ✅ `configs/xor.yaml` (xor): no findings" in lines
 
 
 def test_markdown_newlines_in_a_message_stay_in_their_cell():
     finding = Finding("T104", "loss-rising", Severity.WARNING, "a\nb | c")
     text = markdown.render(Report([SpecReport("s.yaml", "s", findings=[finding])]))
-    (row,) = [line for line in text.splitlines() if line.startswith("| 🟡")]
+    row = tables(text)[1][2]
     assert cells(row)[4] == "a b \\| c"
     assert cells(row)[3] == "`s.yaml`"
     assert text.splitlines()[0] == "## nnfix diagnose: ✅ pass — 0 errors, 1 warning, 0 info"
@@ -354,8 +369,8 @@ def test_every_format_names_the_same_findings_in_the_same_order():
     lines = github.render(report).splitlines()
     assert [re.search(r"title=nnfix (\w+)", line)[1] for line in lines] == codes
     assert lines[2].startswith("::notice file=configs/broken.yaml,title=")
-    rows = [line for line in markdown.render(report).splitlines() if line.startswith("| 🔵")]
-    assert [cells(r)[1] for r in rows] == ["**D105**"]
+    rows = tables(markdown.render(report))[1][2:]
+    assert [cells(r)[1].split("<br>")[0] for r in rows] == ["**A102**", "G101", "**D105**"]
 
 
 def test_sarif_uri_is_a_valid_relative_reference():

@@ -13,7 +13,7 @@ import pytest
 from nnfix.diagnose.findings import Finding, Fix, Location, Report, Severity, SpecReport
 from nnfix.diagnose.run import run
 from nnfix.report import diagnose_rich
-from nnfix.report.causes import causes, spans
+from nnfix.report.causes import Cause, causes, spans
 from nnfix.report.controls import SafeConsole
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,17 +168,25 @@ def test_a_cycle_of_causes_still_shows_each_finding_once():
 
 
 def test_one_fix_key_for_several_layers():
-    fixes = [
-        Fix(
-            "say what it is given: derivative_of: a",
-            ("model", "layers", i, "activation", "derivative_of"),
-            "a",
+    path = ("model", "layers", 0, "activation", "derivative_of")
+    same = [
+        _finding(
+            "A102",
+            layer=i + 1,
+            fix=Fix("say what it is given: derivative_of: a", (*path[:2], i, *path[3:]), "a"),
         )
         for i in (0, 1, 2, 4)
     ]
-    plain = diagnose_rich.fix_text(fixes).plain
+    plain = diagnose_rich.fix_text(Cause(same)).plain
     assert plain == "fix: model.layers[0–2, 4].activation.derivative_of: a — say what it is given"
     assert spans([1, 2, 3, 5, 7, 8]) == "1–3, 5, 7–8"
+    differ = [*same[:2], _finding("A102", layer=9, fix=Fix("other", path, "z"))]
+    assert Cause(differ).change() == (
+        "model.layers[0].activation.derivative_of: a",
+        "say what it is given",
+    )
+    sentence = Cause([_finding("G101", fix=Fix("fix the backward step of layer 3"))])
+    assert sentence.change() == (None, "fix the backward step of layer 3")
 
 
 def test_what_the_user_code_printed_is_shown_by_default():

@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from nnfix.diagnose.findings import Finding, SpecReport
+from nnfix.errors import format_path
+from nnfix.report.formats._common import value_text
 
 
 @dataclass
@@ -53,6 +55,42 @@ class Cause:
     def rank(self) -> int:
         """The worst severity among the entry's findings and what they explain."""
         return max(f.severity.rank for f in self.findings + self.symptoms)
+
+    def change(self) -> tuple[str | None, str] | None:
+        """The entry's fix as (spec change, why): one key for the same change on several
+        layers (`model.layers[0–2].activation.derivative_of: a`), and the why without the value
+        said again; (None, sentence) for a fix that is only a sentence; None without a fix."""
+        fixes = [f.fix for f in self.findings if f.fix is not None]
+        if not fixes:
+            return None
+        fix = fixes[0]
+        if not fix.path:
+            return None, fix.description
+        value, key = value_text(fix.value), format_path(fix.path)
+        if len(fixes) > 1 and all(
+            _same_but_layer(f.path, fix.path) and f.value == fix.value for f in fixes
+        ):
+            layers = spans(sorted({int(f.path[2]) for f in fixes if f.path}))
+            key = f"{format_path(fix.path[:2])}[{layers}].{format_path(fix.path[3:])}"
+        why = fix.description
+        for said in (f": {fix.path[-1]}: {value}", f": {value}"):
+            if why.endswith(said) and len(why) > len(said):
+                why = why[: -len(said)]
+                break
+        return f"{key}: {value}", why
+
+
+def _same_but_layer(path, other) -> bool:
+    """model.layers[i].x and model.layers[j].x: the same key on two layers."""
+    return (
+        path is not None
+        and len(path) > 3
+        and len(path) == len(other)
+        and path[:2] == ("model", "layers") == other[:2]
+        and isinstance(path[2], int)
+        and isinstance(other[2], int)
+        and path[3:] == other[3:]
+    )
 
 
 def spans(numbers: list[int]) -> str:

@@ -11,9 +11,9 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from nnfix.diagnose.findings import Finding, Fix, Report, Source, SpecReport
+from nnfix.diagnose.findings import Finding, Report, Source, SpecReport
 from nnfix.report import snippet
-from nnfix.report.causes import Cause, causes, spans
+from nnfix.report.causes import Cause, causes
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "blue"}
 INDENT = 4  # a finding's message, fix and evidence under its line
@@ -72,47 +72,19 @@ def _head(f: Finding, spec: str, where: str, severity: bool) -> Text:
     return head
 
 
-def fix_text(fixes: list[Fix]) -> Text:
+def fix_text(cause: Cause) -> Text:
     """`fix: model.layers[0–2].activation.derivative_of: a — say what your derivative is
-    given`: the spec key and value (one key for several layers), then the why."""
-    fix = fixes[0]
+    given`: the spec key and value (one key for several layers), then why."""
     text = Text("fix: ", style="green")
-    description = fix.description
-    if fix.path:
-        value = _value(fix.value)
-        key = _path(fix.path)
-        path = fix.path
-        layered = [
-            f.path
-            for f in fixes
-            if f.path
-            and f.value == fix.value
-            and _layer_path(f.path)
-            and _layer_path(path)
-            and (f.path[:2], f.path[3:]) == (path[:2], path[3:])
-        ]
-        indexes = sorted({int(p[2]) for p in layered})
-        if len(indexes) > 1 and len(layered) == len(fixes):
-            key = _path((*path[:2], spans(indexes), *path[3:]))
-        text.append(f"{key}: {value}", style="bold green")
-        for tail in (f": {fix.path[-1]}: {value}", f": {value}"):
-            if description.endswith(tail) and len(description) > len(tail):
-                description = description[: -len(tail)]
-                break
+    change = cause.change()
+    if change is None:
+        return text
+    key, why = change
+    if key:
+        text.append(key, style="bold green")
         text.append(" — ")
-    text.append(description)
+    text.append(why)
     return text
-
-
-def _layer_path(path) -> bool:
-    return len(path) > 2 and path[:2] == ("model", "layers") and isinstance(path[2], int)
-
-
-def _path(path) -> str:
-    out = ""
-    for p in path:
-        out += f"[{p}]" if isinstance(p, int) or (out and "–" in str(p)) else f".{p}"
-    return out.lstrip(".")
 
 
 def _source_line(source: Source) -> Text:
@@ -155,9 +127,8 @@ def _cause(cause: Cause, spec: str, console: Console, verbose: bool) -> None:
     if first.location.source is not None:
         _print(console, _source_line(first.location.source), INDENT)
     _traceback(first, console, INDENT)  # the user's own exception is what they must read
-    fixes = [f.fix for f in cause.findings if f.fix is not None]
-    if fixes:
-        _print(console, fix_text(fixes), INDENT)
+    if cause.change() is not None:
+        _print(console, fix_text(cause), INDENT)
     if cause.symptoms:
         _print(console, _explains(cause), INDENT)
 
@@ -187,7 +158,7 @@ def _full(f: Finding, spec: str, console: Console, indent: int, mark: str) -> No
         _print(console, Text(line, style="dim"), pad, pad + 2)
     _traceback(f, console, pad)
     if f.fix is not None:
-        _print(console, fix_text([f.fix]), pad)
+        _print(console, fix_text(Cause([f])), pad)
 
 
 def _traceback(f: Finding, console: Console, indent: int) -> None:

@@ -1,16 +1,18 @@
-"""Markdown for a pull-request comment or $GITHUB_STEP_SUMMARY: the verdict and counts, a
-table per spec with root causes first, then the fixes."""
+"""Markdown for a pull-request comment or $GITHUB_STEP_SUMMARY: the verdict and counts, per
+spec a table of its root causes (where, message, fix, what each explains), then every finding
+in a folded table."""
 
 from __future__ import annotations
 
 import re
 
 from nnfix.diagnose.findings import Finding, Report, SpecReport
+from nnfix.report.causes import Cause, causes
 from nnfix.report.controls import escape_controls
-from nnfix.report.formats._common import change_text
 
 SEVERITY = {"error": "🔴 error", "warning": "🟡 warning", "info": "🔵 info"}
 COLUMNS = ("severity", "code", "name", "location", "message")
+CAUSE_COLUMNS = ("root cause", "location", "message", "fix", "explains")
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
@@ -62,6 +64,19 @@ def _code(f: Finding) -> str:
     return f"{f.code}<br>↳ caused by {', '.join(f.caused_by)}"
 
 
+def _cause_row(spec: str, cause: Cause) -> str:
+    first = cause.first
+    where = _location(spec, first) + (f" {text(cause.where())}" if len(cause.findings) > 1 else "")
+    change = cause.change()
+    fix = ""
+    if change is not None:
+        key, why = change
+        fix = (f"{code(key)} — " if key else "") + text(why)
+    explains = ", ".join(f"{c} ×{n}" if n > 1 else c for c, n, _ in cause.explained())
+    head = f"{SEVERITY[first.severity.value]} **{first.code}** {text(first.name)}"
+    return _row([head, where, text(first.message), fix, explains])
+
+
 def _spec(spec: SpecReport) -> list[str]:
     findings = spec.ordered()
     title = code(spec.spec, cell=False) + (f" ({text(spec.name)})" if spec.name else "")
@@ -69,8 +84,19 @@ def _spec(spec: SpecReport) -> list[str]:
         return [f"### ✅ {title}: no findings", ""]
     mark = "❌" if spec.failed else "⚠️"
     counts = {s: sum(f.severity.value == s for f in findings) for s in SEVERITY}
-    summary = ", ".join(_plural(n, s) for s, n in counts.items() if n)
-    out = [f"### {mark} {title}: {summary}", "", _row(list(COLUMNS)), _row(["---"] * len(COLUMNS))]
+    entries = causes(spec)
+    summary = _plural(len(entries), "root cause") + " · "
+    summary += ", ".join(_plural(n, s) for s, n in counts.items() if n)
+    out = [f"### {mark} {title}: {summary}", ""]
+    out += [_row(list(CAUSE_COLUMNS)), _row(["---"] * len(CAUSE_COLUMNS))]
+    out += [_cause_row(spec.spec, cause) for cause in entries]
+    out += [
+        "",
+        f"<details><summary>every finding ({len(findings)})</summary>",
+        "",
+        _row(list(COLUMNS)),
+        _row(["---"] * len(COLUMNS)),
+    ]
     for f in findings:
         out.append(
             _row(
@@ -83,16 +109,7 @@ def _spec(spec: SpecReport) -> list[str]:
                 ]
             )
         )
-    fixes = [f for f in findings if f.fix is not None]
-    if fixes:
-        out += ["", "**Fixes**", ""]
-        for f in fixes:
-            assert f.fix is not None
-            change = change_text(f.fix)
-            lead = f"{code(change, cell=False)} — " if change else ""
-            out.append(f"- **{f.code}** {text(f.name)}: {lead}{text(f.fix.description)}")
-    out.append("")
-    return out
+    return [*out, "", "</details>", ""]
 
 
 def _errors(report: Report) -> list[str]:
