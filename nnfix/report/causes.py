@@ -33,13 +33,11 @@ class Cause:
         if len(self.findings) == 1:
             loc = self.first.location
             return loc.parameter or (f"layer {loc.layer}" if loc.layer else "")
-        if all(f.location.parameter for f in self.findings):
-            return ", ".join(dict.fromkeys(str(f.location.parameter) for f in self.findings))
-        if layers and all(f.location.layer for f in self.findings):
+        one_each = len(layers) == len(self.findings)  # one finding per layer: name the layers
+        if layers and one_each and all(f.location.layer for f in self.findings):
             return ("layer " if len(layers) == 1 else "layers ") + spans(layers)
-        return ", ".join(dict.fromkeys(f.location.parameter or "" for f in self.findings)).strip(
-            ", "
-        )
+        named = [str(f.location.parameter or "") for f in self.findings]
+        return ", ".join(dict.fromkeys(n for n in named if n))
 
     def explained(self) -> list[tuple[str, int, str]]:
         """(code, how many, worst severity) of the symptoms, in the order the report lists
