@@ -1,6 +1,6 @@
 """`nnfix fix --write`: the fixed spec and the user's rewritten lines written in place, each
-file atomically and with the mode it had; a file that cannot be written is a located exit 2,
-and then nothing is written."""
+file atomically and with the mode it had, Ctrl-C held until all are; a file that cannot be
+written is a located exit 2, found before any is written."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nnfix.errors import OutputError, Problem
 from nnfix.fix.run import Repair
+from nnfix.interrupts import deferred_sigint
 from nnfix.run.files import shown, unwritable_file, write_atomic
 
 
@@ -32,9 +33,10 @@ def write(result: Repair) -> None:
             targets.append((file.path, file.text.encode("utf-8")))
     for path, _ in targets:
         check_writable(path)
-    for path, data in targets:
-        try:
-            write_atomic(path, data, mode=path.stat().st_mode)
-        except OSError as exc:
-            problem = Problem(f"{shown(path)}: {exc.strerror or exc}", file=path)
-            raise OutputError([problem], outcome="it was not fixed in place") from None
+    with deferred_sigint():  # a Ctrl-C waits until every file is written (then exit 130)
+        for path, data in targets:
+            try:
+                write_atomic(path, data, mode=path.stat().st_mode)
+            except OSError as exc:
+                problem = Problem(f"{shown(path)}: {exc.strerror or exc}", file=path)
+                raise OutputError([problem], outcome="it was not fixed in place") from None
