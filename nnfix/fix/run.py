@@ -145,10 +145,15 @@ class _Job:
         return {p: f.text.encode() for p, f in result.files.items() if f.text != f.original}
 
     def rebuild(self, result: Repair) -> None:
-        """The fixed texts from the originals and the changes kept (in the order made)."""
+        """The fixed texts from the originals and the changes kept (in the order made); a
+        change that relied on one undone is refused in turn."""
         text = self.original
-        for change in result.changes:
-            text = set_value(text, change.path, change.value)
+        for change in list(result.changes):
+            try:
+                text = set_value(text, change.path, change.value)
+            except EditError as exc:
+                result.changes.remove(change)
+                result.refused.append(Refused(change, str(exc)))
         result.text = text
         for file in result.files.values():
             file.text = file.original

@@ -105,7 +105,13 @@ def train_briefly(
                 return sandbox.run(_task, loaded, seconds, timeout=timeout).value
         with loader.substituted(code):
             return _train(loaded, seconds)
-    except (InputError, UserFunctionError, sandbox.UserCallError, sandbox.WorkerDied) as exc:
+    except (
+        InputError,
+        UserFunctionError,
+        sandbox.UserCallError,
+        sandbox.WorkerDied,
+        sandbox.Broken,
+    ) as exc:
         return NotTrained(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
@@ -120,20 +126,15 @@ def _train(loaded: LoadedSpec, seconds: float) -> Trained | NotTrained:
     deadline = start + seconds
     with np.errstate(all="ignore"):
         fitted = fit(loaded, should_stop=lambda: time.perf_counter() > deadline)
-    summary = fitted.summary
-    planned = loaded.spec.train.epochs
-    run = len(fitted.history.epochs)
     stopped = fitted.history.stopped
-    if stopped == "interrupted":
-        stopped = "time"
-    loss = summary["train"]["loss"]
+    loss = fitted.summary["train"]["loss"]
     return Trained(
         loss=loss if loss is not None and math.isfinite(loss) else None,
-        accuracy=summary["train"]["accuracy"],
-        epochs=run,
-        planned=planned,
+        accuracy=fitted.summary["train"]["accuracy"],
+        epochs=len(fitted.history.epochs),
+        planned=loaded.spec.train.epochs,
         seconds=time.perf_counter() - start,
-        stopped=stopped if stopped != "interrupted" else "time",
+        stopped="time" if stopped == "interrupted" else stopped,  # should_stop: the deadline
     )
 
 

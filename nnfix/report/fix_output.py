@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from nnfix.diagnose.findings import Finding, SpecReport
+from nnfix.errors import SpecError
 from nnfix.fix.plan import Change
 from nnfix.fix.run import Repair, by_hand, suggestions
 from nnfix.fix.usercode import CodeChange
@@ -100,7 +101,7 @@ def _codes(findings: list[Finding]) -> str:
 def _line_of(text: str, path: Path, spec_path) -> int | None:
     try:
         src = source.parse(text, path)
-    except Exception:  # the fixed text was read before: only to be safe
+    except SpecError:  # it was read before it was diagnosed: only to be safe
         return None
     _, mark = src.locate(tuple(spec_path))
     return mark.line if mark else None
