@@ -24,7 +24,7 @@ STORIES = sorted(CONFIGS.glob("story-*.yaml"))
 
 
 def invoke(*args: str):
-    return CliRunner().invoke(main, ["fix", *args])
+    return CliRunner().invoke(main, ["fix", *args], env={"COLUMNS": "400"})
 
 
 @pytest.fixture
@@ -49,8 +49,8 @@ def test_write_changes_exactly_the_lines_of_the_fixed_values(story, configs):
     after = spec.read_bytes()
     assert after != before, result.output
     old_text, new_text = before.decode(), after.decode()
-    # the fixed paths, as the output lists them: `file:LINE  CODE name  path: old → new`
-    paths = re.findall(r"^  \S+:(\d+)  [A-Z]\d{3}.*?  (\S+): .+ → .+$", result.output, re.M)
+    # the fixed paths, as the output lists them: `file:LINE  CODE name`, then `path: old → new`
+    paths = re.findall(r"^  \S+:(\d+)  [A-Z]\d{3}.*\n      (\S+): .+ → .+$", result.output, re.M)
     assert paths, result.output
     new_lines = {int(line) for line, _ in paths}
     old_lines = set()
@@ -106,13 +106,14 @@ def test_without_write_nothing_is_written(configs):
     )  # no temporary file left either
 
 
-def test_write_keeps_the_files_mode_and_crlf_line_endings(configs):
+def test_write_keeps_the_files_mode_byte_order_mark_and_crlf_line_endings(configs):
     spec = configs / "story-uniform-init.yaml"
-    spec.write_bytes(spec.read_bytes().replace(b"\n", b"\r\n"))
+    spec.write_bytes(b"\xef\xbb\xbf" + spec.read_bytes().replace(b"\n", b"\r\n"))
     spec.chmod(0o640)
     result = invoke(str(spec), "--write", "--quick")
     assert result.exit_code == 0, result.output
     data = spec.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf# Failure story 3")
     assert data.count(b"\n") == data.count(b"\r\n") > 20
     assert b"  scale: minmax\r\n" in data and b"  init: xavier_normal\r\n" in data
     assert stat.S_IMODE(spec.stat().st_mode) == 0o640
