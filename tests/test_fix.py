@@ -194,3 +194,24 @@ def test_a_fix_that_does_not_help_is_said_so_and_undone(tmp_path):
     assert "net.py:27:5  G101 gradient-mismatch" in out  # where the bug really is
     assert (folder / "spec.yaml").read_bytes() == before  # nothing that did not help is written
     assert (folder / "net.py").read_bytes() == (ROOT / "examples/rows-buggy/net.py").read_bytes()
+
+
+def test_a_loss_that_is_not_lower_after_the_fixes_is_said_so(configs):
+    from rich.console import Console
+
+    from nnfix.fix.run import repair
+    from nnfix.fix.verify import Trained
+    from nnfix.report.fix_output import render
+
+    result = repair(configs / "story-zero-init.yaml", {}, quick=True)
+    assert result.changed
+    result.training = (Trained(0.693, 0.5, 50, 50, 1.0), Trained(0.701, 0.5, 50, 50, 1.0))
+    console = Console(record=True, width=100)
+    render(result, console)
+    text = console.export_text()
+    assert "the fixes did not help: the loss after them is not lower than before" in text
+    assert re.search(r"^  loss\s+0\.693\s+0\.701$", text, re.M)
+    result.training = (Trained(0.693, 0.5, 50, 50, 1.0), Trained(0.01, 1.0, 50, 50, 1.0))
+    console = Console(record=True, width=100)
+    render(result, console)
+    assert "did not help" not in console.export_text()
