@@ -110,6 +110,10 @@ def test_shared_values_are_refused_rather_than_changed_in_several_places():
     anchored = "base: &b {units: 3, activation: tanh}\nmodel:\n  layers: [*b, *b]\n"
     with pytest.raises(EditError, match="anchor &b"):
         set_value(anchored, ("model", "layers", 0, "units"), 4)
+    with pytest.raises(EditError, match="anchor &i"):
+        set_value("model:\n  init: &i zeros\n  bias_init: *i\n", ("model", "init"), "he_normal")
+    with pytest.raises(EditError, match="anchor &i"):
+        set_value("model:\n  init: &i zeros\n  bias_init: *i\n", ("model", "bias_init"), "x")
     merged = "base: &b {units: 3}\nlayer:\n  <<: *b\n  activation: tanh\n"
     with pytest.raises(EditError, match="merge key"):
         set_value(merged, ("layer", "units"), 4)

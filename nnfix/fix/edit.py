@@ -79,7 +79,7 @@ def _compose(text: str) -> MappingNode:
     try:
         node = _yaml().compose(text)
     except YAMLError as exc:
-        raise EditError(f"ruamel.yaml cannot read the spec: {exc}") from None
+        raise EditError(f"ruamel.yaml cannot read the spec: {_reason(exc)}") from None
     if not isinstance(node, MappingNode):
         raise EditError("the spec is not a mapping")
     return node
@@ -89,7 +89,11 @@ def _load(text: str) -> Any:
     try:
         return _plain(_yaml().load(text))
     except YAMLError as exc:
-        raise EditError(f"ruamel.yaml cannot read the spec: {exc}") from None
+        raise EditError(f"ruamel.yaml cannot read the spec: {_reason(exc)}") from None
+
+
+def _reason(exc: YAMLError) -> str:
+    return str(getattr(exc, "problem", None) or str(exc).splitlines()[0])
 
 
 def _plain(data: Any) -> Any:
@@ -167,6 +171,10 @@ def _splice(text: str, root: MappingNode, path: SpecPath, value: object) -> tupl
                     raise EditError(f"{where} would come from a merge key (<<): set it by hand")
                 return _insert(text, node, part, _nested(rest, value, where))
             key, child = pair
+            if getattr(child, "anchor", None):
+                raise EditError(
+                    f"{where} is shared through the anchor &{child.anchor}: change it by hand"
+                )
             if not rest:
                 return _replace(text, key, child, value, flow or bool(node.flow_style))
             flow = flow or bool(node.flow_style)
@@ -182,6 +190,10 @@ def _splice(text: str, root: MappingNode, path: SpecPath, value: object) -> tupl
             if not isinstance(part, int) or not 0 <= part < len(node.value):
                 raise EditError(f"{where}: there is no such item")
             child = node.value[part]
+            if getattr(child, "anchor", None):
+                raise EditError(
+                    f"{where} is shared through the anchor &{child.anchor}: change it by hand"
+                )
             if not rest:
                 if _is_block(child):
                     raise EditError(f"{where} is a block; replace it by hand")

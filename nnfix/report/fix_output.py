@@ -353,7 +353,7 @@ def _left(result: Repair, name: str, console: Console) -> None:
             line = _finding_line(f, name, [g.location.parameter or "" for g in group])
             if f.fix is not None and f.fix.description:
                 line.append(f" — {f.fix.description}", style="dim")
-            console.print(line, soft_wrap=True)
+            _para(console, line, 0, 6)
         console.print()
 
 
