@@ -110,31 +110,38 @@ def choose(
         else:
             choice.skipped.append(Skipped(finding, blocked[stop]))
     fixing = {f.code for f in open_} | set(fixed_elsewhere)
-    for finding in open_:
-        assert finding.fix is not None and finding.fix.path is not None
-        path, value = tuple(finding.fix.path), finding.fix.value
-        if finding.caused_by and any(c in fixing for c in finding.caused_by):
-            continue  # its cause goes first
-        same = next((c for c in choice.changes if c.path == path), None)
-        if same is not None and same_value(same.value, value):
-            same.findings.append(finding)
-            continue
-        clash = same or next((c for c in choice.changes if _overlap(c.path, path)), None)
-        if clash is not None:
-            choice.skipped.append(
-                Skipped(
-                    finding,
-                    f"{format_path(path)}: {shown_value(value)} conflicts with the fix of "
-                    f"{clash.codes[0]} ({clash.where}: {shown_value(clash.value)}), a cause "
-                    "that comes first",
-                )
-            )
-            continue
-        old = value_at(text, path)
-        if old is not MISSING and same_value(old, value):
-            choice.skipped.append(
-                Skipped(finding, f"the spec already says {format_path(path)}: {shown_value(old)}")
-            )
-            continue
-        choice.changes.append(Change(path, value, [finding], round_, old))
+    waiting = [f for f in open_ if f.caused_by and any(c in fixing for c in f.caused_by)]
+    ready = [f for f in open_ if f not in waiting]
+    if not ready and not fixed_elsewhere:  # they explain each other: in the report's order
+        ready = waiting
+    for finding in ready:
+        _add(choice, finding, text, round_)
     return choice
+
+
+def _add(choice: Choice, finding: Finding, text: str, round_: int) -> None:
+    """The finding's fix as a change of this round, merged with one that sets the same value,
+    or skipped (a clash with an earlier change, or what the spec already says)."""
+    assert finding.fix is not None and finding.fix.path is not None
+    path, value = tuple(finding.fix.path), finding.fix.value
+    same = next((c for c in choice.changes if c.path == path), None)
+    if same is not None and same_value(same.value, value):
+        same.findings.append(finding)
+        return
+    clash = same or next((c for c in choice.changes if _overlap(c.path, path)), None)
+    if clash is not None:
+        choice.skipped.append(
+            Skipped(
+                finding,
+                f"{format_path(path)}: {shown_value(value)} conflicts with the fix of "
+                f"{clash.codes[0]} ({clash.where}: {shown_value(clash.value)}), made first",
+            )
+        )
+        return
+    old = value_at(text, path)
+    if old is not MISSING and same_value(old, value):
+        choice.skipped.append(
+            Skipped(finding, f"the spec already says {format_path(path)}: {shown_value(old)}")
+        )
+        return
+    choice.changes.append(Change(path, value, [finding], round_, old))
