@@ -238,6 +238,52 @@ def diagnose(
 
 
 @main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option(
+    "--write", is_flag=True, help="Edit SPEC (and your code's mechanical fixes) in place."
+)
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Show before → after: verdict, findings, and the loss and accuracy of both trained briefly.",
+)
+@click.option(
+    "--select",
+    multiple=True,
+    metavar="CODES",
+    help="Only the fixes of these rules: codes, prefixes (A, T1) or names, comma-separated.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info", "never"]),
+    help="Exit 1 when findings of this severity or worse are left after the fixes [default: error].",
+)
+@click.option("--quick", is_flag=True, help="Diagnose without the training probes.")
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds for each diagnosis [default: 10].",
+)
+@_guarded
+def fix(spec: Path, write, verify, select, fail_on, quick, budget) -> None:
+    """Apply the fixes the diagnosis of SPEC carries: a diff, or --write it; --verify proves it."""
+    from nnfix.fix import write as writing
+    from nnfix.fix.run import repair
+    from nnfix.report.console import stdout
+    from nnfix.report.fix_output import render
+
+    if write:
+        writing.check_writable(spec)  # before the diagnosis: none of it is run for nothing
+    result = repair(
+        spec, {"fail_on": fail_on, "budget": budget}, _codes(select), quick=quick, verify=verify
+    )
+    if write:
+        writing.write(result)
+    render(result, stdout(), written=write)
+    sys.exit(result.exit_code)
+
+
+@main.command()
 @click.argument("rule")
 @_guarded
 def explain(rule: str) -> None:

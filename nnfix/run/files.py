@@ -36,11 +36,13 @@ def _create_temp(path: Path) -> tuple[int, Path]:
             continue
 
 
-def write_atomic(path: Path, content: str | bytes) -> None:
+def write_atomic(path: Path, content: str | bytes, mode: int | None = None) -> None:
     """Write `content` to `path` whole or not at all. A symbolic link is written through (the file
     it names is replaced, the link kept); a device or pipe (/dev/stdout) is written directly,
-    since nothing can be renamed onto it. Missing parent directories are created. On any error
-    (or Ctrl-C) the temporary file is removed and the error raised."""
+    since nothing can be renamed onto it. Missing parent directories are created. `mode` (the
+    permission bits of a file being edited in place) is given to the new file before it takes
+    the old one's place. On any error (or Ctrl-C) the temporary file is removed and the error
+    raised."""
     data = content.encode("utf-8") if isinstance(content, str) else content
     if path.is_symlink():
         path = Path(os.path.realpath(path))
@@ -57,6 +59,8 @@ def write_atomic(path: Path, content: str | bytes) -> None:
     try:
         try:
             _write_all(fd, data)
+            if mode is not None:
+                os.fchmod(fd, stat.S_IMODE(mode))
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -42,7 +42,16 @@ class LoadedSpec:
 
 def load_spec(path: str | Path, assignments: tuple[str, ...] | list[str] = ()) -> LoadedSpec:
     """Read, override, validate and compile a spec; every problem at once in one InputError."""
-    src = source.read(Path(path))
+    return _load(source.read(Path(path)), assignments)
+
+
+def load_text(text: str, path: str | Path) -> LoadedSpec:
+    """A spec from YAML text as if it were the file at `path` (its lines and the files it names
+    relative to that path): `nnfix fix` diagnoses a fixed spec before, or without, writing it."""
+    return _load(source.parse(text, Path(path)), ())
+
+
+def _load(src: source.Source, assignments: tuple[str, ...] | list[str]) -> LoadedSpec:
     overrides.apply(src, assignments)
     assert isinstance(src.data, dict)  # source.read refuses anything but a mapping
     problems: list[Problem] = []

@@ -581,6 +581,15 @@ def value(text: str) -> object:
     return data
 
 
+def encoding(data: bytes) -> tuple[bytes, str]:
+    """The byte-order mark a spec file starts with (b"" for none) and the codec of its text, as
+    `read` decodes it: what a file edited in place is written back in."""
+    for bom, codec, _ in _BOMS:
+        if data.startswith(bom):
+            return bom, codec
+    return b"", "utf-8"
+
+
 def read(path: Path) -> Source:
     """Read and parse a spec file (see the module's docstring for what is refused)."""
     return parse(_decode(_read_bytes(path), path), path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import __future__
 
 import ast
+import contextlib
 import functools
 import importlib
 import io
@@ -19,6 +20,7 @@ import tokenize
 import traceback
 import types
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -52,6 +54,22 @@ _INSTALLED = tuple(
 _roots: set[str] = set()  # folders (ending in os.sep) of the files load_module loaded
 _notebooks: set[str] = set()  # the notebooks load_module loaded
 _counter = itertools.count()
+_substitutes: dict[Path, bytes] = {}  # resolved path -> the text to load in place of the file's
+
+
+@contextlib.contextmanager
+def substituted(files: dict[Path, bytes]) -> Iterator[None]:
+    """Load these .py files from the given bytes instead of from disk (`nnfix fix` checks a
+    change to the user's line before, or without, writing it); tracebacks and the line tracer
+    show the same text."""
+    resolved = {Path(path).resolve(): data for path, data in files.items()}
+    _substitutes.update(resolved)
+    try:
+        yield
+    finally:
+        for path in resolved:
+            _substitutes.pop(path, None)
+            linecache.cache.pop(str(path), None)
 
 
 @dataclass(frozen=True)
@@ -274,12 +292,16 @@ def _decode(path: Path, data: bytes, encoding: str = "utf-8") -> str:
 
 
 def _py_chunks(path: Path) -> list[_Chunk]:
-    data = path.read_bytes()
+    substitute = _substitutes.get(path)
+    data = path.read_bytes() if substitute is None else substitute
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
         raise LoadError(f"{path.name}: {exc.msg}", Place(path, exc.lineno or 1)) from None
-    return [_Chunk(path, str(path), _decode(path, data, encoding))]
+    text = _decode(path, data, encoding)
+    if substitute is not None:
+        linecache.cache[str(path)] = (len(text), None, text.splitlines(True), str(path))
+    return [_Chunk(path, str(path), text)]
 
 
 def _read_notebook(path: Path) -> Any:
