@@ -309,3 +309,15 @@ def test_a_thread_left_running_by_their_backward_is_a_u101_warning(tmp_path):
     assert len(found) == 1 and found[0]["severity"] == "warning"
     assert "thread" in found[0]["message"] and "sleep" in found[0]["message"]
     assert found[0]["location"]["spec_path"] == "implementation.backward"
+
+
+def test_a_user_batch_with_every_sample_on_a_kink_is_checked_whole(monkeypatch):
+    """Non-finite inputs can put every sample of the user batch on a ReLU kink; leaving them
+    all out gave an empty batch and a ZeroDivisionError (found by fuzzing `nnfix fix`)."""
+    from nnfix.diagnose.context import Context
+    from nnfix.diagnose.rules import usercode
+
+    ctx = Context(load_spec(COLUMNS / "spec.yaml"), Options(budget=60))
+    monkeypatch.setattr(usercode, "smooth", lambda net, cache, m: (np.array([], int), m))
+    batch, excluded = usercode._smooth_batch(ctx)
+    assert batch.m == ctx.user_batch.m > 0 and excluded == 0

@@ -444,7 +444,7 @@ def _smooth_batch(ctx: Context) -> tuple[Batch, int]:
     a ReLU kink (as the network's own check leaves them out), and how many were left out."""
     full = ctx.user_batch
     keep, excluded = smooth(ctx.network, ctx.network.forward(full.x), full.m)
-    if len(keep) == full.m:
+    if len(keep) == full.m or len(keep) == 0:  # none left (non-finite inputs): check them all
         return full, 0
     labels = full.labels[keep] if full.labels is not None else None
     return Batch(full.x[keep], full.y[keep], labels), excluded
