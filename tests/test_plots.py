@@ -302,3 +302,47 @@ def test_without_matplotlib_train_saves_the_run_and_says_so_in_one_line(tmp_path
     ]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["notes"] == said
+
+
+def test_hostile_numbers_and_names_are_drawn_not_crashed_on():
+    """Non-finite losses and gradients, values near the float limit, zero spread, a name that
+    would start matplotlib's mathematics or hold a control character, and a deep net with many
+    wrong tensors: every plot is still drawn and the documents stay well-formed."""
+    from nnfix.diagnose.findings import SpecReport
+    from nnfix.diagnose.series import Series, TensorPairs, preactivation
+    from nnfix.engine.activations import get
+    from nnfix.engine.layers.layer import LayerActivation
+
+    depth = 20
+    weird = LayerActivation("acts.py:$x$\x1b[31m", np.tanh, None, get("tanh"))
+    z = [np.full((8, 3), 1e300), np.full((8, 3), np.nan), np.zeros((8, 1))]
+    pairs = [
+        TensorPairs(
+            f"W{l}",
+            l,
+            np.array([1e300, -np.inf, 1.0]),
+            np.array([1.0, 2.0, np.nan]),
+            True,
+            "wrong: zero: x",
+        )
+        for l in range(1, depth + 1)
+    ]
+    series = Series(
+        loss_name="bce",
+        loss=[np.nan, np.inf, 1e308, 0.5],
+        grad_norm=[[np.inf] * depth, [0.0] * depth, [np.nan] * depth, [1e-300] * depth],
+        prior=0.69,
+        diverged_at=0,
+        preactivations=[preactivation(l, weird, v) for l, v in enumerate(z, start=1)],
+        gradcheck=pairs,
+        layers=[weird.name] * depth,
+    )
+    report = Report([SpecReport("weird <&> \x1b.yaml", "we\x1bird", series=series)])
+    doc = ET.fromstring(svg.render(report))
+    assert len(plot_groups(doc)) == 4
+    text = words(doc)
+    assert "\x1b" not in text and "\\x1b" in text  # escaped, as everywhere else
+    assert "acts.py:$x$" in text  # shown as written, not as mathematics
+    assert "also wrong: W11, W12" in text  # ten wrong tensors named, the rest together
+    page = html.render(report)
+    assert page.count("<svg") == 4 and "\x1b" not in page

@@ -48,14 +48,17 @@ def render(report: Report) -> str:
 
 
 def _headline(report: Report) -> str:
-    counts = report.counts()
-    verdict = "ERROR" if report.errors else "FAIL" if report.failed else "PASS"
-    n = len(report.specs)
-    return (
-        f"nnfix diagnose: {verdict} — {n} spec{'s' if n != 1 else ''}: "
+    counts, n = report.counts(), len(report.specs)
+    found = (
         f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info "
         f"(fail on {report.fail_on})"
     )
+    if report.errors:  # exit 2: not everything asked for was diagnosed
+        unread = len({e.spec for e in report.errors})
+        what = f"{unread} spec{'s' if unread != 1 else ''} could not be read"
+        return f"nnfix diagnose: ERROR — {what}" + (f"; {n} diagnosed: {found}" if n else "")
+    verdict = "FAIL" if report.failed else "PASS"
+    return f"nnfix diagnose: {verdict} — {n} spec{'s' if n != 1 else ''}: {found}"
 
 
 class _Page:
@@ -69,7 +72,8 @@ class _Page:
         self.y += height
 
     def line(self, text: str, size: float = 10, weight: str = "normal", colour: str = "#222"):
-        for row in textwrap.wrap(escape_controls(text), int((self.width - 2 * MARGIN) / CHAR)):
+        columns = int((self.width - 2 * MARGIN) / CHAR)
+        for row in textwrap.wrap(escape_controls(text), columns, break_on_hyphens=False):
             self.y += LINE * size / 10
             self.parts.append(
                 f'<text x="{MARGIN}" y="{self.y:.1f}" style="{FONT}; font-size: {size}px; '

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -71,8 +72,11 @@ def library():
 
 @contextlib.contextmanager
 def style() -> Iterator[None]:
-    """nnfix's look, for the figures drawn and saved inside (matplotlib reads its settings then)."""
-    with library().rc_context(STYLE):
+    """nnfix's look, for the figures drawn and saved inside (matplotlib reads its settings then);
+    matplotlib's own warnings there (a layout it could not fit, an overflow of an extreme value)
+    are about the drawing, not the user's net: never a line of nnfix's output."""
+    with library().rc_context(STYLE), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         yield
 
 
@@ -107,9 +111,17 @@ def diverged(ax, at: int, what: str) -> None:
     )
 
 
+def short(value: str, limit: int = 24) -> str:
+    """`value` cut to `limit` characters with an ellipsis (a label in a legend)."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
 def text(value: str) -> str:
-    """Text as matplotlib shows it literally: a `$` would start mathematics."""
-    return value.replace("$", r"\$")
+    """Text as matplotlib shows it literally (a `$` would start mathematics), its control
+    characters escaped (they would drive a terminal, or break the SVG's XML)."""
+    from nnfix.report.controls import escape_controls
+
+    return escape_controls(value).replace("$", r"\$")
 
 
 _ID = re.compile(r'(\bid=")([^"]+)(")')

@@ -21,6 +21,7 @@ CAPTION = (
     "found wrong are coloured and named."
 )
 DECADES = 8  # the axes show at most this many decades below the largest value
+NAMED = 10  # wrong tensors with a colour and a legend entry of their own; the rest together
 
 
 def draw(series: Series) -> Figure | None:
@@ -41,7 +42,7 @@ def draw(series: Series) -> Figure | None:
     grid = fig.add_gridspec(1, 2, width_ratios=(1.35, 1))
     ax, key = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
     ax.set_gid("nnfix-gradcheck")
-    limit = top * 2.0
+    limit = top * 2.0 if top < 1e300 else top
     ax.plot([-limit, limit], [-limit, limit], color=common.PRIOR, ls="--", lw=1, label="y = x")
     right = [t for t in tensors if not t.wrong and not t.verdict.startswith("unverifiable")]
     unverifiable = [t for t in tensors if t.verdict.startswith("unverifiable")]
@@ -49,9 +50,12 @@ def draw(series: Series) -> Figure | None:
         _scatter(ax, right, common.RIGHT, f"right ({_names(right)})", filled=True)
     if unverifiable:
         _scatter(ax, unverifiable, common.RIGHT, f"unverifiable ({_names(unverifiable)})", False)
-    for k, t in enumerate(wrong):
+    named, rest = wrong[:NAMED], wrong[NAMED:]
+    for k, t in enumerate(named):
         colour = common.WRONG[k % len(common.WRONG)]
         _scatter(ax, [t], colour, f"{t.name}: {_kind(t.verdict)}", filled=True, size=18)
+    if rest:
+        _scatter(ax, rest, common.BAD, f"also wrong: {_names(rest)}", filled=False, size=18)
     ticks = _ticks(linthresh, limit)
     for scale, axis in ((ax.set_xscale, ax.xaxis), (ax.set_yscale, ax.yaxis)):
         scale("symlog", linthresh=linthresh, linscale=0.6)
@@ -105,6 +109,8 @@ def _tick(value: float) -> str:
 def _scatter(ax, tensors: list[TensorPairs], colour: str, label: str, filled: bool, size=10):
     x = np.concatenate([t.numeric for t in tensors])
     y = np.concatenate([t.backprop for t in tensors])
+    shown = np.isfinite(x) & np.isfinite(y)
+    x, y = x[shown], y[shown]
     ax.scatter(
         x,
         y,

@@ -26,7 +26,7 @@ def draw(series: Series) -> Figure | None:
     if not series.grad_norm:
         return None
     norms = np.asarray(series.grad_norm, float)  # steps × layers
-    fig = common.figure(6.4, 3.2)
+    fig = common.figure(6.4, height(norms.shape[1] if norms.ndim == 2 else 0))
     ax = fig.add_subplot()
     ax.set_gid("nnfix-gradients")
     lines(ax, norms, series.layers, "probe step (minibatch updates)")
@@ -34,6 +34,12 @@ def draw(series: Series) -> Figure | None:
         common.diverged(ax, series.diverged_at + 1, "step")
     ax.set_title(TITLE)
     return fig
+
+
+def height(depth: int) -> float:
+    """Inches of a figure whose legend lists `depth` layers (two columns past 12)."""
+    rows = depth if depth <= 12 else (depth + 1) // 2
+    return max(3.2, 0.9 + 0.2 * rows)
 
 
 def lines(ax: Axes, norms: np.ndarray, layers: list[str], xlabel: str, start: int = 1) -> None:
@@ -68,7 +74,7 @@ def lines(ax: Axes, norms: np.ndarray, layers: list[str], xlabel: str, start: in
         zero = np.isfinite(column) & (column <= 0)
         drawn = np.where(zero, floor, column)
         name = layers[l] if l < len(layers) else ""
-        label = f"layer {l + 1}" + (f" ({common.text(name)})" if name else "")
+        label = f"layer {l + 1}" + (f" ({common.text(common.short(name))})" if name else "")
         if zero.all():
             label += ": 0 throughout"
         ax.plot(x, drawn, color=colours[l], lw=1.3, label=label)

@@ -72,7 +72,8 @@ def panel(ax: Axes, p: Preactivation, first: bool) -> None:
             bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": colour, "lw": 0.8},
         )
     ax.set_title(
-        f"layer {p.layer} · {common.text(p.activation)} · {p.units} unit{'s' if p.units != 1 else ''}",
+        f"layer {p.layer} · {common.text(common.short(p.activation, 16))} · "
+        f"{p.units} unit{'s' if p.units != 1 else ''}",
         fontsize=9.5,
         loc="left",
     )

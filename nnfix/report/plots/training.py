@@ -26,7 +26,7 @@ def gradients_svg(history: History, layers: list[str]) -> str:
     """Each layer's ‖dW‖ per epoch (averaged over the epoch's steps), log scale; `layers` are
     their activations as the spec names them."""
     with common.style():
-        fig = common.figure(6.4, 3.4)
+        fig = common.figure(6.4, max(3.4, gradients.height(len(layers))))
         ax = fig.add_subplot()
         ax.set_gid("nnfix-gradients")
         ax.set_title("Gradient norm per layer over training")
