@@ -93,7 +93,10 @@ def record(ctx: Context) -> Series:
         layer_of = {s.name: s.layer for s in ctx.network.slots}
         series.gradcheck, series.not_checked = pairs(ctx.gradchecked, layer_of)
     else:
-        series.why["gradcheck"] = "the gradient check did not run"
+        series.why["gradcheck"] = (
+            "the gradient check did not run: no rule selected needs it, --budget ran out, or a "
+            "finding above stopped it"
+        )
     return series
 
 
@@ -147,8 +150,8 @@ def pairs(result: GradcheckResult, layer_of: dict[str, int]) -> tuple[list[Tenso
     """Per tensor of a gradient check, up to PAIRS of its compared values, and its verdict."""
     out = []
     for t in result.tensors:
-        keep = np.unique(np.linspace(0, len(t.analytic) - 1, PAIRS).astype(int))
-        keep = keep[keep < len(t.analytic)]
+        n = len(t.analytic)  # 0 where every difference crossed a kink, or none was finite
+        keep = np.unique(np.linspace(0, n - 1, min(n, PAIRS)).round().astype(int))
         verdict = t.band + (f": {t.classification}" if t.classification else "")
         out.append(
             TensorPairs(
