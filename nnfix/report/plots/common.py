@@ -87,6 +87,11 @@ def figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def title(fig, text: str) -> None:
+    """A figure's title, left-aligned above everything in it (axes, legends beside them)."""
+    fig.suptitle(text, x=0.01, ha="left", fontsize=STYLE["axes.titlesize"])
+
+
 def steps_axis(ax, label: str) -> None:
     """An x axis of whole steps or epochs."""
     from matplotlib.ticker import MaxNLocator

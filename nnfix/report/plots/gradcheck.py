@@ -76,7 +76,7 @@ def draw(series: Series) -> Figure | None:
     )
     if series.not_checked:
         verdict += f"; not checked (--budget): {', '.join(series.not_checked)}"
-    fig.suptitle(TITLE, x=0.01, ha="left", fontsize=11)
+    common.title(fig, TITLE)
     ax.set_title(verdict, fontsize=10, color=common.BAD if wrong else "black")
     key.axis("off")  # the legend's own column: it never covers the points or gets cut off
     key.legend(

@@ -3,6 +3,7 @@ layer: a layer far below the others gets (almost) no gradient; one that climbs i
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,14 +33,16 @@ def draw(series: Series) -> Figure | None:
     lines(ax, norms, series.layers, "probe step (minibatch updates)")
     if series.diverged_at is not None:
         common.diverged(ax, series.diverged_at + 1, "step")
-    ax.set_title(TITLE)
+    common.title(fig, TITLE)  # over the legend beside the axes too
     return fig
 
 
+COLUMNS = 3  # of the legend below the axes
+
+
 def height(depth: int) -> float:
-    """Inches of a figure whose legend lists `depth` layers (two columns past 12)."""
-    rows = depth if depth <= 12 else (depth + 1) // 2
-    return max(3.2, 0.9 + 0.2 * rows)
+    """Inches of a figure with a legend of `depth` layers below its axes."""
+    return 3.2 + 0.2 * math.ceil(depth / COLUMNS)
 
 
 def lines(ax: Axes, norms: np.ndarray, layers: list[str], xlabel: str, start: int = 1) -> None:
@@ -89,4 +92,6 @@ def lines(ax: Axes, norms: np.ndarray, layers: list[str], xlabel: str, start: in
             color=common.DEAD,
         )
     ax.set_yscale("log")
-    ax.figure.legend(loc="outside right upper", ncols=2 if depth > 12 else 1)
+    ax.figure.legend(
+        loc="outside lower center", ncols=min(depth, COLUMNS)
+    )  # the axes keep the width

@@ -39,7 +39,7 @@ def draw(series: Series) -> Figure | None:
             panel(ax, layers[i], first=i % columns == 0)
         else:
             ax.set_visible(False)
-    fig.suptitle(TITLE, x=0.01, ha="left", fontsize=11)
+    common.title(fig, TITLE)
     return fig
 
 

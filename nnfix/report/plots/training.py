@@ -3,7 +3,7 @@ validation loss and accuracy per epoch, and `gradients.svg`, each layer's â€–dWâ
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -29,7 +29,7 @@ def gradients_svg(history: History, layers: list[str]) -> str:
         fig = common.figure(6.4, max(3.4, gradients.height(len(layers))))
         ax = fig.add_subplot()
         ax.set_gid("nnfix-gradients")
-        ax.set_title("Gradient norm per layer over training")
+        common.title(fig, "Gradient norm per layer over training")
         norms = np.array([r.grad_norms for r in history.epochs], float)
         if len(norms):
             gradients.lines(ax, norms.reshape(len(norms), -1), layers, "epoch")
@@ -51,7 +51,7 @@ def _loss(history: History, loss_label: str) -> Figure:
         _nothing(ax)
         return fig
     x = np.array([r.epoch for r in epochs])
-    _pair(ax, x, [r.loss for r in epochs], [r.val_loss for r in epochs])
+    _pair(ax, x, [r.loss for r in epochs], [r.val_loss for r in epochs], "upper right")
     ax.set_ylabel(f"loss ({loss_label})")
     values = np.array([v for r in epochs for v in (r.loss, r.val_loss) if v is not None], float)
     values = values[np.isfinite(values)]
@@ -62,7 +62,7 @@ def _loss(history: History, loss_label: str) -> Figure:
         acc = axes[1]
         acc.set_gid("nnfix-accuracy")
         acc.set_title("Accuracy over training")
-        _pair(acc, x, [r.accuracy for r in epochs], [r.val_accuracy for r in epochs])
+        _pair(acc, x, [r.accuracy for r in epochs], [r.val_accuracy for r in epochs], "lower right")
         acc.set_ylim(-0.02, 1.02)
         acc.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
         acc.set_ylabel("accuracy")
@@ -70,8 +70,15 @@ def _loss(history: History, loss_label: str) -> Figure:
     return fig
 
 
-def _pair(ax: Axes, x: np.ndarray, train: list, validation: list) -> None:
-    """The train curve solid, the validation curve dashed (where there is one)."""
+def _pair(
+    ax: Axes,
+    x: np.ndarray,
+    train: list,
+    validation: list,
+    legend: Literal["upper right", "lower right"],
+) -> None:
+    """The train curve solid, the validation curve dashed (where there is one); the legend at
+    `legend`, away from where the curves go (a loss falls, an accuracy rises)."""
     marker = "o" if len(x) <= 30 else None
     ax.plot(x, _floats(train), color=common.LINE, lw=1.6, marker=marker, ms=3, label="train")
     if any(v is not None for v in validation):
@@ -87,7 +94,7 @@ def _pair(ax: Axes, x: np.ndarray, train: list, validation: list) -> None:
         )
     common.steps_axis(ax, "epoch")
     ax.set_xlim(x[0] - 0.5 if len(x) == 1 else x[0], x[-1] + 0.5 if len(x) == 1 else x[-1])
-    ax.legend(loc="best" if len(x) <= 200 else "upper right")
+    ax.legend(loc=legend)
 
 
 def _floats(values: list) -> np.ndarray:
