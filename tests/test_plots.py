@@ -346,3 +346,39 @@ def test_hostile_numbers_and_names_are_drawn_not_crashed_on():
     assert "also wrong: W11, W12" in text  # ten wrong tensors named, the rest together
     page = html.render(report)
     assert page.count("<svg") == 4 and "\x1b" not in page
+
+
+@pytest.mark.parametrize(
+    "z",
+    [
+        np.full((4, 2), 1e20),  # all the same, far from 0: bins of width 0 in floating point
+        np.array([[-1e308, 1e308]]),  # a range wider than the largest float
+        np.array([[1e20, 1e20 + 1e6]]),  # a spread below the values' rounding
+        np.zeros((3, 3)),
+        np.array([[np.nan, np.inf, 1.0]]),
+    ],
+)
+@pytest.mark.parametrize("name", ["linear", "relu", "tanh"])
+def test_a_histogram_is_made_of_any_finite_pre_activations(name, z):
+    """What an extreme init gives (the fuzzer's `init: {name: normal, std: 1e308}`)."""
+    from nnfix.diagnose.series import preactivation
+    from nnfix.engine.activations import get
+    from nnfix.engine.layers.layer import LayerActivation
+
+    with np.errstate(all="ignore"):
+        p = preactivation(1, LayerActivation(name, np.tanh, None, get(name)), z)
+    assert p.counts.sum() == np.isfinite(z).sum()
+    assert np.all(np.isfinite(p.edges)) and np.all(np.diff(p.edges) > 0)
+
+
+def test_an_extreme_init_is_diagnosed_and_drawn(write_spec, tmp_path):
+    spec = write_spec(TINY.replace("model:\n", "model:\n  init: {name: normal, std: 1e308}\n"))
+    out = tmp_path / "report.svg"
+    result = CliRunner().invoke(main, ["diagnose", str(spec), "--quick", "--output", str(out)])
+    assert result.exit_code in (0, 1), result.stderr
+    doc = ET.parse(out).getroot()
+    assert [g.get("data-plot") for g in plot_groups(doc)] == ["preactivations"]
+    assert (
+        "gradient check at init: backprop against finite differences: not drawn — the loss at init is not finite"
+        in words(doc).lower()
+    )

@@ -16,6 +16,7 @@ from nnfix.diagnose.gradcheck import GradcheckResult
 BINS = 61  # histogram bins of a layer's pre-activations (odd: 0 mid-bin in a symmetric range)
 TAIL = 0.001  # the histogram's range leaves this share of values out at each end (edge bins)
 PAIRS = 400  # gradient-check pairs kept per tensor (evenly spaced over those compared)
+LIMIT = 1e300  # values are cut to ±this for the histogram: its range's width must be finite
 
 
 @dataclass
@@ -92,6 +93,8 @@ def record(ctx: Context) -> Series:
     if ctx.gradchecked is not None:
         layer_of = {s.name: s.layer for s in ctx.network.slots}
         series.gradcheck, series.not_checked = pairs(ctx.gradchecked, layer_of)
+    elif init is not None and not np.isfinite(init.loss):
+        series.why["gradcheck"] = "the loss at init is not finite: no gradient to check"
     else:
         series.why["gradcheck"] = (
             "the gradient check did not run: no rule selected needs it, --budget ran out, or a "
@@ -123,14 +126,18 @@ def preactivation(layer: int, act, z: np.ndarray) -> Preactivation:
     dead_below = builtin.dead_below if builtin is not None else None
     values = np.asarray(z, float).ravel()
     values = values[np.isfinite(values)]
-    lo, hi = (float(q) for q in np.quantile(values, [TAIL, 1 - TAIL])) if values.size else (0, 0)
+    inside = np.clip(values, -LIMIT, LIMIT)  # so that no difference of two overflows
+    lo, hi = (float(q) for q in np.quantile(inside, [TAIL, 1 - TAIL])) if values.size else (0, 0)
     if beyond is not None:  # the saturated zones in sight on both sides
         lo, hi = min(lo, -1.25 * beyond), max(hi, 1.25 * beyond)
     if dead_below is not None:  # and both sides of the dead zone's edge
         lo, hi = min(lo, dead_below - 0.5), max(hi, dead_below + 0.5)
-    if hi - lo < 1e-9:  # every value the same (a zero init): a unit-wide window around it
-        lo, hi = lo - 1.0, hi + 1.0
-    counts, edges = np.histogram(np.clip(values, lo, hi), bins=BINS, range=(lo, hi))
+    size = max(abs(lo), abs(hi))
+    if hi - lo <= max(1e-6 * size, 1e-9):  # every value (about) the same: a zero init, or values
+        # so large that bins this narrow would not differ in floating point
+        middle, half = (lo + hi) / 2, max(1.0, 1e-3 * size)
+        lo, hi = middle - half, middle + half
+    counts, edges = np.histogram(np.clip(inside, lo, hi), bins=BINS, range=(lo, hi))
     n = max(values.size, 1)
     return Preactivation(
         layer=layer,

@@ -17,10 +17,12 @@ if TYPE_CHECKING:
 TITLE = "Loss over the training probe"
 CAPTION = (
     "The loss of each probe step (a minibatch update of the spec's own training loop), light, "
-    "and its moving average. The dashed line is the label prior, the loss of the best constant "
-    "prediction: a net that settles there has learned only the class frequencies."
+    "and its moving average. The dashed line is the loss of the best constant prediction (the "
+    "label prior): a net that settles there has learned only the class frequencies (for a "
+    "regression, only the targets' mean)."
 )
 LOG_SPAN = 100.0  # a loss spanning more than this factor is drawn on a log scale
+CENTRE = {"mse": "mean", "mae": "median"}  # the best constant prediction of a regression loss
 
 
 def draw(series: Series) -> Figure | None:
@@ -56,7 +58,7 @@ def draw(series: Series) -> Figure | None:
         ax.set_yscale("log")
     if prior is not None:
         ax.axhline(prior, color=common.PRIOR, ls="--", lw=1.2)
-        _prior_label(ax, prior)
+        _prior_label(ax, prior, series.loss_name)
     ax.set_title(TITLE)
     common.steps_axis(ax, "probe step (minibatch updates)")
     ax.set_ylabel(f"loss ({series.loss_label})")
@@ -65,14 +67,17 @@ def draw(series: Series) -> Figure | None:
     return fig
 
 
-def _prior_label(ax: Axes, prior: float) -> None:
+def _prior_label(ax: Axes, prior: float, loss_name: str) -> None:
     """The prior line's label at its right end: above the line, or below it where the line runs
-    along the top of the axes (where the legend is)."""
+    along the top of the axes (where the legend is). For a regression it is the loss of
+    predicting the targets' mean (median for mae), not a prior over labels."""
     lo, hi = ax.get_ylim()
     scale = np.log10 if ax.get_yscale() == "log" else (lambda v: v)
     top = (scale(prior) - scale(lo)) / max(scale(hi) - scale(lo), 1e-300) > 0.85
     ax.annotate(
-        f"label prior {prior:.4g} (best constant prediction)",
+        f"label prior {prior:.4g} (best constant prediction)"
+        if loss_name in ("bce", "cce")
+        else f"best constant prediction {prior:.4g} (the targets' {CENTRE.get(loss_name, 'mean')})",
         xy=(0.99, prior),
         xycoords=("axes fraction", "data"),
         xytext=(0, -3 if top else 3),
