@@ -197,7 +197,7 @@ def _codes(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option(
     "--output",
     type=click.Path(dir_okay=False),  # a str: '' must stay '' to be refused as such
-    help="Write the report here (in --format; .svg/.html: the rich report drawn); the terminal keeps the rich report.",
+    help="Write the report here, in --format or as its suffix asks (.json, .sarif, .html and .svg with plots, …); the terminal keeps the rich report.",
 )
 @click.option("--quick", is_flag=True, help="Skip the training probes.")
 @click.option(
@@ -229,7 +229,7 @@ def diagnose(
         "format": fmt,
         "budget": budget,
     }
-    diagnose_output.check(output)  # before the diagnosis: none of it is run for nothing
+    diagnose_output.check(output, fmt)  # before the diagnosis: none of it is run for nothing
     outcome = run(list(specs), flags, assignments, quick=quick)
     for error in outcome.errors:
         render_input_error(error, stderr())

@@ -60,7 +60,15 @@ def make_report() -> Report:
             PassRun("gradcheck", 1.25, None, ("G101", "G103", "G104")),
             PassRun("overfit", 0.0, "--quick", ("T106",)),
         ],
-        layers=[{"layer": 1, "units": 8, "activation": "tanh", "std_z": np.float64(0.9)}],
+        layers=[
+            {
+                "layer": 1,
+                "units": 8,
+                "activation": "tanh",
+                "init": "xavier_normal",  # as the pipeline's layer table has it (rich shows it)
+                "std_z": np.float64(0.9),
+            }
+        ],
     )
     clean = SpecReport(spec="configs/xor.yaml", name="xor", passes=[PassRun("static", 0.01)])
     return Report([broken, clean])

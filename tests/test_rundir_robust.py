@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ model:
 loss: bce
 train: {optimizer: adam, lr: 0.02, epochs: 3, batch_size: 16}
 """
-FILES = {"spec.yaml", "weights.npz", "metrics.csv", "summary.json"}
+FILES = {"spec.yaml", "weights.npz", "metrics.csv", "loss.svg", "gradients.svg", "summary.json"}
 
 
 def invoke(*args):
@@ -51,6 +52,8 @@ def assert_complete(run: Path) -> dict:
     assert set(np.load(run / "weights.npz").files) == {"W1", "b1", "W2", "b2"}
     assert len((run / "metrics.csv").read_text().splitlines()) == summary["epochs"] + 1
     assert yaml.safe_load((run / "spec.yaml").read_text())["name"] == summary["name"]
+    for plot in ("loss.svg", "gradients.svg"):
+        assert ET.parse(run / plot).getroot().tag == "{http://www.w3.org/2000/svg}svg"
     return summary
 
 
@@ -91,11 +94,11 @@ def _sigint_at(monkeypatch, target, attribute, call: int, times: int = 1) -> lis
     return calls
 
 
-@pytest.mark.parametrize("call", [1, 2, 3, 4])  # during spec.yaml, weights, metrics, summary
+@pytest.mark.parametrize("call", [1, 2, 3, 4, 5, 6])  # spec, weights, metrics, 2 plots, summary
 def test_ctrl_c_while_each_file_is_written_keeps_the_whole_finished_run(in_tmp, monkeypatch, call):
     calls = _sigint_at(monkeypatch, files, "_write_all", call)
     result = invoke("spec.yaml", "--format", "json")
-    assert calls[0] == 4
+    assert calls[0] == len(FILES)
     assert result.exit_code == 130, result.output
     summary = assert_complete(in_tmp / "runs" / "tiny" / "1")
     assert summary["stopped"] != "interrupted" and summary["epochs"] == 3  # training had ended

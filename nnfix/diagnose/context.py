@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nnfix.engine.losses import best_constant
 from nnfix.engine.network import Cache, Network
 from nnfix.run.prepare import prepare
 from nnfix.spec.load import LoadedSpec
 
 if TYPE_CHECKING:
+    from nnfix.diagnose.gradcheck import GradcheckResult
     from nnfix.diagnose.probe import ProbeRecord
     from nnfix.usercode.loader import LoadedModule
     from nnfix.usercode.model import Batch, UserModel
@@ -67,6 +69,7 @@ class Context:
         self.units = self.spec.model.layers[-1].units
         self.user_module: LoadedModule | None = None  # the user's module, once loaded
         self.trained_dtype: str | None = None  # what the probes train the user's code in
+        self.gradchecked: GradcheckResult | None = None  # the gradient check's, for the plots
         impl = self.spec.implementation
         if impl is not None and impl.init == "yours" and self.y_train is not None:
             self._user  # noqa: B018 - their values are the net's: every check must see them
@@ -107,6 +110,20 @@ class Context:
             self.batch_rng,
             PROBE_SHARE * min(self.options.budget, self.options.remaining()),
         )
+
+    @cached_property
+    def prior_loss(self) -> float | None:
+        """The loss of the best prediction that ignores the input (the label prior) on the
+        finite training samples, as the probe's steps report it (a summed loss: over a batch);
+        None when the targets do not fit the output."""
+        if self.y_train is None or not self.finite_rows.any():
+            return None
+        y = self.y_train[self.finite_rows]
+        prior = best_constant(self.spec.loss.name, y)
+        if self.spec.loss.reduction == "sum":
+            batch = self.spec.train.batch_size
+            prior *= min(len(y), batch if batch != "full" else len(y))
+        return prior
 
     def probe_network(self) -> Network:
         """The net as the probe left it, as nnfix's network (the user's code: their weights)."""

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from nnfix.errors import SpecPath, format_path
+
+if TYPE_CHECKING:
+    from nnfix.diagnose.series import Series
 
 
 class Severity(StrEnum):
@@ -104,6 +108,7 @@ class SpecReport:
     about: list[str] = field(default_factory=list)  # what was found of the user's code
     printed: list[str] = field(default_factory=list)  # the first lines the user's code printed
     printed_lines: int = 0  # how many lines it printed
+    series: Series | None = None  # what the plots draw (html, svg); not in the JSON report
 
     @property
     def failed(self) -> bool:

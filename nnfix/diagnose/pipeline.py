@@ -18,6 +18,8 @@ from nnfix.diagnose.context import Context, Options
 from nnfix.diagnose.findings import Finding, Fix, PassRun, Severity, SpecReport
 from nnfix.diagnose.rules.rule import STAGES, Check, Stage
 from nnfix.diagnose.rules.usercode import U101, user_error
+from nnfix.diagnose.series import Series
+from nnfix.diagnose.series import record as record_series
 from nnfix.errors import ModuleError, UserFunctionError
 from nnfix.spec.load import LoadedSpec
 from nnfix.usercode import sandbox
@@ -178,6 +180,7 @@ class Collected:
     layers: list[dict] = field(default_factory=list)
     about: list[str] = field(default_factory=list)  # what was found of the user's code
     printed: Output | None = None
+    series: Series | None = None
 
     def __call__(self, event: tuple) -> None:
         kind, payload = event
@@ -190,6 +193,8 @@ class Collected:
             self.layers = payload
         elif kind == "about":
             self.about = payload
+        elif kind == "series":
+            self.series = payload
 
 
 def run_checks(
@@ -218,6 +223,7 @@ def run_checks(
         emit(("check", CheckRun("threads", "your code", _threads(sandbox.GUARD.threads), 0.0)))
     emit(("layers", _quietly(layer_table, ctx)))
     emit(("about", _quietly(about, ctx)))
+    emit(("series", _recorded(ctx)))
 
 
 def _threads(left: dict[str, str]) -> list[Finding]:
@@ -242,6 +248,14 @@ def _quietly(part: Callable[[Context], list], ctx: Context) -> list:
         return part(ctx)
     except (UserFunctionError, UserCallError, Broken):
         return []
+
+
+def _recorded(ctx: Context) -> Series | None:
+    """What the plots draw, or nothing when the user's code fails in it (as in `_quietly`)."""
+    try:
+        return record_series(ctx)
+    except (UserFunctionError, UserCallError, Broken):
+        return None
 
 
 def about(ctx: Context) -> list[str]:
@@ -383,6 +397,7 @@ def _assemble(
     report.findings = [f for f in findings if f.code in shown]
     report.layers = collected.layers
     report.about = collected.about
+    report.series = collected.series
     if collected.printed is not None and collected.printed.lines:
         report.printed = collected.printed.first
         report.printed_lines = collected.printed.lines

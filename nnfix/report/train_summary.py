@@ -117,6 +117,8 @@ def render_summary(summary: dict, console: Console) -> None:
         )
     console.print(table)
     console.print(Text(f"saved {escape_controls(summary['run_dir'])}/", style="dim"))
+    for note in summary.get("notes") or ():
+        console.print(Text(note, style="yellow"))
 
 
 def error_json(error, spec: str) -> str:

@@ -320,4 +320,33 @@ def save_run(
     )
     write_npz(directory / "weights.npz", weights)
     write_atomic(directory / "metrics.csv", metrics_csv(history, len(loaded.spec.model.layers)))
+    write_plots(directory, loaded, history, summary)
     write_atomic(directory / "summary.json", json.dumps(summary, indent=2) + "\n")
+
+
+PLOTS = ("loss.svg", "gradients.svg")
+
+
+def write_plots(directory: Path, loaded: LoadedSpec, history: History, summary: dict) -> None:
+    """loss.svg and gradients.svg, each written atomically; where they cannot be drawn (the
+    plotting library is missing), a note in the summary says so and how to get them."""
+    from nnfix.report.plots import PlotsUnavailable, training
+
+    spec = loaded.spec
+    try:
+        drawn = {
+            "loss.svg": training.loss_svg(
+                history, f"{spec.loss.name}, {spec.loss.reduction} over the batch"
+            ),
+            "gradients.svg": training.gradients_svg(
+                history, [layer.activation.name for layer in spec.model.layers]
+            ),
+        }
+    except PlotsUnavailable as exc:
+        note = f"{' and '.join(PLOTS)} were not drawn: {exc}"
+        notes = summary.setdefault("notes", [])
+        if note not in notes:
+            notes.append(note)
+        return
+    for name, text in drawn.items():
+        write_atomic(directory / name, text)

@@ -398,6 +398,7 @@ def gradient_check(ctx: Context) -> list[Finding]:
             seed=ctx.spec.seed,
             deadline=ctx.options.deadline,
         )
+    ctx.gradchecked = result
     layer_of = {s.name: s.layer for s in ctx.network.slots}
     c = convention(result)
     if c is not None:

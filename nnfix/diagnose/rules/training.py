@@ -704,13 +704,9 @@ def _plateau(ctx: Context) -> tuple[float, float] | None:
     """The probe's final loss and the best constant prediction's, where the loss sits at the
     latter and no longer falls (None otherwise)."""
     probe = ctx.probe
-    if probe is None or len(probe.loss) < 8 or ctx.y_train is None:
+    prior = ctx.prior_loss
+    if probe is None or len(probe.loss) < 8 or prior is None:
         return None
-    y = ctx.y_train[ctx.finite_rows]
-    prior = best_constant(ctx.spec.loss.name, y)
-    if ctx.spec.loss.reduction == "sum":
-        batch = ctx.spec.train.batch_size
-        prior *= min(len(y), batch if batch != "full" else len(y))
     w = max(1, len(probe.loss) // 4)
     final = float(np.mean(probe.loss[-w:]))
     earlier = float(np.mean(probe.loss[-2 * w : -w])) if len(probe.loss) >= 2 * w else final

@@ -430,6 +430,7 @@ def _gradients(ctx: Context, model: UserModel) -> tuple[list[Finding], list[str]
         return [*found, user_error(exc)], []
     finally:
         model.set_params(ctx.user_values)
+    ctx.gradchecked = result
     right = [t.name for t in result.tensors if not t.wrong]
     c = convention(result)
     if c is not None:
