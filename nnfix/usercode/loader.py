@@ -85,6 +85,7 @@ class LoadedModule:
     path: Path
     skipped: list[Skipped] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)  # name a failed import binds -> package
+    trees: list[tuple[ast.Module, int | None]] = field(default_factory=list)  # (code, cell)
 
 
 class LoadError(Exception):
@@ -703,6 +704,7 @@ def load_module(
     for chunk in chunks:
         _parse(chunk)
     loaded = LoadedModule(_new_module(path), path, skipped)
+    loaded.trees = [(chunk.tree, chunk.cell) for chunk in chunks]
     runner = _Runner(loaded)
     for chunk in chunks:
         if run_module:
