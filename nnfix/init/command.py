@@ -212,18 +212,19 @@ def _load(module: Path):
     try:
         loaded = sandbox.call("import", load)
     except sandbox.UserCallError as exc:
+        what = str(exc).replace("did not return within", "did not finish within")
         where = exc.where
         if where is not None:
             place, _ = where
             problem = Problem(
-                f"{place}: importing your module {exc}",
+                f"{place}: importing your module {what}",
                 file=place.file,
                 line=place.line,
                 col=place.col,
                 detail=exc.trace,
             )
         else:
-            problem = Problem(f"{module.name}: importing your module {exc}", detail=exc.trace)
+            problem = Problem(f"{module.name}: importing your module {what}", detail=exc.trace)
         raise ModuleError([problem]) from None
     if isinstance(loaded, LoadError):
         problem = load_problem(loaded, path=())

@@ -40,6 +40,7 @@ AVAILABLE = {  # what nnfix can pass, by shape and role
     ("object", "backward"): {"X", "Y", "output"},
     ("object", "loss"): {"X", "Y", "output"},
 }
+CHOOSE_LOSS = "CHOOSE: the loss your backward differentiates; this is the usual one for"
 FAILED = (SetupError, UserCallError, Broken, ValueError, TypeError, KeyError)
 
 
@@ -280,8 +281,7 @@ def _loss(a: Attempt, loaded: LoadedModule, batch: Batch) -> float | None:
 def _callables(s: Sizes, loaded: LoadedModule) -> dict[str, Any]:
     if s.shape == "functions":
         return dict(survey.functions(loaded))
-    assert s.model is not None
-    cls = getattr(loaded.module, s.model.split("(")[0].split(".")[-1], None)
+    cls = s.kind
     if cls is None:
         return {}
     return {name: getattr(cls, name) for name in survey.methods(cls)}
@@ -296,10 +296,23 @@ def _candidates(
         available = available - {"params"}  # the parameters live in their module
     out = []
     for name, fn in roles.ranked(pool, role):
+        if name == s.source:
+            continue  # what built the parameters is not also what uses them
         arguments = roles.binding(fn, role, available, depth)
-        if arguments is not None:
-            out.append((name, arguments, roles.tier(name, role)))
+        if arguments is None:
+            continue
+        if s.shape == "functions" and role != "forward" and not _takes_data(fn, role, depth, arguments):
+            continue  # a function of no targets computes no loss nor gradient
+        out.append((name, arguments, roles.tier(name, role)))
     return out
+
+
+def _takes_data(fn: Any, role: str, depth: int, arguments: dict[str, str]) -> bool:
+    from nnfix.usercode.calls import role_of
+
+    params = roles.parameters(fn) or []
+    named = {role_of(p.name, role, depth) for p in params} | set(arguments.values())
+    return bool(named & {"Y", "cache", "output"})  # a gradient or a loss needs the targets
 
 
 def _base(s: Sizes) -> dict[str, Any]:
@@ -580,6 +593,8 @@ def _final(v: Verdict, loaded: LoadedModule, request: Request) -> tuple[dict[str
         impl.pop("per_sample", None)
     if a.in_place and v.update_lr is not None:
         impl["update_lr"] = v.update_lr
+    if "backward" not in impl and not (a.sizes.shape == "layers" and "loss" in impl):
+        return impl, notes
     batch = _batch(a.sizes.sizes, request)
     checked = _gradients(Attempt(a.sizes, impl, network=a.network, fitted=a.fitted), loaded, batch)
     if "forward" in impl and checked.grads is not None and checked.grads.wrong:
@@ -632,6 +647,16 @@ def conclude(
             how = "the only built-in that reproduces your forward's output here"
         inference.activations.append(Key(activation_value(builtin), how))
     inference.implementation = _implementation_keys(impl, best, s)
+    if "backward" not in impl and s.shape != "layers":
+        names = [n for n, _, _ in _candidates(s, "backward", _callables(s, loaded), len(s.sizes) - 1)]
+        inference.implementation["backward"] = Key(
+            None, "no function of yours gave gradients for nnfix's batch: name your backward",
+            names[:3], choose=True,
+        )
+        inference.undecided.append(
+            "backward: nothing in your module gave gradients for nnfix's batch"
+            + (f" (tried {', '.join(names[:3])})" if names else "")
+        )
     ties = [
         v
         for v in verdicts[1:]
@@ -645,7 +670,7 @@ def conclude(
                     entry.others.append(value)
                     entry.choose = True
     for key, entry in inference.implementation.items():
-        if entry.choose:
+        if entry.choose and entry.value is not None:
             others = ", ".join(map(str, entry.others))
             inference.undecided.append(
                 f"{key}: {entry.value} or {others} — both do the same on nnfix's batch"
@@ -779,9 +804,9 @@ def _undecided(
     """No set of roles worked: the candidates, and what would settle it."""
     if not found:
         inference.undecided.append(
-            "the layer sizes: no init function or constructor of yours gave parameters nnfix "
-            "could call it for; run again with --layers, the widths of your hidden and output "
-            "layers (e.g. --layers 16,8,1)"
+            "the layer sizes: nothing in your module creates parameters that nnfix can call "
+            "(an init function or a constructor with its arguments); run init again with "
+            "--layers, the widths of your hidden and output layers (e.g. --layers 16,8,1)"
         )
     else:
         inference.undecided.append(
@@ -794,7 +819,8 @@ def _undecided(
     for role in ("forward", "backward", "loss"):
         names = [n for n, _ in roles.ranked(functions, role) if roles.tier(n, role) == 0]
         if names:
-            inference.implementation[role] = Key(names[0], "its name", names[1:], choose=True)
+            how = "picked by its name: without the layer sizes nnfix could not call it"
+            inference.implementation[role] = Key(names[0], how, names[1:], choose=True)
             if len(names) > 1:
                 inference.undecided.append(f"{role}: {' or '.join(names)}")
     models = [n for n, c in classes.items() if not roles.is_layer(c)]
@@ -804,4 +830,12 @@ def _undecided(
         )
     if request.layers:
         inference.units = list(request.layers)
+        inference.inputs = request.inputs
+    k = inference.units[-1] if inference.units else 1
+    data = guess.generated(request.inputs, k, "bce", "sigmoid")
+    if request.x is None:
+        inference.data = Key(data.value, data.how)
+    natural = "bce" if k == 1 else "cce"
+    inference.loss = Key(natural, f"{CHOOSE_LOSS} {'one sigmoid output' if k == 1 else 'softmax outputs'}")
+    inference.train = _train(loaded, Sizes("functions", [request.inputs, k], [True], ""))
     return inference

@@ -57,11 +57,15 @@ def entry(name: str, key: Key, indent: str) -> list[str]:
     """`name: value` with its how above it and its other candidates commented out below."""
     lines: list[str] = []
     how = key.how
-    if key.choose:
+    if key.choose and key.value is not None and key.others:
         how = f"{CHOOSE}: nnfix could not tell these apart; keep one. " + how
+    elif key.choose:
+        how = f"{CHOOSE}: " + how
     if how:
         lines += comment(how, indent)
-    if isinstance(key.value, list) and key.value and all(isinstance(v, str) for v in key.value):
+    if key.value is None:  # nothing found: the key is the user's to write
+        lines.append(f"{indent}# {name}: ")
+    elif isinstance(key.value, list) and key.value and all(isinstance(v, str) for v in key.value):
         lines.append(f"{indent}{name}:")
         lines += [f"{indent}  - {scalar(v)}" for v in key.value]
     else:

@@ -56,6 +56,8 @@ class Sizes:
     params: dict[str, str] | None = None  # functions: `params:` where W{l}/b{l} are not theirs
     uses_data: bool = False  # the constructor takes the data
     known_lr: float | None = None  # a learning rate the call that built it gives
+    source: str | None = None  # the function or class that built it
+    kind: type | None = None  # object: its class
 
     def network(self, seed: int = 0) -> Network:
         """A network of these sizes (activations still unknown: linear), random weights."""
@@ -277,6 +279,7 @@ def of_functions(
                     weights,
                     biases,
                     params=patterns,
+                    source=name,
                 )
             )
             break
@@ -297,22 +300,36 @@ def _data(request: Request, n_in: int) -> tuple[Array, Array]:
     return np.asarray(x, dtype=np.float64), y
 
 
+def _builders(loaded: LoadedModule) -> list[tuple[str, Any]]:
+    """What can build the user's model object: their classes (not layers or losses), then
+    their functions that may return one (`build_model()`)."""
+    classes = [
+        (n, c)
+        for n, c in roles.ranked(survey.classes(loaded), "model")
+        if not roles.is_layer(c) and not roles.is_loss(c)
+    ]
+    functions = [(n, f) for n, f in roles.ranked(survey.functions(loaded), "model")]
+    return classes + sorted(functions, key=lambda item: roles.tier(item[0], "init"))
+
+
 def of_objects(
     loaded: LoadedModule, calls: list[survey.LiteralCall], request: Request
 ) -> list[Sizes]:
-    """Sizes from each class the user's code (or nnfix, with defaults or `--layers`) builds."""
+    """Sizes from each object the user's code (or nnfix, with defaults or `--layers`) builds:
+    an instance of their class, made by the class or by a function of theirs."""
     out: list[Sizes] = []
-    for name, cls in roles.ranked(survey.classes(loaded), "model"):
-        if roles.is_layer(cls) or roles.is_loss(cls):
-            continue
-        for args, kwargs, how, wanted in _options(cls, name, calls, request):
+    for name, builder in _builders(loaded):
+        is_class = isinstance(builder, type)
+        for args, kwargs, how, wanted in _options(builder, name, calls, request):
             x, y = _data(request, request.inputs)
             filled_args, filled_kwargs = _fill_data(args, kwargs, x, y)
             uses_data = any(isinstance(v, survey.Data) for v in (*args, *kwargs.values()))
             try:
-                obj = sandbox.call("model", cls, *filled_args, **filled_kwargs)
+                obj = sandbox.call("model", builder, *filled_args, **filled_kwargs)
             except (UserCallError, Broken):
                 continue
+            if not is_class and not _model_object(obj):
+                break  # a function that returns arrays or nothing: an init function, maybe
             data = {id(x), id(y)}
             refs = [
                 r
@@ -337,11 +354,19 @@ def of_objects(
                     biases,
                     model=text,
                     uses_data=uses_data,
-                    known_lr=_known_lr(cls, args, kwargs),
+                    source=name,
+                    known_lr=_known_lr(builder, args, kwargs),
+                    kind=type(obj),
                 )
             )
             break
     return out
+
+
+def _model_object(obj: Any) -> bool:
+    """An instance of one of the user's classes that is no layer or loss object."""
+    cls = type(obj)
+    return survey.users(cls) and not roles.is_layer(cls) and not roles.is_loss(cls)
 
 
 # --- shape C: layer objects ---------------------------------------------------------------------

@@ -66,7 +66,7 @@ train:
 _USER = (
     HEAD
     + """#
-# Your own forward and backward code, checked as written: {layout_text}
+# Your own forward and backward code, checked as written, in {layout_text}
 # Change the model to the widths and activations your code computes, and the names in
 # `implementation:` to your functions. Or let nnfix read them off your code:
 #   nnfix init --from my_net.py {file}
@@ -96,7 +96,7 @@ train:
 
 implementation:
   module: my_net.py          # your file, relative to this spec (a .py file or a .ipynb notebook)
-{implementation}  layout: {layout}             # {layout_short} (auto finds it by itself)
+{implementation}  layout: {layout}# {layout_short} (auto: found)
   # params: {{weight: "W{{l}}", bias: "b{{l}}"}}   # the keys of your params dict, if not W1, b1, …
   # grads: {{weight: "dW{{l}}", bias: "db{{l}}"}}  # where backward leaves the gradients, if nnfix cannot tell
   # per_sample: false        # true: forward/backward take one sample at a time
@@ -129,19 +129,19 @@ TEMPLATES = {
     "columns": (
         COLUMNS,
         {
-            "layout": "columns",
+            "layout": "columns         ",
             "layout_short": "X (features, samples), W (n_out, n_in), b (n, 1)",
-            "layout_text": "the columns layout (deeplearning.ai): samples are columns, "
-            "X is (features, samples), Z = W @ A + b with W (n_l, n_{{l-1}}) and b (n_l, 1).",
+            "layout_text": "the columns layout (deeplearning.ai):\n# samples are columns, "
+            "X is (features, samples), Z = W @ A + b, W (n_l, n_{{l-1}}), b (n_l, 1).",
         },
     ),
     "rows": (
         ROWS,
         {
-            "layout": "rows   ",
+            "layout": "rows            ",
             "layout_short": "X (samples, features), W (n_in, n_out), b (1, n)",
-            "layout_text": "the rows layout: samples are rows, X is (samples, features), "
-            "Z = A @ W + b with W (n_{{l-1}}, n_l) and b (1, n_l).",
+            "layout_text": "the rows layout:\n# samples are rows, "
+            "X is (samples, features), Z = A @ W + b, W (n_{{l-1}}, n_l), b (1, n_l).",
         },
     ),
 }

@@ -74,7 +74,11 @@ def render(outcome: Outcome, console: Console) -> None:
         what = SHAPES[inference.shape]
         if "model" in keys:
             what += f" {keys['model'].value}"
-        roles = [f"{k}: {keys[k].value}" for k in ("forward", "backward") if k in keys]
+        roles = [
+            f"{k}: {keys[k].value}"
+            for k in ("forward", "backward")
+            if k in keys and keys[k].value is not None
+        ]
         if "loss" in keys and inference.shape != "layers":
             roles.append(f"loss: {keys['loss'].value}")
         table.add_row("your code", " · ".join([what, *roles]))
@@ -105,18 +109,13 @@ def render(outcome: Outcome, console: Console) -> None:
     for note in inference.notes:
         if not note.startswith("your gradients"):
             table.add_row("note", note)
-    console.print(table)
     for item in inference.undecided:
-        console.print(Text.assemble(("  choose: ", "bold yellow"), item))
+        table.add_row(Text("choose", style="bold yellow"), item)
     if inference.undecided:
-        console.print(
-            Text(
-                f"  the spec has them as comments marked CHOOSE: edit {shown(outcome.path)}",
-                style="yellow",
-            )
-        )
+        table.add_row("", Text(f"marked CHOOSE in {shown(outcome.path)}", style="yellow"))
     for problem in outcome.problems:
-        console.print(Text.assemble(("  not ready: ", "bold yellow"), problem))
+        table.add_row(Text("not ready", style="bold yellow"), problem)
+    console.print(table)
     printed = outcome.printed
     if printed is not None and printed.lines:
         count = printed.lines

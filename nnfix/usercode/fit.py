@@ -41,6 +41,14 @@ def _plain() -> list[Activation]:
     return [activations.get(name) for name in PLAIN]
 
 
+def _output_pool(k: int) -> list[Activation]:
+    """Output activations, the usual first: where the output's pre-activations happen to be
+    all positive, linear and the ReLU family agree, and linear is the one people write."""
+    order = ["sigmoid", "softmax", "linear", "tanh", "relu", "softplus", "swish"]
+    pool = [activations.get(n) for n in order if n != "softmax" or k > 1]
+    return pool + _sloped(SLOPES)
+
+
 def _sloped(slopes: dict[str, tuple[float, ...]]) -> list[Activation]:
     return [activations.get(name, s) for name, values in slopes.items() for s in values]
 
@@ -128,9 +136,7 @@ def search(
     """Activations for these layers that turn `a` into `out`: the same one in every hidden
     layer first (the usual net), then every assignment while there are few enough."""
     hidden_count = len(weights) - 1
-    last = _plain() + _sloped(SLOPES)
-    if out.shape[1] > 1:
-        last.append(activations.get("softmax"))
+    last = _output_pool(out.shape[1])
     pool = _plain() + _sloped(SLOPES if hidden_count <= 2 else FEW_SLOPES)
     for f in pool:
         found = _through(out, a, weights, biases, [f] * hidden_count, last, rtol)

@@ -64,7 +64,7 @@ class LiteralCall:
         return any(isinstance(v, Data) for v in (*self.args, *dict(self.kwargs).values()))
 
 
-def _users(obj: Any) -> bool:
+def users(obj: Any) -> bool:
     """Defined in the user's files (the module, a notebook cell, a sibling it imports)."""
     if isinstance(obj, types.FunctionType):
         return obj.__name__ != "<lambda>" and is_users(obj.__code__.co_filename)
@@ -80,7 +80,7 @@ def functions(loaded: LoadedModule) -> dict[str, types.FunctionType]:
     return {
         name: value
         for name, value in vars(loaded.module).items()
-        if isinstance(value, types.FunctionType) and _users(value)
+        if isinstance(value, types.FunctionType) and users(value)
     }
 
 
@@ -89,18 +89,18 @@ def classes(loaded: LoadedModule) -> dict[str, type]:
     return {
         name: value
         for name, value in vars(loaded.module).items()
-        if isinstance(value, type) and _users(value)
+        if isinstance(value, type) and users(value)
     }
 
 
 def methods(cls: type) -> dict[str, Any]:
-    """A class's public methods (its own and inherited from the user's classes)."""
+    """A class's public methods and `__call__` (its own and inherited from the user's classes)."""
     out = {}
     for klass in reversed(cls.__mro__):
-        if klass is object or not _users(klass):
+        if klass is object or not users(klass):
             continue
         for name, value in vars(klass).items():
-            if name.startswith("_") or not callable(getattr(cls, name, None)):
+            if name.startswith("_") and name != "__call__" or not callable(getattr(cls, name, None)):
                 continue
             if isinstance(value, property | type):
                 continue
