@@ -23,7 +23,7 @@ from nnfix.init.sizes import Request, Sizes
 from nnfix.spec.model import ImplementationSpec
 from nnfix.usercode import objects, survey
 from nnfix.usercode.build import SHAPES
-from nnfix.usercode.fit import Fitted, fit
+from nnfix.usercode.fit import Fitted, closest, fit
 from nnfix.usercode.grads import Gradients
 from nnfix.usercode.loader import LoadedModule
 from nnfix.usercode.model import Batch, SetupError, UserModel
@@ -117,6 +117,7 @@ class Fitter:
 
     def __init__(self) -> None:
         self.fitted: Fitted | None = None
+        self.near: Fitted | None = None  # where none fits: the nearest built-in network
 
     def __call__(
         self, model: UserModel, out: Array, x: Array, values: dict[str, Array] | None
@@ -131,8 +132,10 @@ class Fitter:
             for l in range(1, net.depth + 1)
         ]
         single = model.out_dtype is not None and model.out_dtype == np.float32
-        found = fit(out, x, weights, biases, _left_behind(model), 2e-4 if single else 1e-5)
+        arrays = _left_behind(model)
+        found = fit(out, x, weights, biases, arrays, 2e-4 if single else 1e-5)
         if found is None:
+            self.near = closest(out, x, weights, biases, arrays, 2e-4 if single else 1e-5)
             return None
         self.fitted = found
         return with_activations(net, found.activations)
@@ -179,6 +182,12 @@ class Attempt:
     loss_value: float | None = None
     rank: int = 0  # the name tiers of its roles, summed: lower is likelier
     failure: str = ""
+    ran: bool = False  # the forward ran on the batch (and gave an output of the right shape)
+    approximate: bool = False  # no built-in network computes it: the nearest is taken
+    raised: bool = False  # the backward raised inside the user's code (a U101 to report)
+    near: Network | None = None  # the nearest built-in network, where none fits
+    bias_form: str | None = None  # the bias shape discovery gave their code
+    near_fit: Fitted | None = None
 
     @property
     def complete_grads(self) -> bool:
@@ -220,8 +229,14 @@ def _forward(a: Attempt, loaded: LoadedModule, batch: Batch) -> Attempt:
         if out is None:
             a.failure = "computes nothing nnfix can read"
             return a
+        a.ran = True
+        a.bias_form = model.layout.bias
         if not model.matches(out, batch.x, model.get_params()):
             a.failure = "its output is no network of these sizes with built-in activations"
+            if fitter.near is not None:
+                a.near = with_activations(model.network, fitter.near.activations)
+                a.near_fit, a.output = fitter.near, out
+                a.found = model.found.lines()
             return a
     except FAILED as exc:
         a.failure = str(exc)
@@ -247,14 +262,30 @@ def _gradients(a: Attempt, loaded: LoadedModule, batch: Batch) -> Attempt:
                 continue
             a.failure = str(exc)
             return a
+        except UserCallError as exc:
+            a.failure = str(exc)
+            a.raised = exc.trace is not None and " line " in exc.trace  # in their own code
+            return a
         except FAILED as exc:
             a.failure = str(exc)
+            return a
+        if _holds_parameters(found, model):
+            a.failure = "returns the parameters themselves, not gradients"
             return a
         a.grads, a.in_place = found, update is not None
         a.values = model.get_params()
         a.found = model.found.lines()
         return a
     return a
+
+
+def _holds_parameters(found: Gradients, model: UserModel) -> bool:
+    """Did it hand back the parameter arrays themselves (a `parameters()` method)?"""
+    params = [p.ref.get() for p in model.params]
+    return any(
+        isinstance(g, np.ndarray) and any(np.shares_memory(g, p) for p in params)
+        for g in found.raw.values()
+    )
 
 
 def _loss(a: Attempt, loaded: LoadedModule, batch: Batch) -> float | None:
@@ -301,16 +332,20 @@ def _candidates(
         arguments = roles.binding(fn, role, available, depth)
         if arguments is None:
             continue
-        if s.shape == "functions" and role != "forward" and not _takes_data(fn, role, depth, arguments):
-            continue  # a function of no targets computes no loss nor gradient
+        if role != "forward" and not _takes_data(fn, role, depth, arguments, s.shape):
+            continue  # what takes no targets computes no loss nor gradient
         out.append((name, arguments, roles.tier(name, role)))
     return out
 
 
-def _takes_data(fn: Any, role: str, depth: int, arguments: dict[str, str]) -> bool:
+def _takes_data(fn: Any, role: str, depth: int, arguments: dict[str, str], shape: str) -> bool:
+    """Can it be given the targets (or the output, or a cache)? An object's method may also
+    take nothing and read the data the object was built with."""
     from nnfix.usercode.calls import role_of
 
-    params = roles.parameters(fn) or []
+    params = [p for p in roles.parameters(fn) or [] if p.name != "self"]
+    if shape == "object" and not [p for p in params if p.default is p.empty]:
+        return True
     named = {role_of(p.name, role, depth) for p in params} | set(arguments.values())
     return bool(named & {"Y", "cache", "output"})  # a gradient or a loss needs the targets
 
@@ -340,18 +375,28 @@ def explore(s: Sizes, loaded: LoadedModule, request: Request) -> list[Attempt]:
     pool = _callables(s, loaded)
     depth = len(s.sizes) - 1
     forwards: list[Attempt] = []
+    near: list[Attempt] = []
     for group in roles.tiers(
         [(n, (args, t)) for n, args, t in _candidates(s, "forward", pool, depth)], "forward"
     ):
         for name, (arguments, t) in group:
-            for per_sample in PER_SAMPLE:
+            batch_run: Attempt | None = None
+            for per_sample in PER_SAMPLE:  # one sample at a time where a batch does not fit
                 impl = _merge({**_base(s), "forward": name, "per_sample": per_sample}, arguments)
                 tried = _forward(Attempt(s, impl, rank=t), loaded, batch)
-                if tried.fitted is not None:
+                if tried.fitted is not None and _as_theirs(tried, per_sample, batch_run):
                     forwards.append(tried)
                     break
+                if tried.near is not None and not near:
+                    near.append(tried)
+                if not per_sample:
+                    batch_run = tried
         if forwards:
             break
+    if not forwards and near:  # a forward with a mistake of its own: U102 will say where
+        a = near[0]
+        a.network, a.fitted, a.approximate = a.near, a.near_fit, True
+        forwards = [a]
     out: list[Attempt] = []
     backwards = _candidates(s, "backward", pool, depth)
     losses = _candidates(s, "loss", pool, depth)
@@ -361,6 +406,17 @@ def explore(s: Sizes, loaded: LoadedModule, request: Request) -> list[Attempt]:
             _choose_loss(attempt, losses, loaded, batch)
         out += found
     return out
+
+
+def _as_theirs(tried: Attempt, per_sample: Any, batch_run: Attempt | None) -> bool:
+    """A forward that fits one sample at a time but runs on a batch without giving the
+    network is per-sample code only where that batch run held the biases otherwise than
+    their code does ((n, 1) where theirs are (n,), which broadcasts over a batch): a batch run
+    with their own biases that computes something else is a mistake in the forward (U102)."""
+    if not per_sample or batch_run is None or not batch_run.ran:
+        return True
+    theirs = tried.sizes.bias_form
+    return theirs is None or batch_run.bias_form != theirs
 
 
 def _backwards(
@@ -374,13 +430,18 @@ def _backwards(
     so."""
     out: list[Attempt] = []
     for group in roles.tiers([(n, (a, t)) for n, a, t in candidates], "backward"):
+        raised: list[Attempt] = []
         for name, (arguments, t) in group:
             impl = _merge({**forward.impl, "backward": name}, arguments)
             tried = _per_sample(forward, impl, forward.rank + t, loaded, batch)
-            if tried is not None:
+            if tried is not None and tried.raised:
+                raised.append(tried)
+            elif tried is not None:
                 out.append(tried)
         if out:
             return out
+        if raised:  # their backward raises: diagnose's U101 shows their traceback
+            return raised[:1]
     return out
 
 
@@ -400,6 +461,8 @@ def _per_sample(
     first = attempt(impl.get("per_sample", False))
     if first.complete_grads:
         return first
+    if first.grads is None and first.raised and impl.get("per_sample"):
+        return first
     for per_sample in PER_SAMPLE:
         if per_sample == impl.get("per_sample", False) or not per_sample:
             continue
@@ -408,7 +471,9 @@ def _per_sample(
             continue
         if first.grads is None or _sums(first.grads, single.grads, batch.m):
             return single
-    return first if first.grads is not None and first.grads.found else None
+    if first.grads is not None and first.grads.found:
+        return first
+    return first if first.raised else None
 
 
 def _sums(batch_grads: Gradients, single: Gradients | None, m: int) -> bool:
@@ -513,6 +578,14 @@ def judge(a: Attempt, batch_y: Array, batch_x: Array) -> Verdict:
         chosen = guess.natural(network.activations[-1].name, network.sizes[-1])
         how = f"the usual loss for a {network.activations[-1].name} output"
         others = []
+        if a.in_place:  # a bug in some tensors: the step the others agree on
+            voted = guess.step(network, batch_x, batch_y, theirs, a.sizes.known_lr)
+            if voted is not None:
+                chosen, c = voted
+                update_lr = guess.nice(c, 6)
+                how = f"most of your update's tensors are −{c:g} × {chosen.text()}'s gradient"
+            else:
+                update_lr = a.sizes.known_lr or 1.0
     found_grads = a.grads is not None and a.grads.found
     score = (
         1,
@@ -648,10 +721,14 @@ def conclude(
         inference.activations.append(Key(activation_value(builtin), how))
     inference.implementation = _implementation_keys(impl, best, s)
     if "backward" not in impl and s.shape != "layers":
-        names = [n for n, _, _ in _candidates(s, "backward", _callables(s, loaded), len(s.sizes) - 1)]
+        names = [
+            n for n, _, _ in _candidates(s, "backward", _callables(s, loaded), len(s.sizes) - 1)
+        ]
         inference.implementation["backward"] = Key(
-            None, "no function of yours gave gradients for nnfix's batch: name your backward",
-            names[:3], choose=True,
+            None,
+            "no function of yours gave gradients for nnfix's batch: name your backward",
+            names[:3],
+            choose=True,
         )
         inference.undecided.append(
             "backward: nothing in your module gave gradients for nnfix's batch"
@@ -836,6 +913,8 @@ def _undecided(
     if request.x is None:
         inference.data = Key(data.value, data.how)
     natural = "bce" if k == 1 else "cce"
-    inference.loss = Key(natural, f"{CHOOSE_LOSS} {'one sigmoid output' if k == 1 else 'softmax outputs'}")
+    inference.loss = Key(
+        natural, f"{CHOOSE_LOSS} {'one sigmoid output' if k == 1 else 'softmax outputs'}"
+    )
     inference.train = _train(loaded, Sizes("functions", [request.inputs, k], [True], ""))
     return inference

@@ -58,6 +58,7 @@ class Sizes:
     known_lr: float | None = None  # a learning rate the call that built it gives
     source: str | None = None  # the function or class that built it
     kind: type | None = None  # object: its class
+    bias_form: str | None = None  # how their own biases are shaped, where theirs exist
 
     def network(self, seed: int = 0) -> Network:
         """A network of these sizes (activations still unknown: linear), random weights."""
@@ -98,6 +99,15 @@ def from_refs(refs: list[Ref]) -> tuple[Chain, list[Ref]] | None:
     if found is None:
         return None
     return found, refs
+
+
+def bias_form(found: Chain, refs: list[Ref]) -> str | None:
+    """How their biases are shaped: "vector" (n,), "column" (n, 1) or "row" (1, n)."""
+    for i, n in zip(found.biases, found.sizes[1:], strict=True):
+        if i is not None and n > 1:
+            shape = np.shape(refs[i].get())
+            return "vector" if len(shape) == 1 else "column" if shape[-1] == 1 else "row"
+    return None
 
 
 def _values(found: Chain, refs: list[Ref]) -> tuple[list[Array], list[Array]]:
@@ -280,6 +290,7 @@ def of_functions(
                     biases,
                     params=patterns,
                     source=name,
+                    bias_form=bias_form(shape, refs),
                 )
             )
             break

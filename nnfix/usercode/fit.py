@@ -200,6 +200,49 @@ def _through(
     return None
 
 
+def closest(
+    out: Array,
+    x: Array,
+    weights: list[Array],
+    biases: list[Array | None],
+    arrays: list[Array],
+    rtol: float = 1e-5,
+) -> Fitted | None:
+    """Where no built-in network gives `out`: the one that comes nearest (hidden layers read
+    off `arrays` where they show, else one activation for them all), so that a forward with a
+    mistake of its own is checked against the network it was meant to be (U102 says where it
+    parts)."""
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays if a.ndim in (1, 2) and a.size]
+    a = x.astype(np.float64)
+    read: list[Activation] = []
+    for W, b in zip(weights[:-1], biases[:-1], strict=True):
+        z = a @ W + (b if b is not None else 0.0)
+        hits = [f for v in views(arrays, z.shape) for f in which(z, v, False, rtol)]
+        hit = next((f for f in hits if f.name != "linear"), hits[0] if hits else None)
+        if hit is None:
+            break
+        read.append(hit)
+        a = np.asarray(hit.fn(z), dtype=np.float64)
+    rest_count = len(weights) - len(read)
+    best: tuple[float, list[Activation]] | None = None
+    pools = _plain() + _sloped(FEW_SLOPES) if rest_count > 1 else [None]
+    for f in pools:
+        h = a
+        for W, b in zip(weights[len(read) : -1], biases[len(read) : -1], strict=True):
+            assert f is not None
+            h = _layer(h, W, b, f)
+        z = h @ weights[-1] + (biases[-1] if biases[-1] is not None else 0.0)
+        for g in _output_pool(out.shape[1]):
+            with np.errstate(all="ignore"):
+                error = float(np.max(np.abs(np.asarray(g.fn(z), dtype=np.float64) - out)))
+            if np.isfinite(error) and (best is None or error < best[0]):
+                hidden = [f] * (rest_count - 1) if f is not None else []
+                best = (error, [*hidden, g])
+    if best is None:
+        return None
+    return Fitted(read + best[1], [True] * len(read) + [False] * len(best[1]))
+
+
 # --- layer sizes from arrays -------------------------------------------------------------------
 
 

@@ -86,7 +86,6 @@ class LoadedModule:
     skipped: list[Skipped] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)  # name a failed import binds -> package
     trees: list[tuple[ast.Module, int | None]] = field(default_factory=list)  # (code, cell)
-    trees: list[tuple[ast.Module, int | None]] = field(default_factory=list)  # (code, cell)
 
 
 class LoadError(Exception):
@@ -720,7 +719,6 @@ def load_module(
     for chunk in chunks:
         _parse(chunk)
     loaded = LoadedModule(_new_module(path), path, skipped)
-    loaded.trees = [(chunk.tree, chunk.cell) for chunk in chunks]
     loaded.trees = [(chunk.tree, chunk.cell) for chunk in chunks]
     runner = _Runner(loaded)
     for chunk in chunks:

@@ -100,7 +100,8 @@ def methods(cls: type) -> dict[str, Any]:
         if klass is object or not users(klass):
             continue
         for name, value in vars(klass).items():
-            if name.startswith("_") and name != "__call__" or not callable(getattr(cls, name, None)):
+            private = name.startswith("_") and name != "__call__"
+            if private or not callable(getattr(cls, name, None)):
                 continue
             if isinstance(value, property | type):
                 continue

@@ -12,7 +12,9 @@ data = np.loadtxt("houses.csv", delimiter=",")  # not there: nnfix must not run 
 def init():
     rng = np.random.default_rng(0)
     for i in range(1, len(sizes)):
-        net["w" + str(i)] = rng.standard_normal((sizes[i - 1], sizes[i])) * np.sqrt(2 / sizes[i - 1])
+        net["w" + str(i)] = rng.standard_normal((sizes[i - 1], sizes[i])) * np.sqrt(
+            2 / sizes[i - 1]
+        )
         net["b" + str(i)] = np.zeros((1, sizes[i]))
 
 
@@ -36,7 +38,7 @@ def backward(X, Y):
 
 init()
 X, Y = data[:, :3], data[:, 3:]
-for step in range(1000):
+for _ in range(1000):
     forward(X)
     for key, g in backward(X, Y).items():
         net[key] -= 0.01 * g
