@@ -303,7 +303,6 @@ def init(path, template, module, data, layers, force, timeout) -> None:
         layers=layers,
         force=force,
         timeout=timeout,
-        argv=sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "init" else None,
     )
     render(outcome, stdout())
     sys.exit(outcome.exit_code)

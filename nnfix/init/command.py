@@ -87,7 +87,6 @@ def run(
     layers: str | None = None,
     force: bool = False,
     timeout: float = TIMEOUT,
-    argv: list[str] | None = None,
 ) -> Outcome:
     if module is None and (data is not None or layers is not None):
         option = "--data" if data is not None else "--layers"
@@ -105,9 +104,9 @@ def run(
         write_atomic(path, templates.text(name, path.name, scalar(path.stem)))
         return Outcome(path, template=name)
     request, data_key = read_data(data, path, widths)
-    command = "nnfix init " + " ".join(
-        shlex.quote(a) for a in (argv or ["--from", str(module), str(path)])
-    )
+    options = ["--from", str(module)] + (["--data", str(data)] if data else [])
+    options += ["--layers", layers] if layers else []
+    command = "nnfix init " + " ".join(shlex.quote(a) for a in [*options, str(path)])
     outcome = explore(path, Path(module), request, data_key, command, timeout)
     write_atomic(path, outcome.text)
     return outcome

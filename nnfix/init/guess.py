@@ -17,9 +17,19 @@ from nnfix.engine.network import Network
 
 Array = np.ndarray
 UNIFORM_STD = 0.5  # uniform values over their half-range: std 0.58; normal ones: under 0.45
+ONE_SIGNED = 6  # this many weights all positive were drawn from [0, h), not from a bell
 UNIFORM_SAMPLES = 30  # values needed before uniform and normal can be told apart so
 LOSS_RTOL = 1e-4  # their loss agrees with a built-in's to this (float32 code, clipped logs)
 GRAD_RTOL = 1e-3  # their gradients with a loss's true ones (a plain mismatch is far larger)
+
+
+def rounded(x: float, samples: int) -> float:
+    """A measured spread as the round number it was likely written as (1.0 for 0.95 measured
+    on 170 values), where that is within the measurement's sampling error; else 2 digits."""
+    one = nice(x, 1)
+    if one and abs(x - one) / one <= 2.5 / math.sqrt(2 * max(samples, 1)):
+        return one
+    return nice(x, 2)
 
 
 def nice(x: float, digits: int = 2) -> float:
@@ -93,15 +103,15 @@ def init_scheme(weights: list[Array]) -> Guess:
     if constant is not None:
         return constant
     shapes = [(w.shape[0], w.shape[1] if w.ndim == 2 else 1) for w in weights]
+    lo = min(float(w.min()) for w in weights)
+    hi = max(float(w.max()) for w in weights)
+    if lo >= 0 and sum(w.size for w in weights) >= ONE_SIGNED:  # np.random.rand: no bell is
+        high = nice(hi, 1)  # all positive
+        return Guess(
+            {"name": "uniform", "low": 0, "high": high},
+            f"every weight is in [0, {hi:.3g}]: uniform [0, {high:g}), as np.random.rand gives",
+        )
     if _uniform(weights):
-        lo = min(float(w.min()) for w in weights)
-        hi = max(float(w.max()) for w in weights)
-        if lo >= 0:
-            high = nice(hi, 1)
-            return Guess(
-                {"name": "uniform", "low": 0, "high": high},
-                f"every weight is in [0, {hi:.3g}], spread evenly: uniform [0, {high:g})",
-            )
         limits = [float(np.max(np.abs(w - (w.max() + w.min()) / 2))) for w in weights]
         best = None
         for name, rule in UNIFORM.items():
@@ -137,7 +147,7 @@ def init_scheme(weights: list[Array]) -> Guess:
     if best is not None and (same is None or best[0] <= same):
         spread = ", ".join(f"{s:.2g}" for s in stds)
         return Guess(best[1], f"the weights' spread per layer ({spread}) is {best[1]}'s")
-    std = nice(pooled, 2)
+    std = rounded(pooled, sum(w.size for w in weights))
     how = f"the weights have one spread in every layer, std {pooled:.3g}"
     if same is None:
         how = "the weights' spread differs from layer to layer and fits no scheme: their mean std"
@@ -159,8 +169,11 @@ def bias_scheme(biases: list[Array]) -> Guess | None:
         return Guess(
             {"name": "uniform", "low": low, "high": high}, f"values in [{lo:.3g}, {hi:.3g}]"
         )
-    std = float(np.sqrt(np.mean(np.concatenate([b.ravel() ** 2 for b in biases]))))
-    return Guess({"name": "normal", "std": nice(std)}, f"random values, std {std:.3g}")
+    values = np.concatenate([b.ravel() for b in biases])
+    std = float(np.sqrt(np.mean(values**2)))
+    return Guess(
+        {"name": "normal", "std": rounded(std, values.size)}, f"random values, std {std:.3g}"
+    )
 
 
 # --- losses -------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from nnfix.init import guess, roles, sizes
 from nnfix.init.guess import LossGuess
 from nnfix.init.sizes import Request, Sizes
 from nnfix.spec.model import ImplementationSpec
-from nnfix.usercode import objects, survey
+from nnfix.usercode import objects, sandbox, survey
 from nnfix.usercode.build import SHAPES
 from nnfix.usercode.fit import Fitted, closest, fit
 from nnfix.usercode.grads import Gradients
@@ -213,6 +213,9 @@ def _batch(units: list[int], request: Request) -> Batch:
 
 
 def _model(a: Attempt, loaded: LoadedModule) -> tuple[UserModel, Fitter]:
+    # a call that hung marks its role ("forward") broken for the rest of a diagnosis; here
+    # each candidate is another function under the same role: the next one gets its chance
+    sandbox.GUARD.broken.clear()
     impl = ImplementationSpec(module=loaded.path.name, **a.impl)
     model = SHAPES[impl.shape](impl, loaded.module, a.sizes.network())
     fitter = Fitter()

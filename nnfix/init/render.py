@@ -64,7 +64,7 @@ def entry(name: str, key: Key, indent: str) -> list[str]:
     if how:
         lines += comment(how, indent)
     if key.value is None:  # nothing found: the key is the user's to write
-        lines.append(f"{indent}# {name}: ")
+        lines += [] if key.others else [f"{indent}# {name}: "]
     elif isinstance(key.value, list) and key.value and all(isinstance(v, str) for v in key.value):
         lines.append(f"{indent}{name}:")
         lines += [f"{indent}  - {scalar(v)}" for v in key.value]

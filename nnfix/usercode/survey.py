@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nnfix.usercode.calls import role_of
-from nnfix.usercode.loader import LoadedModule, is_users
+from nnfix.usercode.loader import MODULE_PREFIX, LoadedModule, is_users
 
 _UNRESOLVED = object()
 _OPERATORS = {
@@ -69,6 +69,8 @@ def users(obj: Any) -> bool:
     if isinstance(obj, types.FunctionType):
         return obj.__name__ != "<lambda>" and is_users(obj.__code__.co_filename)
     if isinstance(obj, type):
+        if obj.__module__.startswith(MODULE_PREFIX):  # the module itself (a notebook too)
+            return True
         module = sys.modules.get(obj.__module__)
         file = getattr(module, "__file__", None)
         return isinstance(file, str) and is_users(file)
