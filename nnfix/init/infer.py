@@ -894,20 +894,31 @@ def _undecided(
             + "; ".join(f"{s.sizes} ({s.how})" for s in found[:3])
             + " that nnfix could read"
         )
-    functions = survey.functions(loaded)
-    classes = {n: c for n, c in survey.classes(loaded).items() if not roles.is_loss(c)}
+    how = "picked by its name: without the layer sizes nnfix could not call it"
+    models = [
+        (n, c)
+        for n, c in roles.ranked(survey.classes(loaded), "model")
+        if not roles.is_layer(c) and not roles.is_loss(c) and roles.tier(n, "model") == 0
+    ]
+    if models:  # a model class: its constructor, with its parameters to fill in
+        name, cls = models[0]
+        params = [p.name for p in roles.parameters(cls) or [] if p.default is p.empty]
+        call = f"{name}({', '.join(params)})"
+        inference.implementation["model"] = Key(
+            call,
+            f"{how}; write its arguments as literal values (the layer sizes: [2, 16, 1] …)",
+            [n for n, _ in models[1:]],
+            choose=True,
+        )
+        pool = {m: getattr(cls, m) for m in survey.methods(cls)}
+    else:
+        pool = dict(survey.functions(loaded))
     for role in ("forward", "backward", "loss"):
-        names = [n for n, _ in roles.ranked(functions, role) if roles.tier(n, role) == 0]
+        names = [n for n, _ in roles.ranked(pool, role) if roles.tier(n, role) == 0]
         if names:
-            how = "picked by its name: without the layer sizes nnfix could not call it"
             inference.implementation[role] = Key(names[0], how, names[1:], choose=True)
             if len(names) > 1:
                 inference.undecided.append(f"{role}: {' or '.join(names)}")
-    models = [n for n, c in classes.items() if not roles.is_layer(c)]
-    if models and not functions:
-        inference.implementation["model"] = Key(
-            f"{models[0]}(...)", "a class of yours", models[1:], choose=True
-        )
     if request.layers:
         inference.units = list(request.layers)
         inference.inputs = request.inputs

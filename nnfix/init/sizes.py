@@ -209,7 +209,7 @@ def _options(
         sizes = [request.inputs, *request.layers]
         for args, kwargs in _size_calls(fn, sizes):
             text = survey.call_text(name, tuple(args), kwargs)
-            out.append((args, kwargs, f"{text} (--layers)", sizes))
+            out.append((args, kwargs, f"{text}, with the widths --layers gives", sizes))
     for call in calls:
         if call.name.split(".")[-1] == name:
             how = f"{call.text} (your code, {call.where})"

@@ -69,9 +69,9 @@ def render(outcome: Outcome, console: Console) -> None:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="cyan", no_wrap=True)
     table.add_column(overflow="fold")
-    if inference.shape is not None:
-        keys = inference.implementation
-        what = SHAPES[inference.shape]
+    keys = inference.implementation
+    if inference.shape is not None or keys:
+        what = SHAPES.get(inference.shape or "", "candidates:")
         if "model" in keys:
             what += f" {keys['model'].value}"
         roles = [
@@ -79,7 +79,7 @@ def render(outcome: Outcome, console: Console) -> None:
             for k in ("forward", "backward")
             if k in keys and keys[k].value is not None
         ]
-        if "loss" in keys and inference.shape != "layers":
+        if "loss" in keys and inference.shape != "layers" and keys["loss"].value is not None:
             roles.append(f"loss: {keys['loss'].value}")
         table.add_row("your code", " · ".join([what, *roles]))
     if inference.units and inference.activations:
@@ -126,4 +126,5 @@ def render(outcome: Outcome, console: Console) -> None:
                 style="dim",
             )
         )
-    console.print(Text(f"next: nnfix diagnose {shown(outcome.path)}", style="bold"))
+    first = "settle the CHOOSE lines, then " if outcome.exit_code else ""
+    console.print(Text(f"next: {first}nnfix diagnose {shown(outcome.path)}", style="bold"))
