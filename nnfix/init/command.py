@@ -15,7 +15,7 @@ import numpy as np
 
 from nnfix.errors import CommandLineError, DataError, InputError, ModuleError, OutputError, Problem
 from nnfix.init import templates
-from nnfix.init.infer import Inference, Key
+from nnfix.init.conclude import Inference, Key
 from nnfix.init.sizes import Request
 from nnfix.run.files import shown, unwritable_file, write_atomic
 
@@ -234,12 +234,12 @@ def _load(module: Path):
 
 
 def _task(emit, module: Path, request: Request, path: Path, data: Key | None, command: str):
-    from nnfix.init import infer, render
+    from nnfix.init import conclude, infer, render
 
     loaded = _load(module)
     with np.errstate(all="ignore"):
         verdicts, found = infer.search_all(loaded, request)
-        inference = infer.conclude(verdicts, found, loaded, request)
+        inference = conclude.conclude(verdicts, found, loaded, request)
     text = render.spec_text(inference, path, data, command)
     problems = verify(inference, path, data, command) if inference.complete else []
     return inference, text, problems

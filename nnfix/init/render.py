@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from nnfix.init.infer import Inference, Key
+from nnfix.init.conclude import Inference, Key
 
 WIDTH = 92  # comment lines are wrapped to this
 MODELINE = "# yaml-language-server: $schema=nnfix-schema.json"
