@@ -267,11 +267,13 @@ def rules_command() -> None:
 @click.option(
     "--from",
     "module",
+    metavar="MODULE",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Your .py or .ipynb: nnfix calls it on a small batch and writes the spec it finds.",
 )
 @click.option(
     "--data",
+    metavar="PATH",
     type=click.Path(dir_okay=False, path_type=Path),
     help="A csv/npz/npy data file (with --from).",
 )
@@ -283,6 +285,7 @@ def rules_command() -> None:
 @click.option("--force", is_flag=True, help="Replace PATH if it exists.")
 @click.option(
     "--timeout",
+    metavar="SECONDS",
     type=click.FloatRange(min=0, min_open=True),
     default=10.0,
     show_default=True,

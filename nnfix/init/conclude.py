@@ -174,8 +174,9 @@ def conclude(
                 if value not in entry.others:
                     entry.others.append(value)
                     entry.choose = True
+    inference.undecided += [f"layers: {choice}" for choice in s.choices]
     for key, entry in inference.implementation.items():
-        if entry.choose and entry.value is not None:
+        if entry.choose and entry.value is not None and entry.others:
             others = ", ".join(map(str, entry.others))
             inference.undecided.append(
                 f"{key}: {entry.value} or {others} — both do the same on nnfix's batch"
@@ -204,7 +205,7 @@ def _implementation_keys(impl: dict[str, Any], v: Verdict, s: Sizes) -> dict[str
     if "model" in impl:
         out["model"] = Key(impl["model"], f"builds your network: {s.how}")
     if "layers" in impl:
-        out["layers"] = Key(impl["layers"], s.how)
+        out["layers"] = Key(impl["layers"], s.how, choose=bool(s.choices))
     if "forward" in impl:
         out["forward"] = Key(
             impl["forward"], "returned your network's output for a batch nnfix gave it"

@@ -516,7 +516,9 @@ def judge(a: Attempt, batch_y: Array, batch_x: Array) -> Verdict:
     right = False
     if by_value:
         chosen = by_value[0]
-        where = "their loss function" if a.loss_value is not None else "backward's (loss, grads)"
+        where = (
+            "your loss function" if a.loss_value is not None else "your backward's (loss, grads)"
+        )
         how = f"{where} returned {value:.6g}: {chosen.text()} of the output"
         c = next((c for g, c in fits if _same(g, chosen)), None)
         right = c is not None and (a.in_place or math.isclose(c, 1.0, rel_tol=1e-3))

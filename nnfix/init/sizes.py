@@ -59,6 +59,7 @@ class Sizes:
     source: str | None = None  # the function or class that built it
     kind: type | None = None  # object: its class
     bias_form: str | None = None  # how their own biases are shaped, where theirs exist
+    choices: list[str] = field(default_factory=list)  # what nnfix picked among equals
 
     def network(self, seed: int = 0) -> Network:
         """A network of these sizes (activations still unknown: linear), random weights."""
@@ -483,7 +484,9 @@ def _from_widths(
     how = f"--layers, with your {dense} class"
     found = _layer_run(objs, texts, how, losses)
     if found is not None and len(hidden) > 1:
-        found.how += f" and {hidden[0]} between them (or: {', '.join(hidden[1:])})"
+        found.how += f" and {hidden[0]} between them"
+        others = " or ".join(f"{h}()" for h in hidden[1:])
+        found.choices = [f"{hidden[0]}() between the layers, or {others}"]
     return found
 
 
