@@ -324,3 +324,19 @@ def test_code_that_hangs_or_exits_when_called_is_left_out(tmp_path):
     assert loaded["implementation"]["backward"] == "backward"
     assert loaded["implementation"]["forward"] in ("forward", "forward_pass")
     assert "your code printed" in result.output
+
+
+def test_layer_classes_chained_from_layers_say_which_activation_was_picked(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    result = nnfix("init", "--from", str(OWN / "layer_classes.py"), "--layers", "8,1", str(spec))
+    assert result.exit_code == 1  # written; the activation between the layers is a choice
+    assert "Tanh() between the layers, or ReLU() or Sigmoid()" in result.output
+    loaded = yaml.safe_load(spec.read_text())
+    assert loaded["implementation"]["layers"] == [
+        "Dense(2, 8)",
+        "Tanh()",
+        "Dense(8, 1)",
+        "Sigmoid()",
+    ]
+    assert loaded["implementation"]["loss"] == "BCE()"
+    assert diagnose(spec) == 0
