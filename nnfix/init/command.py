@@ -34,6 +34,7 @@ class Outcome:
     problems: list[str] = field(default_factory=list)  # the written spec did not load or run
     printed: Any = None  # what the user's code printed (sandbox.Output)
     text: str = ""  # the spec written
+    again: str = ""  # the command that would settle what is missing, where one would
 
     @property
     def exit_code(self) -> int:
@@ -108,6 +109,9 @@ def run(
     options += ["--layers", layers] if layers else []
     command = "nnfix init " + " ".join(shlex.quote(a) for a in [*options, str(path)])
     outcome = explore(path, Path(module), request, data_key, command, timeout)
+    if outcome.inference is not None and not outcome.inference.units:
+        again = [*options, "--layers", "16,8,1", "--force", str(path)]
+        outcome.again = "nnfix init " + " ".join(shlex.quote(a) for a in again)
     write_atomic(path, outcome.text)
     return outcome
 

@@ -113,6 +113,11 @@ def render(outcome: Outcome, console: Console) -> None:
         table.add_row(Text("choose", style="bold yellow"), item)
     if inference.undecided:
         table.add_row("", Text(f"marked CHOOSE in {shown(outcome.path)}", style="yellow"))
+    if outcome.again:
+        table.add_row(
+            Text("or", style="bold yellow"),
+            Text.assemble("with your widths: ", (outcome.again, "bold")),
+        )
     for problem in outcome.problems:
         table.add_row(Text("not ready", style="bold yellow"), problem)
     console.print(table)
