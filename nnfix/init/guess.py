@@ -38,6 +38,19 @@ def rounded(x: float, samples: int) -> float:
     return nice(x, 2)
 
 
+def bound(largest: float, samples: int) -> float:
+    """The upper end h of U(0, h) or U(−h, h) whose `samples` values reach `largest`: the
+    largest of n uniform values falls short of h by h/(n + 1) on average; a round h (1, 2 or 5
+    times a power of ten) within that shortfall's spread."""
+    estimate = largest * (samples + 1) / max(samples, 1)
+    exponent = math.floor(math.log10(estimate)) if estimate > 0 else 0
+    round_ones = [m * 10.0**e for e in (exponent - 1, exponent, exponent + 1) for m in (1, 2, 5)]
+    best = min(round_ones, key=lambda r: abs(estimate - r) / r)
+    if largest <= best and (best - largest) / best <= 3 / (samples + 1):
+        return nice(best, 1)
+    return nice(estimate, 2)
+
+
 def nice(x: float, digits: int = 2) -> float:
     """x to `digits` significant digits: 0.4987 -> 0.5."""
     if x == 0 or not math.isfinite(x):
@@ -111,8 +124,9 @@ def init_scheme(weights: list[Array]) -> Guess:
     shapes = [(w.shape[0], w.shape[1] if w.ndim == 2 else 1) for w in weights]
     lo = min(float(w.min()) for w in weights)
     hi = max(float(w.max()) for w in weights)
-    if lo >= 0 and sum(w.size for w in weights) >= ONE_SIGNED:  # np.random.rand: no bell is
-        high = nice(hi, 1)  # all positive
+    count = sum(w.size for w in weights)
+    if lo >= 0 and count >= ONE_SIGNED:  # np.random.rand: no bell is all positive
+        high = bound(hi, count)
         return Guess(
             {"name": "uniform", "low": 0, "high": high},
             f"every weight is in [0, {hi:.3g}]: uniform [0, {high:g}), as np.random.rand gives",
@@ -129,7 +143,7 @@ def init_scheme(weights: list[Array]) -> Guess:
         if best is not None:
             return Guess(best[1], f"uniform values whose range fits {best[1]}'s limit per layer")
         centre = nice((hi + lo) / 2, 1) if abs(hi + lo) > 0.1 * (hi - lo) else 0
-        half = nice(max(limits), 2)
+        half = bound(max(limits), sum(w.size for w in weights))
         low, high = nice(centre - half), nice(centre + half)
         return Guess(
             {"name": "uniform", "low": low, "high": high},

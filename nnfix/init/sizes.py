@@ -19,7 +19,7 @@ from nnfix.init import roles
 from nnfix.usercode import objects, sandbox, survey
 from nnfix.usercode.fit import Chain, chain, which
 from nnfix.usercode.loader import LoadedModule
-from nnfix.usercode.model import CONSTRUCT_BATCH
+from nnfix.usercode.model import CONSTRUCT_BATCH, seed_numpy
 from nnfix.usercode.objects import Ref
 from nnfix.usercode.sandbox import Broken, UserCallError
 
@@ -251,6 +251,7 @@ def of_functions(
     for name, fn in roles.ranked(survey.functions(loaded), "init"):
         for args, kwargs, how, wanted in _options(fn, name, calls, request):
             before = objects.snapshot(objects.walk(loaded.module, ""))
+            seed_numpy(0)  # their init draws from NumPy's global generator: the same each time
             try:
                 value = sandbox.call(f"{name}", fn, *args, **kwargs)
             except (UserCallError, Broken):
@@ -336,6 +337,7 @@ def of_objects(
             x, y = _data(request, request.inputs)
             filled_args, filled_kwargs = _fill_data(args, kwargs, x, y)
             uses_data = any(isinstance(v, survey.Data) for v in (*args, *kwargs.values()))
+            seed_numpy(0)
             try:
                 obj = sandbox.call("model", builder, *filled_args, **filled_kwargs)
             except (UserCallError, Broken):
@@ -385,6 +387,7 @@ def _model_object(obj: Any) -> bool:
 
 
 def _build(cls: Any, args: list, kwargs: dict) -> Any:
+    seed_numpy(0)
     try:
         return sandbox.call("layers", cls, *args, **kwargs)
     except (UserCallError, Broken):
