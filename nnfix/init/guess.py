@@ -16,9 +16,10 @@ from nnfix.engine.losses import Loss
 from nnfix.engine.network import Network
 
 Array = np.ndarray
-UNIFORM_STD = 0.5  # uniform values over their half-range: std 0.58; normal ones: under 0.45
 ONE_SIGNED = 6  # this many weights all positive were drawn from [0, h), not from a bell
+UNIFORM_ARRAY = 12  # an array's extremes tell uniform from normal from this many values on
 UNIFORM_SAMPLES = 30  # values needed before uniform and normal can be told apart so
+SPREAD_FLOOR = 0.12  # a layer's spread within 12 % of a scheme's fits it however many values
 LOSS_RTOL = 1e-4  # their loss agrees with a built-in's to this (float32 code, clipped logs)
 GRAD_RTOL = 1e-3  # their gradients with a loss's true ones (a plain mismatch is far larger)
 
@@ -46,7 +47,7 @@ def bound(largest: float, samples: int) -> float:
     exponent = math.floor(math.log10(estimate)) if estimate > 0 else 0
     round_ones = [m * 10.0**e for e in (exponent - 1, exponent, exponent + 1) for m in (1, 2, 5)]
     best = min(round_ones, key=lambda r: abs(estimate - r) / r)
-    if largest <= best and (best - largest) / best <= 3 / (samples + 1):
+    if largest <= best and (best - largest) / best <= 5 / (samples + 1):
         return nice(best, 1)
     return nice(estimate, 2)
 
@@ -89,17 +90,33 @@ def _constant(arrays: list[Array]) -> Guess | None:
     return None
 
 
+def _half_range_ratio(n: int, uniform: bool) -> float:
+    """The std of n values over their half-range, expected: drawn from U(−h, h) or N(0, σ)
+    (the normal's extremes by Blom's approximation)."""
+    if uniform:
+        return (n + 1) / ((n - 1) * math.sqrt(3))
+    from statistics import NormalDist
+
+    return 1 / NormalDist().inv_cdf((n - 0.375) / (n + 0.25))
+
+
 def _uniform(arrays: list[Array]) -> bool:
-    """Drawn evenly from a range rather than from a bell: each array's values scaled by their
-    own half-range have std 1/√3 = 0.58 when uniform, under 0.45 when normal (whose extremes
-    lie √(2 ln n) standard deviations out)."""
-    scaled = []
+    """Drawn evenly from a range rather than from a bell: each array's std over its own
+    half-range is nearer what a uniform draw of that many values gives (0.58 and up) than a
+    normal one (0.70 for 8 values, 0.44 for 50: its extremes lie further out the more there
+    are), weighing the arrays by their size."""
+    near_uniform = near_normal = 0.0
+    count = 0
     for a in arrays:
+        n = a.size
         half = (float(a.max()) - float(a.min())) / 2
-        if half > 0:
-            scaled.append(((a - (float(a.max()) + float(a.min())) / 2) / half).ravel())
-    pooled = np.concatenate(scaled) if scaled else np.zeros(0)
-    return pooled.size >= UNIFORM_SAMPLES and float(pooled.std()) > UNIFORM_STD
+        if half <= 0 or n < UNIFORM_ARRAY:
+            continue
+        ratio = float(a.std()) / half
+        near_uniform += n * (ratio - _half_range_ratio(n, True)) ** 2
+        near_normal += n * (ratio - _half_range_ratio(n, False)) ** 2
+        count += n
+    return count >= UNIFORM_SAMPLES and near_uniform < near_normal
 
 
 def _fits(ratios: list[tuple[float, int]]) -> float | None:
@@ -108,9 +125,13 @@ def _fits(ratios: list[tuple[float, int]]) -> float | None:
     total = sum(n for _, n in ratios)
     error = 0.0
     for r, n in ratios:
-        if r <= 0 or abs(math.log(r)) > max(0.1, 2.5 / math.sqrt(2 * n)):
+        # the spread of a few values is itself spread widely (8 normal values: 0.45 to 1.5
+        # times the true one, one time in a thousand): a small layer may part far
+        if r <= 0 or abs(math.log(r)) > max(SPREAD_FLOOR, 4 / math.sqrt(2 * n)):
             return None
         error += n * math.log(r) ** 2
+    if math.sqrt(error / total) > max(SPREAD_FLOOR, 3.5 / math.sqrt(2 * total)):
+        return None
     return math.sqrt(error / total)
 
 
@@ -143,7 +164,7 @@ def init_scheme(weights: list[Array]) -> Guess:
         if best is not None:
             return Guess(best[1], f"uniform values whose range fits {best[1]}'s limit per layer")
         centre = nice((hi + lo) / 2, 1) if abs(hi + lo) > 0.1 * (hi - lo) else 0
-        half = bound(max(limits), sum(w.size for w in weights))
+        half = bound(max(hi - centre, centre - lo), sum(w.size for w in weights))
         low, high = nice(centre - half), nice(centre + half)
         return Guess(
             {"name": "uniform", "low": low, "high": high},
@@ -164,7 +185,7 @@ def init_scheme(weights: list[Array]) -> Guess:
         )
     )
     same = _fits([(s / pooled, w.size) for s, w in zip(stds, weights, strict=True)])
-    if best is not None and (same is None or best[0] <= same):
+    if best is not None:  # a scheme someone writes, over a spread fitted to these values
         spread = ", ".join(f"{s:.2g}" for s in stds)
         return Guess(best[1], f"the weights' spread per layer ({spread}) is {best[1]}'s")
     std = rounded(pooled, sum(w.size for w in weights))
