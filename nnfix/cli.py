@@ -312,6 +312,60 @@ def rules_command() -> None:
 
 
 @main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--template",
+    type=click.Choice(["spec", "columns", "rows"]),
+    help="spec: a network with its own math declared [default]; columns, rows: your own code.",
+)
+@click.option(
+    "--from",
+    "module",
+    metavar="MODULE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Your .py or .ipynb: nnfix calls it on a small batch and writes the spec it finds.",
+)
+@click.option(
+    "--data",
+    metavar="PATH",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A csv/npz/npy data file (with --from).",
+)
+@click.option(
+    "--layers",
+    metavar="N,N,…",
+    help="Widths of your hidden and output layers, where your code does not fix them.",
+)
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@click.option(
+    "--timeout",
+    metavar="SECONDS",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds one call of your code may take while nnfix explores it.",
+)
+@_guarded
+def init(path, template, module, data, layers, force, timeout) -> None:
+    """Write a commented starter spec to PATH, or one read off your code (--from)."""
+    from nnfix.init.command import run
+    from nnfix.report.console import stdout
+    from nnfix.report.init_summary import render
+
+    outcome = run(
+        path,
+        template=template,
+        module=module,
+        data=data,
+        layers=layers,
+        force=force,
+        timeout=timeout,
+    )
+    render(outcome, stdout())
+    sys.exit(outcome.exit_code)
+
+
+@main.command()
 def schema() -> None:
     """Print the JSON Schema of the spec (for editors' YAML support)."""
     import json

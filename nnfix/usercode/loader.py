@@ -103,6 +103,7 @@ class LoadedModule:
     path: Path
     skipped: list[Skipped] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)  # name a failed import binds -> package
+    trees: list[tuple[ast.Module, int | None]] = field(default_factory=list)  # (code, cell)
 
 
 class LoadError(Exception):
@@ -617,6 +618,8 @@ class _Runner:
                 self.namespace[bound] = _Missing(name, package)
                 self.loaded.missing[bound] = package
         except BaseException as exc:
+            if _guards(exc):
+                raise
             raise self._error(exc, place) from None
         if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
             for alias in stmt.names:
@@ -629,6 +632,8 @@ class _Runner:
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # the user's code may raise anything, SystemExit included
+            if _guards(exc):
+                raise
             raise self._error(exc, place) from None
 
     def _compile(self, tree: ast.Module, chunk: _Chunk) -> types.CodeType:
@@ -653,6 +658,17 @@ class _Runner:
             )
         text = f": {exc}" if str(exc) else ""
         return LoadError(f"{place}: {type(exc).__name__}{text}", place, trace, hint=hint)
+
+
+def _guards(exc: BaseException) -> bool:
+    """The guard's own signals through the user's code (a call past its timeout, an os._exit
+    intercepted), for the guard that loads the module to report (`sandbox`, which imports
+    this module, so they are known by name)."""
+    kind = type(exc)
+    return kind.__module__ == "nnfix.usercode.sandbox" and kind.__name__ in (
+        "CallTimeout",
+        "ExitCalled",
+    )
 
 
 def _not_installed(exc: ModuleNotFoundError) -> bool:
@@ -725,6 +741,7 @@ def load_module(
     for chunk in chunks:
         _parse(chunk)
     loaded = LoadedModule(_new_module(path), path, skipped)
+    loaded.trees = [(chunk.tree, chunk.cell) for chunk in chunks]
     runner = _Runner(loaded)
     for chunk in chunks:
         if run_module:

@@ -120,6 +120,11 @@ class UserModel:
         self.out_dtype: np.dtype | None = None  # the dtype their forward computed in
         self.initial: dict[str, Array] = {}  # every array of their objects as built, by path
         self.left_behind: Any = None  # what the last forward returned or set: a cache, arrays
+        # `nnfix init --from`, where the activations are what is being found: given an output of
+        # theirs, the spec's network with the activations that compute it (None: none do)
+        self.fit: (
+            Callable[[UserModel, Array, Array, dict[str, Array] | None], Network | None] | None
+        ) = None
 
     # --- parameters ------------------------------------------------------------------------
 
@@ -231,6 +236,11 @@ class UserModel:
 
     def matches(self, out: Array, x: Array, values: dict[str, Array] | None = None) -> bool:
         """Is `out` the spec's network's output for x (with `values` as its parameters)?"""
+        if self.fit is not None:
+            fitted = self.fit(self, out, x, values)
+            if fitted is None:
+                return False
+            self.network = fitted
         network = self.network
         if values is not None:
             network = network.with_params([values[n] for n in network.names])

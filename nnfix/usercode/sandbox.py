@@ -157,7 +157,10 @@ class Guard:
             ) from None
         except ExitCalled as exc:
             raise UserCallError(
-                role, f"called os._exit({exc.code}), which would end the process", None
+                role,
+                f"called os._exit({exc.code}), which would end the process",
+                user_traceback(exc, f"os._exit({exc.code})"),
+                where=deepest(exc),
             ) from None
         except SystemExit as exc:
             raise UserCallError(

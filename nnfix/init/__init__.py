@@ -1,0 +1,1 @@
+"""`nnfix init`: starter specs, and specs read off the user's own code (`--from`)."""
