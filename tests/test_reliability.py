@@ -321,3 +321,27 @@ def test_a_user_batch_with_every_sample_on_a_kink_is_checked_whole(monkeypatch):
     monkeypatch.setattr(usercode, "smooth", lambda net, cache, m: (np.array([], int), m))
     batch, excluded = usercode._smooth_batch(ctx)
     assert batch.m == ctx.user_batch.m > 0 and excluded == 0
+
+
+def test_a_module_whose_import_hangs_is_a_located_exit_2_not_a_hang_or_a_pass(tmp_path):
+    """A sibling module that loops at import: diagnose hung forever (its load was not guarded),
+    then, guarded, a check swallowed the ModuleError and the spec passed."""
+    folder = tmp_path / "columns"
+    shutil.copytree(COLUMNS, folder)
+    code = folder / "my_net.py"
+    code.write_text("import helper\n" + code.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "helper.py").write_text("while True:\n    pass\n", encoding="utf-8")
+    spec = folder / "spec.yaml"
+    spec.write_text(
+        spec.read_text(encoding="utf-8").replace(
+            "implementation:\n", "implementation:\n  timeout: 2\n"
+        ),
+        encoding="utf-8",
+    )
+    code_, out, err = nnfix("diagnose", "spec.yaml", "--quick", "--format", "json", cwd=folder)
+    assert code_ == 2, (out, err)
+    report = json.loads(out)
+    assert report["verdict"] == "error"
+    (error,) = report["errors"]
+    assert error["file"].endswith("helper.py") and error["line"] == 1
+    assert "did not finish within 2 s" in error["message"]

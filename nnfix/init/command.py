@@ -202,39 +202,9 @@ def explore(
 def _load(module: Path):
     """The module loaded with a timeout: its imports and definitions run (a sibling module
     may loop at import), and whatever it raises or how it exits is a located exit 2."""
-    from nnfix.usercode import sandbox
-    from nnfix.usercode.build import load_problem
-    from nnfix.usercode.loader import LoadError, load_module
+    from nnfix.usercode.build import load_guarded
 
-    def load():
-        try:
-            return load_module(module)
-        except LoadError as exc:
-            return exc
-
-    try:
-        loaded = sandbox.call("import", load)
-    except sandbox.UserCallError as exc:
-        what = str(exc).replace("did not return within", "did not finish within")
-        where = exc.where
-        if where is not None:
-            place, _ = where
-            problem = Problem(
-                f"{place}: importing your module {what}",
-                file=place.file,
-                line=place.line,
-                col=place.col,
-                detail=exc.trace,
-            )
-        else:
-            problem = Problem(f"{module.name}: importing your module {what}", detail=exc.trace)
-        raise ModuleError([problem]) from None
-    if isinstance(loaded, LoadError):
-        problem = load_problem(loaded, path=())
-        if problem.file is None:
-            problem.message = f"{module.name}: {problem.message}"
-        raise ModuleError([problem])
-    return loaded
+    return load_guarded(module, key=())
 
 
 def _task(emit, module: Path, request: Request, path: Path, data: Key | None, command: str):

@@ -24,10 +24,53 @@ def load(loaded: LoadedSpec) -> LoadedModule:
     impl = loaded.spec.implementation
     assert impl is not None
     path = Path(loaded.base_dir) / impl.module
+    return load_guarded(path, run_module=impl.run_module, cells=impl.cells, source=loaded.source)
+
+
+def load_guarded(
+    module: Path,
+    *,
+    run_module: bool = False,
+    cells=None,
+    key: tuple = ("implementation", "module"),
+    source=None,
+) -> LoadedModule:
+    """The module loaded under the user-code guard: its imports and definitions run (a sibling
+    module may loop, exit or raise at import), and whatever happens is a located ModuleError
+    (exit 2) — never a hang."""
+    from nnfix.usercode import sandbox
+
+    def attempt() -> LoadedModule | LoadError:
+        try:
+            return load_module(module, run_module=run_module, cells=cells)
+        except LoadError as exc:
+            return exc
+
     try:
-        return load_module(path, run_module=impl.run_module, cells=impl.cells)
-    except LoadError as exc:
-        raise ModuleError([load_problem(exc)], loaded.source) from None
+        result = sandbox.call("import", attempt)
+    except sandbox.UserCallError as exc:
+        what = str(exc).replace("did not return within", "did not finish within")
+        if exc.where is not None:
+            place, _ = exc.where
+            problem = Problem(
+                f"importing your module {what}",
+                path=key,
+                file=place.file,
+                line=place.line,
+                col=place.col,
+                detail=exc.trace,
+            )
+        else:
+            problem = Problem(
+                f"{module.name}: importing your module {what}", path=key, detail=exc.trace
+            )
+        raise ModuleError([problem], source) from None
+    if isinstance(result, LoadError):
+        problem = load_problem(result, path=key)
+        if problem.file is None and not key:
+            problem.message = f"{module.name}: {problem.message}"
+        raise ModuleError([problem], source)
+    return result
 
 
 def load_problem(exc: LoadError, path: tuple = ("implementation", "module")) -> Problem:

@@ -23,6 +23,7 @@ from nnfix.diagnose.rules.rule import (
     yaml_block,
 )
 from nnfix.engine.network import Network
+from nnfix.errors import InputError
 
 FAMILY = "Y", "initialisation"  # the code prefix, and what its rules cover
 
@@ -310,6 +311,8 @@ def users_own_init(ctx: Context) -> list[Finding]:
         return []
     try:
         values = ctx.user.initial_values()
+    except InputError:  # their module could not be loaded: exit 2, located
+        raise
     except Exception:  # their code could not be called: U101 says so
         return []
     if values is None:
