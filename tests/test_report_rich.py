@@ -5,6 +5,7 @@ nothing cut off; -v every finding with its evidence, the layer table and the pas
 from __future__ import annotations
 
 import io
+import os
 import re
 from pathlib import Path
 
@@ -23,7 +24,15 @@ BUGGY = sorted((ROOT / "examples").glob("*-buggy/spec.yaml"))
 
 @pytest.fixture(scope="module")
 def reports() -> dict[Path, Report]:
-    return {path: run([path.relative_to(ROOT)], {"budget": 60}).report for path in STORIES + BUGGY}
+    """Each diagnosed as a user in the project's folder would (relative paths in the report)."""
+    here = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        return {
+            path: run([path.relative_to(ROOT)], {"budget": 60}).report for path in STORIES + BUGGY
+        }
+    finally:
+        os.chdir(here)
 
 
 @pytest.fixture(autouse=True)

@@ -99,18 +99,12 @@ class Fitted:
     others: list[list[str]] = field(default_factory=list)  # other activations that also fit
 
 
-def fit(
-    out: Array,
-    x: Array,
-    weights: list[Array],
-    biases: list[Array | None],
-    arrays: list[Array],
-    rtol: float = 1e-5,
-) -> Fitted | None:
-    """The activations that make the layers (rows layout: W (n_in, n_out), b (1, n_out)) give
-    `out` for `x`, or None. Hidden layers are read off `arrays` (what the forward left behind)
-    while they show there; the others are searched among the built-ins from the output."""
-    arrays = [np.asarray(a, dtype=np.float64) for a in arrays if a.ndim in (1, 2) and a.size]
+def _read_hidden(
+    x: Array, weights: list[Array], biases: list[Array | None], arrays: list[Array], rtol: float
+) -> tuple[list[Activation], Array]:
+    """The hidden layers' activations read off `arrays` (what the forward left behind) from the
+    first layer up, while they show there, and the activations of the last layer read."""
+    arrays = [np.asarray(v, dtype=np.float64) for v in arrays if v.ndim in (1, 2) and v.size]
     a = x.astype(np.float64)
     read: list[Activation] = []
     for W, b in zip(weights[:-1], biases[:-1], strict=True):
@@ -122,6 +116,21 @@ def fit(
             break
         read.append(hit)
         a = np.asarray(hit.fn(z), dtype=np.float64)
+    return read, a
+
+
+def fit(
+    out: Array,
+    x: Array,
+    weights: list[Array],
+    biases: list[Array | None],
+    arrays: list[Array],
+    rtol: float = 1e-5,
+) -> Fitted | None:
+    """The activations that make the layers (rows layout: W (n_in, n_out), b (1, n_out)) give
+    `out` for `x`, or None. Hidden layers are read off `arrays` (what the forward left behind)
+    while they show there; the others are searched among the built-ins from the output."""
+    read, a = _read_hidden(x, weights, biases, arrays, rtol)
     rest = search(out, a, weights[len(read) :], biases[len(read) :], rtol)
     if rest is None and read:  # an array that happened to fit a layer misled the reading
         read, rest = [], search(out, x.astype(np.float64), weights, biases, rtol)
@@ -212,17 +221,7 @@ def closest(
     off `arrays` where they show, else one activation for them all), so that a forward with a
     mistake of its own is checked against the network it was meant to be (U102 says where it
     parts)."""
-    arrays = [np.asarray(a, dtype=np.float64) for a in arrays if a.ndim in (1, 2) and a.size]
-    a = x.astype(np.float64)
-    read: list[Activation] = []
-    for W, b in zip(weights[:-1], biases[:-1], strict=True):
-        z = a @ W + (b if b is not None else 0.0)
-        hits = [f for v in views(arrays, z.shape) for f in which(z, v, False, rtol)]
-        hit = next((f for f in hits if f.name != "linear"), hits[0] if hits else None)
-        if hit is None:
-            break
-        read.append(hit)
-        a = np.asarray(hit.fn(z), dtype=np.float64)
+    read, a = _read_hidden(x, weights, biases, arrays, rtol)
     rest_count = len(weights) - len(read)
     best: tuple[float, list[Activation]] | None = None
     pools = _plain() + _sloped(FEW_SLOPES) if rest_count > 1 else [None]
