@@ -35,6 +35,22 @@ truthlib = _load("truthlib")
 # --- the corpus ------------------------------------------------------------------------------
 
 
+def test_every_case_reads_and_the_corpus_is_spread_as_real_code_is():
+    cases, broken = run.load_cases(None)
+    assert broken == []
+    kinds = [c.kind for c in cases]
+    assert len(cases) >= 40
+    assert kinds.count("dense") >= 20
+    assert kinds.count("cnn") >= 5
+    assert kinds.count("rnn") >= 5
+    assert kinds.count("norm") >= 3
+    assert kinds.count("autograd") >= 3
+    assert sum(c.real_bug for c in cases) >= 12
+    dense_shapes = {c.shape.split("+")[0] for c in cases if c.kind == "dense"}
+    assert {"A-dict", "A-args", "B-class", "C-layers", "D-step", "E-script"} <= dense_shapes
+    assert len({c.repo for c in cases}) >= 35  # mostly different people's code
+
+
 def test_no_code_of_theirs_is_in_a_case_folder():
     for folder in (p for p in (REAL / "cases").iterdir() if p.is_dir()):
         extra = {p.name for p in folder.iterdir()} - OURS - {"__pycache__"}

@@ -455,16 +455,36 @@ def summary(outcomes: list[Outcome], cases: list[Case]) -> list[str]:
 
 
 def markdown(outcomes: list[Outcome]) -> str:
-    rows = [
-        "| case | kind | shape | variant | verdict | line | callable | why |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    """One row per implementation: its verdict as written and planted, the culprit line (for the
+    variant that has the bug), whether nnfix could call it, and why the first variant failed."""
+    by_case: dict[str, dict[str, Outcome]] = {}
     for o in outcomes:
-        line = "—" if o.line is None else ("yes" if o.line else "no")
-        why = "; ".join(o.reasons).replace("|", "\\|")
+        by_case.setdefault(o.case.name, {})[o.variant] = o
+    rows = [
+        "| implementation | kind | shape | bug | as written | planted | line | callable | why |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, v in by_case.items():
+        first = next(iter(v.values()))
+        case = first.case
+        buggy = v.get("planted") or v.get("as_written") or first
+        line = "—" if buggy.line is None else ("yes" if buggy.line else "no")
+        planted = v.get("planted")
+        why = next((o.reasons[0] for o in v.values() if o.reasons and not o.right), "")
         rows.append(
-            f"| {o.case.name} | {o.case.kind} | {o.case.shape} | {o.variant} | "
-            f"{'PASS' if o.right else 'FAIL'} | {line} | {'yes' if o.callable else 'no'} | {why} |"
+            " | ".join(
+                [
+                    f"| {name}",
+                    case.kind,
+                    case.shape,
+                    "real" if case.real_bug else "planted",
+                    "—" if "as_written" not in v else ("PASS" if v["as_written"].right else "FAIL"),
+                    "—" if planted is None else ("PASS" if planted.right else "FAIL"),
+                    line,
+                    "yes" if first.callable else "no",
+                    why.replace("|", "\\|")[:90] + " |",
+                ]
+            )
         )
     return "\n".join(rows)
 
