@@ -187,6 +187,54 @@ def test_y103_he_on_deep_relu_is_silent(write_spec):
     ]
 
 
+def _stack(act, depth, units=32):
+    return [f"{{units: {units}, activation: {act}}}"] * depth + ["{units: 1, activation: sigmoid}"]
+
+
+def test_y103_deep_sigmoid_stack_whose_signal_fades_over_the_samples(write_spec):
+    """Six sigmoid layers from normal(0, 0.05): z of every layer is ~0.13 in size — each unit's
+    offset 0.5·ΣW — while what it varies by over the samples falls ×0.07 a layer, to 1e-7; the
+    gradients vanish with it. Xavier keeps ~1e-3 of the signal there (sigmoid's slope is ¼), so
+    the init is 400× worse than the one that fits, and Y103 says so at the last layer."""
+    path = write_spec(spec_text(init="{name: normal, std: 0.05}", layers=_stack("sigmoid", 6)))
+    report = diagnose(load_spec(path), Selection([]), Options(budget=20))
+    (hit,) = only(report.findings, "Y103")
+    assert "collapses" in hit.message and hit.location.layer == 6
+    assert hit.fix.value == "xavier_normal" and hit.location.spec_path == "model.init"
+    assert hit.evidence["signal_kept"] < 1e-5 < 1e-4 < hit.evidence["signal_kept_xavier_normal"]
+    assert hit.evidence["z_size"]["layer 6"] > 0.1  # the offsets: z looks large, its signal is gone
+    (m101,) = only(report.findings, "M101")  # the vanishing gradients are its symptom
+    assert m101.caused_by[0] == "Y103"
+
+
+def test_y103_deep_sigmoid_stack_that_starts_saturated(write_spec):
+    """normal(0, 2) on 32-wide sigmoid layers: from layer 2 on most units sit past |z| = 4 for
+    most samples (their offsets 0.5·ΣW alone put them there), where Xavier's sit near 0."""
+    path = write_spec(spec_text(init="{name: normal, std: 2.0}", layers=_stack("sigmoid", 6)))
+    (hit,) = only(findings(path, ["Y103"]), "Y103")
+    assert "saturated" in hit.message and hit.location.layer == 2
+    assert hit.evidence["saturated_share"]["layer 2"] > 0.5 and hit.fix.value == "xavier_normal"
+
+
+@pytest.mark.parametrize(
+    ("act", "init"),
+    [
+        ("sigmoid", "xavier_normal"),  # fades by itself (slope ¼): not its init's fault
+        ("sigmoid", "xavier_uniform"),
+        ("tanh", "xavier_normal"),
+        ("relu", "he_normal"),
+        ("leaky_relu", "he_uniform"),
+        ("elu", "he_normal"),
+        ("softplus", "he_normal"),
+        ("swish", "he_normal"),
+    ],
+)
+@pytest.mark.parametrize("depth", [2, 6, 10])
+def test_y103_silent_on_the_init_that_suits_the_activation(write_spec, act, init, depth):
+    path = write_spec(spec_text(init=init, layers=_stack(act, depth)))
+    assert "Y103" not in [f.code for f in findings(path, ["Y103"])]
+
+
 def test_t101_loss_at_init_caused_by_unscaled_inputs():
     (hit,) = only(findings(CONFIGS / "story-uniform-init.yaml"), "T101")
     assert hit.evidence["expected"] == pytest.approx(np.log(2))

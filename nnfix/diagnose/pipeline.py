@@ -16,6 +16,7 @@ import numpy as np
 from nnfix.diagnose import rules
 from nnfix.diagnose.context import Context, Options
 from nnfix.diagnose.findings import Finding, Fix, PassRun, Severity, SpecReport
+from nnfix.diagnose.rules.init import spread
 from nnfix.diagnose.rules.rule import STAGES, Check, Stage
 from nnfix.diagnose.rules.usercode import U101, user_error
 from nnfix.diagnose.series import Series
@@ -420,6 +421,8 @@ def layer_table(ctx: Context) -> list[dict]:
             z, a, g = init.cache.z[l - 1], init.cache.a[l - 1], weight_grads[l - 1]
             row |= {
                 "z_std": float(z.std()),
+                "z_spread": spread(z),  # what each unit's z varies by over the samples (Y103)
+                "z_offset": float(np.sqrt(np.mean(z.mean(axis=0) ** 2))),  # the units' offsets
                 "a_std": float(a.std()),
                 "grad_norm": float((g * g).sum() ** 0.5),
             }

@@ -176,7 +176,8 @@ def _layers(spec: SpecReport) -> Table:
         ("units", "right"),
         ("activation", "left"),
         ("init", "left"),
-        ("std z", "right"),
+        ("z spread", "right"),
+        ("z offset", "right"),
         ("‖dW‖", "right"),
     ]
     for name, justify in columns:
@@ -187,7 +188,7 @@ def _layers(spec: SpecReport) -> Table:
             str(row["units"]),
             row["activation"],
             row["init"],
-            *(_value(row[k]) if k in row else "–" for k in ("z_std", "grad_norm")),
+            *(_value(row[k]) if k in row else "–" for k in ("z_spread", "z_offset", "grad_norm")),
         )
     return table
 
