@@ -177,7 +177,6 @@ def _layers(spec: SpecReport) -> Table:
         ("activation", "left"),
         ("init", "left"),
         ("z spread", "right"),
-        ("z offset", "right"),
         ("‖dW‖", "right"),
     ]
     for name, justify in columns:
@@ -188,7 +187,7 @@ def _layers(spec: SpecReport) -> Table:
             str(row["units"]),
             row["activation"],
             row["init"],
-            *(_value(row[k]) if k in row else "–" for k in ("z_spread", "z_offset", "grad_norm")),
+            *(_value(row[k]) if k in row else "–" for k in ("z_spread", "grad_norm")),
         )
     return table
 
