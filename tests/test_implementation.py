@@ -412,3 +412,61 @@ def test_code_that_computes_in_float64_anyway_says_why_it_is_not_trained_in_floa
     assert {str(p.ref.get().dtype) for p in ctx.user.params} == {"float64"}
     (note,) = [n for n in ctx.user.found.notes if n.startswith("train.dtype float32")]
     assert "float64" in note and "forward returned float64" in note
+
+
+# --- what the network cannot represent, and symptoms of a bug (issue 21) ----------------------
+
+# A learner's net without bias terms (weights only, rows layout), trained on word presence.
+NO_BIAS = """
+import numpy as np
+
+class SimpleNet:
+    def __init__(self, n_in, n_hidden, n_out):
+        rng = np.random.default_rng(3)
+        self.w_ih = rng.normal(0.0, n_in ** -0.5, (n_in, n_hidden))
+        self.w_ho = rng.normal(0.0, n_hidden ** -0.5, (n_hidden, n_out))
+
+    def forward(self, X):
+        self.h = np.tanh(X @ self.w_ih)
+        self.out = 1.0 / (1.0 + np.exp(-(self.h @ self.w_ho)))
+        return self.out
+
+    def backward(self, X, Y):
+        err = (self.out - Y) / X.shape[0]
+        grad_ho = self.h.T @ err
+        grad_ih = X.T @ ((err @ self.w_ho.T) * (1 - self.h ** 2))
+        return grad_ih, grad_ho
+"""
+
+NO_BIAS_SPEC = """
+seed: 0
+data: {source: csv, path: words.csv}
+model:
+  init: xavier_normal
+  bias: false
+  layers:
+    - {units: 8, activation: tanh}
+    - {units: 1, activation: sigmoid}
+loss: bce
+implementation:
+  module: simple_net.py
+  model: SimpleNet(6, 8, 1)
+  forward: forward
+  backward: backward
+"""
+
+
+def test_code_without_biases_cannot_reach_empty_inputs_and_that_is_no_bug(tmp_path):
+    """Their code is right; it has no biases, so an empty document gets 0.5 whatever the
+    weights: D103 (with a fix in their code, not the spec), and the T106 it causes."""
+    from .test_diagnose_static import words
+
+    lines = words(tmp_path)
+    (tmp_path / "simple_net.py").write_text(textwrap.dedent(NO_BIAS))
+    (tmp_path / "spec.yaml").write_text(NO_BIAS_SPEC)
+    report = diagnose(load_spec(tmp_path / "spec.yaml"), Selection(), Options(budget=60))
+    (d103,) = [f for f in report.findings if f.code == "D103"]
+    assert d103.evidence["rows"] == lines and d103.fix.path is None
+    assert not [f for f in report.findings if f.code == "G101"]  # their gradients are right
+    (t106,) = [f for f in report.findings if f.code == "T106"]
+    assert t106.caused_by == ["D103"]

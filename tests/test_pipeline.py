@@ -41,6 +41,14 @@ def test_a_cause_with_a_condition_links_only_where_it_holds():
     assert [f.caused_by for f in linked if f.code == "G104"] == [[], ["Y101"]]
 
 
+def test_a_t106_that_unreachable_targets_alone_explain_says_it_is_no_bug():
+    (alone,) = [f for f in link([finding("D103", 2), finding("T106")]) if f.code == "T106"]
+    assert alone.caused_by == ["D103"] and "not a bug in the math" in alone.message
+    both = link([finding("D103", 2), finding("G101", 1), finding("T106")])
+    (t106,) = [f for f in both if f.code == "T106"]
+    assert t106.caused_by == ["G101", "D103"] and "not a bug" not in t106.message
+
+
 def test_needed_closes_over_causes_and_suppressors():
     assert {"T103", "M104", "G101", "A102"} <= needed({"T104"})
     assert needed({"D105"}) == {"D105"}

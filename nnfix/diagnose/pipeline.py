@@ -88,13 +88,17 @@ def link(findings: list[Finding]) -> list[Finding]:
     kept = _once_per_function(kept)
     for f in kept:
         codes: list[str] = []
+        notes: list[str | None] = []
         for cause in rules.RULES[f.code].causes:
             if cause.when is not None and not cause.when(f):
                 continue
             matches = [g for g in kept if cause.explains(g, f)]
             matches.sort(key=lambda g: (g.location.layer or 0) - (f.location.layer or 0))
             codes += [g.code for g in matches]
+            notes += [cause.note] if matches else []
         f.caused_by = list(dict.fromkeys(codes))
+        if notes and all(notes):
+            f.message += "; " + "; ".join(dict.fromkeys(n for n in notes if n))
         if f.code == "T106" and not f.caused_by and "G104" not in present:
             _slow_not_broken(f)
     return kept

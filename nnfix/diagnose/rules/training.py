@@ -20,6 +20,7 @@ from nnfix.diagnose.rules.rule import (
     TRAINING_PROBE,
     WARNING,
     Becomes,
+    Cause,
     Rule,
     caused_by,
     check,
@@ -336,19 +337,14 @@ T106 = Rule(
         was still lowering it at the end (by more than {STILL_LEARNING:.0%} over its last
         quarter of steps: slow is not broken).
         """),
-    causes=caused_by(
-        "A101",
-        "A102",
-        "A103",
-        "G102",
-        "G101",
-        "G105",
-        "Y101",
-        "D103",
-        "D104",
-        "T108",
-        "T107",
-        "D102",
+    causes=(
+        *caused_by("A101", "A102", "A103", "G102", "G101", "G105", "Y101"),
+        Cause(
+            ("D103",),
+            note="but the targets cannot be reached whatever the weights (D103): that is what "
+            "stops the fit, not a bug in the math",
+        ),
+        *caused_by("D104", "T108", "T107", "D102"),
     ),
 )
 
