@@ -121,7 +121,7 @@ Y102 = Rule(
         the probe. Independent random vectors give about 0; even the all-positive uniform
         [0, 1) init gives only 0.75.
         """),
-    causes=caused_by("Y101"),
+    causes=caused_by("Y101", "G101"),  # or a backward that gives every unit the same gradient
 )
 
 

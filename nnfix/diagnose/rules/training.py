@@ -387,7 +387,10 @@ T107 = Rule(
         units are: a He-initialised layer starts with none, and a few may die in healthy
         training.
         """),
-    causes=caused_by("D102", "M104", "T103"),
+    causes=(  # a wrong gradient trains the units dead wherever they are: the bug, not ReLU
+        Cause(("G101", "G102", "A101", "A102", "A103")),
+        *caused_by("D102", "M104", "T103"),
+    ),
 )
 
 
