@@ -474,7 +474,7 @@ def unreachable_targets(ctx: Context) -> list[Finding]:
         return []
     spread = np.std(y[finite], axis=0)
     tolerance = UNREACHED * np.where(spread > 0, spread, 1.0)
-    zero = np.all(x == 0, axis=1) & finite
+    zero = np.all(x.reshape(len(x), -1) == 0, axis=1) & finite
     out_of_reach = zero & np.any(np.abs(y - fixed) > tolerance, axis=1)
     if not out_of_reach.any():
         return []
