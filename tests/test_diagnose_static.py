@@ -97,6 +97,100 @@ def test_d103_one_hot_width_not_units(write_spec):
     assert hit.location.spec_path == "model.layers[1].units" and hit.location.line == 7
 
 
+def words(folder, rows=60, empty=(0, 3, 6, 20, 33)):
+    """A bag-of-words csv: word-presence features, the label whether any of the first three
+    words is there; the rows in `empty` (and any the draw left empty) have no word at all, so
+    their label is 0. Returns the file lines of the empty rows."""
+    rng = np.random.default_rng(1)
+    x = (rng.random((rows, 6)) < 0.3).astype(int)
+    x[list(empty)] = 0
+    y = (x[:, :3].sum(axis=1) > 0).astype(int)
+    text = [
+        "f1,f2,f3,f4,f5,f6,y",
+        *(",".join(map(str, [*r, t])) for r, t in zip(x, y, strict=True)),
+    ]
+    (folder / "words.csv").write_text("\n".join(text) + "\n")
+    return [int(i) + 2 for i in np.flatnonzero(x.sum(axis=1) == 0)]  # line 1 is the header
+
+
+BIAS_FREE = """
+seed: 0
+data: {{source: csv, path: words.csv}}
+model:
+  init: xavier_normal
+  bias: {bias}
+  layers:
+    - {{units: 8, activation: {hidden}{layer}}}
+    - {{units: 1, activation: {out}{layer}}}
+loss: {loss}
+train: {{epochs: 20}}
+"""
+
+
+def bias_free(hidden="tanh", bias="false", layer="", out="sigmoid", loss="bce"):
+    return BIAS_FREE.format(hidden=hidden, bias=bias, layer=layer, out=out, loss=loss)
+
+
+@pytest.mark.parametrize("hidden", ["tanh", "relu", "leaky_relu", "elu", "swish", "linear"])
+def test_d103_a_net_without_biases_cannot_reach_its_all_zero_inputs(write_spec, tmp_path, hidden):
+    """No bias: layer 1 maps x = 0 to z = 0·W1 = 0 for every W1, f(0) = 0 passes the zero on,
+    and the output is σ(0) = 0.5 whatever the weights: a label 0 there is out of reach."""
+    lines = words(tmp_path)
+    (hit,) = only(findings(write_spec(bias_free(hidden))), "D103")
+    assert hit.evidence["rows"] == lines and hit.evidence["numbered"] == "lines of words.csv"
+    assert hit.evidence["fixed_output"] == [0.5] and hit.evidence["targets"] == [0.0]
+    assert hit.location.spec_path == "model.bias" and hit.location.line == 5
+    assert hit.fix.path == ("model", "bias") and hit.fix.value is True
+
+
+def test_d103_without_biases_on_every_layer_asks_for_the_output_layers(write_spec, tmp_path):
+    words(tmp_path)
+    path = write_spec(bias_free(bias="true", layer=", bias: false"))
+    (hit,) = only(findings(path), "D103")
+    assert hit.fix.path == ("model", "layers", 1, "bias") and hit.fix.value is True
+
+
+def test_d103_a_softmax_without_biases_gives_every_class_one_in_c(write_spec, tmp_path):
+    words(tmp_path)
+    path = write_spec(bias_free(out="softmax", loss="cce").replace("units: 1,", "units: 2,"))
+    (hit,) = only(findings(path), "D103")
+    assert hit.evidence["fixed_output"] == [0.5, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("hidden", "bias", "layer"),
+    [
+        ("tanh", "true", ""),  # the biases move the output at 0
+        ("sigmoid", "false", ""),  # σ(0) = ½ in layer 1, times W2: the weights move it
+        ("softplus", "false", ""),  # ln 2 times W2, likewise
+    ],
+)
+def test_d103_silent_where_the_weights_move_the_output_at_zero(
+    write_spec, tmp_path, hidden, bias, layer
+):
+    words(tmp_path)
+    path = write_spec(bias_free(hidden, bias, layer))
+    assert "D103" not in [f.code for f in findings(path)]
+
+
+def test_d103_silent_without_biases_where_no_input_is_zero_or_its_target_is_reached(
+    write_spec, tmp_path
+):
+    """moons has no all-zero input; a linear output without biases gives 0 at x = 0, which is
+    the target there."""
+    no_zero = write_spec(bias_free().replace("{source: csv, path: words.csv}", "{source: moons}"))
+    assert "D103" not in [f.code for f in findings(no_zero)]
+    x = np.random.default_rng(2).normal(size=(40, 3))
+    x[:4] = 0
+    np.savez(tmp_path / "r.npz", x=x, y=x @ [1.0, -2.0, 0.5])
+    reached = write_spec(
+        bias_free(out="linear", loss="mse").replace(
+            "{source: csv, path: words.csv}", "{source: npz, path: r.npz}"
+        )
+    )
+    assert "D103" not in [f.code for f in findings(reached)]
+
+
 @pytest.mark.parametrize(
     ("out", "loss", "units"),
     [("tanh", "bce", 1), ("linear", "bce", 1), ("softmax", "bce", 1), ("sigmoid", "cce", 3)],
@@ -185,6 +279,54 @@ def test_y103_he_on_deep_relu_is_silent(write_spec):
     assert "Y103" not in [
         f.code for f in findings(write_spec(spec_text(init="he_normal", layers=layers)))
     ]
+
+
+def _stack(act, depth, units=32):
+    return [f"{{units: {units}, activation: {act}}}"] * depth + ["{units: 1, activation: sigmoid}"]
+
+
+def test_y103_deep_sigmoid_stack_whose_signal_fades_over_the_samples(write_spec):
+    """Six sigmoid layers from normal(0, 0.05): z of every layer is ~0.13 in size — each unit's
+    offset 0.5·ΣW — while what it varies by over the samples falls ×0.07 a layer, to 1e-7; the
+    gradients vanish with it. Xavier keeps ~1e-3 of the signal there (sigmoid's slope is ¼), so
+    the init is 400× worse than the one that fits, and Y103 says so at the last layer."""
+    path = write_spec(spec_text(init="{name: normal, std: 0.05}", layers=_stack("sigmoid", 6)))
+    report = diagnose(load_spec(path), Selection([]), Options(budget=20))
+    (hit,) = only(report.findings, "Y103")
+    assert "collapses" in hit.message and hit.location.layer == 6
+    assert hit.fix.value == "xavier_normal" and hit.location.spec_path == "model.init"
+    assert hit.evidence["signal_kept"] < 1e-5 < 1e-4 < hit.evidence["signal_kept_xavier_normal"]
+    assert hit.evidence["z_size"]["layer 6"] > 0.1  # the offsets: z looks large, its signal is gone
+    (m101,) = only(report.findings, "M101")  # the vanishing gradients are its symptom
+    assert m101.caused_by[0] == "Y103"
+
+
+def test_y103_deep_sigmoid_stack_that_starts_saturated(write_spec):
+    """normal(0, 2) on 32-wide sigmoid layers: from layer 2 on most units sit past |z| = 4 for
+    most samples (their offsets 0.5·ΣW alone put them there), where Xavier's sit near 0."""
+    path = write_spec(spec_text(init="{name: normal, std: 2.0}", layers=_stack("sigmoid", 6)))
+    (hit,) = only(findings(path, ["Y103"]), "Y103")
+    assert "saturated" in hit.message and hit.location.layer == 2
+    assert hit.evidence["saturated_share"]["layer 2"] > 0.5 and hit.fix.value == "xavier_normal"
+
+
+@pytest.mark.parametrize(
+    ("act", "init"),
+    [
+        ("sigmoid", "xavier_normal"),  # fades by itself (slope ¼): not its init's fault
+        ("sigmoid", "xavier_uniform"),
+        ("tanh", "xavier_normal"),
+        ("relu", "he_normal"),
+        ("leaky_relu", "he_uniform"),
+        ("elu", "he_normal"),
+        ("softplus", "he_normal"),
+        ("swish", "he_normal"),
+    ],
+)
+@pytest.mark.parametrize("depth", [2, 6, 10])
+def test_y103_silent_on_the_init_that_suits_the_activation(write_spec, act, init, depth):
+    path = write_spec(spec_text(init=init, layers=_stack(act, depth)))
+    assert "Y103" not in [f.code for f in findings(path, ["Y103"])]
 
 
 def test_t101_loss_at_init_caused_by_unscaled_inputs():

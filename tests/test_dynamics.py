@@ -136,6 +136,26 @@ def test_wrong_derivatives_cannot_overfit_a_handful_of_samples():
     assert t106.evidence["samples"] == 8
 
 
+def test_a_net_without_biases_that_cannot_fit_empty_documents_is_d103_not_a_bug(
+    write_spec, tmp_path
+):
+    """Without biases an all-zero input gets σ(0) = 0.5 whatever the weights: the 8 samples the
+    overfit probe fits hold two such rows with label 0, so their loss stays at ln 2 — D103,
+    which explains the T106; the same net with biases fits them."""
+    from .test_diagnose_static import bias_free, words
+
+    words(tmp_path)
+    report = run(write_spec(bias_free()), budget=60)
+    (d103,) = by_code(report, "D103")
+    assert d103.is_root_cause and d103.evidence["count"] == 7
+    (t106,) = by_code(report, "T106")
+    assert t106.caused_by == ["D103"] and t106.severity.value == "error"
+    assert "not a bug in the math" in t106.message
+    assert min(t106.evidence["best_loss"].values()) > 2 * math.log(2) / 8 * 0.9
+    healthy = run(write_spec(bias_free(bias="true"), "healthy.yaml"), budget=60)
+    assert {"D103", "T106"} & set(codes(healthy)) == set()
+
+
 def test_probe_respects_its_budget(write_spec):
     layers = ["{units: 256, activation: relu}"] * 4 + ["{units: 1, activation: sigmoid}"]
     path = mlp(

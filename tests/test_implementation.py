@@ -412,3 +412,146 @@ def test_code_that_computes_in_float64_anyway_says_why_it_is_not_trained_in_floa
     assert {str(p.ref.get().dtype) for p in ctx.user.params} == {"float64"}
     (note,) = [n for n in ctx.user.found.notes if n.startswith("train.dtype float32")]
     assert "float64" in note and "forward returned float64" in note
+
+
+# --- what the network cannot represent, and symptoms of a bug (issue 21) ----------------------
+
+# A learner's net without bias terms (weights only, rows layout), trained on word presence.
+NO_BIAS = """
+import numpy as np
+
+class SimpleNet:
+    def __init__(self, n_in, n_hidden, n_out):
+        rng = np.random.default_rng(3)
+        self.w_ih = rng.normal(0.0, n_in ** -0.5, (n_in, n_hidden))
+        self.w_ho = rng.normal(0.0, n_hidden ** -0.5, (n_hidden, n_out))
+
+    def forward(self, X):
+        self.h = np.tanh(X @ self.w_ih)
+        self.out = 1.0 / (1.0 + np.exp(-(self.h @ self.w_ho)))
+        return self.out
+
+    def backward(self, X, Y):
+        err = (self.out - Y) / X.shape[0]
+        grad_ho = self.h.T @ err
+        grad_ih = X.T @ ((err @ self.w_ho.T) * (1 - self.h ** 2))
+        return grad_ih, grad_ho
+"""
+
+NO_BIAS_SPEC = """
+seed: 0
+data: {source: csv, path: words.csv}
+model:
+  init: xavier_normal
+  bias: false
+  layers:
+    - {units: 8, activation: tanh}
+    - {units: 1, activation: sigmoid}
+loss: bce
+implementation:
+  module: simple_net.py
+  model: SimpleNet(6, 8, 1)
+  forward: forward
+  backward: backward
+"""
+
+
+def test_code_without_biases_cannot_reach_empty_inputs_and_that_is_no_bug(tmp_path):
+    """Their code is right; it has no biases, so an empty document gets 0.5 whatever the
+    weights: D103 (with a fix in their code, not the spec), and the T106 it causes."""
+    from .test_diagnose_static import words
+
+    lines = words(tmp_path)
+    (tmp_path / "simple_net.py").write_text(textwrap.dedent(NO_BIAS))
+    (tmp_path / "spec.yaml").write_text(NO_BIAS_SPEC)
+    report = diagnose(load_spec(tmp_path / "spec.yaml"), Selection(), Options(budget=60))
+    (d103,) = [f for f in report.findings if f.code == "D103"]
+    assert d103.evidence["rows"] == lines and d103.fix.path is None
+    assert not [f for f in report.findings if f.code == "G101"]  # their gradients are right
+    (t106,) = [f for f in report.findings if f.code == "T106"]
+    assert t106.caused_by == ["D103"]
+
+
+# Two ReLU layers, deeplearning.ai style (columns), He init in their own initialiser.
+RELU = """
+import numpy as np
+
+def relu(Z):
+    return np.maximum(0, Z)
+
+def forward(X, parameters):
+    Z1 = np.dot(parameters["W1"], X) + parameters["b1"]
+    A1 = relu(Z1)
+    Z2 = np.dot(parameters["W2"], A1) + parameters["b2"]
+    A2 = relu(Z2)
+    Z3 = np.dot(parameters["W3"], A2) + parameters["b3"]
+    A3 = 1 / (1 + np.exp(-Z3))
+    return A3, (X, Z1, A1, Z2, A2, Z3, A3)
+
+def backward(parameters, cache, Y):
+    X, Z1, A1, Z2, A2, Z3, A3 = cache
+    m = X.shape[1]
+    dZ3 = A3 - Y
+    dW3 = np.dot(dZ3, A2.T) / m
+    db3 = np.sum(dZ3, axis=1, keepdims=True) / m
+    dZ2 = np.dot(parameters["W3"].T, dZ3) * (Z2 > 0)
+    dW2 = np.dot(dZ2, A1.T) / m
+    db2 = np.sum(dZ2, axis=1, keepdims=True) / m
+    dZ1 = np.dot(parameters["W2"].T, dZ2) * (Z1 > 0)
+    dW1 = np.dot(dZ1, X.T) / m
+    db1 = np.sum(dZ1, axis=1, keepdims=True) / m
+    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "dW3": dW3, "db3": db3}
+"""
+
+RELU_SPEC = """
+seed: 0
+data: {source: moons, samples: 300, noise: 0.1}
+model:
+  init: he_normal
+  layers:
+    - {units: 16, activation: relu}
+    - {units: 16, activation: relu}
+    - {units: 1, activation: sigmoid}
+loss: bce
+train: {lr: 0.5, epochs: 300, batch_size: 32}
+implementation:
+  module: net.py
+  forward: forward
+  backward: backward
+"""
+
+
+def relu_report(folder, old=None, new=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    assert old is None or old in RELU
+    code = RELU if old is None else RELU.replace(old, new)
+    (folder / "net.py").write_text(textwrap.dedent(code))
+    (folder / "spec.yaml").write_text(RELU_SPEC)
+    return diagnose(load_spec(folder / "spec.yaml"), Selection(), Options(budget=60))
+
+
+def test_units_a_wrong_gradient_kills_are_its_symptom_not_a_relu_problem(tmp_path):
+    """db1 with its sign flipped: layer 1's biases climb the loss, and in the probe most of
+    layer 2's units die. They are the bug's symptom (under G101), not a root cause whose fix
+    is leaky_relu; with the right sign no unit dies."""
+    report = relu_report(tmp_path / "bug", "db1 = np.sum(", "db1 = -np.sum(")
+    (t107,) = [f for f in report.findings if f.code == "T107"]
+    assert t107.caused_by[0] == "G101" and not t107.is_root_cause
+    roots = [f.code for f in report.findings if f.is_root_cause]
+    assert roots == ["G101"]
+    healthy = relu_report(tmp_path / "correct")
+    assert {"T107", "M101", "M102", "G101"} & {f.code for f in healthy.findings} == set()
+
+
+def test_an_output_gradient_of_zero_is_said_to_be_zero_not_an_infinite_ratio(tmp_path):
+    """dW3 = (1 // m) * ...: an integer division makes the output layer's gradient exactly 0.
+    ‖dW1‖ / ‖dW3‖ is then no ratio — no M102 "inf× the output layer's" — and M101 says the
+    output layer's gradient is zero, as the symptom of the G101 that names dW3."""
+    report = relu_report(
+        tmp_path, "dW3 = np.dot(dZ3, A2.T) / m", "dW3 = (1 // m) * np.dot(dZ3, A2.T)"
+    )
+    assert "M102" not in [f.code for f in report.findings]
+    assert not [f for f in report.findings if "inf" in f.message]
+    (m101,) = [f for f in report.findings if f.code == "M101"]
+    assert m101.location.layer == 3 and "output layer's gradient is zero" in m101.message
+    assert m101.caused_by == ["G101"]

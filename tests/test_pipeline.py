@@ -41,6 +41,28 @@ def test_a_cause_with_a_condition_links_only_where_it_holds():
     assert [f.caused_by for f in linked if f.code == "G104"] == [[], ["Y101"]]
 
 
+def test_a_t106_that_unreachable_targets_alone_explain_says_it_is_no_bug():
+    (alone,) = [f for f in link([finding("D103", 2), finding("T106")]) if f.code == "T106"]
+    assert alone.caused_by == ["D103"] and "not a bug in the math" in alone.message
+    both = link([finding("D103", 2), finding("G101", 1), finding("T106")])
+    (t106,) = [f for f in both if f.code == "T106"]
+    assert t106.caused_by == ["G101", "D103"] and "not a bug" not in t106.message
+
+
+def test_dead_units_and_gradient_norms_are_symptoms_of_a_wrong_gradient():
+    """A wrong gradient anywhere trains units dead anywhere (the forward carries the wrong
+    weights up, the backward carries them down); a gradient norm is the bug's only at its
+    layer and below."""
+    linked = link([finding("G101", 1), finding("T107", 2)])
+    assert [(f.code, f.caused_by) for f in linked] == [("G101", []), ("T107", ["G101"])]
+    (above,) = [f for f in link([finding("G101", 1), finding("M101", 3)]) if f.code == "M101"]
+    assert above.caused_by == []  # W3's gradient is computed before the bug at layer 1 enters
+    (m101,) = [f for f in link([finding("G101", 3), finding("M101", 3)]) if f.code == "M101"]
+    assert m101.caused_by == ["G101"]
+    (m102,) = [f for f in link([finding("A102", 2), finding("M102", 1)]) if f.code == "M102"]
+    assert m102.caused_by == ["A102"]
+
+
 def test_needed_closes_over_causes_and_suppressors():
     assert {"T103", "M104", "G101", "A102"} <= needed({"T104"})
     assert needed({"D105"}) == {"D105"}

@@ -95,7 +95,7 @@ def test_verbose_shows_every_finding_with_its_evidence(reports, story):
         assert re.sub(r"\s+", " ", f.message) in flat
     assert "passes:" in out
     if report.specs[0].layers:
-        assert "std z" in out
+        assert "z spread" in out
 
 
 @pytest.mark.parametrize("width", [80, 100, 120])

@@ -16,6 +16,7 @@ import numpy as np
 from nnfix.diagnose import rules
 from nnfix.diagnose.context import Context, Options
 from nnfix.diagnose.findings import Finding, Fix, PassRun, Severity, SpecReport
+from nnfix.diagnose.rules.init import spread
 from nnfix.diagnose.rules.rule import STAGES, Check, Stage
 from nnfix.diagnose.rules.usercode import U101, user_error
 from nnfix.diagnose.series import Series
@@ -87,13 +88,17 @@ def link(findings: list[Finding]) -> list[Finding]:
     kept = _once_per_function(kept)
     for f in kept:
         codes: list[str] = []
+        notes: list[str | None] = []
         for cause in rules.RULES[f.code].causes:
             if cause.when is not None and not cause.when(f):
                 continue
             matches = [g for g in kept if cause.explains(g, f)]
             matches.sort(key=lambda g: (g.location.layer or 0) - (f.location.layer or 0))
             codes += [g.code for g in matches]
+            notes += [cause.note] if matches else []
         f.caused_by = list(dict.fromkeys(codes))
+        if notes and all(notes):
+            f.message += "; " + "; ".join(dict.fromkeys(n for n in notes if n))
         if f.code == "T106" and not f.caused_by and "G104" not in present:
             _slow_not_broken(f)
     return kept
@@ -420,6 +425,8 @@ def layer_table(ctx: Context) -> list[dict]:
             z, a, g = init.cache.z[l - 1], init.cache.a[l - 1], weight_grads[l - 1]
             row |= {
                 "z_std": float(z.std()),
+                "z_spread": spread(z),  # what each unit's z varies by over the samples (Y103)
+                "z_offset": float(np.sqrt(np.mean(z.mean(axis=0) ** 2))),  # the units' offsets
                 "a_std": float(a.std()),
                 "grad_norm": float((g * g).sum() ** 0.5),
             }

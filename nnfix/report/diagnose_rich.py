@@ -176,7 +176,7 @@ def _layers(spec: SpecReport) -> Table:
         ("units", "right"),
         ("activation", "left"),
         ("init", "left"),
-        ("std z", "right"),
+        ("z spread", "right"),
         ("‖dW‖", "right"),
     ]
     for name, justify in columns:
@@ -187,7 +187,7 @@ def _layers(spec: SpecReport) -> Table:
             str(row["units"]),
             row["activation"],
             row["init"],
-            *(_value(row[k]) if k in row else "–" for k in ("z_std", "grad_norm")),
+            *(_value(row[k]) if k in row else "–" for k in ("z_spread", "grad_norm")),
         )
     return table
 

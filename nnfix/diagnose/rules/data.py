@@ -21,12 +21,14 @@ from nnfix.diagnose.rules.rule import (
 from nnfix.engine import activations
 from nnfix.engine.activations import numeric
 from nnfix.engine.metrics import target_kind
+from nnfix.engine.network import Network
 
 FAMILY = "D", "data: inputs and targets"  # the code prefix, and what its rules cover
 
 UNSCALED_RMS = 10.0  # D102: an input feature whose root-mean-square exceeds this
 MINORITY = 0.05  # D105: a class under 5 % of the samples
-SHOWN_ROWS = 10  # D101: rows listed one by one
+SHOWN_ROWS = 10  # D101, D103: rows listed one by one
+UNREACHED = 0.1  # D103: a fixed output this many targets' standard deviations from a target
 SATURATES = activations.get("sigmoid").saturates_beyond  # |z| where sigmoid and tanh go flat
 RANGE_SLACK = 1e-9  # D104: how far past (0, 1) an output's range may reach for bce (rounding)
 
@@ -117,24 +119,35 @@ D103 = Rule(
     code="D103",
     name="label-output-mismatch",
     severity=ERROR,
-    summary="targets the output layer cannot represent (labels 0–9 with one sigmoid unit; one-hot width ≠ units)",
+    summary="targets the output layer cannot represent (labels 0–9 with one sigmoid unit; one-hot width ≠ units), or that the net cannot reach whatever its weights",
     detects=prose("""
         Targets outside the range of the output activation — class labels 0–9 for one sigmoid
         unit, whose output lies in (0, 1); −1/+1 labels for a sigmoid; negative targets for a
         ReLU output — and targets whose width cannot match the output layer (a one-hot width,
-        or a largest label, that does not fit the number of units).
+        or a largest label, that does not fit the number of units). Also targets the network
+        cannot reach whatever its weights: a net without biases whose hidden activations map
+        0 to 0 (tanh, relu, leaky_relu, elu, swish, linear) gives an all-zero input the
+        output f(0) of its output layer — σ(0) = 0.5, softmax's 1/C — for every value of its
+        weights, so training rows whose inputs are all zero and whose targets differ from it
+        are out of reach. A T106 such rows cause is explained by this finding, never a bug.
         """),
     why=prose("""
         Training moves the outputs towards the targets, and the layer cannot get there. With
         labels 0–9 and one sigmoid unit, every label above 0 pulls the output towards 1 (with
         BCE the term −[y log a + (1 − y) log(1 − a)] for y = 7 even falls without bound as
         a → 1), so the unit saturates at 1 and the classes are never told apart. A one-hot
-        target of width 10 cannot be compared entry by entry with 3 outputs.
+        target of width 10 cannot be compared entry by entry with 3 outputs. Without biases,
+        a layer maps x = 0 to z = 0·W = 0 whatever W is, and an activation with f(0) = 0
+        passes the zero on, so the output at x = 0 is fixed: a bag-of-words row with no words,
+        an all-black image or the (0, 0) corner of XOR gets 0.5 for ever, and its loss stays
+        at ln 2 however the net trains. (A bias anywhere, or a hidden activation with
+        f(0) ≠ 0 such as sigmoid, lets the weights move it.)
         """),
     fix=prose("""
         For C classes: `units: C` with `softmax` and `loss: cce` (integer labels are one-hot
         encoded for you). For real-valued targets: a `linear` output with `loss: mse`, or
-        rescale the targets into the activation's range.
+        rescale the targets into the activation's range. For a net without biases: give its
+        layers biases (`model.bias: true`; in your code, a `b` per layer added to `W·x`).
         """),
     before=yaml_block("""
         model:
@@ -149,6 +162,11 @@ D103 = Rule(
             - {units: 64, activation: relu}
             - {units: 10, activation: softmax}
         loss: cce
+        """),
+    thresholds=prose(f"""
+        A fixed output is out of reach of a row's target when they differ by more than
+        {UNREACHED:g}× the targets' standard deviation (or by more than {UNREACHED:g} where
+        the targets do not vary): 0.5 against a label 0 or 1 always is.
         """),
 )
 
@@ -406,6 +424,86 @@ def label_output_mismatch(ctx: Context) -> list[Finding]:
                 "target_max": hi,
                 "output_range": list(span),
                 "units": out.units,
+            },
+            fix=fix,
+        )
+    ]
+
+
+def fixed_at_zero(net: Network) -> np.ndarray | None:
+    """The output a net gives an all-zero input whatever its weights, or None where its weights
+    move it. A layer without bias maps 0 to z = 0·W = 0 for every W, and an activation with
+    f(0) = 0 passes the zero on to the next layer; a bias, or a nonzero f(0) (sigmoid's ½,
+    softplus's ln 2) times the next layer's weights, makes the output depend on them."""
+    a = np.zeros((1, net.sizes[0]))
+    for layer in net.layers:
+        if layer.b is not None or np.any(a != 0):
+            return None
+        a = np.asarray(layer.act.forward(np.zeros((1, layer.W.shape[1]))), dtype=float)
+    return a[0] if np.all(np.isfinite(a)) else None
+
+
+def _bias_fix(ctx: Context) -> tuple[tuple, Fix]:
+    """Where the net's missing biases are declared, and the change that gives it one."""
+    depth = ctx.network.depth
+    if ctx.spec.implementation is not None:
+        path = ("model", "bias") if not ctx.spec.model.bias else ctx.layer_path(depth, "bias")
+        return path, Fix(
+            "give your layers biases (z = W·x + b): even the output layer's alone lets the "
+            "weights move the output at x = 0"
+        )
+    if not ctx.spec.model.bias:
+        return ("model", "bias"), Fix("give the layers biases", ("model", "bias"), True)
+    path = ctx.layer_path(depth, "bias")
+    return path, Fix("give the output layer a bias", path, True)
+
+
+@check(STATIC, D103)
+def unreachable_targets(ctx: Context) -> list[Finding]:
+    """Training rows whose target the net cannot reach whatever its weights: all-zero inputs
+    of a net that maps 0 to a fixed output."""
+    if ctx.y_train is None:
+        return []  # the targets do not fit the output at all: the other D103 says so
+    fixed = fixed_at_zero(ctx.network)
+    if fixed is None:
+        return []
+    d = ctx.data
+    x, y = d.x_train, np.asarray(ctx.y_train, dtype=float)
+    finite = np.all(np.isfinite(y), axis=1)
+    if not finite.any():
+        return []
+    spread = np.std(y[finite], axis=0)
+    tolerance = UNREACHED * np.where(spread > 0, spread, 1.0)
+    zero = np.all(x.reshape(len(x), -1) == 0, axis=1) & finite
+    out_of_reach = zero & np.any(np.abs(y - fixed) > tolerance, axis=1)
+    if not out_of_reach.any():
+        return []
+    rows = np.flatnonzero(out_of_reach)
+    indices = np.sort(d.train_rows[rows])
+    listed, numbered = _numbered(d, indices[:SHOWN_ROWS])
+    kind = "line" if d.lines is not None else "row"
+    more = "…" if len(rows) > SHOWN_ROWS else ""
+    out = ctx.network.activations[-1].name
+    value = ", ".join(f"{v:.3g}" for v in fixed)
+    targets = ", ".join(f"{v:g}" for v in np.unique(y[rows]))
+    path, fix = _bias_fix(ctx)
+    return [
+        D103.finding(
+            f"without biases the net maps an all-zero input to {value} ({out} of 0) whatever "
+            f"its weights, so the targets ({targets}) of {len(rows)} training "
+            f"{kind}{'s' * (len(rows) != 1)} whose inputs are all zero are out of reach "
+            f"({kind}{'s' * (len(rows) != 1)} {', '.join(map(str, listed))}{more}): no "
+            "training can fit them",
+            layer=ctx.network.depth,
+            path=path,
+            evidence={
+                "fixed_output": [float(v) for v in fixed],
+                "targets": sorted({float(v) for v in np.unique(y[rows])}),
+                "count": len(rows),
+                "share": float(len(rows) / len(y)),
+                "rows": listed,
+                "numbered": numbered,
+                "indices": [int(i) for i in indices[:SHOWN_ROWS]],
             },
             fix=fix,
         )

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,15 +22,23 @@ from nnfix.diagnose.rules.rule import (
     prose,
     yaml_block,
 )
+from nnfix.engine import activations
+from nnfix.engine.initializers import initialize
 from nnfix.engine.network import Network
 from nnfix.errors import InputError
+from nnfix.spec.model import InitSpec
 
 FAMILY = "Y", "initialisation"  # the code prefix, and what its rules cover
 
 IDENTICAL = 0.99  # Y102: mean pairwise cosine similarity of a layer's weight vectors
-COLLAPSE, EXPLODE = 0.1, 10.0  # Y103: std(z) of the last hidden layer against the first
-EXPLODED_STD = 1e2  # Y103: a pre-activation std this large explodes whatever the depth
+COLLAPSE = 0.1  # Y103: the signal kept from the first hidden layer to the last, against
+# what the init that suits the activations keeps
+EXPLODE = 10.0  # Y103: |z| of the last hidden layer against the first
+EXPLODED_STD = 1e2  # Y103: a pre-activation this large (root-mean-square) explodes at any depth
+SATURATED_UNITS = 0.5  # Y103: a layer saturates when more than this share of its units sit
+# past the activation's saturation point for more than this share of the samples
 NO_SIGNAL = 1e-9  # Y103: z varying over the samples by less than this share of its size
+SATURATES = activations.get("sigmoid").saturates_beyond  # |z| where sigmoid and tanh go flat
 
 
 Y101 = Rule(
@@ -113,7 +121,7 @@ Y102 = Rule(
         the probe. Independent random vectors give about 0; even the all-positive uniform
         [0, 1) init gives only 0.75.
         """),
-    causes=caused_by("Y101"),
+    causes=caused_by("Y101", "G101"),  # or a backward that gives every unit the same gradient
 )
 
 
@@ -123,20 +131,27 @@ Y103 = Rule(
     severity=WARNING,
     summary="activation std collapsing or exploding through depth at init; names the init that fits the activation",
     detects=prose("""
-        At init, on the training data, the standard deviation of the pre-activations z
-        shrinking or growing by an order of magnitude from the first layer to the last hidden
-        one, or exceeding 100 in any layer. The finding names the init that suits the layer's
-        activation.
+        At init, on the training data, an init whose scale does not fit the activations: the
+        signal — how much each unit's pre-activation z varies over the samples — fading
+        through depth far faster than under the init that suits the activations; sigmoid or
+        tanh layers starting saturated where that init's do not; or z growing by an order of
+        magnitude from the first hidden layer to the last, or past 100 in any layer. The
+        finding names the init that suits the layer's activation.
         """),
     why=prose("""
-        Each layer multiplies the spread of the signal by about √n_in · std(W) times a factor
-        of the activation (1 for tanh near 0, 1/√2 for ReLU, which zeroes half of it), and the
-        backward pass scales gradients the same way. Below 1 the signal and the gradients
-        fade with depth; above 1 tanh and sigmoid saturate and ReLU values blow up. With
-        `normal, std: 0.01` and 128 tanh units each layer multiplies the spread by
-        √128 · 0.01 = 0.11. The inits that keep the factor at 1: He, std √(2/n_in), for the
-        ReLU family; Xavier/Glorot, std √(2/(n_in + n_out)), for tanh and sigmoid; LeCun,
-        std √(1/n_in), for SELU-like self-normalising units.
+        Each layer multiplies the spread of the signal over the samples by about
+        √n_in · std(W) times the activation's slope (1 for tanh near 0, ¼ for sigmoid, 1/√2
+        for ReLU, which zeroes half of it), and the backward pass scales gradients the same
+        way. Below 1 the signal and the gradients fade with depth: with `normal, std: 0.05`
+        and 32 sigmoid units each layer keeps √32 · 0.05 · ¼ = 0.07 of it, and six layers
+        down a millionth is left. What a layer's z varies by over the samples is what carries
+        the input; its offset (each unit's mean z over the samples) carries nothing, and a
+        unit whose |mean z| is far past sigmoid's or tanh's saturation point is saturated
+        whatever its spread — so a layer's z can look large while its signal has gone. Above
+        1 tanh and sigmoid saturate and ReLU values blow up. The inits that keep the factor
+        steady: He, std √(2/n_in), for the ReLU family; Xavier/Glorot, std √(2/(n_in +
+        n_out)), for tanh and sigmoid; LeCun, std √(1/n_in), for SELU-like self-normalising
+        units.
         """),
     fix=prose("""
         Use the init that suits the activation, for the model or per layer: `he_normal` for
@@ -145,30 +160,45 @@ Y103 = Rule(
         """),
     before=yaml_block("""
         model:
-          init: {name: normal, std: 0.01}
+          init: {name: normal, std: 0.05}
           layers:
-            - {units: 128, activation: tanh}
-            - {units: 128, activation: tanh}
-            - {units: 128, activation: tanh}
+            - {units: 32, activation: sigmoid}
+            - {units: 32, activation: sigmoid}
+            - {units: 32, activation: sigmoid}
+            - {units: 32, activation: sigmoid}
+            - {units: 32, activation: sigmoid}
+            - {units: 32, activation: sigmoid}
             - {units: 1, activation: sigmoid}
         """),
     after=yaml_block("""
         model:
           init: xavier_normal
           layers:
-            - {units: 128, activation: tanh}
-            - {units: 128, activation: tanh}
-            - {units: 128, activation: tanh}
+            - {units: 32, activation: sigmoid}
+            - {units: 32, activation: sigmoid}
+            - {units: 32, activation: sigmoid}
+            - {units: 32, activation: sigmoid}
+            - {units: 32, activation: sigmoid}
+            - {units: 32, activation: sigmoid}
             - {units: 1, activation: sigmoid}
         """),
     thresholds=prose(f"""
-        std(z) of the last hidden layer below {COLLAPSE:g}× or above {EXPLODE:g}× that of the
-        first, or any layer's std(z) above {EXPLODED_STD:g}. A well-initialised net keeps the ratio near 1 (the variance
-        arguments of Glorot & Bengio 2010 and He et al. 2015). A layer whose z does not vary
-        over the samples (by less than {NO_SIGNAL:g} of its root-mean-square: a zero-init
-        layer, whose z is its bias) carries no signal: the ratio is measured only up to the
-        layer before it, and a first layer without signal is not measured at all — a std of 0
-        is no signal (Y101 says why), never a collapse or an infinite ratio.
+        The signal of a layer is the spread of its z over the samples, unit by unit: the
+        root-mean-square over the units of each unit's standard deviation over the samples.
+        It collapses when the share of layer 1's signal that reaches the last hidden layer is
+        below {COLLAPSE:g}× the share the same net keeps with each layer's weights drawn from
+        the init that suits its activation (the same biases, data and seed) — so a deep
+        sigmoid stack under Xavier, which fades by itself, is not blamed on its init. A layer
+        saturates when more than {SATURATED_UNITS:.0%} of its sigmoid or tanh units have
+        |z| > {SATURATES:g} for more than {SATURATED_UNITS:.0%} of the samples (as T108), and the
+        suited init's layer does not. z explodes when its root-mean-square in the last hidden
+        layer is above {EXPLODE:g}× that of the first, or above {EXPLODED_STD:g} in any layer. A
+        well-initialised net keeps the signal steady (the variance arguments of Glorot &
+        Bengio 2010 and He et al. 2015). A layer whose z does not vary over the samples (by
+        less than {NO_SIGNAL:g} of its root-mean-square: a zero-init layer, whose z is its
+        bias) carries no signal: the layers are measured only up to the one before it, and a
+        first layer without signal is not measured at all — a spread of 0 is no signal (Y101
+        says why), never a collapse or an infinite ratio.
         """),
     causes=caused_by("Y104", "D102"),
     suppressed_by=("Y101",),  # a symmetric layer collapses by construction: Y101 says why
@@ -328,62 +358,175 @@ def users_own_init(ctx: Context) -> list[Finding]:
     return [f for f in found if (f.code, f.location.layer) not in ours]
 
 
+def spread(z: np.ndarray) -> float:
+    """How much a layer's z varies over the samples, unit by unit: the root-mean-square over
+    the units of each unit's standard deviation over the samples. The units' offsets (their
+    mean z) are left out: they are the same for every sample, so they carry no signal."""
+    return float(np.sqrt(np.mean(np.var(z, axis=0))))
+
+
+def size(z: np.ndarray) -> float:
+    """How large a layer's z is, offsets and spread together: its root-mean-square."""
+    return float(np.sqrt(np.mean(z * z)))
+
+
 def carries_signal(z: np.ndarray) -> bool:
     """Do a layer's pre-activations vary over the samples at all? A zero-init layer's do not
     (z is its bias, the same for every sample): it passes on no signal, so no spread can be
     measured through it — neither a collapse nor an explosion."""
-    spread = float(np.sqrt(np.mean(np.var(z, axis=0))))
-    scale = float(np.sqrt(np.mean(z * z)))
-    return spread > NO_SIGNAL * scale
+    return spread(z) > NO_SIGNAL * size(z)
+
+
+def saturated(act, z: np.ndarray) -> float | None:
+    """The share of a layer's units past the activation's saturation point for most samples
+    (a unit whose |mean z| is far past it is saturated whatever its spread); None for an
+    activation that does not saturate."""
+    beyond = act.builtin.saturates_beyond if act.builtin is not None else None
+    if beyond is None:
+        return None
+    return float((np.mean(np.abs(z) > beyond, axis=0) > SATURATED_UNITS).mean())
+
+
+def suited(ctx: Context) -> Network:
+    """The net with each layer's weights drawn from the init that suits its activation (from
+    the spec's seed), its biases as they are: what a fitting init does on this data and depth."""
+    rng = np.random.default_rng(ctx.spec.seed)
+    net = ctx.network
+    params = []
+    for slot, p in zip(net.slots, net.params, strict=True):
+        if slot.role == "weight":
+            init = InitSpec(name=ctx.suited_init(slot.layer))
+            p = initialize(init, p.shape, p.shape[0], p.shape[1], rng).astype(p.dtype)
+        params.append(p)
+    return net.with_params(params)
+
+
+@dataclass
+class Profile:
+    """A net's hidden layers at init: each one's signal, size and saturated share."""
+
+    spread: list[float]
+    size: list[float]
+    saturated: list[float | None]
+    signal: int  # the layers from the first that carry a signal; the rest get none through
+
+    @classmethod
+    def of(cls, net: Network, zs: list[np.ndarray]) -> Profile:
+        signal = 0
+        while signal < len(zs) and carries_signal(zs[signal]):
+            signal += 1
+        return cls(
+            [spread(z) for z in zs],
+            [size(z) for z in zs],
+            [saturated(act, z) for act, z in zip(net.activations, zs, strict=False)],
+            signal,
+        )
+
+    def kept(self, layer: int) -> float:
+        """The share of layer 1's signal that reaches layer `layer`."""
+        return self.spread[layer - 1] / self.spread[0]
+
+    def saturates(self, layer: int) -> bool:
+        share = self.saturated[layer - 1]
+        return share is not None and share > SATURATED_UNITS
 
 
 @check(INIT_STATISTICS, Y103)
 def init_scale(ctx: Context) -> list[Finding]:
-    """Pre-activation spread collapsing or exploding from the first layer to the last hidden one."""
+    """An init whose scale makes the signal collapse, the units saturate or z explode through
+    the hidden layers, measured against what the init that suits the activations does."""
     if ctx.init is None:
         return []
     hidden = ctx.init.cache.z[:-1]
-    zs = [float(z.std()) for z in hidden]
-    if not zs or not all(math.isfinite(s) for s in zs):
+    if not hidden or not all(np.all(np.isfinite(z)) for z in hidden):
         return []
-    stds = {f"layer {l}": round(s, 6) for l, s in enumerate(zs, start=1)}
-    signal = 0  # the layers from the first that carry a signal; the rest get none through
-    while signal < len(hidden) and carries_signal(hidden[signal]):
-        signal += 1
-    if signal == 0:
+    ours = Profile.of(ctx.network, hidden)
+    if ours.signal == 0:
         return []  # no signal in the first layer: a symmetric init or constant data (Y101, D)
-    measured = zs[:signal]
-    worst = max(range(signal), key=lambda i: measured[i])
-    ratio = measured[-1] / measured[0]
-    if measured[worst] > EXPLODED_STD:
-        kind, layer = "explodes", worst + 1
-    elif signal >= 2 and ratio < COLLAPSE:
-        kind, layer = "collapses", signal
-    elif signal >= 2 and ratio > EXPLODE:
-        kind, layer = "explodes", signal
-    else:
+    fit = suited(ctx)
+    with np.errstate(all="ignore"):
+        theirs = Profile.of(fit, fit.forward(ctx.init.x).z[:-1])
+    found = _scale_mismatch(ours, theirs)
+    if found is None:
         return []
+    kind, layer = found
     act = ctx.network.activations[layer - 1].name
     suggestion = ctx.suited_init(layer)
-    evidence: dict[str, object] = {"z_std": stds, "ratio_last_to_first": ratio}
-    if signal < len(zs):
-        evidence["no_signal_from_layer"] = signal + 1
+    depth = min(ours.signal, theirs.signal)
+    evidence: dict[str, object] = {
+        "z_spread": _per_layer(ours.spread),
+        f"z_spread_{suggestion}": _per_layer(theirs.spread),
+        "z_size": _per_layer(ours.size),
+    }
+    if any(s is not None for s in ours.saturated):
+        evidence["saturated_share"] = _per_layer(ours.saturated)
+    if ours.signal < len(hidden):
+        evidence["no_signal_from_layer"] = ours.signal + 1
+    init = f"{ctx.init_name(layer)} init, {act} units"
+    if kind == "collapses":
+        evidence["signal_kept"] = ours.kept(depth)
+        evidence[f"signal_kept_{suggestion}"] = theirs.kept(depth)
+        message = (
+            f"the signal collapses through depth at init: each unit's z varies over the samples "
+            f"by {ours.spread[0]:.3g} in layer 1 and {ours.spread[layer - 1]:.3g} in layer "
+            f"{layer} ({init}), {ours.kept(depth):.2g} of it kept where {suggestion} keeps "
+            f"{theirs.kept(depth):.2g}: the gradients fade the same way"
+        )
+    elif kind == "saturates":
+        z = hidden[layer - 1]
+        beyond = ctx.network.activations[layer - 1].builtin.saturates_beyond  # type: ignore[union-attr]
+        share = ours.saturated[layer - 1] or 0.0
+        offset = float(np.median(np.abs(z.mean(axis=0))))
+        evidence["typical_offset"] = offset
+        message = (
+            f"{round(share * z.shape[1])} of layer {layer}'s {z.shape[1]} units start saturated "
+            f"({init}): |z| > {beyond:g} for most samples, the typical unit's |mean z| "
+            f"{offset:.3g} and its spread over the samples {ours.spread[layer - 1]:.3g}, where "
+            f"{suggestion} saturates {round((theirs.saturated[layer - 1] or 0.0) * z.shape[1])}"
+        )
+    else:
+        message = (
+            f"the pre-activations explode at init: z's root-mean-square is {ours.size[0]:.3g} in "
+            f"layer 1"
+            + (f", {ours.size[layer - 1]:.3g} in layer {layer}" if layer > 1 else "")
+            + f" ({init})"
+        )
     return [
         Y103.finding(
-            f"the spread of pre-activations {kind} at init: std(z) is {zs[0]:.3g} in layer 1"
-            + (f", {zs[layer - 1]:.3g} in layer {layer}" if layer > 1 else "")
-            + f" ({ctx.init_name(layer)} init, {act} units)",
+            message,
             layer=layer,
             parameter=f"W{layer}",
             path=ctx.init_path(layer),
             evidence=evidence,
             fix=Fix(
-                f"{suggestion} keeps the spread of {act} layers steady through depth",
-                ctx.init_path(layer),
-                suggestion,
+                f"{suggestion}, the init that suits {act} units", ctx.init_path(layer), suggestion
             ),
         )
     ]
+
+
+def _scale_mismatch(ours: Profile, theirs: Profile) -> tuple[str, int] | None:
+    """What goes wrong with the user's init and at which layer, or None: z past
+    EXPLODED_STD, saturated layers the suited init does not saturate, a signal fading far
+    faster than under the suited init, z growing through depth."""
+    measured = range(1, ours.signal + 1)
+    worst = max(measured, key=lambda l: ours.size[l - 1])
+    if ours.size[worst - 1] > EXPLODED_STD:
+        return "explodes", worst
+    for l in measured:
+        if ours.saturates(l) and not theirs.saturates(l):
+            return "saturates", l
+    depth = min(ours.signal, theirs.signal)
+    if depth >= 2 and ours.kept(depth) < COLLAPSE * theirs.kept(depth):
+        return "collapses", depth
+    last = ours.signal
+    if last >= 2 and ours.size[last - 1] > EXPLODE * ours.size[0]:
+        return "explodes", last
+    return None
+
+
+def _per_layer(values: list) -> dict[str, float | None]:
+    return {f"layer {l}": None if v is None else round(v, 6) for l, v in enumerate(values, start=1)}
 
 
 def similarity(W: np.ndarray) -> float | None:

@@ -3,8 +3,6 @@ gradients (M101, M102), updates too small or too large for the weights (M103, M1
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from nnfix.diagnose.context import Context
@@ -12,6 +10,7 @@ from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.rules.rule import (
     TRAINING_PROBE,
     WARNING,
+    Cause,
     Rule,
     caused_by,
     check,
@@ -26,6 +25,8 @@ VANISH_RATIO, VANISH_FIRST = 1e-3, 1e-4  # M101: ‖g_first‖/‖g_last‖ belo
 VANISH_MEAN = 1e-7  # M101: a layer's mean |g| below this does not move its weights
 EXPLODE_RATIO, EXPLODE_NORM = 1e3, 1e3  # M102
 RATIO_LOW, RATIO_HIGH, RATIO_GOOD = 1e-5, 1e-1, 1e-3  # M103/M104 (CS231n: ~1e-3)
+WRONG_MATH = ("G101", "G102", "A101", "A102", "A103")  # M101/M102: gradients that are not the
+# loss's — the norms measured are the bug's, at its layer and every layer below it
 
 
 M101 = Rule(
@@ -72,9 +73,14 @@ M101 = Rule(
         ‖g_first‖ / ‖g_last‖ < {VANISH_RATIO:g} with ‖g_first‖ < {VANISH_FIRST:g} (AutoTrainer's
         vanishing-gradient rule, Zhang et al., ICSE 2021), or a layer's mean |g| below
         {VANISH_MEAN:g} — at lr 0.1 a step
-        of 1e-8, about one float32 rounding step of a weight near 0.1.
+        of 1e-8, about one float32 rounding step of a weight near 0.1. A layer whose gradient is
+        exactly 0 is said to be zero: the report names the finding that explains it (a wrong
+        gradient at or above the layer, a symmetric init), never a ratio to it.
         """),
-    causes=caused_by("Y101", "Y103", "T108", "D102", "Y104", "T107"),
+    causes=(
+        Cause(WRONG_MATH, layers="at_or_above"),  # a wrong gradient measures what the bug makes
+        *caused_by("Y101", "Y103", "T108", "D102", "Y104", "T107"),
+    ),
 )
 
 
@@ -119,9 +125,13 @@ M102 = Rule(
     thresholds=prose(f"""
         ‖g_first‖ / ‖g_last‖ > {EXPLODE_RATIO:g} (M101's ratio, the other way), or any layer's
         gradient norm above {EXPLODE_NORM:g} — at lr 0.01 a step of 10, larger than any sensibly initialised weight
-        tensor.
+        tensor. Where the output layer's gradient is 0 there is no ratio (not an "inf×"): only
+        the norm counts, and M101 says the output layer's gradient is zero.
         """),
-    causes=caused_by("Y103", "D102", "Y104"),
+    causes=(
+        Cause(WRONG_MATH, layers="at_or_above"),
+        *caused_by("Y103", "D102", "Y104"),
+    ),
 )
 
 
@@ -164,6 +174,7 @@ M103 = Rule(
         not a small lr. Biases, and weight tensors that start at zero or never move (no
         gradient reaches them), are left out: a ratio to a zero tensor measures nothing.
         """),
+    causes=(Cause((*WRONG_MATH, "G105")),),  # a gradient scaled down by a bug, not a small lr
     suppressed_by=("T103", "M101"),  # a diverged run; gradients that vanish, not a small lr
 )
 
@@ -225,16 +236,15 @@ def gradient_magnitudes(ctx: Context) -> list[Finding]:
     }
     found = []
     tiny = [l + 1 for l, v in enumerate(means) if v < VANISH_MEAN]
-    ratio = first / last if last > 0 else (math.inf if first > 0 else math.nan)  # nan: no flow
-    vanishing = depth > 1 and ratio < VANISH_RATIO and first < VANISH_FIRST
+    ratio = first / last if last > 0 else None  # to a zero gradient there is no ratio: M101's
+    vanishing = depth > 1 and ratio is not None and ratio < VANISH_RATIO and first < VANISH_FIRST
     if vanishing or tiny:
         layer = tiny[0] if tiny else 1
         message = (
             f"gradients vanish toward the input: ‖dW1‖ = {first:.2g} against ‖dW{depth}‖ = "
             f"{last:.2g} (ratio {ratio:.1g})"
             if vanishing
-            else f"layer {layer}'s gradient is tiny (mean |dW| {means[layer - 1]:.1g}): its "
-            "weights do not move"
+            else _tiny(layer, depth, float(means[layer - 1]))
         )
         found.append(
             M101.finding(
@@ -246,12 +256,12 @@ def gradient_magnitudes(ctx: Context) -> list[Finding]:
             )
         )
     big = [l + 1 for l, v in enumerate(norms) if v > EXPLODE_NORM]
-    if (depth > 1 and ratio > EXPLODE_RATIO) or big:
+    if (depth > 1 and ratio is not None and ratio > EXPLODE_RATIO) or big:
         layer = big[0] if big else 1
         found.append(
             M102.finding(
                 f"gradients explode: ‖dW{layer}‖ = {norms[layer - 1]:.3g}"
-                + (f", {ratio:.2g}× the output layer's" if depth > 1 else ""),
+                + (_against_output(float(norms[layer - 1]), last) if depth > 1 else ""),
                 layer=layer,
                 parameter=f"W{layer}",
                 path=ctx.init_path(layer),
@@ -259,6 +269,25 @@ def gradient_magnitudes(ctx: Context) -> list[Finding]:
             )
         )
     return found
+
+
+def _tiny(layer: int, depth: int, mean: float) -> str:
+    """M101's words for a layer whose gradient is (nearly) nothing."""
+    which = "the output layer" if layer == depth else f"layer {layer}"
+    if mean == 0:
+        return (
+            f"{which}'s gradient is zero over the probe (‖dW{layer}‖ = 0): its weights never "
+            "move — a symptom of a backward that drops it, or of inputs to the layer that are "
+            "all 0 (a symmetric or dead layer below)"
+        )
+    return f"{which}'s gradient is tiny (mean |dW| {mean:.1g}): its weights do not move"
+
+
+def _against_output(norm: float, last: float) -> str:
+    """A layer's gradient norm against the output layer's, where there is a ratio to give."""
+    if last == 0:
+        return " while the output layer's gradient is zero"
+    return f", {norm / last:.2g}× the output layer's"
 
 
 def typical_update_ratio(ctx: Context) -> tuple[float, dict[str, float], list[str]] | None:

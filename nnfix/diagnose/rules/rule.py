@@ -31,11 +31,14 @@ def yaml_block(fragment: str) -> str:
 @dataclass(frozen=True)
 class Cause:
     """Findings of `codes` explain a finding of the rule that lists this cause (they are its
-    root cause), when `layers` relates them and `when` holds of the finding."""
+    root cause), when `layers` relates them and `when` holds of the finding. `note` is what the
+    finding means when causes with notes are all that explain it (a T106 that unreachable
+    targets explain is no bug): added to its message."""
 
     codes: tuple[str, ...]
     layers: str = "any"  # "any" | "at_or_above": the cause's layer at or above the finding's
     when: Callable[[Finding], bool] | None = None
+    note: str | None = None
 
     def explains(self, cause: Finding, f: Finding) -> bool:
         if cause.code not in self.codes or cause is f:

@@ -20,6 +20,7 @@ from nnfix.diagnose.rules.rule import (
     TRAINING_PROBE,
     WARNING,
     Becomes,
+    Cause,
     Rule,
     caused_by,
     check,
@@ -336,19 +337,14 @@ T106 = Rule(
         was still lowering it at the end (by more than {STILL_LEARNING:.0%} over its last
         quarter of steps: slow is not broken).
         """),
-    causes=caused_by(
-        "A101",
-        "A102",
-        "A103",
-        "G102",
-        "G101",
-        "G105",
-        "Y101",
-        "D103",
-        "D104",
-        "T108",
-        "T107",
-        "D102",
+    causes=(
+        *caused_by("A101", "A102", "A103", "G102", "G101", "G105", "Y101"),
+        Cause(
+            ("D103",),
+            note="but the targets cannot be reached whatever the weights (D103): that is what "
+            "stops the fit, not a bug in the math",
+        ),
+        *caused_by("D104", "T108", "T107", "D102"),
     ),
 )
 
@@ -391,7 +387,10 @@ T107 = Rule(
         units are: a He-initialised layer starts with none, and a few may die in healthy
         training.
         """),
-    causes=caused_by("D102", "M104", "T103"),
+    causes=(  # a wrong gradient trains the units dead wherever they are: the bug, not ReLU
+        Cause(("G101", "G102", "A101", "A102", "A103")),
+        *caused_by("D102", "M104", "T103"),
+    ),
 )
 
 
