@@ -412,3 +412,51 @@ def test_code_that_computes_in_float64_anyway_says_why_it_is_not_trained_in_floa
     assert {str(p.ref.get().dtype) for p in ctx.user.params} == {"float64"}
     (note,) = [n for n in ctx.user.found.notes if n.startswith("train.dtype float32")]
     assert "float64" in note and "forward returned float64" in note
+
+
+SOFTMAX_ROWS = """
+import numpy as np
+
+def forward(params, X):
+    h = np.tanh(X @ params["W1"] + params["b1"])
+    z = h @ params["W2"] + params["b2"]
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True), (X, h)
+
+def backward(params, cache, probs, Y):
+    X, h = cache
+    delta2 = (probs - Y) / len(X)
+    delta1 = (delta2 @ params["W2"].T) * (1 - h**2)
+    return {"W1": X.T @ delta1, "b1": delta1.sum(axis=0, keepdims=True),
+            "W2": h.T @ delta2, "b2": delta2.sum(axis=0, keepdims=True)}
+"""
+
+
+@pytest.mark.parametrize("highest", [9, 2])
+def test_targets_the_output_cannot_take_with_user_code_are_d103_not_an_internal_error(
+    tmp_path, highest
+):
+    """Labels 0–9 for 3 softmax units leave no targets to call the user's code with: the
+    report's header says their code was not run (it used to assert), D103 is the finding."""
+    labels = np.arange(40) % (highest + 1)
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    np.savez(tmp_path / "d.npz", x=x, y=labels)
+    (tmp_path / "net.py").write_text(textwrap.dedent(SOFTMAX_ROWS))
+    (tmp_path / "spec.yaml").write_text(
+        "data: {source: npz, path: d.npz}\n"
+        "model:\n  layers:\n    - {units: 5, activation: tanh}\n"
+        "    - {units: 3, activation: softmax}\n"
+        "loss: cce\n"
+        "implementation: {module: net.py, forward: forward, backward: backward, layout: rows}\n"
+    )
+    args = ["diagnose", str(tmp_path / "spec.yaml"), "--quick", "--format", "json"]
+    result = CliRunner().invoke(main, args)
+    assert "internal error" not in result.output + result.stderr
+    report = json.loads(result.stdout)["specs"][0]
+    codes = {f["code"] for f in report["findings"] if f["severity"] == "error"}
+    if highest == 9:
+        assert result.exit_code == 1 and codes == {"D103"}
+        assert any("not run: your code" in line for line in report["about"])
+    else:  # the same code on labels it can take: run, and clean
+        assert result.exit_code == 0 and codes == set()
+        assert not any("not run: your code" in line for line in report["about"])

@@ -262,6 +262,8 @@ def about(ctx: Context) -> list[str]:
     """What nnfix found of the user's code, for the report's header."""
     if ctx.spec.implementation is None:
         return []
+    if ctx.y_train is None:  # no targets to call it with: the checks skipped it, D103 says why
+        return ["not run: your code (the targets do not fit the output layer: see D103)"]
     model, _ = ctx._user
     lines = model.found.lines() if model is not None else []
     module = ctx.user_module
