@@ -120,7 +120,11 @@ def test_bias_not_summed_is_a_shape_finding_with_the_fix(tmp_path):
     code = CORRECT.replace("db1 = np.sum(dZ1, axis=1, keepdims=True) / m", "db1 = dZ1 / m")
     (g103,) = [f for f in findings(setup(tmp_path, code)) if f.code == "G103"]
     assert g103.location.parameter == "b1" and "not summed over the" in g103.message
-    assert "np.sum(dZ, axis=1, keepdims=True)" in g103.fix.description
+    # the line `nnfix fix` writes, in the user's names (dZ1, not a generic dZ)
+    assert (
+        g103.fix.description
+        == "sum over the samples: `db1 = np.sum(dZ1, axis=1, keepdims=True) / m`"
+    )
 
 
 def test_gradient_keys_swapped_between_two_tensors_of_one_shape(tmp_path):
@@ -460,3 +464,75 @@ def test_targets_the_output_cannot_take_with_user_code_are_d103_not_an_internal_
     else:  # the same code on labels it can take: run, and clean
         assert result.exit_code == 0 and codes == set()
         assert not any("not run: your code" in line for line in report["about"])
+
+
+def _grads_a(params, cache, X, Y):
+    grads = {"db1": X}
+    return grads
+
+
+def _grads_b(params, cache, X, Y):
+    nabla_b, nabla_w = [X, X], [Y, Y]
+    if X is None:
+        return (nabla_b, nabla_w)
+    return nabla_b, nabla_w
+
+
+def _grads_c(params, cache, X, Y):
+    db1 = X
+
+    def helper():
+        return {"other": 1}
+
+    return 0.5, {"dW1": X @ Y, "db1": db1}
+
+
+def test_paths_into_a_return_value_are_spelled_as_the_code_spells_them():
+    """A message names a gradient as the user's code does (`grads['db1']`, `nabla_w[0]`), or as
+    the call's value indexed (`backward(…)[1][0]`), never as a bare `['db1']` or `[1][0]`."""
+    from nnfix.usercode.spelling import spell
+
+    assert spell("['db1']", _grads_a, "backward") == "grads['db1']"
+    assert spell("[1][0]", _grads_b, "backprop") == "nabla_w[0]"
+    assert spell("[1]['db1']", _grads_c, "backward") == "db1"  # (loss, grads): past the loss
+    assert spell("[1]['dW1']", _grads_c, "backward") == "backward(…)[1]['dW1']"  # X @ Y: no name
+    assert spell("[0]", len, "backward") == "backward(…)[0]"  # no source to read
+
+
+NIELSEN_ROWS = """
+import numpy as np
+
+def forward(params, X):
+    h = np.tanh(X @ params["W1"] + params["b1"])
+    return 1 / (1 + np.exp(-(h @ params["W2"] + params["b2"]))), (X, h)
+
+def backward(params, cache, output, Y):
+    X, h = cache
+    delta = (output - Y) / len(X)
+    nabla_b = [None, np.sum(delta, axis=0, keepdims=True)]
+    nabla_w = [None, h.T @ delta]
+    delta = (delta @ params["W2"].T) * (1 - h**2)
+    nabla_b[0] = delta
+    nabla_w[0] = X.T @ delta
+    return nabla_w, nabla_b
+"""
+
+
+def test_a_shape_finding_names_the_gradient_in_the_codes_own_spelling(tmp_path):
+    (tmp_path / "net.py").write_text(textwrap.dedent(NIELSEN_ROWS))
+    (tmp_path / "spec.yaml").write_text(
+        "data: {source: moons, samples: 60}\n"
+        "model:\n  layers:\n    - {units: 4, activation: tanh}\n"
+        "    - {units: 1, activation: sigmoid}\n"
+        "loss: bce\n"
+        "implementation: {module: net.py, forward: forward, backward: backward, layout: rows}\n"
+    )
+    (g103,) = [f for f in findings(tmp_path / "spec.yaml") if f.code == "G103"]
+    assert g103.location.parameter == "b1"
+    assert "the gradient of b1 (nabla_b[0]) has shape" in g103.message
+    assert "([" not in g103.message
+    # the sum alone (delta holds the 1/m), on the line that gives it as the gradient
+    assert g103.fix.description == (
+        "sum over the samples: `nabla_b[0] = np.sum(delta, axis=0, keepdims=True)`"
+    )
+
