@@ -536,3 +536,31 @@ def test_a_shape_finding_names_the_gradient_in_the_codes_own_spelling(tmp_path):
         "sum over the samples: `nabla_b[0] = np.sum(delta, axis=0, keepdims=True)`"
     )
 
+
+HANGING = CORRECT.replace(
+    "    W1, b1, W2, b2, W3, b3 = (",
+    "    while True:\n        pass\n    W1, b1, W2, b2, W3, b3 = (",
+)
+
+
+@pytest.mark.parametrize("budget", [None, 0.5])
+def test_a_forward_that_hangs_while_nnfix_finds_its_way_round_it_is_a_u101(tmp_path, budget):
+    """The first call past the timeout stops it; the next way of calling it is skipped (the
+    call hung before), which used to lose the error: PASS, exit 0. With a budget shorter than
+    the timeout, the checks that report it are skipped, and the error met is reported anyway."""
+    path = setup(tmp_path, HANGING)
+    path.write_text(path.read_text() + "  timeout: 1\n")
+    args = ["diagnose", str(path), "--quick", "--format", "json"]
+    result = CliRunner().invoke(main, args + (["--budget", str(budget)] if budget else []))
+    assert result.exit_code == 1, result.output
+    found = json.loads(result.stdout)["specs"][0]["findings"]
+    (u101,) = [f for f in found if f["code"] == "U101"]
+    assert "forward did not return within 1 s" in u101["message"]
+    assert u101["location"]["source"]["code"] == "while True:"
+
+
+def test_a_budget_that_runs_out_invents_no_error_in_correct_code(tmp_path):
+    path = setup(tmp_path, CORRECT)
+    result = CliRunner().invoke(main, ["diagnose", str(path), "--quick", "--budget", "0.01"])
+    assert result.exit_code == 0, result.output
+    assert "U101" not in result.output

@@ -594,6 +594,10 @@ class FunctionsModel(Discovered):
                     if learned is None:
                         break
                     patterns = learned
+                except sandbox.Broken:  # a call that hung or ended before: not tried again,
+                    if errors:  # and what it did then is the error to report
+                        raise max(errors, key=_progress) from None
+                    raise
         if partial:  # ran, but no layout gives the spec's output (U102) or every gradient's
             _, layout, patterns = max(partial, key=lambda item: item[0])  # shape (G103)
             self._build(layout, patterns)
