@@ -347,3 +347,26 @@ def test_a_value_computed_with_is_named_in_the_suggestion(tmp_path):
         "sum over the samples: give `np.sum(delta1, axis=0, keepdims=True)` as the gradient"
     )
     assert propose(g103, text) is None
+
+
+def test_a_sum_over_the_units_gets_the_line_fix_writes_as_its_fix_in_diagnose(tmp_path):
+    """class-buggy sums delta over the units: diagnose had no fix for it while `nnfix fix`
+    turned the axis; now both say the same line (without its comment)."""
+    from nnfix.diagnose.context import Options
+    from nnfix.diagnose.pipeline import Selection, diagnose
+    from nnfix.spec.load import load_spec
+
+    folder = copy_example(tmp_path, "class-buggy")
+    report = diagnose(load_spec(folder / "spec.yaml"), Selection(["G"]), Options(quick=True))
+    text = (folder / "mlp.py").read_text()
+    at = [f for f in report.findings if f.code == "G103" and f.location.source.line == 39]
+    assert at  # b1, b2 and b3 are all made on that line
+    for g103 in at:
+        change = propose(g103, text)
+        assert change is not None and change.new.strip().startswith(
+            "grads_b[i] = delta.sum(axis=0, keepdims=True)"
+        )
+        assert g103.fix.description == (
+            "sum over the samples: `grads_b[i] = delta.sum(axis=0, keepdims=True)`"
+        )
+        assert "grads_b[" in g103.message and "(['" not in g103.message and "([" not in g103.message

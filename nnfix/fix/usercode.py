@@ -86,7 +86,7 @@ def bias_fix(finding: Finding, text: str | None, layout_axis: int | None = None)
     if fixed is not None and src is not None:
         where = f" (line {fixed.line})" if fixed.line != src.line and fixed.whole else ""
         if fixed.whole:
-            said = f"`{fixed.new.strip()}`{where}"
+            said = f"`{_code(fixed.new)}`{where}"
         else:
             said = f"give `{fixed.new}` as the gradient"
         return f"sum over the samples: {said}{f'; {fixed.note}' if fixed.note else ''}"
@@ -99,6 +99,16 @@ def bias_fix(finding: Finding, text: str | None, layout_axis: int | None = None)
     k, keepdims = axis
     expr, note = _scaled(_sum("np", "dZ", k, keepdims), finding.evidence.get("summed"), "dZ")
     return f"sum over the samples: `{expr}`{f'; {note}' if note else ''}"
+
+
+def _code(line: str) -> str:
+    """A line's statement, without its indent and its comment."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line.strip()).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return line.strip()
+    comment = next((t for t in tokens if t.type == tokenize.COMMENT), None)
+    return line.strip()[: comment.start[1]].rstrip() if comment else line.strip()
 
 
 def bias_line(finding: Finding, text: str | None) -> BiasLine | None:

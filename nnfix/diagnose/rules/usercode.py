@@ -27,7 +27,7 @@ from nnfix.diagnose.rules.gradients import (
 )
 from nnfix.diagnose.rules.rule import ERROR, USER_CODE, WARNING, Rule, check, prose, yaml_block
 from nnfix.engine.network import Network
-from nnfix.fix.usercode import SUMMED, bias_fix, source_file, summed_axis
+from nnfix.fix.usercode import SUMMED, bias_fix, bias_line, source_file, summed_axis
 from nnfix.usercode.culprit import (
     Culprit,
     Judge,
@@ -219,8 +219,9 @@ def _locate(ctx: Context, model: UserModel, found: list[Finding], right: list[st
 
 def _sum_fix(finding: Finding, search: Search, name: str) -> None:
     """A bias gradient not summed over the samples, located: how its sum compares with the true
-    gradient (evidence `summed`), and the fix `nnfix fix` writes (or suggests) for the line."""
-    if finding.fix is None or finding.location.source is None:
+    gradient (evidence `summed`), and the fix `nnfix fix` writes (or suggests) for the line —
+    for a bias gradient summed over the other axis too, where fix turns the axis."""
+    if finding.location.source is None:
         return
     summed = _summed(search, name)
     if summed is not None:
@@ -229,7 +230,8 @@ def _sum_fix(finding: Finding, search: Search, name: str) -> None:
         text = source_file(finding.location.source).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         text = None
-    finding.fix = Fix(bias_fix(finding, text))
+    if finding.fix is not None or bias_line(finding, text) is not None:
+        finding.fix = Fix(bias_fix(finding, text))
 
 
 def _summed(search: Search, name: str) -> str | None:
