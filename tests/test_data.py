@@ -220,6 +220,27 @@ def test_csv_unknown_target_lists_the_columns_with_a_hint(tmp_path):
     assert problem.hint == "did you mean 'label'?"
 
 
+def test_csv_target_named_twice_in_the_header_is_an_error_at_the_header(tmp_path):
+    """A name the header repeats cannot say which column is the target: never the first
+    silently. Located at the header's line and the second cell of that name."""
+    write(tmp_path, "d.csv", "x1,label,x2,label\n0.1,0,0.5,1\n0.3,1,0.2,0\n")
+    [problem] = data_error(tmp_path, source="csv", path="d.csv", target="label").problems
+    assert (problem.file, problem.line, problem.col) == (tmp_path / "d.csv", 1, 13)
+    assert problem.path == ("data", "target")
+    assert "'label'" in problem.message and "1 and 3" in problem.message
+    assert problem.hint is not None and "index" in problem.hint
+
+
+def test_csv_repeated_names_of_other_columns_are_read_by_position(tmp_path):
+    write(tmp_path, "d.csv", "x,x,x,label\n1,2,3,0\n4,5,6,1\n")
+    by_name = load(tmp_path, source="csv", path="d.csv", target="label", dtype="float64")
+    np.testing.assert_array_equal(by_name.x_train, [[1, 2, 3], [4, 5, 6]])
+    assert by_name.y_train.tolist() == [0, 1]
+    write(tmp_path, "d.csv", "a,label,b,label\n1,0,2,1\n3,1,4,0\n")
+    by_index = load(tmp_path, source="csv", path="d.csv", target=3)
+    assert by_index.y_train.tolist() == [1, 0]
+
+
 def test_csv_target_index_out_of_range(tmp_path):
     write(tmp_path, "d.csv", "1,2,0\n")
     [problem] = data_error(tmp_path, source="csv", path="d.csv", target=3).problems

@@ -235,3 +235,138 @@ def test_planted_shape_bugs_are_rewritten_only_where_certain(tmp_path, case, bug
     change = result.code[0]
     assert bug["expect"]["line_contains"] in change.old
     assert [f for f in result.after.findings if f.code in ("G103", "G101")] == []
+
+
+# --- diagnose's fix text is the line `nnfix fix` writes --------------------------------------
+
+# rows layout (X is (m, 2)), the output delta divided by m where it is made, as many books do
+DELTA_MEAN = """
+import numpy as np
+
+def forward(params, X):
+    h = np.tanh(X @ params["W1"] + params["b1"])
+    out = 1.0 / (1.0 + np.exp(-(h @ params["W2"] + params["b2"])))
+    return out, (X, h, out)
+
+def backward(params, cache, y):
+    X, h, out = cache
+    m = X.shape[0]
+    delta2 = (out - y) / m
+    grad_W2 = h.T @ delta2
+    grad_b2 = np.sum(delta2, axis=0, keepdims=True)
+    delta1 = (delta2 @ params["W2"].T) * (1 - h ** 2)
+    grad_W1 = X.T @ delta1
+    grad_b1 = np.sum(delta1, axis=0, keepdims=True)
+    return {"W1": grad_W1, "b1": grad_b1, "W2": grad_W2, "b2": grad_b2}
+"""
+
+DELTA_SPEC = """
+data: {source: moons, samples: 80}
+model:
+  layers:
+    - {units: 5, activation: tanh}
+    - {units: 1, activation: sigmoid}
+loss: bce
+implementation: {module: net.py, forward: forward, backward: backward, layout: rows}
+"""
+
+
+def _diagnosed(tmp_path: Path, code: str):
+    from nnfix.diagnose.context import Options
+    from nnfix.diagnose.pipeline import Selection, diagnose
+    from nnfix.spec.load import load_spec
+
+    (tmp_path / "net.py").write_text(textwrap.dedent(code))
+    (tmp_path / "spec.yaml").write_text(DELTA_SPEC)
+    report = diagnose(load_spec(tmp_path / "spec.yaml"), Selection(["G", "U"]), Options(quick=True))
+    return report.findings, (tmp_path / "net.py").read_text()
+
+
+def _line_of(text: str, code: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if line.strip() == code)
+
+
+def test_delta_already_divided_by_m_is_summed_alone_and_diagnose_says_the_line_fix_writes(
+    tmp_path,
+):
+    """`grad_b1 = delta1` where delta1 already holds the 1/m: the gradient is its sum, nothing
+    more. Diagnose used to say `np.sum(dZ, axis=0, keepdims=True) / m` (dividing twice); now it
+    shows the line `nnfix fix` writes, on the alias that gives delta1 as the gradient."""
+    code = DELTA_MEAN.replace("grad_b1 = np.sum(delta1, axis=0, keepdims=True)", "grad_b1 = delta1")
+    found, text = _diagnosed(tmp_path, code)
+    (g103,) = [f for f in found if f.code == "G103"]
+    assert g103.evidence["summed"] == "right"
+    line = _line_of(text, "grad_b1 = delta1")
+    want = "grad_b1 = np.sum(delta1, axis=0, keepdims=True)"
+    assert g103.fix.description == f"sum over the samples: `{want}` (line {line})"
+    change = propose(g103, text)
+    assert change is not None and change.line == line and change.new.strip() == want
+    assert "['" not in g103.message and "(grad_b1)" in g103.message  # their name, no repr
+
+
+def test_a_line_that_divides_by_m_twice_is_told_to_sum_without_the_second_division(tmp_path):
+    code = DELTA_MEAN.replace(
+        "grad_b1 = np.sum(delta1, axis=0, keepdims=True)", "grad_b1 = delta1 / m"
+    )
+    found, text = _diagnosed(tmp_path, code)
+    (g103,) = [f for f in found if f.code == "G103"]
+    assert g103.evidence["summed"] == "1/m"
+    assert "`grad_b1 = np.sum(delta1, axis=0, keepdims=True)`" in g103.fix.description
+    assert "/ m`" not in g103.fix.description and "twice" in g103.fix.description
+    assert propose(g103, text) is None  # dropping a divisor is a suggestion, never written
+
+
+def test_a_delta_without_the_1_over_m_is_summed_and_divided(tmp_path):
+    code = (
+        DELTA_MEAN.replace("delta2 = (out - y) / m", "delta2 = out - y")
+        .replace("grad_W2 = h.T @ delta2", "grad_W2 = h.T @ delta2 / m")
+        .replace("keepdims=True)\n    delta1", "keepdims=True) / m\n    delta1")
+        .replace("grad_W1 = X.T @ delta1", "grad_W1 = X.T @ delta1 / m")
+        .replace("grad_b1 = np.sum(delta1, axis=0, keepdims=True)", "grad_b1 = delta1")
+    )
+    found, text = _diagnosed(tmp_path, code)
+    assert [f.code for f in found if f.severity.value == "error"] == ["G103"]
+    (g103,) = [f for f in found if f.code == "G103"]
+    assert g103.evidence["summed"] == "m times"
+    assert "`grad_b1 = np.sum(delta1, axis=0, keepdims=True) / m`" in g103.fix.description
+    assert propose(g103, text) is None
+
+
+def test_the_same_code_summed_right_has_no_shape_finding(tmp_path):
+    found, _ = _diagnosed(tmp_path, DELTA_MEAN)
+    assert [f for f in found if f.severity.value == "error"] == []
+
+
+def test_a_value_computed_with_is_named_in_the_suggestion(tmp_path):
+    """delta1 given as the gradient in the dict itself: no line to rewrite, the sum named in
+    the user's names on their samples' axis."""
+    code = DELTA_MEAN.replace('"b1": grad_b1', '"b1": delta1')
+    found, text = _diagnosed(tmp_path, code)
+    (g103,) = [f for f in found if f.code == "G103"]
+    assert g103.fix.description == (
+        "sum over the samples: give `np.sum(delta1, axis=0, keepdims=True)` as the gradient"
+    )
+    assert propose(g103, text) is None
+
+
+def test_a_sum_over_the_units_gets_the_line_fix_writes_as_its_fix_in_diagnose(tmp_path):
+    """class-buggy sums delta over the units: diagnose had no fix for it while `nnfix fix`
+    turned the axis; now both say the same line (without its comment)."""
+    from nnfix.diagnose.context import Options
+    from nnfix.diagnose.pipeline import Selection, diagnose
+    from nnfix.spec.load import load_spec
+
+    folder = copy_example(tmp_path, "class-buggy")
+    report = diagnose(load_spec(folder / "spec.yaml"), Selection(["G"]), Options(quick=True))
+    text = (folder / "mlp.py").read_text()
+    at = [f for f in report.findings if f.code == "G103" and f.location.source.line == 39]
+    assert at  # b1, b2 and b3 are all made on that line
+    for g103 in at:
+        change = propose(g103, text)
+        assert change is not None and change.new.strip().startswith(
+            "grads_b[i] = delta.sum(axis=0, keepdims=True)"
+        )
+        assert g103.fix.description == (
+            "sum over the samples: `grads_b[i] = delta.sum(axis=0, keepdims=True)`"
+        )
+        assert "grads_b[" in g103.message and "(['" not in g103.message and "([" not in g103.message

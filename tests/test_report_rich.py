@@ -132,7 +132,8 @@ def test_user_code_entry_shows_the_line_and_the_fix(reports):
     source = report.specs[0].findings[0].location.source
     assert source is not None
     assert f"at {source}  {source.code.strip()}"[:60] in out
-    assert "fix: sum over the samples: np.sum(dZ, axis=1, keepdims=True) / m" in out
+    # the line `nnfix fix` writes: db = dZ / m -> the sum of dZ, m kept outside
+    assert "fix: sum over the samples: `db = np.sum(dZ, axis=1, keepdims=True) / m`" in out
     assert out.splitlines()[1].endswith("G103 gradient-shape-mismatch  layers 1–3")  # one entry
 
 

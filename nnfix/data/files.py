@@ -147,13 +147,25 @@ def _target_column(
     file: Path,
     line: int | None,
     source: Source | None = None,
+    text: str = "",
 ) -> int:
-    """The index of the target column named by `data.target` (default: the last column)."""
+    """The index of the target column named by `data.target` (default: the last column); a
+    name the header (`text`, at `line`) repeats is an error at its second cell."""
     key = ("data", "target")
     if target is None:
         return ncol - 1
     if isinstance(target, str):
         if header and target in header:
+            same = [i for i, name in enumerate(header) if name == target]
+            if len(same) > 1:
+                message = (
+                    f"the header of {file.name} names {len(same)} columns {_shown(target)} "
+                    f"(column indices {_listed_indices(same)}), so data.target {_shown(target)} "
+                    "could be any of them"
+                )
+                how = f"rename one, or give data.target as a column index ({same[0]} is the first)"
+                col = _cell_col(text, same[1])
+                raise _fail(message, key, file, line, source, col=col, hint=how)
             return header.index(target)
         if re.fullmatch(r"-?[0-9]{1,20}", target.strip()):
             target = int(target)
@@ -179,6 +191,10 @@ def _target_column(
         f"(0 to {ncol - 1}, or -{ncol} to -1)"
     )
     raise _fail(message, key, file, source=source)
+
+
+def _listed_indices(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
 
 
 def _cell_col(line: str, index: int) -> int | None:
@@ -271,7 +287,8 @@ def read_csv(
     has_header = any(c.strip() and not _is_number(c) for c in first_cells)
     header = [c.strip() for c in first_cells] if has_header else None
     start = first + 1 if has_header else first
-    col = _target_column(target, header, ncol, file, first + 1 if has_header else None, source)
+    header_line = first + 1 if has_header else None
+    col = _target_column(target, header, ncol, file, header_line, source, lines[first])
     if not any(line.strip() for line in lines[start:]):
         raise _fail(
             f"{file.name} has a header but no data rows", key, file, first + 1, source=source

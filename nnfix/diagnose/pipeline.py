@@ -145,6 +145,18 @@ def _user_error(exc: UserFunctionError) -> Finding:
     )
 
 
+def _met(check: Check, ctx: Context, found: list[Finding]) -> list[Finding]:
+    """For a check the budget skips: the error the user's code already raised (or timed out
+    with) while nnfix found its way round it, when that check reports it and no check has —
+    an error met is never lost to the budget. Nothing is called."""
+    met = ctx.__dict__.get("_user")  # cached by the first check that asked, if any did
+    if U101 not in check.rules or met is None or met[1] is None:
+        return []
+    if any(f.code == "U101" and f.severity == Severity.ERROR for f in found):
+        return []
+    return [user_error(met[1])]
+
+
 def _run(check: Check, ctx: Context, found: list[Finding]) -> list[Finding]:
     """A check's findings; a user function that raised inside it is a U101 finding."""
     try:
@@ -217,7 +229,9 @@ def run_checks(
             if c.name in done:
                 continue
             if stage.name not in ALWAYS and ctx.options.remaining() <= 0:
-                emit(("check", CheckRun(c.name, stage.name, [], 0.0, "--budget ran out")))
+                met = _met(c, ctx, found)
+                found += met
+                emit(("check", CheckRun(c.name, stage.name, met, 0.0, "--budget ran out")))
                 continue
             emit(("start", c.name))
             start = time.perf_counter()
@@ -267,6 +281,8 @@ def about(ctx: Context) -> list[str]:
     """What nnfix found of the user's code, for the report's header."""
     if ctx.spec.implementation is None:
         return []
+    if ctx.y_train is None:  # no targets to call it with: the checks skipped it, D103 says why
+        return ["not run: your code (the targets do not fit the output layer: see D103)"]
     model, _ = ctx._user
     lines = model.found.lines() if model is not None else []
     module = ctx.user_module

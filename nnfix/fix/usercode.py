@@ -1,14 +1,20 @@
 """Changes to the user's own lines, for findings located in their code (`location.source`): a
-rewrite of the line where the finding makes the change certain, a suggestion otherwise.
+rewrite of the line where the finding makes the change certain, a suggestion otherwise — and
+the fix text `nnfix diagnose` shows for a G103 bias gradient, made here too so that both say
+the same line.
 
 Certain means: a G103 bias gradient whose shape says what is wrong with it — not summed over
 the samples (`(n, m)` where the bias is `(n, 1)`), or summed over the other axis (`(m, 1)`
 where it is `(1, n)`) — made on a one-line assignment whose value is the gradient as returned
 (stored into a container or an attribute, or a local only passed on: returned, stored, put in
-a tuple). The rewrite comes from the line's syntax tree, never from names: the value wrapped
-in the sum over the samples' axis (`db = np.sum(dZ, axis=1, keepdims=True) / m`, where the
-divisor is a number — a literal, `len(…)`, `X.shape[1]`, or a local set once from one), or the
-axis of its one sum call turned. Anything else is a suggestion: shown, never written."""
+a tuple), or a local made on the line and then given as the gradient by a one-line alias
+(`db = delta`). The rewrite comes from the line's syntax tree, never from names: the value
+wrapped in the sum over the samples' axis (`db = np.sum(dZ, axis=1, keepdims=True) / m`, where
+the divisor is a number — a literal, `len(…)`, `X.shape[1]`, or a local set once from one), or
+the axis of its one sum call turned. Where the diagnosis measured the value summed over the
+samples against the true gradient (evidence `summed`), the rewrite is certain only when that sum
+is the gradient; a sum that still lacks the 1/m, or that divides by m twice, is a suggestion
+that says so. Anything else is a suggestion: shown, never written."""
 
 from __future__ import annotations
 
@@ -44,17 +50,77 @@ def source_file(source: Source) -> Path:
     return Path(source.file).resolve()
 
 
+SUMMED = ("right", "m times", "1/m")  # evidence `summed` of a G103: the value as given, summed
+# over the samples, against the true gradient — it, m times it (no 1/m), or 1/m of it (twice)
+
+
+@dataclass
+class BiasLine:
+    """The corrected line of a G103 bias gradient, or what the gradient should be instead."""
+
+    line: int  # 1-based: the line rewritten, or the line whose value it sums
+    old: str  # that line as written
+    new: str  # the line rewritten; for a suggestion without one, the gradient's expression
+    certain: bool  # a rewrite `nnfix fix` writes
+    whole: bool = True  # `new` is a whole line (else an expression)
+    note: str = ""  # what a suggestion adds ("m is the number of samples")
+
+
 def propose(finding: Finding, text: str | None) -> CodeChange | None:
-    """The certain rewrite of the line `finding` points at, given the file's `text`; None when
-    there is none (then the finding is a suggestion)."""
+    """The certain rewrite of the line `finding` points at (or of the one-line alias that gives
+    its value as the gradient), given the file's `text`; None when there is none (then the
+    finding is a suggestion)."""
     src = finding.location.source
+    fixed = bias_line(finding, text)
+    if src is None or fixed is None or not fixed.certain:
+        return None
+    return CodeChange(source_file(src), src.file, fixed.line, fixed.old, fixed.new, [finding])
+
+
+def bias_fix(finding: Finding, text: str | None, layout_axis: int | None = None) -> str:
+    """The fix text of a G103 bias gradient not summed over the samples (or summed over the
+    other axis): the line `nnfix fix` writes, or the sum it should be, in the user's names and
+    on their samples' axis, divided by m only where the value given is not already."""
+    fixed = bias_line(finding, text)
+    src = finding.location.source
+    if fixed is not None and src is not None:
+        where = f" (line {fixed.line})" if fixed.line != src.line and fixed.whole else ""
+        if fixed.whole:
+            said = f"`{_code(fixed.new)}`{where}"
+        else:
+            said = f"give `{fixed.new}` as the gradient"
+        return f"sum over the samples: {said}{f'; {fixed.note}' if fixed.note else ''}"
+    found = _evidence(finding)
+    axis = summed_axis(*found) if found is not None else None
+    if axis is None:
+        if layout_axis is None:
+            return "sum the gradient over the samples, to the bias's shape"
+        axis = layout_axis, True
+    k, keepdims = axis
+    expr, note = _scaled(_sum("np", "dZ", k, keepdims), finding.evidence.get("summed"), "dZ")
+    return f"sum over the samples: `{expr}`{f'; {note}' if note else ''}"
+
+
+def _code(line: str) -> str:
+    """A line's statement, without its indent and its comment."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line.strip()).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return line.strip()
+    comment = next((t for t in tokens if t.type == tokenize.COMMENT), None)
+    return line.strip()[: comment.start[1]].rstrip() if comment else line.strip()
+
+
+def bias_line(finding: Finding, text: str | None) -> BiasLine | None:
+    """The corrected line of the G103 bias gradient `finding` points at, given the file's text
+    (see the module's docstring); None where the line is not an assignment nnfix can read."""
+    src = finding.location.source
+    found = _evidence(finding)
     if finding.code != "G103" or src is None or src.cell is not None or text is None:
         return None
-    shape, expected, m = (finding.evidence.get(k) for k in ("shape", "expected", "samples"))
-    if not (isinstance(shape, list) and isinstance(expected, list) and isinstance(m, int)):
+    if found is None or not _utf8(text):
         return None
-    if not _utf8(text):
-        return None
+    shape, expected, m = found
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
@@ -62,20 +128,86 @@ def propose(finding: Finding, text: str | None) -> CodeChange | None:
     lines = text.splitlines()
     if not 0 < src.line <= len(lines):
         return None
-    line = lines[src.line - 1]
-    found = _statement(tree, src.line)
-    if found is None:
+    made = _statement(tree, src.line)
+    if made is None:
         return None
-    stmt, scope = found
-    if not _passed_on(stmt.targets[0], scope, stmt):
-        return None
+    stmt, scope = made
+    summed = finding.evidence.get("summed")
     numpy = _numpy_name(tree)
-    rewrite = _other_axis(stmt.value, line, tuple(shape), tuple(expected), m, numpy, scope)
-    if rewrite is None:
-        rewrite = _not_summed(stmt.value, line, tuple(shape), tuple(expected), m, numpy, scope)
+    if not _passed_on(stmt.targets[0], scope, stmt):
+        alias = _alias(stmt, scope)
+        if alias is None:  # a value computed with too: the gradient is its sum, given elsewhere
+            axis = summed_axis(shape, expected, m)
+            line = lines[src.line - 1]
+            if axis is None:
+                return None
+            name = _text(line, stmt.targets[0])
+            expr, note = _scaled(_sum(numpy, name, *axis), summed, name)
+            return BiasLine(src.line, line, expr, False, whole=False, note=note)
+        stmt = alias
+    line = lines[stmt.lineno - 1]
+    args = (line, shape, expected, m, numpy, scope)
+    rewrite = _other_axis(stmt.value, *args)
+    if rewrite is not None:
+        return BiasLine(stmt.lineno, line, rewrite, rewrite != line)
+    if summed == "1/m":  # divided by m twice: the sum of what the line divides
+        rewrite, certain = _undivided(stmt.value, *args), False
+    else:
+        rewrite, certain = _not_summed(stmt.value, *args), summed in (None, "right")
     if rewrite is None or rewrite == line:
         return None
-    return CodeChange(source_file(src), src.file, src.line, line, rewrite, [finding])
+    note = ""
+    if summed == "m times":
+        rewrite, note = rewrite + " / m", "m is the number of samples: the 1/m is missing too"
+    elif summed == "1/m":
+        note = "it divides by m twice: once is enough"
+    return BiasLine(stmt.lineno, line, rewrite, certain, note=note)
+
+
+def _evidence(finding: Finding) -> tuple[tuple, tuple, int] | None:
+    shape, expected, m = (finding.evidence.get(k) for k in ("shape", "expected", "samples"))
+    if not (isinstance(shape, list) and isinstance(expected, list) and isinstance(m, int)):
+        return None
+    return tuple(shape), tuple(expected), m
+
+
+def _scaled(expr: str, summed: object, name: str) -> tuple[str, str]:
+    """The sum `expr` as the gradient, given how the value summed compares with it."""
+    if summed == "right":
+        return expr, ""
+    if summed == "m times":
+        return f"{expr} / m", "m is the number of samples"
+    if summed == "1/m":
+        return f"{expr} * m", f"{name} is divided by m twice: once is enough"
+    return expr, f"divided by the number of samples where {name} is not already"
+
+
+def _alias(stmt: ast.Assign, scope: ast.AST) -> ast.Assign | None:
+    """The one-line assignment that gives the local `stmt` makes, unchanged, as the gradient
+    (`db = delta`), where that local is made on `stmt`'s line only."""
+    target = stmt.targets[0]
+    if not isinstance(target, ast.Name):
+        return None
+    stores = [
+        n
+        for n in ast.walk(scope)
+        if isinstance(n, ast.Name) and n.id == target.id and isinstance(n.ctx, ast.Store)
+    ]
+    if any(n.lineno != stmt.lineno for n in stores):
+        return None
+    aliases = [
+        n
+        for n in ast.walk(scope)
+        if isinstance(n, ast.Assign)
+        and n.lineno > stmt.lineno
+        and n.end_lineno == n.lineno
+        and len(n.targets) == 1
+        and isinstance(n.targets[0], ast.Name | ast.Subscript | ast.Attribute)
+        and isinstance(n.value, ast.Name)
+        and n.value.id == target.id
+        and _passed_on(n.targets[0], scope, n)
+    ]
+    return aliases[0] if len(aliases) == 1 else None
 
 
 def apply(text: str, change: CodeChange) -> str:
@@ -235,7 +367,7 @@ def _sum(numpy: str | None, operand: str, axis: int, keepdims: bool) -> str:
     return f"{operand if simple else f'({operand})'}.sum(axis={axis}{keep})"
 
 
-def _summed_axis(shape: tuple, expected: tuple, m: int) -> tuple[int, bool] | None:
+def summed_axis(shape: tuple, expected: tuple, m: int) -> tuple[int, bool] | None:
     """The axis to sum over (and whether to keep it) that turns `shape` into `expected`: the
     samples' axis, the one of size m."""
     if len(shape) == len(expected):
@@ -269,7 +401,7 @@ def _not_summed(
 ) -> str | None:
     """`db = dZ / m` -> `db = np.sum(dZ, axis=1, keepdims=True) / m`: the value summed over
     the samples (a number that divides or multiplies it stays outside the sum)."""
-    found = _summed_axis(shape, expected, m)
+    found = summed_axis(shape, expected, m)
     if found is None or _has_sum(value):
         return None  # a value already summed somewhere is summed over the wrong axis
     axis, keepdims = found
@@ -282,6 +414,30 @@ def _not_summed(
             inner = _sum(numpy, _text(line, value.right), axis, keepdims)
             return _replaced(line, value, f"{_operand(line, value.left)} * {inner}")
     return _replaced(line, value, _sum(numpy, _text(line, value), axis, keepdims))
+
+
+def _undivided(
+    value: ast.expr,
+    line: str,
+    shape: tuple,
+    expected: tuple,
+    m: int,
+    numpy: str | None,
+    scope: ast.AST,
+) -> str | None:
+    """`db = delta / m` where delta is already divided by m -> `db = np.sum(delta, axis=0)`:
+    the sum of what the line divides (or multiplies) by a number, the number left out."""
+    found = summed_axis(shape, expected, m)
+    if found is None or _has_sum(value) or not isinstance(value, ast.BinOp):
+        return None
+    op = _OPS.get(type(value.op))
+    if op is not None and _scalar(value.right, scope):
+        inner = value.left
+    elif op == "*" and _scalar(value.left, scope):
+        inner = value.right
+    else:
+        return None
+    return _replaced(line, value, _sum(numpy, _text(line, inner), *found))
 
 
 def _is_sum(node: ast.AST) -> bool:

@@ -14,6 +14,7 @@ import numpy as np
 from nnfix.engine.network import Slot
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.objects import Ref
+from nnfix.usercode.spelling import spell
 
 Array = np.ndarray
 PREFIXES = ("nabla", "delta", "gradient", "grads", "grad", "d", "g")
@@ -48,6 +49,17 @@ class Gradients:
     raw: dict[str, Array] = field(default_factory=dict)  # slot name -> their array, as found
     holders: dict[str, tuple[int, Any]] = field(default_factory=dict)
     # slot name -> (id of the dict, list or object it was found in, its key there)
+    returned_by: tuple[Any, str] | None = field(default=None, repr=False, compare=False)
+    # the function whose return value the paths index, and its name: for `shown`
+
+    def shown(self, path: str) -> str:
+        """A path where the gradients were found, as the user's code spells it: `grads['db1']`
+        for `['db1']` in what their backward returns (`backward(…)['db1']` where its return
+        statements do not say)."""
+        if self.returned_by is None or not path.startswith("["):
+            return path
+        fn, name = self.returned_by
+        return spell(("[1]" if self.loss is not None else "") + path, fn, name)
 
     @property
     def found(self) -> bool:

@@ -377,7 +377,9 @@ class ObjectModel(Discovered):
         if callable(attr):
             return attr
         fn = resolve(self.module, name, key)
-        return lambda *args, **kwargs: fn(self.obj, *args, **kwargs)
+        method = lambda *args, **kwargs: fn(self.obj, *args, **kwargs)  # noqa: E731
+        method.__wrapped__ = fn  # type: ignore[attr-defined]  # its source, for messages
+        return method
 
     def _set_data(self, x_user: Array, y_user: Array | None) -> None:
         for ref in self.inputs:
@@ -435,6 +437,8 @@ class ObjectModel(Discovered):
         value = self._call("backward", fn, "backward", values)
         what = f"{self.impl.backward}'s return value"
         found = G.from_value(value, self.params, self.layout, _grad_patterns(self.impl), what)
+        if found is not None:
+            found.returned_by = (getattr(fn, "__wrapped__", fn), self.impl.backward)
         if found is None:
             found = G.from_changes(objects.changed(self.obj, before), self.params, self.layout)
             if found is not None and not self.keep_update:
@@ -590,6 +594,10 @@ class FunctionsModel(Discovered):
                     if learned is None:
                         break
                     patterns = learned
+                except sandbox.Broken:  # a call that hung or ended before: not tried again,
+                    if errors:  # and what it did then is the error to report
+                        raise max(errors, key=_progress) from None
+                    raise
         if partial:  # ran, but no layout gives the spec's output (U102) or every gradient's
             _, layout, patterns = max(partial, key=lambda item: item[0])  # shape (G103)
             self._build(layout, patterns)
@@ -688,6 +696,8 @@ class FunctionsModel(Discovered):
             patterns = None
         what = f"{self.impl.backward}'s return value"
         found = None if declared else G.from_value(value, self.params, self.layout, patterns, what)
+        if found is not None:
+            found.returned_by = (self.backward_fn, self.impl.backward or "backward")
         if found is None:
             changed = objects.changed(self.module, before, "")
             found = G.from_changes(changed, self.params, self.layout, declared)

@@ -143,7 +143,10 @@ G103 = Rule(
         """),
     fix=prose("""
         Sum over the samples: `db = np.sum(dZ, axis=1, keepdims=True) / m` in the columns
-        layout, `np.sum(dZ, axis=0, keepdims=True) / m` in the rows layout.
+        layout, `np.sum(dZ, axis=0, keepdims=True) / m` in the rows layout — without the `/ m`
+        where dZ already holds it (`delta = (A - Y) / m`). The finding shows the line in your
+        own names, on your samples' axis, with the 1/m only where your sum needs it (measured
+        against the true gradient): the line `nnfix fix` writes where the change is certain.
         """),
     before=yaml_block("""
         implementation:

@@ -27,6 +27,7 @@ from nnfix.diagnose.rules.gradients import (
 )
 from nnfix.diagnose.rules.rule import ERROR, USER_CODE, WARNING, Rule, check, prose, yaml_block
 from nnfix.engine.network import Network
+from nnfix.fix.usercode import SUMMED, bias_fix, bias_line, source_file, summed_axis
 from nnfix.usercode.culprit import (
     Culprit,
     Judge,
@@ -205,6 +206,7 @@ def _locate(ctx: Context, model: UserModel, found: list[Finding], right: list[st
                 search.trace.grads.wrong if search.trace.grads else {}
             ):
                 _point(f, search.shape(name), "it is made at")
+                _sum_fix(f, search, name)
             elif f.code == "G103" and name:
                 _point(f, search.missing(name), "see")
     except Exception:
@@ -213,6 +215,42 @@ def _locate(ctx: Context, model: UserModel, found: list[Finding], right: list[st
         # the line is a help, not the finding: a failure to find it must not lose the finding
     finally:
         model.set_params(ctx.user_values)
+
+
+def _sum_fix(finding: Finding, search: Search, name: str) -> None:
+    """A bias gradient not summed over the samples, located: how its sum compares with the true
+    gradient (evidence `summed`), and the fix `nnfix fix` writes (or suggests) for the line —
+    for a bias gradient summed over the other axis too, where fix turns the axis."""
+    if finding.location.source is None:
+        return
+    summed = _summed(search, name)
+    if summed is not None:
+        finding.evidence["summed"] = summed
+    try:
+        text = source_file(finding.location.source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = None
+    if finding.fix is not None or bias_line(finding, text) is not None:
+        finding.fix = Fix(bias_fix(finding, text))
+
+
+def _summed(search: Search, name: str) -> str | None:
+    """The gradient of `name` as their backward gives it, summed over the samples, against the
+    true one: "right", "m times" (the 1/m is missing) or "1/m" (divided by m twice)."""
+    grads = search.trace.grads
+    if grads is None or name not in grads.wrong or f"d{name}" not in search.truth.by_name:
+        return None
+    shape, want, _ = grads.wrong[name]
+    m = search.judge.m
+    axis = summed_axis(shape, want, m)
+    if axis is None:
+        return None
+    total = np.asarray(grads.raw[name], dtype=np.float64).sum(axis=axis[0], keepdims=axis[1])
+    r = search.judge.proportional(total, search.truth.by_name[f"d{name}"], final=True)
+    for word, factor in zip(SUMMED, (1.0, float(m), 1.0 / m), strict=True):
+        if r is not None and abs(r / factor - 1) < 1e-6:
+            return word
+    return None
 
 
 def _model(ctx: Context, report: bool = True) -> tuple[UserModel | None, list[Finding]]:
@@ -384,31 +422,31 @@ def _gradients(ctx: Context, model: UserModel) -> tuple[list[Finding], list[str]
             )
         )
     for name, (shape, want, where) in grads.wrong.items():
-        message = f"the gradient of {name} ({where}) has shape {shape}, {name} has {want}"
-        fix = None
-        if _not_summed(name, shape, want, m):
-            axis = 1 if model.layout.columns else 0
+        message = (
+            f"the gradient of {name} ({grads.shown(where)}) has shape {shape}, {name} has {want}"
+        )
+        summed = _not_summed(name, shape, want, m)
+        if summed:
             message += (
                 f": it is not summed over the {m} samples, so `b -= lr * db` would turn {name} "
                 "into a matrix"
             )
-            fix = Fix(f"sum over the samples: np.sum(dZ, axis={axis}, keepdims=True) / m")
-        found.append(
-            G103.finding(
-                message,
-                layer=layer_of[name],
-                parameter=name,
-                path=path,
-                evidence={"shape": list(shape), "expected": list(want), "samples": m},
-                fix=fix,
-            )
+        shaped = G103.finding(
+            message,
+            layer=layer_of[name],
+            parameter=name,
+            path=path,
+            evidence={"shape": list(shape), "expected": list(want), "samples": m},
         )
+        if summed:
+            shaped.fix = Fix(bias_fix(shaped, None, 1 if model.layout.columns else 0))
+        found.append(shaped)
     for name, value in grads.arrays.items():
         bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
         if bad:
             found.append(
                 G101.finding(
-                    f"the gradient of {name} ({grads.paths.get(name, 'from your backward')}) "
+                    f"the gradient of {name} ({grads.shown(grads.paths.get(name, 'from your backward'))}) "
                     f"holds {bad} non-finite value{'s' if bad != 1 else ''} (NaN or inf) of "
                     f"{np.size(value)}: one step of gradient descent makes {name} non-finite",
                     layer=layer_of[name],
