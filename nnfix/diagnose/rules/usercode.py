@@ -20,9 +20,7 @@ from nnfix.diagnose.rules.gradients import (
     G104,
     G105,
     budget_finding,
-    convention,
-    convention_finding,
-    mismatches,
+    gradient_findings,
     unreliable,
 )
 from nnfix.diagnose.rules.rule import ERROR, USER_CODE, WARNING, Rule, check, prose, yaml_block
@@ -431,13 +429,17 @@ def _gradients(ctx: Context, model: UserModel) -> tuple[list[Finding], list[str]
     finally:
         model.set_params(ctx.user_values)
     ctx.gradchecked = result
-    right = [t.name for t in result.tensors if not t.wrong]
-    c = convention(result)
-    if c is not None:
-        found.append(convention_finding(c, m, ctx.spec.loss, ("loss",)))
-    else:
-        found += mismatches(result, layer_of.__getitem__, lambda layer: path, "your backward")
-    return found + budget_finding(result) + unreliable(result, excluded), right
+    judged, read = gradient_findings(
+        result,
+        batch_size=m,
+        loss=ctx.spec.loss,
+        layer_of=layer_of.__getitem__,
+        path_of=lambda layer: path,
+        what="your backward",
+    )
+    off = {t.name for t in read.off}  # right: up to the constant the rest of it carries
+    right = [t.name for t in result.tensors if t.name not in off]
+    return found + judged + budget_finding(result) + unreliable(result, excluded), right
 
 
 def _smooth_batch(ctx: Context) -> tuple[Batch, int]:
