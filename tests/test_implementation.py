@@ -555,3 +555,90 @@ def test_an_output_gradient_of_zero_is_said_to_be_zero_not_an_infinite_ratio(tmp
     (m101,) = [f for f in report.findings if f.code == "M101"]
     assert m101.location.layer == 3 and "output layer's gradient is zero" in m101.message
     assert m101.caused_by == ["G101"]
+
+
+# --- a forward that returns scores: read through the spec's output activation ------------------
+
+SCORES = """
+import numpy as np
+
+
+def forward(params, X):
+    h = np.tanh(X @ params["W1"] + params["b1"])
+    scores = h @ params["W2"] + params["b2"]
+    return scores, (h, scores)
+
+
+def backward(params, cache, X, Y):
+    h, scores = cache
+    m = X.shape[0]
+    if scores.shape[1] == 1:
+        p = 1 / (1 + np.exp(-scores))
+    else:
+        e = np.exp(scores - scores.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+    dscores = (p - Y) / m
+    dW2 = h.T @ dscores
+    db2 = dscores.sum(axis=0, keepdims=True)
+    dh = dscores @ params["W2"].T
+    dz = dh * (1 - h**2)
+    dW1 = X.T @ dz
+    db1 = dz.sum(axis=0, keepdims=True)
+    return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+"""
+
+SCORES_SPEC = """
+data: {data}
+model:
+  layers:
+    - {{units: 8, activation: tanh}}
+    - {{units: {units}, activation: {output}}}
+loss: {loss}
+implementation:
+  module: net.py
+  forward: forward
+  backward: backward
+"""
+
+SCORED = [  # (output, loss, units, data)
+    ("softmax", "cce", 3, "{source: blobs, classes: 3, samples: 90}"),
+    ("sigmoid", "bce", 1, "{source: moons, samples: 90}"),
+]
+
+
+def scores_case(tmp_path, output, loss, units, data, code=SCORES):
+    (tmp_path / "net.py").write_text(code)
+    path = tmp_path / "spec.yaml"
+    path.write_text(SCORES_SPEC.format(data=data, units=units, output=output, loss=loss))
+    return path
+
+
+@pytest.mark.parametrize(("output", "loss", "units", "data"), SCORED)
+def test_a_forward_that_returns_scores_is_read_through_the_spec_output(
+    tmp_path, output, loss, units, data
+):
+    """cs231n's `loss(X)` returns the class scores: the loss takes them as probabilities only
+    through the spec's output activation, and their correct backward is checked and clean."""
+    path = scores_case(tmp_path, output, loss, units, data)
+    report = diagnose(load_spec(path), Selection(), Options(quick=True))
+    assert [f.code for f in report.findings] == [], [f.message for f in report.findings]
+    assert not report.failed
+    (note,) = [line for line in report.about if line.startswith("output:")]
+    assert f"{loss}({output}(scores))" in note
+    assert CliRunner().invoke(main, ["diagnose", str(path), "--quick"]).exit_code == 0
+
+
+@pytest.mark.parametrize(("output", "loss", "units", "data"), SCORED)
+def test_a_bug_behind_a_forward_that_returns_scores_exits_1(tmp_path, output, loss, units, data):
+    """The tanh derivative written 1 − h: before, every tensor was unverifiable (the loss of
+    the scores was not finite), one G104 info, PASS and exit 0 on a real bug."""
+    code = SCORES.replace("dz = dh * (1 - h**2)", "dz = dh * (1 - h)")
+    path = scores_case(tmp_path, output, loss, units, data, code)
+    report = diagnose(load_spec(path), Selection(), Options(quick=True))
+    g101 = [f for f in report.findings if f.code == "G101"]
+    assert [f.location.parameter for f in g101] == ["W1", "b1"]
+    source = g101[0].location.source
+    assert source is not None and source.code == "dz = dh * (1 - h)"
+    assert not [f for f in report.findings if f.code == "G104"]
+    done = CliRunner().invoke(main, ["diagnose", str(path), "--quick", "--format", "json"])
+    assert done.exit_code == 1 and json.loads(done.output)["verdict"] == "fail"

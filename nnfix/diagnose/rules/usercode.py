@@ -256,6 +256,7 @@ def user_forward(ctx: Context) -> list[Finding]:
         return []
     if out is None:
         return []  # no forward of their own: the spec's network is the truth
+    out = model.reading(out)[1]  # scores: compared through the spec's output activation
     changed = [n for n, v in model.get_params().items() if not np.array_equal(v, before[n])]
     if changed:
         model.set_params(before)
@@ -493,9 +494,10 @@ def _check(ctx: Context, model: UserModel, batch: Batch, grads: dict[str, np.nda
         if out is None:  # no forward of their own: the spec's network with their values
             net = spec_net()
             return net.loss(net.forward(batch.x), batch.y, ctx.loss)
-        if _saturated(ctx.loss.name, out, batch.y):
+        z, a, output = model.reading(out)  # their scores: through the spec's output activation
+        if output is None and _saturated(ctx.loss.name, a, batch.y):
             return math.inf  # the loss is clipped there: flat, nothing to check against
-        return ctx.loss.value(out, out, batch.y, None)
+        return ctx.loss.value(z, a, batch.y, output)
 
     net = spec_net()
     with np.errstate(all="ignore"):
