@@ -557,7 +557,7 @@ def test_an_output_gradient_of_zero_is_said_to_be_zero_not_an_infinite_ratio(tmp
     assert m101.caused_by == ["G101"]
 
 
-# --- a forward that returns scores: read through the spec's output activation ------------------
+# --- a forward that returns scores; a check that could verify nothing --------------------------
 
 SCORES = """
 import numpy as np
@@ -622,7 +622,7 @@ def test_a_forward_that_returns_scores_is_read_through_the_spec_output(
     path = scores_case(tmp_path, output, loss, units, data)
     report = diagnose(load_spec(path), Selection(), Options(quick=True))
     assert [f.code for f in report.findings] == [], [f.message for f in report.findings]
-    assert not report.failed
+    assert report.verdict == "pass"
     (note,) = [line for line in report.about if line.startswith("output:")]
     assert f"{loss}({output}(scores))" in note
     assert CliRunner().invoke(main, ["diagnose", str(path), "--quick"]).exit_code == 0
@@ -642,3 +642,79 @@ def test_a_bug_behind_a_forward_that_returns_scores_exits_1(tmp_path, output, lo
     assert not [f for f in report.findings if f.code == "G104"]
     done = CliRunner().invoke(main, ["diagnose", str(path), "--quick", "--format", "json"])
     assert done.exit_code == 1 and json.loads(done.output)["verdict"] == "fail"
+
+
+SATURATED = """
+import numpy as np
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def forward(X, parameters):
+    A1 = sigmoid(parameters["W1"] @ X + parameters["b1"])
+    A2 = sigmoid(parameters["W2"] @ A1 + parameters["b2"])
+    return A2, (X, A1, A2)
+
+
+def compute_cost(AL, Y):
+    m = Y.shape[1]
+    return float(-np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL)) / m)
+
+
+def backward(parameters, cache, Y):
+    X, A1, A2 = cache
+    m = X.shape[1]
+    dZ2 = A2 - Y
+    dA1 = parameters["W2"].T @ dZ2
+    dZ1 = dA1 * A1 * (1 - A1)
+    return {
+        "dW1": dZ1 @ X.T / m,
+        "db1": np.sum(dZ1, axis=1, keepdims=True) / m,
+        "dW2": dZ2 @ A1.T / m,
+        "db2": np.sum(dZ2, axis=1, keepdims=True) / m,
+    }
+"""
+
+
+def saturated_case(tmp_path, std):
+    """Pixels 0–255 unscaled into sigmoids: with weights of std 20 every output is exactly 0
+    or 1, so their own cost takes log(0) wherever the check moves a parameter."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (40, 4)).round()
+    np.savez(tmp_path / "pixels.npz", x=x, y=(x[:, 0] > x[:, 1]).astype(float))
+    (tmp_path / "net.py").write_text(SATURATED)
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        "seed: 0\ndata: {source: npz, path: pixels.npz, scale: "
+        + ("none" if std > 1 else "minmax")
+        + "}\nmodel:\n"
+        f"  init: {{name: normal, std: {std}}}\n"
+        "  layers:\n    - {units: 32, activation: sigmoid}\n"
+        "    - {units: 1, activation: sigmoid}\nloss: bce\n"
+        "implementation:\n  module: net.py\n  forward: forward\n  backward: backward\n"
+        "  loss: compute_cost\n  layout: columns\n"
+    )
+    return path
+
+
+def test_a_check_that_verified_nothing_is_a_warning_and_never_a_pass(tmp_path):
+    path = saturated_case(tmp_path, std=20.0)
+    report = diagnose(load_spec(path), Selection(), Options(quick=True))
+    (g104,) = [f for f in report.findings if f.code == "G104"]
+    assert g104.severity.value == "warning" and g104.evidence["gradients_checked"] is False
+    assert g104.message.startswith("the gradients were not checked: no tensor could be verified")
+    assert "the loss is not finite" in g104.message
+    assert report.verdict == "unchecked"
+    done = CliRunner().invoke(main, ["diagnose", str(path), "--quick", "--format", "json"])
+    assert done.exit_code == 0 and json.loads(done.output)["verdict"] == "unchecked"
+    done = CliRunner().invoke(main, ["diagnose", str(path), "--quick", "--fail-on", "warning"])
+    assert done.exit_code == 1 and done.output.startswith("FAIL")  # a warning it fails on
+
+
+def test_the_same_net_scaled_is_checked(tmp_path):
+    report = diagnose(
+        load_spec(saturated_case(tmp_path, std=1.0)), Selection(), Options(quick=True)
+    )
+    assert not report.failed and not [f for f in report.findings if f.code == "G104"]

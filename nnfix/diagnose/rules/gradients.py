@@ -10,7 +10,7 @@ import numpy as np
 
 from nnfix.diagnose.context import Context
 from nnfix.diagnose.conventions import CONVENTION_RTOL, Reading, reading
-from nnfix.diagnose.findings import Finding, Fix
+from nnfix.diagnose.findings import GRADIENTS_CHECKED, Finding, Fix
 from nnfix.diagnose.gradcheck import BANDS, GradcheckResult, TensorCheck, classify, relative_error
 from nnfix.diagnose.network_check import KINK, NetworkTarget, batch
 from nnfix.diagnose.rules.derivatives import close
@@ -170,7 +170,7 @@ G104 = Rule(
     code="G104",
     name="gradcheck-unreliable",
     severity=INFO,
-    summary="the check could not be trusted somewhere (kinks near ReLU's 0, float32 code, gradients below the noise floor) and why",
+    summary="the check could not be trusted somewhere (kinks near ReLU's 0, float32 code, gradients below the noise floor, a non-finite loss) and why; a warning when it could verify nothing",
     detects=prose("""
         Places where a finite-difference check cannot give a verdict, and why: samples with a
         ReLU-family pre-activation within 1e-4 of 0, where the ±ε evaluations may straddle the
@@ -178,8 +178,11 @@ G104 = Rule(
         gradient is below the finite-difference noise floor, or agrees with the differences
         only within it (the loss's rounding over the step, including what saturated units
         pass on to it, and measured again with a 10× step where a tensor seems wrong); an
-        output probability of exactly 0 or 1, where the loss is clipped flat. These are
-        reported as unverifiable, never as wrong.
+        output probability of exactly 0 or 1, where the loss is clipped flat, or a loss that is
+        not finite where the check moves the parameters. These are reported as unverifiable,
+        never as wrong. When no tensor at all could be verified, the gradients were not
+        checked: the finding is a warning that says why, and the report's verdict says so in
+        every format (`UNCHECKED`, JSON `"verdict": "unchecked"`) — never a silent pass.
         """),
     why=prose("""
         Central differences (L(θ + ε) − L(θ − ε)) / 2ε assume a smooth function and exact
@@ -191,6 +194,9 @@ G104 = Rule(
     fix=prose("""
         Usually nothing: a few kink entries in a ReLU net are expected. If your code casts to
         float32, let it compute in the dtype it is given (nnfix passes float64 for the check).
+        When nothing could be verified, make the loss finite and measurable where the check
+        starts: scale the inputs, use an init that suits the activation, and let the loss see
+        probabilities where it takes their log.
         """),
     before=yaml_block("""
         implementation:
@@ -208,6 +214,9 @@ G104 = Rule(
         """),
     causes=(  # gradients too small to measure: a symmetric or saturated net explains them
         Cause(("Y101", "D102", "Y103"), when=lambda f: bool(f.evidence.get("unverifiable"))),
+        Cause(  # a loss that is not finite where the check starts: data or outputs that break it
+            ("D101", "D103", "D104"), when=lambda f: f.evidence.get(GRADIENTS_CHECKED) is False
+        ),
     ),
 )
 
@@ -433,8 +442,11 @@ def mismatches(
 def gradient_check(ctx: Context) -> list[Finding]:
     """The spec's net: backprop with the declared derivatives against finite differences."""
     init = ctx.init
-    if init is None or not np.isfinite(init.loss) or ctx.spec.implementation is not None:
+    if init is None or ctx.spec.implementation is not None:
         return []  # with an implementation, the user's own backward is what gets checked
+    if not np.isfinite(init.loss):
+        why = f"the loss at the initial parameters is {init.loss} (not finite): nothing to differentiate"
+        return [not_checked(why, {"loss": init.loss}, Fix(UNCHECKED_FIX["the loss is not finite"]))]
     x, y, excluded = batch(ctx.network, init.cache, init.y)
     gc = ctx.options.gradcheck
     with np.errstate(all="ignore"):
@@ -458,9 +470,26 @@ def gradient_check(ctx: Context) -> list[Finding]:
     return found + budget_finding(result) + unreliable(result, excluded)
 
 
+TOO_SMALL = (
+    "the gradients at init are too small to measure: an init that suits the activation (Y103) "
+    "or fewer saturating layers makes them measurable"
+)
+UNCHECKED_FIX = {  # G104 when no tensor could be verified: what makes the check possible, by why
+    "the loss is not finite": (
+        "make the loss finite where the check starts: an output of exactly 0 or 1 (saturated "
+        "units: scale the inputs, a smaller init) or values the loss cannot take (scores where "
+        "it wants probabilities) leave nothing to differentiate"
+    ),
+    "gradient below": TOO_SMALL,
+    "gradient too close": TOO_SMALL,
+}
+
+
 def unreliable(result: GradcheckResult, excluded: int = 0) -> list[Finding]:
     """A G104 naming what the check could not judge — tensors below the finite-difference
-    noise floor, differences across a ReLU kink — and why: unverifiable, never wrong."""
+    noise floor, differences across a ReLU kink, a loss that is not finite where it moves the
+    parameters — and why: unverifiable, never wrong. When it could verify no tensor at all,
+    the gradients were not checked: a warning, and the report's verdict says so (SPEC §3.5)."""
     unverifiable = [t for t in result.tensors if t.unverifiable]
     kinks = sum(t.kinks for t in result.tensors)
     if not unverifiable and not kinks:  # samples left out near kinks alone do not weaken it
@@ -476,16 +505,38 @@ def unreliable(result: GradcheckResult, excluded: int = 0) -> list[Finding]:
         reasons.append(
             f"{excluded} samples left out: a ReLU pre-activation within {KINK:g} of its kink"
         )
+    evidence: dict[str, object] = {
+        "unverifiable": [t.name for t in unverifiable],
+        "excluded_samples": excluded,
+        "kink_crossings": kinks,
+    }
+    if len(unverifiable) < len(result.tensors):
+        return [
+            G104.finding(
+                "the gradient check could not judge everything: " + "; ".join(reasons),
+                evidence=evidence,
+            )
+        ]
+    first = next(iter(kinds))
+    fix = next((text for start, text in UNCHECKED_FIX.items() if first.startswith(start)), None)
     return [
-        G104.finding(
-            "the gradient check could not judge everything: " + "; ".join(reasons),
-            evidence={
-                "unverifiable": [t.name for t in unverifiable],
-                "excluded_samples": excluded,
-                "kink_crossings": kinks,
-            },
+        not_checked(
+            f"no tensor could be verified — {'; '.join(reasons)}",
+            evidence,
+            Fix(fix) if fix else None,
         )
     ]
+
+
+def not_checked(why: str, evidence: dict[str, object], fix: Fix | None = None) -> Finding:
+    """The G104 warning of a gradient check that verified nothing: the gradients were not
+    checked, never a silent pass (SPEC §3.5); its evidence marks the report's verdict."""
+    return G104.finding(
+        f"the gradients were not checked: {why}",
+        evidence=evidence | {GRADIENTS_CHECKED: False},
+        fix=fix,
+        severity=WARNING,
+    )
 
 
 def _names(names: list[str]) -> str:
