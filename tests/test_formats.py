@@ -415,3 +415,69 @@ def test_every_registered_format_renders_and_names_its_suffixes(tmp_path):
         assert module.render(make_report()).strip()
         for suffix in module.SUFFIXES:
             assert formats.by_suffix(tmp_path / f"report{suffix}") == name
+
+
+# --- a gradient check that verified nothing: never a pass ------------------------------------
+
+
+def unchecked_report() -> Report:
+    """One spec whose gradient check could verify no tensor (a G104 warning says why), with
+    nothing at error level: exit 0, but no format may call it a pass (SPEC §3.5)."""
+    g104 = Finding(
+        code="G104",
+        name="gradcheck-unreliable",
+        severity=Severity.WARNING,
+        message="the gradients were not checked: no tensor could be verified — W2, W1: the "
+        "loss is not finite, or saturated, where the check moves the parameters",
+        location=Location(path=("implementation", "backward"), line=12, col=3),
+        evidence={"unverifiable": ["W2", "W1"], "gradients_checked": False},
+    )
+    spec = SpecReport(
+        spec="logits.yaml",
+        name="logits",
+        findings=[g104],
+        passes=[PassRun("your code", 0.2, None, ("G101", "G103", "G104", "G105"))],
+    )
+    clean = SpecReport(spec="configs/xor.yaml", name="xor", passes=[PassRun("static", 0.01)])
+    return Report([spec, clean])
+
+
+def test_every_format_says_the_gradients_were_not_checked():
+    report = unchecked_report()
+    assert not report.failed and report.verdict == "unchecked"
+    doc = stdjson.loads(jsonfmt.render(report))
+    assert doc["verdict"] == "unchecked"
+    assert [s["verdict"] for s in doc["specs"]] == ["unchecked", "pass"]
+    assert jsonfmt.load(jsonfmt.render(report)).verdict == "unchecked"  # it round-trips
+
+    headline = markdown.render(report).splitlines()[0]
+    assert "unchecked" in headline and "not checked" in headline and "pass" not in headline
+
+    (annotation,) = github.render(report).splitlines()
+    assert annotation.startswith("::warning ") and "the gradients were not checked" in annotation
+
+    root = ET.fromstring(junit.render(report))
+    suite = root.find("testsuite[@name='logits.yaml']")
+    case = suite.find("testcase[@name='G101 gradient-mismatch']")
+    assert "not checked" in case.find("skipped").get("message")  # never a passing G101
+    assert suite.find("testcase[@name='G104 gradcheck-unreliable']/failure") is not None
+
+    (invocation,) = stdjson.loads(sarif.render(report))["runs"][0]["invocations"]
+    (note,) = invocation["toolExecutionNotifications"]
+    assert note["level"] == "warning" and "not checked" in note["message"]["text"]
+
+    from nnfix.report import diagnose_rich
+
+    line = diagnose_rich.verdict(report).plain
+    assert line.startswith("UNCHECKED") and "the gradients were not checked (logits.yaml)" in line
+
+
+def test_the_html_and_svg_verdicts_say_the_gradients_were_not_checked():
+    pytest.importorskip("matplotlib")
+    from nnfix.report.formats import html, svg
+
+    report = unchecked_report()
+    page = html.render(report)
+    assert "<title>nnfix diagnose: UNCHECKED" in page and '"verdict unchecked">UNCHECKED' in page
+    drawn = svg.render(report)
+    assert "UNCHECKED (the gradients were not checked)" in drawn and "PASS —" not in drawn

@@ -234,6 +234,62 @@ def test_loss_gradient_errors(write_spec, gradient, fragment, factor):
         assert g105.caused_by == ["G102"] and not [f for f in found if f.code == "G101"]
 
 
+def test_a_declared_factor_beside_a_wrong_derivative_is_a_g105_and_g101s_below_it(write_spec):
+    """mse's gradient declared without its 2 (every tensor ½×) and layer 2's derivative given z:
+    the ½ is read from the tensors above layer 2 — a G105 the G102 explains — and only layers
+    2 and 1 are G101, explained by the A102 (SPEC §3.3)."""
+    path = write_spec(
+        """
+        data: {source: linear, features: 3, samples: 90}
+        model:
+          init: {name: normal, std: 0.4}
+          layers:
+            - {units: 9, activation: tanh}
+            - {units: 9, activation: {name: tanh, derivative: "1 - z**2"}}
+            - {units: 9, activation: tanh}
+            - {units: 1, activation: linear}
+        loss: {name: mse, gradient: "a - y"}
+        """
+    )
+    found = findings(path)
+    (g105,) = [f for f in found if f.code == "G105"]
+    assert g105.evidence["factor"] == pytest.approx(0.5, rel=1e-4)
+    assert g105.evidence["tensors"] == ["W4", "b4", "W3", "b3"] and g105.caused_by == ["G102"]
+    g101 = [f for f in found if f.code == "G101"]
+    assert [f.location.parameter for f in g101] == ["W2", "b2", "W1", "b1"]
+    assert all(f.caused_by[0] == "A102" for f in g101)  # the most direct cause first
+    assert g101[0].message.startswith("W4, b4, W3 and b3 are 0.5 × the true gradient; W2 is")
+
+
+def test_the_constant_is_read_from_the_tensors_nearest_the_output_that_agree():
+    from nnfix.diagnose.conventions import reading
+
+    net, x, y = net_and_batch(sizes=(4, 5, 5, 5, 3), names=("tanh",) * 3 + ("softmax",))
+
+    def read(**factors):
+        target = NetworkTarget(net, x, y, Loss("cce"))
+        for name, factor in factors.items():
+            target.grads[net.names.index(name)] *= factor
+        return reading(target.check(mode="full"), lambda name: int(name[1:]))
+
+    half = dict.fromkeys(net.names, 0.5)
+    # the sign of the delta into layer 3 flipped, W2 twice the ½ the rest carries
+    found = read(**half | {"W3": -0.5, "b3": -0.5, "W2": 1.0})
+    assert found.c == pytest.approx(0.5, rel=1e-6)
+    assert [t.name for t in found.off] == ["W3", "b3", "W2"]
+    # a bug in the output layer alone: its factor is no convention, the rest agree on 1
+    found = read(W4=3.0)
+    assert found.c == 1.0 and [t.name for t in found.off] == ["W4"]
+    # every weight m× (a shared dense layer's dW without its 1/m), every bias right: W4 and b4
+    # disagree, so the output layer carries no convention; nor does any other
+    found = read(**dict.fromkeys(["W4", "W3", "W2", "W1"], 8.0))
+    assert found.c == 1.0 and [t.name for t in found.off] == ["W4", "W3", "W2", "W1"]
+    # every tensor ½×: the convention alone; every tensor right: none
+    found = read(**half)
+    assert found.c == pytest.approx(0.5, rel=1e-6) and found.off == [] and found.convention
+    assert read().convention is None and read().off == []
+
+
 def test_right_declarations_are_silent(write_spec):
     path = spec(
         write_spec,

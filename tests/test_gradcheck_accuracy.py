@@ -413,6 +413,71 @@ def test_a_declared_factor_is_the_root_cause_of_its_g105(write_spec, spec, cause
     assert g105.caused_by == [cause]
 
 
+# --- a convention beside a bug: the constant read from the output, only the others G101 -------
+
+TANH_WITHOUT_SQUARE = (  # layer 2's delta takes 1 − tanh(Z) for tanh's derivative
+    '(parameters["W" + str(l)].T @ dZ) * ((1 - np.tanh(caches[l - 2][1])) if l == 3 '
+    "else act_grad(caches[l - 2][1]))"
+)
+
+
+@pytest.mark.parametrize(
+    ("options", "constant", "wrong", "kind", "line"),
+    [
+        (  # SPEC §3.3: ½‖a − y‖² differentiated as a − y, and the hidden delta's sign flipped
+            dict(
+                output="linear",
+                delta="AL - Y",
+                widths=(8, 8),
+                propagate=f"(-1 if l == 2 else 1) * {PROPAGATE}",
+            ),
+            0.5,
+            ["W1", "b1"],
+            "sign flipped",
+            "dZ = (-1 if l == 2",
+        ),
+        (  # the descent direction returned, and a wrong derivative two layers down
+            dict(output="softmax", delta="Y - AL", widths=(8, 8, 8), propagate=TANH_WITHOUT_SQUARE),
+            -1.0,
+            ["W2", "b2", "W1", "b1"],
+            "wrong in its pattern",
+            "dZ = (parameters",
+        ),
+        (  # a sum where the loss is a mean, and one bias divided by m
+            dict(
+                hidden="tanh",
+                output="sigmoid",
+                widths=(6, 6),
+                dW="dZ @ A_prev.T",
+                db="np.sum(dZ, axis=1, keepdims=True) / (m if l == 2 else 1)",
+            ),
+            "m",
+            ["b2"],
+            "divided by the batch size",
+            'grads["db" + str(l)]',
+        ),
+    ],
+)
+def test_a_convention_beside_a_bug_names_only_the_wrong_tensors(
+    tmp_path, options, constant, wrong, kind, line
+):
+    spec = user_spec(tmp_path, **options)
+    findings = found(spec)
+    (g105,) = [f for f in findings if f.code == "G105"]
+    m = g105.evidence["batch_size"]
+    c = m if constant == "m" else constant
+    assert g105.evidence["factor"] == pytest.approx(c, rel=1e-4)
+    g101 = [f for f in findings if f.code == "G101"]
+    assert [f.location.parameter for f in g101] == wrong, [f.message for f in g101]
+    assert all(f.evidence["convention"] == pytest.approx(c, rel=1e-4) for f in g101)
+    first = g101[0]
+    assert first.evidence["first_wrong"] and first.evidence["classification"].startswith(kind)
+    assert f"the rest is {c:.4g} ×" in first.message or f"against {c:.4g} ×" in first.message
+    source = first.location.source  # the line search judged their values against the same c
+    assert source is not None and line in source.code, first.message
+    assert not [f for f in findings if f.severity.value == "error" and f.code != "G101"]
+
+
 # --- the public check: global first -----------------------------------------------------------
 
 

@@ -707,3 +707,166 @@ def test_a_budget_that_runs_out_invents_no_error_in_correct_code(tmp_path):
     result = CliRunner().invoke(main, ["diagnose", str(path), "--quick", "--budget", "0.01"])
     assert result.exit_code == 0, result.output
     assert "U101" not in result.output
+
+
+# --- a forward that returns scores; a check that could verify nothing --------------------------
+
+SCORES = """
+import numpy as np
+
+
+def forward(params, X):
+    h = np.tanh(X @ params["W1"] + params["b1"])
+    scores = h @ params["W2"] + params["b2"]
+    return scores, (h, scores)
+
+
+def backward(params, cache, X, Y):
+    h, scores = cache
+    m = X.shape[0]
+    if scores.shape[1] == 1:
+        p = 1 / (1 + np.exp(-scores))
+    else:
+        e = np.exp(scores - scores.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+    dscores = (p - Y) / m
+    dW2 = h.T @ dscores
+    db2 = dscores.sum(axis=0, keepdims=True)
+    dh = dscores @ params["W2"].T
+    dz = dh * (1 - h**2)
+    dW1 = X.T @ dz
+    db1 = dz.sum(axis=0, keepdims=True)
+    return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+"""
+
+SCORES_SPEC = """
+data: {data}
+model:
+  layers:
+    - {{units: 8, activation: tanh}}
+    - {{units: {units}, activation: {output}}}
+loss: {loss}
+implementation:
+  module: net.py
+  forward: forward
+  backward: backward
+"""
+
+SCORED = [  # (output, loss, units, data)
+    ("softmax", "cce", 3, "{source: blobs, classes: 3, samples: 90}"),
+    ("sigmoid", "bce", 1, "{source: moons, samples: 90}"),
+]
+
+
+def scores_case(tmp_path, output, loss, units, data, code=SCORES):
+    (tmp_path / "net.py").write_text(code)
+    path = tmp_path / "spec.yaml"
+    path.write_text(SCORES_SPEC.format(data=data, units=units, output=output, loss=loss))
+    return path
+
+
+@pytest.mark.parametrize(("output", "loss", "units", "data"), SCORED)
+def test_a_forward_that_returns_scores_is_read_through_the_spec_output(
+    tmp_path, output, loss, units, data
+):
+    """cs231n's `loss(X)` returns the class scores: the loss takes them as probabilities only
+    through the spec's output activation, and their correct backward is checked and clean."""
+    path = scores_case(tmp_path, output, loss, units, data)
+    report = diagnose(load_spec(path), Selection(), Options(quick=True))
+    assert [f.code for f in report.findings] == [], [f.message for f in report.findings]
+    assert report.verdict == "pass"
+    (note,) = [line for line in report.about if line.startswith("output:")]
+    assert f"{loss}({output}(scores))" in note
+    assert CliRunner().invoke(main, ["diagnose", str(path), "--quick"]).exit_code == 0
+
+
+@pytest.mark.parametrize(("output", "loss", "units", "data"), SCORED)
+def test_a_bug_behind_a_forward_that_returns_scores_exits_1(tmp_path, output, loss, units, data):
+    """The tanh derivative written 1 − h: before, every tensor was unverifiable (the loss of
+    the scores was not finite), one G104 info, PASS and exit 0 on a real bug."""
+    code = SCORES.replace("dz = dh * (1 - h**2)", "dz = dh * (1 - h)")
+    path = scores_case(tmp_path, output, loss, units, data, code)
+    report = diagnose(load_spec(path), Selection(), Options(quick=True))
+    g101 = [f for f in report.findings if f.code == "G101"]
+    assert [f.location.parameter for f in g101] == ["W1", "b1"]
+    source = g101[0].location.source
+    assert source is not None and source.code == "dz = dh * (1 - h)"
+    assert not [f for f in report.findings if f.code == "G104"]
+    done = CliRunner().invoke(main, ["diagnose", str(path), "--quick", "--format", "json"])
+    assert done.exit_code == 1 and json.loads(done.output)["verdict"] == "fail"
+
+
+SATURATED = """
+import numpy as np
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def forward(X, parameters):
+    A1 = sigmoid(parameters["W1"] @ X + parameters["b1"])
+    A2 = sigmoid(parameters["W2"] @ A1 + parameters["b2"])
+    return A2, (X, A1, A2)
+
+
+def compute_cost(AL, Y):
+    m = Y.shape[1]
+    return float(-np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL)) / m)
+
+
+def backward(parameters, cache, Y):
+    X, A1, A2 = cache
+    m = X.shape[1]
+    dZ2 = A2 - Y
+    dA1 = parameters["W2"].T @ dZ2
+    dZ1 = dA1 * A1 * (1 - A1)
+    return {
+        "dW1": dZ1 @ X.T / m,
+        "db1": np.sum(dZ1, axis=1, keepdims=True) / m,
+        "dW2": dZ2 @ A1.T / m,
+        "db2": np.sum(dZ2, axis=1, keepdims=True) / m,
+    }
+"""
+
+
+def saturated_case(tmp_path, std):
+    """Pixels 0–255 unscaled into sigmoids: with weights of std 20 every output is exactly 0
+    or 1, so their own cost takes log(0) wherever the check moves a parameter."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (40, 4)).round()
+    np.savez(tmp_path / "pixels.npz", x=x, y=(x[:, 0] > x[:, 1]).astype(float))
+    (tmp_path / "net.py").write_text(SATURATED)
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        "seed: 0\ndata: {source: npz, path: pixels.npz, scale: "
+        + ("none" if std > 1 else "minmax")
+        + "}\nmodel:\n"
+        f"  init: {{name: normal, std: {std}}}\n"
+        "  layers:\n    - {units: 32, activation: sigmoid}\n"
+        "    - {units: 1, activation: sigmoid}\nloss: bce\n"
+        "implementation:\n  module: net.py\n  forward: forward\n  backward: backward\n"
+        "  loss: compute_cost\n  layout: columns\n"
+    )
+    return path
+
+
+def test_a_check_that_verified_nothing_is_a_warning_and_never_a_pass(tmp_path):
+    path = saturated_case(tmp_path, std=20.0)
+    report = diagnose(load_spec(path), Selection(), Options(quick=True))
+    (g104,) = [f for f in report.findings if f.code == "G104"]
+    assert g104.severity.value == "warning" and g104.evidence["gradients_checked"] is False
+    assert g104.message.startswith("the gradients were not checked: no tensor could be verified")
+    assert "the loss is not finite" in g104.message
+    assert report.verdict == "unchecked"
+    done = CliRunner().invoke(main, ["diagnose", str(path), "--quick", "--format", "json"])
+    assert done.exit_code == 0 and json.loads(done.output)["verdict"] == "unchecked"
+    done = CliRunner().invoke(main, ["diagnose", str(path), "--quick", "--fail-on", "warning"])
+    assert done.exit_code == 1 and done.output.startswith("FAIL")  # a warning it fails on
+
+
+def test_the_same_net_scaled_is_checked(tmp_path):
+    report = diagnose(
+        load_spec(saturated_case(tmp_path, std=1.0)), Selection(), Options(quick=True)
+    )
+    assert not report.failed and not [f for f in report.findings if f.code == "G104"]

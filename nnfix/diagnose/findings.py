@@ -24,6 +24,8 @@ class Severity(StrEnum):
 
 
 FAIL_ON_RANK = {"error": 3, "warning": 2, "info": 1, "never": 99}
+GRADIENTS_CHECKED = "gradients_checked"  # evidence: False where a gradient check verified nothing
+VERDICTS = ("error", "fail", "unchecked", "pass")  # as the JSON report writes them, worst first
 
 
 @dataclass
@@ -115,6 +117,17 @@ class SpecReport:
         threshold = FAIL_ON_RANK[self.fail_on]
         return any(f.severity.rank >= threshold for f in self.findings)
 
+    @property
+    def unchecked(self) -> bool:
+        """A gradient check verified no tensor (a G104 says why): whatever else passed, the
+        gradients were not checked, and the verdict must not read as a pass (SPEC §3.5)."""
+        return any(f.evidence.get(GRADIENTS_CHECKED) is False for f in self.findings)
+
+    @property
+    def verdict(self) -> str:
+        """ "fail", "unchecked" or "pass": what every format says of this spec."""
+        return "fail" if self.failed else "unchecked" if self.unchecked else "pass"
+
     def ordered(self) -> list[Finding]:
         """Root causes first (worst first), each followed by the symptoms it explains."""
         roots = sorted((f for f in self.findings if f.is_root_cause), key=_order)
@@ -172,6 +185,15 @@ class Report:
     def failed(self) -> bool:
         """Some spec has a finding at or above its `fail_on`."""
         return any(s.failed for s in self.specs)
+
+    @property
+    def verdict(self) -> str:
+        """ "error" (a spec could not be read: exit 2), "fail" (exit 1), "unchecked" (no finding
+        at `fail_on`, but some spec's gradients could not be checked: exit 0, not a pass) or
+        "pass" (exit 0)."""
+        if self.errors:
+            return "error"
+        return min((s.verdict for s in self.specs), key=VERDICTS.index, default="pass")
 
     def counts(self) -> dict[str, int]:
         return {s.value: sum(f.severity == s for f in self.findings) for s in Severity}

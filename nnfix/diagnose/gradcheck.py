@@ -84,10 +84,11 @@ class TensorCheck:
     def wrong(self) -> bool:
         return self.band == "wrong"
 
-    def worst(self, k: int = 3) -> list[tuple[Index, float, float]]:
-        """The k entries (directions only where no entry was compared) where backprop and finite
-        differences differ most: (index, yours, numeric)."""
-        gap = np.abs(self.analytic - self.numeric)
+    def worst(self, k: int = 3, c: float = 1.0) -> list[tuple[Index, float, float]]:
+        """The k entries (directions only where no entry was compared) where backprop and c ×
+        the finite differences differ most (c: the constant the rest of the backward carries):
+        (index, yours, numeric)."""
+        gap = np.abs(self.analytic - c * self.numeric)
         entry = np.array([not isinstance(i[0], str) for i in self.indices], bool)
         order = np.lexsort((-gap, ~entry))[:k] if entry.any() else np.argsort(-gap)[:k]
         return [(self.indices[j], float(self.analytic[j]), float(self.numeric[j])) for j in order]

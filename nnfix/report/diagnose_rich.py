@@ -252,8 +252,15 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(plural(counts[k], k) for k in shown)
 
 
+VERDICT = {  # the verdict word and its style, by Report.verdict (but "error", said apart)
+    "fail": ("FAIL", "bold red"),
+    "unchecked": ("UNCHECKED", "bold yellow"),
+    "pass": ("PASS", "bold green"),
+}
+
+
 def verdict(report: Report) -> Text:
-    counts, failed, n = report.counts(), report.failed, len(report.specs)
+    counts, n = report.counts(), len(report.specs)
     text = Text()
     if report.errors:  # exit 2: whatever was diagnosed, the run as a whole did not check all
         unread = len({e.spec for e in report.errors if e.spec})
@@ -265,7 +272,13 @@ def verdict(report: Report) -> Text:
         if n:
             text.append(f"; {n} diagnosed: {_counts(counts)}")
         return text
-    text.append("FAIL" if failed else "PASS", style="bold red" if failed else "bold green")
+    word, style = VERDICT[report.verdict]
+    text.append(word, style=style)
+    if report.verdict == "unchecked":  # never a pass: say what was not checked, and where
+        specs = [s.spec for s in report.specs if s.unchecked]
+        text.append(
+            "  the gradients were not checked" + (f" ({', '.join(specs)})" if n > 1 else "") + ";"
+        )
     if n == 1:  # the findings' lines name the spec; with none, the verdict does
         roots = len(causes(report.specs[0]))
         if not roots:

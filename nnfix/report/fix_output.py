@@ -20,6 +20,7 @@ from nnfix.fix.run import Repair, by_hand, suggestions
 from nnfix.fix.usercode import CodeChange
 from nnfix.fix.verify import NotTrained, Trained, improved, key
 from nnfix.report import snippet
+from nnfix.report.diagnose_rich import VERDICT
 from nnfix.spec import source
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "blue"}
@@ -85,9 +86,8 @@ def _counts(report: SpecReport) -> str:
 
 
 def _verdict(report: SpecReport) -> Text:
-    return Text(
-        "FAIL" if report.failed else "PASS", style="bold red" if report.failed else "bold green"
-    )
+    word, style = VERDICT[report.verdict]
+    return Text(word, style=style)
 
 
 def _codes(findings: list[Finding]) -> str:

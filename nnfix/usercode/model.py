@@ -27,6 +27,7 @@ from nnfix.usercode.sandbox import UserCallError
 Array = np.ndarray
 RTOL, ATOL = 1e-5, 1e-7  # their output agrees with the spec's network to this
 CONSTRUCT_BATCH = 7  # samples given to a constructor that takes the data (X, Y)
+PROBABILITY_LOSSES = ("bce", "cce")  # losses of probabilities: undefined on scores below 0
 
 
 class SetupError(Exception):
@@ -120,6 +121,8 @@ class UserModel:
         self.out_dtype: np.dtype | None = None  # the dtype their forward computed in
         self.initial: dict[str, Array] = {}  # every array of their objects as built, by path
         self.left_behind: Any = None  # what the last forward returned or set: a cache, arrays
+        self.loss_name = ""  # the spec's loss: what their forward's output is read for
+        self.scores: bool | None = None  # their forward returns the output's z (None: not known)
         # `nnfix init --from`, where the activations are what is being found: given an output of
         # theirs, the spec's network with the activations that compute it (None: none do)
         self.fit: (
@@ -224,6 +227,35 @@ class UserModel:
             f"returned {got}; expected the network's output, shape ({m}, {self.k}) or "
             f"({self.k}, {m}), alone or first in a tuple such as (AL, cache)",
         )
+
+    def reading(self, out: Array) -> tuple[Array, Array, str | None]:
+        """(z, a, the output activation's name) of the output layer, as the spec's loss reads
+        what their forward returned: (out, out, None) — or, where their forward returns values
+        no probability takes (below 0 or above 1) for a loss of probabilities (bce, cce) and the
+        spec's output activation makes probabilities of them, (out, that activation of out, its
+        name): the forward returns the output layer's pre-activation, the scores (as cs231n's
+        `loss(X)` does), and the loss is theirs through that activation. Decided on the first
+        output read, and said in the report's header."""
+        act, loss = self.network.activations[-1], self.loss_name
+        if self.scores is None:
+            low, high = act.builtin.output_range if act.builtin is not None else (-1.0, 1.0)
+            finite = out[np.isfinite(out)]
+            self.scores = bool(
+                loss in PROBABILITY_LOSSES
+                and low >= 0
+                and high <= 1
+                and (np.any(finite < 0) or np.any(finite > 1))
+            )
+            if self.scores:
+                self.found.notes.append(
+                    f"output: your forward returns the output layer's scores (values outside "
+                    f"[0, 1], which {loss} cannot take as probabilities): the loss is read "
+                    f"through the spec's {act.name} output, {loss}({act.name}(scores))"
+                )
+        if not self.scores:
+            return out, out, None
+        with np.errstate(all="ignore"):
+            return out, act.forward(out), act.builtin_name
 
     def probe_values(self) -> dict[str, Array]:
         """nnfix's initial parameters with biases made non-zero: zero biases would hide a bias

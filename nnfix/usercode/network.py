@@ -69,6 +69,8 @@ class UserNetwork:
         out = self.model.forward(x)
         if out is None:  # no forward of their own: the spec's network with their values
             out = self.as_network().forward(x.astype(np.float64)).a[-1]
+        else:  # their scores through the spec's output activation, where they return scores
+            out = self.model.reading(out)[1]
         return Cache(x, [], [out.astype(x.dtype, copy=False)])
 
     def loss(self, cache: Cache, y: Array, loss: Loss, l2: float = 0.0) -> float:

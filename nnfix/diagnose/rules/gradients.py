@@ -1,6 +1,6 @@
 """G: gradients against the mathematics — the declared loss gradient (G102), the net's backprop
 against central differences tensor by tensor (G101), gradient shapes (G103) and where the check
-cannot judge (G104)."""
+cannot judge (G104), and the constant a consistent backward carries (G105)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from collections.abc import Callable
 import numpy as np
 
 from nnfix.diagnose.context import Context
-from nnfix.diagnose.findings import Finding, Fix
-from nnfix.diagnose.gradcheck import BANDS, GradcheckResult
+from nnfix.diagnose.conventions import CONVENTION_RTOL, Reading, reading
+from nnfix.diagnose.findings import GRADIENTS_CHECKED, Finding, Fix
+from nnfix.diagnose.gradcheck import BANDS, GradcheckResult, TensorCheck, classify, relative_error
 from nnfix.diagnose.network_check import KINK, NetworkTarget, batch
 from nnfix.diagnose.rules.derivatives import close
 from nnfix.diagnose.rules.rule import (
@@ -78,7 +79,8 @@ G101 = Rule(
         (CS231n's bands for float64 central differences) — and only where the discrepancy
         exceeds the differences' own noise: the loss's rounding over the step, and for a
         tensor that seems wrong, how far its differences move between steps ε and 10ε.
-        Tensors that cannot be verified are left to G104.
+        Tensors that cannot be verified are left to G104. Where the backward carries a
+        convention (G105), each tensor is judged against that constant times its true gradient.
         """),
     causes=(  # the nearest wrong derivative at or above the tensor first: the most direct
         Cause(("A101", "A102", "A103"), layers="at_or_above"),
@@ -171,7 +173,7 @@ G104 = Rule(
     code="G104",
     name="gradcheck-unreliable",
     severity=INFO,
-    summary="the check could not be trusted somewhere (kinks near ReLU's 0, float32 code, gradients below the noise floor) and why",
+    summary="the check could not be trusted somewhere (kinks near ReLU's 0, float32 code, gradients below the noise floor, a non-finite loss) and why; a warning when it could verify nothing",
     detects=prose("""
         Places where a finite-difference check cannot give a verdict, and why: samples with a
         ReLU-family pre-activation within 1e-4 of 0, where the ±ε evaluations may straddle the
@@ -179,8 +181,11 @@ G104 = Rule(
         gradient is below the finite-difference noise floor, or agrees with the differences
         only within it (the loss's rounding over the step, including what saturated units
         pass on to it, and measured again with a 10× step where a tensor seems wrong); an
-        output probability of exactly 0 or 1, where the loss is clipped flat. These are
-        reported as unverifiable, never as wrong.
+        output probability of exactly 0 or 1, where the loss is clipped flat, or a loss that is
+        not finite where the check moves the parameters. These are reported as unverifiable,
+        never as wrong. When no tensor at all could be verified, the gradients were not
+        checked: the finding is a warning that says why, and the report's verdict says so in
+        every format (`UNCHECKED`, JSON `"verdict": "unchecked"`) — never a silent pass.
         """),
     why=prose("""
         Central differences (L(θ + ε) − L(θ − ε)) / 2ε assume a smooth function and exact
@@ -192,6 +197,9 @@ G104 = Rule(
     fix=prose("""
         Usually nothing: a few kink entries in a ReLU net are expected. If your code casts to
         float32, let it compute in the dtype it is given (nnfix passes float64 for the check).
+        When nothing could be verified, make the loss finite and measurable where the check
+        starts: scale the inputs, use an init that suits the activation, and let the loss see
+        probabilities where it takes their log.
         """),
     before=yaml_block("""
         implementation:
@@ -209,11 +217,11 @@ G104 = Rule(
         """),
     causes=(  # gradients too small to measure: a symmetric or saturated net explains them
         Cause(("Y101", "D102", "Y103"), when=lambda f: bool(f.evidence.get("unverifiable"))),
+        Cause(  # a loss that is not finite where the check starts: data or outputs that break it
+            ("D101", "D103", "D104"), when=lambda f: f.evidence.get(GRADIENTS_CHECKED) is False
+        ),
     ),
 )
-
-
-CONVENTION_RTOL = 1e-3  # G105: every tensor's factor within this of one constant
 
 
 G105 = Rule(
@@ -226,7 +234,9 @@ G105 = Rule(
         same constant c: the backward is consistent, but it differentiates c·L — a loss with
         a factor ½ (the quadratic cost ½‖a − y‖²), the descent direction −∇L returned for an
         update `W += lr·dW`, a sum over the samples where the loss is a mean. The finding says
-        which, and the spec key that declares it.
+        which, and the spec key that declares it. Where a bug sits beside the convention, c is
+        read from the tensors nearest the output that agree, the finding names them, and the
+        tensors that are not c × their true gradient are G101s judged against c.
         """),
     why=prose("""
         Such a backward trains exactly like the true one with its learning rate multiplied by
@@ -247,43 +257,38 @@ G105 = Rule(
         loss: {name: mse, scale: 0.5}
         """),
     thresholds=prose(f"""
-        Every tensor the check could judge is wrong, and each one's gradient is one constant
-        c (c ≠ 1) times its finite differences, to {CONVENTION_RTOL:g} relative plus the
-        differences' own noise; c is the factor of the tensor measured most precisely.
-        Tensors whose gradients are below the noise floor are not judged.
+        A tensor carries c when its gradient is c times its finite differences, to
+        {CONVENTION_RTOL:g} relative plus the differences' own noise. c (≠ 1) is read from the
+        first layer, from the output down, whose judged tensors all carry one factor that more
+        than one judged tensor carries (every tensor, where only one is judged); it is the
+        factor of the tensor measured most precisely among those that carry it. Tensors whose
+        gradients are below the noise floor are not judged.
         """),
-    causes=(Cause(("A101", "A102", "A103", "G102")),),
+    causes=(  # a factor the tensors nearest the output carry: the loss gradient, or a derivative
+        Cause(("G102",)),  # declared at or above the layer of the highest of them
+        Cause(("A101", "A102", "A103"), layers="at_or_above"),
+    ),
 )
 
 
-def convention(result: GradcheckResult) -> float | None:
-    """The one constant c every judged tensor is off by, if there is one (G105): every tensor
-    the check could judge is wrong, and each one's gradient is c times its finite differences
-    up to CONVENTION_RTOL and the differences' own noise. c is the factor known most precisely
-    (a tensor far above the noise floor); a tensor whose differences are too noisy for a
-    factor of its own need only agree with it."""
-    judged = [t for t in result.tensors if not t.unverifiable]
-    if not judged or not all(t.wrong for t in judged):
-        return None
-    known = [t for t in judged if t.factor]
-    if not known:
-        return None
-    best = min(known, key=lambda t: t.noise / max(float(np.linalg.norm(t.numeric)), 1e-300))
-    c = best.factor
-    assert c is not None
-    if abs(c - 1) < CONVENTION_RTOL:
-        return None
-    for t in judged:
-        fit = np.linalg.norm(t.analytic - c * t.numeric)
-        if fit > CONVENTION_RTOL * np.linalg.norm(t.analytic) + abs(c) * t.noise:
-            return None
-    return c
+def _listing(names: list[str]) -> str:
+    """["W4"] as "W4", ["W4", "b4", "W3"] as "W4, b4 and W3"."""
+    return (
+        ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + (names[-1] if names else "")
+    )
 
 
 def convention_finding(
-    c: float, batch_size: int, loss, path: SpecPath, what: str = "your backward"
+    c: float,
+    batch_size: int,
+    loss,
+    path: SpecPath,
+    what: str = "your backward",
+    carriers: list[str] | None = None,
+    layer: int | None = None,
 ) -> Finding:
-    """G105 for a factor c: what it means and the spec change that declares it."""
+    """G105 for a factor c: what it means and the spec change that declares it. `carriers`:
+    the tensors that carry it where others are G101s beside it (None: every judged one)."""
     m, k = batch_size, abs(c)
     near = CONVENTION_RTOL
     if abs(k - m) < near * m and loss.reduction == "mean":
@@ -313,49 +318,99 @@ def convention_finding(
         if c < 0
         else f"differentiates {differentiated}"
     )
-    return G105.finding(
-        f"every gradient of {what} is {c:.4g} × the true one: it {meaning}",
-        path=path,
-        evidence={"factor": c, "batch_size": m},
-        fix=fix,
-    )
+    evidence: dict[str, object] = {"factor": c, "batch_size": m}
+    if carriers is None:
+        message = f"every gradient of {what} is {c:.4g} × the true one: it {meaning}"
+    else:
+        message = (
+            f"the gradients of {what} nearest the output ({_listing(carriers)}) are {c:.4g} × "
+            f"the true ones: it {meaning}; the tensors that are not are judged against that"
+        )
+        evidence["tensors"] = carriers
+    return G105.finding(message, layer=layer, path=path, evidence=evidence, fix=fix)
+
+
+def gradient_findings(
+    result: GradcheckResult,
+    *,
+    batch_size: int,
+    loss,
+    layer_of: Callable[[str], int],
+    path_of: Callable[[int], SpecPath],
+    what: str,
+) -> tuple[list[Finding], Reading]:
+    """A check's G105 (the constant the backward carries, where it carries one) and a G101 for
+    each tensor that is not that constant × the true gradient, output first; and the reading
+    they come from (whose `agree` are the tensors right up to the convention)."""
+    read = reading(result, layer_of)
+    found: list[Finding] = []
+    if read.convention is not None:
+        carriers = None if not read.off else [t.name for t in read.agree]
+        top = max(layer_of(t.name) for t in read.agree)  # what explains c is at or above it
+        found.append(convention_finding(read.c, batch_size, loss, ("loss",), what, carriers, top))
+    return found + mismatches(result, read, layer_of, path_of, what, batch_size), read
+
+
+def _against(t: TensorCheck, c: float, batch_size: int | None) -> tuple[str, float | None, float]:
+    """t's classification, factor and relative error against c × the true gradient (c = 1:
+    the check's own)."""
+    if c == 1.0:
+        assert t.classification is not None
+        return t.classification, t.factor, t.error
+    kind, factor = classify(t.analytic, c * t.numeric, batch_size, None, abs(c) * t.noise)
+    return kind, factor, relative_error(t.analytic, c * t.numeric)
 
 
 def mismatches(
     result: GradcheckResult,
+    read: Reading,
     layer_of: Callable[[str], int],
     path_of: Callable[[int], SpecPath],
     where_code: str = "backprop",
+    batch_size: int | None = None,
 ) -> list[Finding]:
-    """G101 for each wrong tensor of a check, output first: the first wrong one is where the bug
-    enters; `layer_of(name)` is a tensor's layer, `path_of(layer)` the spec path to point at."""
+    """G101 for each tensor that is not c × its true gradient (`read`: c = 1 where the backward
+    carries no constant), output first: the first one is where the bug enters; `layer_of(name)`
+    is a tensor's layer, `path_of(layer)` the spec path to point at."""
     found = []
-    wrong = result.wrong
+    wrong = read.off
     wrong_names = {t.name for t in wrong}
+    c = read.c
     right_above: list[str] = []
     for t in result.tensors:
-        if not t.wrong:
-            right_above.append(t.name)
+        if t.name not in wrong_names:
+            if c == 1.0 or not t.unverifiable:
+                right_above.append(t.name)
             continue
         layer = layer_of(t.name)
         first = t is wrong[0]
         where = ""
         if first:
             if right_above:
-                names = (
-                    ", ".join(right_above[:-1])
-                    + (" and " if len(right_above) > 1 else "")
-                    + right_above[-1]
+                verb = (
+                    ("matches" if len(right_above) == 1 else "match")
+                    if c == 1.0
+                    else f"{'is' if len(right_above) == 1 else 'are'} {c:.4g} × the true gradient"
                 )
-                where = f"{names} match{'es' if len(right_above) == 1 else ''}; "
+                where = f"{_listing(right_above)} {verb}; "
             where += (
                 f"{t.name} is the first wrong tensor from the output: the bug enters at layer "
                 f"{layer}. "
             )
-        worst = t.worst(1)[0]
+        kind, factor, error = _against(t, c, batch_size)
+        worst = t.worst(1, c)[0]
+        if c == 1.0:
+            what = f"{t.name}'s gradient is {kind}"
+            numeric = f"finite differences {worst[2]:.4g}"
+        elif t.factor:
+            what = f"{t.name}'s gradient is {t.factor:.4g} × the true one where the rest is {c:.4g} ×: {kind}"
+            numeric = f"{c:.4g} × finite differences {c * worst[2]:.4g}"
+        else:
+            what = f"{t.name}'s gradient, against {c:.4g} × the true one, is {kind}"
+            numeric = f"{c:.4g} × finite differences {c * worst[2]:.4g}"
         message = (
-            f"{where}{t.name}'s gradient is {t.classification} (relative error {t.error:.2g}; "
-            f"at {worst[0]} {where_code} gives {worst[1]:.4g}, finite differences {worst[2]:.4g})"
+            f"{where}{what} (relative error {error:.2g}; at {worst[0]} {where_code} gives "
+            f"{worst[1]:.4g}, {numeric})"
         )
         same_layer = [u.name for u in result.tensors if u is not t and layer_of(u.name) == layer]
         if t.name.startswith("b") and not wrong_names & set(same_layer):
@@ -363,22 +418,23 @@ def mismatches(
                 f"; only the bias of layer {layer} is wrong (its weights match): look at how db "
                 "is reduced over the samples"
             )
+        evidence: dict[str, object] = {
+            "relative_error": error,
+            "classification": kind,
+            "factor": factor,
+            "mode": t.mode,
+            "worst": [{"index": list(i), "backprop": a, "numeric": n} for i, a, n in t.worst(3, c)],
+            "first_wrong": first,
+        }
+        if c != 1.0:
+            evidence["convention"] = c
         found.append(
             G101.finding(
                 message,
                 layer=layer,
                 parameter=t.name,
                 path=path_of(layer),
-                evidence={
-                    "relative_error": t.error,
-                    "classification": t.classification,
-                    "factor": t.factor,
-                    "mode": t.mode,
-                    "worst": [
-                        {"index": list(i), "backprop": a, "numeric": n} for i, a, n in t.worst()
-                    ],
-                    "first_wrong": first,
-                },
+                evidence=evidence,
                 fix=Fix(f"fix the backward step of layer {layer}"),
             )
         )
@@ -389,8 +445,11 @@ def mismatches(
 def gradient_check(ctx: Context) -> list[Finding]:
     """The spec's net: backprop with the declared derivatives against finite differences."""
     init = ctx.init
-    if init is None or not np.isfinite(init.loss) or ctx.spec.implementation is not None:
+    if init is None or ctx.spec.implementation is not None:
         return []  # with an implementation, the user's own backward is what gets checked
+    if not np.isfinite(init.loss):
+        why = f"the loss at the initial parameters is {init.loss} (not finite): nothing to differentiate"
+        return [not_checked(why, {"loss": init.loss}, Fix(UNCHECKED_FIX["the loss is not finite"]))]
     x, y, excluded = batch(ctx.network, init.cache, init.y)
     gc = ctx.options.gradcheck
     with np.errstate(all="ignore"):
@@ -403,17 +462,37 @@ def gradient_check(ctx: Context) -> list[Finding]:
         )
     ctx.gradchecked = result
     layer_of = {s.name: s.layer for s in ctx.network.slots}
-    c = convention(result)
-    if c is not None:
-        found = [convention_finding(c, len(x), ctx.spec.loss, ("loss",), "backprop")]
-    else:
-        found = mismatches(result, layer_of.__getitem__, lambda layer: ctx.layer_path(layer))
+    found, _ = gradient_findings(
+        result,
+        batch_size=len(x),
+        loss=ctx.spec.loss,
+        layer_of=layer_of.__getitem__,
+        path_of=lambda layer: ctx.layer_path(layer),
+        what="backprop",
+    )
     return found + budget_finding(result) + unreliable(result, excluded)
+
+
+TOO_SMALL = (
+    "the gradients at init are too small to measure: an init that suits the activation (Y103) "
+    "or fewer saturating layers makes them measurable"
+)
+UNCHECKED_FIX = {  # G104 when no tensor could be verified: what makes the check possible, by why
+    "the loss is not finite": (
+        "make the loss finite where the check starts: an output of exactly 0 or 1 (saturated "
+        "units: scale the inputs, a smaller init) or values the loss cannot take (scores where "
+        "it wants probabilities) leave nothing to differentiate"
+    ),
+    "gradient below": TOO_SMALL,
+    "gradient too close": TOO_SMALL,
+}
 
 
 def unreliable(result: GradcheckResult, excluded: int = 0) -> list[Finding]:
     """A G104 naming what the check could not judge — tensors below the finite-difference
-    noise floor, differences across a ReLU kink — and why: unverifiable, never wrong."""
+    noise floor, differences across a ReLU kink, a loss that is not finite where it moves the
+    parameters — and why: unverifiable, never wrong. When it could verify no tensor at all,
+    the gradients were not checked: a warning, and the report's verdict says so (SPEC §3.5)."""
     unverifiable = [t for t in result.tensors if t.unverifiable]
     kinks = sum(t.kinks for t in result.tensors)
     if not unverifiable and not kinks:  # samples left out near kinks alone do not weaken it
@@ -429,16 +508,38 @@ def unreliable(result: GradcheckResult, excluded: int = 0) -> list[Finding]:
         reasons.append(
             f"{excluded} samples left out: a ReLU pre-activation within {KINK:g} of its kink"
         )
+    evidence: dict[str, object] = {
+        "unverifiable": [t.name for t in unverifiable],
+        "excluded_samples": excluded,
+        "kink_crossings": kinks,
+    }
+    if len(unverifiable) < len(result.tensors):
+        return [
+            G104.finding(
+                "the gradient check could not judge everything: " + "; ".join(reasons),
+                evidence=evidence,
+            )
+        ]
+    first = next(iter(kinds))
+    fix = next((text for start, text in UNCHECKED_FIX.items() if first.startswith(start)), None)
     return [
-        G104.finding(
-            "the gradient check could not judge everything: " + "; ".join(reasons),
-            evidence={
-                "unverifiable": [t.name for t in unverifiable],
-                "excluded_samples": excluded,
-                "kink_crossings": kinks,
-            },
+        not_checked(
+            f"no tensor could be verified — {'; '.join(reasons)}",
+            evidence,
+            Fix(fix) if fix else None,
         )
     ]
+
+
+def not_checked(why: str, evidence: dict[str, object], fix: Fix | None = None) -> Finding:
+    """The G104 warning of a gradient check that verified nothing: the gradients were not
+    checked, never a silent pass (SPEC §3.5); its evidence marks the report's verdict."""
+    return G104.finding(
+        f"the gradients were not checked: {why}",
+        evidence=evidence | {GRADIENTS_CHECKED: False},
+        fix=fix,
+        severity=WARNING,
+    )
 
 
 def _names(names: list[str]) -> str:

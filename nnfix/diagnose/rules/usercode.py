@@ -20,9 +20,7 @@ from nnfix.diagnose.rules.gradients import (
     G104,
     G105,
     budget_finding,
-    convention,
-    convention_finding,
-    mismatches,
+    gradient_findings,
     unreliable,
 )
 from nnfix.diagnose.rules.rule import ERROR, USER_CODE, WARNING, Rule, check, prose, yaml_block
@@ -296,6 +294,7 @@ def user_forward(ctx: Context) -> list[Finding]:
         return []
     if out is None:
         return []  # no forward of their own: the spec's network is the truth
+    out = model.reading(out)[1]  # scores: compared through the spec's output activation
     changed = [n for n, v in model.get_params().items() if not np.array_equal(v, before[n])]
     if changed:
         model.set_params(before)
@@ -469,13 +468,17 @@ def _gradients(ctx: Context, model: UserModel) -> tuple[list[Finding], list[str]
     finally:
         model.set_params(ctx.user_values)
     ctx.gradchecked = result
-    right = [t.name for t in result.tensors if not t.wrong]
-    c = convention(result)
-    if c is not None:
-        found.append(convention_finding(c, m, ctx.spec.loss, ("loss",)))
-    else:
-        found += mismatches(result, layer_of.__getitem__, lambda layer: path, "your backward")
-    return found + budget_finding(result) + unreliable(result, excluded), right
+    judged, read = gradient_findings(
+        result,
+        batch_size=m,
+        loss=ctx.spec.loss,
+        layer_of=layer_of.__getitem__,
+        path_of=lambda layer: path,
+        what="your backward",
+    )
+    off = {t.name for t in read.off}  # right: up to the constant the rest of it carries
+    right = [t.name for t in result.tensors if t.name not in off]
+    return found + judged + budget_finding(result) + unreliable(result, excluded), right
 
 
 def _smooth_batch(ctx: Context) -> tuple[Batch, int]:
@@ -529,9 +532,10 @@ def _check(ctx: Context, model: UserModel, batch: Batch, grads: dict[str, np.nda
         if out is None:  # no forward of their own: the spec's network with their values
             net = spec_net()
             return net.loss(net.forward(batch.x), batch.y, ctx.loss)
-        if _saturated(ctx.loss.name, out, batch.y):
+        z, a, output = model.reading(out)  # their scores: through the spec's output activation
+        if output is None and _saturated(ctx.loss.name, a, batch.y):
             return math.inf  # the loss is clipped there: flat, nothing to check against
-        return ctx.loss.value(out, out, batch.y, None)
+        return ctx.loss.value(z, a, batch.y, output)
 
     net = spec_net()
     with np.errstate(all="ignore"):

@@ -25,6 +25,7 @@ h2 .path { font-weight: normal; color: #666; font-size: 0.9rem; margin-left: 0.5
 .verdict { font-weight: bold; padding: 0 0.4rem; border-radius: 3px; color: #fff; }
 .verdict.fail, .verdict.error { background: #c62828; }
 .verdict.pass { background: #2e7d32; }
+.verdict.unchecked { background: #b26a00; }
 pre.report { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
   font-size: 12.5px; line-height: 1.35; background: #fafafa; border: 1px solid #e5e5e5;
   padding: 0.75rem 1rem; white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -76,7 +77,7 @@ def render(report: Report) -> str:
 
 
 def _verdict(report: Report) -> str:
-    return "ERROR" if report.errors else "FAIL" if report.failed else "PASS"
+    return report.verdict.upper()
 
 
 def _text(report: Report, verbose: bool) -> str:
@@ -103,7 +104,7 @@ def _escape(value: str) -> str:
 def _section(spec: SpecReport, index: int) -> str:
     from nnfix.report.plots.diagnosis import plots
 
-    verdict = "fail" if spec.failed else "pass"
+    verdict = spec.verdict
     head = (
         f'<h2 id="spec-{index}">{_escape(spec.name)}<span class="path">{_escape(spec.spec)}'
         f'</span> <span class="verdict {verdict}">{verdict.upper()}</span></h2>'

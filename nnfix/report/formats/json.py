@@ -24,10 +24,6 @@ SCHEMA_VERSION = 1  # `nnfix_report`: bumped when a field is removed, renamed or
 SUFFIXES = (".json",)  # --output names that ask for this format
 
 
-def _verdict(failed: bool) -> str:
-    return "fail" if failed else "pass"
-
-
 def finding_document(f: Finding) -> dict:
     return {
         "code": f.code,
@@ -78,7 +74,7 @@ def spec_document(s: SpecReport) -> dict:
         "spec": s.spec,
         "name": s.name,
         "fail_on": s.fail_on,
-        "verdict": _verdict(s.failed),
+        "verdict": s.verdict,
         "passes": [_pass_document(p) for p in s.passes],
         "layers": plain(s.layers),
         "about": list(s.about),
@@ -104,7 +100,7 @@ def document(report: Report) -> dict:
     return {
         "nnfix_report": SCHEMA_VERSION,
         "version": __version__,
-        "verdict": "error" if report.errors else _verdict(report.failed),
+        "verdict": report.verdict,
         "fail_on": report.fail_on,
         "counts": report.counts(),
         "specs": [spec_document(s) for s in report.specs],

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from nnfix.diagnose.findings import Finding, Report, SpecReport
+from nnfix.diagnose.findings import GRADIENTS_CHECKED, Finding, Report, SpecReport
 from nnfix.report.formats._common import evidence_text, fix_text, where
 
 # what XML 1.0 cannot hold even escaped (ANSI colour codes in a traceback, say)
 _NOT_XML = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])
 
 SUFFIXES = (".xml",)  # --output names that ask for this format
+UNVERIFIED = ("G101", "G105")  # what a gradient check that verified no tensor could not find
 
 
 def xml_text(text: str) -> str:
@@ -53,7 +54,10 @@ def _codes(report: Report, checked: set[str] | None) -> list[tuple[str, str]]:
 
 
 def _skipped(spec: SpecReport, code: str) -> str | None:
-    """Why `code` was not checked on this spec: every pass that checks it was skipped."""
+    """Why `code` was not checked on this spec: every pass that checks it was skipped, or the
+    gradient check behind it verified no tensor (never a passing test case: SPEC §3.5)."""
+    if code in UNVERIFIED and spec.unchecked:
+        return next(f.message for f in spec.findings if f.evidence.get(GRADIENTS_CHECKED) is False)
     covering = [p for p in spec.passes if code in getattr(p, "codes", ())]
     if covering and all(p.skipped for p in covering):
         return "; ".join(sorted({p.skipped for p in covering if p.skipped}))

@@ -17,6 +17,12 @@ CAUSE_COLUMNS = ("root cause", "location", "message", "fix", "explains")
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 SUFFIXES = (".md", ".markdown")  # --output names that ask for this format
+VERDICT = {
+    "error": "⛔ error",
+    "fail": "❌ fail",
+    "unchecked": "⚠️ unchecked: the gradients were not checked",
+    "pass": "✅ pass",
+}
 
 
 def text(value: object) -> str:
@@ -83,6 +89,8 @@ def _spec(spec: SpecReport) -> list[str]:
     if not findings:
         return [f"### ✅ {title}: no findings", ""]
     mark = "❌" if spec.failed else "⚠️"
+    if spec.unchecked and not spec.failed:
+        title += " — the gradients were not checked"
     counts = {s: sum(f.severity.value == s for f in findings) for s in SEVERITY}
     entries = causes(spec)
     summary = _plural(len(entries), "root cause") + " · "
@@ -124,7 +132,7 @@ def _errors(report: Report) -> list[str]:
 
 def render(report: Report) -> str:
     counts = report.counts()
-    verdict = "⛔ error" if report.errors else "❌ fail" if report.failed else "✅ pass"
+    verdict = VERDICT[report.verdict]
     tally = ", ".join(_plural(counts[s], s) for s in ("error", "warning", "info"))
     out = [
         f"## nnfix diagnose: {verdict} — {tally}",

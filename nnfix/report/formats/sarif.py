@@ -8,7 +8,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import quote
 
 from nnfix import __version__
-from nnfix.diagnose.findings import Finding, Report, Source
+from nnfix.diagnose.findings import GRADIENTS_CHECKED, Finding, Report, Source
 from nnfix.report.formats._common import fix_text, plain
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -115,7 +115,8 @@ def result(spec: str, f: Finding, index: dict[str, int]) -> dict:
 
 def _invocation(report: Report) -> dict:
     """Whether every spec could be read; each problem of one that could not, as a tool
-    execution notification at its file and line (SARIF 2.1.0 §3.20, §3.58)."""
+    execution notification at its file and line (SARIF 2.1.0 §3.20, §3.58), and, as a warning,
+    each spec whose gradients could not be checked."""
     notes = []
     for e in report.errors:
         physical: dict = {"artifactLocation": artifact_location(e.file)}
@@ -128,6 +129,16 @@ def _invocation(report: Report) -> dict:
                 "locations": [{"physicalLocation": physical}],
             }
         )
+    for spec in report.specs:  # a check that verified nothing: said beside the results
+        for f in spec.findings:
+            if f.evidence.get(GRADIENTS_CHECKED) is False:
+                notes.append(
+                    {
+                        "level": "warning",
+                        "message": {"text": f"{spec.spec}: {f.message}"},
+                        "locations": [{"physicalLocation": _spec_location(spec.spec, f)}],
+                    }
+                )
     return {"executionSuccessful": not report.errors, "toolExecutionNotifications": notes}
 
 

@@ -57,7 +57,9 @@ def _headline(report: Report) -> str:
         unread = len({e.spec for e in report.errors})
         what = f"{unread} spec{'s' if unread != 1 else ''} could not be read"
         return f"nnfix diagnose: ERROR — {what}" + (f"; {n} diagnosed: {found}" if n else "")
-    verdict = "FAIL" if report.failed else "PASS"
+    verdict = report.verdict.upper()
+    if report.verdict == "unchecked":
+        verdict += " (the gradients were not checked)"
     return f"nnfix diagnose: {verdict} — {n} spec{'s' if n != 1 else ''}: {found}"
 
 
@@ -82,7 +84,9 @@ class _Page:
         self.y += 4
 
     def heading(self, spec: SpecReport, index: int) -> None:
-        verdict = "FAIL" if spec.failed else "PASS"
+        verdict = spec.verdict.upper()
+        if spec.verdict == "unchecked":
+            verdict += " (the gradients were not checked)"
         self.parts.append(f'<g class="nnfix-spec" id="s{index}">')
         self.line(f"{spec.name} ({spec.spec}): {verdict}", size=12, weight="bold")
         roots: dict[tuple[str, str], list[str]] = {}

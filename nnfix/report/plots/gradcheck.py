@@ -73,6 +73,8 @@ def draw(series: Series) -> Figure | None:
         else f"all {count} tensors checked agree"
         if not unverifiable
         else f"{count - len(unverifiable)} of {count} tensors agree, {len(unverifiable)} unverifiable"
+        if len(unverifiable) < count
+        else f"no tensor of {count} could be verified: the gradients were not checked"
     )
     if series.not_checked:
         verdict += f"; not checked (--budget): {', '.join(series.not_checked)}"
