@@ -86,6 +86,7 @@ class Judge:
         self.shapes: dict[tuple, list[Known]] = defaultdict(list)
         for known in truth.knowns:
             self.shapes[_flat(known.value).shape].append(known)
+        self._statuses: dict[tuple, str] = {}  # a value's status, once per value and convention
 
     def factors(self, known: Known, final: bool = False) -> tuple[float, ...]:
         """What a correct backward may hold in place of `known`: the true value times these
@@ -133,11 +134,19 @@ class Judge:
 
     def status(self, value: Array) -> str:
         """ "exact" (a true array), "like" (a true array with a mistake in it), "unknown" (of a
-        true array's shape, and like none) or "other" (not judged)."""
+        true array's shape, and like none) or "other" (not judged). Judged once per value: a
+        net of many same-shaped layers gives every value as many candidates as it has layers,
+        and every search walks the same values again."""
         if not _usable(value):
             return "other"
         if not self.candidates(value):
             return "other"
+        key = (fingerprint(value), self.c, self.sign)
+        if key not in self._statuses:
+            self._statuses[key] = self._judged(value)
+        return self._statuses[key]
+
+    def _judged(self, value: Array) -> str:
         if self.exact(value) is not None:
             return "exact"
         return "like" if self.like(value) else "unknown"

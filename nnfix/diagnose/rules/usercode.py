@@ -195,6 +195,9 @@ def _locate(ctx: Context, model: UserModel, found: list[Finding], right: list[st
         if search is None:
             return
         for f in wanted:
+            if ctx.options.remaining() <= 0:  # --budget: the findings stand without their line
+                f.evidence["line"] = "not searched: --budget ran out"
+                continue
             name = f.location.parameter
             if f.code == "U101":
                 _point(f, search.raised(), "the wrong value is made at")
