@@ -3,6 +3,7 @@ threads, change directory, close stdout, kill its process — becomes a UserCall
 WorkerDied naming the call, and nnfix's process carries on with its own output and exit."""
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -147,3 +148,46 @@ def test_in_process_calls_are_guarded_too():
     cwd = os.getcwd()
     sandbox.call("forward", hostile, "chdir")
     assert os.getcwd() == cwd
+
+
+ORPHAN = """
+import os, sys, time
+from nnfix.usercode import sandbox
+
+def task(emit, path):
+    with open(path, "w") as f:
+        f.write(str(os.getpid()))
+    while True:  # a worker busy for ever, as user code stuck in a loop
+        time.sleep(0.01)
+
+sandbox.run(task, sys.argv[1], timeout=3600)
+"""
+
+
+def test_a_worker_whose_nnfix_was_killed_ends_too(tmp_path):
+    """nnfix killed from outside (a CI timeout, the fuzzer's) leaves no worker running on."""
+    script, pidfile = tmp_path / "orphan.py", tmp_path / "worker.pid"
+    script.write_text(ORPHAN)
+    parent = subprocess.Popen([sys.executable, str(script), str(pidfile)])
+    try:
+        deadline = time.monotonic() + 60
+        while not pidfile.exists() or not pidfile.read_text():
+            assert time.monotonic() < deadline, "the worker never started"
+            time.sleep(0.05)
+        worker = int(pidfile.read_text())
+        parent.kill()
+        parent.wait()
+        while _alive(worker):
+            assert time.monotonic() < deadline, "the worker outlived nnfix"
+            time.sleep(0.05)
+    finally:
+        parent.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie waiting for its reaper is gone
+        return f.read().split()[2] != "Z"

@@ -354,7 +354,8 @@ def _worker(task, args, sender, status, capture_fd, timeout, broken) -> None:
     warnings.simplefilter("ignore")
     os._exit = _intercepted_exit  # type: ignore[assignment]
     GUARD = Guard(timeout, status, broken, worker=True)
-    threading.Thread(target=_watchdog, args=(status, timeout), daemon=True).start()
+    parent = os.getppid()
+    threading.Thread(target=_watchdog, args=(status, timeout, parent), daemon=True).start()
 
     def emit(event) -> None:
         sender.send(("event", event))
@@ -379,9 +380,11 @@ def _intercepted_exit(code: int = 0) -> None:
     _REAL_EXIT(code)
 
 
-def _watchdog(status: Status, timeout: float) -> None:
+def _watchdog(status: Status, timeout: float, parent: int) -> None:
     while True:
         time.sleep(BEAT)
+        if os.getppid() != parent:  # nnfix itself was killed: nobody is left to read the result
+            _REAL_EXIT(1)
         call_info = status.call()
         if call_info is None or call_info[1] < timeout + GRACE:
             status.beat()
