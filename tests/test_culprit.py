@@ -258,3 +258,47 @@ def test_the_terminal_report_shows_the_user_s_line(tmp_path):
     assert f"at mlp.py:{number}:5" in verbose.stdout  # -v: the lines around it, a caret
     assert f"> {number} |     d2 = (d3 @ params" in verbose.stdout
     assert "|     ^^^^" in verbose.stdout
+
+
+def test_the_line_search_judges_each_value_once(tmp_path, monkeypatch):
+    """Every search walks the values its backward made; each is judged against the truth once
+    (a net of many same-shaped layers otherwise judged them again per finding, for minutes)."""
+    from collections import Counter
+
+    from nnfix.usercode import culprit
+    from nnfix.usercode.trace import fingerprint
+
+    log = tmp_path / "judged.txt"  # the search runs in nnfix's worker process: counted there
+    original = culprit.Judge._judged
+
+    def counting(self, value):
+        with log.open("a") as f:
+            f.write(repr((fingerprint(value), self.c, self.sign)) + "\n")
+        return original(self, value)
+
+    monkeypatch.setattr(culprit.Judge, "_judged", counting)
+    spec = write_case(tmp_path / "case", "d1 = (d2", "d1 = 3 * (d2")
+    report = diagnose(load_spec(spec), Selection(), Options(quick=True, budget=60))
+    assert next(f for f in report.findings if f.code == "G101").location.source is not None
+    judged = Counter(log.read_text().splitlines())
+    assert judged and max(judged.values()) == 1
+
+
+def test_a_line_search_past_the_budget_leaves_the_finding_and_says_why(tmp_path, monkeypatch):
+    import time
+
+    from nnfix.diagnose.rules import usercode
+
+    original = usercode._search
+
+    def late(ctx, *args):  # the budget runs out while the line search is being set up
+        found = original(ctx, *args)
+        ctx.options.deadline = time.perf_counter() - 1
+        return found
+
+    monkeypatch.setattr(usercode, "_search", late)
+    spec = write_case(tmp_path, "d1 = (d2", "d1 = 3 * (d2")
+    report = diagnose(load_spec(spec), Selection(), Options(quick=True, budget=60))
+    g101 = next(f for f in report.findings if f.code == "G101")
+    assert g101.location.parameter == "W1" and g101.location.source is None
+    assert g101.evidence["line"] == "not searched: --budget ran out"
