@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from nnfix.cli import main
 from nnfix.diagnose.context import Context, Options
 from nnfix.diagnose.pipeline import Selection, diagnose
+from nnfix.diagnose.rules import training
 from nnfix.spec.load import load_spec
 
 from .conftest import CONFIGS
@@ -190,6 +191,12 @@ SLOW_STARTS = [  # correct nets, small init: on the plateau after the probe, lea
         "{source: circles, samples: 400}",
         "{optimizer: sgd, lr: 2.0, epochs: 5000, batch_size: full}",
     ),
+    (  # one tanh hidden layer whose gradients have stopped growing by the end of the probe:
+        # its weights still move steadily on towards the leave (at about step 1,040)
+        ["{units: 8, activation: tanh}"],
+        "{source: xor, samples: 300}",
+        "{optimizer: sgd, lr: 0.3, epochs: 3000, batch_size: full}",
+    ),
 ]
 
 
@@ -232,6 +239,81 @@ def test_a_correct_net_with_a_small_init_is_a_slow_start_not_stuck(write_spec, h
     actual = _leaves(path, 4 * step)
     assert actual is not None and actual / 2 <= step <= 2 * actual, (step, actual)
     assert t109.fix.path == ("model", "init") and t109.fix.value == "xavier_normal"
+
+
+SEED_003 = """
+seed: 0
+data: {{source: xor, samples: 400}}
+model:
+  init: {{name: uniform, low: 0, high: 1}}   # np.random.rand
+  layers:
+    - {{units: 5, activation: sigmoid}}
+    - {{units: 5, activation: sigmoid}}
+    - {{units: 1, activation: sigmoid}}
+loss: bce
+train: {{optimizer: sgd, lr: 1.0, schedule: {schedule}, epochs: 2000, batch_size: full}}
+"""
+
+
+def test_a_plateau_held_by_lr_per_epoch_is_stuck_not_a_slow_start(write_spec):
+    """All sigmoid, uniform [0, 1) weights, lr divided by the epoch: the loss sits at ln 2 and,
+    trained whole, never leaves it — the schedule leaves 2,000 epochs the learning rate of about
+    8. It is a T102 (exit 1) that the schedule's T105 explains, never a slow start."""
+    path = write_spec(SEED_003.format(schedule="{name: inverse_time, decay: 1.0}"))
+    report = run(path, budget=60)
+    assert "T109" not in codes(report)
+    (t102,) = by_code(report, "T102")
+    assert t102.severity.value == "error" and "T105" in t102.caused_by
+    assert "stuck" not in t102.evidence  # nothing structural: the run's schedule holds it
+    assert _leaves(path, 2000) is None  # the spec's own run ends on the plateau
+    result = CliRunner().invoke(main, ["diagnose", str(path), "--select", "T102,T105"])
+    assert result.exit_code == 1
+
+
+def test_the_same_net_with_a_constant_lr_is_not_stuck(write_spec):
+    path = write_spec(SEED_003.format(schedule="constant"))
+    report = run(path, budget=60)
+    assert "T102" not in codes(report)
+    assert _leaves(path, 2000) is not None
+
+
+def test_a_slow_start_whose_epochs_end_first_is_stuck(write_spec):
+    """The third slow start with 700 epochs instead of 3,000: it would leave near step 1,040,
+    after the run has ended, so the run ends on the plateau (T102, with the sums of learning
+    rates it needs and has)."""
+    path = mlp(
+        write_spec,
+        ["{units: 8, activation: tanh}", "{units: 1, activation: sigmoid}"],
+        data="{source: xor, samples: 300}",
+        init="{name: normal, std: 0.01}",
+        train="{optimizer: sgd, lr: 0.3, epochs: 700, batch_size: full}",
+    )
+    report = run(path, budget=60)
+    assert "T109" not in codes(report)
+    (t102,) = by_code(report, "T102")
+    e = t102.evidence
+    assert e["lr_time_needed"] > training.LATE * e["lr_time_left"]
+    assert e["lr_time_left"] == pytest.approx(0.3 * (700 - e["steps"]))
+    assert _leaves(path, 700) is None
+
+
+def test_a_layer_whose_updates_round_away_gets_no_gradient():
+    """A gradient of 1e-12 moves no float32 weight of size 1 (its rounding is 1.2e-7): the
+    floor is what moves a weight, not 1e-30."""
+    from types import SimpleNamespace
+
+    from nnfix.diagnose.probe import ProbeRecord
+
+    trained = SimpleNamespace(weights=[np.ones((4, 4), np.float32)] * 2)  # norm 4 each
+    record = ProbeRecord(network=trained, start_norm=[4.0, 4.0])  # type: ignore[arg-type]
+    record.loss = [0.69] * 600
+    record.moved = [[0.0, 1e-3 * step] for step in range(600)]
+    assert training.unmoved(record, 1)  # never moved
+    assert not training.unmoved(record, 2)  # moved 0.6: a gradient reaches it
+    record.moved = [[1e-9 * step, 0.0] for step in range(600)]  # 6e-7 of 4 in 600 steps
+    assert training.unmoved(record, 1)
+    record.moved = [[1e-6 * step, 0.0] for step in range(600)]  # 6e-4: moved
+    assert not training.unmoved(record, 1)
 
 
 def test_a_slow_start_beside_broken_math_is_the_bugs_plateau(write_spec):

@@ -9,6 +9,7 @@ import numpy as np
 
 from nnfix.diagnose.context import Context
 from nnfix.diagnose.findings import Finding, Fix
+from nnfix.diagnose.plateau import GROWTH_MIN, GROWTH_SE, LATE, LEAVE_SHARE, Leave, leave
 from nnfix.diagnose.probe import STILL_LEARNING, ProbeRecord, overfit
 from nnfix.diagnose.rules.init import IDENTICAL, similarity
 from nnfix.diagnose.rules.rule import (
@@ -20,6 +21,7 @@ from nnfix.diagnose.rules.rule import (
     TRAINING_PROBE,
     WARNING,
     Becomes,
+    Cause,
     Rule,
     caused_by,
     check,
@@ -35,11 +37,6 @@ FAMILY = "T", "training dynamics"  # the code prefix, and what its rules cover
 LOSS_OFF, LOSS_SLACK = 2.0, 0.05  # T101: loss at init above 2× what an untrained net gives + 0.05
 PLATEAU = 0.02  # T102/T109: final loss within 2 % of the best constant prediction's
 STILL = 0.01  # T102/T109: and falling by less than 1 % over the last quarter
-NO_GRADIENT = 1e-30  # T102: a hidden layer's gradient norm at most this at every step: none
-GROWTH_SE = 3.0  # T109: the hidden gradients' growth rate this many standard errors above 0
-GROWTH_MIN = 0.01  # T109: ... and at least 1 % over the last half of the probe
-LEAVE_SHARE = 0.5  # T109 (one hidden layer): it leaves once its weights have moved by half
-# the norm the suited init gives them
 SMALL_INIT = 0.5  # T109: a hidden layer starting under half the suited init's norm is small
 EXPLODED = 1e3  # T103: a loss this many times its start counts as diverged
 RISING = 1.10  # T104: last quarter's mean loss above 1.1× the best quarter's
@@ -115,19 +112,26 @@ T102 = Rule(
         variance (summed over the outputs) for MSE; and that stays there for a reason the
         probe can see: no gradient reaches a hidden layer, its units are identical, all dead
         or saturated, or the math is broken (a wrong derivative or gradient, targets the
-        output cannot represent). A correct net that is merely slow to leave the plateau is
-        T109, not this.
+        output cannot represent) — or because nothing is taking it off: the probe measures no
+        growth of the hidden layers, or a growth too slow for the spec's own learning-rate
+        schedule and epochs (lr divided by the epoch leaves a 2,000-epoch run the sum of
+        learning rates of about 8 epochs). A correct net whose measured growth leaves the
+        plateau within the run is T109, not this.
         """),
     why=prose("""
         That is the loss a net reaches by learning the class frequencies through its output
         biases and nothing else: the output does not depend on the input. Either no gradient
         reaches the hidden layers, or they carry no information — symmetric or dead units, a
         wrong derivative, saturated inputs. More epochs or another learning rate will not
-        move it.
+        move it. Or the hidden layers could learn but the run stops them first: gradient
+        descent moves weights by lr · gradient, and a schedule that shrinks lr fast (or too
+        few epochs) ends the run before the weights have grown enough to use the input.
         """),
     fix=prose("""
-        Fix the root cause the finding links to (Y101, A102, T107 …). Without one, check that
-        gradients reach the first layer (`nnfix diagnose --select M101,G`).
+        Fix the root cause the finding links to (Y101, A102, T107, T105 …). Without one, check
+        that gradients reach the first layer (`nnfix diagnose --select M101,G`); where the
+        schedule or the epochs end the run first, a constant or slowly decaying lr, more
+        epochs, or the init that suits the activation.
         """),
     before=yaml_block("""
         model:
@@ -146,29 +150,37 @@ T102 = Rule(
     thresholds=prose(f"""
         The probe's final training loss within {PLATEAU:.0%} of the best constant prediction's
         loss, and falling by less than {STILL:.0%} of it over the last quarter of the probe;
-        and one of: a hidden layer whose weight gradient norm is at most {NO_GRADIENT:g} at
-        every step of the probe (no gradient reaches it); a hidden layer whose units' weights
+        and one of: a hidden layer whose weights no update moved (never further from their
+        start than one float rounding of their size per step — ε of the training dtype, 1.2e-7
+        in float32 —: no gradient reaches it that moves a weight); a hidden layer whose units' weights
         are identical after the probe (mean cosine similarity above {IDENTICAL:g}, as Y102);
         a hidden layer whose units are all dead (as T107) or mostly saturated (as T108) after
         the probe; or, beside the plateau, a finding that the math is broken or the targets
         cannot be represented ({", ".join(BROKEN)}): such a plateau is reported here, caused
-        by it, even where the hidden layers move as a slow start's do.
+        by it, even where the hidden layers move as a slow start's do. Where none of these
+        holds, T109's measure decides: no significant growth of the hidden layers' gradients
+        (as T109 measures it), or a growth that needs more than {LATE:g} × the sum of learning
+        rates the rest of the run's schedule gives, is this finding, not T109.
         """),
-    causes=caused_by(
-        "Y101",
-        "Y102",
-        "A102",
-        "A103",
-        "A101",
-        "G102",
-        "G101",
-        "G105",
-        "T107",
-        "T108",
-        "D102",
-        "D103",
-        "D104",
-        "Y103",
+    causes=(
+        *caused_by(
+            "Y101",
+            "Y102",
+            "A102",
+            "A103",
+            "A101",
+            "G102",
+            "G101",
+            "G105",
+            "T107",
+            "T108",
+            "D102",
+            "D103",
+            "D104",
+            "Y103",
+        ),
+        # a plateau nothing holds but the run's schedule or learning rate
+        Cause(("T105", "M103"), when=lambda f: "stuck" not in f.evidence),
     ),
     suppressed_by=("T103",),
 )
@@ -451,10 +463,12 @@ T109 = Rule(
         A loss still at the best constant prediction's at the end of the training probe, as
         T102 measures it, on a net in which the probe finds nothing stuck: gradient reaches
         every hidden layer, their units differ and are neither all dead nor mostly saturated,
-        and no finding says the math is broken. The finding says at which step the probe
-        expects the loss to leave the plateau — extrapolated from the growth of the hidden
-        layers' weights and gradients — whether that is within the steps the spec trains
-        for, and what would shorten it (init scale, learning rate).
+        and no finding says the math is broken — and in which the probe measured the hidden
+        layers' gradients growing at a rate that, under the spec's own learning-rate schedule
+        and epochs, takes the loss off the plateau before the run ends. The finding says at
+        which step — extrapolated from that growth — and what would shorten the wait (init
+        scale, learning rate). Without measured growth, or when the schedule (lr divided by
+        the epoch) or the epochs end the run first, the plateau is T102.
         """),
     why=prose("""
         From a small init the output barely depends on the input, and each layer's gradient
@@ -493,15 +507,24 @@ T109 = Rule(
     thresholds=prose(f"""
         The plateau as T102 measures it (within {PLATEAU:.0%} of the best constant
         prediction's loss, falling by less than {STILL:.0%} of it over the last quarter),
-        with none of T102's reasons. The probe fits the growth rate r per step of the hidden
-        layers' gradient norm by least squares on its logarithm over the second half of the
-        probe, and extrapolates only when r is at least {GROWTH_SE:g} standard errors above
-        0 and amounts to {GROWTH_MIN:.0%} or more over that half; otherwise it says it sees
-        no significant growth yet and names no step. With one hidden layer the learned
-        weights grow like e^(r·t), and the loss leaves once the hidden weights have moved by
-        {LEAVE_SHARE:g} × the norm the suited init gives them; with D ≥ 3 weight layers each
-        layer's learned weights w grow like dw/dt ∝ w^(D−1), which runs away in finite time,
-        about (D − 1)/((D − 2) · r) steps after the end of the probe. The figure is rough:
+        with none of T102's reasons. Time is counted as gradient descent sees it, in lr-time
+        τ, the sum of the learning rates of the steps so far (for a constant lr, lr × steps).
+        The probe fits the growth rate r per unit of τ of the hidden layers' gradient norm by
+        least squares on its logarithm over the second half of the probe, and counts it when
+        r is at least {GROWTH_SE:g} standard errors above 0 and amounts to {GROWTH_MIN:.0%} or
+        more over that half. With one hidden layer the learned weights grow like e^(r·τ), and
+        the loss leaves once the hidden weights have moved by {LEAVE_SHARE:g} × the norm the
+        suited init gives them; with D ≥ 3 weight layers each layer's learned weights w grow
+        like dw/dτ ∝ w^(D−1), which runs away in finite time, about (D − 1)/((D − 2) · r)
+        after the end of the probe. Where the gradients do not grow, the hidden weights'
+        distance from their start, at the speed of the probe's last quarter, reaches that
+        {LEAVE_SHARE:g} × (a slow start only speeds up: the latest it leaves); weights that
+        do not move away, or that have moved that far without leaving, are no slow start:
+        T102. The τ still
+        needed is then found on the spec's own schedule over the rest of its epochs: where it
+        is more than {LATE:g} × the τ the rest of the run gives, the run ends on the plateau
+        and it is T102; up to that the estimate's own error could account for it and it stays
+        T109, naming the step. The figure is rough:
         on 43 small nets (one to three hidden layers of tanh, sigmoid or ReLU units, SGD or
         momentum) that left the plateau between 600 and 40 000 steps, it named a step for
         25, 22 of them within a factor of 2 of the step at which the loss left, the worst 5×
@@ -724,7 +747,6 @@ def _stuck(ctx: Context) -> list[tuple[int, str]]:
     net = ctx.probe_network()
     cache = ctx.probe_forward()
     reasons = []
-    grads = np.max(np.nan_to_num(np.asarray(probe.grad_norm, float), nan=np.inf), axis=0)
     for l, act in enumerate(net.activations[:-1], start=1):
         z = cache.z[l - 1]
         dead = _dead(act, z)
@@ -736,7 +758,7 @@ def _stuck(ctx: Context) -> list[tuple[int, str]]:
         same = similarity(net.weights[l - 1])
         if same is not None and same > IDENTICAL:
             reasons.append((l, f"layer {l}'s {z.shape[1]} units are identical"))
-    cut = [l for l in range(1, net.depth) if grads[l - 1] <= NO_GRADIENT]
+    cut = [l for l in range(1, net.depth) if unmoved(probe, l)]
     if cut:  # said last: the reasons above say why no gradient gets through
         top = cut[-1]
         below = " (nor below it)" if top > 1 else ""
@@ -744,33 +766,101 @@ def _stuck(ctx: Context) -> list[tuple[int, str]]:
     return reasons
 
 
+def unmoved(probe: ProbeRecord, layer: int) -> bool:
+    """Whether no gradient moved layer `layer`'s weights over the probe: they never got further
+    from their start than one float rounding of their size per step (ε of the dtype they train
+    in), which is what an update too small to change a weight leaves — whatever the optimiser."""
+    assert probe.network is not None
+    weights = probe.network.weights[layer - 1]
+    eps = float(np.finfo(weights.dtype).eps) if weights.dtype.kind == "f" else 0.0
+    moved = np.nan_to_num(np.asarray(probe.moved, float)[:, layer - 1], nan=np.inf)
+    return bool(moved.max(initial=0.0) <= len(probe.loss) * eps * probe.start_norm[layer - 1])
+
+
 @check(TRAINING_PROBE, T102, T109)
 def plateau_at_prior(ctx: Context) -> list[Finding]:
     """The loss settles at the loss of the best constant prediction: stuck (T102) where the
-    probe sees why, a slow start (T109) where it sees nothing stuck."""
+    probe sees why, or where the growth it measured does not take the loss off within the
+    spec's own schedule and epochs; a slow start (T109) where it does."""
     plateau = _plateau(ctx)
     if plateau is None:
         return []
     final, prior = plateau
-    assert ctx.probe is not None
+    probe = ctx.probe
+    assert probe is not None
     evidence: dict[str, object] = {
         "final_loss": final,
         "prior_loss": prior,
-        "steps": len(ctx.probe.loss),
+        "steps": len(probe.loss),
     }
+    head = (
+        f"the loss settles at {final:.4g}, the {prior:.4g} of the best constant prediction "
+        "(the label prior): the output ignores the input, and will go on doing so — "
+    )
     reasons = _stuck(ctx)
-    if not reasons:
-        return [_slow_start(ctx, final, prior, evidence)]
-    layer, why = reasons[0]
-    return [
-        T102.finding(
-            f"the loss settles at {final:.4g}, the {prior:.4g} of the best constant prediction "
-            f"(the label prior): the output ignores the input, and will go on doing so — {why}",
-            layer=layer,
-            path=("loss",),
-            evidence=evidence | {"stuck": [reason for _, reason in reasons]},
+    if reasons:
+        layer, why = reasons[0]
+        return [
+            T102.finding(
+                head + why,
+                layer=layer,
+                path=("loss",),
+                evidence=evidence | {"stuck": [reason for _, reason in reasons]},
+            )
+        ]
+    depth = ctx.network.depth
+    target = LEAVE_SHARE * math.sqrt(sum(suited_norm(ctx, l) ** 2 for l in range(1, depth)))
+    when = leave(probe, depth, target, ctx.spec.train, steps_per_epoch(ctx))
+    total = total_steps(ctx)
+    evidence |= {"train_steps": total, "lr_at_end_of_probe": probe.lr[-1] if probe.lr else None}
+    if when is None:
+        why = (
+            f"over the probe's {len(probe.loss)} steps the hidden layers' gradients did not grow "
+            "and their weights did not move on from where they were: nothing is carrying the "
+            "loss off it" + _lr_now(ctx, probe)
         )
-    ]
+        return [T102.finding(head + why, path=("loss",), evidence=evidence | {"growth": None})]
+    evidence |= {
+        "growth_per_100_steps": when.per_100,
+        "leave_step": when.step,
+        "lr_time_needed": when.needed,
+        "lr_time_left": when.left,
+    }
+    if not when.in_time:
+        return [T102.finding(head + _too_late(when, total), path=("loss",), evidence=evidence)]
+    return [_slow_start(ctx, final, prior, when, evidence)]
+
+
+def _lr_now(ctx: Context, probe: ProbeRecord) -> str:
+    """What the schedule has done to the learning rate by the end of the probe, where it has."""
+    lr = ctx.spec.train.lr
+    now = probe.lr[-1] if probe.lr else lr
+    if now >= 0.5 * lr:
+        return ""
+    return f" (the {ctx.spec.train.schedule.name} schedule has taken lr from {lr:g} to {now:.2g})"
+
+
+def _too_late(when: Leave, total: int) -> str:
+    """Why a measured growth does not take the loss off the plateau within the run."""
+    rest = (
+        f"the rest of the run's schedule gives {when.left:.3g}"
+        if when.left > 0
+        else "the run ends with the probe"
+    )
+    return (
+        f"{_pace(when)}, but leaving the plateau at that pace needs a sum of learning rates of {when.needed:.3g} more, and "
+        f"{rest}: the {total:,} steps the spec trains for end first"
+    )
+
+
+def _pace(when: Leave) -> str:
+    """How the probe saw the hidden layers move."""
+    if when.per_100 > 1:
+        return f"the hidden layers' gradients grow ×{when.per_100:.3g} every 100 steps"
+    return (
+        f"the hidden layers' weights have moved {when.moved:.2g} from their start of the "
+        f"{when.target:.2g} a leave takes, at a steady pace (their gradients do not grow)"
+    )
 
 
 def _broken_plateau(slow: Finding) -> Finding:
@@ -786,12 +876,17 @@ def _broken_plateau(slow: Finding) -> Finding:
     )
 
 
-def total_steps(ctx: Context) -> int:
-    """The steps the spec trains for: its epochs times the minibatches per epoch."""
+def steps_per_epoch(ctx: Context) -> int:
+    """The minibatches of one epoch of the spec's training."""
     train = ctx.spec.train
     m = len(ctx.data.x_train)
     batch = m if train.batch_size == "full" else min(train.batch_size, max(m, 1))
-    return train.epochs * max(1, math.ceil(m / batch))
+    return max(1, math.ceil(m / batch))
+
+
+def total_steps(ctx: Context) -> int:
+    """The steps the spec trains for: its epochs times the minibatches per epoch."""
+    return ctx.spec.train.epochs * steps_per_epoch(ctx)
 
 
 def suited_norm(ctx: Context, layer: int) -> float:
@@ -802,50 +897,10 @@ def suited_norm(ctx: Context, layer: int) -> float:
     return math.sqrt(var * n_in * n_out)
 
 
-def growth_rate(values: np.ndarray) -> float | None:
-    """The growth rate per step of a positive series over its second half (least squares on
-    its logarithm), where it is significant: GROWTH_SE standard errors above 0 and at least
-    GROWTH_MIN over that half. None otherwise."""
-    half = values[len(values) // 2 :]
-    if len(half) < 8 or not np.all(np.isfinite(half)) or not np.all(half > 0):
-        return None
-    t = np.arange(len(half), dtype=float)
-    t -= t.mean()
-    y = np.log(half)
-    slope = float(t @ (y - y.mean()) / (t @ t))
-    residual = y - y.mean() - slope * t
-    se = math.sqrt(float(residual @ residual) / max(len(half) - 2, 1) / float(t @ t))
-    if slope <= GROWTH_SE * se or slope * len(half) < math.log1p(GROWTH_MIN):
-        return None
-    return slope
-
-
-def leave_step(probe: ProbeRecord, depth: int, target: float) -> tuple[float, int] | None:
-    """When the probe expects the loss to leave the plateau: (the hidden layers' growth rate
-    per step, the step), extrapolated from the growth of their gradients and weights; None
-    when they are not growing significantly."""
-    hidden = depth - 1
-    grads = np.asarray(probe.grad_norm, float)[:, :hidden]
-    rate = growth_rate(np.sqrt((grads**2).sum(axis=1)))
-    if rate is None:
-        return None
-    n = len(probe.loss)
-    if depth >= 3:  # finite-time runaway: dw/dt ∝ w^(D-1)
-        return rate, n + round((depth - 1) / ((depth - 2) * rate))
-    moved = np.sqrt((np.asarray(probe.moved, float)[:, :hidden] ** 2).sum(axis=1))
-    q = max(1, n // 4)
-    speed = (moved[-1] - moved[-1 - q]) / q
-    if speed <= 0:
-        return None
-    return rate, n + round(math.log1p(rate * max(target - moved[-1], 0.0) / speed) / rate)
-
-
-def _slow_start(ctx: Context, final: float, prior: float, evidence: dict) -> Finding:
+def _slow_start(ctx: Context, final: float, prior: float, when: Leave, evidence: dict) -> Finding:
     probe = ctx.probe
     assert probe is not None
     depth = ctx.network.depth
-    target = LEAVE_SHARE * math.sqrt(sum(suited_norm(ctx, l) ** 2 for l in range(1, depth)))
-    estimate = leave_step(probe, depth, target)
     total = total_steps(ctx)
     suited = ctx.suited_init(1)
     small = any(probe.start_norm[l - 1] < SMALL_INIT * suited_norm(ctx, l) for l in range(1, depth))
@@ -859,34 +914,21 @@ def _slow_start(ctx: Context, final: float, prior: float, evidence: dict) -> Fin
         if small
         else Fix("a larger learning rate", ("train", "lr"), ctx.spec.train.lr * 3)
     )
-    head = (
-        f"the loss is still {final:.4g}, the {prior:.4g} of the best constant prediction, "
-        f"after {len(probe.loss)} steps, though nothing is stuck: "
+    step = int(float(f"{when.step:.2g}")) if when.step is not None else None
+    where = (
+        f"around step {step:,} (within the {total:,} steps the spec trains for)"
+        if step is not None and when.step is not None and when.step <= total
+        else f"around step {step:,}, after the {total:,} steps the spec trains for, though "
+        "within what the estimate can tell: the run may end on it"
+        if step is not None
+        else f"near the end of the {total:,} steps the spec trains for: the run may end on it"
     )
-    if estimate is None:
-        message = (
-            head + "the probe sees no significant growth of the hidden layers' gradients yet, "
-            f"so it cannot tell when the loss leaves the plateau; {shorten}"
-        )
-        evidence = evidence | {"leave_step": None, "train_steps": total}
-    else:
-        rate, step = estimate
-        step = int(float(f"{step:.2g}"))
-        when = (
-            f"within the {total:,} steps the spec trains for"
-            if step <= total
-            else f"after the {total:,} steps the spec trains for: the run may end on it"
-        )
-        message = (
-            head + f"the hidden layers' gradients grow ×{math.exp(100 * rate):.3g} every 100 "
-            f"steps, and at that pace the loss should leave the plateau around step "
-            f"{step:,} ({when}); {shorten}"
-        )
-        evidence = evidence | {
-            "growth_per_100_steps": math.exp(100 * rate),
-            "leave_step": step,
-            "train_steps": total,
-        }
+    message = (
+        f"the loss is still {final:.4g}, the {prior:.4g} of the best constant prediction, "
+        f"after {len(probe.loss)} steps, though nothing is stuck: {_pace(when)}, and at that "
+        f"pace the loss should leave the plateau {where}; {shorten}"
+    )
+    evidence = evidence | {"leave_step": step}
     return T109.finding(message, path=fix.path or ("model",), evidence=evidence, fix=fix)
 
 
