@@ -84,6 +84,60 @@ def test_lr_far_too_high_diverges_and_names_the_layer(write_spec):
     assert t103.fix.path == ("train", "lr") and t103.fix.value == 5.0
 
 
+ONE_SAMPLE_STEPS = """
+seed: {seed}
+data: {{source: linear, features: 3, samples: 200, noise: 0.1}}
+model:
+  init: he_normal
+  layers:
+    - {{units: 16, activation: tanh}}
+    - {{units: 1, activation: linear}}
+loss: mse
+train: {{lr: {lr}, epochs: 20, batch_size: 1, dtype: {dtype}}}
+"""
+
+
+def test_one_sample_steps_are_compared_like_with_like(write_spec):
+    """Batch size 1, and the first sample happens to be fitted already (a loss of 6e-5): a
+    later sample's ordinary 5.6 is no growth of the loss, let alone a divergence."""
+    path = write_spec(ONE_SAMPLE_STEPS.format(seed=71, lr=0.01, dtype="float32"))
+    ctx = Context(load_spec(path), Options(budget=60))
+    probe = ctx.probe
+    assert probe.loss[0] < 1e-4 and max(probe.loss) > 1e4 * probe.loss[0]  # the trap
+    assert probe.window == 32
+    init = ctx.network.astype("float32")  # the untrained net's mean over the training set
+    x, y = ctx.data.x_train.astype("float32"), ctx.y_train.astype("float32")
+    assert probe.start_loss() == pytest.approx(init.loss(init.forward(x), y, ctx.loss), rel=1e-4)
+    assert probe.exploded_at(1e3) is None
+    assert probe.healthy_steps(1e3) == len(probe.loss)
+    assert "T103" not in codes(run(path))
+
+
+def test_one_sample_steps_that_blow_up_still_diverge(write_spec):
+    path = write_spec(ONE_SAMPLE_STEPS.format(seed=71, lr=0.1, dtype="float64"))
+    report = run(path)
+    (t103,) = by_code(report, "T103")
+    step = t103.evidence["step"]
+    ctx = Context(load_spec(path), Options(budget=60))
+    losses = ctx.probe.loss
+    start = ctx.probe.start_loss()
+    assert step < len(losses) and np.mean(losses[step : step + 32]) > 1e3 * start
+
+
+def test_a_growth_over_a_windows_mean_is_found_at_its_first_step():
+    from nnfix.diagnose.probe import ProbeRecord
+
+    steady = [0.5, 1e-5, 2.0, 0.3] * 20  # one-sample losses, the untrained net's mean 0.7
+    record = ProbeRecord(batch=1, samples=500, loss=steady + [1e6] * 40, initial_loss=0.7)
+    assert record.window == 32 and record.start_loss() == 0.7
+    assert record.exploded_at(1e3) == 80  # the first blown-up step of the first window over it
+    assert record.healthy_steps(1e3) == 80
+    record.initial_loss = float("nan")  # unknown: the median of the first 32 steps instead
+    assert record.start_loss() == pytest.approx(0.4) and record.exploded_at(1e3) == 80
+    big = ProbeRecord(batch=64, samples=500, loss=[0.7, 1e3, 0.7], initial_loss=0.7)
+    assert big.window == 1 and big.exploded_at(1e3) == 1  # a step is a 64-sample mean already
+
+
 def test_adam_with_a_tiny_lr_has_a_low_update_ratio(write_spec):
     path = mlp(
         write_spec,

@@ -10,7 +10,13 @@ import numpy as np
 from nnfix.diagnose.context import Context
 from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.plateau import GROWTH_MIN, GROWTH_SE, LATE, LEAVE_SHARE, Leave, leave
-from nnfix.diagnose.probe import STILL_LEARNING, ProbeRecord, overfit
+from nnfix.diagnose.probe import (
+    LIKE_SAMPLES,
+    START_SAMPLES,
+    STILL_LEARNING,
+    ProbeRecord,
+    overfit,
+)
 from nnfix.diagnose.rules.init import IDENTICAL, similarity
 from nnfix.diagnose.rules.rule import (
     ERROR,
@@ -219,8 +225,11 @@ T103 = Rule(
           lr: 0.1
         """),
     thresholds=prose(f"""
-        A probe loss that is NaN or inf, or more than {EXPLODED:g} × the first step's loss. The probe
-        stops at that step and reports the first layer, from the input, whose weights,
+        A probe loss that is NaN or inf, or more than {EXPLODED:g} × its start, like with like:
+        the mean loss over a window of steps that covers {LIKE_SAMPLES} samples (all of them in
+        a smaller set) against the untrained net's mean loss over up to {START_SAMPLES} training
+        samples — with large batches each step, with a batch of 1 the mean of {LIKE_SAMPLES}
+        steps, since one sample's tiny loss is no start for another's. The probe stops at that step and reports the first layer, from the input, whose weights,
         pre-activations or activations are not finite.
         """),
     causes=caused_by("G101", "G102", "A102", "A103", "A101", "G105", "M104", "D102", "Y103"),
@@ -642,23 +651,23 @@ def divergence(ctx: Context) -> list[Finding]:
     probe = ctx.probe
     if probe is None or not probe.loss:
         return []
-    start = probe.loss[0]
-    exploded = math.isfinite(start) and any(
-        math.isfinite(v) and v > EXPLODED * max(start, 1e-12) for v in probe.loss
-    )
-    if probe.diverged_at is None and not exploded:
+    start = probe.start_loss()
+    grown = probe.exploded_at(EXPLODED)
+    if probe.diverged_at is None and grown is None:
         return []
-    step = (
-        probe.diverged_at
-        if probe.diverged_at is not None
-        else next(s for s, v in zip(probe.steps, probe.loss, strict=True) if v > EXPLODED * start)
-    )
+    step = probe.diverged_at if probe.diverged_at is not None else probe.steps[grown or 0]
     layer, where = _first_bad_layer(ctx)
     lr = ctx.spec.train.lr
     how = (
         "became non-finite"
         if probe.diverged_at is not None
         else f"grew over {EXPLODED:g}× its start"
+        + (
+            f" (a mean over {probe.window} steps of {probe.batch} sample"
+            f"{'s' if probe.batch > 1 else ''} against the untrained net's mean loss, {start:.3g})"
+            if probe.window > 1
+            else ""
+        )
     )
     return [
         T103.finding(
