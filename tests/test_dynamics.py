@@ -167,6 +167,18 @@ def test_zero_init_plateaus_at_the_prior_caused_by_symmetry():
     assert "M102" not in codes(report)  # no gradient at all is not an explosion
 
 
+def test_a_half_quadratic_cost_plateaus_at_half_the_targets_variance():
+    """The probe reports ½‖a − y‖² where the spec says `scale: 0.5`: the best constant
+    prediction's loss it is compared with is halved too, so a zero init's plateau is seen."""
+    path = CONFIGS / "regression.yaml"
+    overrides = ["model.init=zeros", "loss={name: mse, scale: 0.5}"]
+    report = diagnose(load_spec(path, overrides), Selection([]), Options(budget=10))
+    (t102,) = by_code(report, "T102")
+    ctx = Context(load_spec(path, overrides))
+    assert t102.evidence["prior_loss"] == pytest.approx(0.5 * float(np.var(ctx.y_train)))
+    assert t102.caused_by[0] == "Y101"
+
+
 def test_relu_with_bias_minus_five_is_dead(write_spec):
     path = mlp(
         write_spec,

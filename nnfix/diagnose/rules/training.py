@@ -69,7 +69,11 @@ T101 = Rule(
         The loss of the initialised net on the training data, before any update, far above
         what an untrained net gives: ln 2 = 0.693 for one sigmoid output with BCE; k · ln 2
         for k sigmoid outputs (6.93 for ten); ln C for a C-class softmax with CCE (2.30 for
-        ten); for MSE, the loss of predicting 0, the mean of y² summed over the outputs.
+        ten); for MSE and MAE, the loss of the outputs an untrained net gives, every output
+        unit at z = 0 — the mean of y² summed over the outputs for a linear output, of
+        (0.5 − y)² for a sigmoid one. Both numbers are said in the spec's own loss: times its
+        `scale` (0.5 for ½‖a − y‖²) and, with `reduction: sum`, summed over a batch of the
+        spec's batch size.
         """),
     why=prose("""
         An untrained net should be unsure: with small weights the outputs sit near z = 0, a
@@ -98,8 +102,8 @@ T101 = Rule(
             - {units: 10, activation: sigmoid}
         """),
     thresholds=prose(f"""
-        Fires when the loss at init exceeds {LOSS_OFF:g} × the expected value + {LOSS_SLACK:g}; the bundled
-        healthy configs start within 1.4 × of it.
+        Fires when the loss at init (the plain per-sample mean) exceeds {LOSS_OFF:g} × the
+        expected value + {LOSS_SLACK:g}; the bundled healthy configs start within 1.4 × of it.
         """),
     causes=caused_by("D102", "Y104", "Y103", "D103"),
 )
@@ -549,23 +553,44 @@ T109 = Rule(
 
 
 def expected_initial_loss(ctx: Context) -> tuple[float, str]:
-    """What an untrained net's loss should be (per-sample mean), and how it was worked out."""
+    """What an untrained net's loss should be, as a per-sample mean of the plain loss (the
+    spec's scale and reduction are applied by `in_spec_units`), and how it was worked out: the
+    loss of the outputs an untrained net gives, every output unit at z = 0 — a sigmoid at 0.5, a
+    softmax uniform, a linear or tanh unit at 0. NaN where those outputs are no probabilities
+    for BCE or CCE (D104 says why)."""
     assert ctx.init is not None
-    y = ctx.init.y
-    out = ctx.network.activations[-1].builtin_name
+    y = np.asarray(ctx.init.y, float)
+    act = ctx.network.activations[-1]
     loss = ctx.spec.loss.name
-    if loss == "cce" and out == "softmax":
-        return math.log(y.shape[1]), f"ln {y.shape[1]} (uniform softmax over {y.shape[1]} classes)"
-    if loss == "bce" and out == "sigmoid":
-        k = y.shape[1]
-        return k * math.log(2), f"{k}·ln 2 ({k} sigmoid output{'s' if k > 1 else ''} at 0.5)"
-    if loss in ("mse", "mae"):
-        reference = Loss(loss).value(np.zeros_like(y), np.zeros_like(y), y, None)
-        return (
-            reference,
-            "the loss of predicting 0 for every target (an untrained net's output is near 0)",
-        )
-    return math.nan, ""
+    z0 = np.zeros_like(y)
+    with np.errstate(all="ignore"):
+        a0 = np.asarray(act.forward(z0), float)
+    if a0.shape != y.shape or not np.all(np.isfinite(a0)):
+        return math.nan, ""
+    if loss in ("bce", "cce") and not np.all((a0 > 0) & (a0 < 1)):
+        return math.nan, ""
+    k = y.shape[1]
+    if loss == "cce" and act.builtin_name == "softmax":
+        how = f"ln {k} (uniform softmax over {k} classes)"
+    elif loss == "bce" and act.builtin_name == "sigmoid" and np.all(np.isin(y, (0.0, 1.0))):
+        how = f"{k}·ln 2 ({k} sigmoid output{'s' if k > 1 else ''} at 0.5)"
+    else:
+        at = float(a0.flat[0]) if np.ptp(a0) == 0 else None
+        value = f" = {at:.3g}" if at is not None else ""
+        how = f"the loss of every output at z = 0 ({act.name}(0){value}, as an untrained net gives)"
+    return Loss(loss).value(z0, a0, y, act.builtin_name), how
+
+
+def in_spec_units(ctx: Context, per_sample: float) -> tuple[float, str]:
+    """A per-sample mean of the plain loss in the spec's own loss — its `scale`, and summed
+    over a batch of the spec's batch size where its reduction sums — and what was applied."""
+    loss = ctx.loss
+    m = int(ctx.finite_rows.sum())
+    size = ctx.spec.train.batch_size
+    batch = min(m, size) if size != "full" else m
+    notes = [f"× {loss.factor:g} (loss.scale)"] if loss.factor != 1 else []
+    notes += [f"summed over a batch of {batch}"] if loss.reduction == "sum" else []
+    return loss.per_batch(per_sample, batch), "; ".join(notes)
 
 
 @check(INIT_STATISTICS, T101)
@@ -573,22 +598,25 @@ def loss_at_init(ctx: Context) -> list[Finding]:
     """The loss at init far above what an untrained net gives."""
     if ctx.init is None:
         return []
-    expected, how = expected_initial_loss(ctx)
-    mean_loss = ctx.network.loss(ctx.init.cache, ctx.init.y, Loss(ctx.spec.loss.name), 0.0)
-    if not math.isfinite(expected) or not math.isfinite(mean_loss):
+    reference, how = expected_initial_loss(ctx)
+    plain = ctx.network.loss(ctx.init.cache, ctx.init.y, Loss(ctx.spec.loss.name), 0.0)
+    if not math.isfinite(reference) or not math.isfinite(plain):
         return []
-    if mean_loss <= LOSS_OFF * expected + LOSS_SLACK:
+    if plain <= LOSS_OFF * reference + LOSS_SLACK:
         return []
+    expected, units = in_spec_units(ctx, reference)
+    at_init, _ = in_spec_units(ctx, plain)
+    how += f", {units}" if units else ""
     return [
         T101.finding(
-            f"loss at init is {mean_loss:.4g}, {mean_loss / expected:.1f}× the {expected:.4g} an "
+            f"loss at init is {at_init:.4g}, {plain / reference:.1f}× the {expected:.4g} an "
             f"untrained net gives ({how}): the outputs start out confidently wrong",
             layer=ctx.network.depth,
             path=("loss",),
             evidence={
-                "loss_at_init": mean_loss,
+                "loss_at_init": at_init,
                 "expected": expected,
-                "ratio": mean_loss / expected,
+                "ratio": plain / reference,
             },
             fix=Fix(
                 "start from small outputs: a scaled init (he/xavier) and inputs near unit scale"
@@ -1036,9 +1064,8 @@ def cannot_overfit(ctx: Context) -> list[Finding]:
     x, y = ctx.data.x_train[rows].astype(dtype), ctx.y_train[rows].astype(dtype)
     name = ctx.spec.loss.name
     prior = best_constant(name, ctx.y_train[ctx.finite_rows])
-    target = OVERFIT_LOSS if name in ("bce", "cce") else OVERFIT_SHARE * max(prior, 1e-12)
-    if ctx.spec.loss.reduction == "sum":
-        target *= len(rows)
+    near_zero = OVERFIT_LOSS if name in ("bce", "cce") else OVERFIT_SHARE * max(prior, 1e-12)
+    target = ctx.loss.per_batch(near_zero, len(rows))  # as the loss the probe trains reports it
     ok, tried = overfit(
         ctx.trainable(dtype),
         ctx.loss,
