@@ -4,6 +4,7 @@ T108, T109), the schedule (T105) and whether the net can memorise a handful of s
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import numpy as np
 
@@ -37,6 +38,8 @@ from nnfix.diagnose.rules.rule import (
 from nnfix.engine import activations
 from nnfix.engine.losses import Loss, best_constant
 from nnfix.engine.schedules import learning_rate
+from nnfix.usercode.network import PENALTY_AGREE
+from nnfix.usercode.sandbox import UserCallError
 
 FAMILY = "T", "training dynamics"  # the code prefix, and what its rules cover
 
@@ -57,6 +60,7 @@ OVERFIT_BUDGET = 0.3  # T106: share of --budget
 DEAD_SHARE = 0.2  # T107: more than 20 % of a layer's ReLU units dead on every sample
 SATURATED_SHARE = 0.5  # T108: |z| past the saturation point for most samples in most units
 SATURATES = activations.get("sigmoid").saturates_beyond
+Trained = TypeVar("Trained")  # what the probes train: nnfix's net, or the user's code
 BROKEN = ("A101", "A102", "A103", "G101", "G102", "D103", "D104", "Y101", "Y102")  # T109 -> T102
 
 
@@ -326,7 +330,9 @@ T106 = Rule(
         The overfit probe: nnfix trains the net on a handful of training samples with its own
         optimiser settings (Adam, a few learning rates). A correct net with a few units per
         sample memorises them; if no run gets the loss near zero, something in the model or
-        its gradients is broken.
+        its gradients is broken. "Near zero" is the data term: where the user's own cost
+        carries a penalty on the parameters (an L2 term with `lambd`), that penalty and its
+        gradient are taken out of what the probe trains and judges.
         """),
     why=prose("""
         Fitting a few samples needs no generalisation and no tuning — Karpathy's "overfit one
@@ -359,7 +365,12 @@ T106 = Rule(
         loss under {OVERFIT_LOSS:g} (BCE, CCE) or under {OVERFIT_SHARE:.0%} of the best
         constant prediction's (MSE, MAE), within {OVERFIT_BUDGET:.0%} of the budget — and no run
         was still lowering it at the end (by more than {STILL_LEARNING:.0%} over its last
-        quarter of steps: slow is not broken).
+        quarter of steps: slow is not broken). Both in the spec's own loss (times its scale;
+        summed over the samples with reduction: sum). A penalty of the user's own is what their
+        cost adds to the spec's loss of their output when that addition is the same (to
+        {PENALTY_AGREE:g}, relatively) with the targets replaced by the outputs — a term of the
+        parameters alone; its gradient is what their backward returns with those targets, and
+        is subtracted at every step.
         """),
     causes=caused_by(
         "A101",
@@ -1066,8 +1077,9 @@ def cannot_overfit(ctx: Context) -> list[Finding]:
     prior = best_constant(name, ctx.y_train[ctx.finite_rows])
     near_zero = OVERFIT_LOSS if name in ("bce", "cce") else OVERFIT_SHARE * max(prior, 1e-12)
     target = ctx.loss.per_batch(near_zero, len(rows))  # as the loss the probe trains reports it
+    net, penalty = _data_term(ctx.trainable(dtype), x, y, ctx.loss)
     ok, tried = overfit(
-        ctx.trainable(dtype),
+        net,
         ctx.loss,
         ctx.spec.train,
         x,
@@ -1085,14 +1097,36 @@ def cannot_overfit(ctx: Context) -> list[Finding]:
     return [
         T106.finding(
             f"the net cannot fit {len(rows)} samples: with Adam at lr {rates} the loss gets no "
-            f"lower than {best:.3g} (near zero would be under {target:.2g}); a correct net of "
-            "this size memorises them, so something in its math is broken",
+            f"lower than {best:.3g} (near zero would be under {target:.2g}"
+            + (
+                f"; judged on the data term, your loss's own penalty of {penalty:.3g} and its "
+                "gradient taken out"
+                if penalty
+                else ""
+            )
+            + "); a correct net of this size memorises them, so something in its math is broken",
             path=("model",),
             evidence={
                 "samples": len(rows),
                 "best_loss": {f"lr {lr:g}": v for lr, v in tried.items()},
                 "target": target,
                 "loss_name": name,
-            },
+            }
+            | ({"penalty_at_start": penalty} if penalty else {}),
         )
     ]
+
+
+def _data_term(net: Trained, x: np.ndarray, y: np.ndarray, loss: Loss) -> tuple[Trained, float]:
+    """What the overfit probe trains: the user's code without the penalty their own loss
+    carries (an L2 term with `lambd`), so that it is judged on the data term — a penalty keeps
+    their loss off zero and, on a handful of samples, pulls the weights back far harder than on
+    their whole set — and that penalty's value at the start (0: none, or nnfix's own net)."""
+    strip = getattr(net, "without_penalty", None)
+    if strip is None:
+        return net, 0.0
+    try:
+        with np.errstate(all="ignore"):
+            return strip(x, y, loss)
+    except UserCallError:  # their code raised: a U101 says so, and the probe meets it too
+        return net, 0.0
