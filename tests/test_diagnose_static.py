@@ -339,6 +339,33 @@ def test_t101_silent_at_ten_ln2_for_the_zero_init_story():
     assert "T101" not in [f.code for f in findings(CONFIGS / "story-zero-init.yaml")]
 
 
+QUADRATIC_COST = dict(  # Nielsen's book: ten sigmoid outputs and C = ½‖a − y‖²
+    data="{source: blobs, classes: 10, features: 4, samples: 400}",
+    layers=["{units: 16, activation: sigmoid}", "{units: 10, activation: sigmoid}"],
+    loss="{name: mse, scale: 0.5}",
+    train="{lr: 1.0, batch_size: 16}",
+)
+
+
+def test_t101_an_untrained_sigmoid_output_sits_at_a_half_not_0(write_spec):
+    """Ten sigmoid outputs at 0.5 against one-hot targets cost Σ(0.5 − y)² = 2.5 a sample, not
+    the Σ y² = 1 of predicting 0: a correct xavier-initialised net is not "confidently wrong"."""
+    path = write_spec(spec_text(init="xavier_normal", **QUADRATIC_COST))
+    assert "T101" not in [f.code for f in findings(path)]
+
+
+def test_t101_says_its_numbers_in_the_specs_own_loss(write_spec):
+    """½‖a − y‖² summed over a batch of 16: what an untrained net gives is 0.5 × 16 × 2.5 = 20,
+    and the loss at init is said in the same units, as the user's own code prints it."""
+    cost = QUADRATIC_COST | {"loss": "{name: mse, scale: 0.5, reduction: sum}"}
+    path = write_spec(spec_text(init="{name: normal, std: 8.0}", **cost))
+    (hit,) = only(findings(path), "T101")
+    assert hit.evidence["expected"] == pytest.approx(0.5 * 16 * 2.5)
+    plain = hit.evidence["loss_at_init"] / (0.5 * 16)  # per sample, factor 1
+    assert hit.evidence["ratio"] == pytest.approx(plain / 2.5)
+    assert "× 0.5 (loss.scale); summed over a batch of 16" in hit.message
+
+
 def test_select_and_ignore(write_spec):
     path = CONFIGS / "story-uniform-init.yaml"
     by_prefix = {f.code for f in findings(path, select=["Y"])}

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from nnfix.cli import main
 from nnfix.diagnose.context import Context, Options
 from nnfix.diagnose.pipeline import Selection, diagnose
+from nnfix.diagnose.rules import training
 from nnfix.spec.load import load_spec
 
 from .conftest import CONFIGS
@@ -83,6 +84,60 @@ def test_lr_far_too_high_diverges_and_names_the_layer(write_spec):
     assert t103.fix.path == ("train", "lr") and t103.fix.value == 5.0
 
 
+ONE_SAMPLE_STEPS = """
+seed: {seed}
+data: {{source: linear, features: 3, samples: 200, noise: 0.1}}
+model:
+  init: he_normal
+  layers:
+    - {{units: 16, activation: tanh}}
+    - {{units: 1, activation: linear}}
+loss: mse
+train: {{lr: {lr}, epochs: 20, batch_size: 1, dtype: {dtype}}}
+"""
+
+
+def test_one_sample_steps_are_compared_like_with_like(write_spec):
+    """Batch size 1, and the first sample happens to be fitted already (a loss of 6e-5): a
+    later sample's ordinary 5.6 is no growth of the loss, let alone a divergence."""
+    path = write_spec(ONE_SAMPLE_STEPS.format(seed=71, lr=0.01, dtype="float32"))
+    ctx = Context(load_spec(path), Options(budget=60))
+    probe = ctx.probe
+    assert probe.loss[0] < 1e-4 and max(probe.loss) > 1e4 * probe.loss[0]  # the trap
+    assert probe.window == 32
+    init = ctx.network.astype("float32")  # the untrained net's mean over the training set
+    x, y = ctx.data.x_train.astype("float32"), ctx.y_train.astype("float32")
+    assert probe.start_loss() == pytest.approx(init.loss(init.forward(x), y, ctx.loss), rel=1e-4)
+    assert probe.exploded_at(1e3) is None
+    assert probe.healthy_steps(1e3) == len(probe.loss)
+    assert "T103" not in codes(run(path))
+
+
+def test_one_sample_steps_that_blow_up_still_diverge(write_spec):
+    path = write_spec(ONE_SAMPLE_STEPS.format(seed=71, lr=0.1, dtype="float64"))
+    report = run(path)
+    (t103,) = by_code(report, "T103")
+    step = t103.evidence["step"]
+    ctx = Context(load_spec(path), Options(budget=60))
+    losses = ctx.probe.loss
+    start = ctx.probe.start_loss()
+    assert step < len(losses) and np.mean(losses[step : step + 32]) > 1e3 * start
+
+
+def test_a_growth_over_a_windows_mean_is_found_at_its_first_step():
+    from nnfix.diagnose.probe import ProbeRecord
+
+    steady = [0.5, 1e-5, 2.0, 0.3] * 20  # one-sample losses, the untrained net's mean 0.7
+    record = ProbeRecord(batch=1, samples=500, loss=steady + [1e6] * 40, initial_loss=0.7)
+    assert record.window == 32 and record.start_loss() == 0.7
+    assert record.exploded_at(1e3) == 80  # the first blown-up step of the first window over it
+    assert record.healthy_steps(1e3) == 80
+    record.initial_loss = float("nan")  # unknown: the median of the first 32 steps instead
+    assert record.start_loss() == pytest.approx(0.4) and record.exploded_at(1e3) == 80
+    big = ProbeRecord(batch=64, samples=500, loss=[0.7, 1e3, 0.7], initial_loss=0.7)
+    assert big.window == 1 and big.exploded_at(1e3) == 1  # a step is a 64-sample mean already
+
+
 def test_adam_with_a_tiny_lr_has_a_low_update_ratio(write_spec):
     path = mlp(
         write_spec,
@@ -110,6 +165,18 @@ def test_zero_init_plateaus_at_the_prior_caused_by_symmetry():
     (y102,) = by_code(report, "Y102")
     assert y102.location.layer == 1 and "Y101" in y102.caused_by
     assert "M102" not in codes(report)  # no gradient at all is not an explosion
+
+
+def test_a_half_quadratic_cost_plateaus_at_half_the_targets_variance():
+    """The probe reports ½‖a − y‖² where the spec says `scale: 0.5`: the best constant
+    prediction's loss it is compared with is halved too, so a zero init's plateau is seen."""
+    path = CONFIGS / "regression.yaml"
+    overrides = ["model.init=zeros", "loss={name: mse, scale: 0.5}"]
+    report = diagnose(load_spec(path, overrides), Selection([]), Options(budget=10))
+    (t102,) = by_code(report, "T102")
+    ctx = Context(load_spec(path, overrides))
+    assert t102.evidence["prior_loss"] == pytest.approx(0.5 * float(np.var(ctx.y_train)))
+    assert t102.caused_by[0] == "Y101"
 
 
 def test_relu_with_bias_minus_five_is_dead(write_spec):
@@ -210,6 +277,12 @@ SLOW_STARTS = [  # correct nets, small init: on the plateau after the probe, lea
         "{source: circles, samples: 400}",
         "{optimizer: sgd, lr: 2.0, epochs: 5000, batch_size: full}",
     ),
+    (  # one tanh hidden layer whose gradients have stopped growing by the end of the probe:
+        # its weights still move steadily on towards the leave (at about step 1,040)
+        ["{units: 8, activation: tanh}"],
+        "{source: xor, samples: 300}",
+        "{optimizer: sgd, lr: 0.3, epochs: 3000, batch_size: full}",
+    ),
 ]
 
 
@@ -252,6 +325,81 @@ def test_a_correct_net_with_a_small_init_is_a_slow_start_not_stuck(write_spec, h
     actual = _leaves(path, 4 * step)
     assert actual is not None and actual / 2 <= step <= 2 * actual, (step, actual)
     assert t109.fix.path == ("model", "init") and t109.fix.value == "xavier_normal"
+
+
+SEED_003 = """
+seed: 0
+data: {{source: xor, samples: 400}}
+model:
+  init: {{name: uniform, low: 0, high: 1}}   # np.random.rand
+  layers:
+    - {{units: 5, activation: sigmoid}}
+    - {{units: 5, activation: sigmoid}}
+    - {{units: 1, activation: sigmoid}}
+loss: bce
+train: {{optimizer: sgd, lr: 1.0, schedule: {schedule}, epochs: 2000, batch_size: full}}
+"""
+
+
+def test_a_plateau_held_by_lr_per_epoch_is_stuck_not_a_slow_start(write_spec):
+    """All sigmoid, uniform [0, 1) weights, lr divided by the epoch: the loss sits at ln 2 and,
+    trained whole, never leaves it — the schedule leaves 2,000 epochs the learning rate of about
+    8. It is a T102 (exit 1) that the schedule's T105 explains, never a slow start."""
+    path = write_spec(SEED_003.format(schedule="{name: inverse_time, decay: 1.0}"))
+    report = run(path, budget=60)
+    assert "T109" not in codes(report)
+    (t102,) = by_code(report, "T102")
+    assert t102.severity.value == "error" and "T105" in t102.caused_by
+    assert "stuck" not in t102.evidence  # nothing structural: the run's schedule holds it
+    assert _leaves(path, 2000) is None  # the spec's own run ends on the plateau
+    result = CliRunner().invoke(main, ["diagnose", str(path), "--select", "T102,T105"])
+    assert result.exit_code == 1
+
+
+def test_the_same_net_with_a_constant_lr_is_not_stuck(write_spec):
+    path = write_spec(SEED_003.format(schedule="constant"))
+    report = run(path, budget=60)
+    assert "T102" not in codes(report)
+    assert _leaves(path, 2000) is not None
+
+
+def test_a_slow_start_whose_epochs_end_first_is_stuck(write_spec):
+    """The third slow start with 700 epochs instead of 3,000: it would leave near step 1,040,
+    after the run has ended, so the run ends on the plateau (T102, with the sums of learning
+    rates it needs and has)."""
+    path = mlp(
+        write_spec,
+        ["{units: 8, activation: tanh}", "{units: 1, activation: sigmoid}"],
+        data="{source: xor, samples: 300}",
+        init="{name: normal, std: 0.01}",
+        train="{optimizer: sgd, lr: 0.3, epochs: 700, batch_size: full}",
+    )
+    report = run(path, budget=60)
+    assert "T109" not in codes(report)
+    (t102,) = by_code(report, "T102")
+    e = t102.evidence
+    assert e["lr_time_needed"] > training.LATE * e["lr_time_left"]
+    assert e["lr_time_left"] == pytest.approx(0.3 * (700 - e["steps"]))
+    assert _leaves(path, 700) is None
+
+
+def test_a_layer_whose_updates_round_away_gets_no_gradient():
+    """A gradient of 1e-12 moves no float32 weight of size 1 (its rounding is 1.2e-7): the
+    floor is what moves a weight, not 1e-30."""
+    from types import SimpleNamespace
+
+    from nnfix.diagnose.probe import ProbeRecord
+
+    trained = SimpleNamespace(weights=[np.ones((4, 4), np.float32)] * 2)  # norm 4 each
+    record = ProbeRecord(network=trained, start_norm=[4.0, 4.0])  # type: ignore[arg-type]
+    record.loss = [0.69] * 600
+    record.moved = [[0.0, 1e-3 * step] for step in range(600)]
+    assert training.unmoved(record, 1)  # never moved
+    assert not training.unmoved(record, 2)  # moved 0.6: a gradient reaches it
+    record.moved = [[1e-9 * step, 0.0] for step in range(600)]  # 6e-7 of 4 in 600 steps
+    assert training.unmoved(record, 1)
+    record.moved = [[1e-6 * step, 0.0] for step in range(600)]  # 6e-4: moved
+    assert not training.unmoved(record, 1)
 
 
 def test_a_slow_start_beside_broken_math_is_the_bugs_plateau(write_spec):

@@ -870,3 +870,99 @@ def test_the_same_net_scaled_is_checked(tmp_path):
         load_spec(saturated_case(tmp_path, std=1.0)), Selection(), Options(quick=True)
     )
     assert not report.failed and not [f for f in report.findings if f.code == "G104"]
+
+
+# --- a cost that carries its own penalty (T106 judges the data term) ------------------------
+
+REGULARISED = """
+import numpy as np
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+def forward_propagation(X, parameters):
+    W1, b1, W2, b2 = parameters["W1"], parameters["b1"], parameters["W2"], parameters["b2"]
+    Z1 = np.dot(W1, X) + b1
+    A1 = np.maximum(0, Z1)
+    Z2 = np.dot(W2, A1) + b2
+    A2 = sigmoid(Z2)
+    return A2, (Z1, A1, W1, b1, Z2, A2, W2, b2)
+
+def compute_cost_with_regularization(A2, Y, parameters, lambd):
+    m = Y.shape[1]
+    cross_entropy_cost = -np.sum(Y * np.log(A2) + (1 - Y) * np.log(1 - A2)) / m
+    W1, W2 = parameters["W1"], parameters["W2"]
+    L2_regularization_cost = lambd / (2 * m) * (np.sum(np.square(W1)) + np.sum(np.square(W2)))
+    return cross_entropy_cost + L2_regularization_cost
+
+def backward_propagation_with_regularization(X, Y, cache, lambd):
+    m = X.shape[1]
+    (Z1, A1, W1, b1, Z2, A2, W2, b2) = cache
+    dZ2 = A2 - Y
+    dW2 = 1.0 / m * np.dot(dZ2, A1.T) + lambd / m * W2
+    db2 = 1.0 / m * np.sum(dZ2, axis=1, keepdims=True)
+    dA1 = np.dot(W2.T, dZ2)
+    dZ1 = np.multiply(dA1, np.int64(A1 > 0))
+    dW1 = 1.0 / m * np.dot(dZ1, X.T) + lambd / m * W1
+    db1 = 1.0 / m * np.sum(dZ1, axis=1, keepdims=True)
+    return {"dZ2": dZ2, "dW2": dW2, "db2": db2, "dA1": dA1, "dZ1": dZ1, "dW1": dW1, "db1": db1}
+"""
+
+REGULARISED_SPEC = """
+seed: 0
+data: {{source: moons, samples: 200, noise: 0.2}}
+model:
+  init: he_normal
+  layers:
+    - {{units: 16, activation: relu}}
+    - {{units: 1, activation: sigmoid}}
+loss: bce
+train: {{lr: 0.3, epochs: 2000, batch_size: full}}
+implementation:
+  module: net.py
+  forward: forward_propagation
+  backward: backward_propagation_with_regularization
+  loss: compute_cost_with_regularization
+  arguments: {{lambd: {lambd}}}
+"""
+
+
+def _regularised(tmp_path, code=REGULARISED, lambd=0.7):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "net.py").write_text(textwrap.dedent(code))
+    path = tmp_path / "spec.yaml"
+    path.write_text(REGULARISED_SPEC.format(lambd=lambd))
+    return path
+
+
+def test_a_cost_with_its_own_l2_term_is_judged_on_its_data_term(tmp_path):
+    """λ/(2m)·ΣW² with λ = 0.7 is a mild penalty on 200 samples and a heavy one on the overfit
+    probe's 8: with it, the cross-entropy cannot get under 0.25. Their own penalty is measured
+    (their cost minus the spec's BCE, the same whatever the targets) and taken out: correct code
+    gets no T106."""
+    path = _regularised(tmp_path)
+    report = diagnose(load_spec(path), Selection(["T106", "G"]), Options(budget=60))
+    assert [f.code for f in report.findings] == []
+    ctx = Context(load_spec(path))
+    x, y = ctx.data.x_train[:8], ctx.y_train[:8]
+    net = ctx.trainable("float64")
+    W1, W2 = ctx.user_values["W1"], ctx.user_values["W2"]
+    l2 = 0.7 / (2 * 8) * (np.sum(W1**2) + np.sum(W2**2))
+    assert net.penalty(x, y, ctx.loss) == pytest.approx(l2, rel=1e-9)
+    assert (
+        _regularised(tmp_path / "none", lambd=0)
+        and Context(load_spec(tmp_path / "none" / "spec.yaml"))
+        .trainable("float64")
+        .penalty(x, y, ctx.loss)
+        == 0.0
+    )
+
+
+def test_a_regularised_cost_whose_output_delta_forgets_y_still_cannot_fit(tmp_path):
+    """dZ2 = A2 (the − Y forgotten): taking their penalty out leaves that bug as it is, and the
+    net still cannot fit its 8 samples — a T106 error beside the G101."""
+    code = REGULARISED.replace("dZ2 = A2 - Y", "dZ2 = A2")
+    report = diagnose(load_spec(_regularised(tmp_path, code)), Selection([]), Options(budget=60))
+    found = {f.code: f for f in report.findings}
+    assert "G101" in found and found["T106"].severity.value == "error"
+    assert found["T106"].evidence["penalty_at_start"] > 0

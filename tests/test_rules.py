@@ -197,9 +197,10 @@ def test_thresholds_are_written_from_the_constants_the_checks_use():
         "Y102": [f"{init.IDENTICAL:g}"],
         "M103": [f"{magnitudes.RATIO_LOW:g}", f"{training.EXPLODED:g}"],
         "M104": [f"{magnitudes.RATIO_HIGH:g}", f"{training.EXPLODED:g}"],
-        "T102": [f"{training.PLATEAU:.0%}", f"{training.NO_GRADIENT:g}", f"{init.IDENTICAL:g}"],
+        "T102": [f"{training.PLATEAU:.0%}", f"{init.IDENTICAL:g}", f"{training.LATE:g}"],
         "T109": [
             f"{training.PLATEAU:.0%}",
+            f"{training.LATE:g}",
             f"{training.GROWTH_SE:g}",
             f"{training.GROWTH_MIN:.0%}",
             f"{training.LEAVE_SHARE:g}",

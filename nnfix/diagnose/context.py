@@ -114,16 +114,14 @@ class Context:
     @cached_property
     def prior_loss(self) -> float | None:
         """The loss of the best prediction that ignores the input (the label prior) on the
-        finite training samples, as the probe's steps report it (a summed loss: over a batch);
-        None when the targets do not fit the output."""
+        finite training samples, as the probe's steps report it (times the loss's scale, and
+        a summed loss over a batch); None when the targets do not fit the output."""
         if self.y_train is None or not self.finite_rows.any():
             return None
         y = self.y_train[self.finite_rows]
-        prior = best_constant(self.spec.loss.name, y)
-        if self.spec.loss.reduction == "sum":
-            batch = self.spec.train.batch_size
-            prior *= min(len(y), batch if batch != "full" else len(y))
-        return prior
+        batch = self.spec.train.batch_size
+        size = min(len(y), batch if batch != "full" else len(y))
+        return self.loss.per_batch(best_constant(self.spec.loss.name, y), size)
 
     def probe_network(self) -> Network:
         """The net as the probe left it, as nnfix's network (the user's code: their weights)."""

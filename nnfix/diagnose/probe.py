@@ -12,10 +12,14 @@ import numpy as np
 
 from nnfix.engine.network import Network
 from nnfix.engine.train import StepInfo, Trainer
+from nnfix.usercode.sandbox import UserCallError
 
 MAX_STEPS = 600  # enough for a plateau or a divergence to show; the budget caps it too
 MIN_EPOCHS = 3  # but at least a few passes over the data, where the budget allows
 DENSE_STEPS = 50  # record update ratios every step at first, then every 10th
+LIKE_SAMPLES = 32  # losses are compared as means over at least this many samples (all of them
+# where there are fewer): one sample's loss says nothing of another's
+START_SAMPLES = 1024  # the loss at the start: the untrained net's mean over this many samples
 
 
 @dataclass
@@ -36,17 +40,55 @@ class ProbeRecord:
     stopped: str = ""  # why it ended: "steps", "budget", "diverged"
     network: Network | None = None  # the weights at the end
     epochs: int = 0
+    batch: int = 1  # samples per step
+    samples: int = 1  # in the training set
+    initial_loss: float = math.nan  # the untrained net's mean loss over START_SAMPLES samples
+
+    @property
+    def window(self) -> int:
+        """Steps whose mean loss covers LIKE_SAMPLES samples (or the whole set): one step's
+        loss is a minibatch's, and with a batch of 1 a sample the net already fits (a loss of
+        1e-5) beside one it does not (0.5) is no growth of the loss."""
+        like = min(LIKE_SAMPLES, self.samples)
+        return max(1, math.ceil(like / max(self.batch, 1)))
+
+    def start_loss(self) -> float:
+        """The loss at the start, that every later window's mean is compared with: the untrained
+        net's mean over many samples (a step's loss is a minibatch's draw from it), else the
+        median of the first `window` steps (NaN where none of them is finite)."""
+        if math.isfinite(self.initial_loss):
+            return self.initial_loss
+        first = np.asarray(self.loss[: self.window], float)
+        first = first[np.isfinite(first)]
+        return float(np.median(first)) if first.size else math.nan
+
+    def exploded_at(self, factor: float) -> int | None:
+        """The index of the first step at which the loss has grown over `factor` × its start,
+        like with like: the mean over a window of steps as long as the start's, ending there,
+        above `factor` × the start (the index is the first step of that window above it).
+        None where it never does."""
+        start = self.start_loss()
+        w = self.window
+        if not math.isfinite(start) or len(self.loss) < w:
+            return None
+        values = np.asarray(self.loss, float)
+        finite = np.where(np.isfinite(values), values, np.inf)
+        means = np.convolve(finite, np.ones(w) / w, mode="valid")  # window ending at i + w - 1
+        limit = factor * max(start, 1e-12)
+        over = np.flatnonzero(means > limit)
+        if not over.size:
+            return None
+        end = int(over[0]) + w - 1  # the last step of the first window above it
+        inside = np.flatnonzero(finite[end - w + 1 : end + 1] > limit)
+        return end - w + 1 + int(inside[0]) if inside.size else end
 
     def healthy_steps(self, exploded: float) -> int:
-        """How many steps ran before the loss went bad: non-finite, or above `exploded` times
-        the first step's loss (what comes after is the wreck of the run, not its dynamics)."""
-        first = self.loss[0] if self.loss else math.nan
-        for i, value in enumerate(self.loss):
-            if not math.isfinite(value) or (
-                math.isfinite(first) and value > exploded * max(first, 1e-12)
-            ):
-                return i
-        return len(self.loss)
+        """How many steps ran before the loss went bad: non-finite, or grown over `exploded`
+        times its start as `exploded_at` compares them (what comes after is the wreck of the
+        run, not its dynamics)."""
+        bad = [i for i, value in enumerate(self.loss) if not math.isfinite(value)][:1]
+        grown = self.exploded_at(exploded)
+        return min(bad + ([grown] if grown is not None else []) + [len(self.loss)])
 
 
 def run_probe(
@@ -55,11 +97,17 @@ def run_probe(
     """Train a copy of `network` for up to MAX_STEPS steps or `budget` seconds."""
     net = network.copy()
     trainer = Trainer(net, loss, train, rng)
-    record = ProbeRecord(network=net)
     m = len(x)
     batch = m if train.batch_size == "full" else min(train.batch_size, m)
+    record = ProbeRecord(network=net, batch=batch, samples=m)
     per_epoch = max(1, math.ceil(m / batch))
     steps_cap = min(train.epochs * per_epoch, max(MAX_STEPS, MIN_EPOCHS * per_epoch))
+    spread = slice(None, None, max(1, m // START_SAMPLES))  # over the whole set, in its order
+    try:
+        with np.errstate(all="ignore"):
+            record.initial_loss = float(net.loss(net.forward(x[spread]), y[spread], loss, train.l2))
+    except UserCallError:  # their forward raised: the first step meets it and says so
+        pass
     start = time.perf_counter()
     initial = [w.copy() for w in net.weights]
     record.start_norm = [float(np.linalg.norm(w)) for w in initial]

@@ -85,6 +85,11 @@ class Loss:
         """What a sum over the samples is multiplied by: 1/m for a mean."""
         return 1.0 / m if self.reduction == "mean" else 1.0
 
+    def per_batch(self, per_sample: float, batch: int) -> float:
+        """A per-sample mean of the plain loss (factor 1) as this loss reports it on a batch of
+        `batch` samples: times its factor, and summed over the batch where it sums."""
+        return per_sample * self.factor * (batch if self.reduction == "sum" else 1)
+
     def value(self, z: Array, a: Array, y: Array, output: str | None) -> float:
         return total(self.name, z, a, y, output) * self.factor * self.reduce(len(y))
 

@@ -4,12 +4,20 @@ T108, T109), the schedule (T105) and whether the net can memorise a handful of s
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import numpy as np
 
 from nnfix.diagnose.context import Context
 from nnfix.diagnose.findings import Finding, Fix
-from nnfix.diagnose.probe import STILL_LEARNING, ProbeRecord, overfit
+from nnfix.diagnose.plateau import GROWTH_MIN, GROWTH_SE, LATE, LEAVE_SHARE, Leave, leave
+from nnfix.diagnose.probe import (
+    LIKE_SAMPLES,
+    START_SAMPLES,
+    STILL_LEARNING,
+    ProbeRecord,
+    overfit,
+)
 from nnfix.diagnose.rules.init import IDENTICAL, similarity
 from nnfix.diagnose.rules.rule import (
     ERROR,
@@ -30,17 +38,14 @@ from nnfix.diagnose.rules.rule import (
 from nnfix.engine import activations
 from nnfix.engine.losses import Loss, best_constant
 from nnfix.engine.schedules import learning_rate
+from nnfix.usercode.network import PENALTY_AGREE
+from nnfix.usercode.sandbox import UserCallError
 
 FAMILY = "T", "training dynamics"  # the code prefix, and what its rules cover
 
 LOSS_OFF, LOSS_SLACK = 2.0, 0.05  # T101: loss at init above 2× what an untrained net gives + 0.05
 PLATEAU = 0.02  # T102/T109: final loss within 2 % of the best constant prediction's
 STILL = 0.01  # T102/T109: and falling by less than 1 % over the last quarter
-NO_GRADIENT = 1e-30  # T102: a hidden layer's gradient norm at most this at every step: none
-GROWTH_SE = 3.0  # T109: the hidden gradients' growth rate this many standard errors above 0
-GROWTH_MIN = 0.01  # T109: ... and at least 1 % over the last half of the probe
-LEAVE_SHARE = 0.5  # T109 (one hidden layer): it leaves once its weights have moved by half
-# the norm the suited init gives them
 SMALL_INIT = 0.5  # T109: a hidden layer starting under half the suited init's norm is small
 EXPLODED = 1e3  # T103: a loss this many times its start counts as diverged
 RISING = 1.10  # T104: last quarter's mean loss above 1.1× the best quarter's
@@ -55,6 +60,7 @@ OVERFIT_BUDGET = 0.3  # T106: share of --budget
 DEAD_SHARE = 0.2  # T107: more than 20 % of a layer's ReLU units dead on every sample
 SATURATED_SHARE = 0.5  # T108: |z| past the saturation point for most samples in most units
 SATURATES = activations.get("sigmoid").saturates_beyond
+Trained = TypeVar("Trained")  # what the probes train: nnfix's net, or the user's code
 BROKEN = ("A101", "A102", "A103", "G101", "G102", "D103", "D104", "Y101", "Y102")  # T109 -> T102
 
 
@@ -67,7 +73,11 @@ T101 = Rule(
         The loss of the initialised net on the training data, before any update, far above
         what an untrained net gives: ln 2 = 0.693 for one sigmoid output with BCE; k · ln 2
         for k sigmoid outputs (6.93 for ten); ln C for a C-class softmax with CCE (2.30 for
-        ten); for MSE, the loss of predicting 0, the mean of y² summed over the outputs.
+        ten); for MSE and MAE, the loss of the outputs an untrained net gives, every output
+        unit at z = 0 — the mean of y² summed over the outputs for a linear output, of
+        (0.5 − y)² for a sigmoid one. Both numbers are said in the spec's own loss: times its
+        `scale` (0.5 for ½‖a − y‖²) and, with `reduction: sum`, summed over a batch of the
+        spec's batch size.
         """),
     why=prose("""
         An untrained net should be unsure: with small weights the outputs sit near z = 0, a
@@ -96,8 +106,8 @@ T101 = Rule(
             - {units: 10, activation: sigmoid}
         """),
     thresholds=prose(f"""
-        Fires when the loss at init exceeds {LOSS_OFF:g} × the expected value + {LOSS_SLACK:g}; the bundled
-        healthy configs start within 1.4 × of it.
+        Fires when the loss at init (the plain per-sample mean) exceeds {LOSS_OFF:g} × the
+        expected value + {LOSS_SLACK:g}; the bundled healthy configs start within 1.4 × of it.
         """),
     causes=caused_by("D102", "Y104", "Y103", "D103"),
 )
@@ -116,19 +126,26 @@ T102 = Rule(
         variance (summed over the outputs) for MSE; and that stays there for a reason the
         probe can see: no gradient reaches a hidden layer, its units are identical, all dead
         or saturated, or the math is broken (a wrong derivative or gradient, targets the
-        output cannot represent). A correct net that is merely slow to leave the plateau is
-        T109, not this.
+        output cannot represent) — or because nothing is taking it off: the probe measures no
+        growth of the hidden layers, or a growth too slow for the spec's own learning-rate
+        schedule and epochs (lr divided by the epoch leaves a 2,000-epoch run the sum of
+        learning rates of about 8 epochs). A correct net whose measured growth leaves the
+        plateau within the run is T109, not this.
         """),
     why=prose("""
         That is the loss a net reaches by learning the class frequencies through its output
         biases and nothing else: the output does not depend on the input. Either no gradient
         reaches the hidden layers, or they carry no information — symmetric or dead units, a
         wrong derivative, saturated inputs. More epochs or another learning rate will not
-        move it.
+        move it. Or the hidden layers could learn but the run stops them first: gradient
+        descent moves weights by lr · gradient, and a schedule that shrinks lr fast (or too
+        few epochs) ends the run before the weights have grown enough to use the input.
         """),
     fix=prose("""
-        Fix the root cause the finding links to (Y101, A102, T107 …). Without one, check that
-        gradients reach the first layer (`nnfix diagnose --select M101,G`).
+        Fix the root cause the finding links to (Y101, A102, T107, T105 …). Without one, check
+        that gradients reach the first layer (`nnfix diagnose --select M101,G`); where the
+        schedule or the epochs end the run first, a constant or slowly decaying lr, more
+        epochs, or the init that suits the activation.
         """),
     before=yaml_block("""
         model:
@@ -147,29 +164,37 @@ T102 = Rule(
     thresholds=prose(f"""
         The probe's final training loss within {PLATEAU:.0%} of the best constant prediction's
         loss, and falling by less than {STILL:.0%} of it over the last quarter of the probe;
-        and one of: a hidden layer whose weight gradient norm is at most {NO_GRADIENT:g} at
-        every step of the probe (no gradient reaches it); a hidden layer whose units' weights
+        and one of: a hidden layer whose weights no update moved (never further from their
+        start than one float rounding of their size per step — ε of the training dtype, 1.2e-7
+        in float32 —: no gradient reaches it that moves a weight); a hidden layer whose units' weights
         are identical after the probe (mean cosine similarity above {IDENTICAL:g}, as Y102);
         a hidden layer whose units are all dead (as T107) or mostly saturated (as T108) after
         the probe; or, beside the plateau, a finding that the math is broken or the targets
         cannot be represented ({", ".join(BROKEN)}): such a plateau is reported here, caused
-        by it, even where the hidden layers move as a slow start's do.
+        by it, even where the hidden layers move as a slow start's do. Where none of these
+        holds, T109's measure decides: no significant growth of the hidden layers' gradients
+        (as T109 measures it), or a growth that needs more than {LATE:g} × the sum of learning
+        rates the rest of the run's schedule gives, is this finding, not T109.
         """),
-    causes=caused_by(
-        "Y101",
-        "Y102",
-        "A102",
-        "A103",
-        "A101",
-        "G102",
-        "G101",
-        "G105",
-        "T107",
-        "T108",
-        "D102",
-        "D103",
-        "D104",
-        "Y103",
+    causes=(
+        *caused_by(
+            "Y101",
+            "Y102",
+            "A102",
+            "A103",
+            "A101",
+            "G102",
+            "G101",
+            "G105",
+            "T107",
+            "T108",
+            "D102",
+            "D103",
+            "D104",
+            "Y103",
+        ),
+        # a plateau nothing holds but the run's schedule or learning rate
+        Cause(("T105", "M103"), when=lambda f: "stuck" not in f.evidence),
     ),
     suppressed_by=("T103",),
 )
@@ -208,8 +233,11 @@ T103 = Rule(
           lr: 0.1
         """),
     thresholds=prose(f"""
-        A probe loss that is NaN or inf, or more than {EXPLODED:g} × the first step's loss. The probe
-        stops at that step and reports the first layer, from the input, whose weights,
+        A probe loss that is NaN or inf, or more than {EXPLODED:g} × its start, like with like:
+        the mean loss over a window of steps that covers {LIKE_SAMPLES} samples (all of them in
+        a smaller set) against the untrained net's mean loss over up to {START_SAMPLES} training
+        samples — with large batches each step, with a batch of 1 the mean of {LIKE_SAMPLES}
+        steps, since one sample's tiny loss is no start for another's. The probe stops at that step and reports the first layer, from the input, whose weights,
         pre-activations or activations are not finite.
         """),
     causes=caused_by("G101", "G102", "A102", "A103", "A101", "G105", "M104", "D102", "Y103"),
@@ -302,7 +330,9 @@ T106 = Rule(
         The overfit probe: nnfix trains the net on a handful of training samples with its own
         optimiser settings (Adam, a few learning rates). A correct net with a few units per
         sample memorises them; if no run gets the loss near zero, something in the model or
-        its gradients is broken.
+        its gradients is broken. "Near zero" is the data term: where the user's own cost
+        carries a penalty on the parameters (an L2 term with `lambd`), that penalty and its
+        gradient are taken out of what the probe trains and judges.
         """),
     why=prose("""
         Fitting a few samples needs no generalisation and no tuning — Karpathy's "overfit one
@@ -335,7 +365,12 @@ T106 = Rule(
         loss under {OVERFIT_LOSS:g} (BCE, CCE) or under {OVERFIT_SHARE:.0%} of the best
         constant prediction's (MSE, MAE), within {OVERFIT_BUDGET:.0%} of the budget — and no run
         was still lowering it at the end (by more than {STILL_LEARNING:.0%} over its last
-        quarter of steps: slow is not broken).
+        quarter of steps: slow is not broken). Both in the spec's own loss (times its scale;
+        summed over the samples with reduction: sum). A penalty of the user's own is what their
+        cost adds to the spec's loss of their output when that addition is the same (to
+        {PENALTY_AGREE:g}, relatively) with the targets replaced by the outputs — a term of the
+        parameters alone; its gradient is what their backward returns with those targets, and
+        is subtracted at every step.
         """),
     causes=(
         *caused_by("A101", "A102", "A103", "G102", "G101", "G105", "Y101"),
@@ -450,10 +485,12 @@ T109 = Rule(
         A loss still at the best constant prediction's at the end of the training probe, as
         T102 measures it, on a net in which the probe finds nothing stuck: gradient reaches
         every hidden layer, their units differ and are neither all dead nor mostly saturated,
-        and no finding says the math is broken. The finding says at which step the probe
-        expects the loss to leave the plateau — extrapolated from the growth of the hidden
-        layers' weights and gradients — whether that is within the steps the spec trains
-        for, and what would shorten it (init scale, learning rate).
+        and no finding says the math is broken — and in which the probe measured the hidden
+        layers' gradients growing at a rate that, under the spec's own learning-rate schedule
+        and epochs, takes the loss off the plateau before the run ends. The finding says at
+        which step — extrapolated from that growth — and what would shorten the wait (init
+        scale, learning rate). Without measured growth, or when the schedule (lr divided by
+        the epoch) or the epochs end the run first, the plateau is T102.
         """),
     why=prose("""
         From a small init the output barely depends on the input, and each layer's gradient
@@ -492,15 +529,24 @@ T109 = Rule(
     thresholds=prose(f"""
         The plateau as T102 measures it (within {PLATEAU:.0%} of the best constant
         prediction's loss, falling by less than {STILL:.0%} of it over the last quarter),
-        with none of T102's reasons. The probe fits the growth rate r per step of the hidden
-        layers' gradient norm by least squares on its logarithm over the second half of the
-        probe, and extrapolates only when r is at least {GROWTH_SE:g} standard errors above
-        0 and amounts to {GROWTH_MIN:.0%} or more over that half; otherwise it says it sees
-        no significant growth yet and names no step. With one hidden layer the learned
-        weights grow like e^(r·t), and the loss leaves once the hidden weights have moved by
-        {LEAVE_SHARE:g} × the norm the suited init gives them; with D ≥ 3 weight layers each
-        layer's learned weights w grow like dw/dt ∝ w^(D−1), which runs away in finite time,
-        about (D − 1)/((D − 2) · r) steps after the end of the probe. The figure is rough:
+        with none of T102's reasons. Time is counted as gradient descent sees it, in lr-time
+        τ, the sum of the learning rates of the steps so far (for a constant lr, lr × steps).
+        The probe fits the growth rate r per unit of τ of the hidden layers' gradient norm by
+        least squares on its logarithm over the second half of the probe, and counts it when
+        r is at least {GROWTH_SE:g} standard errors above 0 and amounts to {GROWTH_MIN:.0%} or
+        more over that half. With one hidden layer the learned weights grow like e^(r·τ), and
+        the loss leaves once the hidden weights have moved by {LEAVE_SHARE:g} × the norm the
+        suited init gives them; with D ≥ 3 weight layers each layer's learned weights w grow
+        like dw/dτ ∝ w^(D−1), which runs away in finite time, about (D − 1)/((D − 2) · r)
+        after the end of the probe. Where the gradients do not grow, the hidden weights'
+        distance from their start, at the speed of the probe's last quarter, reaches that
+        {LEAVE_SHARE:g} × (a slow start only speeds up: the latest it leaves); weights that
+        do not move away, or that have moved that far without leaving, are no slow start:
+        T102. The τ still
+        needed is then found on the spec's own schedule over the rest of its epochs: where it
+        is more than {LATE:g} × the τ the rest of the run gives, the run ends on the plateau
+        and it is T102; up to that the estimate's own error could account for it and it stays
+        T109, naming the step. The figure is rough:
         on 43 small nets (one to three hidden layers of tanh, sigmoid or ReLU units, SGD or
         momentum) that left the plateau between 600 and 40 000 steps, it named a step for
         25, 22 of them within a factor of 2 of the step at which the loss left, the worst 5×
@@ -516,23 +562,44 @@ T109 = Rule(
 
 
 def expected_initial_loss(ctx: Context) -> tuple[float, str]:
-    """What an untrained net's loss should be (per-sample mean), and how it was worked out."""
+    """What an untrained net's loss should be, as a per-sample mean of the plain loss (the
+    spec's scale and reduction are applied by `in_spec_units`), and how it was worked out: the
+    loss of the outputs an untrained net gives, every output unit at z = 0 — a sigmoid at 0.5, a
+    softmax uniform, a linear or tanh unit at 0. NaN where those outputs are no probabilities
+    for BCE or CCE (D104 says why)."""
     assert ctx.init is not None
-    y = ctx.init.y
-    out = ctx.network.activations[-1].builtin_name
+    y = np.asarray(ctx.init.y, float)
+    act = ctx.network.activations[-1]
     loss = ctx.spec.loss.name
-    if loss == "cce" and out == "softmax":
-        return math.log(y.shape[1]), f"ln {y.shape[1]} (uniform softmax over {y.shape[1]} classes)"
-    if loss == "bce" and out == "sigmoid":
-        k = y.shape[1]
-        return k * math.log(2), f"{k}·ln 2 ({k} sigmoid output{'s' if k > 1 else ''} at 0.5)"
-    if loss in ("mse", "mae"):
-        reference = Loss(loss).value(np.zeros_like(y), np.zeros_like(y), y, None)
-        return (
-            reference,
-            "the loss of predicting 0 for every target (an untrained net's output is near 0)",
-        )
-    return math.nan, ""
+    z0 = np.zeros_like(y)
+    with np.errstate(all="ignore"):
+        a0 = np.asarray(act.forward(z0), float)
+    if a0.shape != y.shape or not np.all(np.isfinite(a0)):
+        return math.nan, ""
+    if loss in ("bce", "cce") and not np.all((a0 > 0) & (a0 < 1)):
+        return math.nan, ""
+    k = y.shape[1]
+    if loss == "cce" and act.builtin_name == "softmax":
+        how = f"ln {k} (uniform softmax over {k} classes)"
+    elif loss == "bce" and act.builtin_name == "sigmoid" and np.all(np.isin(y, (0.0, 1.0))):
+        how = f"{k}·ln 2 ({k} sigmoid output{'s' if k > 1 else ''} at 0.5)"
+    else:
+        at = float(a0.flat[0]) if np.ptp(a0) == 0 else None
+        value = f" = {at:.3g}" if at is not None else ""
+        how = f"the loss of every output at z = 0 ({act.name}(0){value}, as an untrained net gives)"
+    return Loss(loss).value(z0, a0, y, act.builtin_name), how
+
+
+def in_spec_units(ctx: Context, per_sample: float) -> tuple[float, str]:
+    """A per-sample mean of the plain loss in the spec's own loss — its `scale`, and summed
+    over a batch of the spec's batch size where its reduction sums — and what was applied."""
+    loss = ctx.loss
+    m = int(ctx.finite_rows.sum())
+    size = ctx.spec.train.batch_size
+    batch = min(m, size) if size != "full" else m
+    notes = [f"× {loss.factor:g} (loss.scale)"] if loss.factor != 1 else []
+    notes += [f"summed over a batch of {batch}"] if loss.reduction == "sum" else []
+    return loss.per_batch(per_sample, batch), "; ".join(notes)
 
 
 @check(INIT_STATISTICS, T101)
@@ -540,22 +607,25 @@ def loss_at_init(ctx: Context) -> list[Finding]:
     """The loss at init far above what an untrained net gives."""
     if ctx.init is None:
         return []
-    expected, how = expected_initial_loss(ctx)
-    mean_loss = ctx.network.loss(ctx.init.cache, ctx.init.y, Loss(ctx.spec.loss.name), 0.0)
-    if not math.isfinite(expected) or not math.isfinite(mean_loss):
+    reference, how = expected_initial_loss(ctx)
+    plain = ctx.network.loss(ctx.init.cache, ctx.init.y, Loss(ctx.spec.loss.name), 0.0)
+    if not math.isfinite(reference) or not math.isfinite(plain):
         return []
-    if mean_loss <= LOSS_OFF * expected + LOSS_SLACK:
+    if plain <= LOSS_OFF * reference + LOSS_SLACK:
         return []
+    expected, units = in_spec_units(ctx, reference)
+    at_init, _ = in_spec_units(ctx, plain)
+    how += f", {units}" if units else ""
     return [
         T101.finding(
-            f"loss at init is {mean_loss:.4g}, {mean_loss / expected:.1f}× the {expected:.4g} an "
+            f"loss at init is {at_init:.4g}, {plain / reference:.1f}× the {expected:.4g} an "
             f"untrained net gives ({how}): the outputs start out confidently wrong",
             layer=ctx.network.depth,
             path=("loss",),
             evidence={
-                "loss_at_init": mean_loss,
+                "loss_at_init": at_init,
                 "expected": expected,
-                "ratio": mean_loss / expected,
+                "ratio": plain / reference,
             },
             fix=Fix(
                 "start from small outputs: a scaled init (he/xavier) and inputs near unit scale"
@@ -618,23 +688,23 @@ def divergence(ctx: Context) -> list[Finding]:
     probe = ctx.probe
     if probe is None or not probe.loss:
         return []
-    start = probe.loss[0]
-    exploded = math.isfinite(start) and any(
-        math.isfinite(v) and v > EXPLODED * max(start, 1e-12) for v in probe.loss
-    )
-    if probe.diverged_at is None and not exploded:
+    start = probe.start_loss()
+    grown = probe.exploded_at(EXPLODED)
+    if probe.diverged_at is None and grown is None:
         return []
-    step = (
-        probe.diverged_at
-        if probe.diverged_at is not None
-        else next(s for s, v in zip(probe.steps, probe.loss, strict=True) if v > EXPLODED * start)
-    )
+    step = probe.diverged_at if probe.diverged_at is not None else probe.steps[grown or 0]
     layer, where = _first_bad_layer(ctx)
     lr = ctx.spec.train.lr
     how = (
         "became non-finite"
         if probe.diverged_at is not None
         else f"grew over {EXPLODED:g}× its start"
+        + (
+            f" (a mean over {probe.window} steps of {probe.batch} sample"
+            f"{'s' if probe.batch > 1 else ''} against the untrained net's mean loss, {start:.3g})"
+            if probe.window > 1
+            else ""
+        )
     )
     return [
         T103.finding(
@@ -723,7 +793,6 @@ def _stuck(ctx: Context) -> list[tuple[int, str]]:
     net = ctx.probe_network()
     cache = ctx.probe_forward()
     reasons = []
-    grads = np.max(np.nan_to_num(np.asarray(probe.grad_norm, float), nan=np.inf), axis=0)
     for l, act in enumerate(net.activations[:-1], start=1):
         z = cache.z[l - 1]
         dead = _dead(act, z)
@@ -735,7 +804,7 @@ def _stuck(ctx: Context) -> list[tuple[int, str]]:
         same = similarity(net.weights[l - 1])
         if same is not None and same > IDENTICAL:
             reasons.append((l, f"layer {l}'s {z.shape[1]} units are identical"))
-    cut = [l for l in range(1, net.depth) if grads[l - 1] <= NO_GRADIENT]
+    cut = [l for l in range(1, net.depth) if unmoved(probe, l)]
     if cut:  # said last: the reasons above say why no gradient gets through
         top = cut[-1]
         below = " (nor below it)" if top > 1 else ""
@@ -743,33 +812,101 @@ def _stuck(ctx: Context) -> list[tuple[int, str]]:
     return reasons
 
 
+def unmoved(probe: ProbeRecord, layer: int) -> bool:
+    """Whether no gradient moved layer `layer`'s weights over the probe: they never got further
+    from their start than one float rounding of their size per step (ε of the dtype they train
+    in), which is what an update too small to change a weight leaves — whatever the optimiser."""
+    assert probe.network is not None
+    weights = probe.network.weights[layer - 1]
+    eps = float(np.finfo(weights.dtype).eps) if weights.dtype.kind == "f" else 0.0
+    moved = np.nan_to_num(np.asarray(probe.moved, float)[:, layer - 1], nan=np.inf)
+    return bool(moved.max(initial=0.0) <= len(probe.loss) * eps * probe.start_norm[layer - 1])
+
+
 @check(TRAINING_PROBE, T102, T109)
 def plateau_at_prior(ctx: Context) -> list[Finding]:
     """The loss settles at the loss of the best constant prediction: stuck (T102) where the
-    probe sees why, a slow start (T109) where it sees nothing stuck."""
+    probe sees why, or where the growth it measured does not take the loss off within the
+    spec's own schedule and epochs; a slow start (T109) where it does."""
     plateau = _plateau(ctx)
     if plateau is None:
         return []
     final, prior = plateau
-    assert ctx.probe is not None
+    probe = ctx.probe
+    assert probe is not None
     evidence: dict[str, object] = {
         "final_loss": final,
         "prior_loss": prior,
-        "steps": len(ctx.probe.loss),
+        "steps": len(probe.loss),
     }
+    head = (
+        f"the loss settles at {final:.4g}, the {prior:.4g} of the best constant prediction "
+        "(the label prior): the output ignores the input, and will go on doing so — "
+    )
     reasons = _stuck(ctx)
-    if not reasons:
-        return [_slow_start(ctx, final, prior, evidence)]
-    layer, why = reasons[0]
-    return [
-        T102.finding(
-            f"the loss settles at {final:.4g}, the {prior:.4g} of the best constant prediction "
-            f"(the label prior): the output ignores the input, and will go on doing so — {why}",
-            layer=layer,
-            path=("loss",),
-            evidence=evidence | {"stuck": [reason for _, reason in reasons]},
+    if reasons:
+        layer, why = reasons[0]
+        return [
+            T102.finding(
+                head + why,
+                layer=layer,
+                path=("loss",),
+                evidence=evidence | {"stuck": [reason for _, reason in reasons]},
+            )
+        ]
+    depth = ctx.network.depth
+    target = LEAVE_SHARE * math.sqrt(sum(suited_norm(ctx, l) ** 2 for l in range(1, depth)))
+    when = leave(probe, depth, target, ctx.spec.train, steps_per_epoch(ctx))
+    total = total_steps(ctx)
+    evidence |= {"train_steps": total, "lr_at_end_of_probe": probe.lr[-1] if probe.lr else None}
+    if when is None:
+        why = (
+            f"over the probe's {len(probe.loss)} steps the hidden layers' gradients did not grow "
+            "and their weights did not move on from where they were: nothing is carrying the "
+            "loss off it" + _lr_now(ctx, probe)
         )
-    ]
+        return [T102.finding(head + why, path=("loss",), evidence=evidence | {"growth": None})]
+    evidence |= {
+        "growth_per_100_steps": when.per_100,
+        "leave_step": when.step,
+        "lr_time_needed": when.needed,
+        "lr_time_left": when.left,
+    }
+    if not when.in_time:
+        return [T102.finding(head + _too_late(when, total), path=("loss",), evidence=evidence)]
+    return [_slow_start(ctx, final, prior, when, evidence)]
+
+
+def _lr_now(ctx: Context, probe: ProbeRecord) -> str:
+    """What the schedule has done to the learning rate by the end of the probe, where it has."""
+    lr = ctx.spec.train.lr
+    now = probe.lr[-1] if probe.lr else lr
+    if now >= 0.5 * lr:
+        return ""
+    return f" (the {ctx.spec.train.schedule.name} schedule has taken lr from {lr:g} to {now:.2g})"
+
+
+def _too_late(when: Leave, total: int) -> str:
+    """Why a measured growth does not take the loss off the plateau within the run."""
+    rest = (
+        f"the rest of the run's schedule gives {when.left:.3g}"
+        if when.left > 0
+        else "the run ends with the probe"
+    )
+    return (
+        f"{_pace(when)}, but leaving the plateau at that pace needs a sum of learning rates of {when.needed:.3g} more, and "
+        f"{rest}: the {total:,} steps the spec trains for end first"
+    )
+
+
+def _pace(when: Leave) -> str:
+    """How the probe saw the hidden layers move."""
+    if when.per_100 > 1:
+        return f"the hidden layers' gradients grow ×{when.per_100:.3g} every 100 steps"
+    return (
+        f"the hidden layers' weights have moved {when.moved:.2g} from their start of the "
+        f"{when.target:.2g} a leave takes, at a steady pace (their gradients do not grow)"
+    )
 
 
 def _broken_plateau(slow: Finding) -> Finding:
@@ -785,12 +922,17 @@ def _broken_plateau(slow: Finding) -> Finding:
     )
 
 
-def total_steps(ctx: Context) -> int:
-    """The steps the spec trains for: its epochs times the minibatches per epoch."""
+def steps_per_epoch(ctx: Context) -> int:
+    """The minibatches of one epoch of the spec's training."""
     train = ctx.spec.train
     m = len(ctx.data.x_train)
     batch = m if train.batch_size == "full" else min(train.batch_size, max(m, 1))
-    return train.epochs * max(1, math.ceil(m / batch))
+    return max(1, math.ceil(m / batch))
+
+
+def total_steps(ctx: Context) -> int:
+    """The steps the spec trains for: its epochs times the minibatches per epoch."""
+    return ctx.spec.train.epochs * steps_per_epoch(ctx)
 
 
 def suited_norm(ctx: Context, layer: int) -> float:
@@ -801,50 +943,10 @@ def suited_norm(ctx: Context, layer: int) -> float:
     return math.sqrt(var * n_in * n_out)
 
 
-def growth_rate(values: np.ndarray) -> float | None:
-    """The growth rate per step of a positive series over its second half (least squares on
-    its logarithm), where it is significant: GROWTH_SE standard errors above 0 and at least
-    GROWTH_MIN over that half. None otherwise."""
-    half = values[len(values) // 2 :]
-    if len(half) < 8 or not np.all(np.isfinite(half)) or not np.all(half > 0):
-        return None
-    t = np.arange(len(half), dtype=float)
-    t -= t.mean()
-    y = np.log(half)
-    slope = float(t @ (y - y.mean()) / (t @ t))
-    residual = y - y.mean() - slope * t
-    se = math.sqrt(float(residual @ residual) / max(len(half) - 2, 1) / float(t @ t))
-    if slope <= GROWTH_SE * se or slope * len(half) < math.log1p(GROWTH_MIN):
-        return None
-    return slope
-
-
-def leave_step(probe: ProbeRecord, depth: int, target: float) -> tuple[float, int] | None:
-    """When the probe expects the loss to leave the plateau: (the hidden layers' growth rate
-    per step, the step), extrapolated from the growth of their gradients and weights; None
-    when they are not growing significantly."""
-    hidden = depth - 1
-    grads = np.asarray(probe.grad_norm, float)[:, :hidden]
-    rate = growth_rate(np.sqrt((grads**2).sum(axis=1)))
-    if rate is None:
-        return None
-    n = len(probe.loss)
-    if depth >= 3:  # finite-time runaway: dw/dt ∝ w^(D-1)
-        return rate, n + round((depth - 1) / ((depth - 2) * rate))
-    moved = np.sqrt((np.asarray(probe.moved, float)[:, :hidden] ** 2).sum(axis=1))
-    q = max(1, n // 4)
-    speed = (moved[-1] - moved[-1 - q]) / q
-    if speed <= 0:
-        return None
-    return rate, n + round(math.log1p(rate * max(target - moved[-1], 0.0) / speed) / rate)
-
-
-def _slow_start(ctx: Context, final: float, prior: float, evidence: dict) -> Finding:
+def _slow_start(ctx: Context, final: float, prior: float, when: Leave, evidence: dict) -> Finding:
     probe = ctx.probe
     assert probe is not None
     depth = ctx.network.depth
-    target = LEAVE_SHARE * math.sqrt(sum(suited_norm(ctx, l) ** 2 for l in range(1, depth)))
-    estimate = leave_step(probe, depth, target)
     total = total_steps(ctx)
     suited = ctx.suited_init(1)
     small = any(probe.start_norm[l - 1] < SMALL_INIT * suited_norm(ctx, l) for l in range(1, depth))
@@ -858,34 +960,21 @@ def _slow_start(ctx: Context, final: float, prior: float, evidence: dict) -> Fin
         if small
         else Fix("a larger learning rate", ("train", "lr"), ctx.spec.train.lr * 3)
     )
-    head = (
-        f"the loss is still {final:.4g}, the {prior:.4g} of the best constant prediction, "
-        f"after {len(probe.loss)} steps, though nothing is stuck: "
+    step = int(float(f"{when.step:.2g}")) if when.step is not None else None
+    where = (
+        f"around step {step:,} (within the {total:,} steps the spec trains for)"
+        if step is not None and when.step is not None and when.step <= total
+        else f"around step {step:,}, after the {total:,} steps the spec trains for, though "
+        "within what the estimate can tell: the run may end on it"
+        if step is not None
+        else f"near the end of the {total:,} steps the spec trains for: the run may end on it"
     )
-    if estimate is None:
-        message = (
-            head + "the probe sees no significant growth of the hidden layers' gradients yet, "
-            f"so it cannot tell when the loss leaves the plateau; {shorten}"
-        )
-        evidence = evidence | {"leave_step": None, "train_steps": total}
-    else:
-        rate, step = estimate
-        step = int(float(f"{step:.2g}"))
-        when = (
-            f"within the {total:,} steps the spec trains for"
-            if step <= total
-            else f"after the {total:,} steps the spec trains for: the run may end on it"
-        )
-        message = (
-            head + f"the hidden layers' gradients grow ×{math.exp(100 * rate):.3g} every 100 "
-            f"steps, and at that pace the loss should leave the plateau around step "
-            f"{step:,} ({when}); {shorten}"
-        )
-        evidence = evidence | {
-            "growth_per_100_steps": math.exp(100 * rate),
-            "leave_step": step,
-            "train_steps": total,
-        }
+    message = (
+        f"the loss is still {final:.4g}, the {prior:.4g} of the best constant prediction, "
+        f"after {len(probe.loss)} steps, though nothing is stuck: {_pace(when)}, and at that "
+        f"pace the loss should leave the plateau {where}; {shorten}"
+    )
+    evidence = evidence | {"leave_step": step}
     return T109.finding(message, path=fix.path or ("model",), evidence=evidence, fix=fix)
 
 
@@ -984,11 +1073,11 @@ def cannot_overfit(ctx: Context) -> list[Finding]:
     x, y = ctx.data.x_train[rows].astype(dtype), ctx.y_train[rows].astype(dtype)
     name = ctx.spec.loss.name
     prior = best_constant(name, ctx.y_train[ctx.finite_rows])
-    target = OVERFIT_LOSS if name in ("bce", "cce") else OVERFIT_SHARE * max(prior, 1e-12)
-    if ctx.spec.loss.reduction == "sum":
-        target *= len(rows)
+    near_zero = OVERFIT_LOSS if name in ("bce", "cce") else OVERFIT_SHARE * max(prior, 1e-12)
+    target = ctx.loss.per_batch(near_zero, len(rows))  # as the loss the probe trains reports it
+    net, penalty = _data_term(ctx.trainable(dtype), x, y, ctx.loss)
     ok, tried = overfit(
-        ctx.trainable(dtype),
+        net,
         ctx.loss,
         ctx.spec.train,
         x,
@@ -1006,14 +1095,36 @@ def cannot_overfit(ctx: Context) -> list[Finding]:
     return [
         T106.finding(
             f"the net cannot fit {len(rows)} samples: with Adam at lr {rates} the loss gets no "
-            f"lower than {best:.3g} (near zero would be under {target:.2g}); a correct net of "
-            "this size memorises them, so something in its math is broken",
+            f"lower than {best:.3g} (near zero would be under {target:.2g}"
+            + (
+                f"; judged on the data term, your loss's own penalty of {penalty:.3g} and its "
+                "gradient taken out"
+                if penalty
+                else ""
+            )
+            + "); a correct net of this size memorises them, so something in its math is broken",
             path=("model",),
             evidence={
                 "samples": len(rows),
                 "best_loss": {f"lr {lr:g}": v for lr, v in tried.items()},
                 "target": target,
                 "loss_name": name,
-            },
+            }
+            | ({"penalty_at_start": penalty} if penalty else {}),
         )
     ]
+
+
+def _data_term(net: Trained, x: np.ndarray, y: np.ndarray, loss: Loss) -> tuple[Trained, float]:
+    """What the overfit probe trains: the user's code without the penalty their own loss
+    carries (an L2 term with `lambd`), so that it is judged on the data term — a penalty keeps
+    their loss off zero and, on a handful of samples, pulls the weights back far harder than on
+    their whole set — and that penalty's value at the start (0: none, or nnfix's own net)."""
+    strip = getattr(net, "without_penalty", None)
+    if strip is None:
+        return net, 0.0
+    try:
+        with np.errstate(all="ignore"):
+            return strip(x, y, loss)
+    except UserCallError:  # their code raised: a U101 says so, and the probe meets it too
+        return net, 0.0
