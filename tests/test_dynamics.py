@@ -584,3 +584,32 @@ def test_a_wrong_gradient_that_throws_the_weights_around_explains_the_update_rat
     assert m104.caused_by == ["G101"]
     (t103,) = by_code(report, "T103")
     assert t103.caused_by == ["G101", "M104"]
+
+
+def test_units_a_small_init_aligns_early_in_a_slow_start_are_not_identical(write_spec):
+    """A correct sigmoid net from a tiny random init: its units drift along one shared direction
+    during the slow start (each scaled by its own outgoing weight), so they point alike but are
+    not alike; trained whole it leaves the plateau within its epochs. Neither Y102 nor T102."""
+    path = mlp(
+        write_spec,
+        ["{units: 8, activation: sigmoid}", "{units: 1, activation: sigmoid}"],
+        data="{source: xor, samples: 200, noise: 0.1}",
+        init="{name: normal, std: 0.001}",
+        train="{lr: 2, epochs: 2000, batch_size: full}",
+    )
+    report = run(path)
+    assert "Y102" not in codes(report) and "T102" not in codes(report), codes(report)
+    (t109,) = by_code(report, "T109")
+    assert t109.evidence["leave_step"] < 2000
+
+
+def test_similarity_tells_identical_units_from_units_that_only_point_alike():
+    from nnfix.diagnose.rules.init import IDENTICAL, similarity
+
+    rng = np.random.default_rng(0)
+    shared, outgoing = rng.normal(size=(5, 1)), rng.normal(size=(1, 8))
+    start = 1e-3 * rng.normal(size=(5, 8))
+    assert similarity(start + shared @ outgoing) < 0.5  # parallel, each unit its own length
+    assert similarity(start + shared @ np.ones((1, 8))) > IDENTICAL  # one gradient for all
+    assert similarity(np.full((5, 8), 0.3)) == 1.0
+    assert abs(similarity(rng.normal(size=(50, 40)))) < 0.35

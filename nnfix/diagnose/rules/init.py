@@ -30,7 +30,7 @@ from nnfix.spec.model import InitSpec
 
 FAMILY = "Y", "initialisation"  # the code prefix, and what its rules cover
 
-IDENTICAL = 0.99  # Y102: mean pairwise cosine similarity of a layer's weight vectors
+IDENTICAL = 0.99  # Y102: units within 1% of their mean unit (similarity above this)
 COLLAPSE = 0.1  # Y103: the signal kept from the first hidden layer to the last, against
 # what the init that suits the activations keeps
 EXPLODE = 10.0  # Y103: |z| of the last hidden layer against the first
@@ -117,9 +117,11 @@ Y102 = Rule(
             - {units: 1, activation: sigmoid}
         """),
     thresholds=prose(f"""
-        Mean pairwise cosine similarity of a layer's incoming weight vectors above {IDENTICAL:g} after
-        the probe. Independent random vectors give about 0; even the all-positive uniform
-        [0, 1) init gives only 0.75.
+        The layer's incoming weight vectors after the probe lie within {1 - IDENTICAL:.0%} of
+        their mean vector on average (similarity 1 − mean distance from the mean unit / mean
+        length, above {IDENTICAL:g}). Independent random vectors give about 0, the all-positive
+        uniform [0, 1) init 0.5; units that only point the same way (a small init early in its
+        slow start) are not identical.
         """),
     causes=caused_by("Y101", "G101"),  # or a backward that gives every unit the same gradient
 )
@@ -530,21 +532,24 @@ def _per_layer(values: list) -> dict[str, float | None]:
 
 
 def similarity(W: np.ndarray) -> float | None:
-    """Mean pairwise cosine similarity of a layer's incoming weight vectors (its columns): 1 for
-    identical units, about 0 for random ones; None for fewer than two units or a zero vector."""
+    """How alike a layer's units are (its incoming weight vectors, the columns): 1 − the units'
+    mean distance from their mean unit over their mean length. 1 for identical units, about 0
+    for random ones centred on zero, 0.5 for uniform [0, 1). Parallel units of different
+    lengths are not alike: a small random init drifting along one shared direction (a slow
+    start, each unit scaled by its own outgoing weight) leaves them apart, where a symmetric
+    init or a backward that gives every unit the same gradient does not. None for fewer than
+    two units or units of length zero."""
     W = W.astype(float)
     if W.shape[1] < 2:
         return None
     spread = float(np.abs(W - W[:, :1]).max())
     if spread <= 1e-12 * max(1.0, float(np.abs(W).max())):
         return 1.0
-    norms = np.linalg.norm(W, axis=0)
-    if not np.all(norms > 0):
+    size = float(np.linalg.norm(W, axis=0).mean())
+    if size <= 0:
         return None
-    unit = W / norms
-    cos = unit.T @ unit
-    n = cos.shape[0]
-    return float((cos.sum() - n) / (n * (n - 1)))
+    apart = float(np.linalg.norm(W - W.mean(axis=1, keepdims=True), axis=0).mean())
+    return 1.0 - apart / size
 
 
 @check(TRAINING_PROBE, Y102)
@@ -559,7 +564,8 @@ def units_identical(ctx: Context) -> list[Finding]:
             found.append(
                 Y102.finding(
                     f"after training, layer {l}'s {W.shape[1]} units still have identical weights "
-                    f"(mean cosine similarity {value:.3f}): the layer works as one unit",
+                    f"(similarity {value:.3f}: within {1 - value:.1%} of their mean unit): the layer "
+                    "works as one unit",
                     layer=l,
                     parameter=f"W{l}",
                     path=ctx.init_path(l),

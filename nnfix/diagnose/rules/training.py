@@ -167,7 +167,7 @@ T102 = Rule(
         and one of: a hidden layer whose weights no update moved (never further from their
         start than one float rounding of their size per step — ε of the training dtype, 1.2e-7
         in float32 —: no gradient reaches it that moves a weight); a hidden layer whose units' weights
-        are identical after the probe (mean cosine similarity above {IDENTICAL:g}, as Y102);
+        are identical after the probe (similarity above {IDENTICAL:g}: within {1 - IDENTICAL:.0%} of their mean unit, as Y102);
         a hidden layer whose units are all dead (as T107) or mostly saturated (as T108) after
         the probe; or, beside the plateau, a finding that the math is broken or the targets
         cannot be represented ({", ".join(BROKEN)}): such a plateau is reported here, caused
