@@ -86,6 +86,12 @@ class Param:
         else:
             self._paths = _leaves(self.value, self.attr)
 
+    @classmethod
+    def engine(cls, name: str, values: Any, attr: str = "data", grad_attr: str = "grad") -> Param:
+        """An autograd engine's scalars (micrograd `Value`s, nested in lists): each holds its
+        float in `attr` and its gradient, after `loss.backward()`, in `grad_attr`."""
+        return cls(name, values, values, attr=attr, grad_attr=grad_attr)
+
     @property
     def size(self) -> int:
         return len(self._paths)

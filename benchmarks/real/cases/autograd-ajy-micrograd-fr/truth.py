@@ -27,22 +27,6 @@ def loss() -> float:
 
 params = []
 for i, layer in enumerate(model.layers):
-    params.append(
-        Param(
-            f"layers[{i}].w",
-            [n.w for n in layer.neurons],
-            [n.w for n in layer.neurons],
-            attr="data",
-            grad_attr="grad",
-        )
-    )
-    params.append(
-        Param(
-            f"layers[{i}].b",
-            [n.b for n in layer.neurons],
-            [n.b for n in layer.neurons],
-            attr="data",
-            grad_attr="grad",
-        )
-    )
+    params.append(Param.engine(f"layers[{i}].w", [n.w for n in layer.neurons]))
+    params.append(Param.engine(f"layers[{i}].b", [n.b for n in layer.neurons]))
 report(params, loss)

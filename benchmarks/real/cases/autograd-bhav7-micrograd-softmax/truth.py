@@ -34,22 +34,6 @@ def loss() -> float:
 
 params = []
 for i, layer in enumerate(model.layers):
-    params.append(
-        Param(
-            f"layers[{i}].weights",
-            [n.weights for n in layer.layer],
-            [n.weights for n in layer.layer],
-            attr="data",
-            grad_attr="grad",
-        )
-    )
-    params.append(
-        Param(
-            f"layers[{i}].bias",
-            [n.bias for n in layer.layer],
-            [n.bias for n in layer.layer],
-            attr="data",
-            grad_attr="grad",
-        )
-    )
+    params.append(Param.engine(f"layers[{i}].weights", [n.weights for n in layer.layer]))
+    params.append(Param.engine(f"layers[{i}].bias", [n.bias for n in layer.layer]))
 report(params, loss)
