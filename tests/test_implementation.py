@@ -3,6 +3,7 @@ bug is found with the right rule at the right tensor; signatures are bound by na
 
 import json
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -966,3 +967,39 @@ def test_a_regularised_cost_whose_output_delta_forgets_y_still_cannot_fit(tmp_pa
     found = {f.code: f for f in report.findings}
     assert "G101" in found and found["T106"].severity.value == "error"
     assert found["T106"].evidence["penalty_at_start"] > 0
+
+
+# --- an in-place update that climbs the loss (SPEC §3.5) ------------------------------------
+
+BLOG = Path(__file__).parent / "usercode" / "blog-in-place-update"
+
+
+def _blog(tmp_path, *changes):
+    for name in ("spec.yaml", "neural_network.py"):
+        text = (BLOG / name).read_text(encoding="utf-8")
+        for find, replace in changes:
+            text = text.replace(find, replace)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path / "spec.yaml"
+
+
+def test_an_update_that_climbs_the_loss_is_a_bug_not_a_convention(tmp_path):
+    """The blog's update adds its descent direction (built from y − output); `-=` on both
+    weights adds the gradient instead: every tensor reads as −1 × the true gradient, which for
+    an update is no convention but a climb."""
+    spec = _blog(
+        tmp_path,
+        ("self.weights1 += d_weights1", "self.weights1 -= d_weights1"),
+        ("self.weights2 += d_weights2", "self.weights2 -= d_weights2"),
+    )
+    report = diagnose(load_spec(spec), Selection(), Options(quick=True, budget=60))
+    codes = [f.code for f in report.findings]
+    assert "G105" not in codes, codes
+    (climb,) = [f for f in report.findings if f.code == "G101"]
+    assert climb.severity.value == "error" and "climbs the loss" in climb.message
+    assert climb.location.parameter == "W2" and climb.evidence["factor"] == pytest.approx(-1)
+
+
+def test_the_same_update_descending_is_no_finding(tmp_path):
+    report = diagnose(load_spec(_blog(tmp_path)), Selection(), Options(quick=True, budget=60))
+    assert not [f for f in report.findings if f.code in ("G101", "G105")]

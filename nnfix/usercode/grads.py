@@ -49,6 +49,7 @@ class Gradients:
     raw: dict[str, Array] = field(default_factory=dict)  # slot name -> their array, as found
     holders: dict[str, tuple[int, Any]] = field(default_factory=dict)
     # slot name -> (id of the dict, list or object it was found in, its key there)
+    from_update: bool = False  # read off an in-place update (−Δparameter / step size)
     returned_by: tuple[Any, str] | None = field(default=None, repr=False, compare=False)
     # the function whose return value the paths index, and its name: for `shown`
 

@@ -401,7 +401,8 @@ class UserModel:
                 hint="update_lr: <the learning rate that update uses>",
             )
         out = Gradients(
-            where=f"the update of the parameters, divided by update_lr {self.update_lr:g}"
+            where=f"the update of the parameters, divided by update_lr {self.update_lr:g}",
+            from_update=True,
         )
         for p in self.params:
             name = p.slot.name

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from nnfix.diagnose.context import Context
+from nnfix.diagnose.conventions import Reading
 from nnfix.diagnose.findings import Finding, Fix, Severity, Source
 from nnfix.diagnose.gradcheck import Target, check_target
 from nnfix.diagnose.network_check import kinked, rounding, sides, smooth
@@ -479,9 +480,39 @@ def _gradients(ctx: Context, model: UserModel) -> tuple[list[Finding], list[str]
         path_of=lambda layer: path,
         what="your backward",
     )
+    if grads.from_update and read.convention is not None and read.c < 0:
+        judged = _climbs(judged, read, layer_of, path, model.update_lr)
+        read = Reading(1.0, [], read.off + read.agree)  # nothing right: the update is the bug
     off = {t.name for t in read.off}  # right: up to the constant the rest of it carries
     right = [t.name for t in result.tensors if t.name not in off]
     return found + judged + budget_finding(result) + unreliable(result, excluded), right
+
+
+def _climbs(
+    judged: list[Finding], read: Reading, layer_of: dict, path, lr: float | None
+) -> list[Finding]:
+    """An in-place update along +gradient (SPEC §3.5): what reads as a constant c < 0 in the
+    gradient it implies is no convention — the update climbs the loss. A G101 at the tensor
+    nearest the output that carries it, in place of the G105."""
+    names = [t.name for t in read.agree]
+    first = names[0]
+    climbing = G101.finding(
+        f"your update moves {_listed(names)} along +{-read.c:.3g} × the gradient: it climbs the "
+        "loss instead of descending it",
+        layer=layer_of[first],
+        parameter=first,
+        path=path,
+        evidence={"factor": read.c, "tensors": names, "first_wrong": True, "update_lr": lr},
+        fix=Fix(
+            "flip the sign of the step: `W -= lr * dW` where dW is the gradient, `W += lr * d` "
+            "where d is the descent direction"
+        ),
+    )
+    return [climbing, *(f for f in judged if f.code != "G105")]
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
 def _smooth_batch(ctx: Context) -> tuple[Batch, int]:
