@@ -96,16 +96,16 @@ def _shown(report):
 @pytest.mark.parametrize("config", ["story-zero-init.yaml", "story-derivatives.yaml"])
 def test_select_and_ignore_filter_what_is_shown_never_what_is_found(config):
     path = CONFIGS / config
-    full = diagnose(load_spec(path), Selection(), Options(budget=4))
+    full = diagnose(load_spec(path), Selection(), Options(budget=120))
     codes = sorted({f.code for f in full.findings})
     assert codes
     for code in codes:
-        alone = diagnose(load_spec(path), Selection(select=[code]), Options(budget=4))
+        alone = diagnose(load_spec(path), Selection(select=[code]), Options(budget=120))
         expected = [  # alone, a finding shows no causes: they are not selected
             (c, layer, p, (), s) for c, layer, p, _, s in _shown(full) if c == code
         ]
         assert _shown(alone) == expected, code
-    rest = diagnose(load_spec(path), Selection(ignore=[codes[0]]), Options(budget=4))
+    rest = diagnose(load_spec(path), Selection(ignore=[codes[0]]), Options(budget=120))
     assert _shown(rest) == [
         (c, layer, p, tuple(x for x in causes if x != codes[0]), s)
         for c, layer, p, causes, s in _shown(full)
