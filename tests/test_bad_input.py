@@ -112,6 +112,74 @@ CASES = [
         {},
         ["softmax is allowed in the last layer only"],
     ),
+    # the keys of images, sequences and text: each only where it applies, each value checked
+    (
+        GOOD.replace("samples: 64", "samples: 64\n  shape: [1, 8, 8]"),
+        {},
+        [
+            r"spec\.yaml:4:3: data\.shape: 'shape' does not apply to source 'moons' \(only to images\)",
+            r"did you mean source: images\?",
+        ],
+    ),
+    (
+        GOOD.replace("source: moons\n  samples: 64", "source: sequences\n  length: 12"),
+        {},
+        [
+            r"spec\.yaml:2:11: data\.source: 'sequences' gives sequences of token ids of shape "
+            r"\(samples, 12\) and the model's layers are dense",
+            r"needs a recurrent layer \(type: rnn\)",
+            "1 problem",
+        ],
+    ),
+    (
+        GOOD.replace("source: moons\n  samples: 64", "source: text\n  vocab: 30\n  target: nxt"),
+        {},
+        [
+            r"spec\.yaml:3:3: data\.vocab: 'vocab' does not apply to source 'text' \(only to sequences\)",
+            r"the text's vocabulary is its own characters",
+            r"spec\.yaml:4:11: data\.target: unknown target 'nxt' for source: text: expected next or shifted",
+            r"did you mean 'next'\?",
+            r"spec\.yaml:2:11: data\.source: 'text' gives windows of character ids",
+            "3 problems",
+        ],
+    ),
+    (
+        GOOD.replace(
+            "source: moons\n  samples: 64",
+            "source: sequences\n  classes: 3\n  scale: standard\n  target: 2",
+        ),
+        {},
+        [
+            r"spec\.yaml:3:3: data\.classes: 'classes' applies to target: label; with target: next "
+            r"the classes are the vocab's 20 tokens",
+            r"did you mean target: label\?",
+            r"spec\.yaml:4:3: data\.scale: 'scale' does not apply to source 'sequences': its inputs are "
+            r"token ids",
+            r"spec\.yaml:5:11: data\.target: unknown target 2 for source: sequences: expected next, "
+            r"shifted or label \(a column index is a csv's target\)",
+        ],
+    ),
+    (
+        GOOD.replace("samples: 64", "samples: 99999").replace("moons", "text"),
+        {},
+        [
+            r"spec\.yaml:3:12: data\.samples: the bundled text has [\d,]+ characters, so [\d,]+ "
+            r"windows of 10 \(each followed by the character to predict\): expected samples ≤"
+        ],
+    ),
+    (
+        GOOD.replace("source: moons", "source: images\n  shape: [1, 8, 8, 2]"),
+        {},
+        [r"spec\.yaml:3:10: data\.shape: expected at most 3 item\(s\)"],
+    ),
+    (
+        GOOD.replace("source: moons", "source: images\n  features: 64"),
+        {},
+        [
+            r"spec\.yaml:3:3: data\.features: 'features' does not apply to source 'images'",
+            r"an image's size is its 'shape', e\.g\. \[1, 12, 12\]",
+        ],
+    ),
 ]
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import json
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nnfix.data import encode_targets, load_dataset
+from nnfix.cli import main
+from nnfix.data import encode_targets, images, load_dataset, tokens
 from nnfix.data.generated import GENERATORS
 from nnfix.errors import DataError, InputError
 from nnfix.spec.model import DataSpec
@@ -132,6 +135,199 @@ def test_linear_is_an_exact_affine_map_without_noise():
     assert 0.2 < np.std(noisy - y) < 0.8
 
 
+# --- images, sequences, text ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(1, 12, 12), (12, 12, 3), (9, 7), (2, 5, 5)])
+def test_images_shape_range_balance_and_seed(shape):
+    x, y = images.images(203, 0.1, rng(1), 4, shape)
+    assert x.shape == (203, *shape) and x.dtype == np.float64
+    assert x.min() >= 0.0 and x.max() <= 1.0 and x.std() > 0.05
+    assert y.shape == (203,) and y.dtype == np.int64
+    assert np.bincount(y).tolist() == [51, 51, 51, 50]  # balanced, shuffled
+    assert y[:50].sum() > 0 and len(set(y[:8].tolist())) > 1
+    again = images.images(203, 0.1, rng(1), 4, shape)
+    np.testing.assert_array_equal(x, again[0])
+    np.testing.assert_array_equal(y, again[1])
+    assert not np.allclose(x, images.images(203, 0.1, rng(2), 4, shape)[0])
+
+
+def test_images_channels_last_are_channels_first_with_the_axis_moved():
+    first, y_first = images.images(30, 0.2, rng(5), 3, (3, 10, 10))
+    last, y_last = images.images(30, 0.2, rng(5), 3, (10, 10, 3))
+    np.testing.assert_array_equal(y_first, y_last)
+    np.testing.assert_array_equal(np.moveaxis(first, 1, -1), last)
+    assert images.axes((3, 10, 10)) == (3, 10, 10, True)
+    assert images.axes((10, 10, 3)) == (3, 10, 10, False)
+    assert images.axes((28, 28)) == (1, 28, 28, False)
+
+
+def test_images_without_noise_are_their_class_pattern_moved_by_at_most_a_pixel():
+    shape = (2, 10, 8)
+    patterns = images.templates(5, shape, rng(3))  # drawn first, from the same stream
+    x, y = images.images(60, 0.0, rng(3), 5, shape)
+    for sample, label in zip(x, y, strict=True):
+        moves = [
+            np.abs(np.roll(patterns[label], (dy, dx), axis=(1, 2)) - sample).max()
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        ]
+        assert min(moves) == 0.0
+    # each pattern is dark ground with blobs peaking at 1, and no two classes alike
+    assert np.allclose(patterns.max(axis=(1, 2, 3)), 1.0) and patterns.min() == 0.0
+    flat = patterns.reshape(5, -1)
+    overlap = np.corrcoef(flat)[np.triu_indices(5, 1)]
+    assert overlap.max() < 0.9
+
+
+def test_images_smaller_than_the_jitter_threshold_are_not_moved():
+    x, y = images.images(20, 0.0, rng(0), 2, (1, 4, 4))
+    for label in (0, 1):
+        same = x[y == label]
+        np.testing.assert_array_equal(same, np.broadcast_to(same[0], same.shape))
+
+
+def test_images_load_flattened_with_their_shape_kept(tmp_path):
+    d = load(tmp_path, source="images", shape=[3, 6, 5], classes=3, samples=40, validation=0.25)
+    assert d.x_train.shape == (30, 90) and d.x_train.dtype == np.float32
+    assert d.shape == (3, 6, 5) and d.flattened and d.tokens is None
+    assert d.shaped(d.x_val).shape == (10, 3, 6, 5)
+    x, y = images.images(40, 0.1, rng(0), 3, (3, 6, 5))  # the data stream is the spec's seed
+    np.testing.assert_allclose(d.shaped(d.x_train), x[d.train_rows], rtol=1e-6)
+    np.testing.assert_array_equal(d.y_val, y[d.val_rows])
+    assert d.description == (
+        "images, 40 samples of shape (3, 6, 5), flattened to 90 features, "
+        "10 held out for validation"
+    )
+    default = load(tmp_path, source="images", samples=8)
+    assert default.shape == (1, 12, 12) and set(default.y_train.tolist()) == {0, 1}
+
+
+def test_dense_net_trained_by_nnfix_on_images_beats_chance_clearly(write_spec):
+    spec = write_spec(
+        """
+        seed: 4
+        data: {source: images, shape: [1, 12, 12], classes: 5, samples: 600, noise: 0.3,
+               validation: 0.25}
+        model:
+          layers:
+            - {units: 24, activation: relu}
+            - {units: 5, activation: softmax}
+        loss: cce
+        train: {optimizer: adam, lr: 0.01, epochs: 15}
+        """
+    )
+    result = CliRunner().invoke(main, ["train", str(spec), "--format", "json", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["data"].startswith("images, 600 samples of shape (1, 12, 12), flattened to 144")
+    assert summary["validation"]["accuracy"] > 0.8  # chance is 0.2
+    diagnosed = CliRunner().invoke(main, ["diagnose", str(spec), "--format", "json"])
+    assert diagnosed.exit_code == 0, diagnosed.output
+    [report] = json.loads(diagnosed.stdout)["specs"]
+    assert [f for f in report["findings"] if f["severity"] == "error"] == []
+
+
+def _bigram_accuracy(x: np.ndarray, y: np.ndarray, vocab: int) -> float:
+    """How often the token seen most often after a sequence's last one, counted on the first
+    half, is the next token of the second half."""
+    half = len(x) // 2
+    counts = np.zeros((vocab, vocab))
+    np.add.at(counts, (x[:half, -1], y[:half]), 1)
+    return float(np.mean(counts.argmax(axis=1)[x[half:, -1]] == y[half:]))
+
+
+def test_sequences_shapes_dtypes_and_seed():
+    for target, y_shape in (("next", (300,)), ("shifted", (300, 7)), ("label", (300,))):
+        x, y = tokens.sequences(300, 0.1, rng(2), 11, 7, target, 3)
+        assert x.shape == (300, 7) and x.dtype == np.int64 and y.shape == y_shape
+        assert y.dtype == np.int64 and x.min() >= 0 and x.max() < 11
+        again = tokens.sequences(300, 0.1, rng(2), 11, 7, target, 3)
+        np.testing.assert_array_equal(x, again[0])
+        np.testing.assert_array_equal(y, again[1])
+        assert not np.array_equal(x, tokens.sequences(300, 0.1, rng(3), 11, 7, target, 3)[0])
+    assert set(np.unique(x).tolist()) == set(range(11))
+
+
+def test_sequence_targets_next_shifted_and_label():
+    x, shifted = tokens.sequences(200, 0.1, rng(4), 9, 6, "shifted", 2)
+    np.testing.assert_array_equal(shifted[:, :-1], x[:, 1:])  # x[1:] and the token after
+    x_next, after = tokens.sequences(200, 0.1, rng(4), 9, 6, "next", 2)
+    np.testing.assert_array_equal(x_next, x)  # the same walks: next is shifted's last column
+    np.testing.assert_array_equal(after, shifted[:, -1])
+    assert after.min() >= 0 and after.max() < 9
+    _, label = tokens.sequences(301, 0.1, rng(4), 9, 6, "label", 4)
+    assert np.bincount(label).tolist() == [76, 75, 75, 75]
+
+
+def test_sequences_are_learnable_and_noise_is_the_share_of_random_tokens():
+    x, y = tokens.sequences(2000, 0.1, rng(0), 20, 10, "next", 2)
+    assert _bigram_accuracy(x, y, 20) > 0.3  # chance is 0.05
+    x, y = tokens.sequences(2000, 1.0, rng(0), 20, 10, "next", 2)
+    assert _bigram_accuracy(x, y, 20) < 0.1  # all noise: nothing to learn
+    chain = tokens.chains(1, 6, 0.25, rng(1))[0]
+    np.testing.assert_allclose(chain.sum(axis=1), 1.0)
+    assert chain.min() >= 0.25 / 6 - 1e-12
+
+
+def test_sequence_labels_are_told_by_their_own_chains():
+    x, y = tokens.sequences(1000, 0.1, rng(6), 20, 10, "label", 3)
+    half = len(x) // 2
+    scores = np.zeros((half, 3))
+    for k in range(3):  # a bigram model per class, fitted on the first half
+        seen = x[:half][y[:half] == k]
+        counts = np.ones((20, 20))
+        np.add.at(counts, (seen[:, :-1].ravel(), seen[:, 1:].ravel()), 1)
+        logp = np.log(counts / counts.sum(axis=1, keepdims=True))
+        scores[:, k] = logp[x[half:, :-1], x[half:, 1:]].sum(axis=1)
+    assert np.mean(scores.argmax(axis=1) == y[half:]) > 0.9  # chance is 1/3
+
+
+def test_text_windows_are_the_text_and_the_character_after():
+    body = tokens.bundled()
+    x, y, alphabet = tokens.text(300, rng(0), 12, "next")
+    assert alphabet == "".join(sorted(set(body))) and len(alphabet) > 20
+    assert x.shape == (300, 12) and x.dtype == np.int64 and y.shape == (300,)
+    for window, after in zip(x, y, strict=True):
+        assert "".join(alphabet[i] for i in window) + alphabet[after] in body
+    assert len({tuple(window) for window in x}) > 290  # distinct windows, drawn at random
+    x2, shifted, _ = tokens.text(300, rng(0), 12, "shifted")
+    np.testing.assert_array_equal(x2, x)
+    np.testing.assert_array_equal(shifted[:, :-1], x[:, 1:])
+    np.testing.assert_array_equal(shifted[:, -1], y)
+    assert not np.array_equal(tokens.text(300, rng(1), 12, "next")[0], x)
+
+
+def test_token_sources_load_as_integer_ids(tmp_path):
+    d = load(tmp_path, source="sequences", vocab=7, length=5, samples=50, validation=0.2)
+    assert d.x_train.shape == (40, 5) and d.x_train.dtype == np.int64 and d.tokens == 7
+    assert d.shape == (5,) and not d.flattened and d.y_train.shape == (40,)
+    assert d.description == (
+        "sequences, 50 sequences of 5 tokens (vocabulary 7), target: the next token, "
+        "10 held out for validation"
+    )
+    s = load(tmp_path, source="sequences", target="shifted", length=4, samples=10)
+    assert s.y_train.shape == (10, 4) and s.y_train.dtype == np.int64
+    t = load(tmp_path, source="text", length=8, samples=20, limit=15)
+    assert t.x_train.shape == (15, 8) and t.tokens == len(t.alphabet) == len(set(tokens.bundled()))
+    assert t.description == (
+        f"text, first 15 of 20 windows of 8 characters (vocabulary {t.tokens}), "
+        "target: the next character"
+    )
+    labelled = load(tmp_path, source="sequences", target="label", classes=3, samples=30)
+    assert labelled.description.endswith("target: one of 3 classes")
+    assert set(labelled.y_train.tolist()) == {0, 1, 2}
+
+
+def test_schema_shows_the_keys_of_images_sequences_and_text():
+    schema = json.loads(CliRunner().invoke(main, ["schema"]).output)
+    data = schema["$defs"]["DataSpec"]["properties"]
+    assert {"images", "sequences", "text"} <= set(data["source"]["enum"])
+    assert {"shape", "vocab", "length", "target"} <= set(data)
+    shape = data["shape"]["anyOf"][0]
+    assert (shape["minItems"], shape["maxItems"]) == (2, 3)
+
+
 # --- csv -----------------------------------------------------------------------------------
 
 
@@ -161,6 +357,21 @@ def test_csv_with_header_target_by_name_and_by_index(tmp_path):
     assert negative.y_train.tolist() == [0, 1]
     as_text = load(tmp_path, source="csv", path="d.csv", target="2")
     assert as_text.y_train.tolist() == [2, 4]
+
+
+def test_csv_target_keeps_its_meaning_of_a_column_beside_the_sequence_targets(tmp_path):
+    from nnfix.spec.load import load_spec
+
+    write(tmp_path, "d.csv", "next,label,x\n0,1,5\n1,0,6\n")
+    for column, values in (("next", [0, 1]), ("label", [1, 0])):
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(
+            f"data: {{source: csv, path: d.csv, target: {column}}}\n"
+            "model: {layers: [{units: 1, activation: sigmoid}]}\nloss: bce\n"
+        )
+        loaded = load_spec(spec)  # no 'unknown target' from the sequences' meaning
+        d = load_dataset(loaded.spec.data, base_dir=tmp_path, rng=rng())
+        assert d.y_train.tolist() == values and d.x_train.shape == (2, 2)
 
 
 def test_csv_keeps_float_targets_and_nan(tmp_path):
@@ -288,11 +499,27 @@ def test_npy_images_are_flattened_and_lengths_checked(tmp_path):
     np.save(tmp_path / "y.npy", np.array([3, 1, 4, 1], dtype=np.uint8))
     d = load(tmp_path, source="npy", x="x.npy", y="y.npy")
     assert d.x_train.shape == (4, 784) and d.x_train[1, 0] == 784 % 256
+    assert d.shape == (28, 28) and d.flattened
+    np.testing.assert_array_equal(d.shaped(d.x_train), images)
     assert d.y_train.dtype == np.int64 and d.y_train.tolist() == [3, 1, 4, 1]
     np.save(tmp_path / "short.npy", np.array([0, 1, 0]))
     [problem] = data_error(tmp_path, source="npy", x="x.npy", y="short.npy").problems
     assert "(4, 784)" in problem.message and "(3,)" in problem.message
     assert problem.path == ("data", "y") and problem.file == tmp_path / "short.npy"
+
+
+def test_npz_of_any_rank_keeps_each_sample_s_shape(tmp_path):
+    x = rng(0).random((6, 3, 5, 4))  # images (N, C, H, W)
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(6) % 2)
+    d = load(tmp_path, source="npz", path="d.npz", validation=0.5, dtype="float64")
+    assert d.x_train.shape == (3, 60) and d.shape == (3, 5, 4)
+    np.testing.assert_array_equal(d.shaped(d.x_train), x[d.train_rows])
+    np.testing.assert_array_equal(d.shaped(d.x_val), x[d.val_rows])
+    assert "6 samples of shape (3, 5, 4), flattened to 60 features" in d.description
+    ids = rng(1).integers(0, 9, size=(5, 7))  # token ids (N, T): their own rank already
+    np.savez(tmp_path / "t.npz", x=ids, y=ids[:, -1])
+    t = load(tmp_path, source="npz", path="t.npz")
+    assert t.shape == (7,) and not t.flattened and t.description == "t.npz, 5 samples, 7 features"
 
 
 def test_npy_text_arrays_are_refused(tmp_path):
@@ -315,7 +542,9 @@ def test_idx_round_trip_plain_and_gzipped(tmp_path):
     d = load(tmp_path, source="idx", x="images-idx3-ubyte", y="labels.idx.gz")
     np.testing.assert_array_equal(d.x_train, images.reshape(5, 784))
     assert d.y_train.tolist() == [7, 2, 1, 0, 4]
-    assert d.description == "images-idx3-ubyte + labels.idx.gz, 5 samples, 784 features"
+    assert d.description == (
+        "images-idx3-ubyte + labels.idx.gz, 5 samples of shape (28, 28), flattened to 784 features"
+    )
 
 
 @pytest.mark.parametrize(

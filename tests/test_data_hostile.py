@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from nnfix.cli import main
-from nnfix.data import files, limits
+from nnfix.data import files, generated, limits
 from nnfix.data.dataset import load_dataset
 from nnfix.spec.model import DataSpec
 
@@ -331,6 +331,14 @@ def test_csv_size_and_gzip_bombs_are_bounded(tmp_path, monkeypatch):
         ({"source": "blobs", "samples": 10, "classes": 10**10}, "classes"),
         ({"source": "linear", "samples": 2**40}, "samples"),
         ({"source": "moons", "noise": ".inf"}, "noise"),
+        ({"source": "images", "shape": "[3, 100000, 100000]"}, "shape"),
+        ({"source": "images", "samples": 10**9, "shape": "[1, 28, 28]"}, "samples"),
+        ({"source": "images", "samples": 10, "classes": 10**9}, "classes"),
+        ({"source": "sequences", "vocab": 10**6}, "vocab"),
+        ({"source": "sequences", "samples": 10, "length": 10**12}, "length"),
+        ({"source": "sequences", "noise": 1.5}, "noise"),
+        ({"source": "text", "samples": 10**6}, "samples"),
+        ({"source": "text", "length": 10**6}, "length"),
     ],
 )
 def test_generated_sources_that_cannot_be_generated(tmp_path, monkeypatch, data, key):
@@ -350,7 +358,7 @@ def test_memory_error_while_generating_is_located(tmp_path, monkeypatch):
     def exhausted(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setitem(load_dataset.__globals__["GENERATORS"], "moons", exhausted)
+    monkeypatch.setitem(generated.GENERATORS, "moons", exhausted)
     code, err = diagnose(tmp_path, monkeypatch, {}, source="moons", samples=100)
     refused(code, err, "spec.yaml:4:12: data.samples: the data does not fit in memory")
 

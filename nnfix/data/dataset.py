@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nnfix.data.files import Sources, read_files
-from nnfix.data.generated import GENERATORS
+from nnfix.data.generated import generate
 from nnfix.errors import DataError, InputError, Problem, SpecPath
+from nnfix.spec.model import GENERATED_SOURCES, TOKEN_SOURCES
 from nnfix.spec.source import Source
 
 if TYPE_CHECKING:
@@ -20,7 +22,9 @@ if TYPE_CHECKING:
 
 @dataclass
 class Dataset:
-    """Inputs (m, n_features) in the training dtype; raw targets: (m,) labels or (m, k) floats."""
+    """Inputs (m, n_features) in the training dtype — images and other arrays of higher rank
+    flattened, their own shape kept in `shape` — or token ids (m, length) as int64; raw
+    targets: (m,) labels, (m, k) floats, or (m, length) token ids, a target per step."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -31,10 +35,23 @@ class Dataset:
     val_rows: np.ndarray  # ... each validation sample's
     file: str | None = None  # the file a sample's number refers to (None: generated data)
     lines: np.ndarray | None = None  # a csv: the file line (from 1) of each sample as read
+    shape: tuple[int, ...] = ()  # one sample's inputs as read or generated: (1, 12, 12), (10,)
+    tokens: int | None = None  # inputs (and targets) are token ids 0 to tokens - 1
+    alphabet: str | None = None  # text: character id i is alphabet[i]
 
     @property
     def n_features(self) -> int:
         return self.x_train.shape[1]
+
+    @property
+    def flattened(self) -> bool:
+        """The inputs were read (or generated) with a rank above (samples, features)."""
+        return len(self.shape) > 1
+
+    def shaped(self, x: np.ndarray) -> np.ndarray:
+        """Inputs of this data set (any rows of x_train or x_val) in their own shape, as read:
+        images (m, C, H, W) back from (m, C·H·W). A view: nothing is copied."""
+        return x.reshape(len(x), *self.shape)
 
 
 def _error(message: str, where: tuple[SpecPath, Path | None], source: Source | None) -> DataError:
@@ -71,9 +88,11 @@ def _labels(y: np.ndarray) -> np.ndarray:
 
 def _shaped(
     x: np.ndarray, y: np.ndarray, sources: Sources, source: Source | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs as (m, features) and targets as labels or (m, k), or a data error saying why not."""
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Inputs as (m, features), targets as labels or (m, k), and one sample's shape as read;
+    or a data error saying why not."""
     problems: list[Problem] = []
+    shape: tuple[int, ...] = ()
     try:
         x = _numbers(x, "inputs", sources["x"], source)
         if x.ndim == 0:
@@ -82,7 +101,8 @@ def _shaped(
                 sources["x"],
                 source,
             )
-        width = int(np.prod(x.shape[1:]))  # (m,) -> (m, 1); images (m, h, w) -> (m, h·w)
+        shape = tuple(int(n) for n in x.shape[1:])
+        width = int(np.prod(shape))  # (m,) -> (m, 1); images (m, h, w) -> (m, h·w)
         x = x.reshape(len(x), width)
         if x.shape[1] == 0 or len(x) == 0:
             raise _error(
@@ -113,7 +133,7 @@ def _shaped(
         problems.append(_error(message, sources["y"], source).problems[0])
     if problems:
         raise DataError(problems, source)
-    return x, _labels(y)
+    return x, _labels(y), shape
 
 
 def _scale(train: np.ndarray, val: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
@@ -148,13 +168,14 @@ def load_dataset(
     source: Source | None = None,
 ) -> Dataset:
     """Generate or read the data, keep the first `limit`, hold out `validation`, then `scale`."""
+    generated = data.source in GENERATED_SOURCES
     try:
         return _load(data, Path(base_dir), rng, dtype, source)
     except MemoryError:
-        key = "samples" if data.source in GENERATORS else "path" if data.path else "x"
+        key = "samples" if generated else "path" if data.path else "x"
         message = (
             f"the data does not fit in memory: nnfix ran out while "
-            f"{'generating' if data.source in GENERATORS else 'reading'} it"
+            f"{'generating' if generated else 'reading'} it"
         )
         raise DataError([Problem(message, path=("data", key))], source) from None
 
@@ -162,17 +183,20 @@ def load_dataset(
 def _load(
     data: DataSpec, base_dir: Path, rng: np.random.Generator, dtype: str, source: Source | None
 ) -> Dataset:
-    if data.source in GENERATORS:
-        gen = GENERATORS[data.source]
-        x, y = gen(data.samples, data.noise, rng, data.classes, data.features)
-        name, unit = str(data.source), "samples"
+    alphabet = None
+    if data.source in GENERATED_SOURCES:
+        drawn = generate(data, rng)
+        x, y, alphabet = drawn.x, drawn.y, drawn.alphabet
+        name = str(data.source)
         sources: Sources = {"x": (("data", "source"), None), "y": (("data", "source"), None)}
         lines, file = None, None
     else:
         x, y, name, sources, lines = read_files(data, base_dir, source)
         file = name
-        unit = "rows" if data.source == "csv" else "samples"
-    x, y = _shaped(x, y, sources, source)
+    x, y, shape = _shaped(x, y, sources, source)
+    tokens = None
+    if data.source in TOKEN_SOURCES:
+        tokens = len(alphabet) if alphabet is not None else data.tokens
     total = len(x)
     if data.limit is not None:
         x, y = x[: data.limit], y[: data.limit]
@@ -182,13 +206,48 @@ def _load(
     if data.scale != "none":
         x_train, x_val = _scale(x_train.astype(np.float64), x_val.astype(np.float64), data.scale)
     count = f"first {len(x)} of {total}" if len(x) < total else f"{total}"
-    features = x.shape[1]
-    description = f"{name}, {count} {unit}, {features} feature{'s' * (features != 1)}"
+    description = f"{name}, {_described(data, count, shape, tokens)}"
     if len(val):
         description += f", {len(val)} held out for validation"
-    with np.errstate(all="ignore"):  # float32 overflow becomes inf, reported by D101
-        x_train, x_val = x_train.astype(dtype, copy=False), x_val.astype(dtype, copy=False)
-    return Dataset(x_train, y[train], x_val, y[val], description, train, val, file, lines)
+    if tokens is None:  # token ids stay whole numbers
+        with np.errstate(all="ignore"):  # float32 overflow becomes inf, reported by D101
+            x_train, x_val = x_train.astype(dtype, copy=False), x_val.astype(dtype, copy=False)
+    return Dataset(
+        x_train,
+        y[train],
+        x_val,
+        y[val],
+        description,
+        train,
+        val,
+        file,
+        lines,
+        shape=shape,
+        tokens=tokens,
+        alphabet=alphabet,
+    )
+
+
+def _described(data: DataSpec, count: str, shape: tuple[int, ...], tokens: int | None) -> str:
+    """'512 samples, 2 features', '512 samples of shape (1, 12, 12), flattened to 144
+    features', '512 sequences of 10 tokens (vocabulary 20), target: the next token'."""
+    if tokens is not None:
+        length = shape[0]
+        what = "characters" if data.source == "text" else "tokens"
+        unit = "windows" if data.source == "text" else "sequences"
+        one = "character" if data.source == "text" else "token"
+        target = {
+            "next": f"the next {one}",
+            "shifted": f"the next {one} at each step (the sequence shifted by one)",
+            "label": f"one of {data.classes} classes",
+        }[data.target_mode]
+        return f"{count} {unit} of {length} {what} (vocabulary {tokens}), target: {target}"
+    unit = "rows" if data.source == "csv" else "samples"
+    features = math.prod(shape)
+    width = f"{features} feature{'s' * (features != 1)}"
+    if len(shape) > 1:
+        return f"{count} {unit} of shape {tuple(shape)}, flattened to {width}"
+    return f"{count} {unit}, {width}"
 
 
 def encode_targets(

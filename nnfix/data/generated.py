@@ -1,15 +1,17 @@
-"""Seeded toy data sets: xor, moons, circles, spirals, blobs (classification) and linear."""
+"""Seeded generated data: the 2-D toy sets xor, moons, circles, spirals, blobs (classification)
+and linear here; images and token sequences (images.py, tokens.py) drawn through `generate`."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nnfix.data import limits
-from nnfix.errors import Problem
+from nnfix.data import images, limits, tokens
+from nnfix.errors import Problem, SpecPath
 
 if TYPE_CHECKING:
     from nnfix.spec.model import DataSpec
@@ -114,36 +116,116 @@ GENERATORS: dict[str, Generator] = {
 }
 
 
+@dataclass
+class Drawn:
+    """A generated source's inputs and targets, as `source:` shapes them."""
+
+    x: np.ndarray  # (m, 2 or features); images (m, *shape); token ids (m, length)
+    y: np.ndarray  # labels (m,), regression targets (m, 1), or a token per step (m, length)
+    alphabet: str | None = None  # text: character id i is alphabet[i]
+
+
+def generate(data: DataSpec, rng: np.random.Generator) -> Drawn:
+    """The samples of the generated source `data` names, drawn from `rng` (the data's seed)."""
+    if data.source == "images":
+        return Drawn(*images.images(data.samples, data.noise, rng, data.classes, data.image_shape))
+    if data.source == "sequences":
+        x, y = tokens.sequences(
+            data.samples,
+            data.noise,
+            rng,
+            data.tokens,
+            data.sequence_length,
+            data.target_mode,
+            data.classes,
+        )
+        return Drawn(x, y)
+    if data.source == "text":
+        return Drawn(*tokens.text(data.samples, rng, data.sequence_length, data.target_mode))
+    gen = GENERATORS[data.source]
+    return Drawn(*gen(data.samples, data.noise, rng, data.classes, data.features))
+
+
+Array = tuple[str, int, SpecPath]  # what an array holds, how many numbers, the key sizing it
+
+
+def _arrays(data: DataSpec) -> list[Array]:
+    """The largest arrays generating `data` allocates: what they hold, how many numbers (of
+    8 bytes each), and the key that makes them large."""
+    m, key = data.samples, ("data", "samples")
+    found: list[Array]
+    if data.source == "images":
+        pixels = limits.elements(data.image_shape)
+        shape = "×".join(map(str, data.image_shape))
+        at = ("data", "shape") if pixels > m else key
+        what = f"{data.classes} class templates of {shape} of float64"
+        return [
+            (f"{m} images of {shape} of float64", m * pixels, at),
+            (what, data.classes * pixels, ("data", "classes")),
+        ]
+    if data.source in ("sequences", "text"):
+        steps = data.sequence_length + 1
+        at = ("data", "length") if steps > m else key
+        found = [(f"{m} sequences of {steps} tokens of int64", m * steps, at)]
+        if data.source == "sequences":
+            chains = data.classes if data.target_mode == "label" else 1
+            what = f"{chains} transition matrices of {data.tokens}×{data.tokens} of float64"
+            by = ("data", "classes") if chains > data.tokens else ("data", "vocab")
+            found.append((what, chains * data.tokens**2, by))
+        return found
+    features = data.features if data.source in ("blobs", "linear") else 2
+    at = ("data", "features") if data.source in ("blobs", "linear") and features > m else key
+    found = [(f"{m} samples × {features} features of float64", m * features, at)]
+    if data.source in ("spirals", "blobs"):
+        what = f"{data.classes} classes × {features} features of float64"
+        found.append((what, data.classes * features, ("data", "classes")))
+    return found
+
+
 def problems(data: DataSpec) -> list[Problem]:
     """What makes a generated source impossible to generate, found before anything is
-    allocated: a noise that is not a finite number, more samples × features than fit."""
-    if data.source not in GENERATORS:
+    allocated: a noise that is not a finite number (or, for sequences, not a share), more
+    samples than the text has windows, arrays larger than fit."""
+    if data.source not in (*GENERATORS, "images", "sequences", "text"):
         return []
-    found = []
+    found: list[Problem] = []
     if not math.isfinite(data.noise):
         message = f"expected a finite number, the noise's standard deviation (got {data.noise})"
         found.append(Problem(message, path=("data", "noise")))
-    features = data.features if data.source in ("blobs", "linear") else 2
-    nbytes = data.samples * features * limits.FLOAT_BYTES
-    too_big = limits.over(nbytes)
-    if too_big:
-        key = (
-            "features"
-            if data.source in ("blobs", "linear") and features > data.samples
-            else "samples"
-        )
+    elif data.source == "sequences" and data.noise > 1:
         message = (
-            f"{data.samples} samples × {features} features of float64 are "
-            f"{limits.size(nbytes)}, {too_big}"
+            f"expected a share from 0 to 1 (got {data.noise:g}): for sequences the noise is the "
+            "share of tokens drawn uniformly rather than from the chain"
         )
-        found.append(Problem(message, path=("data", key)))
-    if data.source in ("spirals", "blobs"):
-        nbytes = data.classes * features * limits.FLOAT_BYTES
+        found.append(Problem(message, path=("data", "noise")))
+    if data.source == "text":
+        found += _text_problems(data)
+    # the largest array that does not fit, and any other whose size the spec wrote itself
+    oversized: list[Problem] = []
+    for what, count, key in sorted(_arrays(data), key=lambda array: -array[1]):
+        nbytes = count * limits.FLOAT_BYTES
         too_big = limits.over(nbytes)
-        if too_big:
-            message = (
-                f"{data.classes} classes × {features} features of float64 are "
-                f"{limits.size(nbytes)}, {too_big}"
-            )
-            found.append(Problem(message, path=("data", "classes")))
-    return found
+        if too_big and (not oversized or key[-1] in data.model_fields_set):
+            message = f"{what} are {limits.size(nbytes)}, {too_big}"
+            oversized.append(Problem(message, path=key))
+    return found + oversized
+
+
+def _text_problems(data: DataSpec) -> list[Problem]:
+    """More windows than the bundled text has, or windows longer than it."""
+    length, size = data.sequence_length, len(tokens.bundled())
+    available = tokens.windows_in_text(length)
+    if available == 0:
+        message = (
+            f"the bundled text has {size:,} characters: a window of {length} and the character "
+            f"after it need {length + 1}; expected a length of at most {size - 1}"
+        )
+        return [Problem(message, path=("data", "length"))]
+    if data.samples > available:
+        message = (
+            f"the bundled text has {size:,} characters, so {available:,} windows of {length} "
+            f"(each followed by the character to predict): expected samples ≤ {available:,}, "
+            f"got {data.samples:,}"
+        )
+        return [Problem(message, path=("data", "samples"))]
+    return []

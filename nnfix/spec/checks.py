@@ -6,8 +6,11 @@ from collections.abc import Callable
 
 from nnfix.data import generated
 from nnfix.engine import activations
-from nnfix.errors import Problem, SpecPath
+from nnfix.errors import Problem, SpecPath, did_you_mean
 from nnfix.spec.model import (
+    SEQUENCE_TARGETS,
+    TEXT_TARGETS,
+    TOKEN_SOURCES,
     DataSpec,
     ImplementationSpec,
     InitSpec,
@@ -18,15 +21,24 @@ from nnfix.spec.model import (
 )
 
 # which optional keys each choice takes; a key set for another choice is an error
+_TOY = ("xor", "moons", "circles", "spirals", "blobs", "linear")
 _DATA_KEYS = {
-    "samples": ("xor", "moons", "circles", "spirals", "blobs", "linear"),
-    "noise": ("xor", "moons", "circles", "spirals", "blobs", "linear"),
-    "classes": ("spirals", "blobs"),
+    "samples": (*_TOY, "images", "sequences", "text"),
+    "noise": (*_TOY, "images", "sequences"),
+    "classes": ("spirals", "blobs", "images", "sequences"),
     "features": ("blobs", "linear"),
+    "shape": ("images",),
+    "vocab": ("sequences",),
+    "length": ("sequences", "text"),
     "path": ("csv", "npz"),
     "x": ("npz", "npy", "idx"),
     "y": ("npz", "npy", "idx"),
-    "target": ("csv",),
+    "target": ("csv", "sequences", "text"),
+}
+_DATA_HINTS = {  # what a key set for a source it does not apply to may have meant
+    ("vocab", "text"): "the text's vocabulary is its own characters; remove 'vocab'",
+    ("features", "images"): "an image's size is its 'shape', e.g. [1, 12, 12]",
+    ("noise", "text"): "the text is as written; remove 'noise'",
 }
 _INIT_KEYS = {
     "low": ("uniform",),
@@ -51,16 +63,22 @@ _SCHEDULE_KEYS = {
 }
 
 
-def _keys_apply(model, choice: str, table: dict, path, what: str) -> list[Problem]:
+def _keys_apply(
+    model, choice: str, table: dict, path, what: str, hints: dict | None = None
+) -> list[Problem]:
     problems = []
     for key in sorted(model.model_fields_set & table.keys()):
         if choice not in table[key]:
             takes = ", ".join(table[key])
+            hint = (hints or {}).get((key, choice))
+            if hint is None and hints is not None and len(table[key]) == 1:
+                hint = f"did you mean {what}: {table[key][0]}?"
             problems.append(
                 Problem(
                     f"'{key}' does not apply to {what} '{choice}' (only to {takes})",
                     path=(*path, key),
                     on_key=True,
+                    hint=hint,
                 )
             )
     return problems
@@ -75,16 +93,21 @@ def check(sections: dict) -> list[Problem]:
         "train": _train,
         "implementation": _implementation,
     }
-    return [
+    problems = [
         p
         for key, section in sections.items()
         if section is not None and key in checkers
         for p in checkers[key](section)
     ]
+    data, model = sections.get("data"), sections.get("model")
+    if data is not None and model is not None:
+        problems += _data_for_model(data, model)
+    return problems
 
 
 def _data(data: DataSpec) -> list[Problem]:
-    problems = _keys_apply(data, data.source, _DATA_KEYS, ("data",), "source")
+    problems = _keys_apply(data, data.source, _DATA_KEYS, ("data",), "source", _DATA_HINTS)
+    problems += _token_keys(data)
     problems += generated.problems(data)
     if data.source in ("csv", "npz") and data.path is None:
         problems.append(
@@ -100,6 +123,63 @@ def _data(data: DataSpec) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _token_keys(data: DataSpec) -> list[Problem]:
+    """The keys whose meaning sequences and text give their own: `target` (what a sample's
+    target is, not a csv column), `classes` (only with `target: label`), `scale` (token ids are
+    not scaled)."""
+    if data.source not in TOKEN_SOURCES:
+        return []
+    problems = []
+    modes = SEQUENCE_TARGETS if data.source == "sequences" else TEXT_TARGETS
+    target = data.target
+    if target is not None and target not in modes:
+        expected = ", ".join(modes[:-1]) + f" or {modes[-1]}"
+        shown = f"'{target}'" if isinstance(target, str) else str(target)
+        message = f"unknown target {shown} for source: {data.source}: expected {expected}"
+        if not isinstance(target, str):
+            message += " (a column index is a csv's target)"
+        hint = did_you_mean(str(target), list(modes))
+        if hint is None and data.source == "text" and target == "label":
+            hint = "a text has no classes: use source: sequences with target: label"
+        problems.append(Problem(message, path=("data", "target"), hint=hint))
+    if "classes" in data.model_fields_set and data.target_mode != "label":
+        tokens = "characters" if data.source == "text" else f"the vocab's {data.tokens} tokens"
+        message = (
+            f"'classes' applies to target: label; with target: {data.target_mode} the classes "
+            f"are {tokens}"
+        )
+        problems.append(
+            Problem(
+                message,
+                path=("data", "classes"),
+                on_key=True,
+                hint="did you mean target: label?" if data.source == "sequences" else None,
+            )
+        )
+    if data.scale != "none":
+        message = (
+            f"'scale' does not apply to source '{data.source}': its inputs are token ids "
+            "(categories, not measurements)"
+        )
+        problems.append(Problem(message, path=("data", "scale"), on_key=True))
+    return problems
+
+
+def _data_for_model(data: DataSpec, model: ModelSpec) -> list[Problem]:
+    """Data nnfix's engine cannot feed the model: token ids into dense layers (images are
+    flattened, as a dense layer takes them)."""
+    if data.source not in TOKEN_SOURCES:
+        return []
+    what = "windows of character ids" if data.source == "text" else "sequences of token ids"
+    message = (
+        f"'{data.source}' gives {what} of shape (samples, {data.sequence_length}) and the "
+        "model's layers are dense: nnfix's engine would read each id as a number. A sequence "
+        "model needs a recurrent layer (type: rnn), which nnfix's engine does not have yet"
+    )
+    hint = "for a dense model, use a 2-D source (moons, blobs, …) or images (flattened)"
+    return [Problem(message, path=("data", "source"), hint=hint)]
 
 
 def _model(model: ModelSpec) -> list[Problem]:

@@ -212,5 +212,7 @@ def _message(err: dict) -> str:
         return f"expected a number less than {ctx.get('lt')}"
     if kind == "too_short":
         return f"expected at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return f"expected at most {ctx.get('max_length')} item(s)"
     msg = err["msg"]
     return msg[0].lower() + msg[1:]

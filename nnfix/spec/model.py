@@ -19,7 +19,19 @@ from pydantic import (
 from nnfix.engine import activations
 
 SourceName = Literal[
-    "xor", "moons", "circles", "spirals", "blobs", "linear", "csv", "npz", "npy", "idx"
+    "xor",
+    "moons",
+    "circles",
+    "spirals",
+    "blobs",
+    "linear",
+    "images",
+    "sequences",
+    "text",
+    "csv",
+    "npz",
+    "npy",
+    "idx",
 ]
 InitName = Literal[
     "zeros",
@@ -38,6 +50,12 @@ ScheduleName = Literal["constant", "step", "exponential", "inverse_time", "cosin
 
 FILE_SOURCES = ("csv", "npz", "npy", "idx")
 GENERATED_SOURCES = tuple(s for s in get_args(SourceName) if s not in FILE_SOURCES)
+TOKEN_SOURCES = ("sequences", "text")  # inputs are token ids (samples, length), not features
+SEQUENCE_TARGETS = ("next", "shifted", "label")  # data.target of source: sequences
+TEXT_TARGETS = ("next", "shifted")  # ... of source: text
+IMAGE_SHAPE = (1, 12, 12)  # source: images without `shape:`, (C, H, W)
+VOCAB = 20  # source: sequences without `vocab:`
+LENGTH = 10  # source: sequences or text without `length:`
 MAX_TIMEOUT = 24 * 3600.0  # seconds: a day, beyond which a timer is not a timeout
 ACTIVATIONS = activations.NAMES  # the built-ins, as registered in nnfix/engine/activations/
 
@@ -72,13 +90,42 @@ class DataSpec(_Strict):
     noise: float = Field(0.1, ge=0)
     classes: int = Field(2, ge=2)
     features: PositiveInt = 2
+    shape: list[PositiveInt] | None = Field(
+        None, min_length=2, max_length=3, examples=[[1, 12, 12]]
+    )
+    """images: one sample's shape, [C, H, W] or [H, W, C] (or [H, W]); default [1, 12, 12]."""
+    vocab: int | None = Field(None, ge=2, examples=[20])
+    """sequences: how many distinct tokens (ids 0 to vocab - 1); default 20."""
+    length: PositiveInt | None = Field(None, examples=[10])
+    """sequences, text: tokens (characters) per sample; default 10."""
     path: str | None = None
     x: str | None = None
     y: str | None = None
     target: str | int | None = None
+    """csv: the target column, by name or index (default: the last). sequences: next (the
+    token that follows, default) | shifted (the sequence shifted by one: a target per step) |
+    label (a class per sequence, `classes:` of them). text: next (default) | shifted."""
     scale: Literal["none", "standard", "minmax"] = "none"
     validation: float = Field(0.0, ge=0, lt=1)
     limit: PositiveInt | None = None
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(self.shape) if self.shape is not None else IMAGE_SHAPE
+
+    @property
+    def sequence_length(self) -> int:
+        return self.length if self.length is not None else LENGTH
+
+    @property
+    def tokens(self) -> int:
+        """sequences: the vocabulary's size."""
+        return self.vocab if self.vocab is not None else VOCAB
+
+    @property
+    def target_mode(self) -> str:
+        """sequences, text: what a sample's target is (next, shifted or label)."""
+        return self.target if isinstance(self.target, str) else "next"
 
 
 class InitSpec(_Named):
