@@ -42,7 +42,10 @@ def test_version_and_help():
 def test_schema_is_a_json_schema_of_the_spec():
     schema = json.loads(invoke("schema").output)
     assert schema["title"] == "nnfix spec"
-    assert set(schema["required"]) == {"data", "model", "loss"}
+    assert set(schema["required"]) == {"data"}
+    # model and loss are required unless the user's code is the network (SPEC §3.1)
+    assert schema["if"] == {"not": {"required": ["implementation"]}}
+    assert set(schema["then"]["required"]) == {"model", "loss"}
     assert "LayerSpec" in schema["$defs"]
 
 

@@ -66,7 +66,7 @@ class Context:
         self.y_train = self.prepared.y_train
         error = self.prepared.target_error
         self.target_problem = error.problems[0].message if error is not None else None
-        self.units = self.spec.model.layers[-1].units
+        self.units = self.spec.net_model.layers[-1].units
         self.user_module: LoadedModule | None = None  # the user's module, once loaded
         self.trained_dtype: str | None = None  # what the probes train the user's code in
         self.gradchecked: GradcheckResult | None = None  # the gradient check's, for the plots
@@ -121,7 +121,7 @@ class Context:
         y = self.y_train[self.finite_rows]
         batch = self.spec.train.batch_size
         size = min(len(y), batch if batch != "full" else len(y))
-        return self.loss.per_batch(best_constant(self.spec.loss.name, y), size)
+        return self.loss.per_batch(best_constant(self.spec.net_loss.name, y), size)
 
     def probe_network(self) -> Network:
         """The net as the probe left it, as nnfix's network (the user's code: their weights)."""
@@ -235,16 +235,16 @@ class Context:
     def init_path(self, layer: int, bias: bool = False) -> tuple:
         """Where the init of layer `layer` is set: its own init key, else the model's."""
         key = "bias_init" if bias else "init"
-        if getattr(self.spec.model.layers[layer - 1], key) is not None:
+        if getattr(self.spec.net_model.layers[layer - 1], key) is not None:
             return self.layer_path(layer, key)
         return ("model", key)
 
     def init_name(self, layer: int) -> str:
-        spec = self.spec.model
+        spec = self.spec.net_model
         return (spec.layers[layer - 1].init or spec.init).name
 
     def bias_init_name(self, layer: int) -> str:
-        spec = self.spec.model
+        spec = self.spec.net_model
         return (spec.layers[layer - 1].bias_init or spec.bias_init).name
 
     def suited_init(self, layer: int) -> str:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from nnfix.diagnose import rules
+from nnfix.diagnose import own, rules
 from nnfix.diagnose.context import Context, Options
 from nnfix.diagnose.findings import Finding, Fix, PassRun, Severity, SpecReport
 from nnfix.diagnose.rules.init import spread
-from nnfix.diagnose.rules.rule import STAGES, Check, Stage
+from nnfix.diagnose.rules.rule import STAGES, USER_CODE, Check, Stage
 from nnfix.diagnose.rules.usercode import U101, user_error
 from nnfix.diagnose.series import Series
 from nnfix.diagnose.series import record as record_series
@@ -304,7 +304,10 @@ def about(ctx: Context) -> list[str]:
 
 def _worker_task(emit, loaded: LoadedSpec, plan, options: Options, done: set[str]) -> None:
     with np.errstate(all="ignore"):
-        run_checks(Context(loaded, options), plan, done, emit)
+        if loaded.spec.model is None:  # the user's code is the network (SPEC §3.1)
+            own.run((loaded, options), done, emit)
+        else:
+            run_checks(Context(loaded, options), plan, done, emit)
 
 
 def uses_user_code(loaded: LoadedSpec) -> bool:
@@ -370,7 +373,10 @@ def _role_path(role: str | None) -> tuple:
 def diagnose(loaded: LoadedSpec, selection: Selection, options: Options) -> SpecReport:
     """Run the checks stage by stage over one context: in a worker process when the spec
     names the user's own code, so nothing it does can end, hang or garble nnfix."""
-    plan = _stages(rules.CHECKS, needed(selection.shown()))
+    if loaded.spec.model is None:  # their code is the network: only its own check runs
+        plan = {stage: [own.OWN_CHECK] if stage == USER_CODE else [] for stage in STAGES}
+    else:
+        plan = _stages(rules.CHECKS, needed(selection.shown()))
     collected = Collected()
     if options.deadline is None:
         options = replace(options, deadline=time.perf_counter() + options.budget)
@@ -378,7 +384,7 @@ def diagnose(loaded: LoadedSpec, selection: Selection, options: Options) -> Spec
         if uses_user_code(loaded) and sandbox.can_fork():
             _contained(loaded, plan, options, collected)
         else:
-            run_checks(Context(loaded, options), plan, set(), collected)
+            _worker_task(collected, loaded, plan, options, set())
     return _assemble(loaded, selection, plan, options, collected)
 
 
@@ -394,7 +400,8 @@ def _assemble(
     for stage, checks in plan.items():
         codes = tuple(r.code for c in checks for r in c.rules if r.code in shown)
         if not checks:
-            report.passes.append(PassRun(stage.name, 0.0, "not selected", codes))
+            why = "not selected" if loaded.spec.model is not None else own.SKIPPED
+            report.passes.append(PassRun(stage.name, 0.0, why, codes))
         elif stage.probe and options.quick:
             report.passes.append(PassRun(stage.name, 0.0, "--quick", codes))
         else:
@@ -430,7 +437,7 @@ def layer_table(ctx: Context) -> list[dict]:
     rows = []
     init = ctx.init
     weight_grads = ctx.network.weight_grads(init.grads) if init is not None else []
-    for l, layer in enumerate(ctx.spec.model.layers, start=1):
+    for l, layer in enumerate(ctx.spec.net_model.layers, start=1):
         row = {
             "layer": l,
             "units": layer.units,

@@ -74,8 +74,8 @@ def record(ctx: Context) -> Series:
     """The series of a diagnosis whose checks have run over `ctx`: only what they computed (a
     cached pass that no check asked for is not run for the plots)."""
     series = Series(
-        loss_name=ctx.spec.loss.name,
-        loss_reduction=ctx.spec.loss.reduction,
+        loss_name=ctx.spec.net_loss.name,
+        loss_reduction=ctx.spec.net_loss.reduction,
         layers=[act.name for act in ctx.network.activations],
     )
     computed = vars(ctx)  # what the context's cached properties hold so far

@@ -113,7 +113,7 @@ def layer_activation(
 
 
 def build_loss(loaded: LoadedSpec) -> Loss:
-    spec = loaded.spec.loss
+    spec = loaded.spec.net_loss
     uf = loaded.functions.get(("loss", "gradient"))
     declared = None
     if uf is not None:
@@ -136,7 +136,7 @@ def build_network(
     loaded: LoadedSpec, n_inputs: int, rng: np.random.Generator, dtype: str = "float64"
 ) -> Network:
     """The spec's network, initialised with `rng` (the spec's init and bias_init per layer)."""
-    model = loaded.spec.model
+    model = loaded.spec.net_model
     layers: list[Layer] = []
     n_in = n_inputs
     for i, layer in enumerate(model.layers):

@@ -59,7 +59,7 @@ def _one_hot_fits(samples: int, units: int, loaded: LoadedSpec) -> None:
             f"targets for {samples} samples × {units} output units of float64 are "
             f"{limits.size(nbytes)}, {too_big}"
         )
-        path = ("model", "layers", len(loaded.spec.model.layers) - 1, "units")
+        path = ("model", "layers", len(loaded.spec.net_model.layers) - 1, "units")
         raise DataError([Problem(message, path=path)], loaded.source)
 
 
@@ -74,7 +74,7 @@ def prepare(loaded: LoadedSpec, dtype: str | None = None) -> Prepared:
         spec.data, base_dir=loaded.base_dir, rng=data_rng, dtype=dtype, source=loaded.source
     )
     check_network(loaded, data.n_features, len(data.x_train) + len(data.x_val))
-    units = spec.model.layers[-1].units
+    units = spec.net_model.layers[-1].units
     _one_hot_fits(len(data.y_train) + len(data.y_val), units, loaded)
     y_train = y_val = None
     target_error = None

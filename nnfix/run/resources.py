@@ -37,7 +37,7 @@ def network_bytes(inputs: int, units: list[int], batch: int) -> list[int]:
 def check_network(loaded: LoadedSpec, inputs: int, samples: int) -> None:
     """A SpecError at the layer that weighs most when the net would not fit in memory."""
     spec = loaded.spec
-    units = [layer.units for layer in spec.model.layers]
+    units = [layer.units for layer in spec.net_model.layers]
     given = spec.train.batch_size
     batch = min(samples, BATCH if given == "full" else max(given, BATCH))
     per_layer = network_bytes(inputs, units, batch)

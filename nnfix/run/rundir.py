@@ -319,7 +319,7 @@ def save_run(
         directory / "spec.yaml", header + yaml.safe_dump(resolved_spec(loaded), sort_keys=False)
     )
     write_npz(directory / "weights.npz", weights)
-    write_atomic(directory / "metrics.csv", metrics_csv(history, len(loaded.spec.model.layers)))
+    write_atomic(directory / "metrics.csv", metrics_csv(history, len(loaded.spec.net_model.layers)))
     write_plots(directory, loaded, history, summary)
     write_atomic(directory / "summary.json", json.dumps(summary, indent=2) + "\n")
 
@@ -336,10 +336,10 @@ def write_plots(directory: Path, loaded: LoadedSpec, history: History, summary: 
     try:
         drawn = {
             "loss.svg": training.loss_svg(
-                history, f"{spec.loss.name}, {spec.loss.reduction} over the batch"
+                history, f"{spec.net_loss.name}, {spec.net_loss.reduction} over the batch"
             ),
             "gradients.svg": training.gradients_svg(
-                history, [layer.activation.name for layer in spec.model.layers]
+                history, [layer.activation.name for layer in spec.net_model.layers]
             ),
         }
     except PlotsUnavailable as exc:

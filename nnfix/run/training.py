@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from nnfix.engine.train import EpochRecord, History, Trainable, Trainer
-from nnfix.errors import ModuleError, OutputError, Problem
+from nnfix.errors import ModuleError, OutputError, Problem, SpecError
 from nnfix.interrupts import check_lost, deferred_sigint
 from nnfix.run.files import shown
 from nnfix.run.prepare import Prepared, prepare
@@ -93,7 +93,7 @@ def summarize(prepared: Prepared, history: History, trainer: Trainer, seconds: f
         layers.append(
             {
                 "layer": l + 1,
-                "units": prepared.loaded.spec.model.layers[l].units,
+                "units": prepared.loaded.spec.net_model.layers[l].units,
                 "activation": act.name,
                 "declared_derivative": act.declared,
                 "grad_norm": [_number(float(v)) for v in column],
@@ -228,6 +228,18 @@ def train(
     code does cannot end nnfix."""
     from nnfix.diagnose.pipeline import uses_user_code
 
+    if loaded.spec.model is None:  # their code is the network: diagnosed, not trained (yet)
+        raise SpecError(
+            [
+                Problem(
+                    "nnfix train trains the network the spec declares, and this spec declares "
+                    "none (`model:`): `nnfix diagnose` checks your code without one",
+                    path=("implementation",),
+                    hint="add the spec's `model:` (its layers) to train it with nnfix",
+                )
+            ],
+            loaded.source,
+        )
     with deferred_sigint(reraise=False) as early:
         slot = reserve_run_dir(out, runs_root, loaded.name)
     if early.received:  # Ctrl-C before training: nothing is left behind

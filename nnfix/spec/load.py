@@ -62,7 +62,10 @@ def _load(src: source.Source, assignments: tuple[str, ...] | list[str]) -> Loade
         spec = None
         problems += pydantic_problems(exc, src.data)
         sections = _valid_sections(src.data)  # so the other sections' problems show too
-    problems += checks.check(sections)
+    for key in ("model", "loss"):  # optional only where the user's code is the network (§3.1)
+        if key not in src.data and "implementation" not in src.data:
+            problems.append(Problem(f"missing required key '{key}' in the spec", path=()))
+    problems += checks.check({k: v for k, v in sections.items() if v is not None})
     functions, more = user_functions(src.data, src.path.resolve().parent)
     problems += more
     if problems or spec is None:

@@ -299,14 +299,34 @@ class Spec(_Strict):
         frozen=True,
         allow_inf_nan=False,
         title="nnfix spec",
-        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+        json_schema_extra={
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            # model and loss may be left out only where the user's code is the network (§3.1)
+            "if": {"not": {"required": ["implementation"]}},
+            "then": {"required": ["model", "loss"]},
+        },
     )
 
     name: str | None = None  # default: the file's stem
     seed: NonNegativeInt = 0  # as NumPy's generators take it
     data: DataSpec
-    model: ModelSpec
-    loss: LossSpec
+    model: ModelSpec | None = None  # optional with implementation: (SPEC §3.1)
+    loss: LossSpec | None = None  # optional where the code computes its own loss
     train: TrainSpec = TrainSpec()
     diagnose: DiagnoseSpec = DiagnoseSpec()
     implementation: ImplementationSpec | None = None
+
+    @property
+    def net_model(self) -> ModelSpec:
+        """The declared network, on the paths that build one (a spec without `model:` has
+        `implementation:` and is diagnosed as the user's own network, SPEC §3.1)."""
+        if self.model is None:
+            raise LookupError("this spec declares no model: its network is the user's code")
+        return self.model
+
+    @property
+    def net_loss(self) -> LossSpec:
+        """The declared loss, on the paths that need one (without `loss:`, the user's own)."""
+        if self.loss is None:
+            raise LookupError("this spec declares no loss: the user's code computes its own")
+        return self.loss

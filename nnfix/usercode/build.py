@@ -104,7 +104,7 @@ def build(loaded: LoadedSpec, network: Network, batch: Batch) -> tuple[UserModel
     module = load(loaded)
     try:
         model = SHAPES[impl.shape](impl, module.module, network)
-        model.loss_name = loaded.spec.loss.name
+        model.loss_name = loaded.spec.net_loss.name
         model.discover(batch)
     except SetupError as exc:
         raise ModuleError([exc.problem()], loaded.source) from None

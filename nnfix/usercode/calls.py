@@ -33,11 +33,24 @@ class CallSpec:
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
 
-    def arguments(self, values: dict[str, Any]) -> tuple[list, dict]:
-        """The arguments with the placeholders replaced by `values` ({"X": …, "Y": …})."""
+    def arguments(
+        self, values: dict[str, Any], resolve: Callable[[Any], Any] | None = None
+    ) -> tuple[list, dict]:
+        """The arguments with the placeholders replaced by `values` ({"X": …, "Y": …}), and
+        names and nested calls of the module (parsed with `names=True`) by `resolve(part)`,
+        given a NameRef or a CallSpec, inside lists, tuples and dicts too."""
 
         def fill(v):
-            return values[v.name] if isinstance(v, Placeholder) else v
+            if isinstance(v, Placeholder):
+                return values[v.name]
+            if isinstance(v, NameRef | CallSpec):
+                assert resolve is not None, "a call parsed with names=True needs a resolver"
+                return resolve(v)
+            if isinstance(v, list | tuple):
+                return type(v)(fill(x) for x in v)
+            if isinstance(v, dict):
+                return {k: fill(x) for k, x in v.items()}
+            return v
 
         return [fill(a) for a in self.args], {k: fill(v) for k, v in self.kwargs.items()}
 
@@ -49,6 +62,35 @@ class CallSpec:
 @dataclass(frozen=True)
 class Placeholder:
     name: str  # "X" | "Y"
+
+
+@dataclass(frozen=True)
+class NameRef:
+    """A name of the user's module given as an argument: `cost=CrossEntropyCost`, `sigmoid`."""
+
+    name: str  # dotted
+
+
+def _value(node: ast.expr, text: str) -> Any:
+    """An argument that may also name the module's objects or call its functions (nested)."""
+    if isinstance(node, ast.Name) and node.id in PLACEHOLDERS:
+        return Placeholder(node.id)
+    if isinstance(node, ast.Name) and node.id in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[node.id]
+    if isinstance(node, ast.Name | ast.Attribute) and _dotted(node):
+        return NameRef(_dotted(node) or "")
+    if isinstance(node, ast.Call):
+        return _call(node, text, names=True)
+    if isinstance(node, ast.List | ast.Tuple):
+        items = [_value(e, text) for e in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):
+        return {
+            _literal(k, text): _value(v, text)
+            for k, v in zip(node.keys, node.values, strict=True)
+            if k is not None
+        }
+    return _literal(node, text)
 
 
 def _literal(node: ast.expr, text: str) -> Any:
@@ -75,9 +117,11 @@ def _dotted(node: ast.expr) -> str | None:
     return None
 
 
-def parse_call(text: str) -> CallSpec:
+def parse_call(text: str, names: bool = False) -> CallSpec:
     """`Name(args)` or `module.Name(args)` with literal arguments; a bare `Name` is a call with
-    no arguments. Raises CallSyntaxError with the offending column."""
+    no arguments. `names`: the arguments may also be names of the module and calls of them,
+    nested (`CNN(make_layers((3, 8, 8), 10))`, `Network([4, 3], cost=CrossEntropyCost)`).
+    Raises CallSyntaxError with the offending column."""
     source = text.strip()
     try:
         tree = ast.parse(source, mode="eval").body
@@ -87,13 +131,21 @@ def parse_call(text: str) -> CallSpec:
         return CallSpec(source, _dotted(tree) or "")
     if not isinstance(tree, ast.Call) or _dotted(tree.func) is None:
         raise CallSyntaxError("expected a call of a class or function, such as Network([2, 30, 1])")
+    return _call(tree, source, names)
+
+
+def _call(tree: ast.Call, source: str, names: bool) -> CallSpec:
+    if _dotted(tree.func) is None:
+        raise CallSyntaxError("expected a call of a class or function", tree.col_offset)
     if any(isinstance(a, ast.Starred) for a in tree.args) or any(
         k.arg is None for k in tree.keywords
     ):
         raise CallSyntaxError("*args and **kwargs cannot be given here")
-    args = tuple(_literal(a, source) for a in tree.args)
-    kwargs = {k.arg: _literal(k.value, source) for k in tree.keywords if k.arg}
-    return CallSpec(source, _dotted(tree.func) or "", args, kwargs)
+    read = _value if names else _literal
+    args = tuple(read(a, source) for a in tree.args)
+    kwargs = {k.arg: read(k.value, source) for k in tree.keywords if k.arg}
+    text = ast.get_source_segment(source, tree) or source
+    return CallSpec(text, _dotted(tree.func) or "", args, kwargs)
 
 
 # --- binding parameters by name ------------------------------------------------------------

@@ -703,6 +703,23 @@ def _register(path: Path) -> None:
         sys.path.insert(0, folder)
 
 
+def add_import_roots(module: Path, top: Path) -> None:
+    """Put the folders from `module`'s up to `top` (the spec's) on the import path, nearest
+    last, and count them as the user's: `from utils.layers import *` in a module two folders
+    below the spec finds their own `utils` (SPEC §3.2: the spec's folder and the package's root
+    are on the import path)."""
+    folder, top = module.resolve().parent, top.resolve()
+    chain = [folder]
+    while chain[-1] != top and top in chain[-1].parents:
+        chain.append(chain[-1].parent)
+    for path in reversed(chain[1:]):
+        text = str(path)
+        _roots.add(os.path.join(text, ""))
+        if text not in sys.path:
+            sys.path.insert(0, text)
+    _is_users.cache_clear()
+
+
 def _imported_by_name(name: str, file: str) -> bool:
     """Whether module `name` is `file` imported from a user's folder on sys.path (`layers` for
     layers.py, `pkg.sub` for pkg/sub.py), not a module registered under a name of its own."""

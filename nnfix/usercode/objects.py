@@ -64,7 +64,9 @@ def _children(node: Any) -> Iterator[tuple[str, Any, Any, str]]:
     """(path suffix, key, value, kind) of what a node holds."""
     if isinstance(node, dict):
         for key, value in list(node.items()):
-            if isinstance(key, str | int):
+            if isinstance(key, str | int) or (
+                isinstance(key, tuple) and all(isinstance(k, str | int) for k in key)
+            ):
                 yield f"[{key!r}]", key, value, "item"
     elif isinstance(node, list | tuple):
         for i, value in enumerate(node):
@@ -78,8 +80,11 @@ def _children(node: Any) -> Iterator[tuple[str, Any, Any, str]]:
             yield f".{key}", key, value, "attr"
 
 
-def walk(root: Any, name: str = "self", depth: int = DEPTH) -> list[Ref]:
-    """Every float array reachable from `root`, in the order the walk meets them (attributes in
+def walk(
+    root: Any, name: str = "self", depth: int = DEPTH, ranks: tuple[int, int] = (1, 2)
+) -> list[Ref]:
+    """Every float array reachable from `root` whose rank is within `ranks` (a dense net's
+    vectors and matrices by default), in the order the walk meets them (attributes in
     definition order, items in index order), each once, at its first path."""
     found: list[Ref] = []
     seen: set[int] = set()
@@ -94,7 +99,8 @@ def walk(root: Any, name: str = "self", depth: int = DEPTH) -> list[Ref]:
         for suffix, key, value, kind in _children(node):
             child = suffix if not path else (path + suffix if suffix[0] in "[." else suffix)
             if isinstance(value, np.ndarray):
-                if value.dtype.kind == "f" and 1 <= value.ndim <= 2 and id(value) not in seen:
+                low, high = ranks
+                if value.dtype.kind == "f" and low <= value.ndim <= high and id(value) not in seen:
                     seen.add(id(value))
                     found.append(Ref(child, node, key, kind))
             elif not _skip(value):

@@ -374,7 +374,7 @@ def unscaled_inputs(ctx: Context) -> list[Finding]:
 def label_output_mismatch(ctx: Context) -> list[Finding]:
     """Targets the output layer cannot represent."""
     depth = ctx.network.depth
-    out = ctx.spec.model.layers[-1]
+    out = ctx.spec.net_model.layers[-1]
     if ctx.y_train is None:
         return [
             D103.finding(
@@ -447,12 +447,12 @@ def _bias_fix(ctx: Context) -> tuple[tuple, Fix]:
     """Where the net's missing biases are declared, and the change that gives it one."""
     depth = ctx.network.depth
     if ctx.spec.implementation is not None:
-        path = ("model", "bias") if not ctx.spec.model.bias else ctx.layer_path(depth, "bias")
+        path = ("model", "bias") if not ctx.spec.net_model.bias else ctx.layer_path(depth, "bias")
         return path, Fix(
             "give your layers biases (z = W·x + b): even the output layer's alone lets the "
             "weights move the output at x = 0"
         )
-    if not ctx.spec.model.bias:
+    if not ctx.spec.net_model.bias:
         return ("model", "bias"), Fix("give the layers biases", ("model", "bias"), True)
     path = ctx.layer_path(depth, "bias")
     return path, Fix("give the output layer a bias", path, True)
@@ -538,7 +538,7 @@ def output_loss_mismatch(ctx: Context) -> list[Finding]:
     if facts is None:
         return []
     act, (lo, hi), distribution = facts
-    loss, units = ctx.spec.loss.name, ctx.units
+    loss, units = ctx.spec.net_loss.name, ctx.units
     apath = ctx.layer_path(depth, "activation")
     evidence = {
         "activation": ctx.network.activations[-1].name,

@@ -252,7 +252,7 @@ def _compared(z: np.ndarray, declared: np.ndarray, true: np.ndarray) -> np.ndarr
 def activation_derivatives(ctx: Context) -> list[Finding]:
     """A101–A103 for every layer whose derivative the spec declares."""
     found = []
-    for layer, spec in enumerate(ctx.spec.model.layers, start=1):
+    for layer, spec in enumerate(ctx.spec.net_model.layers, start=1):
         act = spec.activation
         path = ctx.layer_path(layer, "activation")
         uf = ctx.loaded.functions.get((*path, "derivative"))

@@ -610,7 +610,7 @@ def loss_gradient(ctx: Context) -> list[Finding]:
     uf = ctx.loaded.functions.get(("loss", "gradient"))
     if uf is None:
         return []
-    spec = ctx.spec.loss
+    spec = ctx.spec.net_loss
     out = ctx.network.activations[-1]
     declared_fn = ctx.loss.declared
     assert declared_fn is not None  # the spec declares loss.gradient
@@ -672,7 +672,7 @@ def loss_gradient(ctx: Context) -> list[Finding]:
 
 def _loss_points(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     """(a, y) pairs to compare dL/da at: a grid over the output's range for each target value."""
-    name = ctx.spec.loss.name
+    name = ctx.spec.net_loss.name
     k = ctx.units
     if name in ("bce", "cce"):
         grid = np.linspace(0.05, 0.95, 19)

@@ -570,7 +570,7 @@ def expected_initial_loss(ctx: Context) -> tuple[float, str]:
     assert ctx.init is not None
     y = np.asarray(ctx.init.y, float)
     act = ctx.network.activations[-1]
-    loss = ctx.spec.loss.name
+    loss = ctx.spec.net_loss.name
     z0 = np.zeros_like(y)
     with np.errstate(all="ignore"):
         a0 = np.asarray(act.forward(z0), float)
@@ -608,7 +608,7 @@ def loss_at_init(ctx: Context) -> list[Finding]:
     if ctx.init is None:
         return []
     reference, how = expected_initial_loss(ctx)
-    plain = ctx.network.loss(ctx.init.cache, ctx.init.y, Loss(ctx.spec.loss.name), 0.0)
+    plain = ctx.network.loss(ctx.init.cache, ctx.init.y, Loss(ctx.spec.net_loss.name), 0.0)
     if not math.isfinite(reference) or not math.isfinite(plain):
         return []
     if plain <= LOSS_OFF * reference + LOSS_SLACK:
@@ -1071,7 +1071,7 @@ def cannot_overfit(ctx: Context) -> list[Finding]:
         return []
     dtype = ctx.spec.train.dtype
     x, y = ctx.data.x_train[rows].astype(dtype), ctx.y_train[rows].astype(dtype)
-    name = ctx.spec.loss.name
+    name = ctx.spec.net_loss.name
     prior = best_constant(name, ctx.y_train[ctx.finite_rows])
     near_zero = OVERFIT_LOSS if name in ("bce", "cce") else OVERFIT_SHARE * max(prior, 1e-12)
     target = ctx.loss.per_batch(near_zero, len(rows))  # as the loss the probe trains reports it

@@ -1,0 +1,218 @@
+"""The diagnosis of a spec without `model:` (SPEC §3.1): the user's code is the network. Their
+gradients are checked against central differences of their own loss of their own forward, tensor
+by tensor (G101, G103, G105, G104, U101); the passes that need a declared network (derivatives,
+init statistics, the probes) are said to be skipped, never run on a guess."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from nnfix.data import load_dataset
+from nnfix.diagnose.context import Options
+from nnfix.diagnose.findings import Finding, Fix
+from nnfix.diagnose.gradcheck import Target, check_target
+from nnfix.diagnose.rules.gradients import (
+    G101,
+    G103,
+    G104,
+    G105,
+    budget_finding,
+    gradient_findings,
+    unreliable,
+)
+from nnfix.diagnose.rules.rule import USER_CODE, Check
+from nnfix.diagnose.rules.usercode import U101, user_error
+from nnfix.run.prepare import seeds
+from nnfix.spec.load import LoadedSpec
+from nnfix.spec.model import LossSpec
+from nnfix.usercode.build import load_guarded
+from nnfix.usercode.loader import add_import_roots
+from nnfix.usercode.model import SetupError
+from nnfix.usercode.own import SAMPLES, OwnNet
+from nnfix.usercode.sandbox import Broken, UserCallError
+
+PATH = ("implementation", "backward")
+SKIPPED = "no model: in the spec"  # the passes that need a declared network
+
+
+class OwnContext:
+    """What the check of a spec without `model:` shares: the data, their module, their net."""
+
+    def __init__(self, loaded: LoadedSpec, options: Options):
+        self.loaded, self.spec, self.options = loaded, loaded.spec, options
+        impl = self.spec.implementation
+        assert impl is not None  # a spec without model: has implementation: (spec/load.py)
+        data_rng, _, _ = seeds(self.spec.seed)
+        data = load_dataset(
+            self.spec.data,
+            base_dir=loaded.base_dir,
+            rng=data_rng,
+            dtype="float64",
+            source=loaded.source,
+        )
+        x = data.shaped(data.x_train[:SAMPLES])  # images keep (C, H, W), sequences (T,)
+        self.x = x if data.tokens is not None else np.asarray(x, dtype=np.float64)
+        self.y = np.asarray(data.y_train[:SAMPLES])
+        add_import_roots(Path(loaded.base_dir) / impl.module, Path(loaded.base_dir))
+        self.module = load_guarded(
+            Path(loaded.base_dir) / impl.module,
+            run_module=impl.run_module,
+            cells=impl.cells,
+            source=loaded.source,
+        )
+        self.net = OwnNet(impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed)
+
+    def about(self) -> list[str]:
+        lines = list(self.net.found.lines)
+        skipped = self.module.skipped
+        if skipped:
+            shown = ", ".join(f"line {s.place.line}" for s in skipped[:3])
+            more = ", …" if len(skipped) > 3 else ""
+            lines.append(
+                f"not run: {len(skipped)} top-level statements of {self.module.path.name} "
+                f"({shown}{more}; `run_module: true` runs them)"
+            )
+        lines.append(
+            "not run: the derivative, init and training checks (they need the network declared "
+            "as the spec's `model:`; your gradients are checked against your own loss)"
+        )
+        return lines
+
+
+def own_network(ctx: OwnContext) -> list[Finding]:
+    """Their gradients against central differences of their own loss (SPEC §3.1, §3.5)."""
+    net = ctx.net
+    try:
+        net.build()
+        grads = net.gradients()
+    except UserCallError as exc:
+        return [user_error(exc)]
+    except Broken:
+        return []
+    if grads.loss is not None:  # (loss, grads): the loss their backward differentiates
+        net.loss_by_backward = True
+    layer_of = {p.slot.name: p.slot.layer for p in net.tensors}
+    found: list[Finding] = []
+    for name in grads.missing:
+        found.append(
+            G103.finding(
+                f"no gradient for {name} (such as 'd{name}') in "
+                f"{grads.where or 'what your backward returns or sets'}",
+                parameter=name,
+                layer=layer_of[name],
+                path=PATH,
+                evidence={"found": sorted(grads.paths.values())},
+            )
+        )
+    for name, (shape, want, where) in grads.wrong.items():
+        found.append(
+            G103.finding(
+                f"the gradient of {name} ({grads.shown(where)}) has shape {shape}, {name} has "
+                f"{want}",
+                layer=layer_of[name],
+                parameter=name,
+                path=PATH,
+                evidence={"shape": list(shape), "expected": list(want), "samples": net.m},
+            )
+        )
+    for name, value in grads.arrays.items():
+        if not np.all(np.isfinite(value)):
+            found.append(
+                G101.finding(
+                    f"the gradient of {name} holds non-finite values (NaN or inf)",
+                    layer=layer_of[name],
+                    parameter=name,
+                    path=PATH,
+                    evidence={"first_wrong": True},
+                    fix=Fix("find where your backward divides by zero or overflows"),
+                )
+            )
+    checked = [
+        p
+        for p in net.tensors
+        if p.slot.name in grads.arrays and np.all(np.isfinite(grads.arrays[p.slot.name]))
+    ]
+    if not checked:
+        return found
+    try:
+        result = _check(ctx, checked, grads.arrays)
+    except UserCallError as exc:
+        return [*found, user_error(exc)]
+    judged, _ = gradient_findings(
+        result,
+        batch_size=net.m,
+        loss=ctx.spec.loss or LossSpec(name="mse"),
+        layer_of=layer_of.__getitem__,
+        path_of=lambda layer: PATH,
+        what="your backward",
+    )
+    if ctx.spec.loss is None:  # their own loss: no spec key to change for a convention
+        for f in judged:
+            if f.code == "G105" and f.fix is not None:
+                f.fix = Fix(f.fix.description.split(":")[0])
+    return found + judged + budget_finding(result) + unreliable(result)
+
+
+def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):
+    """Central differences of their loss, their own arrays perturbed in place (as float64),
+    output side first; their arrays are put back after."""
+    net = ctx.net
+    kept = [(p.ref, p.ref.get()) for p in params]
+    arrays = []
+    for p in params:
+        working = np.array(p.ref.get(), dtype=np.float64, order="C")
+        p.ref.set(working)
+        arrays.append(working)
+    try:
+        target = Target(
+            arrays=arrays,
+            grads=[
+                np.asarray(grads[p.slot.name], dtype=np.float64).reshape(a.shape)
+                for p, a in zip(params, arrays, strict=True)
+            ],
+            names=[p.slot.name for p in params],
+            loss=lambda _tensor: net.loss(),
+        )
+        gc = ctx.spec.diagnose.gradcheck
+        return check_target(
+            target,
+            order=list(reversed(range(len(params)))),
+            eps=gc.eps,
+            mode=gc.mode,
+            samples=gc.samples,
+            batch_size=net.m,
+            deadline=ctx.options.deadline,
+        )
+    finally:
+        for ref, original in kept:
+            ref.set(original)
+
+
+OWN_CHECK = Check(USER_CODE, (G103, G101, G105, G104, U101), own_network)  # type: ignore[arg-type]
+
+
+def run(ctx_args: tuple[LoadedSpec, Options], done: set[str], emit) -> None:
+    """The check of a spec without `model:`, telling `emit` its start, findings and header."""
+    import time
+
+    from nnfix.diagnose.pipeline import CheckRun
+    from nnfix.errors import ModuleError
+
+    loaded, options = ctx_args
+    ctx = OwnContext(loaded, options)
+    if OWN_CHECK.name not in done:
+        emit(("start", OWN_CHECK.name))
+        start = time.perf_counter()
+        try:
+            findings = own_network(ctx)
+        except SetupError as exc:  # their code cannot be called as the spec says: bad input
+            raise ModuleError([exc.problem()], loaded.source) from None
+        emit(
+            (
+                "check",
+                CheckRun(OWN_CHECK.name, USER_CODE.name, findings, time.perf_counter() - start),
+            )
+        )
+    emit(("about", ctx.about()))

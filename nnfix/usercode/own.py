@@ -1,0 +1,632 @@
+"""The user's code as the network (SPEC §3.1): with no `model:` in the spec, nnfix learns the
+network by running the code on a small batch — which float arrays are the parameters (the ones
+that move the loss), what the forward returns, the loss (theirs, or the spec's of their output),
+and the gradients the backward returns or stores — with no layer type known to it. The truth
+the checks compare with is the derivative of that loss of their forward.
+
+Every call into their code goes through `sandbox.call` (a UserCallError, U101, with their
+traceback); what nnfix cannot work out is a SetupError naming the key that settles it."""
+
+from __future__ import annotations
+
+import inspect
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nnfix.engine.layers.layer import Slot
+from nnfix.engine.losses import total
+from nnfix.spec.model import ImplementationSpec, LossSpec
+from nnfix.usercode import sandbox
+from nnfix.usercode.calls import (
+    BindingError,
+    CallSyntaxError,
+    NameRef,
+    bind,
+    parameters,
+    parse_call,
+    role_of,
+)
+from nnfix.usercode.grads import Gradients, Param, from_changes, from_value
+from nnfix.usercode.layout import Layout
+from nnfix.usercode.model import SetupError, seed_numpy
+from nnfix.usercode.objects import Ref, changed, snapshot, walk
+
+Array = np.ndarray
+SAMPLES = 8  # samples their code is checked on
+RANKS = (1, 8)  # the ranks of the arrays that may be parameters (a conv's filters are 4-D)
+AS_IS = Layout(columns=False, bias="row")  # their arrays are compared as they hold them
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f"
+
+
+def _number(value: Any) -> float | None:
+    """A loss as a float: a number, a 0-d or one-element array, or the first of a tuple."""
+    if isinstance(value, tuple | list) and value:
+        value = value[0]
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return float(array.reshape(-1)[0]) if array.size == 1 else None
+
+
+@dataclass
+class Found:
+    """What was found of their code, for the report's header."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def say(self, line: str) -> None:
+        if line not in self.lines:
+            self.lines.append(line)
+
+
+class OwnNet:
+    """Their code on a batch: `tensors` (the parameters, in the order their model holds them),
+    `loss()` at the values those arrays hold, `gradients()` as their code gives them."""
+
+    def __init__(
+        self,
+        impl: ImplementationSpec,
+        module: types.ModuleType,
+        x: Array,
+        y: Array,
+        loss: LossSpec | None,
+        seed: int = 0,
+    ):
+        self.impl, self.module, self.loss_spec, self.seed = impl, module, loss, seed
+        self.x, self.y = x, y  # rows: (m, …) inputs; (m,) labels or (m, k) targets
+        self.m = len(x)
+        self.found = Found()
+        self.root: Any = None  # what `model:` made (a container of arrays or an object)
+        self.columns = False  # X given as (features, m)
+        self.y_form = "rows"  # the targets as their output holds them: rows | columns | labels
+        self.tensors: list[Param] = []
+        self._cache: Any = None  # what their forward returned beside the output
+        self.sample_form: str | None = None  # per sample: one x as a column (n, 1) or a vector
+        self._outs: list[tuple[Array, Any]] = []  # per sample: each one's output and cache
+        self.loss_by_backward = False  # their backward returns (loss, grads): that loss is L
+
+    # --- their names ---------------------------------------------------------------------------
+
+    def _get(self, base: Any, name: str) -> Any:
+        value = base
+        for part in name.split("."):
+            value = getattr(value, part)
+        return value
+
+    def function(self, name: str, key: str) -> Callable:
+        """A method (or an attribute's method: `cost.fn`) of their model, else a function of
+        their module."""
+        for base in ([self.root] if self.root is not None else []) + [self.module]:
+            try:
+                value = self._get(base, name)
+            except AttributeError:
+                continue
+            if callable(value):
+                return value
+        where = "your model or your module" if self.root is not None else "your module"
+        raise SetupError(f"{where} has no function '{name}'", key)
+
+    def _construct(self, text: str, key: str) -> Any:
+        """What a `model:` call makes: names of their module and calls of them may be nested in
+        its arguments, X and Y stand for the batch."""
+        try:
+            call = parse_call(text, names=True)
+        except CallSyntaxError as exc:
+            raise SetupError(str(exc), key) from None
+        seed_numpy(self.seed)
+        return self._made(call, key)
+
+    def _made(self, part: Any, key: str) -> Any:
+        name = part.name
+        try:
+            value = self._get(self.module, name)
+        except AttributeError:
+            raise SetupError(f"your module has no '{name}'", key) from None
+        if isinstance(part, NameRef):
+            return value
+        args, kwargs = part.arguments({"X": self.x, "Y": self.y}, lambda p: self._made(p, key))
+        return sandbox.call(key, value, *args, **kwargs)
+
+    # --- building ------------------------------------------------------------------------------
+
+    def build(self) -> None:
+        """The model their code makes, how its forward takes the batch, and its parameters."""
+        if self.impl.layers:
+            raise SetupError(
+                "layer objects are checked against the network the spec declares: add its "
+                "`model:` (a chain of layers without one is not read yet)",
+                "layers",
+            )
+        if self.impl.model:
+            self.root = self._construct(self.impl.model, "model")
+            self.found.say(f"model: {self.impl.model} → {type(self.root).__name__}")
+        else:
+            self.found.say("parameters: looked for among your module's globals")
+        self._find_forms()
+        self._find_tensors()
+
+    def _find_forms(self) -> None:
+        """X as rows (samples first) or as columns; the targets as their output holds them. Code
+        that takes one sample (`per_sample:`) is given each as a column (n, 1) or a vector."""
+        if self.impl.per_sample:
+            self._find_sample_form()
+            return
+        first_error: sandbox.UserCallError | None = None
+        for columns in (False, True) if self.x.ndim == 2 else (False,):
+            self.columns = columns
+            try:
+                out, _ = self.forward()
+            except sandbox.UserCallError as exc:
+                first_error = first_error or exc
+                continue
+            if out.ndim >= 1 and out.shape[0] == self.m:
+                self.y_form = "rows"
+            elif out.ndim >= 2 and out.shape[-1] == self.m:
+                self.y_form = "columns"
+            else:
+                continue
+            data = "X (features, samples)" if columns else "X (samples, …)"
+            self.found.say(f"layout: {data}; your forward's output {tuple(out.shape)}")
+            self._settle_targets(out)
+            return
+        if first_error is not None:
+            raise _uncalled(first_error, "X as rows (samples first) and as columns")
+        raise SetupError(
+            "your forward returned no array with the batch's samples along its first or last axis",
+            "forward",
+        )
+
+    def _find_sample_form(self) -> None:
+        per = self.impl.per_sample
+        forms = [per] if isinstance(per, str) else ["column", "vector"]
+        first_error: sandbox.UserCallError | None = None
+        for form in forms:
+            self.sample_form = form
+            try:
+                out, _ = self.forward()
+            except sandbox.UserCallError as exc:
+                first_error = first_error or exc
+                continue
+            shape = "(n, 1)" if form == "column" else "(n,)"
+            self.found.say(
+                f"one sample at a time, as a {form} {shape}; output per sample {tuple(self._outs[0][0].shape)}"
+            )
+            self._settle_targets(out)
+            return
+        assert first_error is not None
+        raise _uncalled(first_error, " and as ".join(f"a {f}" for f in forms) + " per sample")
+
+    def _settle_targets(self, out: Array) -> None:
+        """Their loss takes the targets as their output holds them, or as integer labels."""
+        if not self.impl.loss:
+            return
+        for form in (self.y_form, "labels"):
+            keep, self.y_form = self.y_form, form
+            try:
+                value = self._their_loss(out, self._cache)
+            except sandbox.UserCallError:
+                value = None
+            if value is not None and np.isfinite(value):
+                if form == "labels":
+                    self.found.say("targets: integer labels, as your loss indexes with them")
+                return
+            self.y_form = keep
+
+    def _find_tensors(self) -> None:
+        """The float arrays their model holds (or their module's globals) that move the loss."""
+        root, name = (self.root, "") if self.root is not None else (self.module, "")
+        data = {id(self.x), id(self.y)}
+        refs = [r for r in walk(root, name, ranks=RANKS) if id(r.get()) not in data]
+        base = self.loss()
+        moving = [r for r in refs if self._moves(r, base)]
+        if not moving:
+            raise SetupError(
+                "nnfix found no float array in your model that moves the loss: nothing to check",
+                "model",
+                hint="model: <the call that creates your parameters>",
+            )
+        order = self._order_of_use(moving)
+        layer, previous = 0, ""
+        for ref in sorted(moving, key=lambda r: order.get(id(r), len(order))):
+            vector = sum(n > 1 for n in ref.get().shape) <= 1
+            role = "bias" if vector and previous == "weight" else "weight"
+            layer += role == "weight"
+            previous = role
+            self.tensors.append(Param(Slot(_shown(ref), layer, role), ref, tuple(ref.get().shape)))
+        names = ", ".join(p.slot.name for p in self.tensors[:6])
+        more = ", …" if len(self.tensors) > 6 else ""
+        self.found.say(f"parameters: {len(self.tensors)} arrays that move the loss ({names}{more})")
+
+    def _order_of_use(self, refs: list[Ref]) -> dict[int, int]:
+        """The order in which their forward first computes with each parameter (id(ref) ->
+        rank): each array is stood in for, during one forward, by a view that notes when NumPy
+        first computes with it — the parameter used last is nearest the output."""
+        first: dict[int, int] = {}
+        originals = [(r, r.get()) for r in refs]
+        try:
+            for k, (ref, value) in enumerate(originals):
+                view = value.view(_Noted)
+                view.tag = (k, first)
+                ref.set(view)
+            self.forward()
+        except (sandbox.UserCallError, SetupError):
+            return {}
+        finally:
+            for ref, value in originals:
+                ref.set(value)
+        return {
+            id(originals[k][0]): rank
+            for rank, k in enumerate(sorted(first, key=lambda j: first[j]))
+        }
+
+    def _moves(self, ref: Ref, base: float) -> bool:
+        value = ref.get()
+        rng = np.random.default_rng(0)
+        nudged = value + 1e-3 * (1 + np.abs(value)) * rng.standard_normal(value.shape)
+        ref.set(nudged.astype(value.dtype))
+        try:
+            moved = self.loss()
+        except (sandbox.UserCallError, SetupError):
+            return False
+        finally:
+            ref.set(value)
+        return bool(np.isfinite(moved)) and abs(moved - base) > 1e-9 * max(1.0, abs(base))
+
+    # --- the batch as their code takes it --------------------------------------------------
+
+    def x_given(self) -> Array:
+        return np.ascontiguousarray(self.x.T) if self.columns else self.x
+
+    def y_given(self, out: Array | None = None) -> Array:
+        """The targets in the form their output has (one-hot where it has several units), or
+        as integer labels."""
+        y = self.y
+        flat = y.reshape(-1) if y.ndim == 1 or y.shape[-1] == 1 else None
+        if self.y_form == "labels" or out is None:
+            return flat.astype(int) if flat is not None and _integral(flat) else y
+        k = out.shape[0] if self.y_form == "columns" else (out.shape[-1] if out.ndim > 1 else 1)
+        if flat is not None:
+            rows = (
+                np.eye(k)[flat.astype(int)] if k > 1 and _labels_below(flat, k) else flat[:, None]
+            )
+        else:
+            rows = y
+        if out.ndim == 1:
+            return rows.reshape(-1)
+        return np.ascontiguousarray(rows.T) if self.y_form == "columns" else rows
+
+    # --- calling their code ----------------------------------------------------------------
+
+    def _values(self, out: Array | None = None, cache: Any = None) -> dict[str, Any]:
+        values: dict[str, Any] = {"X": self.x_given(), "Y": self.y_given(out)}
+        if self.root is not None:
+            values["params"] = self.root
+        if out is not None:
+            values["output"] = out
+        if cache is not None:
+            values["cache"] = cache
+        return values
+
+    def _sample_values(self, i: int, out: Array | None = None, cache: Any = None) -> dict[str, Any]:
+        """One sample, as a column (n, 1) or a vector (n,), its target alike."""
+        x = np.asarray(self.x[i], dtype=np.float64).reshape(-1)
+        shaped = (lambda a: a[:, None]) if self.sample_form == "column" else (lambda a: a)
+        values: dict[str, Any] = {"X": shaped(x)}
+        if self._outs:
+            k = int(np.size(self._outs[0][0]))
+            values["Y"] = shaped(self._target_row(i, k))
+        if self.root is not None:
+            values["params"] = self.root
+        if out is not None:
+            values["output"] = out
+        if cache is not None:
+            values["cache"] = cache
+        return values
+
+    def _target_row(self, i: int, k: int) -> Array:
+        y = self.y
+        if y.ndim == 1 or y.shape[-1] == 1:
+            v = float(np.asarray(y).reshape(-1)[i])
+            if k > 1 and _labels_below(np.asarray(y, dtype=np.float64).reshape(-1), k):
+                return np.eye(k)[int(v)]
+            return np.array([v])
+        return np.asarray(y[i], dtype=np.float64)
+
+    def _call(self, role: str, fn: Callable, values: dict[str, Any], fallback: tuple) -> Any:
+        try:
+            args, kwargs = bind(
+                fn,
+                role,
+                values,
+                depth=max(1, len(self.tensors) // 2),
+                arguments=self.impl.arguments,
+                fallback=fallback,
+            )
+        except BindingError as exc:
+            raise SetupError(
+                str(exc), role, hint=f"arguments: {{{exc.parameter}: <X, Y, params or a value>}}"
+            ) from None
+        seed_numpy(self.seed)  # a dropout mask is the same mask at every evaluation
+        return sandbox.call(role, fn, *args, **kwargs)
+
+    def forward(self) -> tuple[Array, Any]:
+        """Their forward on the batch: the output, and what it returned beside it (per sample:
+        the outputs stacked as rows, each sample's kept in `_outs`)."""
+        if not self.impl.forward:
+            raise SetupError("nnfix needs your forward", "forward", hint="forward: <its name>")
+        fn = self.function(self.impl.forward, "forward")
+        fallback = ("X",) if inspect.ismethod(fn) or self.root is None else ("X", "params")
+        if self.sample_form is not None:
+            self._outs = []
+            for i in range(self.m):
+                value = self._call("forward", fn, self._sample_values(i), fallback)
+                out_i, cache_i = self._split(value, samples=1)
+                if out_i is None:
+                    raise SetupError(
+                        f"your forward returned {type(value).__name__} for one sample, not its output",
+                        "forward",
+                    )
+                self._outs.append((out_i, cache_i))
+            self.y_form = "rows"
+            return np.stack(
+                [np.asarray(o, dtype=np.float64).reshape(-1) for o, _ in self._outs]
+            ), None
+        values = self._values()
+        if _optional(fn, "Y"):  # `loss(X, y=None)`: the scores without y, (loss, grads) with it
+            values.pop("Y")
+        value = self._call("forward", fn, values, fallback)
+        out, self._cache = self._split(value)
+        if out is None:
+            raise SetupError(
+                f"your forward returned {type(value).__name__}, not the network's output",
+                "forward",
+                hint="output: <where a forward that returns None leaves its result>",
+            )
+        return out, self._cache
+
+    def _split(self, value: Any, samples: int | None = None) -> tuple[Array | None, Any]:
+        """(the output, its cache) in what a forward returned: an array; (output, cache); or a
+        tuple of the intermediates, whose last array with the batch's samples is the output."""
+        if value is None and self.impl.output and self.root is not None:
+            value = getattr(self.root, self.impl.output, None)
+        if _is_array(value):
+            return value, None
+        if isinstance(value, tuple | list) and value:
+            if _is_array(value[0]) and len(value) == 2 and not _is_array(value[1]):
+                return value[0], value[1]
+            m = self.m if samples is None else samples
+            arrays = [v for v in value if _is_array(v) and (samples is not None or m in v.shape)]
+            if arrays:
+                return arrays[-1], value
+        return None, None
+
+    def _their_loss(self, out: Array, cache: Any) -> float | None:
+        if not self.impl.loss:
+            return None
+        fn = self.function(self.impl.loss, "loss")
+        value = self._call("loss", fn, self._values(out, cache), ("output", "Y"))
+        number = _number(value)
+        if number is None:
+            raise SetupError(f"your loss returned {type(value).__name__}, not a number", "loss")
+        return number
+
+    def loss(self) -> float:
+        """The loss of their forward at the values their arrays hold now: the one their backward
+        returns beside the gradients, else their own loss function, else the spec's loss of
+        their output."""
+        if self.loss_by_backward:
+            return self._backward_loss()
+        out, cache = self.forward()
+        if self.sample_form is not None and self.impl.loss:  # their loss of one sample, averaged
+            fn = self.function(self.impl.loss, "loss")
+            values = []
+            for i, (out_i, cache_i) in enumerate(self._outs):
+                value = _number(
+                    self._call("loss", fn, self._sample_values(i, out_i, cache_i), ("output", "Y"))
+                )
+                if value is None:
+                    raise SetupError("your loss returned no number for one sample", "loss")
+                values.append(value)
+            return float(np.mean(values))
+        theirs = self._their_loss(out, cache)
+        if theirs is not None:
+            return theirs
+        return self._spec_loss(out)
+
+    def _spec_loss(self, out: Array) -> float:
+        spec = self.loss_spec
+        if spec is None:
+            raise SetupError(
+                "nnfix needs the loss your backward differentiates",
+                "loss",
+                hint="loss: <your cost function>, or the spec's `loss:` (bce, cce, mse, mae)",
+            )
+        a = np.asarray(out, dtype=np.float64)
+        y = np.asarray(self.y_given(out), dtype=np.float64)
+        if self.y_form == "columns":
+            a, y = a.T, y.T
+        a, y = a.reshape(self.m, -1), y.reshape(self.m, -1)
+        if spec.name == "cce" and (a.min() < 0 or a.max() > 1):  # scores: through softmax
+            value = total("cce", a, a, y, "softmax")
+        elif spec.name == "bce" and (a.min() < 0 or a.max() > 1):  # scores: through sigmoid
+            value = total("bce", a, 1 / (1 + np.exp(-a)), y, "sigmoid")
+        else:
+            value = total(spec.name, a, a, y, None)
+        return value * spec.scale * (1.0 / self.m if spec.reduction == "mean" else 1.0)
+
+    def _backward_value(self, fn: Callable, out: Array, cache: Any, fallback: tuple) -> Any:
+        """Their backward's value; where it raises on targets shaped like the output, the targets
+        as integer labels (`scores[np.arange(N), y]`), kept from then on when they work."""
+        try:
+            return self._call("backward", fn, self._values(out, cache), fallback)
+        except sandbox.UserCallError:
+            if self.y_form == "labels" or not _integral(self.y.reshape(-1)):
+                raise
+            keep, self.y_form = self.y_form, "labels"
+            try:
+                value = self._call("backward", fn, self._values(out, cache), fallback)
+            except sandbox.UserCallError:
+                self.y_form = keep
+                raise
+            self.found.say("targets: integer labels, as your backward indexes with them")
+            return value
+
+    def _backward_loss(self) -> float:
+        out, cache = self.forward()
+        fn = self.function(self.impl.backward or "", "backward")
+        fallback = ("params", "cache", "X", "Y") if not inspect.ismethod(fn) else ("X", "Y")
+        value = _number(self._call("backward", fn, self._values(out, cache), fallback))
+        if value is None:
+            raise SetupError("your backward stopped returning its loss", "backward")
+        return value
+
+    # --- their gradients -------------------------------------------------------------------
+
+    def gradients(self) -> Gradients:
+        """The gradients their backward returns, or stores on their model, matched to the
+        parameters (by name, then by position and shape); their parameters are put back."""
+        if not self.impl.backward:
+            raise SetupError("nnfix needs your backward", "backward", hint="backward: <its name>")
+        kept = [(p.ref, p.ref.get(), p.ref.get().copy()) for p in self.tensors]
+        root = self.root if self.root is not None else self.module
+        before = snapshot(walk(root, "", ranks=RANKS))
+        out, cache = self.forward()
+        fn = self.function(self.impl.backward, "backward")
+        fallback = ("params", "cache", "X", "Y") if not inspect.ismethod(fn) else ("X", "Y")
+        if self.sample_form is not None:
+            found = self._per_sample_gradients(fn, fallback)
+            for ref, array, values in kept:
+                ref.set(array)
+                array[...] = values
+            if found is None:
+                raise SetupError(
+                    f"{self.impl.backward} returned no gradients for one sample", "backward"
+                )
+            return found
+        value = self._backward_value(fn, out, cache, fallback)
+        found = from_value(value, self.tensors, AS_IS, what=f"{self.impl.backward}'s return value")
+        if found is not None:
+            found.returned_by = (fn, self.impl.backward)
+        else:
+            found = from_changes(changed(root, before, ""), self.tensors, AS_IS)
+        for ref, array, values in kept:  # an update they made is undone
+            ref.set(array)
+            array[...] = values
+        if found is None:
+            raise SetupError(
+                f"{self.impl.backward} returned no gradients and set none nnfix could match to "
+                "your parameters",
+                "backward",
+                hint="grads: {weight: <where your weight gradients are>, bias: …}",
+            )
+        return found
+
+    def _per_sample_gradients(self, fn: Callable, fallback: tuple) -> Gradients | None:
+        """Their backward of one sample, for each sample: the mean of what it returns, as the
+        mean loss's gradient (a shape that is wrong in any sample is wrong)."""
+        found: Gradients | None = None
+        sums: dict[str, Array] = {}
+        for i, (out_i, cache_i) in enumerate(self._outs):
+            value = self._call("backward", fn, self._sample_values(i, out_i, cache_i), fallback)
+            one = from_value(
+                value, self.tensors, AS_IS, what=f"{self.impl.backward}'s return value"
+            )
+            if one is None:
+                return None
+            one.returned_by = (fn, self.impl.backward or "backward")
+            for name, g in one.arrays.items():
+                sums[name] = sums.get(name, 0) + g
+            found = found or one
+        assert found is not None
+        found.arrays = {name: g / self.m for name, g in sums.items() if name in found.arrays}
+        self.found.say(
+            f"gradients: the mean of {self.impl.backward}'s per sample, as your loss is their mean"
+        )
+        return found
+
+
+class _Noted(np.ndarray):
+    """A parameter array that notes, in its `tag`'s record, when NumPy first computes with it
+    (a ufunc such as `@` or `+`, or a function such as np.dot); slices and views keep the tag."""
+
+    tag: tuple[int, dict] | None = None
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.tag = getattr(obj, "tag", None)
+
+    def _note(self) -> None:
+        if self.tag is not None:
+            k, first = self.tag
+            first.setdefault(k, len(first))
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        plain = tuple(_plain(x) for x in inputs)
+        if "out" in kwargs:
+            kwargs["out"] = tuple(_plain(x) for x in kwargs["out"])
+        return getattr(ufunc, method)(*plain, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return func(*_plain_all(args), **_plain_all(kwargs))
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, _Noted):
+        x._note()
+        return x.view(np.ndarray)
+    return x
+
+
+def _plain_all(value: Any) -> Any:
+    if isinstance(value, _Noted):
+        return _plain(value)
+    if isinstance(value, list | tuple):
+        return type(value)(_plain_all(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain_all(v) for k, v in value.items()}
+    return value
+
+
+def _uncalled(exc: sandbox.UserCallError, tried: str) -> SetupError:
+    """Their forward raised in every form nnfix gave it the batch in: nnfix may be the one
+    calling it wrong, so this is no finding about their code (a U101 would be a false error)
+    but the question of how it takes the data (exit 2), with their traceback."""
+    return SetupError(
+        f"your forward raised whenever nnfix called it ({tried}): {exc}",
+        "forward",
+        hint="per_sample:, layout: or arguments: say how your forward takes the data",
+        trace=exc.trace,
+    )
+
+
+def _optional(fn: Callable, role: str) -> bool:
+    """Does `fn` take `role` (X, Y, …) by a parameter with a default?"""
+    return any(
+        role_of(p.name, "forward", 1) == role and p.default is not p.empty
+        for p in parameters(fn) or []
+    )
+
+
+def _shown(ref: Ref) -> str:
+    """A parameter's name as their code spells it: `W1` for a dict's key, `weights[0]` for an
+    attribute's item, `Wxh` for a global."""
+    path = ref.path.lstrip(".")
+    if path.startswith("['") and path.endswith("']") and path.count("[") == 1:
+        return path[2:-2]
+    return path
+
+
+def _integral(values: Array) -> bool:
+    finite = values[np.isfinite(values)]
+    return bool(finite.size) and bool(np.all(finite == np.round(finite))) and finite.min() >= 0
+
+
+def _labels_below(values: Array, k: int) -> bool:
+    return _integral(values) and values.max() < k

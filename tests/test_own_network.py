@@ -1,0 +1,303 @@
+"""A spec without `model:` (SPEC §3.1): the user's code is the network. nnfix finds the
+parameters (the arrays that move the loss), their order of use, the loss and the gradients by
+running the code, and checks the gradients against central differences of the code's own loss.
+Each style is written here as a learner of some course would, correct and with planted bugs."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nnfix.cli import main
+
+# deeplearning.ai style: a params dict, samples as columns, (AL, caches), a cost function
+DICT_COLUMNS = """
+import numpy as np
+
+
+def init_params(dims):
+    rng = np.random.default_rng(3)
+    params = {}
+    for l in range(1, len(dims)):
+        params["W" + str(l)] = rng.normal(size=(dims[l], dims[l - 1])) * 0.5
+        params["b" + str(l)] = np.zeros((dims[l], 1)) + 0.1
+    return params
+
+
+def forward(X, params):
+    L = len(params) // 2
+    A = X
+    caches = [(None, X)]
+    for l in range(1, L):
+        Z = params["W" + str(l)] @ A + params["b" + str(l)]
+        A = np.tanh(Z)
+        caches.append((Z, A))
+    Z = params["W" + str(L)] @ A + params["b" + str(L)]
+    AL = 1 / (1 + np.exp(-Z))
+    caches.append((Z, AL))
+    return AL, caches
+
+
+def compute_cost(AL, Y):
+    m = Y.shape[1]
+    return float(-np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL)) / m)
+
+
+def backward(AL, Y, caches, params):
+    grads = {}
+    L = len(caches) - 1
+    m = Y.shape[1]
+    dZ = AL - Y
+    for l in range(L, 0, -1):
+        A_prev = caches[l - 1][1]
+        grads["dW" + str(l)] = dZ @ A_prev.T / m
+        grads["db" + str(l)] = np.sum(dZ, axis=1, keepdims=True) / m
+        if l > 1:
+            dA = params["W" + str(l)].T @ dZ
+            dZ = dA * (1 - caches[l - 1][1] ** 2)
+    return grads
+"""
+
+DICT_SPEC = """
+seed: 0
+data: {source: moons, samples: 64}
+implementation:
+  module: net.py
+  model: init_params([2, 5, 4, 1])
+  forward: forward
+  backward: backward
+  loss: compute_cost
+"""
+
+# Nielsen style: a class, lists of (n_out, n_in) weights, biases first, one sample per call
+PER_SAMPLE = """
+import numpy as np
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+class Network:
+    def __init__(self, sizes):
+        rng = np.random.default_rng(5)
+        self.biases = [rng.normal(size=(y, 1)) for y in sizes[1:]]
+        self.weights = [rng.normal(size=(y, x)) for x, y in zip(sizes[:-1], sizes[1:])]
+
+    def feedforward(self, a):
+        for b, w in zip(self.biases, self.weights):
+            a = sigmoid(w @ a + b)
+        return a
+
+    def backprop(self, x, y):
+        nabla_b = [np.zeros(b.shape) for b in self.biases]
+        nabla_w = [np.zeros(w.shape) for w in self.weights]
+        activation, activations, zs = x, [x], []
+        for b, w in zip(self.biases, self.weights):
+            z = w @ activation + b
+            zs.append(z)
+            activation = sigmoid(z)
+            activations.append(activation)
+        delta = (activations[-1] - y) * sigmoid(zs[-1]) * (1 - sigmoid(zs[-1]))
+        nabla_b[-1] = delta
+        nabla_w[-1] = delta @ activations[-2].T
+        for l in range(2, len(self.weights) + 1):
+            sp = sigmoid(zs[-l]) * (1 - sigmoid(zs[-l]))
+            delta = (self.weights[-l + 1].T @ delta) * sp
+            nabla_b[-l] = delta
+            nabla_w[-l] = delta @ activations[-l - 1].T
+        return (nabla_b, nabla_w)
+"""
+
+PER_SAMPLE_SPEC = """
+seed: 0
+data: {source: blobs, classes: 3, features: 4, samples: 40}
+loss: {name: mse, scale: 0.5}
+implementation:
+  module: net.py
+  model: Network([4, 6, 3])
+  forward: feedforward
+  backward: backprop
+  per_sample: true
+"""
+
+# CS231n style: rows, a params dict in a class, loss(X, y=None): scores, or (loss, grads) with y
+SCORES = """
+import numpy as np
+
+
+class TwoLayerNet:
+    def __init__(self, input_dim, hidden_dim, num_classes, reg=0.0):
+        rng = np.random.default_rng(7)
+        self.params = {
+            "W1": rng.normal(size=(input_dim, hidden_dim)),
+            "b1": np.full(hidden_dim, 0.1),
+            "W2": rng.normal(size=(hidden_dim, num_classes)),
+            "b2": np.zeros(num_classes),
+        }
+        self.reg = reg
+
+    def loss(self, X, y=None):
+        W1, b1, W2, b2 = (self.params[k] for k in ("W1", "b1", "W2", "b2"))
+        h = np.maximum(0, X @ W1 + b1)
+        scores = h @ W2 + b2
+        if y is None:
+            return scores
+        N = X.shape[0]
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        loss = -np.log(probs[np.arange(N), y]).mean()
+        loss += 0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+        dscores = probs.copy()
+        dscores[np.arange(N), y] -= 1
+        dscores /= N
+        grads = {"W2": h.T @ dscores + self.reg * W2, "b2": dscores.sum(axis=0)}
+        dh = dscores @ W2.T
+        dh[h <= 0] = 0
+        grads["W1"] = X.T @ dh + self.reg * W1
+        grads["b1"] = dh.sum(axis=0)
+        return loss, grads
+"""
+
+SCORES_SPEC = """
+seed: 0
+data: {source: blobs, classes: 3, features: 4, samples: 40}
+loss: cce
+implementation:
+  module: net.py
+  model: TwoLayerNet(4, 10, 3, reg=0.1)
+  forward: loss
+  backward: loss
+"""
+
+CASES = {
+    "dict": (DICT_COLUMNS, DICT_SPEC),
+    "per_sample": (PER_SAMPLE, PER_SAMPLE_SPEC),
+    "scores": (SCORES, SCORES_SPEC),
+}
+
+
+def setup(tmp_path: Path, style: str, find: str = "", replace: str = "") -> Path:
+    code, spec = CASES[style]
+    if find:
+        assert code.count(find) == 1, find
+        code = code.replace(find, replace)
+    (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
+    (tmp_path / "spec.yaml").write_text(textwrap.dedent(spec).lstrip(), encoding="utf-8")
+    return tmp_path / "spec.yaml"
+
+
+def diagnose(spec: Path) -> tuple[int, dict]:
+    result = CliRunner().invoke(main, ["diagnose", str(spec), "--format", "json"])
+    assert "internal error" not in result.output, result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def errors(report: dict) -> list[dict]:
+    return [f for f in report["specs"][0]["findings"] if f["severity"] == "error"]
+
+
+@pytest.mark.parametrize("style", sorted(CASES))
+def test_correct_code_without_a_model_is_checked_and_clean(tmp_path, style):
+    code, report = diagnose(setup(tmp_path, style))
+    assert code == 0, errors(report)
+    spec = report["specs"][0]
+    assert not [f for f in spec["findings"] if f["code"] in ("G101", "G103", "G105", "U101")]
+    about = " ".join(spec["about"])
+    assert "arrays that move the loss" in about  # the parameters were found, and said
+
+
+@pytest.mark.parametrize(
+    ("style", "find", "replace", "first"),
+    [
+        # tanh's derivative given Z instead of A: the hidden layers are wrong, the output right
+        (
+            "dict",
+            "dZ = dA * (1 - caches[l - 1][1] ** 2)",
+            "dZ = dA * (1 - caches[l - 1][0] ** 2)",
+            "b2",
+        ),
+        # the output delta without sigmoid's derivative: every tensor wrong from the output on
+        ("per_sample", "* sigmoid(zs[-1]) * (1 - sigmoid(zs[-1]))", "", "biases[1]"),
+        # the ReLU mask forgotten: the first layer only
+        ("scores", "dh[h <= 0] = 0", "pass", "params['b1']"),
+        # the regularisation's gradient dropped on W2: their own loss has it
+        ("scores", "h.T @ dscores + self.reg * W2", "h.T @ dscores", "params['W2']"),
+    ],
+)
+def test_a_planted_bug_is_the_first_wrong_tensor_from_the_output(
+    tmp_path, style, find, replace, first
+):
+    code, report = diagnose(setup(tmp_path, style, find, replace))
+    assert code == 1
+    roots = [f for f in errors(report) if f["code"] == "G101" and f["root_cause"]]
+    assert roots and roots[0]["location"]["parameter"] == first, roots
+
+
+def test_a_bias_gradient_not_summed_is_a_shape_finding(tmp_path):
+    spec = setup(
+        tmp_path,
+        "dict",
+        'grads["db" + str(l)] = np.sum(dZ, axis=1, keepdims=True) / m',
+        'grads["db" + str(l)] = dZ / m',
+    )
+    code, report = diagnose(spec)
+    assert code == 1
+    shaped = [f for f in errors(report) if f["code"] == "G103"]
+    assert {f["location"]["parameter"] for f in shaped} == {"b1", "b2", "b3"}
+    assert "grads['db1']" in shaped[0]["message"] or "db" in shaped[0]["message"]
+
+
+def test_the_parameters_are_ordered_as_the_forward_uses_them(tmp_path):
+    """Nielsen's class defines its biases before its weights; the forward uses W then b per
+    layer, so the output layer's tensors come last whatever order the object holds them in."""
+    _, report = diagnose(setup(tmp_path, "per_sample"))
+    about = " ".join(report["specs"][0]["about"])
+    assert "weights[0], biases[0], weights[1], biases[1]" in about
+
+
+def test_without_implementation_the_model_is_still_required(tmp_path):
+    (tmp_path / "spec.yaml").write_text("data: {source: moons}\nloss: bce\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["diagnose", str(tmp_path / "spec.yaml")])
+    assert result.exit_code == 2
+    assert "missing required key 'model'" in result.output
+
+
+def test_what_cannot_be_found_is_a_located_exit_2_naming_the_key(tmp_path):
+    spec = setup(tmp_path, "dict")
+    spec.write_text(spec.read_text().replace("backward: backward", "backward: backprop"))
+    result = CliRunner().invoke(main, ["diagnose", str(spec)])
+    assert result.exit_code == 2
+    assert "implementation.backward" in result.output and "backprop" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_train_without_a_model_says_what_to_do_instead(tmp_path):
+    result = CliRunner().invoke(main, ["train", str(setup(tmp_path, "dict")), "--no-progress"])
+    assert result.exit_code == 2
+    assert "nnfix diagnose" in result.output and "internal error" not in result.output
+
+
+def test_a_forward_that_raises_in_every_form_nnfix_tries_is_a_question_not_a_u101(tmp_path):
+    """A forward that indexes with its input (token ids) raises on the float batch nnfix gives
+    it as rows and as columns: nnfix may be calling it wrong, so it asks how (exit 2) rather
+    than blaming their code (a U101 on correct code would be a false error)."""
+    (tmp_path / "net.py").write_text(
+        "import numpy as np\n\n"
+        "def init():\n    return {'E': np.ones((5, 3))}\n\n"
+        "def forward(X, params):\n    return params['E'][X].sum(axis=-1)\n\n"
+        "def backward(params, X, Y):\n    return {'dE': np.zeros((5, 3))}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "spec.yaml").write_text(
+        "data: {source: moons, samples: 16}\nloss: mse\n"
+        "implementation: {module: net.py, model: init(), forward: forward, backward: backward}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["diagnose", str(tmp_path / "spec.yaml")])
+    assert result.exit_code == 2, result.output
+    assert "U101" not in result.output and "layout: or arguments:" in result.output
