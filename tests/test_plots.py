@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from nnfix.cli import main
@@ -232,6 +233,43 @@ def test_train_writes_loss_and_gradient_plots_with_the_umask(write_spec, tmp_pat
     assert {"loss-nnfix-loss", "loss-nnfix-accuracy"} <= gids  # loss and accuracy
     assert "train" in words(loss) and "validation" in words(loss)
     assert "layer 1 (tanh)" in words(gradients) and "layer 2 (sigmoid)" in words(gradients)
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({}, "label prior {:.4g} (best constant prediction)"),
+        # summed over a batch of 16 of the 150 training samples: the curve's units are a batch's
+        ({"loss": {"name": "bce", "reduction": "sum"}}, "label prior {:.4g} (best constant"),
+        (
+            {
+                "data": {"source": "linear", "samples": 200},
+                "model": {
+                    "layers": [
+                        {"units": 4, "activation": "tanh"},
+                        {"units": 1, "activation": "linear"},
+                    ]
+                },
+                "loss": "mse",
+            },
+            "best constant prediction {:.4g} (the targets' mean)",
+        ),
+    ],
+)
+def test_train_draws_the_label_prior_on_its_loss_plot(write_spec, tmp_path, changes, says):
+    """As diagnose's loss plot does: the loss a net that ignores its input settles at."""
+    spec = yaml.safe_load(TINY) | changes
+    path = write_spec(yaml.safe_dump(spec))
+    result = CliRunner().invoke(
+        main,
+        ["train", str(path), "--no-progress", "--format", "json", "--out", str(tmp_path / "r")],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    prior = summary["prior_loss"]  # over the whole training set, as the summary's train loss
+    if isinstance(spec["loss"], dict):  # reduction: sum, a batch's share of it
+        prior *= 16 / summary["samples"]["train"]
+    assert says.format(prior) in words(ET.parse(tmp_path / "r" / "loss.svg").getroot())
 
 
 def test_a_run_without_an_epoch_or_with_a_divergence_is_still_drawn():
