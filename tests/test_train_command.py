@@ -11,11 +11,13 @@ import signal
 import subprocess
 import sys
 import time
+import typing
 
 import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from pydantic import BaseModel, TypeAdapter
 from rich.cells import cell_len
 from rich.console import Console
 
@@ -25,6 +27,7 @@ from nnfix.report.progress import TrainProgress
 from nnfix.report.sparkline import sparkline
 from nnfix.report.train_summary import render_summary
 from nnfix.run.training import did_not_learn
+from nnfix.spec.model import Spec
 
 from .conftest import CONFIGS
 
@@ -358,3 +361,78 @@ def test_a_run_that_learned_says_nothing_of_the_kind(runs):
 )
 def test_whether_a_run_learned(start, end, prior, diverged, why):
     assert did_not_learn(start, end, prior, diverged) == why
+
+
+# --- the schema: what an editor shows on hover --------------------------------------------------
+
+
+def schema_properties(node, path=""):
+    """(dotted path, property schema) of every property anywhere in the schema."""
+    if isinstance(node, dict):
+        for key, value in (node.get("properties") or {}).items():
+            yield f"{path}.{key}", value
+        for key, value in node.items():
+            if key != "properties":
+                yield from schema_properties(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for value in node:
+            yield from schema_properties(value, path)
+
+
+def test_every_key_of_the_schema_has_a_description():
+    schema = json.loads(invoke("schema").output)
+    properties = list(schema_properties(schema))
+    assert len(properties) >= 95
+    missing = [path for path, p in properties if not p.get("description")]
+    assert not missing, f"keys without a description (a docstring under the field): {missing}"
+    for path, p in properties:
+        assert "\n" not in p["description"] and p["description"].strip() == p["description"], path
+
+
+def model_fields(model=Spec, seen=None):
+    """(model, name, field) of every field of the spec's models."""
+    seen = set() if seen is None else seen
+    if model in seen:
+        return
+    seen.add(model)
+    for name, field in model.model_fields.items():
+        yield model, name, field
+        for inner in typing_args(field.annotation):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                yield from model_fields(inner, seen)
+
+
+def typing_args(annotation):
+    yield annotation
+    for arg in typing.get_args(annotation):
+        yield from typing_args(arg)
+
+
+def test_every_example_is_a_value_the_spec_accepts():
+    examples = 0
+    for *_, field in model_fields():
+        kind = (
+            typing.Annotated[field.annotation, *field.metadata]
+            if field.metadata
+            else field.annotation
+        )
+        for example in field.examples or ():
+            TypeAdapter(kind).validate_python(example)  # raises if SPEC §2's example is refused
+            examples += 1
+    assert examples >= 40
+
+
+def test_spec_2s_examples_are_shown():
+    schema = json.loads(invoke("schema").output)
+    defs = schema["$defs"]
+    assert schema["properties"]["name"]["examples"] == ["moons-tanh"]
+    assert "train.csv" in defs["DataSpec"]["properties"]["path"]["examples"]
+    assert "1 - z**2" in defs["ActivationSpec"]["anyOf"][1]["properties"]["derivative"]["examples"]
+    assert (
+        "-(y/a + (1 - y/1 - a))"
+        in defs["LossSpec"]["anyOf"][1]["properties"]["gradient"]["examples"]
+    )
+    assert {"name": "uniform", "low": 0, "high": 1} in defs["ModelSpec"]["properties"]["init"][
+        "examples"
+    ]
+    assert "½‖a − y‖²" in defs["LossSpec"]["anyOf"][1]["properties"]["scale"]["description"]
