@@ -187,7 +187,9 @@ def _did_not_learn(summary: dict) -> str | None:
         )
     elif why == "label_prior":
         prior_name = (
-            "the label prior" if summary.get("loss") in ("bce", "cce") else "the targets' average"
+            "the label prior"
+            if summary.get("loss_name") in ("bce", "cce")
+            else "the targets' average"
         )
         what = f"the loss ends at {_fmt(end)}, the best constant prediction's {_fmt(prior)} ({prior_name})"
     else:

@@ -158,7 +158,7 @@ def summarize(
         ),
         "seconds": round(seconds, 3),
         "samples": {"train": len(data.x_train), "validation": len(data.x_val)},
-        "loss": spec.loss.name,
+        "loss_name": spec.loss.name,
         "start_loss": _number(start_loss),
         "prior_loss": prior,
         "last_epoch": (
