@@ -370,6 +370,6 @@ def schema() -> None:
     """Print the JSON Schema of the spec (for editors' YAML support)."""
     import json
 
-    from nnfix.spec.model import Spec
+    from nnfix.spec.model import json_schema
 
-    click.echo(json.dumps(Spec.model_json_schema(), indent=2))
+    click.echo(json.dumps(json_schema(), indent=2))

@@ -5,6 +5,7 @@ and every plot is laid out with a size. Skipped where chromium is not installed 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -50,8 +51,6 @@ def reports(tmp_path_factory) -> dict[str, Path]:
 
 
 def sizes(browser: cdp.Browser, selector: str) -> list[dict]:
-    import json
-
     return json.loads(browser.evaluate(SIZES % selector))
 
 
@@ -96,6 +95,48 @@ def test_the_svg_report_loads_alone_and_every_plot_has_a_size(browser, reports, 
     shot = tmp_path / "report-svg.png"
     browser.screenshot(shot)
     assert shot.read_bytes().startswith(b"\x89PNG")
+    keep(shot)
+
+
+OUTSIDE = """JSON.stringify([...document.querySelectorAll('text')].filter(t => {
+    const box = t.closest('svg').getBoundingClientRect(), r = t.getBoundingClientRect();
+    return r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1
+        || r.top < box.top - 1 || r.bottom > box.bottom + 1);
+}).map(t => t.textContent))"""
+
+
+@pytest.fixture(scope="module")
+def narrow(tmp_path_factory) -> dict[str, Path]:
+    """One spec's SVG report (the narrowest a report gets) under the longest headline (another
+    spec could not be read), and a run's loss.svg."""
+    folder = tmp_path_factory.mktemp("narrow")
+    out = {"report": folder / "report.svg", "loss": folder / "run" / "loss.svg"}
+    args = ["diagnose", str(SPECS[1]), str(folder / "missing.yaml"), "--output", str(out["report"])]
+    assert CliRunner().invoke(main, args).exit_code == 2
+    args = ["train", str(SPECS[1]), "--no-progress", "--out", str(folder / "run")]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    return out
+
+
+@pytest.mark.parametrize("file", ["html", "svg"])
+def test_every_text_of_a_report_is_whole_inside_its_plot(browser, reports, narrow, file):
+    """Titles, headlines, labels: each drawn inside the picture it belongs to, none cut at its
+    edge (the SVG report's headline was, at one spec's width)."""
+    for page in [reports[file], *([narrow["report"]] if file == "svg" else [])]:
+        browser.events.clear()
+        browser.open(page.as_uri())
+        assert json.loads(browser.evaluate(OUTSIDE)) == [], page.name
+
+
+def test_a_runs_loss_plot_shows_the_label_prior(browser, narrow, tmp_path):
+    browser.events.clear()
+    browser.open(narrow["loss"].as_uri())
+    assert browser.errors() == [] and browser.requests() == [narrow["loss"].as_uri()]
+    words = browser.evaluate("document.documentElement.textContent")
+    assert "label prior 3.251 (best constant prediction)" in " ".join(words.split())
+    assert json.loads(browser.evaluate(OUTSIDE)) == []
+    shot = tmp_path / "run-loss.png"
+    browser.screenshot(shot)
     keep(shot)
 
 

@@ -108,6 +108,14 @@ def test_output_file_keeps_the_rich_report_on_the_terminal(tmp_path):
     assert svg.read_text().startswith("<svg") and "symmetric-init" in svg.read_text()
 
 
+def test_output_says_where_it_wrote_on_stderr(tmp_path):
+    out = tmp_path / "report.json"
+    result = invoke(ZERO, "--output", str(out))
+    assert result.stderr.splitlines()[-1] == f"wrote {out}"  # stdout stays the rich report
+    assert "wrote" not in result.stdout and json.loads(out.read_text())["specs"]
+    assert "wrote" not in invoke(ZERO, "--format", "json").stderr  # no file, nothing to say
+
+
 def test_rich_report_points_at_the_spec_line():
     result = invoke(ZERO)
     assert f"{ZERO}:15:9: Y101 symmetric-init" in result.stdout

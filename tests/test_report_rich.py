@@ -17,6 +17,8 @@ from nnfix.report import diagnose_rich
 from nnfix.report.causes import Cause, causes, spans
 from nnfix.report.controls import SafeConsole
 
+from .conftest import sampled
+
 ROOT = Path(__file__).resolve().parent.parent
 STORIES = sorted((ROOT / "configs").glob("story-*.yaml"))
 BUGGY = sorted((ROOT / "examples").glob("*-buggy/spec.yaml"))
@@ -98,7 +100,11 @@ def test_verbose_shows_every_finding_with_its_evidence(reports, story):
         assert "z spread" in out
 
 
-@pytest.mark.parametrize("width", [80, 100, 120])
+WIDTHS = [60, 80, 100, 120]
+CUT = re.compile(r"\w…")  # a word or a number cut short (a list's own "…" follows ", ")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("verbose", [False, True])
 def test_words_wrap_to_the_width_with_indentation_kept(reports, width, verbose):
     for path in [*STORIES, *BUGGY]:
@@ -106,6 +112,7 @@ def test_words_wrap_to_the_width_with_indentation_kept(reports, width, verbose):
         for line in out.splitlines():
             assert len(line) <= width, line
             assert line == line.rstrip()
+            assert not CUT.search(line), line
         # nothing is lost by wrapping: every message is there, word for word
         flat = re.sub(r"\s+", " ", out)
         for entry in causes(reports[path].specs[0]):  # by default, one message per entry
@@ -204,3 +211,24 @@ def test_what_the_user_code_printed_is_shown_by_default():
     out = text(Report([spec]), 80)
     assert "your code printed 40 lines (the first 1):" in out
     assert "│ epoch 1 loss 0.69" in out
+
+
+OTHERS = [  # the bundled configs and examples the tests above do not diagnose
+    p
+    for p in sorted((ROOT / "configs").glob("*.yaml"))
+    + sorted((ROOT / "examples").glob("*/spec.yaml"))
+    if p not in STORIES + BUGGY
+]
+
+
+@pytest.mark.parametrize(
+    "path", sampled(OTHERS, every=4), ids=lambda p: p.parent.name + "/" + p.stem
+)
+def test_every_bundled_report_fits_each_width(path):
+    """Healthy nets too: their -v layer table (names, spreads like 7.652e-14) wraps or fits,
+    never cut."""
+    report = run([path.relative_to(ROOT)], {"budget": 60}).report
+    for width in WIDTHS:
+        for verbose in (False, True):
+            for line in text(report, width, verbose).splitlines():
+                assert len(line) <= width and not CUT.search(line), (width, verbose, line)

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from nnfix.errors import OutputError, Problem
 from nnfix.report import diagnose_rich, formats
+from nnfix.report.console import stderr
 from nnfix.run.files import shown, unwritable_file, write_atomic
 
 
@@ -67,6 +68,7 @@ def emit(outcome, output: str | Path | None, console: Console, verbose: bool = F
     except OSError as exc:
         problem = Problem(f"--output {shown(output)}: {exc.strerror or exc}")
         raise OutputError([problem], outcome="the report above was not written") from None
+    stderr().print(f"wrote {shown(output)}", style="dim")  # where the report went, as a note
 
 
 def _drawn(report, name: str, option: str) -> str:

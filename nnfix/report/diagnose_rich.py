@@ -168,8 +168,15 @@ def _traceback(f: Finding, console: Console, indent: int) -> None:
 
 
 def _layers(spec: SpecReport) -> Table:
+    """The per-layer table at init. Narrower than its content, it folds the names (activation,
+    init) over lines and never cuts a number."""
     table = Table(
-        box=None, padding=(0, 2), title="at init", title_justify="left", title_style="dim"
+        box=None,
+        padding=(0, 1),
+        pad_edge=False,
+        title="at init",
+        title_justify="left",
+        title_style="dim",
     )
     columns = [
         ("layer", "right"),
@@ -180,7 +187,13 @@ def _layers(spec: SpecReport) -> Table:
         ("‖dW‖", "right"),
     ]
     for name, justify in columns:
-        table.add_column(name, justify=cast(JustifyMethod, justify))
+        names = justify == "left"  # the columns that give way
+        table.add_column(
+            name,
+            justify=cast(JustifyMethod, justify),
+            no_wrap=not names,
+            overflow="fold" if names else "ellipsis",
+        )
     for row in spec.layers:
         table.add_row(
             str(row["layer"]),

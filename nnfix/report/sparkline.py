@@ -8,7 +8,9 @@ BLOCKS = "▁▂▃▄▅▆▇█"
 
 
 def sparkline(values: list[float | None], width: int = 40) -> str:
-    """Values bucketed to at most `width` characters; a non-finite bucket shows as '×'."""
+    """Values bucketed to at most `width` characters; a non-finite bucket shows as '×'. A
+    flat line sits at the bottom where it is zero (a layer that gets no gradient), mid-height
+    elsewhere."""
     if not values:
         return ""
     n = len(values)
@@ -27,7 +29,7 @@ def sparkline(values: list[float | None], width: int = 40) -> str:
         if b is None:
             out.append("×")
         elif span <= 1e-12 * max(1.0, abs(hi)):
-            out.append(BLOCKS[3])
+            out.append(BLOCKS[0] if hi == 0 else BLOCKS[3])
         else:
             out.append(BLOCKS[min(len(BLOCKS) - 1, int((b - lo) / span * len(BLOCKS)))])
     return "".join(out)

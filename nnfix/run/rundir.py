@@ -43,6 +43,7 @@ from nnfix.engine.train import History
 from nnfix.errors import OutputError, Problem
 from nnfix.run.files import shown, uncreatable_in, write_atomic, write_npz
 from nnfix.spec.load import LoadedSpec
+from nnfix.spec.model import Spec
 from nnfix.spec.usercode import REF
 
 try:
@@ -327,6 +328,18 @@ def save_run(
 PLOTS = ("loss.svg", "gradients.svg")
 
 
+def _per_batch(prior: float | None, spec: Spec, samples: dict | None) -> float | None:
+    """The best constant prediction's loss over the training set (the summary's) in the units
+    of the loss curve, the mean over an epoch's batches: the same for a mean over the samples,
+    a batch's share of it for a sum."""
+    if prior is None or spec.net_loss.reduction == "mean":
+        return prior
+    if not samples or not samples.get("train"):
+        return None
+    m, batch = samples["train"], spec.train.batch_size
+    return prior if batch == "full" else prior * min(batch, m) / m
+
+
 def write_plots(directory: Path, loaded: LoadedSpec, history: History, summary: dict) -> None:
     """loss.svg and gradients.svg, each written atomically; where they cannot be drawn (the
     plotting library is missing), a note in the summary says so and how to get them."""
@@ -336,7 +349,10 @@ def write_plots(directory: Path, loaded: LoadedSpec, history: History, summary: 
     try:
         drawn = {
             "loss.svg": training.loss_svg(
-                history, f"{spec.net_loss.name}, {spec.net_loss.reduction} over the batch"
+                history,
+                f"{spec.net_loss.name}, {spec.net_loss.reduction} over the batch",
+                _per_batch(summary.get("prior_loss"), spec, summary.get("samples")),
+                spec.net_loss.name,
             ),
             "gradients.svg": training.gradients_svg(
                 history, [layer.activation.name for layer in spec.net_model.layers]

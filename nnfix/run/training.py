@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnfix.engine.losses import best_constant
 from nnfix.engine.train import EpochRecord, History, Trainable, Trainer
 from nnfix.errors import ModuleError, OutputError, Problem, SpecError
 from nnfix.interrupts import check_lost, deferred_sigint
@@ -75,13 +76,54 @@ def graceful_interrupt() -> Iterator[Interrupt]:
         signal.signal(signal.SIGINT, previous)
 
 
-def summarize(prepared: Prepared, history: History, trainer: Trainer, seconds: float) -> dict:
-    """The summary of a run, as JSON-ready data (non-finite numbers as null)."""
+PRIOR_PLATEAU = 0.02  # a run ends on the label-prior plateau within 2 % of the prior's loss
+NO_GAIN = 0.01  # a run is no better than its start when its loss fell by less than 1 %
+
+
+def did_not_learn(
+    start: float | None, end: float | None, prior: float | None, diverged: bool
+) -> str | None:
+    """Why a run did not learn, from the training set's loss at init and at the end and the
+    best constant prediction's: "diverged", "label_prior" (it ends on the prior's plateau: it
+    predicts the class frequencies, or a regression's mean), "no_better" (than its start);
+    None when it learned."""
+    if diverged or end is None:
+        return "diverged"
+    if prior is not None and prior > 0 and abs(end - prior) <= PRIOR_PLATEAU * prior:
+        return "label_prior"
+    if start is not None and end > start * (1 - NO_GAIN):
+        return "no_better"
+    return None
+
+
+def prior_loss(prepared: Prepared) -> float | None:
+    """The loss of the best constant prediction (the label prior) on the training set, as
+    the trainer evaluates a loss there (the spec's scale and reduction applied)."""
+    y, loss = prepared.y_train, prepared.loss
+    if y is None or len(y) == 0:
+        return None
+    with np.errstate(all="ignore"):
+        value = best_constant(loss.name, y) * loss.factor
+    return _number(value * len(y) if loss.reduction == "sum" else value)
+
+
+def summarize(
+    prepared: Prepared,
+    history: History,
+    trainer: Trainer,
+    seconds: float,
+    start_loss: float | None = None,
+) -> dict:
+    """The summary of a run, as JSON-ready data (non-finite numbers as null): the training
+    set's loss at init (`start_loss`) and at the end, the last epoch's means over its batches
+    (what the progress bar showed), the validation set's at the end, and whether it learned."""
     data, net = prepared.data, trainer.network
     assert prepared.y_train is not None and prepared.y_val is not None
     with np.errstate(all="ignore"):
         train_loss, train_acc = trainer.evaluate(data.x_train, prepared.y_train)
         val_loss, val_acc = trainer.evaluate(data.x_val, prepared.y_val)
+    last = history.epochs[-1] if history.epochs else None
+    prior = prior_loss(prepared)
     norms = (
         np.array([r.grad_norms for r in history.epochs])
         if history.epochs
@@ -115,6 +157,15 @@ def summarize(prepared: Prepared, history: History, trainer: Trainer, seconds: f
             else None
         ),
         "seconds": round(seconds, 3),
+        "samples": {"train": len(data.x_train), "validation": len(data.x_val)},
+        "loss_name": spec.net_loss.name,
+        "start_loss": _number(start_loss),
+        "prior_loss": prior,
+        "last_epoch": (
+            {"epoch": last.epoch, "loss": _number(last.loss), "accuracy": last.accuracy}
+            if last is not None
+            else None
+        ),
         "train": {"loss": _number(train_loss), "accuracy": train_acc},
         "validation": {"loss": _number(val_loss), "accuracy": val_acc} if len(data.x_val) else None,
         "loss_curve": [_number(r.loss) for r in history.epochs],
@@ -122,6 +173,16 @@ def summarize(prepared: Prepared, history: History, trainer: Trainer, seconds: f
         if len(data.x_val)
         else None,
         "layers": layers,
+        "did_not_learn": (
+            None  # an interrupted run was cut short, not judged
+            if history.stopped == "interrupted"
+            else did_not_learn(
+                _number(start_loss),
+                _number(train_loss),
+                prior,
+                history.diverged_at is not None,
+            )
+        ),
     }
 
 
@@ -153,6 +214,7 @@ def fit(
     trainer = Trainer(network, prepared.loss, loaded.spec.train, prepared.batch_rng)
     start = time.perf_counter()
     with np.errstate(all="ignore"):
+        start_loss, _ = trainer.evaluate(data.x_train, prepared.y_train)  # before any update
         history = trainer.fit(
             data.x_train,
             prepared.y_train,
@@ -175,7 +237,7 @@ def fit(
                 epochs=len(history.epochs),
                 should_stop=should_stop,
             )
-    summary = summarize(prepared, history, trainer, time.perf_counter() - start)
+    summary = summarize(prepared, history, trainer, time.perf_counter() - start, start_loss)
     if compared is not None:
         summary["reference_loss_curve"] = [_number(r.loss) for r in compared.epochs]
         summary["parted_at_epoch"] = parted_at(history, compared)

@@ -61,8 +61,11 @@ ACTIVATIONS = activations.NAMES  # the built-ins, as registered in nnfix/engine/
 
 
 class _Strict(BaseModel):
-    # no infinities or NaNs anywhere: `noise: .inf` or `low: -.inf` is never meant
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # no infinities or NaNs anywhere: `noise: .inf` or `low: -.inf` is never meant; each key's
+    # docstring is its description in `nnfix schema` (an editor's hover), SPEC §2's comment
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True
+    )
 
 
 class _Named(_Strict):
@@ -85,11 +88,19 @@ class _Named(_Strict):
 
 
 class DataSpec(_Strict):
-    source: SourceName
+    """Where the samples come from: a generated set or a file."""
+
+    source: SourceName = Field(examples=["moons", "images", "csv"])
+    """xor | moons | circles | spirals | blobs | linear (generated, 2-D); images | sequences |
+    text (generated, SPEC §3.1); csv | npz | npy | idx (files; npz/npy of any rank)."""
     samples: PositiveInt = 512
+    """Generated sources: how many samples."""
     noise: float = Field(0.1, ge=0)
+    """Generated sources: the noise added to the points."""
     classes: int = Field(2, ge=2)
+    """spirals, blobs, images, sequences (target: label): how many classes."""
     features: PositiveInt = 2
+    """blobs, linear: how many input features."""
     shape: list[PositiveInt] | None = Field(
         None, min_length=2, max_length=3, examples=[[1, 12, 12]]
     )
@@ -98,16 +109,22 @@ class DataSpec(_Strict):
     """sequences: how many distinct tokens (ids 0 to vocab - 1); default 20."""
     length: PositiveInt | None = Field(None, examples=[10])
     """sequences, text: tokens (characters) per sample; default 10."""
-    path: str | None = None
-    x: str | None = None
-    y: str | None = None
-    target: str | int | None = None
+    path: str | None = Field(None, examples=["train.csv"])
+    """csv/npz: the file, relative to the spec. npy/idx: use x and y instead."""
+    x: str | None = Field(None, examples=["images.idx"])
+    """npy/idx: the inputs' file; npz: the key of the inputs (default "x")."""
+    y: str | None = Field(None, examples=["labels.idx"])
+    """npy/idx: the targets' file; npz: the key of the targets (default "y")."""
+    target: str | int | None = Field(None, examples=["label", "next"])
     """csv: the target column, by name or index (default: the last). sequences: next (the
     token that follows, default) | shifted (the sequence shifted by one: a target per step) |
     label (a class per sequence, `classes:` of them). text: next (default) | shifted."""
     scale: Literal["none", "standard", "minmax"] = "none"
+    """none | standard | minmax (none by default, so unscaled data can be diagnosed)."""
     validation: float = Field(0.0, ge=0, lt=1)
+    """The fraction of the samples held out for validation."""
     limit: PositiveInt | None = None
+    """Use only the first N samples."""
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -129,12 +146,22 @@ class DataSpec(_Strict):
 
 
 class InitSpec(_Named):
+    """An init: its name, or a mapping {name: uniform, low: 0, high: 1} / {name: normal,
+    std: 0.01} / {name: constant, value: 0.5}."""
+
     name: InitName
-    low: float = -0.05  # uniform
-    high: float = 0.05  # uniform
-    mean: float = 0.0  # normal
-    std: float = Field(0.01, ge=0)  # normal
-    value: float = 0.0  # constant
+    """zeros | constant | uniform | normal | xavier_uniform | xavier_normal | he_uniform |
+    he_normal | lecun_normal."""
+    low: float = Field(-0.05, examples=[0])
+    """uniform: the lowest value drawn."""
+    high: float = Field(0.05, examples=[1])
+    """uniform: the end of the range drawn from (not drawn itself)."""
+    mean: float = 0.0
+    """normal: the mean."""
+    std: float = Field(0.01, ge=0)
+    """normal: the standard deviation."""
+    value: float = Field(0.0, examples=[0.5])
+    """constant: every value."""
 
     @model_validator(mode="after")
     def _range(self) -> InitSpec:
@@ -145,13 +172,28 @@ class InitSpec(_Named):
         return self
 
 
+INIT_EXAMPLES = [
+    "he_normal",
+    {"name": "uniform", "low": 0, "high": 1},
+    {"name": "normal", "std": 0.01},
+    {"name": "constant", "value": 0.5},
+]
+
+
 class ActivationSpec(_Named):
-    name: str  # a built-in, an expression in z, or file.py:function
-    derivative: str | None = None  # the derivative the user's backward pass uses
-    derivative_of: Literal["z", "a"] | None = (
-        None  # what it is given; default: the variable it names
-    )
-    alpha: float | None = None  # leaky_relu slope (0.01), elu scale (1.0)
+    """An activation: its name, or a mapping with the math your code uses."""
+
+    name: str = Field(examples=["tanh", "maximum(z, 0.01*z)", "acts.py:my_tanh"])
+    """The function in the forward pass: a built-in (sigmoid | tanh | relu | leaky_relu | elu |
+    softplus | swish | linear | softmax, last layer only), an expression in z, or
+    file.py:function."""
+    derivative: str | None = Field(None, examples=["1 - z**2", "a * (1 - a)"])
+    """The derivative your backward pass uses: an expression in z or a, or file.py:function."""
+    derivative_of: Literal["z", "a"] | None = Field(None, examples=["z"])
+    """What your derivative is given: z (the pre-activation) or a (the activation's output);
+    default: the variable it names."""
+    alpha: float | None = Field(None, examples=[0.01])
+    """leaky_relu's slope (default 0.01), elu's scale (default 1.0)."""
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema, handler):
@@ -160,68 +202,157 @@ class ActivationSpec(_Named):
 
 
 class LayerSpec(_Strict):
-    units: PositiveInt
-    activation: ActivationSpec
-    init: InitSpec | None = None  # default: model.init
-    bias_init: InitSpec | None = None  # default: model.bias_init
-    bias: bool | None = None  # false: this layer has no bias; default: model.bias
+    """A dense layer: its units and activation, and its own init where it differs."""
+
+    units: PositiveInt = Field(examples=[5])
+    """How many units (outputs) the layer has."""
+    activation: ActivationSpec = Field(
+        examples=["tanh", {"name": "tanh", "derivative": "1 - z**2", "derivative_of": "z"}]
+    )
+    """sigmoid | tanh | relu | leaky_relu | elu | softplus | swish | linear | softmax (last
+    layer only), or a mapping with the math your code uses: {name: tanh, derivative: "1 -
+    z**2", derivative_of: z}, so nnfix trains exactly what you train."""
+    init: InitSpec | None = Field(None, examples=[{"name": "uniform", "low": 0, "high": 1}])
+    """This layer's weight init (default: model.init)."""
+    bias_init: InitSpec | None = None
+    """This layer's bias init (default: model.bias_init)."""
+    bias: bool | None = None
+    """false: this layer has no bias (default: model.bias)."""
 
 
 class ModelSpec(_Strict):
-    init: InitSpec = InitSpec(name="he_normal")
-    bias_init: InitSpec = InitSpec(name="zeros")
-    bias: bool = True  # false: no layer has a bias (a layer's own `bias:` overrides it)
-    layers: list[LayerSpec] = Field(min_length=1)
+    """The network: its layers from the input to the output, and their init."""
+
+    init: InitSpec = Field(InitSpec(name="he_normal"), examples=INIT_EXAMPLES)
+    """The weights' init, for every layer without its own."""
+    bias_init: InitSpec = Field(InitSpec(name="zeros"), examples=INIT_EXAMPLES)
+    """The biases' init, for every layer without its own: the same choices as init."""
+    bias: bool = True
+    """false: no layer has a bias (a layer's own `bias:` overrides it)."""
+    layers: list[LayerSpec] = Field(
+        min_length=1,
+        examples=[[{"units": 5, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}]],
+    )
+    """The layers, from the first hidden layer to the output."""
 
 
 class LossSpec(_Named):
+    """A loss: its name, or a mapping with the gradient your code uses."""
+
     name: LossName
-    gradient: str | None = None  # the dL/da (or dL/dz) the user's code uses
+    """bce | cce | mse | mae: summed over the output units, averaged over the samples."""
+    gradient: str | None = Field(None, examples=["-(y/a + (1 - y/1 - a))"])
+    """The dL/da your code uses (an expression in a, y and z, or file.py:function): one
+    sample's elementwise derivative; nnfix applies the reduction."""
     gradient_of: Literal["a", "z"] = "a"
+    """a: your gradient is dL/da (default); z: it is dL/dz of the output layer (the "A - Y"
+    shortcut)."""
     reduction: Literal["mean", "sum"] = "mean"
-    scale: PositiveFloat = 1.0  # a constant factor: 0.5 for the quadratic cost ½‖a − y‖²
+    """mean (default): averaged over the samples; sum: summed over them."""
+    scale: PositiveFloat = Field(1.0, examples=[0.5])
+    """A constant factor: 0.5 for the quadratic cost ½‖a − y‖²."""
 
 
 class OptimizerSpec(_Named):
+    """An optimiser: its name, or a mapping with its options."""
+
     name: OptimizerName
-    momentum: float = Field(0.9, ge=0, lt=1)  # momentum, nesterov
-    rho: float = Field(0.9, ge=0, lt=1)  # rmsprop
-    beta1: float = Field(0.9, ge=0, lt=1)  # adam
-    beta2: float = Field(0.999, ge=0, lt=1)  # adam
-    eps: PositiveFloat = 1e-8  # rmsprop, adam
+    """sgd | momentum | nesterov | rmsprop | adam."""
+    momentum: float = Field(0.9, ge=0, lt=1)
+    """momentum, nesterov: the share of the previous step kept."""
+    rho: float = Field(0.9, ge=0, lt=1)
+    """rmsprop: the decay of the squared gradients' running average."""
+    beta1: float = Field(0.9, ge=0, lt=1)
+    """adam: the decay of the gradients' running average."""
+    beta2: float = Field(0.999, ge=0, lt=1)
+    """adam: the decay of the squared gradients' running average."""
+    eps: PositiveFloat = 1e-8
+    """rmsprop, adam: added to the denominator."""
 
 
 class ScheduleSpec(_Named):
+    """A learning-rate schedule: its name, or a mapping with its options."""
+
     name: ScheduleName
-    factor: PositiveFloat = 0.5  # step
-    every: PositiveInt | Literal["epoch", "step"] | None = None  # one tick of t; step: 10 epochs
-    gamma: PositiveFloat = 0.99  # exponential
-    decay: float = Field(1.0, ge=0)  # inverse_time
-    min_lr: float = Field(0.0, ge=0)  # cosine
+    """constant | step | exponential | inverse_time | cosine."""
+    factor: PositiveFloat = 0.5
+    """step: what lr is multiplied by at each tick."""
+    every: PositiveInt | Literal["epoch", "step"] | None = Field(None, examples=[10, "step"])
+    """The unit of t: epoch (default), step, or an integer N (t counts blocks of N epochs;
+    step defaults to every: 10)."""
+    gamma: PositiveFloat = 0.99
+    """exponential: lr_t = lr · gamma^t."""
+    decay: float = Field(1.0, ge=0)
+    """inverse_time: lr_t = lr / (1 + decay·t)."""
+    min_lr: float = Field(0.0, ge=0)
+    """cosine: the rate it ends at."""
 
 
 class TrainSpec(_Strict):
-    optimizer: OptimizerSpec = OptimizerSpec(name="sgd")
+    """The training loop."""
+
+    optimizer: OptimizerSpec = Field(
+        OptimizerSpec(name="sgd"),
+        examples=[
+            "adam",
+            {"name": "momentum", "momentum": 0.9},
+            {"name": "rmsprop", "rho": 0.9},
+            {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1.0e-8},
+        ],
+    )
+    """sgd | momentum | nesterov | rmsprop | adam, or a mapping with its options."""
     lr: PositiveFloat = 0.1
-    schedule: ScheduleSpec = ScheduleSpec(name="constant")
+    """The learning rate."""
+    schedule: ScheduleSpec = Field(
+        ScheduleSpec(name="constant"),
+        examples=[
+            "cosine",
+            {"name": "step", "factor": 0.5, "every": 10},
+            {"name": "exponential", "gamma": 0.99},
+            {"name": "inverse_time", "decay": 1.0},
+            {"name": "cosine", "min_lr": 0},
+        ],
+    )
+    """constant | step | exponential | inverse_time | cosine, or a mapping with its options;
+    t counts epochs from 0 (every: epoch, default) or steps (every: step)."""
     epochs: PositiveInt = 100
-    batch_size: PositiveInt | Literal["full"] = 32
+    """How many passes over the training set."""
+    batch_size: PositiveInt | Literal["full"] = Field(32, examples=[32, "full"])
+    """Samples per step: an integer, or full (the whole training set)."""
     l2: float = Field(0.0, ge=0)
+    """L2 weight decay: l2/2·Σ‖W‖² added to the loss, l2·W to each weight gradient (biases
+    are not decayed)."""
     dtype: Literal["float32", "float64"] = "float32"
+    """float32 | float64 (gradient checks always run in float64)."""
 
 
 class GradcheckSpec(_Strict):
+    """The gradient check."""
+
     mode: Literal["auto", "full", "directional", "sampled"] = "auto"
+    """auto | full | directional | sampled: every entry, random directions, or random
+    entries (auto: full for small tensors, directional and sampled for large ones)."""
     eps: PositiveFloat = 1e-6
+    """The central difference's step."""
     samples: PositiveInt = 16
+    """sampled: the entries checked per tensor."""
 
 
 class DiagnoseSpec(_Strict):
+    """Per-spec defaults for `nnfix diagnose` (its flags override them)."""
+
     fail_on: Literal["error", "warning", "info", "never"] = "error"
-    ignore: list[str] = []
-    select: list[str] = []
+    """Exit 1 at findings of this severity or worse: error | warning | info | never."""
+    ignore: list[str] = Field([], examples=[["D105"]])
+    """Rules not to report: codes, prefixes (G, T1) or names."""
+    select: list[str] = Field([], examples=[["G", "T1"]])
+    """Only these rules: codes, prefixes (G, T1) or names; empty: all."""
     budget: PositiveFloat = 10.0
-    gradcheck: GradcheckSpec = GradcheckSpec()
+    """Seconds for the training probes."""
+    gradcheck: GradcheckSpec = Field(
+        GradcheckSpec(), examples=[{"mode": "auto", "eps": 1.0e-6, "samples": 16}]
+    )
+    """The gradient check's mode, step and samples."""
 
 
 def _template(text: str | None) -> str | None:
@@ -241,12 +372,17 @@ Template = Annotated[str, AfterValidator(_template)]
 
 
 class NamesSpec(_Strict):
-    """The earlier form of params/grads, still accepted."""
+    """The earlier form of params/grads, still accepted: templates in which {l} counts layers
+    from 1 and {i} from 0."""
 
     weight: Template = "W{l}"
+    """Where each layer's weight is, as in params.weight."""
     bias: Template = "b{l}"
+    """Where each layer's bias is, as in params.bias."""
     grad_weight: Template = "dW{l}"
+    """Where each layer's weight gradient is, as in grads.weight."""
     grad_bias: Template = "db{l}"
+    """Where each layer's bias gradient is, as in grads.bias."""
 
 
 class PathsSpec(_Strict):
@@ -254,33 +390,66 @@ class PathsSpec(_Strict):
     object ("weights[{i}]", "params['W{l}']", "layers[{i}].weights"); {l} counts layers from 1,
     {i} from 0."""
 
-    weight: Template | None = None
-    bias: Template | None = None
+    weight: Template | None = Field(None, examples=["W{l}", "layers[{i}].weights"])
+    """Each layer's weight (or its gradient, under grads): a key or a path with {l} or {i}."""
+    bias: Template | None = Field(None, examples=["b{l}", "params['b{l}']"])
+    """Each layer's bias (or its gradient, under grads): a key or a path with {l} or {i}."""
 
 
 class ImplementationSpec(_Strict):
     """The user's own code (SPEC §3): module functions (A), an object (B) or layer objects (C)."""
 
-    module: str  # a .py file or a .ipynb notebook, relative to the spec
-    forward: str | None = (
-        None  # A: a function; B: a method (optional: the spec's model is the truth)
+    module: str = Field(examples=["my_net.py", "net.ipynb"])
+    """Your code: a .py file or a .ipynb notebook (its code cells, in order), relative to the
+    spec."""
+    forward: str | None = Field(None, examples=["L_model_forward", "feedforward"])
+    """A: the forward function; B: the forward method (optional: the spec's model is the
+    truth)."""
+    backward: str | None = Field(None, examples=["L_model_backward", "backprop"])
+    """A: the backward function; B: the backward method: it returns or stores the gradients."""
+    loss: str | None = Field(None, examples=["compute_cost", "Loss_CategoricalCrossentropy()"])
+    """A/B: the loss function or method; C: a call that makes the loss object."""
+    model: str | None = Field(
+        None, examples=["initialize_parameters_deep([2, 4, 1])", "Network([2, 3, 1])"]
     )
-    backward: str | None = None  # A: a function; B: a method
-    loss: str | None = None  # A/B: a function or method; C: a loss object's call
-    model: str | None = None  # B: a call of a class in the module, literal arguments, X/Y for data
-    layers: list[str] | None = None  # C: calls of layer classes, chained in order
+    """B: the call that builds your object (or A: creates the parameters): names your module
+    defines or imports, literals, and X, Y for the batch."""
+    layers: list[str] | None = Field(
+        None, examples=[["Layer_Dense(2, 64)", "Activation_ReLU()", "Layer_Dense(64, 1)"]]
+    )
+    """C: calls that make your layer objects, chained in order (each with forward and
+    backward)."""
     layout: Literal["auto", "columns", "rows"] = "auto"
-    params: PathsSpec | None = None
-    grads: PathsSpec | None = None
-    names: NamesSpec | None = None  # the earlier form of params/grads
-    arguments: dict[str, Any] = {}  # parameter -> X, Y, params, cache, output, or a literal
-    output: str | None = None  # where a forward that returns None leaves its result
+    """auto | columns | rows: samples as columns (W @ X) or as rows (X @ W); auto: found by
+    calling your code."""
+    params: PathsSpec | None = Field(None, examples=[{"weight": "W{l}", "bias": "b{l}"}])
+    """Where each layer's weight and bias are, where nnfix cannot find them."""
+    grads: PathsSpec | None = Field(None, examples=[{"weight": "dW{l}", "bias": "db{l}"}])
+    """Where each layer's weight and bias gradients are, where nnfix cannot find them."""
+    names: NamesSpec | None = None
+    """The earlier form of params and grads, still accepted."""
+    arguments: dict[str, Any] = Field(
+        {}, examples=[{"x_train": "X", "y_train": "Y", "training": True, "lambd": 0}]
+    )
+    """Your functions' arguments nnfix cannot bind by itself: parameter name → X, Y, params,
+    cache, output, or a YAML literal."""
+    output: str | None = Field(None, examples=["output"])
+    """Where a forward that returns None leaves its result."""
     per_sample: bool | Literal["column", "vector"] = False
-    update_lr: PositiveFloat | None = None  # step size of a backward that updates in place
-    timeout: float = Field(30.0, gt=0, le=MAX_TIMEOUT)  # seconds one call of theirs may take
-    run_module: bool = False  # import the module whole, top-level statements included
-    cells: list[NonNegativeInt] | None = None  # notebooks: the code cells to use
-    init: Literal["spec", "yours"] = "spec"  # yours: keep the values the user's code created
+    """true | column | vector: your code takes one sample at a time (as a column, or as a
+    flat vector)."""
+    update_lr: PositiveFloat | None = None
+    """The step size of a backward that updates the parameters in place, where the code does
+    not show it."""
+    timeout: float = Field(30.0, gt=0, le=MAX_TIMEOUT)
+    """Seconds one call of your code may take."""
+    run_module: bool = False
+    """true: run the module's top-level statements, all of them, when importing it."""
+    cells: list[NonNegativeInt] | None = Field(None, examples=[[0, 2, 3]])
+    """Notebooks: the code cells to use (indices from 0); default all."""
+    init: Literal["spec", "yours"] = "spec"
+    """spec: nnfix's init (the spec's model.init and seed) where it can place it; yours: the
+    values your code created."""
 
     @property
     def shape(self) -> str:
@@ -307,14 +476,31 @@ class Spec(_Strict):
         },
     )
 
-    name: str | None = None  # default: the file's stem
-    seed: NonNegativeInt = 0  # as NumPy's generators take it
+    name: str | None = Field(None, examples=["moons-tanh"])
+    """The run's name (runs/<name>/); default: the spec file's stem."""
+    seed: NonNegativeInt = 0
+    """One seed drives the data, the init and the batches: same seed, same numbers."""
     data: DataSpec
-    model: ModelSpec | None = None  # optional with implementation: (SPEC §3.1)
-    loss: LossSpec | None = None  # optional where the code computes its own loss
+    """The samples: a generated set (source, samples, noise…) or a file (path, or x and y)."""
+    model: ModelSpec | None = None
+    """The network: its layers, their activations (with the derivatives your code uses) and
+    the init. Optional with `implementation:`: your code is then the network (SPEC §3.1)."""
+    loss: LossSpec | None = Field(
+        None, examples=["bce", {"name": "bce", "gradient": "-(y/a + (1 - y/1 - a))"}]
+    )
+    """bce | cce | mse | mae, or a mapping with the gradient your code uses. Optional with
+    `implementation:` where your code computes its own loss."""
     train: TrainSpec = TrainSpec()
+    """The training loop: optimiser, learning rate and schedule, epochs, batch size."""
     diagnose: DiagnoseSpec = DiagnoseSpec()
-    implementation: ImplementationSpec | None = None
+    """Per-spec defaults for `nnfix diagnose`."""
+    implementation: ImplementationSpec | None = Field(
+        None,
+        examples=[
+            {"module": "my_net.py", "forward": "L_model_forward", "backward": "L_model_backward"}
+        ],
+    )
+    """Your own forward and backward code, checked as written (SPEC §3)."""
 
     @property
     def net_model(self) -> ModelSpec:
@@ -330,3 +516,18 @@ class Spec(_Strict):
         if self.loss is None:
             raise LookupError("this spec declares no loss: the user's code computes its own")
         return self.loss
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a spec (`nnfix schema`): every key with its description (its
+    docstring, on one line) and, where SPEC §2 shows one, an example."""
+
+    def joined(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                k: " ".join(v.split()) if k == "description" and isinstance(v, str) else joined(v)
+                for k, v in node.items()
+            }
+        return [joined(v) for v in node] if isinstance(node, list) else node
+
+    return joined(Spec.model_json_schema())

@@ -62,3 +62,11 @@ def where(spec: str, f: Finding) -> str:
     if not f.location.line:
         return spec
     return f"{spec}:{f.location.line}" + (f":{f.location.col}" if f.location.col else "")
+
+
+def counted(counts: dict[str, int]) -> str:
+    """`4 errors, 1 warning, 1 info`: the findings of each severity, counted in words."""
+    return ", ".join(
+        f"{n} {severity}{'' if n == 1 or severity == 'info' else 's'}"
+        for severity, n in counts.items()
+    )

@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from nnfix.diagnose.findings import Report, SpecReport
 from nnfix.report.controls import escape_controls
+from nnfix.report.formats._common import counted
 from nnfix.report.plots import common
 
 SUFFIXES = (".svg",)  # --output names that ask for this format
@@ -18,7 +19,8 @@ MARGIN = 12.0  # pt, around the document
 LINE = 15.0  # pt, one line of text
 GAP = 10.0  # pt, between plots
 MIN_WIDTH = 460.0  # pt: the text has room even with no plot
-CHAR = 5.6  # pt, the width of an average character at the text's size, for wrapping
+CHAR = 5.6  # pt, the width of an average character of 10 px text, for wrapping
+BOLD = 1.15  # how much wider a bold character is
 FONT = "font-family: 'DejaVu Sans', Verdana, Arial, sans-serif"
 
 _ROOT = re.compile(r"<svg\b[^>]*>")
@@ -49,10 +51,7 @@ def render(report: Report) -> str:
 
 def _headline(report: Report) -> str:
     counts, n = report.counts(), len(report.specs)
-    found = (
-        f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info "
-        f"(fail on {report.fail_on})"
-    )
+    found = f"{counted(counts)} (fail on {report.fail_on})"
     if report.errors:  # exit 2: not everything asked for was diagnosed
         unread = len({e.spec for e in report.errors})
         what = f"{unread} spec{'s' if unread != 1 else ''} could not be read"
@@ -74,7 +73,9 @@ class _Page:
         self.y += height
 
     def line(self, text: str, size: float = 10, weight: str = "normal", colour: str = "#222"):
-        columns = int((self.width - 2 * MARGIN) / CHAR)
+        # a wider font wraps sooner: CHAR is a 10 px regular character's width
+        char = CHAR * size / 10 * (BOLD if weight == "bold" else 1.0)
+        columns = int((self.width - 2 * MARGIN) / char)
         for row in textwrap.wrap(escape_controls(text), columns, break_on_hyphens=False):
             self.y += LINE * size / 10
             self.parts.append(

@@ -21,6 +21,7 @@ CAPTION = (
     "found wrong are coloured and named."
 )
 DECADES = 8  # the axes show at most this many decades below the largest value
+NEAR = 3.0  # a tick within this factor of the largest point is one the points are read off
 NAMED = 10  # wrong tensors with a colour and a legend entry of their own; the rest together
 
 
@@ -56,7 +57,7 @@ def draw(series: Series) -> Figure | None:
         _scatter(ax, [t], colour, f"{t.name}: {_kind(t.verdict)}", filled=True, size=18)
     if rest:
         _scatter(ax, rest, common.BAD, f"also wrong: {_names(rest)}", filled=False, size=18)
-    ticks = _ticks(linthresh, limit)
+    ticks = _ticks(linthresh, limit, top)
     for scale, axis in ((ax.set_xscale, ax.xaxis), (ax.set_yscale, ax.yaxis)):
         scale("symlog", linthresh=linthresh, linscale=0.6)
         axis.set_ticks(ticks, [_tick(v) for v in ticks])
@@ -90,21 +91,28 @@ def draw(series: Series) -> Figure | None:
     return fig
 
 
-def _ticks(linthresh: float, limit: float, per_side: int = 3) -> list[float]:
-    """0 and ±10^k for at most `per_side` decades between the linear zone and the limit."""
+def _ticks(linthresh: float, limit: float, top: float, per_side: int = 3) -> list[float]:
+    """0 and ±10^k for at most `per_side` decades between the linear zone and the limit, and a
+    tick among the largest points (`top` to one significant digit: 0.4 for 0.45) where no
+    tick is within a factor NEAR of them (points between 0.34 and 0.45 are not read off
+    ticks at 0.1)."""
     first, last = int(np.ceil(np.log10(linthresh))), int(np.floor(np.log10(limit)))
     first = min(first, last)  # a narrow range: its one decade, though in the linear zone
     decades = list(range(last, first - 1, -1))
     step = max(1, int(np.ceil(len(decades) / per_side)))
     kept = sorted(10.0**k for k in decades[::step])
+    if not any(top / NEAR <= v <= top * NEAR for v in kept):
+        unit = 10.0 ** np.floor(np.log10(top))
+        kept = sorted([*kept, float(np.floor(top / unit) * unit)])
     return [-v for v in reversed(kept)] + [0.0] + kept
 
 
 def _tick(value: float) -> str:
     if value == 0:
         return "0"
-    exponent = round(float(np.log10(abs(value))))
-    magnitude = f"{abs(value):g}" if abs(exponent) <= 3 else f"1e{exponent}"
+    exponent = int(np.floor(np.log10(abs(value)) + 1e-9))
+    digit = round(abs(value) / 10.0**exponent)  # ticks have one significant digit
+    magnitude = f"{abs(value):g}" if abs(exponent) <= 3 else f"{digit}e{exponent}"
     return ("−" if value < 0 else "") + magnitude
 
 

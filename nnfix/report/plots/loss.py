@@ -57,8 +57,7 @@ def draw(series: Series) -> Figure | None:
     if len(positive) and len(positive) == len(shown) and positive.max() > LOG_SPAN * positive.min():
         ax.set_yscale("log")
     if prior is not None:
-        ax.axhline(prior, color=common.PRIOR, ls="--", lw=1.2)
-        _prior_label(ax, prior, series.loss_name)
+        prior_line(ax, prior, series.loss_name)
     ax.set_title(TITLE)
     common.steps_axis(ax, "probe step (minibatch updates)")
     ax.set_ylabel(f"loss ({series.loss_label})")
@@ -67,10 +66,12 @@ def draw(series: Series) -> Figure | None:
     return fig
 
 
-def _prior_label(ax: Axes, prior: float, loss_name: str) -> None:
-    """The prior line's label at its right end: above the line, or below it where the line runs
-    along the top of the axes (where the legend is). For a regression it is the loss of
-    predicting the targets' mean (median for mae), not a prior over labels."""
+def prior_line(ax: Axes, prior: float, loss_name: str) -> None:
+    """The label-prior plateau as a dashed line, labelled at its right end: above the line, or
+    below it where the line runs along the top of the axes (where the legend is). For a
+    regression it is the loss of predicting the targets' mean (median for mae), not a prior
+    over labels."""
+    ax.axhline(prior, color=common.PRIOR, ls="--", lw=1.2)
     lo, hi = ax.get_ylim()
     scale = np.log10 if ax.get_yscale() == "log" else (lambda v: v)
     top = (scale(prior) - scale(lo)) / max(scale(hi) - scale(lo), 1e-300) > 0.85

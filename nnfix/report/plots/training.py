@@ -8,18 +8,21 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from nnfix.engine.train import History
-from nnfix.report.plots import common, gradients
+from nnfix.report.plots import common, gradients, loss
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 
-def loss_svg(history: History, loss_label: str) -> str:
+def loss_svg(
+    history: History, loss_label: str, prior: float | None = None, loss_name: str = ""
+) -> str:
     """Loss (and accuracy, for classification) per epoch, train solid and validation dashed;
-    `loss_label` says what one value is (`bce, mean over the batch`)."""
+    `loss_label` says what one value is (`bce, mean over the batch`); `prior` is the loss of
+    the best constant prediction in the same units, drawn as the label-prior plateau."""
     with common.style():
-        return common.svg(_loss(history, loss_label), "loss")
+        return common.svg(_loss(history, loss_label, prior, loss_name), "loss")
 
 
 def gradients_svg(history: History, layers: list[str]) -> str:
@@ -39,7 +42,7 @@ def gradients_svg(history: History, layers: list[str]) -> str:
         return common.svg(fig, "gradients")
 
 
-def _loss(history: History, loss_label: str) -> Figure:
+def _loss(history: History, loss_label: str, prior: float | None, loss_name: str) -> Figure:
     epochs = history.epochs
     accuracy = any(r.accuracy is not None for r in epochs)
     fig = common.figure(9.6 if accuracy else 6.4, 3.4)
@@ -51,12 +54,16 @@ def _loss(history: History, loss_label: str) -> Figure:
         _nothing(ax)
         return fig
     x = np.array([r.epoch for r in epochs])
-    _pair(ax, x, [r.loss for r in epochs], [r.val_loss for r in epochs], "upper right")
+    _pair(ax, x, [r.loss for r in epochs], [r.val_loss for r in epochs], "above")
     ax.set_ylabel(f"loss ({loss_label})")
     values = np.array([v for r in epochs for v in (r.loss, r.val_loss) if v is not None], float)
+    prior = prior if prior is not None and np.isfinite(prior) else None
+    values = np.append(values, [] if prior is None else [prior])
     values = values[np.isfinite(values)]
-    if len(values) and values.min() > 0 and values.max() > 100 * values.min():
+    if len(values) and values.min() > 0 and values.max() > loss.LOG_SPAN * values.min():
         ax.set_yscale("log")
+    if prior is not None:
+        loss.prior_line(ax, prior, loss_name)
     _marks(ax, history)
     if accuracy:
         acc = axes[1]
@@ -75,10 +82,11 @@ def _pair(
     x: np.ndarray,
     train: list,
     validation: list,
-    legend: Literal["upper right", "lower right"],
+    legend: Literal["above", "lower right"],
 ) -> None:
     """The train curve solid, the validation curve dashed (where there is one); the legend at
-    `legend`, away from where the curves go (a loss falls, an accuracy rises)."""
+    `legend`, away from where the curves and labels go: a loss's above the axes, beside the
+    title (the label-prior line runs near the top), an accuracy's lower right (it rises)."""
     marker = "o" if len(x) <= 30 else None
     ax.plot(x, _floats(train), color=common.LINE, lw=1.6, marker=marker, ms=3, label="train")
     if any(v is not None for v in validation):
@@ -94,7 +102,10 @@ def _pair(
         )
     common.steps_axis(ax, "epoch")
     ax.set_xlim(x[0] - 0.5 if len(x) == 1 else x[0], x[-1] + 0.5 if len(x) == 1 else x[-1])
-    ax.legend(loc=legend)
+    if legend == "above":
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, borderaxespad=0.2)
+    else:
+        ax.legend(loc=legend)
 
 
 def _floats(values: list) -> np.ndarray:
