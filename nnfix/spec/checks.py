@@ -102,7 +102,36 @@ def check(sections: dict) -> list[Problem]:
     data, model = sections.get("data"), sections.get("model")
     if data is not None and model is not None:
         problems += _data_for_model(data, model)
+    impl = sections.get("implementation")
+    if impl is not None and model is not None:
+        problems += _declared_with(impl)
     return problems
+
+
+def _declared_with(impl: ImplementationSpec) -> list[Problem]:
+    """The keys of SPEC §3.2 that are read only where the user's code is the network: with a
+    declared `model:` nnfix calls the code in the shapes it compares with that network."""
+    given = [
+        key
+        for key, value in (
+            ("model", isinstance(impl.model, list) and impl.model),
+            ("loss", isinstance(impl.loss, list) and impl.loss),
+            ("step", impl.step),
+            ("script", impl.script),
+            ("engine", impl.engine),
+            ("layout", impl.layout in ("nchw", "nhwc")),
+        )
+        if value
+    ]
+    return [
+        Problem(
+            f"implementation.{key} in this form is read where your code is the network: leave "
+            "out the spec's top-level model: (nnfix then learns the network from your code)",
+            path=("implementation", key),
+            on_key=True,
+        )
+        for key in given
+    ]
 
 
 def _data(data: DataSpec) -> list[Problem]:
@@ -281,7 +310,8 @@ def _implementation(impl: ImplementationSpec) -> list[Problem]:
                 on_key=True,
             )
         )
-    if impl.shape == "functions" and not impl.backward:
+    trains = impl.step or impl.script or impl.engine  # the gradient is read from their update
+    if impl.shape == "functions" and not impl.backward and not trains:
         problems.append(
             Problem(
                 "missing 'backward': the function of your module that computes the gradients "
@@ -289,7 +319,7 @@ def _implementation(impl: ImplementationSpec) -> list[Problem]:
                 path=where,
             )
         )
-    if impl.shape == "object" and not impl.backward:
+    if impl.shape == "object" and not impl.backward and not trains:
         problems.append(
             Problem(
                 "missing 'backward': the method of your model that computes the gradients",

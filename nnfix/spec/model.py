@@ -407,21 +407,45 @@ class ImplementationSpec(_Strict):
     truth)."""
     backward: str | None = Field(None, examples=["L_model_backward", "backprop"])
     """A: the backward function; B: the backward method: it returns or stores the gradients."""
-    loss: str | None = Field(None, examples=["compute_cost", "Loss_CategoricalCrossentropy()"])
-    """A/B: the loss function or method; C: a call that makes the loss object."""
-    model: str | None = Field(
-        None, examples=["initialize_parameters_deep([2, 4, 1])", "Network([2, 3, 1])"]
+    loss: str | list[str] | None = Field(
+        None,
+        examples=["compute_cost", "Loss_CategoricalCrossentropy()", ["mse", "mse_prime"]],
+    )
+    """A/B: the loss function or method; C: a call that makes the loss object; or two functions
+    [loss, loss_prime]: the loss and its gradient dL/d(output)."""
+    model: str | list[str] | None = Field(
+        None,
+        examples=[
+            "initialize_parameters_deep([2, 4, 1])",
+            "Network([2, 3, 1])",
+            ["nn = NeuralNetwork()", "nn.add(Dense(16))"],
+        ],
     )
     """B: the call that builds your object (or A: creates the parameters): names your module
-    defines or imports, literals, and X, Y for the batch."""
+    defines or imports, literals, and X, Y for the batch; or a list of statements that build
+    it, as a script does."""
     layers: list[str] | None = Field(
         None, examples=[["Layer_Dense(2, 64)", "Activation_ReLU()", "Layer_Dense(64, 1)"]]
     )
     """C: calls that make your layer objects, chained in order (each with forward and
     backward)."""
-    layout: Literal["auto", "columns", "rows"] = "auto"
-    """auto | columns | rows: samples as columns (W @ X) or as rows (X @ W); auto: found by
-    calling your code."""
+    step: str | list[str] | None = Field(
+        None,
+        examples=[
+            "train",
+            ["backward_propagate_error(network, Y)", "update_weights(network, X, 0.5)"],
+        ],
+    )
+    """D: the call that trains in place (forward, backward and update together), or a list of
+    calls run in order; the gradient is read from the update."""
+    script: bool = False
+    """E: true when the training loop is top-level code: nnfix runs the set-up and one pass of
+    the loop's body on its batch, and reads the gradient from the update."""
+    engine: str | None = Field(None, examples=["Value", "Tensor"])
+    """F: the class of your own autograd engine (micrograd-style values with _backward)."""
+    layout: Literal["auto", "columns", "rows", "nchw", "nhwc"] = "auto"
+    """auto | columns | rows: samples as columns (W @ X) or as rows (X @ W); conv code: nchw |
+    nhwc; auto: found by calling your code."""
     params: PathsSpec | None = Field(None, examples=[{"weight": "W{l}", "bias": "b{l}"}])
     """Where each layer's weight and bias are, where nnfix cannot find them."""
     grads: PathsSpec | None = Field(None, examples=[{"weight": "dW{l}", "bias": "db{l}"}])
@@ -454,6 +478,16 @@ class ImplementationSpec(_Strict):
     @property
     def shape(self) -> str:
         return "layers" if self.layers else "object" if self.model else "functions"
+
+    @property
+    def loss_call(self) -> str | None:
+        """`loss:` as one name or call (None where it is absent or the pair [loss, loss_prime])."""
+        return self.loss if isinstance(self.loss, str) else None
+
+    @property
+    def model_call(self) -> str | None:
+        """`model:` as one call (None where it is absent or a list of building statements)."""
+        return self.model if isinstance(self.model, str) else None
 
 
 def has_bias(model: ModelSpec, layer: LayerSpec) -> bool:

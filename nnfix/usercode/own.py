@@ -145,6 +145,12 @@ class OwnNet:
                 "`model:` (a chain of layers without one is not read yet)",
                 "layers",
             )
+        for key in ("step", "script", "engine"):
+            if getattr(self.impl, key):
+                raise SetupError(f"implementation.{key} is not read yet", key)
+        if isinstance(self.impl.model, list) or isinstance(self.impl.loss, list):
+            key = "model" if isinstance(self.impl.model, list) else "loss"
+            raise SetupError(f"implementation.{key} as a list is not read yet", key)
         if self.impl.model:
             self.root = self._construct(self.impl.model, "model")
             self.found.say(f"model: {self.impl.model} → {type(self.root).__name__}")
@@ -411,7 +417,7 @@ class OwnNet:
     def _their_loss(self, out: Array, cache: Any) -> float | None:
         if not self.impl.loss:
             return None
-        fn = self.function(self.impl.loss, "loss")
+        fn = self.function(self.impl.loss_call or "", "loss")
         value = self._call("loss", fn, self._values(out, cache), ("output", "Y"))
         number = _number(value)
         if number is None:
@@ -426,7 +432,7 @@ class OwnNet:
             return self._backward_loss()
         out, cache = self.forward()
         if self.sample_form is not None and self.impl.loss:  # their loss of one sample, averaged
-            fn = self.function(self.impl.loss, "loss")
+            fn = self.function(self.impl.loss_call or "", "loss")
             values = []
             for i, (out_i, cache_i) in enumerate(self._outs):
                 value = _number(

@@ -310,8 +310,8 @@ class ObjectModel(Discovered):
 
     def __init__(self, impl, module, network):
         super().__init__(impl, module, network)
-        assert impl.model is not None
-        self.call = call_spec(impl.model, "model")
+        assert impl.model_call is not None  # a list of statements is read without a spec model
+        self.call = call_spec(impl.model_call, "model")
         self.cls = resolve(module, self.call.name, "model")
         self.obj: Any = None
         self.inputs: list[Ref] = []  # the object's attributes that hold the data it was built with
@@ -450,7 +450,7 @@ class ObjectModel(Discovered):
     def loss(self, batch: Batch) -> float | None:
         if not self.impl.loss:
             return None
-        fn = self._method(self.impl.loss, "loss")
+        fn = self._method(self.impl.loss_call or "", "loss")
         values = {"X": self.x_user(batch.x), "Y": self.y_user(batch)}
         out = self.forward(batch.x)
         if out is not None:
@@ -503,7 +503,7 @@ class FunctionsModel(Discovered):
         super().__init__(impl, module, network)
         self.forward_fn = resolve(module, impl.forward, "forward") if impl.forward else None
         self.backward_fn = resolve(module, impl.backward, "backward") if impl.backward else None
-        self.loss_fn = resolve(module, impl.loss, "loss") if impl.loss else None
+        self.loss_fn = resolve(module, impl.loss_call, "loss") if impl.loss_call else None
         self.patterns = _patterns(impl) or dict(DEFAULT_PATTERNS)
         self.globals = any(_is_path(p) for p in self.patterns.values())
         self.container: CaseInsensitiveDict | None = None
@@ -729,7 +729,7 @@ class LayersModel(Discovered):
         super().__init__(impl, module, network)
         self.calls = [call_spec(text, f"layers[{i}]") for i, text in enumerate(impl.layers or [])]
         self.classes = [resolve(module, c.name, "layers") for c in self.calls]
-        self.loss_call = call_spec(impl.loss, "loss") if impl.loss else None
+        self.loss_call = call_spec(impl.loss_call, "loss") if impl.loss_call else None
         self.loss_cls = resolve(module, self.loss_call.name, "loss") if self.loss_call else None
         self.objects: list[Any] = []
         self.loss_obj: Any = None
