@@ -23,11 +23,12 @@ from nnfix.diagnose.rules.gradients import (
     unreliable,
 )
 from nnfix.diagnose.rules.rule import USER_CODE, Check
-from nnfix.diagnose.rules.usercode import U101, user_error
+from nnfix.diagnose.rules.usercode import U101, _climbs, user_error
 from nnfix.run.prepare import seeds
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import LossSpec
 from nnfix.usercode.build import load_guarded
+from nnfix.usercode.chain import LR
 from nnfix.usercode.loader import add_import_roots
 from nnfix.usercode.model import SetupError
 from nnfix.usercode.own import SAMPLES, OwnNet
@@ -65,7 +66,7 @@ class OwnContext:
         self.net = OwnNet(impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed)
 
     def about(self) -> list[str]:
-        lines = list(self.net.found.lines)
+        lines = [*self.loaded.notes, *self.net.found.lines]
         skipped = self.module.skipped
         if skipped:
             shown = ", ".join(f"line {s.place.line}" for s in skipped[:3])
@@ -140,14 +141,17 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         result = _check(ctx, checked, grads.arrays)
     except UserCallError as exc:
         return [*found, user_error(exc)]
-    judged, _ = gradient_findings(
+    path = ("implementation", "layers") if net.chain is not None else PATH
+    judged, read = gradient_findings(
         result,
         batch_size=net.m,
         loss=ctx.spec.loss or LossSpec(name="mse"),
         layer_of=layer_of.__getitem__,
-        path_of=lambda layer: PATH,
+        path_of=lambda layer: path,
         what="your backward",
     )
+    if grads.from_update and read.convention is not None and read.c < 0:  # no convention (§3.5)
+        judged = _climbs(judged, read, layer_of, path, LR)
     if ctx.spec.loss is None:  # their own loss: no spec key to change for a convention
         for f in judged:
             if f.code == "G105" and f.fix is not None:

@@ -30,6 +30,7 @@ from nnfix.usercode.calls import (
     parse_call,
     role_of,
 )
+from nnfix.usercode.chain import LayerChain
 from nnfix.usercode.grads import Gradients, Param, from_changes, from_value
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
@@ -92,6 +93,8 @@ class OwnNet:
         self.sample_form: str | None = None  # per sample: one x as a column (n, 1) or a vector
         self._outs: list[tuple[Array, Any]] = []  # per sample: each one's output and cache
         self.loss_by_backward = False  # their backward returns (loss, grads): that loss is L
+        self.chain: LayerChain | None = None  # `layers:`: their layer objects, chained
+        self.root_name = ""  # how the parameters' paths start: "layers" for layer objects
 
     # --- their names ---------------------------------------------------------------------------
 
@@ -139,20 +142,18 @@ class OwnNet:
 
     def build(self) -> None:
         """The model their code makes, how its forward takes the batch, and its parameters."""
-        if self.impl.layers:
-            raise SetupError(
-                "layer objects are checked against the network the spec declares: add its "
-                "`model:` (a chain of layers without one is not read yet)",
-                "layers",
-            )
         for key in ("step", "script", "engine"):
             if getattr(self.impl, key):
                 raise SetupError(f"implementation.{key} is not read yet", key)
-        if isinstance(self.impl.model, list) or isinstance(self.impl.loss, list):
+        if self.impl.layers:  # shape C: layer objects, chained (chain.py)
+            self.chain = LayerChain(self)
+            self.chain.build()
+            self.root, self.root_name = self.chain.objects, "layers"
+        elif isinstance(self.impl.model, list) or isinstance(self.impl.loss, list):
             key = "model" if isinstance(self.impl.model, list) else "loss"
             raise SetupError(f"implementation.{key} as a list is not read yet", key)
-        if self.impl.model:
-            self.root = self._construct(self.impl.model, "model")
+        elif self.impl.model_call:
+            self.root = self._construct(self.impl.model_call, "model")
             self.found.say(f"model: {self.impl.model} → {type(self.root).__name__}")
         else:
             self.found.say("parameters: looked for among your module's globals")
@@ -228,7 +229,7 @@ class OwnNet:
 
     def _find_tensors(self) -> None:
         """The float arrays their model holds (or their module's globals) that move the loss."""
-        root, name = (self.root, "") if self.root is not None else (self.module, "")
+        root, name = (self.root, self.root_name) if self.root is not None else (self.module, "")
         data = {id(self.x), id(self.y)}
         refs = [r for r in walk(root, name, ranks=RANKS) if id(r.get()) not in data]
         base = self.loss()
@@ -347,6 +348,10 @@ class OwnNet:
         return np.asarray(y[i], dtype=np.float64)
 
     def _call(self, role: str, fn: Callable, values: dict[str, Any], fallback: tuple) -> Any:
+        if self.chain is not None and role in ("forward", "loss"):  # it calls their methods
+            if role == "forward":
+                return self.chain.forward(values["X"])
+            return self.chain.value(values["output"], values["Y"])
         try:
             args, kwargs = bind(
                 fn,
@@ -366,10 +371,14 @@ class OwnNet:
     def forward(self) -> tuple[Array, Any]:
         """Their forward on the batch: the output, and what it returned beside it (per sample:
         the outputs stacked as rows, each sample's kept in `_outs`)."""
-        if not self.impl.forward:
+        if self.chain is not None:
+            fn: Callable = self.chain.forward
+            fallback: tuple = ("X",)
+        elif not self.impl.forward:
             raise SetupError("nnfix needs your forward", "forward", hint="forward: <its name>")
-        fn = self.function(self.impl.forward, "forward")
-        fallback = ("X",) if inspect.ismethod(fn) or self.root is None else ("X", "params")
+        else:
+            fn = self.function(self.impl.forward, "forward")
+            fallback = ("X",) if inspect.ismethod(fn) or self.root is None else ("X", "params")
         if self.sample_form is not None:
             self._outs = []
             for i in range(self.m):
@@ -417,12 +426,17 @@ class OwnNet:
     def _their_loss(self, out: Array, cache: Any) -> float | None:
         if not self.impl.loss:
             return None
-        fn = self.function(self.impl.loss_call or "", "loss")
+        fn = self._loss_function()
         value = self._call("loss", fn, self._values(out, cache), ("output", "Y"))
         number = _number(value)
         if number is None:
             raise SetupError(f"your loss returned {type(value).__name__}, not a number", "loss")
         return number
+
+    def _loss_function(self) -> Callable:
+        if self.chain is not None:
+            return self.chain.value
+        return self.function(self.impl.loss_call or "", "loss")
 
     def loss(self) -> float:
         """The loss of their forward at the values their arrays hold now: the one their backward
@@ -432,7 +446,7 @@ class OwnNet:
             return self._backward_loss()
         out, cache = self.forward()
         if self.sample_form is not None and self.impl.loss:  # their loss of one sample, averaged
-            fn = self.function(self.impl.loss_call or "", "loss")
+            fn = self._loss_function()
             values = []
             for i, (out_i, cache_i) in enumerate(self._outs):
                 value = _number(
@@ -499,6 +513,8 @@ class OwnNet:
     def gradients(self) -> Gradients:
         """The gradients their backward returns, or stores on their model, matched to the
         parameters (by name, then by position and shape); their parameters are put back."""
+        if self.chain is not None:
+            return self.chain.gradients(self.tensors)
         if not self.impl.backward:
             raise SetupError("nnfix needs your backward", "backward", hint="backward: <its name>")
         kept = [(p.ref, p.ref.get(), p.ref.get().copy()) for p in self.tensors]

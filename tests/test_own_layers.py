@@ -1,0 +1,457 @@
+"""Layer objects chained (SPEC §3.2 shape C) where the user's code is the network: `layers:`
+makes the objects, nnfix chains their forward in order, starts the backward chain with the
+loss's own gradient and reads each parameter's gradient where the layer leaves it — stored
+beside it, or as the in-place update it makes. Each style is written as a learner of some
+course would write it, correct and with planted bugs."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nnfix.cli import main
+from nnfix.spec.rejoin import rejoin
+
+# nnfs-style: forward leaves self.output, backward leaves self.dinputs and dweights/dbiases;
+# the loss an object with calculate and backward; samples as rows, the batch at once
+NNFS = """
+import numpy as np
+
+
+class Dense:
+    def __init__(self, n_inputs, n_neurons):
+        self.weights = 0.5 * np.random.randn(n_inputs, n_neurons)
+        self.biases = 0.1 * np.random.randn(1, n_neurons)
+
+    def forward(self, inputs):
+        self.inputs = inputs
+        self.output = np.dot(inputs, self.weights) + self.biases
+
+    def backward(self, dvalues):
+        self.dweights = np.dot(self.inputs.T, dvalues)
+        self.dbiases = np.sum(dvalues, axis=0, keepdims=True)
+        self.dinputs = np.dot(dvalues, self.weights.T)
+
+
+class ReLU:
+    def forward(self, inputs):
+        self.inputs = inputs
+        self.output = np.maximum(0, inputs)
+
+    def backward(self, dvalues):
+        self.dinputs = dvalues.copy()
+        self.dinputs[self.inputs <= 0] = 0
+
+
+class Sigmoid:
+    def forward(self, inputs):
+        self.output = 1 / (1 + np.exp(-inputs))
+
+    def backward(self, dvalues):
+        self.dinputs = dvalues * self.output * (1 - self.output)
+
+
+class Loss:
+    def calculate(self, output, y):
+        return np.mean(self.forward(output, y))
+
+
+class BinaryCrossentropy(Loss):
+    def forward(self, y_pred, y_true):
+        clipped = np.clip(y_pred, 1e-7, 1 - 1e-7)
+        return np.mean(-(y_true * np.log(clipped) + (1 - y_true) * np.log(1 - clipped)), axis=-1)
+
+    def backward(self, dvalues, y_true):
+        samples, outputs = dvalues.shape
+        clipped = np.clip(dvalues, 1e-7, 1 - 1e-7)
+        self.dinputs = -(y_true / clipped - (1 - y_true) / (1 - clipped)) / outputs / samples
+"""
+
+NNFS_SPEC = """
+seed: 0
+data: {source: moons, samples: 32}
+implementation:
+  module: net.py
+  layers: ["Dense(2, 6)", "ReLU()", "Dense(6, 1)", "Sigmoid()"]
+  loss: BinaryCrossentropy()
+"""
+
+# The Independent Code style: a Layer base class, backward(output_gradient, learning_rate)
+# updates in place and returns dL/d(input); loss pair [mse, mse_prime]; one column at a time
+AFLAK = """
+import numpy as np
+
+
+class Layer:
+    def __init__(self):
+        self.input = None
+        self.output = None
+
+    def forward(self, input):
+        pass
+
+    def backward(self, output_gradient, learning_rate):
+        pass
+
+
+class Dense(Layer):
+    def __init__(self, input_size, output_size):
+        self.weights = np.random.randn(output_size, input_size)
+        self.bias = np.random.randn(output_size, 1)
+
+    def forward(self, input):
+        self.input = input
+        return np.dot(self.weights, self.input) + self.bias
+
+    def backward(self, output_gradient, learning_rate):
+        weights_gradient = np.dot(output_gradient, self.input.T)
+        input_gradient = np.dot(self.weights.T, output_gradient)
+        self.weights -= learning_rate * weights_gradient
+        self.bias -= learning_rate * output_gradient
+        return input_gradient
+
+
+class Activation(Layer):
+    def __init__(self, activation, activation_prime):
+        self.activation = activation
+        self.activation_prime = activation_prime
+
+    def forward(self, input):
+        self.input = input
+        return self.activation(self.input)
+
+    def backward(self, output_gradient, learning_rate):
+        return np.multiply(output_gradient, self.activation_prime(self.input))
+
+
+class Tanh(Activation):
+    def __init__(self):
+        def tanh(x):
+            return np.tanh(x)
+
+        def tanh_prime(x):
+            return 1 - np.tanh(x) ** 2
+
+        super().__init__(tanh, tanh_prime)
+
+
+class Sigmoid(Activation):
+    def __init__(self):
+        def sigmoid(x):
+            return 1 / (1 + np.exp(-x))
+
+        def sigmoid_prime(x):
+            s = sigmoid(x)
+            return s * (1 - s)
+
+        super().__init__(sigmoid, sigmoid_prime)
+
+
+def mse(y_true, y_pred):
+    return np.mean(np.power(y_true - y_pred, 2))
+
+
+def mse_prime(y_true, y_pred):
+    return 2 * (y_pred - y_true) / np.size(y_true)
+
+
+X = np.reshape([[0, 0], [0, 1], [1, 0], [1, 1]], (4, 2, 1))
+Y = np.reshape([[0], [1], [1], [0]], (4, 1, 1))
+network = [Dense(2, 3), Tanh(), Dense(3, 1), Tanh()]
+for epoch in range(1000):
+    for x, y in zip(X, Y):
+        output = x
+        for layer in network:
+            output = layer.forward(output)
+        grad = mse_prime(y, output)
+        for layer in reversed(network):
+            grad = layer.backward(grad, 0.1)
+"""
+
+AFLAK_SPEC = """
+seed: 0
+data: {source: xor, samples: 16}
+implementation:
+  module: net.py
+  layers: [Dense(2, 3), Tanh(), Dense(3, 1), Sigmoid()]
+  loss: [mse, mse_prime]
+  per_sample: column
+"""
+
+# a module-style course: layers called as functions, parameters and their gradients in dicts,
+# samples as rows; the loss a pair of functions taking (predictions, targets)
+CALLS = """
+import numpy as np
+
+
+class Linear:
+    def __init__(self, n_in, n_out):
+        rng = np.random.default_rng(n_in * 10 + n_out)
+        self.params = {"W": rng.normal(0, 0.5, (n_in, n_out)), "b": np.full(n_out, 0.1)}
+        self.grads = {}
+
+    def __call__(self, x):
+        self.x = x
+        return x @ self.params["W"] + self.params["b"]
+
+    def backward(self, grad):
+        self.grads["W"] = self.x.T @ grad
+        self.grads["b"] = grad.sum(axis=0)
+        return grad @ self.params["W"].T
+
+
+class Tanh:
+    def __call__(self, x):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, grad):
+        return grad * (1 - self.out ** 2)
+
+
+def mse_loss(predictions, targets):
+    return float(np.mean((predictions - targets) ** 2))
+
+
+def mse_grad(predictions, targets):
+    return 2 * (predictions - targets) / predictions.size
+"""
+
+CALLS_SPEC = """
+seed: 0
+data: {source: moons, samples: 32}
+implementation:
+  module: net.py
+  layers: ["Linear(2, 5)", "Tanh()", "Linear(5, 3)", "Tanh()", "Linear(3, 1)"]
+  loss: [mse_loss, mse_grad]
+"""
+
+# a softmax layer whose backward uses its full Jacobian, per sample, with a separate
+# cross-entropy loss object (its backward returns the gradient); rows, the batch at once
+SOFTMAX = """
+import numpy as np
+
+
+class Dense:
+    def __init__(self, n_in, n_out):
+        self.W = np.random.randn(n_in, n_out) * 0.5
+        self.b = np.zeros((1, n_out)) + 0.05
+
+    def forward_propagation(self, X):
+        self.X = X
+        return X @ self.W + self.b
+
+    def backward_propagation(self, dY):
+        self.dW = self.X.T @ dY
+        self.db = dY.sum(axis=0, keepdims=True)
+        return dY @ self.W.T
+
+
+class Sigmoid:
+    def forward_propagation(self, X):
+        self.Y = 1 / (1 + np.exp(-X))
+        return self.Y
+
+    def backward_propagation(self, dY):
+        return dY * self.Y * (1 - self.Y)
+
+
+class Softmax:
+    def forward_propagation(self, X):
+        e = np.exp(X - X.max(axis=1, keepdims=True))
+        self.Y = e / e.sum(axis=1, keepdims=True)
+        return self.Y
+
+    def backward_propagation(self, dY):
+        dX = np.empty_like(dY)
+        for i, (s, g) in enumerate(zip(self.Y, dY)):
+            s = s.reshape(-1, 1)
+            jacobian = np.diagflat(s) - s @ s.T
+            dX[i] = jacobian @ g
+        return dX
+
+
+class CrossEntropy:
+    def loss(self, probs, targets):
+        return float(-np.sum(targets * np.log(probs)) / len(probs))
+
+    def derivative(self, probs, targets):
+        return -targets / probs / len(probs)
+"""
+
+SOFTMAX_SPEC = """
+seed: 0
+data: {source: blobs, classes: 3, features: 4, samples: 32}
+implementation:
+  module: net.py
+  layers: ["Dense(4, 6)", "Sigmoid()", "Dense(6, 3)", "Softmax()"]
+  loss: CrossEntropy()
+"""
+
+CASES = {
+    "nnfs": (NNFS, NNFS_SPEC),
+    "aflak": (AFLAK, AFLAK_SPEC),
+    "calls": (CALLS, CALLS_SPEC),
+    "softmax": (SOFTMAX, SOFTMAX_SPEC),
+}
+
+
+def setup(tmp_path: Path, style: str, find: str = "", replace: str = "") -> Path:
+    code, spec = CASES[style]
+    if find:
+        assert code.count(find) == 1, find
+        code = code.replace(find, replace)
+    (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
+    (tmp_path / "spec.yaml").write_text(textwrap.dedent(spec).lstrip(), encoding="utf-8")
+    return tmp_path / "spec.yaml"
+
+
+def diagnose(spec: Path) -> tuple[int, dict]:
+    result = CliRunner().invoke(main, ["diagnose", str(spec), "--format", "json"])
+    assert "internal error" not in result.output, result.output
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def errors(report: dict) -> list[dict]:
+    return [f for f in report["specs"][0]["findings"] if f["severity"] == "error"]
+
+
+def parameters(finding: dict) -> set[str]:
+    return {finding["location"]["parameter"], *finding.get("evidence", {}).get("tensors", [])}
+
+
+@pytest.mark.parametrize("style", sorted(CASES))
+def test_correct_layer_objects_are_checked_and_clean(tmp_path, style):
+    code, report = diagnose(setup(tmp_path, style))
+    assert code == 0, errors(report)
+    spec = report["specs"][0]
+    assert not [f for f in spec["findings"] if f["code"] in ("G101", "G103", "G105", "U101")]
+    about = " ".join(spec["about"])
+    assert "objects chained in order" in about
+    assert "layers[0]" in about and "arrays that move the loss" in about
+
+
+@pytest.mark.parametrize(
+    ("style", "find", "replace", "first"),
+    [
+        # the weight gradient of the output layer taken with the wrong sign
+        (
+            "nnfs",
+            "self.dweights = np.dot(self.inputs.T, dvalues)",
+            "self.dweights = -np.dot(self.inputs.T, dvalues)",
+            "layers[2].weights",
+        ),
+        # the weight update of a layer that updates itself takes the transposed product's half
+        (
+            "aflak",
+            "weights_gradient = np.dot(output_gradient, self.input.T)",
+            "weights_gradient = 0.5 * np.dot(output_gradient, self.input.T) + 0.01",
+            "layers[2].weights",
+        ),
+        # a bias gradient that forgets the samples after the first
+        (
+            "calls",
+            'self.grads["b"] = grad.sum(axis=0)',
+            'self.grads["b"] = grad[0] * len(grad)',
+            "layers[4].params['b']",
+        ),
+        # the Jacobian's outer product transposed: sᵀs, a scalar, in place of s sᵀ
+        (
+            "softmax",
+            "jacobian = np.diagflat(s) - s @ s.T",
+            "jacobian = np.diagflat(s) - s.T @ s",
+            "layers[2].W",
+        ),
+    ],
+)
+def test_a_planted_bug_is_the_first_wrong_tensor(tmp_path, style, find, replace, first):
+    code, report = diagnose(setup(tmp_path, style, find, replace))
+    assert code == 1
+    wrong = [f for f in errors(report) if f["code"] == "G101"]
+    assert wrong, errors(report)
+    named = set().union(*(parameters(f) for f in wrong))
+    assert first in named, wrong
+    assert not [f for f in report["specs"][0]["findings"] if f["code"] in ("G105", "U101")]
+
+
+@pytest.mark.parametrize(
+    ("style", "find", "replace", "below"),
+    [
+        # tanh's derivative given the output where it takes the input: every tensor below it
+        ("aflak", "return 1 - np.tanh(x) ** 2", "return 1 - x ** 2", "layers[0].weights"),
+        # the ReLU mask taken from the gradient, not the input
+        (
+            "nnfs",
+            "self.dinputs[self.inputs <= 0] = 0",
+            "self.dinputs[dvalues <= 0] = 0",
+            "layers[0].weights",
+        ),
+        # sigmoid's derivative on the pre-activation's value missing a factor
+        ("softmax", "return dY * self.Y * (1 - self.Y)", "return dY * self.Y", "layers[0].W"),
+    ],
+)
+def test_a_wrong_activation_backward_is_g101_on_the_tensors_below_it(
+    tmp_path, style, find, replace, below
+):
+    code, report = diagnose(setup(tmp_path, style, find, replace))
+    assert code == 1
+    wrong = set().union(*(parameters(f) for f in errors(report) if f["code"] == "G101"))
+    assert below in wrong
+    above = {p for p in wrong if p.startswith("layers[2]")}  # the output layer's are right
+    assert not above, above
+
+
+def test_a_bias_gradient_not_summed_over_the_samples_is_a_shape_finding(tmp_path):
+    spec = setup(
+        tmp_path,
+        "nnfs",
+        "self.dbiases = np.sum(dvalues, axis=0, keepdims=True)",
+        "self.dbiases = dvalues",
+    )
+    code, report = diagnose(spec)
+    assert code == 1
+    shaped = [f for f in errors(report) if f["code"] == "G103"]
+    assert {f["location"]["parameter"] for f in shaped} == {"layers[0].biases", "layers[2].biases"}
+
+
+def test_an_update_that_climbs_the_loss_is_g101_not_a_convention(tmp_path):
+    """The loss's gradient with its sign flipped: each layer's own update then climbs the loss.
+    Read as −Δ/lr that is −1 × every true gradient: an error, never a G105 convention."""
+    code, report = diagnose(
+        setup(tmp_path, "aflak", "2 * (y_pred - y_true)", "2 * (y_true - y_pred)")
+    )
+    assert code == 1
+    codes = {f["code"] for f in report["specs"][0]["findings"]}
+    assert "G101" in codes and "G105" not in codes
+
+
+def test_an_unquoted_flow_list_is_rejoined_and_said(tmp_path):
+    _, report = diagnose(setup(tmp_path, "aflak"))
+    about = " ".join(report["specs"][0]["about"])
+    assert "joined them again" in about and "4 calls" in about
+
+
+def test_rejoin_joins_only_what_yaml_split():
+    assert rejoin(["Dense(2", "3)", "tanh()", "Dense(3", 1, "x=2)"]) == [
+        "Dense(2, 3)",
+        "tanh()",
+        "Dense(3, 1, x=2)",
+    ]
+    assert rejoin(["Dense(2, 3)", "tanh()"]) is None  # quoted: nothing split
+    assert rejoin(["Dense(2", "3"]) is None  # never closed: left for validation to judge
+    assert rejoin(["mse", "mse_prime"]) is None
+
+
+def test_a_loss_pair_whose_arguments_nnfix_cannot_tell_apart_is_a_question(tmp_path):
+    spec = setup(tmp_path, "calls", "def mse_grad(predictions, targets):", "def mse_grad(u, v):")
+    net = tmp_path / "net.py"
+    code = net.read_text().replace("(predictions - targets) / predictions.size", "(u - v) / u.size")
+    net.write_text(code, encoding="utf-8")
+    result = CliRunner().invoke(main, ["diagnose", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert "arguments" in result.output and "Traceback" not in result.output
