@@ -337,7 +337,7 @@ def test_correct_layer_objects_are_checked_and_clean(tmp_path, style):
 
 
 @pytest.mark.parametrize(
-    ("style", "find", "replace", "first"),
+    ("style", "find", "replace", "first", "line"),
     [
         # the weight gradient of the output layer taken with the wrong sign
         (
@@ -345,13 +345,15 @@ def test_correct_layer_objects_are_checked_and_clean(tmp_path, style):
             "self.dweights = np.dot(self.inputs.T, dvalues)",
             "self.dweights = -np.dot(self.inputs.T, dvalues)",
             "layers[2].weights",
+            "self.dweights = -np.dot",
         ),
-        # the weight update of a layer that updates itself takes the transposed product's half
+        # a layer that updates itself moves its bias by half the step
         (
             "aflak",
-            "weights_gradient = np.dot(output_gradient, self.input.T)",
-            "weights_gradient = 0.5 * np.dot(output_gradient, self.input.T) + 0.01",
-            "layers[2].weights",
+            "self.bias -= learning_rate * output_gradient",
+            "self.bias -= 0.5 * learning_rate * output_gradient",
+            "layers[2].bias",
+            "self.bias -= 0.5",
         ),
         # a bias gradient that forgets the samples after the first
         (
@@ -359,51 +361,75 @@ def test_correct_layer_objects_are_checked_and_clean(tmp_path, style):
             'self.grads["b"] = grad.sum(axis=0)',
             'self.grads["b"] = grad[0] * len(grad)',
             "layers[4].params['b']",
+            'self.grads["b"] = grad[0]',
         ),
-        # the Jacobian's outer product transposed: sᵀs, a scalar, in place of s sᵀ
+        # the Jacobian's outer product transposed: sᵀs, a scalar, in place of s sᵀ; the
+        # returned dX is named where it is written
         (
             "softmax",
             "jacobian = np.diagflat(s) - s @ s.T",
             "jacobian = np.diagflat(s) - s.T @ s",
             "layers[2].W",
+            "dX[i] = jacobian @ g",
         ),
     ],
 )
-def test_a_planted_bug_is_the_first_wrong_tensor(tmp_path, style, find, replace, first):
+def test_a_planted_bug_is_the_first_wrong_tensor_at_its_line(
+    tmp_path, style, find, replace, first, line
+):
     code, report = diagnose(setup(tmp_path, style, find, replace))
     assert code == 1
     wrong = [f for f in errors(report) if f["code"] == "G101"]
     assert wrong, errors(report)
-    named = set().union(*(parameters(f) for f in wrong))
-    assert first in named, wrong
+    top = next(f for f in wrong if first in parameters(f))
+    assert top["location"]["source"]["code"].startswith(line), top["location"]
+    written = (tmp_path / "net.py").read_text().splitlines()
+    assert written[top["location"]["source"]["line"] - 1].strip().startswith(line)
     assert not [f for f in report["specs"][0]["findings"] if f["code"] in ("G105", "U101")]
 
 
 @pytest.mark.parametrize(
-    ("style", "find", "replace", "below"),
+    ("style", "find", "replace", "below", "line"),
     [
-        # tanh's derivative given the output where it takes the input: every tensor below it
-        ("aflak", "return 1 - np.tanh(x) ** 2", "return 1 - x ** 2", "layers[0].weights"),
+        # tanh's derivative given the output where it takes the input: every tensor below it;
+        # the layer's backward calls it
+        (
+            "aflak",
+            "return 1 - np.tanh(x) ** 2",
+            "return 1 - x ** 2",
+            "layers[0].weights",
+            "return np.multiply(output_gradient, self.activation_prime",
+        ),
         # the ReLU mask taken from the gradient, not the input
         (
             "nnfs",
             "self.dinputs[self.inputs <= 0] = 0",
             "self.dinputs[dvalues <= 0] = 0",
             "layers[0].weights",
+            "self.dinputs[dvalues <= 0] = 0",
         ),
-        # sigmoid's derivative on the pre-activation's value missing a factor
-        ("softmax", "return dY * self.Y * (1 - self.Y)", "return dY * self.Y", "layers[0].W"),
+        # sigmoid's derivative missing a factor
+        (
+            "softmax",
+            "return dY * self.Y * (1 - self.Y)",
+            "return dY * self.Y",
+            "layers[0].W",
+            "return dY * self.Y",
+        ),
     ],
 )
 def test_a_wrong_activation_backward_is_g101_on_the_tensors_below_it(
-    tmp_path, style, find, replace, below
+    tmp_path, style, find, replace, below, line
 ):
     code, report = diagnose(setup(tmp_path, style, find, replace))
     assert code == 1
-    wrong = set().union(*(parameters(f) for f in errors(report) if f["code"] == "G101"))
+    found = [f for f in errors(report) if f["code"] == "G101"]
+    wrong = set().union(*(parameters(f) for f in found))
     assert below in wrong
     above = {p for p in wrong if p.startswith("layers[2]")}  # the output layer's are right
     assert not above, above
+    sources = {f["location"]["source"]["code"] for f in found if f["location"].get("source")}
+    assert sources and all(s.startswith(line) for s in sources), sources
 
 
 def test_a_bias_gradient_not_summed_over_the_samples_is_a_shape_finding(tmp_path):

@@ -23,12 +23,13 @@ from nnfix.diagnose.rules.gradients import (
     unreliable,
 )
 from nnfix.diagnose.rules.rule import USER_CODE, Check
-from nnfix.diagnose.rules.usercode import U101, _climbs, user_error
+from nnfix.diagnose.rules.usercode import U101, _climbs, source, user_error
 from nnfix.run.prepare import seeds
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import LossSpec
 from nnfix.usercode.build import load_guarded
 from nnfix.usercode.chain import LR
+from nnfix.usercode.chainparts import culprit, judge
 from nnfix.usercode.loader import add_import_roots
 from nnfix.usercode.model import SetupError
 from nnfix.usercode.own import SAMPLES, OwnNet
@@ -150,13 +151,40 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         path_of=lambda layer: path,
         what="your backward",
     )
+    c = read.c
     if grads.from_update and read.convention is not None and read.c < 0:  # no convention (§3.5)
         judged = _climbs(judged, read, layer_of, path, LR)
+        c = 1.0  # the update is the bug: nothing carries a convention
+    if net.chain is not None:
+        _point_chain(net, judged, c)
     if ctx.spec.loss is None:  # their own loss: no spec key to change for a convention
         for f in judged:
             if f.code == "G105" and f.fix is not None:
                 f.fix = Fix(f.fix.description.split(":")[0])
     return found + judged + budget_finding(result) + unreliable(result)
+
+
+def _point_chain(net: OwnNet, judged: list[Finding], c: float) -> None:
+    """Each G101 of a layer chain at the line of theirs where it goes wrong: the part nearest
+    it (its own layer, a layer above, the loss's gradient) whose gradient is wrong alone."""
+    assert net.chain is not None
+    wrong = judge(net.chain, net.tensors, c)
+    by_name = {p.slot.name: p for p in net.tensors}
+    for finding in judged:
+        name = finding.location.parameter
+        if finding.code != "G101" or name not in by_name:
+            continue
+        found = culprit(wrong, by_name[name], len(net.chain.objects))
+        if found is None or found.place is None:
+            continue
+        place = found.place
+        finding.location.source = source(place, place.col or 1, found.code)
+        finding.message += f"; it goes wrong at {place.file.name}:{place.line}: {found.says}"
+        finding.evidence["culprit"] = {
+            "file": place.file.name,
+            "line": place.line,
+            "says": found.says,
+        }
 
 
 def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):

@@ -338,7 +338,7 @@ class LayerChain:
         self,
         tensors: list[Param],
         kept: list,
-        before: list[dict[str, tuple[int, Array]]],
+        before: list[State],
         rates: dict[int, float | None],
     ) -> Gradients:
         """The gradients: −Δ / the step size of each parameter their backward moved, the arrays
@@ -504,12 +504,17 @@ def _loss_args(fn: Callable, output: Array, y: Any, arguments: dict, role: str):
 # --- what a call kept on its object -------------------------------------------------------
 
 
-def _state(obj: Any) -> dict[str, tuple[int, Array]]:
-    """Each float array on `obj` by path: its identity and a copy of its values."""
-    return {r.path: (id(r.get()), r.get().copy()) for r in walk(obj, "", ranks=RANKS)}
+State = dict[str, tuple[int, Array, Array]]
 
 
-def _changed(obj: Any, before: dict[str, tuple[int, Array]], name: str) -> list[Ref]:
+def _state(obj: Any) -> State:
+    """Each float array on `obj` by path: its identity, a copy of its values, and the array
+    itself, held so that no new array takes its identity while the state lives (a call that
+    sets an equal array in a freed one's place would otherwise look unchanged)."""
+    return {r.path: (id(r.get()), r.get().copy(), r.get()) for r in walk(obj, "", ranks=RANKS)}
+
+
+def _changed(obj: Any, before: State, name: str) -> list[Ref]:
     """The arrays on `obj` a call set or changed (named from `name`)."""
     out = []
     for r in walk(obj, name, ranks=RANKS):
@@ -524,7 +529,7 @@ def _changed(obj: Any, before: dict[str, tuple[int, Array]], name: str) -> list[
 
 def _stored(
     obj: Any,
-    before: dict[str, tuple[int, Array]],
+    before: State,
     avoid: Any,
     shape: tuple[int, ...] | None = None,
     words: tuple[str, ...] = (),
@@ -532,6 +537,18 @@ def _stored(
     """The array a call left on `obj` as its result (a forward's `self.output`, a backward's
     `self.dinputs`): set or changed by it, not the array it was given, of `shape` where given;
     one whose name holds one of `words` first, else the last one set."""
+    ref = stored_ref(obj, before, avoid, shape, words)
+    return None if ref is None else ref.get()
+
+
+def stored_ref(
+    obj: Any,
+    before: State,
+    avoid: Any,
+    shape: tuple[int, ...] | None = None,
+    words: tuple[str, ...] = (),
+) -> Ref | None:
+    """Where `_stored` finds it: its path on `obj` (`.dinputs`)."""
     found = [
         r
         for r in _changed(obj, before, "")
@@ -542,7 +559,7 @@ def _stored(
     if not found:
         return None
     named = [r for r in found if any(_says(r.leaf.lower(), w) for w in words)]
-    return (named or found)[-1].get()
+    return (named or found)[-1]
 
 
 def _says(leaf: str, word: str) -> bool:

@@ -1,0 +1,291 @@
+"""Each part of a layer chain judged alone, with right inputs (SPEC §3.6): the loss's gradient
+against the derivative of their own loss, and each layer's backward against the derivative of
+its own forward — dL/d(input) and its parameters' gradients, for a random gradient from above,
+along random directions. The part nearest a wrong tensor (from it towards the output) that is
+wrong is where that tensor goes wrong, and its line of their code the one a finding names."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nnfix.usercode import sandbox
+from nnfix.usercode.chain import (
+    LR,
+    _args,
+    _float_array,
+    _layer_of,
+    _put_back,
+    _state,
+    stored_ref,
+)
+from nnfix.usercode.grads import Param
+from nnfix.usercode.loader import Place, place_of
+from nnfix.usercode.model import SetupError
+
+if TYPE_CHECKING:
+    from nnfix.usercode.chain import LayerChain
+
+Array = np.ndarray
+DIRECTIONS = 4  # random directions each part is judged along
+TOLERANCE = 1e-4  # relative, in float64 (their code in float32: FLOAT32)
+FLOAT32 = 3e-2
+
+
+@dataclass
+class Wrong:
+    """A part of the chain whose own gradient is wrong, and the line of theirs that makes it."""
+
+    part: tuple  # ("loss",) | (i, "input") | (i, parameter name)
+    says: str
+    place: Place | None = None
+    code: str = ""
+
+
+def judge(chain: LayerChain, tensors: list[Param], c: float = 1.0) -> dict[tuple, Wrong]:
+    """The parts of the chain that are wrong alone, on the batch (or its first sample): not
+    the true gradient, nor `c` × it (the constant the whole check read as a convention)."""
+    net = chain.net
+    kept = [(p.ref, p.ref.get(), p.ref.get().copy()) for p in tensors]
+    for p in tensors:  # float64 while judged, their arrays put back after
+        p.ref.set(np.array(p.ref.get(), dtype=np.float64))
+    wrong: dict[tuple, Wrong] = {}
+    rng = np.random.default_rng(11)
+    try:
+        if net.sample_form is None:
+            out, _ = net.forward()
+            y = net.y_given(out)
+        else:
+            net.forward()
+            values = net._sample_values(0)
+            out = chain.forward(values["X"])
+            y = values["Y"]
+        inputs = list(chain.inputs)
+        found = _loss(chain, out, y, rng, c)
+        if found is not None:
+            wrong[found.part] = found
+        for i in range(len(chain.objects)):
+            for found in _layer(chain, i, inputs[i], tensors, rng, c):
+                wrong[found.part] = found
+    except (sandbox.UserCallError, SetupError):
+        return {}  # what the whole chain could not do is the global check's to say
+    finally:
+        _put_back(kept)
+    return wrong
+
+
+def culprit(wrong: dict[tuple, Wrong], p: Param, depth: int) -> Wrong | None:
+    """Where `p`'s gradient first goes wrong: its own layer's gradient of it, then each layer
+    above passing dL/d(input) down, then the loss's gradient."""
+    layer = _layer_of(p)
+    order = [(layer, p.slot.name), *((k, "input") for k in range(layer + 1, depth)), ("loss",)]
+    return next((wrong[part] for part in order if part in wrong), None)
+
+
+def _loss(chain: LayerChain, out: Array, y: Any, rng, c: float) -> Wrong | None:
+    theirs = chain._prime(out, y)  # finds the method, once
+    if chain.prime_fn is not None:
+        fn: Callable = chain.prime_fn
+        target: str | None = None
+        name = getattr(fn, "__name__", "loss_prime")
+    else:
+        obj = chain.loss_obj
+        assert chain.prime_method is not None
+        fn = getattr(obj, chain.prime_method)
+        before = _state(obj)
+        value = chain._call_loss(f"loss.{chain.prime_method}", fn, out, y)
+        ref = None if _returned(value, out) else stored_ref(obj, before, out, np.shape(out))
+        target = None if ref is None else ref.path
+        name = f"{type(obj).__name__}.{chain.prime_method}"
+    base = np.asarray(out, dtype=np.float64)
+
+    def loss(o: Array) -> float:
+        value = chain.value(o, y)
+        return float("nan") if value is None else value
+
+    verdict = _compare(loss, base, np.asarray(theirs, dtype=np.float64), rng, _tol(out), c)
+    if verdict is None:
+        return None
+    says = _phrase(verdict, "the derivative of your loss", "gives", "is not")
+    return _at(("loss",), fn, target, f"{name} {says}")
+
+
+def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: float) -> list[Wrong]:
+    obj = chain.objects[i]
+    forward = chain.forwards[i]
+    if forward is None:
+        return []
+    run = chain._run_forward
+
+    def f(a: Any) -> Array:
+        return np.asarray(run(i, obj, forward, a), dtype=np.float64)
+
+    out = f(x)
+    g = rng.standard_normal(out.shape)
+    method = chain._backward_method(i, obj)
+    fn = getattr(obj, method.name)
+    mine = [p for p in tensors if _layer_of(p) == i]
+    kept = [(p.ref, p.ref.get(), p.ref.get().copy()) for p in mine]
+    f(x)  # its caches, as the backward reads them
+    before = [_state(o) if k == i else {} for k, o in enumerate(chain.objects)]
+    snap = before[i]
+    value = sandbox.call(
+        f"layers[{i}].{method.name}", fn, *_args(fn, g, chain.impl.arguments, (method.lr, LR))
+    )
+    rates = {i: LR if method.lr else chain.impl.update_lr}
+    ref = None if _returned(value, x) else stored_ref(obj, snap, x, np.shape(x), ("d", "grad"))
+    dx = value if _returned(value, x) else (None if ref is None else ref.get())
+    dx = None if dx is None else np.array(dx, dtype=np.float64)
+    grads = chain._read(mine, kept, before, rates)  # puts their parameters back
+    found: list[Wrong] = []
+    name = f"{type(obj).__name__}.{method.name}"
+    tol = _tol(out)
+    if dx is not None and _float_array(np.asarray(x)) and i > 0:
+        base = np.asarray(x, dtype=np.float64)
+        verdict = _compare(lambda a: float(np.sum(g * f(a))), base, dx, rng, tol, c)
+        if verdict is not None:
+            target = None if ref is None else ref.path
+            says = _phrase(verdict, "dL/d(its input)", "returns", "returns a wrong")
+            found.append(_at((i, "input"), fn, target, f"{name} {says}"))
+    for p in mine:
+        theirs = grads.arrays.get(p.slot.name)
+        if theirs is None:
+            continue
+        array = p.ref.get()
+        base = np.array(array, dtype=np.float64)
+
+        def moved(w: Array, array: Array = array) -> float:
+            saved = array.copy()
+            array[...] = w
+            try:
+                return float(np.sum(g * f(x)))
+            finally:
+                array[...] = saved
+
+        theirs = np.asarray(theirs, dtype=np.float64)
+        if theirs.size == base.size:  # read in rows layout: a bias (n,) as (1, n)
+            theirs = theirs.reshape(base.shape)
+        verdict = _compare(moved, base, theirs, rng, tol, c)
+        if verdict is None:
+            continue
+        rel = grads.paths.get(p.slot.name, "")
+        if rel == p.ref.path:  # read off the update of it
+            what = _phrase(verdict, "−lr × its gradient", f"moves {p.slot.name} by", "")
+            if verdict == WRONG:
+                what = f"moves {p.slot.name} by other than −lr × its gradient"
+        else:
+            what = _phrase(verdict, f"the gradient of {p.slot.name}", "gives", "gives a wrong")
+        target = rel.split("]", 1)[1] if rel.startswith("layers[") else rel
+        found.append(_at((i, p.slot.name), fn, target, f"{name} {what}"))
+    return found
+
+
+WRONG = "wrong"
+
+
+def _phrase(verdict: str, what: str, verb: str, wrong: str) -> str:
+    """`gives -1 × the derivative of your loss`, or `is not the derivative of your loss`."""
+    return f"{wrong} {what}" if verdict == WRONG else f"{verb} {verdict} {what}"
+
+
+def _returned(value: Any, like: Any) -> bool:
+    return _float_array(value) and np.shape(value) == np.shape(like)
+
+
+def _tol(out: Any) -> float:
+    return FLOAT32 if getattr(out, "dtype", None) == np.float32 else TOLERANCE
+
+
+def _compare(
+    phi: Callable[[Array], float], at: Array, theirs: Array, rng, tol: float, c: float = 1.0
+) -> str | None:
+    """None where `theirs` is the gradient of `phi` at `at`, or `c` × it (the convention the
+    check read); else how it differs ("-1 ×", "wrong")."""
+    if theirs.shape != at.shape or not np.all(np.isfinite(theirs)):
+        return None  # a shape or a non-finite value is the global check's to report
+    h = 1e-6 * max(1.0, float(np.max(np.abs(at))) if at.size else 1.0)
+    numeric, given = [], []
+    for _ in range(DIRECTIONS):
+        v = rng.standard_normal(at.shape)
+        numeric.append((phi(at + h * v) - phi(at - h * v)) / (2 * h))
+        given.append(float(np.sum(v * theirs)))
+    n, t = np.array(numeric), np.array(given)
+    if not np.all(np.isfinite(n)):
+        return None
+    floor = 1e-8 * (1.0 + abs(phi(at)))
+    scale = float(max(np.max(np.abs(n)), np.max(np.abs(t)))) + floor / tol
+    if any(float(np.max(np.abs(t - k * n))) <= tol * scale * max(1.0, abs(k)) for k in (1.0, c)):
+        return None
+    fit = float(n @ t / (n @ n)) if float(n @ n) > 0 else 0.0
+    if float(np.max(np.abs(t - fit * n))) <= tol * scale:
+        return f"{fit:.3g} ×"
+    return WRONG
+
+
+def _at(part: tuple, fn: Callable, target: str | None, says: str) -> Wrong:
+    """The part's finding with the line of `fn` that makes it: the assignment to `target`
+    (`.dinputs`, `.bias`, `.grads['b']` on the object), or its last `return`."""
+    found = Wrong(part, says)
+    line = _line(fn, target)
+    if line is not None:
+        found.place, found.code = line
+    return found
+
+
+def _line(fn: Callable, target: str | None) -> tuple[Place, str] | None:
+    raw = inspect.unwrap(getattr(fn, "__func__", fn))
+    code = getattr(raw, "__code__", None)
+    if code is None:
+        return None
+    try:
+        lines, start = inspect.getsourcelines(raw)
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    node = tree.body[0] if tree.body else None
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return None
+    first = node.args.args[0].arg if node.args.args else "self"
+    if target is None:
+        returns = [s for s in ast.walk(node) if isinstance(s, ast.Return) and s.value is not None]
+        if not returns:
+            return None
+        ret = max(returns, key=lambda s: s.lineno)
+        last: ast.stmt = ret
+        if isinstance(ret.value, ast.Name):  # `return dX`: the statement that wrote it last
+            last = _writes(node, ret.value.id, before=ret.lineno) or ret
+    else:
+        found = _writes(node, first + target)
+        if found is None:
+            return None
+        last = found
+    number = start + last.lineno - 1
+    place = place_of(code.co_filename, number)
+    if place is None:
+        return None
+    text = lines[last.lineno - 1]
+    col = len(text) - len(text.lstrip()) + 1
+    return Place(place.file, place.line, place.cell, col), text.strip()
+
+
+def _writes(fn: ast.AST, path: str, before: int | None = None) -> ast.stmt | None:
+    """The last assignment in `fn` (before line `before`) that writes `path` or an item of it."""
+    hits = []
+    for stmt in ast.walk(fn):
+        if isinstance(stmt, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            if any(_names(t, path) for t in targets) and (before is None or stmt.lineno < before):
+                hits.append(stmt)
+    return max(hits, key=lambda s: s.lineno) if hits else None
+
+
+def _names(node: ast.expr, path: str) -> bool:
+    """Does an assignment's target write `path` (`self.dinputs`), or an item of it?"""
+    written = ast.unparse(node).replace('"', "'")
+    return written == path or written.startswith((path + "[", path + "."))
