@@ -443,6 +443,29 @@ def test_a_bias_gradient_not_summed_over_the_samples_is_a_shape_finding(tmp_path
     assert code == 1
     shaped = [f for f in errors(report) if f["code"] == "G103"]
     assert {f["location"]["parameter"] for f in shaped} == {"layers[0].biases", "layers[2].biases"}
+    assert all(f["location"]["source"]["code"] == "self.dbiases = dvalues" for f in shaped)
+
+
+def test_a_loss_gradient_off_by_a_constant_is_a_convention_not_an_error(tmp_path):
+    """mse_prime without its 2: every gradient is ½ × the true one — the convention G105
+    (a warning), never a G101."""
+    code, report = diagnose(
+        setup(tmp_path, "aflak", "return 2 * (y_pred - y_true)", "return (y_pred - y_true)")
+    )
+    codes = {f["code"] for f in report["specs"][0]["findings"]}
+    assert code == 0 and "G105" in codes and "G101" not in codes, codes
+
+
+def test_a_backward_whose_second_argument_nnfix_cannot_give_is_a_question(tmp_path):
+    spec = setup(
+        tmp_path,
+        "calls",
+        "    def backward(self, grad):\n        self.grads",
+        "    def backward(self, grad, cache):\n        self.grads",
+    )
+    result = CliRunner().invoke(main, ["diagnose", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert "layers" in result.output and "Traceback" not in result.output
 
 
 def test_an_update_that_climbs_the_loss_is_g101_not_a_convention(tmp_path):

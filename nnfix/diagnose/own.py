@@ -29,7 +29,7 @@ from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import LossSpec
 from nnfix.usercode.build import load_guarded
 from nnfix.usercode.chain import LR
-from nnfix.usercode.chainparts import culprit, judge
+from nnfix.usercode.chainparts import culprit, gradient_line, judge
 from nnfix.usercode.loader import add_import_roots
 from nnfix.usercode.model import SetupError
 from nnfix.usercode.own import SAMPLES, OwnNet
@@ -131,6 +131,8 @@ def own_network(ctx: OwnContext) -> list[Finding]:
                     fix=Fix("find where your backward divides by zero or overflows"),
                 )
             )
+    if net.chain is not None:
+        _point_shapes(net, found, grads.paths)
     checked = [
         p
         for p in net.tensors
@@ -168,23 +170,46 @@ def _point_chain(net: OwnNet, judged: list[Finding], c: float) -> None:
     """Each G101 of a layer chain at the line of theirs where it goes wrong: the part nearest
     it (its own layer, a layer above, the loss's gradient) whose gradient is wrong alone."""
     assert net.chain is not None
-    wrong = judge(net.chain, net.tensors, c)
+    parts = judge(net.chain, net.tensors, c)
     by_name = {p.slot.name: p for p in net.tensors}
+    wrong = {n for f in judged if f.code == "G101" for n in _named(f)}
+    right = [p for p in net.tensors if p.slot.name not in wrong]
     for finding in judged:
         name = finding.location.parameter
         if finding.code != "G101" or name not in by_name:
             continue
-        found = culprit(wrong, by_name[name], len(net.chain.objects))
+        found = culprit(parts, by_name[name], len(net.chain.objects), right)
         if found is None or found.place is None:
             continue
         place = found.place
         finding.location.source = source(place, place.col or 1, found.code)
         finding.message += f"; it goes wrong at {place.file.name}:{place.line}: {found.says}"
+        finding.fix = Fix(f"correct {place.file.name}:{place.line}: {found.says}")
         finding.evidence["culprit"] = {
             "file": place.file.name,
             "line": place.line,
             "says": found.says,
         }
+
+
+def _named(finding: Finding) -> list[str]:
+    """The tensors a finding is about: its parameter, and those its evidence lists."""
+    tensors = finding.evidence.get("tensors")
+    more = [str(t) for t in tensors] if isinstance(tensors, list) else []
+    return [n for n in [finding.location.parameter, *more] if n]
+
+
+def _point_shapes(net: OwnNet, found: list[Finding], paths: dict[str, str]) -> None:
+    """Each G103 of a layer chain at the line of the layer's backward that writes it."""
+    assert net.chain is not None
+    for finding in found:
+        name = finding.location.parameter
+        if finding.code != "G103" or name not in paths:
+            continue
+        line = gradient_line(net.chain, paths[name])
+        if line is not None:
+            place, code = line
+            finding.location.source = source(place, place.col or 1, code)
 
 
 def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):

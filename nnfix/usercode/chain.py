@@ -44,6 +44,7 @@ NEVER = re.compile(
     r"write|read|copy|clone|set_|add|remove|regulari"
 )
 LEARNING_RATE = re.compile(r"^(lr|eta|alpha|learning_?rate|learningrate|rate|step_?size|lrate)$")
+RATE_WORDS = re.compile(r"lr|rate|eta|alpha|step|learn")  # a second required argument's name
 OUTPUT_WORDS = re.compile(r"pred|hat|out|prob|score|activation")
 TARGET_WORDS = re.compile(r"true|target|label|actual|expect|real|gold|desired|^y")
 
@@ -329,9 +330,13 @@ class LayerChain:
             if how is not None:
                 self.backwards[i] = Method(method, how)
                 return self.backwards[i]  # type: ignore[return-value]
+        named = next(iter(_candidates(obj, BACKWARD, ("back", "bprop", "grad"))), None)
+        extra = [p.name for p in (parameters(getattr(obj, named)) or [])[1:]] if named else []
         raise SetupError(
-            f"{self.texts[i]} has no backward method nnfix can call with the gradient above it",
+            f"{self.texts[i]} has no backward method nnfix can call with the gradient above it"
+            + (f" ({named} also takes {', '.join(extra)})" if extra else ""),
             "layers",
+            hint=f"arguments: {{{extra[0]}: <a value>}}" if extra else None,
         )
 
     def _read(
@@ -427,7 +432,8 @@ def _how(fn: Callable, arguments: dict, lr: bool, count: int = 1) -> str | None:
     required = [p for p in params if p.default is p.empty and p.name not in arguments]
     rate = next((p.name for p in params[count:] if LEARNING_RATE.match(p.name.lower())), None)
     if lr and rate is None and len(required) == count + 1:
-        rate = required[count].name  # backward(grad, x): the second is the step size
+        second = required[count].name  # backward(grad, learningRate): the step size by its name
+        rate = second if RATE_WORDS.search(second.lower()) else None
     rest = [p for p in required[count:] if p.name != rate]
     if len(required) < count and len([p for p in params if p.name not in arguments]) < count:
         return None

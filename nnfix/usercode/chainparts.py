@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,9 +26,9 @@ from nnfix.usercode.chain import (
     _state,
     stored_ref,
 )
-from nnfix.usercode.grads import Param
+from nnfix.usercode.grads import Param, stem
 from nnfix.usercode.loader import Place, place_of
-from nnfix.usercode.model import SetupError
+from nnfix.usercode.model import SetupError, seed_numpy
 
 if TYPE_CHECKING:
     from nnfix.usercode.chain import LayerChain
@@ -39,23 +40,25 @@ FLOAT32 = 3e-2
 
 
 @dataclass
-class Wrong:
-    """A part of the chain whose own gradient is wrong, and the line of theirs that makes it."""
+class Part:
+    """A part of the chain judged alone — the loss's gradient, a layer's dL/d(input), a layer's
+    gradient of one parameter — and the line of theirs that makes it."""
 
     part: tuple  # ("loss",) | (i, "input") | (i, parameter name)
+    verdict: str | None  # None: right (or c × right); "-1 ×": a constant; WRONG: its pattern
     says: str
     place: Place | None = None
     code: str = ""
 
 
-def judge(chain: LayerChain, tensors: list[Param], c: float = 1.0) -> dict[tuple, Wrong]:
-    """The parts of the chain that are wrong alone, on the batch (or its first sample): not
-    the true gradient, nor `c` × it (the constant the whole check read as a convention)."""
+def judge(chain: LayerChain, tensors: list[Param], c: float = 1.0) -> dict[tuple, Part]:
+    """Every part of the chain judged alone, on the batch (or its first sample): right where it
+    is the true gradient or `c` × it (the constant the whole check read as a convention)."""
     net = chain.net
     kept = [(p.ref, p.ref.get(), p.ref.get().copy()) for p in tensors]
     for p in tensors:  # float64 while judged, their arrays put back after
         p.ref.set(np.array(p.ref.get(), dtype=np.float64))
-    wrong: dict[tuple, Wrong] = {}
+    parts: dict[tuple, Part] = {}
     rng = np.random.default_rng(11)
     try:
         if net.sample_form is None:
@@ -68,27 +71,63 @@ def judge(chain: LayerChain, tensors: list[Param], c: float = 1.0) -> dict[tuple
             y = values["Y"]
         inputs = list(chain.inputs)
         found = _loss(chain, out, y, rng, c)
-        if found is not None:
-            wrong[found.part] = found
+        parts[found.part] = found
         for i in range(len(chain.objects)):
             for found in _layer(chain, i, inputs[i], tensors, rng, c):
-                wrong[found.part] = found
+                parts[found.part] = found
     except (sandbox.UserCallError, SetupError):
         return {}  # what the whole chain could not do is the global check's to say
     finally:
         _put_back(kept)
-    return wrong
+    return parts
 
 
-def culprit(wrong: dict[tuple, Wrong], p: Param, depth: int) -> Wrong | None:
-    """Where `p`'s gradient first goes wrong: its own layer's gradient of it, then each layer
-    above passing dL/d(input) down, then the loss's gradient."""
+def _path(p: Param, depth: int) -> list[tuple]:
+    """The parts `p`'s gradient goes through, nearest first: its own layer's gradient of it,
+    each layer above passing dL/d(input) down, the loss's gradient."""
     layer = _layer_of(p)
-    order = [(layer, p.slot.name), *((k, "input") for k in range(layer + 1, depth)), ("loss",)]
-    return next((wrong[part] for part in order if part in wrong), None)
+    return [(layer, p.slot.name), *((k, "input") for k in range(layer + 1, depth)), ("loss",)]
 
 
-def _loss(chain: LayerChain, out: Array, y: Any, rng, c: float) -> Wrong | None:
+def culprit(parts: dict[tuple, Part], p: Param, depth: int, right: list[Param]) -> Part | None:
+    """Where `p`'s gradient goes wrong: the nearest part on its path wrong in its pattern; else
+    — only constants on it — the nearest one no right tensor goes through that carries a
+    constant, else the nearest such part (its own gradient: the constant the right tensors
+    carry it lacks, as a `/ m` left off dW where db has it)."""
+    path = [part for part in _path(p, depth) if part in parts]
+    pattern = [part for part in path if parts[part].verdict == WRONG]
+    if pattern:
+        return parts[pattern[0]]
+    shared = {part for q in right for part in _path(q, depth)}
+    alone = [part for part in path if part not in shared]
+    scaled = [part for part in alone if parts[part].verdict is not None]
+    if scaled:
+        return parts[scaled[0]]
+    return parts[alone[0]] if alone else None
+
+
+def gradient_line(chain: LayerChain, path: str) -> tuple[Place, str] | None:
+    """The line of a layer's backward that writes the gradient found at `path`
+    (`layers[0].dbiases`, or the parameter itself where the backward updates it)."""
+    i = _layer_index(path)
+    if i is None or chain.backwards[i] is None:
+        return None
+    method = chain.backwards[i]
+    assert method is not None
+    fn = getattr(chain.objects[i], method.name)
+    return _line(fn, path.split("]", 1)[1])
+
+
+def _layer_index(path: str) -> int | None:
+    if not path.startswith("layers["):
+        return None
+    try:
+        return int(path[len("layers[") : path.index("]")])
+    except ValueError:
+        return None
+
+
+def _loss(chain: LayerChain, out: Array, y: Any, rng, c: float) -> Part:
     theirs = chain._prime(out, y)  # finds the method, once
     if chain.prime_fn is not None:
         fn: Callable = chain.prime_fn
@@ -110,13 +149,11 @@ def _loss(chain: LayerChain, out: Array, y: Any, rng, c: float) -> Wrong | None:
         return float("nan") if value is None else value
 
     verdict = _compare(loss, base, np.asarray(theirs, dtype=np.float64), rng, _tol(out), c)
-    if verdict is None:
-        return None
     says = _phrase(verdict, "the derivative of your loss", "gives", "is not")
-    return _at(("loss",), fn, target, f"{name} {says}")
+    return _at(("loss",), verdict, fn, target, f"{name} {says}")
 
 
-def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: float) -> list[Wrong]:
+def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: float) -> list[Part]:
     obj = chain.objects[i]
     forward = chain.forwards[i]
     if forward is None:
@@ -124,6 +161,7 @@ def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: floa
     run = chain._run_forward
 
     def f(a: Any) -> Array:
+        seed_numpy(chain.net.seed)  # a dropout mask is the same mask at every evaluation
         return np.asarray(run(i, obj, forward, a), dtype=np.float64)
 
     out = f(x)
@@ -143,16 +181,15 @@ def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: floa
     dx = value if _returned(value, x) else (None if ref is None else ref.get())
     dx = None if dx is None else np.array(dx, dtype=np.float64)
     grads = chain._read(mine, kept, before, rates)  # puts their parameters back
-    found: list[Wrong] = []
+    found: list[Part] = []
     name = f"{type(obj).__name__}.{method.name}"
     tol = _tol(out)
     if dx is not None and _float_array(np.asarray(x)) and i > 0:
         base = np.asarray(x, dtype=np.float64)
         verdict = _compare(lambda a: float(np.sum(g * f(a))), base, dx, rng, tol, c)
-        if verdict is not None:
-            target = None if ref is None else ref.path
-            says = _phrase(verdict, "dL/d(its input)", "returns", "returns a wrong")
-            found.append(_at((i, "input"), fn, target, f"{name} {says}"))
+        target = None if ref is None else ref.path
+        says = _phrase(verdict, "dL/d(its input)", "returns", "returns a wrong")
+        found.append(_at((i, "input"), verdict, fn, target, f"{name} {says}"))
     for p in mine:
         theirs = grads.arrays.get(p.slot.name)
         if theirs is None:
@@ -172,8 +209,6 @@ def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: floa
         if theirs.size == base.size:  # read in rows layout: a bias (n,) as (1, n)
             theirs = theirs.reshape(base.shape)
         verdict = _compare(moved, base, theirs, rng, tol, c)
-        if verdict is None:
-            continue
         rel = grads.paths.get(p.slot.name, "")
         if rel == p.ref.path:  # read off the update of it
             what = _phrase(verdict, "−lr × its gradient", f"moves {p.slot.name} by", "")
@@ -182,15 +217,18 @@ def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: floa
         else:
             what = _phrase(verdict, f"the gradient of {p.slot.name}", "gives", "gives a wrong")
         target = rel.split("]", 1)[1] if rel.startswith("layers[") else rel
-        found.append(_at((i, p.slot.name), fn, target, f"{name} {what}"))
+        found.append(_at((i, p.slot.name), verdict, fn, target, f"{name} {what}"))
     return found
 
 
 WRONG = "wrong"
 
 
-def _phrase(verdict: str, what: str, verb: str, wrong: str) -> str:
-    """`gives -1 × the derivative of your loss`, or `is not the derivative of your loss`."""
+def _phrase(verdict: str | None, what: str, verb: str, wrong: str) -> str:
+    """`gives -1 × the derivative of your loss`, `is not the derivative of your loss`, or (a
+    part right alone, where a constant the others carry is missing) `gives … without it`."""
+    if verdict is None:
+        return f"{verb} {what} without the constant the gradients beside it carry"
     return f"{wrong} {what}" if verdict == WRONG else f"{verb} {verdict} {what}"
 
 
@@ -228,10 +266,10 @@ def _compare(
     return WRONG
 
 
-def _at(part: tuple, fn: Callable, target: str | None, says: str) -> Wrong:
-    """The part's finding with the line of `fn` that makes it: the assignment to `target`
-    (`.dinputs`, `.bias`, `.grads['b']` on the object), or its last `return`."""
-    found = Wrong(part, says)
+def _at(part: tuple, verdict: str | None, fn: Callable, target: str | None, says: str) -> Part:
+    """The part with the line of `fn` that makes it: the assignment to `target` (`.dinputs`,
+    `.bias`, `.grads['b']` on the object), or its last `return`."""
+    found = Part(part, verdict, says)
     line = _line(fn, target)
     if line is not None:
         found.place, found.code = line
@@ -252,19 +290,20 @@ def _line(fn: Callable, target: str | None) -> tuple[Place, str] | None:
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return None
     first = node.args.args[0].arg if node.args.args else "self"
+    last: ast.stmt | None
     if target is None:
         returns = [s for s in ast.walk(node) if isinstance(s, ast.Return) and s.value is not None]
         if not returns:
             return None
         ret = max(returns, key=lambda s: s.lineno)
-        last: ast.stmt = ret
-        if isinstance(ret.value, ast.Name):  # `return dX`: the statement that wrote it last
-            last = _writes(node, ret.value.id, before=ret.lineno) or ret
+        last, value = ret, ret.value
     else:
-        found = _writes(node, first + target)
-        if found is None:
+        last, value = _writes(node, first + target)
+        if last is None:
             return None
-        last = found
+    if isinstance(value, ast.Name) and (target is None or _same(value.id, target)):
+        computed, _ = _writes(node, value.id, before=last.lineno)  # `return dX`, `self.dW = dW`:
+        last = computed or last  # where it was computed (not `self.dW = db`: the swap is here)
     number = start + last.lineno - 1
     place = place_of(code.co_filename, number)
     if place is None:
@@ -274,15 +313,39 @@ def _line(fn: Callable, target: str | None) -> tuple[Place, str] | None:
     return Place(place.file, place.line, place.cell, col), text.strip()
 
 
-def _writes(fn: ast.AST, path: str, before: int | None = None) -> ast.stmt | None:
-    """The last assignment in `fn` (before line `before`) that writes `path` or an item of it."""
-    hits = []
+def _writes(
+    fn: ast.AST, path: str, before: int | None = None
+) -> tuple[ast.stmt | None, ast.expr | None]:
+    """The last assignment in `fn` (before line `before`) that writes `path` or an item of it,
+    and the expression it writes there (`dW` of `self.dW, self.db = dW, db`; None for `+=`)."""
+    hits: list[tuple[ast.stmt, ast.expr | None]] = []
     for stmt in ast.walk(fn):
-        if isinstance(stmt, ast.Assign | ast.AugAssign | ast.AnnAssign):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            if any(_names(t, path) for t in targets) and (before is None or stmt.lineno < before):
-                hits.append(stmt)
-    return max(hits, key=lambda s: s.lineno) if hits else None
+        if not isinstance(stmt, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            continue
+        if before is not None and stmt.lineno >= before:
+            continue
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        value = stmt.value if isinstance(stmt, ast.Assign) else None
+        for t in targets:
+            if _names(t, path):
+                hits.append((stmt, value))
+            elif isinstance(t, ast.Tuple | ast.List):
+                for k, element in enumerate(t.elts):
+                    if _names(element, path):
+                        same = isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(
+                            t.elts
+                        )
+                        hits.append((stmt, value.elts[k] if same else None))  # type: ignore[union-attr]
+    if not hits:
+        return None, None
+    return max(hits, key=lambda hit: hit[0].lineno)
+
+
+def _same(name: str, target: str) -> bool:
+    """Does a local name hold what `target` names (`dW` for `.grads['W']`, `dinputs` for
+    `.dinputs`)?"""
+    leaf = re.findall(r"[A-Za-z_]\w*", target)
+    return bool(leaf) and stem(name) == stem(leaf[-1])
 
 
 def _names(node: ast.expr, path: str) -> bool:
