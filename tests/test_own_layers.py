@@ -292,11 +292,62 @@ implementation:
   loss: CrossEntropy()
 """
 
+# deeplearning.ai-like layers: samples as columns, each layer applies its own activation and
+# divides by m itself; the loss's gradient is per sample (no 1/m), given to the last layer
+COLUMNS = """
+import numpy as np
+
+
+class Layer:
+    def __init__(self, n_prev, n, activation):
+        self.W = np.random.randn(n, n_prev) * np.sqrt(1 / n_prev)
+        self.b = np.zeros((n, 1)) + 0.01
+        self.activation = activation
+
+    def forward_prop(self, A_prev):
+        self.A_prev = A_prev
+        self.Z = self.W @ A_prev + self.b
+        if self.activation == "sigmoid":
+            self.A = 1 / (1 + np.exp(-self.Z))
+        else:
+            self.A = np.tanh(self.Z)
+        return self.A
+
+    def back_prop(self, dA):
+        m = self.A_prev.shape[1]
+        if self.activation == "sigmoid":
+            dZ = dA * self.A * (1 - self.A)
+        else:
+            dZ = dA * (1 - self.A ** 2)
+        self.dW = dZ @ self.A_prev.T / m
+        self.db = np.sum(dZ, axis=1, keepdims=True) / m
+        return self.W.T @ dZ
+
+
+class CrossEntropy:
+    def cost(self, AL, Y):
+        m = Y.shape[1]
+        return float(-np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL)) / m)
+
+    def grad(self, AL, Y):
+        return -(Y / AL - (1 - Y) / (1 - AL))
+"""
+
+COLUMNS_SPEC = """
+seed: 0
+data: {source: circles, samples: 32}
+implementation:
+  module: net.py
+  layers: ["Layer(2, 5, 'tanh')", "Layer(5, 1, 'sigmoid')"]
+  loss: CrossEntropy()
+"""
+
 CASES = {
     "nnfs": (NNFS, NNFS_SPEC),
     "aflak": (AFLAK, AFLAK_SPEC),
     "calls": (CALLS, CALLS_SPEC),
     "softmax": (SOFTMAX, SOFTMAX_SPEC),
+    "columns": (COLUMNS, COLUMNS_SPEC),
 }
 
 
@@ -430,6 +481,21 @@ def test_a_wrong_activation_backward_is_g101_on_the_tensors_below_it(
     assert not above, above
     sources = {f["location"]["source"]["code"] for f in found if f["location"].get("source")}
     assert sources and all(s.startswith(line) for s in sources), sources
+
+
+def test_a_constant_left_off_one_gradient_is_named_where_that_gradient_is_computed(tmp_path):
+    """The layer divides db by m but not dW, and its loss's gradient is per sample: every dW
+    is m × the true one, every db right. No part is wrong in its pattern; the one the right
+    tensors do not share is dW's own line."""
+    code, report = diagnose(
+        setup(
+            tmp_path, "columns", "self.dW = dZ @ self.A_prev.T / m", "self.dW = dZ @ self.A_prev.T"
+        )
+    )
+    assert code == 1
+    wrong = [f for f in errors(report) if f["code"] == "G101"]
+    assert {f["location"]["parameter"] for f in wrong} == {"layers[0].W", "layers[1].W"}
+    assert {f["location"]["source"]["code"] for f in wrong} == {"self.dW = dZ @ self.A_prev.T"}
 
 
 def test_a_bias_gradient_not_summed_over_the_samples_is_a_shape_finding(tmp_path):
