@@ -182,7 +182,7 @@ class LayerChain:
 
     def _run_forward(self, i: int, obj: Any, method: Method, a: Any) -> Any:
         fn = getattr(obj, method.name)
-        before = _state(obj)
+        before = state(obj)
         value = sandbox.call(f"layers[{i}].{method.name}", fn, *_args(fn, a, self.impl.arguments))
         if _float_array(value):
             return value
@@ -190,7 +190,7 @@ class LayerChain:
             kept = getattr(obj, self.impl.output, None)
             if _float_array(kept):
                 return kept
-        return _stored(obj, before, avoid=a, words=("out", "output", "a", "y", "activation"))
+        return kept_output(obj, None, before, a)
 
     # --- the loss ------------------------------------------------------------------------------
 
@@ -242,7 +242,7 @@ class LayerChain:
             fn = getattr(obj, method)
             if _how(fn, self.impl.arguments, lr=False, count=2) is None:
                 continue
-            before = _state(obj)
+            before = state(obj)
             try:
                 value = self._call_loss(f"loss.{method}", fn, output, y)
             except sandbox.UserCallError as exc:
@@ -293,13 +293,13 @@ class LayerChain:
 
     def _backward(self, out: Array, y: Any, tensors: list[Param], kept: list) -> Gradients:
         d: Any = self._prime(out, y)
-        before = [_state(obj) for obj in self.objects]
+        before = [state(obj) for obj in self.objects]
         rates: dict[int, float | None] = {}
         for i in range(len(self.objects) - 1, -1, -1):
             obj = self.objects[i]
             method = self._backward_method(i, obj)
             fn = getattr(obj, method.name)
-            snap = _state(obj)
+            snap = state(obj)
             args = _args(fn, d, self.impl.arguments, lr=(method.lr, LR))
             seed_numpy(self.net.seed)
             value = sandbox.call(f"layers[{i}].{method.name}", fn, *args)
@@ -307,10 +307,7 @@ class LayerChain:
             if i == 0:
                 break
             given = self.inputs[i]
-            if _float_array(value) and np.shape(value) == np.shape(given):
-                d = value
-                continue
-            d = _stored(obj, snap, avoid=given, shape=np.shape(given), words=("d", "grad", "delta"))
+            d = kept_input_gradient(obj, value, snap, given)
             if d is None:
                 raise SetupError(
                     f"{self.texts[i]}.{method.name} returned no array of its input's shape "
@@ -399,6 +396,34 @@ class LayerChain:
 
 
 # --- finding and calling methods ---------------------------------------------------------------
+
+
+def forward_name(obj: Any) -> str | None:
+    """The method of a layer object most likely its forward, by name (calling it decides)."""
+    names = _candidates(obj, FORWARD, ("forward", "feed", "prop", "call"))
+    return next((n for n in names if not _excluded(n, ("back", "grad", "deriv", "prime"))), None)
+
+
+def backward_name(obj: Any) -> str | None:
+    """The method of a layer object most likely its backward, by name."""
+    names = _candidates(obj, BACKWARD, ("back", "bprop", "grad"))
+    return next((n for n in names if not _excluded(n, ("forward",))), None)
+
+
+def kept_output(obj: Any, value: Any, before: State, given: Any) -> Array | None:
+    """What a layer's forward gave: the array it returned, else the one it left on itself
+    (`self.output`) — set or changed by the call, not the input it was given."""
+    if _float_array(value):
+        return value
+    return _stored(obj, before, avoid=given, words=("out", "output", "a", "y", "activation"))
+
+
+def kept_input_gradient(obj: Any, value: Any, before: State, given: Any) -> Array | None:
+    """What a layer's backward passes down: the array of its input's shape it returned, else
+    the one it left on itself (`self.dinputs`)."""
+    if _float_array(value) and np.shape(value) == np.shape(given):
+        return value
+    return _stored(obj, before, avoid=given, shape=np.shape(given), words=("d", "grad", "delta"))
 
 
 def _instance(value: Any) -> bool:
@@ -513,7 +538,7 @@ def _loss_args(fn: Callable, output: Array, y: Any, arguments: dict, role: str):
 State = dict[str, tuple[int, Array, Array]]
 
 
-def _state(obj: Any) -> State:
+def state(obj: Any) -> State:
     """Each float array on `obj` by path: its identity, a copy of its values, and the array
     itself, held so that no new array takes its identity while the state lives (a call that
     sets an equal array in a freed one's place would otherwise look unchanged)."""

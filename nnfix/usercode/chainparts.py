@@ -23,7 +23,7 @@ from nnfix.usercode.chain import (
     _float_array,
     _layer_of,
     _put_back,
-    _state,
+    state,
     stored_ref,
 )
 from nnfix.usercode.grads import Param, stem
@@ -137,7 +137,7 @@ def _loss(chain: LayerChain, out: Array, y: Any, rng, c: float) -> Part:
         obj = chain.loss_obj
         assert chain.prime_method is not None
         fn = getattr(obj, chain.prime_method)
-        before = _state(obj)
+        before = state(obj)
         value = chain._call_loss(f"loss.{chain.prime_method}", fn, out, y)
         ref = None if _returned(value, out) else stored_ref(obj, before, out, np.shape(out))
         target = None if ref is None else ref.path
@@ -171,7 +171,7 @@ def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: floa
     mine = [p for p in tensors if _layer_of(p) == i]
     kept = [(p.ref, p.ref.get(), p.ref.get().copy()) for p in mine]
     f(x)  # its caches, as the backward reads them
-    before = [_state(o) if k == i else {} for k, o in enumerate(chain.objects)]
+    before = [state(o) if k == i else {} for k, o in enumerate(chain.objects)]
     snap = before[i]
     value = sandbox.call(
         f"layers[{i}].{method.name}", fn, *_args(fn, g, chain.impl.arguments, (method.lr, LR))
