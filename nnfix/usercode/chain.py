@@ -410,6 +410,11 @@ def backward_name(obj: Any) -> str | None:
     return next((n for n in names if not _excluded(n, ("forward",))), None)
 
 
+def prime_name(obj: Any) -> str | None:
+    """The method of a loss object most likely the gradient of its output, by name."""
+    return next(iter(_candidates(obj, PRIME, ("back", "deriv", "prime", "grad"))), None)
+
+
 def kept_output(obj: Any, value: Any, before: State, given: Any) -> Array | None:
     """What a layer's forward gave: the array it returned, else the one it left on itself
     (`self.output`) — set or changed by the call, not the input it was given."""

@@ -805,7 +805,12 @@ class LayersModel(Discovered):
             return None
         out = self.output_user(self.forward(batch.x))
         y = self.y_user(batch)
-        method = getattr(self.loss_obj, "forward", None) or self.loss_obj.calculate
+        method = getattr(self.loss_obj, "forward", None) or getattr(
+            self.loss_obj, "calculate", None
+        )
+        if method is None:  # named otherwise: `loss`, `__call__`, `cost`
+            names = chain._candidates(self.loss_obj, chain.VALUE, ("loss", "cost"))
+            method = getattr(self.loss_obj, names[0]) if names else self.loss_obj.forward
         value = self._call("loss.forward", method, "loss", {"output": out, "Y": y}, ("output", "Y"))
         return _number(value, "loss")
 
@@ -822,7 +827,7 @@ class LayersModel(Discovered):
         loss_before = chain.state(self.loss_obj)
         value = self._call(
             "loss.backward",
-            self.loss_obj.backward,
+            getattr(self.loss_obj, chain.prime_name(self.loss_obj) or "backward"),
             "loss",
             {"output": out, "Y": y},
             ("output", "Y"),
