@@ -342,12 +342,47 @@ implementation:
   loss: CrossEntropy()
 """
 
+# nnfs's faster path: the last Dense's scores go to one object that is softmax and
+# cross-entropy together; its backward takes the probabilities its forward kept
+COMBINED = (
+    NNFS
+    + """
+
+class SoftmaxCrossentropy:
+    def forward(self, inputs, y_true):
+        exp = np.exp(inputs - np.max(inputs, axis=1, keepdims=True))
+        self.output = exp / np.sum(exp, axis=1, keepdims=True)
+        samples = len(inputs)
+        if len(y_true.shape) == 2:
+            y_true = np.argmax(y_true, axis=1)
+        return np.mean(-np.log(self.output[range(samples), y_true]))
+
+    def backward(self, dvalues, y_true):
+        samples = len(dvalues)
+        if len(y_true.shape) == 2:
+            y_true = np.argmax(y_true, axis=1)
+        self.dinputs = dvalues.copy()
+        self.dinputs[range(samples), y_true] -= 1
+        self.dinputs = self.dinputs / samples
+"""
+)
+
+COMBINED_SPEC = """
+seed: 0
+data: {source: blobs, classes: 3, features: 4, samples: 32}
+implementation:
+  module: net.py
+  layers: ["Dense(4, 8)", "ReLU()", "Dense(8, 3)"]
+  loss: SoftmaxCrossentropy()
+"""
+
 CASES = {
     "nnfs": (NNFS, NNFS_SPEC),
     "aflak": (AFLAK, AFLAK_SPEC),
     "calls": (CALLS, CALLS_SPEC),
     "softmax": (SOFTMAX, SOFTMAX_SPEC),
     "columns": (COLUMNS, COLUMNS_SPEC),
+    "combined": (COMBINED, COMBINED_SPEC),
 }
 
 
@@ -496,6 +531,26 @@ def test_a_constant_left_off_one_gradient_is_named_where_that_gradient_is_comput
     wrong = [f for f in errors(report) if f["code"] == "G101"]
     assert {f["location"]["parameter"] for f in wrong} == {"layers[0].W", "layers[1].W"}
     assert {f["location"]["source"]["code"] for f in wrong} == {"self.dW = dZ @ self.A_prev.T"}
+
+
+def test_a_combined_softmax_loss_is_given_the_probabilities_its_forward_kept(tmp_path):
+    _, report = diagnose(setup(tmp_path, "combined"))
+    assert "given the output its forward keeps (output)" in " ".join(report["specs"][0]["about"])
+    code, report = diagnose(
+        setup(
+            tmp_path,
+            "combined",
+            "self.dinputs[range(samples), y_true] -= 1",
+            "self.dinputs[range(samples), y_true] -= 0.5",
+        )
+    )
+    assert code == 1
+    wrong = [f for f in errors(report) if f["code"] == "G101"]
+    assert {"layers[2].weights", "layers[0].weights"} <= {f["location"]["parameter"] for f in wrong}
+    text = (tmp_path / "net.py").read_text().splitlines()
+    start = text.index("class SoftmaxCrossentropy:") + 1
+    lines = {f["location"]["source"]["line"] for f in wrong}
+    assert lines and all(start < n <= len(text) and "dinputs" in text[n - 1] for n in lines)
 
 
 def test_a_bias_gradient_not_summed_over_the_samples_is_a_shape_finding(tmp_path):

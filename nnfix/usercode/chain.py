@@ -46,6 +46,7 @@ NEVER = re.compile(
 LEARNING_RATE = re.compile(r"^(lr|eta|alpha|learning_?rate|learningrate|rate|step_?size|lrate)$")
 RATE_WORDS = re.compile(r"lr|rate|eta|alpha|step|learn")  # a second required argument's name
 OUTPUT_WORDS = re.compile(r"pred|hat|out|prob|score|activation")
+OWN_OUTPUT = ("output", "out", "prob", "pred", "activation")  # a loss object's own output
 TARGET_WORDS = re.compile(r"true|target|label|actual|expect|real|gold|desired|^y")
 
 
@@ -236,6 +237,7 @@ class LayerChain:
                 "loss",
             )
         obj = self.loss_obj
+        output = self._own_output(output, y)
         first: sandbox.UserCallError | None = None
         found = [self.prime_method] if self.prime_method else []
         for method in found or _candidates(obj, PRIME, ("back", "deriv", "prime", "grad")):
@@ -262,6 +264,27 @@ class LayerChain:
             "loss",
             hint="loss: [<your loss>, <its gradient>]",
         )
+
+    def _own_output(self, output: Array, y: Any) -> Array:
+        """What the loss object's gradient is given: the network's output — or, where its own
+        forward turns that into an output of its own it keeps (a softmax and cross-entropy in
+        one class, whose backward takes its probabilities), that output, as their training
+        loop passes it."""
+        obj = self.loss_obj
+        before = state(obj)
+        if self.value(output, y) is None:
+            return output
+        ref = stored_ref(obj, before, avoid=output, shape=np.shape(output), words=OWN_OUTPUT)
+        if ref is None or not any(_says(ref.leaf.lower(), w) for w in OWN_OUTPUT):
+            return output
+        kept = ref.get()
+        if np.array_equal(kept, output):
+            return output
+        self.net.found.say(
+            f"loss: {type(obj).__name__}'s gradient is given the output its forward keeps "
+            f"({ref.path.lstrip('.')}), as your training loop gives it"
+        )
+        return kept
 
     # --- backward ------------------------------------------------------------------------------
 

@@ -138,7 +138,8 @@ def _loss(chain: LayerChain, out: Array, y: Any, rng, c: float) -> Part:
         assert chain.prime_method is not None
         fn = getattr(obj, chain.prime_method)
         before = state(obj)
-        value = chain._call_loss(f"loss.{chain.prime_method}", fn, out, y)
+        given = chain._own_output(out, y)
+        value = chain._call_loss(f"loss.{chain.prime_method}", fn, given, y)
         ref = None if _returned(value, out) else stored_ref(obj, before, out, np.shape(out))
         target = None if ref is None else ref.path
         name = f"{type(obj).__name__}.{chain.prime_method}"
