@@ -73,8 +73,6 @@ class LayerChain:
         self.loss_obj: Any = None
         self.value_fn: Callable | None = None  # the loss of (output, Y)
         self.prime_fn: Callable | None = None  # its gradient dL/d(output)
-        self.value_args: dict[str, str] = {}  # parameter -> role, where names say
-        self.prime_args: dict[str, str] = {}
         self.inputs: list[Any] = []  # what each layer was given in the last forward
         self.value_method: str | None = None  # the loss object's methods, once found
         self.prime_method: str | None = None
@@ -128,11 +126,13 @@ class LayerChain:
             thing = self.net._made(NameRef(call.name), spec_key)
             if not inspect.isclass(thing):
                 return thing
-        return self.net._made(call, spec_key)
+        try:
+            return self.net._made(call, spec_key)
+        except sandbox.UserCallError as exc:  # the spec's call may be the one that is wrong
+            raise SetupError(f"{text.strip()} raised: {exc}", spec_key, trace=exc.trace) from None
 
     def _function(self, name: str) -> Callable:
-        fn = self.net.function(name.strip(), "loss")
-        return fn
+        return self.net.function(name.strip(), "loss")
 
     # --- forward -------------------------------------------------------------------------------
 
@@ -309,7 +309,7 @@ class LayerChain:
                 for name, g in last.arrays.items():
                     total[name] = total.get(name, 0) + g
             last.arrays = {name: g / net.m for name, g in total.items()}
-            net.found.say("gradients: the mean of your backward chain's per sample")
+            net.found.say("gradients: the mean of your backward chain's, sample by sample")
             return last
         finally:
             _put_back(kept)
@@ -370,6 +370,7 @@ class LayerChain:
         it stored beside the others (layer by layer); the parameters are put back."""
         out = Gradients()
         updated: list[str] = []
+        rate = LR
         for p, (_, array, values) in zip(tensors, kept, strict=True):
             now = p.ref.get()
             if now is array and np.array_equal(now, values):
@@ -384,11 +385,12 @@ class LayerChain:
                     "update_lr",
                     hint="update_lr: <the learning rate that update uses>",
                 )
-            delta = np.asarray(now, dtype=np.float64) - np.asarray(values, dtype=np.float64)
-            if delta.shape != values.shape:
+            if np.shape(now) != values.shape:  # `b = b - lr * dZ`: b became a matrix
                 out.wrong[p.slot.name] = (tuple(np.shape(now)), p.shape, p.ref.path)
             else:
+                delta = np.asarray(now, dtype=np.float64) - np.asarray(values, dtype=np.float64)
                 out.arrays[p.slot.name] = -delta / lr
+                rate = lr
             out.paths[p.slot.name] = p.ref.path
             out.raw[p.slot.name] = np.array(now)
             out.holders[p.slot.name] = (id(p.ref.owner), p.ref.key)
@@ -411,7 +413,7 @@ class LayerChain:
         ]
         out.from_update = bool(updated) and len(updated) == len(tensors)
         if updated:
-            out.where = f"the update your layers' backward makes with learning rate {LR:g}"
+            out.where = f"the update your layers' backward makes with learning rate {rate:g}"
         else:
             shown = ", ".join(list(out.paths.values())[:4])
             out.where = f"arrays your layers' backward sets: {shown}"

@@ -45,7 +45,7 @@ class Part:
     gradient of one parameter — and the line of theirs that makes it."""
 
     part: tuple  # ("loss",) | (i, "input") | (i, parameter name)
-    verdict: str | None  # None: right (or c × right); "-1 ×": a constant; WRONG: its pattern
+    verdict: str | None  # None: right (or c × right); "-1": a constant (its factor); WRONG
     says: str
     place: Place | None = None
     code: str = ""
@@ -215,6 +215,8 @@ def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: floa
             what = _phrase(verdict, "−lr × its gradient", f"moves {p.slot.name} by", "")
             if verdict == WRONG:
                 what = f"moves {p.slot.name} by other than −lr × its gradient"
+            elif verdict is not None and float(verdict) < 0:
+                what = f"moves {p.slot.name} along +its gradient: the sign of its step is flipped"
         else:
             what = _phrase(verdict, f"the gradient of {p.slot.name}", "gives", "gives a wrong")
         target = rel.split("]", 1)[1] if rel.startswith("layers[") else rel
@@ -230,7 +232,11 @@ def _phrase(verdict: str | None, what: str, verb: str, wrong: str) -> str:
     part right alone, where a constant the others carry is missing) `gives … without it`."""
     if verdict is None:
         return f"{verb} {what} without the constant the gradients beside it carry"
-    return f"{wrong} {what}" if verdict == WRONG else f"{verb} {verdict} {what}"
+    if verdict == WRONG:
+        return f"{wrong} {what}"
+    if float(verdict) < 0:  # the size is where the code puts its constants; the sign is the bug
+        return f"{verb} {what} with its sign flipped"
+    return f"{verb} {float(verdict):.3g} × {what}"
 
 
 def _returned(value: Any, like: Any) -> bool:
@@ -263,7 +269,7 @@ def _compare(
         return None
     fit = float(n @ t / (n @ n)) if float(n @ n) > 0 else 0.0
     if float(np.max(np.abs(t - fit * n))) <= tol * scale:
-        return f"{fit:.3g} ×"
+        return repr(fit)
     return WRONG
 
 
