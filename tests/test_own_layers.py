@@ -553,6 +553,50 @@ def test_a_combined_softmax_loss_is_given_the_probabilities_its_forward_kept(tmp
     assert lines and all(start < n <= len(text) and "dinputs" in text[n - 1] for n in lines)
 
 
+IN_PLACE = """        self.db = np.sum(dZ, axis=1, keepdims=True) / m
+        dA_prev = self.W.T @ dZ
+        self.W -= lr * self.dW
+        self.b = self.b - lr * self.db
+        return dA_prev"""
+
+
+@pytest.mark.parametrize(
+    ("find", "replace", "code"),
+    [
+        # the bias step with dZ itself: b becomes a matrix (5, 8)
+        ("self.b = self.b - lr * self.db", "self.b = self.b - lr * dZ / m", "G103"),
+        # the bias climbs: its step's sign flipped
+        ("self.b = self.b - lr * self.db", "self.b = self.b + lr * self.db", "G101"),
+    ],
+)
+def test_a_layer_that_updates_itself_in_a_batch_is_read_from_its_update(
+    tmp_path, find, replace, code
+):
+    spec = setup(tmp_path, "columns")
+    net = tmp_path / "net.py"
+    text = net.read_text().replace("def back_prop(self, dA):", "def back_prop(self, dA, lr):")
+    text = text.replace(
+        "        self.db = np.sum(dZ, axis=1, keepdims=True) / m\n        return self.W.T @ dZ",
+        IN_PLACE,
+    )
+    net.write_text(text, encoding="utf-8")
+    assert diagnose(spec)[0] == 0  # correct: −Δ / lr is the true gradient
+    net.write_text(text.replace(find, replace), encoding="utf-8")
+    exit_code, report = diagnose(spec)
+    assert exit_code == 1
+    found = [f for f in errors(report) if f["code"] == code]
+    assert {f["location"]["parameter"] for f in found} >= {"layers[1].b"}
+    assert all(f["location"]["source"]["code"] == replace for f in found)
+
+
+def test_a_layer_call_that_raises_is_a_question_about_the_spec(tmp_path):
+    spec = setup(tmp_path, "nnfs")
+    spec.write_text(spec.read_text().replace('"Dense(2, 6)"', '"Dense(2)"'))
+    result = CliRunner().invoke(main, ["diagnose", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert "Dense(2) raised" in result.output and "U101" not in result.output
+
+
 def test_a_bias_gradient_not_summed_over_the_samples_is_a_shape_finding(tmp_path):
     spec = setup(
         tmp_path,
