@@ -650,6 +650,21 @@ def test_an_unquoted_flow_list_is_rejoined_and_said(tmp_path):
     assert "joined them again" in about and "4 calls" in about
 
 
+def test_an_unquoted_flow_list_beside_a_declared_model_is_rejoined_and_said(tmp_path):
+    spec = setup(tmp_path, "softmax")
+    text = spec.read_text().replace(
+        "implementation:",
+        "model:\n  layers:\n    - {units: 6, activation: sigmoid}\n"
+        "    - {units: 3, activation: softmax}\nloss: cce\nimplementation:\n  init: yours",
+    )
+    spec.write_text(
+        text.replace('"Dense(4, 6)"', "Dense(4, 6)").replace('"Dense(6, 3)"', "Dense(6, 3)")
+    )
+    code, report = diagnose(spec)
+    assert code == 0, errors(report)
+    assert "joined them again (6 pieces → 4 calls)" in " ".join(report["specs"][0]["about"])
+
+
 def test_rejoin_joins_only_what_yaml_split():
     assert rejoin(["Dense(2", "3)", "tanh()", "Dense(3", 1, "x=2)"]) == [
         "Dense(2, 3)",
