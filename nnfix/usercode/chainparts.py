@@ -92,8 +92,8 @@ def _path(p: Param, depth: int) -> list[tuple]:
 def culprit(parts: dict[tuple, Part], p: Param, depth: int, right: list[Param]) -> Part | None:
     """Where `p`'s gradient goes wrong: the nearest part on its path wrong in its pattern; else
     — only constants on it — the nearest one no right tensor goes through that carries a
-    constant, else the nearest such part (its own gradient: the constant the right tensors
-    carry it lacks, as a `/ m` left off dW where db has it)."""
+    constant; else, where a constant on its way is one the right tensors' own parts undo, its
+    own gradient (a `/ m` left off dW where db has it); else none is named."""
     path = [part for part in _path(p, depth) if part in parts]
     pattern = [part for part in path if parts[part].verdict == WRONG]
     if pattern:
@@ -103,7 +103,10 @@ def culprit(parts: dict[tuple, Part], p: Param, depth: int, right: list[Param]) 
     scaled = [part for part in alone if parts[part].verdict is not None]
     if scaled:
         return parts[scaled[0]]
-    return parts[alone[0]] if alone else None
+    compensated = [part for part in path if part in shared and parts[part].verdict is not None]
+    if alone and compensated:  # a constant on its way the right tensors' own parts undo
+        return parts[alone[0]]
+    return None
 
 
 def gradient_line(chain: LayerChain, path: str) -> tuple[Place, str] | None:
