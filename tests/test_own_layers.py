@@ -376,6 +376,83 @@ implementation:
   loss: SoftmaxCrossentropy()
 """
 
+# one sample as a flat vector, outer products, a layer that steps itself with the rate it is
+# given; half the squared error and its derivative (target, output)
+VECTOR = """
+import numpy as np
+
+
+class FullyConnected:
+    def __init__(self, n_in, n_out):
+        self.w = np.random.uniform(-1, 1, (n_out, n_in))
+        self.b = np.random.uniform(-0.5, 0.5, n_out)
+
+    def forward(self, x):
+        self.x = x
+        return self.w @ x + self.b
+
+    def backward(self, grad, rate):
+        grad_x = self.w.T @ grad
+        self.w -= rate * np.outer(grad, self.x)
+        self.b -= rate * grad
+        return grad_x
+
+
+class Logistic:
+    def forward(self, x):
+        self.y = 1 / (1 + np.exp(-x))
+        return self.y
+
+    def backward(self, grad, rate):
+        return grad * self.y * (1 - self.y)
+
+
+def half_squared_error(target, output):
+    return 0.5 * np.sum((target - output) ** 2)
+
+
+def half_squared_error_derivative(target, output):
+    return output - target
+"""
+
+VECTOR_SPEC = """
+seed: 0
+data: {source: blobs, classes: 3, features: 4, samples: 16}
+implementation:
+  module: net.py
+  layers: ["FullyConnected(4, 5)", "Logistic()", "FullyConnected(5, 3)", "Logistic()"]
+  loss: [half_squared_error, half_squared_error_derivative]
+  per_sample: vector
+"""
+
+# nnfs with dropout: forward(inputs, training) draws a mask; nnfix seeds it the same each time
+DROPOUT = (
+    NNFS
+    + """
+
+class Dropout:
+    def __init__(self, rate):
+        self.rate = 1 - rate
+
+    def forward(self, inputs, training):
+        self.mask = np.random.binomial(1, self.rate, size=inputs.shape) / self.rate
+        self.output = inputs * self.mask if training else inputs
+
+    def backward(self, dvalues):
+        self.dinputs = dvalues * self.mask
+"""
+)
+
+DROPOUT_SPEC = """
+seed: 0
+data: {source: moons, samples: 32}
+implementation:
+  module: net.py
+  layers: ["Dense(2, 8)", "ReLU()", "Dropout(0.3)", "Dense(8, 1)", "Sigmoid()"]
+  loss: BinaryCrossentropy()
+  arguments: {training: true}
+"""
+
 CASES = {
     "nnfs": (NNFS, NNFS_SPEC),
     "aflak": (AFLAK, AFLAK_SPEC),
@@ -383,6 +460,8 @@ CASES = {
     "softmax": (SOFTMAX, SOFTMAX_SPEC),
     "columns": (COLUMNS, COLUMNS_SPEC),
     "combined": (COMBINED, COMBINED_SPEC),
+    "vector": (VECTOR, VECTOR_SPEC),
+    "dropout": (DROPOUT, DROPOUT_SPEC),
 }
 
 
@@ -531,6 +610,43 @@ def test_a_constant_left_off_one_gradient_is_named_where_that_gradient_is_comput
     wrong = [f for f in errors(report) if f["code"] == "G101"]
     assert {f["location"]["parameter"] for f in wrong} == {"layers[0].W", "layers[1].W"}
     assert {f["location"]["source"]["code"] for f in wrong} == {"self.dW = dZ @ self.A_prev.T"}
+
+
+@pytest.mark.parametrize(
+    ("style", "find", "replace", "line"),
+    [
+        # the outer product the other way round: (n_in, n_out) — a square layer would hide it,
+        # here the update itself fails to broadcast
+        (
+            "vector",
+            "self.w -= rate * np.outer(grad, self.x)",
+            "self.w -= rate * np.outer(self.x, grad)",
+            None,
+        ),
+        # the dropout mask forgotten in its backward
+        (
+            "dropout",
+            "self.dinputs = dvalues * self.mask",
+            "self.dinputs = dvalues",
+            "self.dinputs = dvalues",
+        ),
+    ],
+)
+def test_more_styles_find_their_bug(tmp_path, style, find, replace, line):
+    code, report = diagnose(setup(tmp_path, style, find, replace))
+    assert code == 1
+    found = errors(report)
+    assert found
+    if line is None:  # their code raises: a U101 at their line
+        assert {f["code"] for f in found} == {"U101"}
+        assert found[0]["location"]["source"]["code"] == replace
+    else:
+        assert {f["code"] for f in found} == {"G101"}
+        assert {f["location"]["source"]["code"] for f in found} == {line}
+        assert {f["location"]["parameter"] for f in found} == {
+            "layers[0].weights",
+            "layers[0].biases",
+        }
 
 
 def test_a_combined_softmax_loss_is_given_the_probabilities_its_forward_kept(tmp_path):
