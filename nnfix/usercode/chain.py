@@ -204,6 +204,7 @@ class LayerChain:
         if self.value_method is not None:
             fn = getattr(obj, self.value_method)
             return _number(self._call_loss(f"loss.{self.value_method}", fn, output, y))
+        first: sandbox.UserCallError | None = None
         for method in _candidates(obj, VALUE, ("loss", "cost", "calc")):
             if _excluded(method, ("back", "grad", "deriv", "prime")):
                 continue
@@ -212,11 +213,14 @@ class LayerChain:
                 continue
             try:
                 number = _number(self._call_loss(f"loss.{method}", fn, output, y))
-            except sandbox.UserCallError:
+            except sandbox.UserCallError as exc:
+                first = first or exc
                 continue
             if number is not None:
                 self.value_method = method
                 return number
+        if first is not None:  # none gave a number: what the likeliest one raised
+            raise first
         return None
 
     def _call_loss(self, role: str, fn: Callable, output: Array, y: Any) -> Any:
