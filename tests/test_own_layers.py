@@ -649,6 +649,31 @@ def test_more_styles_find_their_bug(tmp_path, style, find, replace, line):
         }
 
 
+def test_two_independent_bugs_are_two_lines_in_one_run(tmp_path):
+    spec = setup(
+        tmp_path,
+        "nnfs",
+        "self.dweights = np.dot(self.inputs.T, dvalues)",
+        "self.dweights = -np.dot(self.inputs.T, dvalues)",
+    )
+    net = tmp_path / "net.py"
+    text = net.read_text()
+    assert text.count("self.dinputs[self.inputs <= 0] = 0") == 1
+    net.write_text(
+        text.replace("self.dinputs[self.inputs <= 0] = 0", "self.dinputs[dvalues <= 0] = 0")
+    )
+    code, report = diagnose(spec)
+    assert code == 1
+    at = {
+        f["location"]["parameter"]: f["location"]["source"]["code"]
+        for f in errors(report)
+        if f["code"] == "G101"
+    }
+    assert at["layers[2].weights"] == "self.dweights = -np.dot(self.inputs.T, dvalues)"
+    assert at["layers[0].biases"] == "self.dinputs[dvalues <= 0] = 0"
+    assert "layers[2].biases" not in at
+
+
 def test_a_combined_softmax_loss_is_given_the_probabilities_its_forward_kept(tmp_path):
     _, report = diagnose(setup(tmp_path, "combined"))
     assert "given the output its forward keeps (output)" in " ".join(report["specs"][0]["about"])

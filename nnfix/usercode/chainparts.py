@@ -75,8 +75,8 @@ def judge(chain: LayerChain, tensors: list[Param], c: float = 1.0) -> dict[tuple
         for i in range(len(chain.objects)):
             for found in _layer(chain, i, inputs[i], tensors, rng, c):
                 parts[found.part] = found
-    except (sandbox.UserCallError, SetupError):
-        return {}  # what the whole chain could not do is the global check's to say
+    except (sandbox.UserCallError, sandbox.Broken, SetupError, TypeError, ValueError):
+        return {}  # what the chain could not do alone is the global check's to say: no line
     finally:
         _put_back(kept)
     return parts
@@ -166,7 +166,10 @@ def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: floa
 
     def f(a: Any) -> Array:
         seed_numpy(chain.net.seed)  # a dropout mask is the same mask at every evaluation
-        return np.asarray(run(i, obj, forward, a), dtype=np.float64)
+        out = run(i, obj, forward, a)
+        if out is None:
+            raise SetupError(f"{chain.texts[i]} gave no output", "layers")
+        return np.asarray(out, dtype=np.float64)
 
     out = f(x)
     g = rng.standard_normal(out.shape)
@@ -255,7 +258,7 @@ def _compare(
 ) -> str | None:
     """None where `theirs` is the gradient of `phi` at `at`, or `c` × it (the convention the
     check read); else how it differs ("-1 ×", "wrong")."""
-    if theirs.shape != at.shape or not np.all(np.isfinite(theirs)):
+    if theirs.shape != at.shape or not at.size or not np.all(np.isfinite(theirs)):
         return None  # a shape or a non-finite value is the global check's to report
     h = 1e-6 * max(1.0, float(np.max(np.abs(at))) if at.size else 1.0)
     numeric, given = [], []
