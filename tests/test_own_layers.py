@@ -453,6 +453,57 @@ implementation:
   arguments: {training: true}
 """
 
+# cs231n-like layer objects whose backward returns (dx, dw, db); the loss a pair of functions
+# of the scores and integer labels
+TUPLES = """
+import numpy as np
+
+
+class Affine:
+    def __init__(self, D, M):
+        self.w = 0.3 * np.random.randn(D, M)
+        self.b = np.full(M, 0.05)
+
+    def forward(self, x):
+        self.cache = x
+        return x @ self.w + self.b
+
+    def backward(self, dout):
+        x = self.cache
+        return dout @ self.w.T, x.T @ dout, dout.sum(axis=0)
+
+
+class ReLU:
+    def forward(self, x):
+        self.mask = x > 0
+        return x * self.mask
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+def softmax_loss(scores, y):
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    return -np.log(probs[np.arange(len(y)), y]).mean()
+
+
+def softmax_grad(scores, y):
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    dscores = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    dscores[np.arange(len(y)), y] -= 1
+    return dscores / len(y)
+"""
+
+TUPLES_SPEC = """
+seed: 0
+data: {source: blobs, classes: 3, features: 4, samples: 32}
+implementation:
+  module: net.py
+  layers: ["Affine(4, 7)", "ReLU()", "Affine(7, 3)"]
+  loss: [softmax_loss, softmax_grad]
+"""
+
 CASES = {
     "nnfs": (NNFS, NNFS_SPEC),
     "aflak": (AFLAK, AFLAK_SPEC),
@@ -462,6 +513,7 @@ CASES = {
     "combined": (COMBINED, COMBINED_SPEC),
     "vector": (VECTOR, VECTOR_SPEC),
     "dropout": (DROPOUT, DROPOUT_SPEC),
+    "tuples": (TUPLES, TUPLES_SPEC),
 }
 
 
@@ -647,6 +699,23 @@ def test_more_styles_find_their_bug(tmp_path, style, find, replace, line):
             "layers[0].weights",
             "layers[0].biases",
         }
+
+
+def test_gradients_a_backward_returns_beside_dx_are_read_and_placed(tmp_path):
+    code, report = diagnose(
+        setup(tmp_path, "tuples", "x.T @ dout, dout.sum(axis=0)", "x.T @ dout, dout.sum(axis=1)")
+    )
+    assert code == 1
+    shaped = [f for f in errors(report) if f["code"] == "G103"]
+    assert {f["location"]["parameter"] for f in shaped} == {"layers[0].b", "layers[2].b"}
+    assert all(f["location"]["source"]["code"].startswith("return dout @ self.w.T") for f in shaped)
+    code, report = diagnose(
+        setup(tmp_path, "tuples", "x.T @ dout, dout.sum", "x.T @ dout * 2, dout.sum")
+    )
+    assert code == 1
+    wrong = [f for f in errors(report) if f["code"] == "G101"]
+    assert {f["location"]["parameter"] for f in wrong} == {"layers[0].w", "layers[2].w"}
+    assert all("x.T @ dout * 2" in f["location"]["source"]["code"] for f in wrong)
 
 
 def test_two_independent_bugs_are_two_lines_in_one_run(tmp_path):

@@ -18,7 +18,7 @@ import numpy as np
 
 from nnfix.usercode import sandbox
 from nnfix.usercode.calls import CallSyntaxError, NameRef, parameters, parse_call, role_of
-from nnfix.usercode.grads import Gradients, Param, from_changes
+from nnfix.usercode.grads import Gradients, Param, from_changes, from_value
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
 from nnfix.usercode.objects import Ref, walk
@@ -322,6 +322,7 @@ class LayerChain:
         d: Any = self._prime(out, y)
         before = [state(obj) for obj in self.objects]
         rates: dict[int, float | None] = {}
+        returned: dict[int, list] = {}  # what a backward returned beside dL/d(input), placed
         for i in range(len(self.objects) - 1, -1, -1):
             obj = self.objects[i]
             method = self._backward_method(i, obj)
@@ -331,9 +332,10 @@ class LayerChain:
             seed_numpy(self.net.seed)
             value = sandbox.call(f"layers[{i}].{method.name}", fn, *args)
             rates[i] = LR if method.lr else self.impl.update_lr
+            given = self.inputs[i]
+            value, returned[i] = split_returned(value, given)
             if i == 0:
                 break
-            given = self.inputs[i]
             d = kept_input_gradient(obj, value, snap, given)
             if d is None:
                 raise SetupError(
@@ -342,7 +344,7 @@ class LayerChain:
                     "below",
                     "layers",
                 )
-        return self._read(tensors, kept, before, rates)
+        return self._read(tensors, kept, before, rates, returned)
 
     def _backward_method(self, i: int, obj: Any) -> Method:
         if self.backwards[i] is not None:
@@ -369,6 +371,7 @@ class LayerChain:
         kept: list,
         before: list[State],
         rates: dict[int, float | None],
+        returned: dict[int, list] | None = None,
     ) -> Gradients:
         """The gradients: −Δ / the step size of each parameter their backward moved, the arrays
         it stored beside the others (layer by layer); the parameters are put back."""
@@ -404,8 +407,22 @@ class LayerChain:
             mine = [p for p in tensors if _layer_of(p) == i and p.slot.name not in updated]
             if not mine:
                 continue
-            changed = _changed(obj, before[i], f"layers[{i}]")
-            found = from_changes(changed, mine, AS_IS)
+            found = None
+            if returned and returned.get(i):  # in the order of the layer's parameters
+                method = self.backwards[i]
+                call = f"layers[{i}].{method.name if method else 'backward'}(…)"
+                places = [k for k, _ in returned[i]]
+                found = from_value([v for _, v in returned[i]], mine, AS_IS, what=call)
+
+                def placed(path: str, call: str = call, places: list = places) -> str:
+                    k = re.fullmatch(r"\[(\d+)\]", path)  # its place in their return value
+                    return call + (f"[{places[int(k[1])]}]" if k else path)
+
+                if found is not None:  # `layers[0].backward(…)[2]`
+                    found.paths = {n: placed(path) for n, path in found.paths.items()}
+                    found.wrong = {n: (a, b, placed(w)) for n, (a, b, w) in found.wrong.items()}
+            if found is None:
+                found = from_changes(_changed(obj, before[i], f"layers[{i}]"), mine, AS_IS)
             if found is None:
                 continue
             for name in ("arrays", "wrong", "paths", "raw", "holders"):
@@ -419,8 +436,8 @@ class LayerChain:
         if updated:
             out.where = f"the update your layers' backward makes with learning rate {rate:g}"
         else:
-            shown = ", ".join(list(out.paths.values())[:4])
-            out.where = f"arrays your layers' backward sets: {shown}"
+            where = ", ".join(list(out.paths.values())[:4])
+            out.where = f"what your layers' backward gives: {where}"
         return out
 
 
@@ -442,6 +459,15 @@ def backward_name(obj: Any) -> str | None:
 def prime_name(obj: Any) -> str | None:
     """The method of a loss object most likely the gradient of its output, by name."""
     return next(iter(_candidates(obj, PRIME, ("back", "deriv", "prime", "grad"))), None)
+
+
+def split_returned(value: Any, given: Any) -> tuple[Any, list]:
+    """What a layer's backward returned as (dL/d(input), the rest with their places in it):
+    cs231n's (dx, dw, db) is dx and [(1, dw), (2, db)]; a single array is itself and nothing."""
+    if not isinstance(value, tuple | list):
+        return value, []
+    first = next((v for v in value if _float_array(v) and v.shape == np.shape(given)), None)
+    return first, [(k, v) for k, v in enumerate(value) if v is not first]
 
 
 def kept_output(obj: Any, value: Any, before: State, given: Any) -> Array | None:

@@ -23,6 +23,7 @@ from nnfix.usercode.chain import (
     _float_array,
     _layer_of,
     _put_back,
+    split_returned,
     state,
     stored_ref,
 )
@@ -118,7 +119,14 @@ def gradient_line(chain: LayerChain, path: str) -> tuple[Place, str] | None:
     method = chain.backwards[i]
     assert method is not None
     fn = getattr(chain.objects[i], method.name)
-    return _line(fn, path.split("]", 1)[1])
+    return _line(fn, _target(path, method.name))
+
+
+def _target(path: str, method: str) -> str | None:
+    """Where on the layer object a gradient found at `path` is written (`.dweights`), or None
+    where the backward returned it (`layers[0].backward(…)[2]`: its return statement)."""
+    rest = path.split("]", 1)[1] if path.startswith("layers[") else path
+    return None if rest.startswith(f".{method}(…)") else rest
 
 
 def _layer_index(path: str) -> int | None:
@@ -184,10 +192,11 @@ def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: floa
         f"layers[{i}].{method.name}", fn, *_args(fn, g, chain.impl.arguments, (method.lr, LR))
     )
     rates = {i: LR if method.lr else chain.impl.update_lr}
+    value, rest = split_returned(value, x)
     ref = None if _returned(value, x) else stored_ref(obj, snap, x, np.shape(x), ("d", "grad"))
     dx = value if _returned(value, x) else (None if ref is None else ref.get())
     dx = None if dx is None else np.array(dx, dtype=np.float64)
-    grads = chain._read(mine, kept, before, rates)  # puts their parameters back
+    grads = chain._read(mine, kept, before, rates, {i: rest})  # puts their parameters back
     found: list[Part] = []
     name = f"{type(obj).__name__}.{method.name}"
     tol = _tol(out)
@@ -225,7 +234,7 @@ def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: floa
                 what = f"moves {p.slot.name} along +its gradient: the sign of its step is flipped"
         else:
             what = _phrase(verdict, f"the gradient of {p.slot.name}", "gives", "gives a wrong")
-        target = rel.split("]", 1)[1] if rel.startswith("layers[") else rel
+        target = _target(rel, method.name)
         found.append(_at((i, p.slot.name), verdict, fn, target, f"{name} {what}"))
     return found
 
