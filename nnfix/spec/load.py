@@ -28,9 +28,8 @@ class LoadedSpec:
     source: source.Source
     functions: dict[SpecPath, UserFunction]  # compiled expressions and references, by spec path
     raw: dict  # the mapping as read, overrides applied
-    notes: list[str] = dataclasses.field(
-        default_factory=list
-    )  # what nnfix changed in reading it, said
+    # what nnfix changed in reading it, for the report's header (a re-joined flow list)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def path(self) -> Path:
