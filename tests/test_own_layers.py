@@ -718,6 +718,54 @@ def test_gradients_a_backward_returns_beside_dx_are_read_and_placed(tmp_path):
     assert all("x.T @ dout * 2" in f["location"]["source"]["code"] for f in wrong)
 
 
+def regularized(tmp_path: Path, find: str = "", replace: str = "") -> Path:
+    """The nnfs style with an L2 penalty: the layer takes its strength and adds its gradient,
+    the loss object gives the penalty of a layer, as the book's training loop adds it."""
+    spec = setup(tmp_path, "nnfs")
+    net = tmp_path / "net.py"
+    text = net.read_text()
+    text = text.replace(
+        "    def __init__(self, n_inputs, n_neurons):\n",
+        "    def __init__(self, n_inputs, n_neurons, weight_regularizer_l2=0.0):\n"
+        "        self.weight_regularizer_l2 = weight_regularizer_l2\n",
+    )
+    text = text.replace(
+        "        self.dbiases = np.sum(dvalues, axis=0, keepdims=True)\n",
+        "        self.dbiases = np.sum(dvalues, axis=0, keepdims=True)\n"
+        "        if self.weight_regularizer_l2 > 0:\n"
+        "            self.dweights += 2 * self.weight_regularizer_l2 * self.weights\n",
+    )
+    text = text.replace(
+        "class Loss:\n",
+        "class Loss:\n"
+        "    def regularization_loss(self, layer):\n"
+        "        return layer.weight_regularizer_l2 * np.sum(layer.weights * layer.weights)\n\n",
+    )
+    net.write_text(text.replace(find, replace) if find else text, encoding="utf-8")
+    spec.write_text(
+        spec.read_text().replace('"Dense(2, 6)"', '"Dense(2, 6, weight_regularizer_l2=0.01)"')
+    )
+    return spec
+
+
+def test_a_penalty_the_loss_adds_for_a_layer_is_part_of_the_loss(tmp_path):
+    code, report = diagnose(regularized(tmp_path))
+    assert code == 0, errors(report)
+    assert "regularization_loss of each layer" in " ".join(report["specs"][0]["about"])
+    wrong = "self.dweights += self.weight_regularizer_l2 * self.weights"  # its 2 left off
+    code, report = diagnose(
+        regularized(
+            tmp_path,
+            "self.dweights += 2 * self.weight_regularizer_l2",
+            "self.dweights += self.weight_regularizer_l2",
+        )
+    )
+    assert code == 1
+    found = [f for f in errors(report) if f["code"] == "G101"]
+    assert {f["location"]["parameter"] for f in found} == {"layers[0].weights"}
+    assert found[0]["location"]["source"]["code"] == wrong
+
+
 def test_two_independent_bugs_are_two_lines_in_one_run(tmp_path):
     spec = setup(
         tmp_path,

@@ -47,6 +47,7 @@ LEARNING_RATE = re.compile(r"^(lr|eta|alpha|learning_?rate|learningrate|rate|ste
 RATE_WORDS = re.compile(r"lr|rate|eta|alpha|step|learn")  # a second required argument's name
 OUTPUT_WORDS = re.compile(r"pred|hat|out|prob|score|activation")
 OWN_OUTPUT = ("output", "out", "prob", "pred", "activation")  # a loss object's own output
+PENALTY = re.compile(r"regulari[sz]|penalt|decay")  # what a loss adds for a layer's weights
 TARGET_WORDS = re.compile(r"true|target|label|actual|expect|real|gold|desired|^y")
 
 
@@ -74,8 +75,10 @@ class LayerChain:
         self.value_fn: Callable | None = None  # the loss of (output, Y)
         self.prime_fn: Callable | None = None  # its gradient dL/d(output)
         self.inputs: list[Any] = []  # what each layer was given in the last forward
+        self.given: dict[int, Any] = {}  # and the gradient it was given in the last backward
         self.value_method: str | None = None  # the loss object's methods, once found
         self.prime_method: str | None = None
+        self.penalty_method: str | None = None  # "" where it has none
 
     # --- building ------------------------------------------------------------------------------
 
@@ -197,9 +200,52 @@ class LayerChain:
 
     def value(self, output: Array, y: Any) -> float | None:
         """Their loss of this output and these targets: the pair's first function, or the loss
-        object's method that returns a number."""
+        object's method that returns a number (with the penalty it adds for each layer)."""
         if self.value_fn is not None:
             return _number(self._call_loss("loss", self.value_fn, output, y))
+        number = self._data_loss(output, y)
+        return None if number is None else number + sum(self.penalty(o) for o in self.objects)
+
+    def penalty(self, layer: Any) -> float:
+        """What the loss object adds for one layer (nnfs's `regularization_loss(layer)`: its
+        L1/L2 terms, whose gradient the layer's backward adds), 0 where it adds nothing."""
+        if self.penalty_method is None:
+            self.penalty_method = self._find_penalty()
+        if not self.penalty_method:
+            return 0.0
+        fn = getattr(self.loss_obj, self.penalty_method)
+        try:
+            value = _number(sandbox.call(f"loss.{self.penalty_method}", fn, layer))
+        except sandbox.UserCallError:  # a layer it does not apply to (ReLU has no weights)
+            return 0.0
+        return value if value is not None and np.isfinite(value) else 0.0
+
+    def _find_penalty(self) -> str:
+        """The loss object's method that takes one layer and returns a number for some layer,
+        among those whose names say penalty (never one that sets or trains); "" for none."""
+        for name in dir(type(self.loss_obj)):
+            if name.startswith("_") or not PENALTY.search(name.lower()):
+                continue
+            fn = getattr(self.loss_obj, name, None)
+            if not callable(fn):
+                continue
+            params = parameters(fn)
+            if not params or len([p for p in params if p.default is p.empty]) != 1:
+                continue
+            for layer in self.objects:
+                try:
+                    value = _number(sandbox.call(f"loss.{name}", fn, layer))
+                except sandbox.UserCallError:
+                    continue
+                if value is not None and np.isfinite(value):
+                    self.net.found.say(
+                        f"loss: with {type(self.loss_obj).__name__}.{name} of each layer it "
+                        "applies to added, as your training adds it"
+                    )
+                    return name
+        return ""
+
+    def _data_loss(self, output: Array, y: Any) -> float | None:
         obj = self.loss_obj
         if self.value_method is not None:
             fn = getattr(obj, self.value_method)
@@ -328,6 +374,7 @@ class LayerChain:
             method = self._backward_method(i, obj)
             fn = getattr(obj, method.name)
             snap = state(obj)
+            self.given[i] = d
             args = _args(fn, d, self.impl.arguments, lr=(method.lr, LR))
             seed_numpy(self.net.seed)
             value = sandbox.call(f"layers[{i}].{method.name}", fn, *args)

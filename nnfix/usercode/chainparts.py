@@ -71,10 +71,14 @@ def judge(chain: LayerChain, tensors: list[Param], c: float = 1.0) -> dict[tuple
             out = chain.forward(values["X"])
             y = values["Y"]
         inputs = list(chain.inputs)
+        working = [(p.ref, p.ref.get(), p.ref.get().copy()) for p in tensors]
+        chain._backward(out, y, tensors, working)  # the gradient each layer is given, in scale
+        given = dict(chain.given)
+        out = chain.forward(inputs[0])
         found = _loss(chain, out, y, rng, c)
         parts[found.part] = found
         for i in range(len(chain.objects)):
-            for found in _layer(chain, i, inputs[i], tensors, rng, c):
+            for found in _layer(chain, i, inputs[i], given.get(i), tensors, rng, c):
                 parts[found.part] = found
     except (sandbox.UserCallError, sandbox.Broken, SetupError, TypeError, ValueError):
         return {}  # what the chain could not do alone is the global check's to say: no line
@@ -165,7 +169,11 @@ def _loss(chain: LayerChain, out: Array, y: Any, rng, c: float) -> Part:
     return _at(("loss",), verdict, fn, target, f"{name} {says}")
 
 
-def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: float) -> list[Part]:
+def _layer(
+    chain: LayerChain, i: int, x: Any, above: Any, tensors: list[Param], rng, c: float
+) -> list[Part]:
+    """Layer i's backward given `above` (the gradient their chain gives it: a gradient of the
+    size it meets, so a penalty's share shows), against its own forward."""
     obj = chain.objects[i]
     forward = chain.forwards[i]
     if forward is None:
@@ -180,7 +188,8 @@ def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: floa
         return np.asarray(out, dtype=np.float64)
 
     out = f(x)
-    g = rng.standard_normal(out.shape)
+    usable = above is not None and np.shape(above) == out.shape and np.all(np.isfinite(above))
+    g = np.array(above, dtype=np.float64) if usable else rng.standard_normal(out.shape)
     method = chain._backward_method(i, obj)
     fn = getattr(obj, method.name)
     mine = [p for p in tensors if _layer_of(p) == i]
@@ -216,8 +225,8 @@ def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: floa
         def moved(w: Array, array: Array = array) -> float:
             saved = array.copy()
             array[...] = w
-            try:
-                return float(np.sum(g * f(x)))
+            try:  # the loss's penalty for this layer is part of what its gradient differentiates
+                return float(np.sum(g * f(x))) + chain.penalty(obj)
             finally:
                 array[...] = saved
 
@@ -234,6 +243,7 @@ def _layer(chain: LayerChain, i: int, x: Any, tensors: list[Param], rng, c: floa
                 what = f"moves {p.slot.name} along +its gradient: the sign of its step is flipped"
         else:
             what = _phrase(verdict, f"the gradient of {p.slot.name}", "gives", "gives a wrong")
+            what = what.replace("a wrong the gradient", "a wrong gradient")
         target = _target(rel, method.name)
         found.append(_at((i, p.slot.name), verdict, fn, target, f"{name} {what}"))
     return found
