@@ -609,13 +609,13 @@ def test_a_planted_bug_is_the_first_wrong_tensor_at_its_line(
     ("style", "find", "replace", "below", "line"),
     [
         # tanh's derivative given the output where it takes the input: every tensor below it;
-        # the layer's backward calls it
+        # the helper the layer's backward multiplies by is named, at its own line
         (
             "aflak",
             "return 1 - np.tanh(x) ** 2",
             "return 1 - x ** 2",
             "layers[0].weights",
-            "return np.multiply(output_gradient, self.activation_prime",
+            "return 1 - x ** 2",
         ),
         # the ReLU mask taken from the gradient, not the input
         (

@@ -7,10 +7,11 @@ wrong is where that tensor goes wrong, and its line of their code the one a find
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
 import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -197,9 +198,10 @@ def _layer(
     f(x)  # its caches, as the backward reads them
     before = [state(o) if k == i else {} for k, o in enumerate(chain.objects)]
     snap = before[i]
-    value = sandbox.call(
-        f"layers[{i}].{method.name}", fn, *_args(fn, g, chain.impl.arguments, (method.lr, LR))
-    )
+    with _recording(obj, (method.name, forward.name)) as calls:
+        value = sandbox.call(
+            f"layers[{i}].{method.name}", fn, *_args(fn, g, chain.impl.arguments, (method.lr, LR))
+        )
     rates = {i: LR if method.lr else chain.impl.update_lr}
     value, rest = split_returned(value, x)
     ref = None if _returned(value, x) else stored_ref(obj, snap, x, np.shape(x), ("d", "grad"))
@@ -214,7 +216,13 @@ def _layer(
         verdict = _compare(lambda a: float(np.sum(g * f(a))), base, dx, rng, tol, c)
         target = None if ref is None else ref.path
         says = _phrase(verdict, "dL/d(its input)", "returns", "returns a wrong")
-        found.append(_at((i, "input"), verdict, fn, target, f"{name} {says}"))
+        helper = _helper(calls, base, f, g, dx) if verdict is not None and not mine else None
+        if helper is not None:  # the derivative it multiplies by is its helper's, and wrong
+            helper_name, helper_fn = helper
+            says = f"{name} multiplies by {helper_name}, which is not the derivative of its forward"
+            found.append(_at((i, "input"), verdict, helper_fn, None, says))
+        else:
+            found.append(_at((i, "input"), verdict, fn, target, f"{name} {says}"))
     for p in mine:
         theirs = grads.arrays.get(p.slot.name)
         if theirs is None:
@@ -247,6 +255,72 @@ def _layer(
         target = _target(rel, method.name)
         found.append(_at((i, p.slot.name), verdict, fn, target, f"{name} {what}"))
     return found
+
+
+@contextlib.contextmanager
+def _recording(obj: Any, skip: tuple[str, ...]) -> Iterator[list]:
+    """The calls a layer's backward makes to the functions it holds (`self.activation_prime`)
+    and to its other methods (`self._act_grad`): (name, function, result), each recorded."""
+    calls: list[tuple[str, Callable, Any]] = []
+    own = dict(vars(obj)) if hasattr(obj, "__dict__") else {}
+    names = [n for n, v in own.items() if inspect.isfunction(v) or inspect.ismethod(v)]
+    names += [
+        n
+        for n in dir(type(obj))
+        if n not in own
+        and n not in skip
+        and not n.startswith("__")
+        and inspect.isfunction(getattr(type(obj), n, None))
+    ]
+
+    def recorder(name: str, fn: Callable) -> Callable:
+        def record(*args: Any, **kwargs: Any) -> Any:
+            result = fn(*args, **kwargs)
+            calls.append((name, fn, result))
+            return result
+
+        return record
+
+    try:
+        for n in names:
+            setattr(obj, n, recorder(n, getattr(obj, n)))
+        yield calls
+    finally:
+        for n in names:
+            if n in own:
+                setattr(obj, n, own[n])
+            else:
+                with contextlib.suppress(AttributeError):
+                    delattr(obj, n)
+
+
+def _helper(calls: list, x: Array, f: Callable, g: Array, dx: Array) -> tuple[str, Callable] | None:
+    """The helper an elementwise layer's backward multiplies the gradient by, where it is not
+    the derivative of the layer's own forward (`tanh_prime` given the output): its name and
+    function; None where the layer is not elementwise or no helper explains dx."""
+    try:
+        out = f(x)
+    except (sandbox.UserCallError, SetupError):
+        return None
+    if out.shape != x.shape or not x.size:
+        return None
+    h = 1e-6 * max(1.0, float(np.max(np.abs(x))))
+    k = 0  # one element moved: the others stay
+    e = np.zeros(x.size)
+    e[k] = h
+    moved = f(x + e.reshape(x.shape)) - out
+    if np.count_nonzero(np.abs(moved.reshape(-1)) > 1e-12) > 1:
+        return None  # not elementwise
+    derivative = (f(x + h) - f(x - h)) / (2 * h)
+    for name, fn, result in calls:
+        if not _float_array(result) or np.shape(result) != x.shape:
+            continue
+        r = np.asarray(result, dtype=np.float64)
+        if not np.allclose(dx, g * r, rtol=1e-6, atol=1e-12):
+            continue  # not the factor dx is made of
+        if not np.allclose(r, derivative, rtol=1e-4, atol=1e-7):
+            return name, fn
+    return None
 
 
 WRONG = "wrong"
