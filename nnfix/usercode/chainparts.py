@@ -9,7 +9,9 @@ from __future__ import annotations
 import ast
 import contextlib
 import inspect
+import linecache
 import re
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -195,7 +197,8 @@ def _layer(
     fn = getattr(obj, method.name)
     mine = [p for p in tensors if _layer_of(p) == i]
     kept = [(p.ref, p.ref.get(), p.ref.get().copy()) for p in mine]
-    f(x)  # its caches, as the backward reads them
+    with _recording(obj, (method.name, forward.name)) as forward_calls:
+        f(x)  # its caches, as the backward reads them
     before = [state(o) if k == i else {} for k, o in enumerate(chain.objects)]
     snap = before[i]
     with _recording(obj, (method.name, forward.name)) as calls:
@@ -218,9 +221,8 @@ def _layer(
         says = _phrase(verdict, "dL/d(its input)", "returns", "returns a wrong")
         helper = _helper(calls, base, f, g, dx) if verdict is not None and not mine else None
         if helper is not None:  # the derivative it multiplies by is its helper's, and wrong
-            helper_name, helper_fn = helper
-            says = f"{name} multiplies by {helper_name}, which is not the derivative of its forward"
-            found.append(_at((i, "input"), verdict, helper_fn, None, says))
+            says = f"{name} multiplies by {helper.name}, which is not the derivative of its forward"
+            found.append(_at((i, "input"), verdict, helper.fn, None, says, helper.line))
         else:
             found.append(_at((i, "input"), verdict, fn, target, f"{name} {says}"))
     for p in mine:
@@ -254,14 +256,69 @@ def _layer(
             what = what.replace("a wrong the gradient", "a wrong gradient")
         target = _target(rel, method.name)
         found.append(_at((i, p.slot.name), verdict, fn, target, f"{name} {what}"))
+    pair = _derivative_helper(forward_calls, calls)
+    if pair is not None:  # every wrong part of this layer goes through that helper
+        helper, of = pair
+        for k, part in enumerate(found):
+            if part.verdict is not None:
+                says = f"{name} uses {helper.name}, which is not the derivative of {of}"
+                found[k] = _at(part.part, part.verdict, helper.fn, None, says, helper.line)
     return found
 
 
+def _derivative_helper(forward: list, backward: list) -> tuple[Call, str] | None:
+    """A helper the backward calls (`_act_grad(z, a)`) that is given what a helper of the forward
+    was (`_act(z)`) but does not give that helper's derivative there: judged by its call with
+    right inputs. The call, and the forward helper's name; None where there is none."""
+    for call in backward:
+        if not _float_array(call.result):
+            continue
+        for made in forward:
+            z = made.args[0] if made.args else None
+            if (
+                not isinstance(z, np.ndarray)
+                or z.dtype.kind != "f"
+                or not _float_array(made.result)
+            ):
+                continue
+            if made.result.shape != z.shape or np.shape(call.result) != z.shape:
+                continue
+            if not any(a is z or _same_array(a, z) for a in call.args):
+                continue
+            h = 1e-6 * max(1.0, float(np.max(np.abs(z))))
+            try:
+                up = sandbox.call(f"layers.{made.name}", made.fn, z + h, *made.args[1:])
+                down = sandbox.call(f"layers.{made.name}", made.fn, z - h, *made.args[1:])
+            except sandbox.UserCallError:  # their helper off its inputs: no judgement
+                continue
+            derivative = (np.asarray(up, dtype=np.float64) - np.asarray(down)) / (2 * h)
+            given = np.asarray(call.result, dtype=np.float64)
+            if not np.allclose(given, derivative, rtol=1e-4, atol=1e-6):
+                return call, made.name
+    return None
+
+
+def _same_array(a: Any, b: Array) -> bool:
+    return _float_array(a) and a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+@dataclass
+class Call:
+    """One call of a layer's helper: its name, function, arguments, result, and the line it
+    returned from (a helper with a return per activation returns from one of them)."""
+
+    name: str
+    fn: Callable
+    args: tuple
+    result: Any
+    line: int | None
+
+
 @contextlib.contextmanager
-def _recording(obj: Any, skip: tuple[str, ...]) -> Iterator[list]:
-    """The calls a layer's backward makes to the functions it holds (`self.activation_prime`)
-    and to its other methods (`self._act_grad`): (name, function, result), each recorded."""
-    calls: list[tuple[str, Callable, Any]] = []
+def _recording(obj: Any, skip: tuple[str, ...]) -> Iterator[list[Call]]:
+    """The calls a layer's method makes to the functions it holds (`self.activation_prime`)
+    and to its other methods (`self._act_grad`), each recorded."""
+    calls: list[Call] = []
     own = dict(vars(obj)) if hasattr(obj, "__dict__") else {}
     names = [n for n, v in own.items() if inspect.isfunction(v) or inspect.ismethod(v)]
     names += [
@@ -274,9 +331,22 @@ def _recording(obj: Any, skip: tuple[str, ...]) -> Iterator[list]:
     ]
 
     def recorder(name: str, fn: Callable) -> Callable:
+        code = getattr(inspect.unwrap(getattr(fn, "__func__", fn)), "__code__", None)
+
         def record(*args: Any, **kwargs: Any) -> Any:
-            result = fn(*args, **kwargs)
-            calls.append((name, fn, result))
+            returned: list[int] = []
+
+            def profile(frame, event, arg):  # the line its own frame returns from
+                if event == "return" and frame.f_code is code:
+                    returned.append(frame.f_lineno)
+
+            previous = sys.getprofile()
+            sys.setprofile(profile)
+            try:
+                result = fn(*args, **kwargs)
+            finally:
+                sys.setprofile(previous)
+            calls.append(Call(name, fn, args, result, returned[-1] if returned else None))
             return result
 
         return record
@@ -294,7 +364,7 @@ def _recording(obj: Any, skip: tuple[str, ...]) -> Iterator[list]:
                     delattr(obj, n)
 
 
-def _helper(calls: list, x: Array, f: Callable, g: Array, dx: Array) -> tuple[str, Callable] | None:
+def _helper(calls: list[Call], x: Array, f: Callable, g: Array, dx: Array) -> Call | None:
     """The helper an elementwise layer's backward multiplies the gradient by, where it is not
     the derivative of the layer's own forward (`tanh_prime` given the output): its name and
     function; None where the layer is not elementwise or no helper explains dx."""
@@ -312,14 +382,14 @@ def _helper(calls: list, x: Array, f: Callable, g: Array, dx: Array) -> tuple[st
     if np.count_nonzero(np.abs(moved.reshape(-1)) > 1e-12) > 1:
         return None  # not elementwise
     derivative = (f(x + h) - f(x - h)) / (2 * h)
-    for name, fn, result in calls:
-        if not _float_array(result) or np.shape(result) != x.shape:
+    for call in calls:
+        if not _float_array(call.result) or np.shape(call.result) != x.shape:
             continue
-        r = np.asarray(result, dtype=np.float64)
+        r = np.asarray(call.result, dtype=np.float64)
         if not np.allclose(dx, g * r, rtol=1e-6, atol=1e-12):
             continue  # not the factor dx is made of
         if not np.allclose(r, derivative, rtol=1e-4, atol=1e-7):
-            return name, fn
+            return call
     return None
 
 
@@ -372,13 +442,20 @@ def _compare(
     return WRONG
 
 
-def _at(part: tuple, verdict: str | None, fn: Callable, target: str | None, says: str) -> Part:
+def _at(
+    part: tuple,
+    verdict: str | None,
+    fn: Callable,
+    target: str | None,
+    says: str,
+    line: int | None = None,
+) -> Part:
     """The part with the line of `fn` that makes it: the assignment to `target` (`.dinputs`,
     `.bias`, `.grads['b']` on the object), or its last `return`."""
     found = Part(part, verdict, says)
-    line = _line(fn, target)
-    if line is not None:
-        found.place, found.code = line
+    where = _line(fn, target) if line is None else _numbered(fn, line)
+    if where is not None:
+        found.place, found.code = where
     return found
 
 
@@ -415,6 +492,19 @@ def _line(fn: Callable, target: str | None) -> tuple[Place, str] | None:
     if place is None:
         return None
     text = lines[last.lineno - 1]
+    col = len(text) - len(text.lstrip()) + 1
+    return Place(place.file, place.line, place.cell, col), text.strip()
+
+
+def _numbered(fn: Callable, number: int) -> tuple[Place, str] | None:
+    """Line `number` of the file `fn` is defined in, as a place of theirs."""
+    code = getattr(inspect.unwrap(getattr(fn, "__func__", fn)), "__code__", None)
+    if code is None:
+        return None
+    place = place_of(code.co_filename, number)
+    text = linecache.getline(code.co_filename, number)
+    if place is None or not text.strip():
+        return None
     col = len(text) - len(text.lstrip()) + 1
     return Place(place.file, place.line, place.cell, col), text.strip()
 
