@@ -504,6 +504,58 @@ implementation:
   loss: [softmax_loss, softmax_grad]
 """
 
+# a layer that applies its activation through helpers of its own, one return per activation
+HELPERS = """
+import numpy as np
+
+
+class Dense:
+    def __init__(self, n_in, n_out, activation):
+        rng = np.random.default_rng(n_in + 7 * n_out)
+        self.W = rng.normal(0, 0.6, (n_in, n_out))
+        self.b = rng.normal(0, 0.1, n_out)
+        self.activation = activation
+
+    def _apply(self, z):
+        if self.activation == "tanh":
+            return np.tanh(z)
+        return 1 / (1 + np.exp(-z))
+
+    def _slope(self, z):
+        if self.activation == "tanh":
+            return 1 - np.tanh(z) ** 2
+        s = 1 / (1 + np.exp(-z))
+        return s * (1 - s)
+
+    def forward(self, x):
+        self.x = x
+        self.z = x @ self.W + self.b
+        return self._apply(self.z)
+
+    def backward(self, grad):
+        dz = grad * self._slope(self.z)
+        self.dW = self.x.T @ dz
+        self.db = dz.sum(axis=0)
+        return dz @ self.W.T
+
+
+def mse(y_true, y_pred):
+    return float(np.mean((y_pred - y_true) ** 2))
+
+
+def mse_prime(y_true, y_pred):
+    return 2 * (y_pred - y_true) / y_true.size
+"""
+
+HELPERS_SPEC = """
+seed: 0
+data: {source: moons, samples: 32}
+implementation:
+  module: net.py
+  layers: ["Dense(2, 6, 'tanh')", "Dense(6, 1, 'sigmoid')"]
+  loss: [mse, mse_prime]
+"""
+
 CASES = {
     "nnfs": (NNFS, NNFS_SPEC),
     "aflak": (AFLAK, AFLAK_SPEC),
@@ -514,6 +566,7 @@ CASES = {
     "vector": (VECTOR, VECTOR_SPEC),
     "dropout": (DROPOUT, DROPOUT_SPEC),
     "tuples": (TUPLES, TUPLES_SPEC),
+    "helpers": (HELPERS, HELPERS_SPEC),
 }
 
 
@@ -764,6 +817,18 @@ def test_a_penalty_the_loss_adds_for_a_layer_is_part_of_the_loss(tmp_path):
     found = [f for f in errors(report) if f["code"] == "G101"]
     assert {f["location"]["parameter"] for f in found} == {"layers[0].weights"}
     assert found[0]["location"]["source"]["code"] == wrong
+
+
+def test_a_derivative_helper_is_judged_by_its_call_and_named_at_the_return_it_took(tmp_path):
+    """tanh's slope given z where it needs tanh(z): the helper the backward calls with the z
+    the forward's helper had is not that helper's derivative; its tanh return is the line."""
+    code, report = diagnose(
+        setup(tmp_path, "helpers", "return 1 - np.tanh(z) ** 2", "return 1 - z ** 2")
+    )
+    assert code == 1
+    found = [f for f in errors(report) if f["code"] == "G101"]
+    assert {f["location"]["parameter"] for f in found} == {"layers[0].W", "layers[0].b"}
+    assert {f["location"]["source"]["code"] for f in found} == {"return 1 - z ** 2"}
 
 
 def test_two_independent_bugs_are_two_lines_in_one_run(tmp_path):
