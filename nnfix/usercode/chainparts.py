@@ -83,7 +83,14 @@ def judge(chain: LayerChain, tensors: list[Param], c: float = 1.0) -> dict[tuple
         for i in range(len(chain.objects)):
             for found in _layer(chain, i, inputs[i], given.get(i), tensors, rng, c):
                 parts[found.part] = found
-    except (sandbox.UserCallError, sandbox.Broken, SetupError, TypeError, ValueError):
+    except (
+        sandbox.UserCallError,
+        sandbox.Broken,
+        SetupError,
+        TypeError,
+        ValueError,
+        AttributeError,
+    ):
         return {}  # what the chain could not do alone is the global check's to say: no line
     finally:
         _put_back(kept)
@@ -351,12 +358,15 @@ def _recording(obj: Any, skip: tuple[str, ...]) -> Iterator[list[Call]]:
 
         return record
 
+    wrapped = []
     try:
         for n in names:
-            setattr(obj, n, recorder(n, getattr(obj, n)))
+            with contextlib.suppress(AttributeError, TypeError):  # __slots__, a frozen object
+                setattr(obj, n, recorder(n, getattr(obj, n)))
+                wrapped.append(n)
         yield calls
     finally:
-        for n in names:
+        for n in wrapped:
             if n in own:
                 setattr(obj, n, own[n])
             else:
