@@ -702,6 +702,19 @@ def test_a_wrong_activation_backward_is_g101_on_the_tensors_below_it(
     assert sources and all(s.startswith(line) for s in sources), sources
 
 
+def test_a_loss_argument_nnfix_cannot_give_is_a_question(tmp_path):
+    spec = setup(
+        tmp_path,
+        "calls",
+        "def mse_grad(predictions, targets):",
+        "def mse_grad(predictions, targets, weight):",
+    )
+    result = CliRunner().invoke(main, ["diagnose", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert "weight" in result.output and "arguments" in result.output
+    assert "U101" not in result.output and "Traceback" not in result.output
+
+
 def test_a_constant_left_off_one_gradient_is_named_where_that_gradient_is_computed(tmp_path):
     """The layer divides db by m but not dW, and its loss's gradient is per sample: every dW
     is m × the true one, every db right. No part is wrong in its pattern; the one the right

@@ -270,7 +270,7 @@ class LayerChain:
         return None
 
     def _call_loss(self, role: str, fn: Callable, output: Array, y: Any) -> Any:
-        args, kwargs = _loss_args(fn, output, y, self.impl.arguments, role)
+        args, kwargs = _loss_args(fn, output, y, self.impl.arguments)
         seed_numpy(self.net.seed)
         return sandbox.call(role, fn, *args, **kwargs)
 
@@ -589,7 +589,7 @@ def _args(fn: Callable, a: Any, arguments: dict, lr: tuple[str | None, float] = 
     return out
 
 
-def _loss_args(fn: Callable, output: Array, y: Any, arguments: dict, role: str):
+def _loss_args(fn: Callable, output: Array, y: Any, arguments: dict):
     """The output and the targets, each to the parameter its name (or `arguments:`) says; where
     no name says, the output first only when one of the two is named."""
     params = parameters(fn) or []
@@ -630,6 +630,12 @@ def _loss_args(fn: Callable, output: Array, y: Any, arguments: dict, role: str):
     kwargs: dict = {}
     values = {"output": output, "Y": y}
     for p, r in zip(params, roles, strict=True):
+        if r is None and p.default is p.empty:  # a third argument no name settles
+            raise SetupError(
+                f"{getattr(fn, '__qualname__', fn)}: cannot tell what to pass as '{p.name}'",
+                "arguments",
+                hint=f"arguments: {{{p.name}: <a value>}}",
+            )
         if r in values:
             kwargs[p.name] = values[r]
         elif r == "literal":
