@@ -844,6 +844,13 @@ def test_a_derivative_helper_is_judged_by_its_call_and_named_at_the_return_it_to
     assert {f["location"]["source"]["code"] for f in found} == {"return 1 - z ** 2"}
 
 
+def test_a_forward_that_returns_its_output_with_a_cache_is_chained_on_its_output(tmp_path):
+    spec = setup(tmp_path, "tuples", "return x @ self.w + self.b", "return x @ self.w + self.b, x")
+    code, report = diagnose(spec)
+    assert code == 0, errors(report)
+    assert "arrays that move the loss" in " ".join(report["specs"][0]["about"])
+
+
 def test_two_independent_bugs_are_two_lines_in_one_run(tmp_path):
     spec = setup(
         tmp_path,

@@ -188,6 +188,8 @@ class LayerChain:
         fn = getattr(obj, method.name)
         before = state(obj)
         value = sandbox.call(f"layers[{i}].{method.name}", fn, *_args(fn, a, self.impl.arguments))
+        if isinstance(value, tuple | list) and value and _float_array(value[0]):
+            return value[0]  # (output, cache)
         if _float_array(value):
             return value
         if self.impl.output is not None:  # `output:` names where it is left
@@ -519,7 +521,10 @@ def split_returned(value: Any, given: Any) -> tuple[Any, list]:
 
 def kept_output(obj: Any, value: Any, before: State, given: Any) -> Array | None:
     """What a layer's forward gave: the array it returned, else the one it left on itself
-    (`self.output`) — set or changed by the call, not the input it was given."""
+    (`self.output`) — set or changed by the call, not the input it was given; of an
+    (output, cache) pair, the output."""
+    if isinstance(value, tuple | list) and value and _float_array(value[0]):
+        value = value[0]
     if _float_array(value):
         return value
     return _stored(obj, before, avoid=given, words=("out", "output", "a", "y", "activation"))
