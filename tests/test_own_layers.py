@@ -932,6 +932,32 @@ def test_a_layer_that_updates_itself_in_a_batch_is_read_from_its_update(
     assert all(f["location"]["source"]["code"] == replace for f in found)
 
 
+def test_a_layer_that_keeps_its_own_step_size_is_read_with_it(tmp_path):
+    """backward(dA) with self.lr set in the constructor: the update is read with that rate; a
+    layer that keeps none is a question naming update_lr."""
+    spec = setup(tmp_path, "columns")
+    net = tmp_path / "net.py"
+    text = net.read_text().replace(
+        "        self.activation = activation\n",
+        "        self.activation = activation\n        self.lr = 0.05\n",
+    )
+    text = text.replace(
+        "        self.db = np.sum(dZ, axis=1, keepdims=True) / m\n        return self.W.T @ dZ",
+        IN_PLACE.replace("lr *", "self.lr *"),
+    )
+    net.write_text(text, encoding="utf-8")
+    code, report = diagnose(spec)
+    assert code == 0, errors(report)
+    assert "own lr = 0.05" in " ".join(report["specs"][0]["about"])
+    net.write_text(
+        text.replace("        self.lr = 0.05\n", "        self.rates = [0.05]\n").replace(
+            "self.lr", "self.rates[0]"
+        )
+    )
+    result = CliRunner().invoke(main, ["diagnose", str(spec)])
+    assert result.exit_code == 2 and "update_lr" in result.output, result.output
+
+
 def test_a_layer_call_that_raises_is_a_question_about_the_spec(tmp_path):
     spec = setup(tmp_path, "nnfs")
     spec.write_text(spec.read_text().replace('"Dense(2, 6)"', '"Dense(2)"'))

@@ -380,7 +380,7 @@ class LayerChain:
             args = _args(fn, d, self.impl.arguments, lr=(method.lr, LR))
             seed_numpy(self.net.seed)
             value = sandbox.call(f"layers[{i}].{method.name}", fn, *args)
-            rates[i] = LR if method.lr else self.impl.update_lr
+            rates[i] = LR if method.lr else self.impl.update_lr or self._own_rate(i, obj)
             given = self.inputs[i]
             value, returned[i] = split_returned(value, given)
             if i == 0:
@@ -394,6 +394,23 @@ class LayerChain:
                     "layers",
                 )
         return self._read(tensors, kept, before, rates, returned)
+
+    def _own_rate(self, i: int, obj: Any) -> float | None:
+        """The step size a layer that updates itself keeps on itself (`self.lr = 0.1`), where it
+        keeps exactly one number under such a name; None where it keeps none."""
+        rates = [
+            (name, float(value))
+            for name, value in (vars(obj).items() if hasattr(obj, "__dict__") else [])
+            if LEARNING_RATE.match(name.lower())
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and value > 0
+        ]
+        if len(rates) != 1:
+            return None
+        name, rate = rates[0]
+        self.net.found.say(f"step size: {self.texts[i]}'s own {name} = {rate:g}")
+        return rate
 
     def _backward_method(self, i: int, obj: Any) -> Method:
         if self.backwards[i] is not None:
