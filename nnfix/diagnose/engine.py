@@ -1,0 +1,79 @@
+"""The findings of the local check of a user's own autograd engine (SPEC §3.6): each operation
+whose backward disagrees with the derivative of its own forward is a G101 at the line of its
+`_backward` that computed the wrong gradient, with how many nodes of their network's graph it
+runs at."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nnfix.diagnose.findings import Finding, Fix
+from nnfix.diagnose.rules.gradients import G101
+from nnfix.diagnose.rules.usercode import source
+from nnfix.usercode.engine import EngineNet, OpCheck, check_ops
+from nnfix.usercode.loader import Place
+from nnfix.usercode.sandbox import UserCallError
+
+PATH = ("implementation", "engine")
+
+
+def op_findings(net: EngineNet, judged: list[Finding]) -> list[Finding]:
+    """A G101 for each operation of their engine whose local backward is wrong; one their
+    network runs is shown at the layer of the first wrong tensor (`judged`), ahead of those."""
+    try:
+        checks = check_ops(net.engine)
+    except UserCallError:
+        return []
+    wrong = [c for c in checks if c.wrong]
+    if not wrong:
+        net.found.say(
+            f"engine: {len(checks)} operations of {net.engine.cls.__name__} checked on their own "
+            f"({', '.join(c.call for c in checks[:8])}{', …' if len(checks) > 8 else ''})"
+        )
+        return []
+    net._sync()
+    counts = net.graph_codes()
+    top = max((f.location.layer or 0 for f in judged if f.code == "G101"), default=0)
+    found = [_finding(net, c, counts.get(c.top, 0)) for c in wrong]
+    for f in found:
+        if f.evidence["graph_nodes"] and top:
+            f.location.layer = top
+    return found
+
+
+def _finding(net: EngineNet, c: OpCheck, used: int) -> Finding:
+    cls = net.engine.cls.__name__
+    how = (
+        " where the result is used twice (a gradient set with = where it must be added with +=)"
+        if c.twice
+        else ""
+    )
+    graph = (
+        f"; your network's graph runs it at {used} nodes, so every gradient that flows through "
+        "them is wrong"
+        if used
+        else "; your network's graph does not use it"
+    )
+    where = f" at {Path(c.file).name}:{c.line}" if c.file and c.line else ""
+    found = G101.finding(
+        f"{cls}.{c.name}'s backward is wrong{where}: for {c.call} it gives "
+        f"d/d{c.argument} = {c.got:.6g}{how}, the derivative of its own forward is "
+        f"{c.want:.6g}{graph}",
+        path=PATH,
+        evidence={
+            "operation": c.name,
+            "call": c.call,
+            "operand": c.argument,
+            "got": c.got,
+            "expected": c.want,
+            "used_twice": c.twice,
+            "graph_nodes": used,
+        },
+        fix=Fix(
+            f"make {c.name}'s _backward add to {c.argument}.{net.engine.grad} the derivative of "
+            f"its forward times out.{net.engine.grad}"
+        ),
+    )
+    if c.file and c.line:
+        found.location.source = source(Place(Path(c.file), c.line), 1, c.text)
+    return found
