@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.rules.gradients import G101
 from nnfix.diagnose.rules.usercode import source
-from nnfix.usercode.engine import EngineNet, OpCheck, check_ops
+from nnfix.usercode.engine import SCALARS, EngineNet, OpCheck, check_ops
 from nnfix.usercode.loader import Place
 from nnfix.usercode.sandbox import UserCallError
 
@@ -49,16 +51,22 @@ def _finding(net: EngineNet, c: OpCheck, used: int) -> Finding:
         else ""
     )
     graph = (
-        f"; your network's graph runs it at {used} nodes, so every gradient that flows through "
-        "them is wrong"
+        f"; your network's graph runs it at {used} node{'s' if used > 1 else ''}, so every "
+        "gradient that flows through it is wrong"
         if used
         else "; your network's graph does not use it"
     )
     where = f" at {Path(c.file).name}:{c.line}" if c.file and c.line else ""
+    call = c.call
+    if c.set == len(SCALARS):
+        call += " (b of shape (2,) broadcast against a of (2, 2))"
+    gives = f"d/d{c.argument}"
+    if _array(net):
+        gives = f"a gradient of {c.argument} that sums to"
     found = G101.finding(
-        f"{cls}.{c.name}'s backward is wrong{where}: for {c.call} it gives "
-        f"d/d{c.argument} = {c.got:.6g}{how}, the derivative of its own forward is "
-        f"{c.want:.6g}{graph}",
+        f"{cls}.{c.name}'s backward is wrong{where}: for {call} it gives "
+        f"{gives} {c.got:.6g}{how}, the derivative of its own forward "
+        f"{'sums to' if _array(net) else 'is'} {c.want:.6g}{graph}",
         path=PATH,
         evidence={
             "operation": c.name,
@@ -77,3 +85,7 @@ def _finding(net: EngineNet, c: OpCheck, used: int) -> Finding:
     if c.file and c.line:
         found.location.source = source(Place(Path(c.file), c.line), 1, c.text)
     return found
+
+
+def _array(net: EngineNet) -> bool:
+    return isinstance(net.engine.value(net._groups[0].values[0]), np.ndarray)
