@@ -12,7 +12,7 @@ import numpy as np
 from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.rules.gradients import G101
 from nnfix.diagnose.rules.usercode import source
-from nnfix.usercode.engine import SCALARS, EngineNet, OpCheck, check_ops
+from nnfix.usercode.engine import SCALARS, EngineNet, NodeCheck, OpCheck, check_graph, check_ops
 from nnfix.usercode.loader import Place
 from nnfix.usercode.sandbox import UserCallError
 
@@ -27,16 +27,20 @@ def op_findings(net: EngineNet, judged: list[Finding]) -> list[Finding]:
     except UserCallError:
         return []
     wrong = [c for c in checks if c.wrong]
-    if not wrong:
-        net.found.say(
-            f"engine: {len(checks)} operations of {net.engine.cls.__name__} checked on their own "
-            f"({', '.join(c.call for c in checks[:8])}{', …' if len(checks) > 8 else ''})"
-        )
-        return []
+    net.found.say(
+        f"engine: {len(checks)} operations of {net.engine.cls.__name__} checked on their own "
+        f"({', '.join(c.call for c in checks[:8])}{', …' if len(checks) > 8 else ''}), and "
+        "every backward closure of your network's graph at its nodes"
+    )
     net._sync()
-    counts = net.graph_codes()
+    counts = net.graph_codes() if wrong else {}
     top = max((f.location.layer or 0 for f in judged if f.code == "G101"), default=0)
     found = [_finding(net, c, counts.get(c.top, 0)) for c in wrong]
+    try:
+        nodes = check_graph(net, {c.top for c in wrong})
+    except UserCallError:
+        nodes = []
+    found += [_node_finding(net, c) for c in nodes]
     for f in found:
         if f.evidence["graph_nodes"] and top:
             f.location.layer = top
@@ -80,6 +84,24 @@ def _finding(net: EngineNet, c: OpCheck, used: int) -> Finding:
         fix=Fix(
             f"make {c.name}'s _backward add to {c.argument}.{net.engine.grad} the derivative of "
             f"its forward times out.{net.engine.grad}"
+        ),
+    )
+    if c.file and c.line:
+        found.location.source = source(Place(Path(c.file), c.line), 1, c.text)
+    return found
+
+
+def _node_finding(net: EngineNet, c: NodeCheck) -> Finding:
+    where = f" at {Path(c.file).name}:{c.line}" if c.file and c.line else ""
+    found = G101.finding(
+        f"the backward closure {c.name}{where} is wrong at {c.failed} of the {c.nodes} nodes of "
+        "your network's graph it was checked at: the gradients it adds to its inputs do not "
+        "match how its value moves with them",
+        path=PATH,
+        evidence={"closure": c.name, "failed": c.failed, "graph_nodes": c.nodes},
+        fix=Fix(
+            f"make {c.name} add to each input's {net.engine.grad} the derivative of its forward "
+            f"times the node's {net.engine.grad}"
         ),
     )
     if c.file and c.line:

@@ -970,3 +970,244 @@ def _line_text(file: str, line: int) -> str:
         return Path(file).read_text(encoding="utf-8").splitlines()[line - 1].strip()
     except (OSError, IndexError, UnicodeDecodeError):
         return ""
+
+
+# --- each node of their network's graph (SPEC §3.6) ----------------------------------------------
+
+GRAPH_EPS = 1e-6  # the step along a random direction of every parameter
+GRAPH_RTOL = 1e-3
+PER_CLOSURE = 60  # nodes checked per backward closure at most
+
+
+@dataclass
+class NodeCheck:
+    """A backward closure of their network's graph (any function's, not only the class's
+    operations: a dropout layer's, a loss's) checked at the nodes it runs at."""
+
+    code: Any  # the closure's code object
+    name: str  # its qualified name: "Dropout.forward.<locals>.backward_fn"
+    nodes: int = 0  # nodes checked (where the check could say something)
+    failed: int = 0
+    file: str | None = None
+    line: int | None = None
+    text: str = ""
+
+    @property
+    def wrong(self) -> bool:
+        return self.failed > 0 and 2 * self.failed >= self.nodes
+
+
+def check_graph(net: EngineNet, skip: set[Any]) -> list[NodeCheck]:
+    """Each node of their network's graph on its own, by the dot-product test: along a random
+    direction d of every parameter, each node's value moves by δn (central differences of two
+    forwards, nodes matched in the order they are made); its backward closure, given a random
+    u as the node's gradient, must add to its children's gradients the g_c with
+    Σ <g_c, δc> = <u, δn>. A closure that sets (=) rather than adds, writes to another value
+    or computes another derivative fails it. Closures in `skip` were judged already."""
+    eng = net.engine
+    rng = np.random.default_rng(0)
+    arrays = net._arrays
+    saved = {k: a.copy() for k, a in arrays.items()}
+    direction = {
+        k: rng.standard_normal(a.shape) * (1 + np.abs(a)) * GRAPH_EPS for k, a in arrays.items()
+    }
+    runs = []
+    try:
+        for sign in (1.0, -1.0, 0.0):
+            for k, a in arrays.items():
+                a[...] = saved[k] + sign * direction[k]
+            made: list[Any] = []
+            with _recording(eng.cls, made):
+                root = net._engine_call(net.root_value)
+            runs.append((made, root))
+    except (SetupError, sandbox.UserCallError):
+        return []
+    finally:
+        for k, a in arrays.items():
+            a[...] = saved[k]
+    (plus, _), (minus, _), (made, root) = runs
+    if not (len(plus) == len(minus) == len(made)):
+        return []  # the graph changes with the values: nodes cannot be matched
+    index = {id(v): i for i, v in enumerate(made)}
+    tangent: dict[int, Array] = {}
+    for g in net._groups:  # the parameters move along the direction itself
+        step = direction[g.path]
+        whole = len(g.values) == 1 and isinstance(eng.value(g.values[0]), np.ndarray)
+        for k, v in enumerate(g.values):
+            at = -1 - len(tangent)
+            index[id(v)] = at
+            tangent[at] = step if whole else np.asarray(step.reshape(-1)[k])
+
+    def moved(i: int) -> Array | None:
+        if i not in tangent:
+            try:
+                p = np.asarray(eng.value(plus[i]), dtype=np.float64)
+                m = np.asarray(eng.value(minus[i]), dtype=np.float64)
+            except (TypeError, ValueError):
+                return None
+            tangent[i] = (p - m) / 2 if p.shape == m.shape else None  # type: ignore[assignment]
+        return tangent[i]
+
+    graph = _nodes(eng, root)
+    # the nodes their own backward gives a gradient: a node it passes by (a closure rebound to
+    # the node made after it, as `c += eps` does) is none of the gradient's business
+    try:
+        for v in graph:
+            eng.zero(v)
+        eng.set_grad(root, 1.0)
+        sandbox.call("backward", root.backward)
+        reached = {id(v) for v in graph if np.any(eng.as_array(v))}
+    except (sandbox.UserCallError, ValueError, TypeError):
+        return []
+    checks: dict[Any, NodeCheck] = {}
+    for node in graph:
+        if id(node) not in reached:
+            continue
+        f = eng.closure(node)
+        children = list({id(c): c for c in eng.children(node)}.values())
+        if f is None or not children or f.__code__ in skip or id(node) not in index:
+            continue
+        check = checks.setdefault(f.__code__, NodeCheck(f.__code__, f.__qualname__))
+        if check.nodes >= PER_CLOSURE or check.failed > PER_CLOSURE // 2:
+            continue
+        if any(id(c) not in index for c in children):
+            continue
+        dn = moved(index[id(node)])
+        if dn is None or any(moved(index[id(c)]) is None for c in children):
+            continue
+        if not np.any(dn) and not any(np.any(moved(index[id(c)])) for c in children):
+            continue  # nothing moves here: the test says nothing
+        # a closure may write below its children (a node it rebound): the values two levels
+        # under them are watched too
+        below = _below(eng, node, 3)
+        moves = [moved(index[id(v)]) if id(v) in index else None for v in below]
+        verdict = _node_test(eng, node, f, below, dn, moves, rng)
+        if verdict is None:
+            continue
+        check.nodes += 1
+        if not verdict:
+            check.failed += 1
+            if check.line is None:
+                _locate_node(eng, check, node, f, below, moves, rng)
+    return [c for c in checks.values() if c.wrong]
+
+
+def _below(eng: Engine, node: Any, depth: int) -> list[Any]:
+    """The values under a node, `depth` levels down, each once, its children first."""
+    out: dict[int, Any] = {}
+    level = [node]
+    for _ in range(depth):
+        level = [c for v in level for c in eng.children(v) if id(c) not in out and c is not node]
+        for c in level:
+            out.setdefault(id(c), c)
+    return list(out.values())
+
+
+def _node_test(
+    eng: Engine,
+    node: Any,
+    f: Callable,
+    below: list[Any],
+    dn: Array,
+    moves: list[Array | None],
+    rng: np.random.Generator,
+) -> bool | None:
+    """The dot-product test at one node: None where it says nothing (the closure raises, or
+    writes to a value whose move is not known)."""
+    u = rng.standard_normal(np.shape(dn))
+    before = []
+    terms = []
+    try:
+        for v in below:
+            eng.set_grad(v, rng.standard_normal(np.shape(eng.value(v))))
+            before.append(eng.as_array(v))
+        eng.set_grad(node, u)
+        sandbox.call("backward", f)
+        for v, g0, dv in zip(below, before, moves, strict=True):
+            g = eng.as_array(v) - g0
+            if not np.any(g):
+                continue
+            if dv is None:
+                return None
+            terms.append(float(np.sum(g * dv)))
+    except (sandbox.UserCallError, ValueError, TypeError):
+        return None
+    lhs = float(np.sum(u * dn))
+    scale = abs(lhs) + sum(abs(t) for t in terms)
+    norms = sum(float(np.linalg.norm(d)) for d in moves if d is not None)
+    floor = 1e-9 * float(np.linalg.norm(u)) * (float(np.linalg.norm(dn)) + norms)
+    if scale <= floor:
+        return None
+    return abs(lhs - sum(terms)) <= GRAPH_RTOL * scale + floor
+
+
+def _locate_node(
+    eng: Engine,
+    check: NodeCheck,
+    node: Any,
+    f: Callable,
+    below: list[Any],
+    moves: list[Array | None],
+    rng: np.random.Generator,
+) -> None:
+    """The line of the closure that last wrote a gradient of a value that moves (else any)."""
+    writes: dict[int, int] = {}
+    before = {id(v): _grad_copy(eng, v) for v in below}
+    last: dict[str, int] = {}
+
+    def local(frame, event, arg):
+        if event in ("line", "return"):
+            if "line" in last:
+                for v in below:
+                    now = _grad_copy(eng, v)
+                    if not _equal(now, before[id(v)]):
+                        before[id(v)] = now
+                        writes[id(v)] = last["line"]
+            last["line"] = frame.f_lineno
+        return local
+
+    def tracer(frame, event, arg):
+        return local if event == "call" and frame.f_code is f.__code__ else None
+
+    eng.set_grad(node, rng.standard_normal(np.shape(eng.value(node))))
+    old = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        sandbox.call("backward", f)
+    except sandbox.UserCallError:
+        pass
+    finally:
+        sys.settrace(old)
+    moving = [
+        writes[id(v)]
+        for v, d in zip(below, moves, strict=True)
+        if id(v) in writes and d is not None and np.any(d)
+    ]
+    line = (moving or list(writes.values()) or [f.__code__.co_firstlineno])[-1]
+    check.file, check.line = f.__code__.co_filename, line
+    check.text = _line_text(check.file, line)
+
+
+class _recording:
+    """Their class's __init__ noting every instance it makes, in order, while in effect."""
+
+    def __init__(self, cls: type, made: list[Any]):
+        self.cls, self.made = cls, made
+
+    def __enter__(self) -> None:
+        cls, made = self.cls, self.made
+        self.own = "__init__" in vars(cls)
+        original = cls.__init__  # type: ignore[misc]
+
+        def init(this: Any, *args: Any, **kwargs: Any) -> None:
+            made.append(this)
+            original(this, *args, **kwargs)
+
+        self.original = original
+        cls.__init__ = init  # type: ignore[misc]
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.own:
+            self.cls.__init__ = self.original  # type: ignore[misc]
+        else:
+            del self.cls.__init__  # type: ignore[misc]
