@@ -1033,10 +1033,10 @@ def check_graph(net: EngineNet, skip: set[Any]) -> list[NodeCheck]:
     for g in net._groups:  # the parameters move along the direction itself
         step = direction[g.path]
         whole = len(g.values) == 1 and isinstance(eng.value(g.values[0]), np.ndarray)
-        for k, v in enumerate(g.values):
+        for j, v in enumerate(g.values):
             at = -1 - len(tangent)
             index[id(v)] = at
-            tangent[at] = step if whole else np.asarray(step.reshape(-1)[k])
+            tangent[at] = step if whole else np.asarray(step.reshape(-1)[j])
 
     def moved(i: int) -> Array | None:
         if i not in tangent:
