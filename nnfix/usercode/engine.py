@@ -476,7 +476,7 @@ class EngineNet(OwnNet):
         fn = getattr(root, "backward", None)
         if not callable(fn):
             raise SetupError(f"{eng.cls.__name__} has no backward()", "engine")
-        sandbox.call("backward", fn)
+        run_backward(eng, root)
         found = Gradients(where=f".{eng.grad} after loss.backward()")
         for g, p in zip(self._groups, self.tensors, strict=True):
             if len(g.values) == 1 and isinstance(eng.value(g.values[0]), np.ndarray):
@@ -507,6 +507,25 @@ class EngineNet(OwnNet):
                 counts[f.__code__] = counts.get(f.__code__, 0) + 1
             stack += eng.children(v)
         return counts
+
+
+def run_backward(eng: Engine, root: Any) -> None:
+    """Their root.backward(), given the root's gradient (ones) where it takes one."""
+    fn = root.backward
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    takes = [
+        p
+        for p in params
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if takes:
+        data = eng.value(root)
+        sandbox.call("backward", fn, np.ones_like(data) if isinstance(data, np.ndarray) else 1.0)
+    else:
+        sandbox.call("backward", fn)
 
 
 def _said(model: str | list[str]) -> str:
@@ -937,7 +956,7 @@ def _traced_backward(eng: Engine, root: Any, operands: list[Any]) -> dict[Any, t
     old = sys.gettrace()
     sys.settrace(tracer)
     try:
-        sandbox.call("backward", root.backward)
+        run_backward(eng, root)
     finally:
         sys.settrace(old)
     return writes
@@ -1055,7 +1074,7 @@ def check_graph(net: EngineNet, skip: set[Any]) -> list[NodeCheck]:
         for v in graph:
             eng.zero(v)
         eng.set_grad(root, 1.0)
-        sandbox.call("backward", root.backward)
+        run_backward(eng, root)
         reached = {id(v) for v in graph if np.any(eng.as_array(v))}
     except (sandbox.UserCallError, ValueError, TypeError):
         return []
