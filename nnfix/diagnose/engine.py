@@ -5,6 +5,7 @@ runs at."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from nnfix.diagnose.rules.gradients import G101
 from nnfix.diagnose.rules.usercode import source
 from nnfix.usercode.engine import SCALARS, EngineNet, NodeCheck, OpCheck, check_graph, check_ops
 from nnfix.usercode.loader import Place
+from nnfix.usercode.model import SetupError
 from nnfix.usercode.sandbox import UserCallError
 
 PATH = ("implementation", "engine")
@@ -21,11 +23,19 @@ PATH = ("implementation", "engine")
 
 def op_findings(net: EngineNet, judged: list[Finding]) -> list[Finding]:
     """A G101 for each operation of their engine whose local backward is wrong; one their
-    network runs is shown at the layer of the first wrong tensor (`judged`), ahead of those."""
+    network runs is shown at the layer of the first wrong tensor (`judged`), ahead of those.
+    An engine too unlike micrograd's for the local checks is said so, never an error."""
     try:
-        checks = check_ops(net.engine)
-    except UserCallError:
+        return _op_findings(net, judged)
+    except (UserCallError, SetupError, ArithmeticError, ValueError, TypeError, AttributeError) as e:
+        if os.environ.get("NNFIX_DEBUG"):
+            raise
+        net.found.say(f"engine: the operations were not checked on their own ({e})")
         return []
+
+
+def _op_findings(net: EngineNet, judged: list[Finding]) -> list[Finding]:
+    checks = check_ops(net.engine)
     wrong = [c for c in checks if c.wrong]
     net.found.say(
         f"engine: {len(checks)} operations of {net.engine.cls.__name__} checked on their own "
@@ -36,10 +46,7 @@ def op_findings(net: EngineNet, judged: list[Finding]) -> list[Finding]:
     counts = net.graph_codes() if wrong else {}
     top = max((f.location.layer or 0 for f in judged if f.code == "G101"), default=0)
     found = [_finding(net, c, counts.get(c.top, 0)) for c in wrong]
-    try:
-        nodes = check_graph(net, {c.top for c in wrong})
-    except UserCallError:
-        nodes = []
+    nodes = check_graph(net, {c.top for c in wrong})
     found += [_node_finding(net, c) for c in nodes]
     for f in found:
         if f.evidence["graph_nodes"] and top:

@@ -456,6 +456,8 @@ class EngineNet(OwnNet):
         seed_numpy(self.seed)
         try:
             return fn()
+        except (SetupError, sandbox.UserCallError):
+            raise
         except (AttributeError, TypeError) as exc:
             raise SetupError(
                 f"nnfix could not build the loss with your {self.engine.cls.__name__}'s "
@@ -463,6 +465,9 @@ class EngineNet(OwnNet):
                 "loss",
                 hint="loss: <your loss function of the output values>",
             ) from None
+        except Exception:  # their operation raised (a log of 0): a U101 at their line
+            seed_numpy(self.seed)
+            return sandbox.call("loss", fn)
 
     def gradients(self) -> Gradients:
         """.grad of every parameter after their backward() of the loss (grads zeroed first,
