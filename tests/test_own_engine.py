@@ -606,3 +606,24 @@ def test_a_backward_that_takes_the_root_gradient_and_a_model_built_by_statements
     assert code == 0, errors(report)
     about = " ".join(report["specs"][0]["about"])
     assert "net = TwoLayer(3, 5, 1); net.b2.data += 0.5" in about
+
+
+@pytest.mark.parametrize("planted", [False, True])
+def test_an_engine_in_float32_is_checked_at_its_precision(tmp_path, planted):
+    find, replace = (
+        ("other.grad += self.data.T @ out.grad", "other.grad += self.data.T @ out.grad * 0.5")
+        if planted
+        else ("", "")
+    )
+    spec, line = setup(tmp_path, "tensor", find, replace)
+    net = tmp_path / "net.py"
+    net.write_text(net.read_text().replace("dtype=np.float64", "dtype=np.float32"))
+    code, report = diagnose(spec)
+    if not planted:
+        assert code == 0, errors(report)
+        assert "float32" in " ".join(report["specs"][0]["about"])
+        return
+    assert code == 1
+    ops = [f for f in errors(report) if f["evidence"].get("operation")]
+    assert [f["evidence"]["operation"] for f in ops] == ["__matmul__"], ops
+    assert ops[0]["location"]["source"]["line"] == line

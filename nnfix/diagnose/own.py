@@ -181,6 +181,8 @@ def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):
             names=[p.slot.name for p in params],
             loss=lambda _tensor: net.loss(),
         )
+        if isinstance(net, EngineNet):  # an engine that computes in float32
+            target.precision = net.precision
         gc = ctx.spec.diagnose.gradcheck
         order = list(reversed(range(len(params))))
         if isinstance(net, EngineNet):  # output first; within a layer in their own order

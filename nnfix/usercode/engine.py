@@ -172,6 +172,7 @@ class EngineNet(OwnNet):
     `loss()`, `gradients()`)."""
 
     check_order: list[int] | None = None
+    precision: float = float(np.finfo(np.float64).eps)  # of what their engine computes in
 
     def build(self) -> None:
         impl = self.impl
@@ -325,6 +326,9 @@ class EngineNet(OwnNet):
                 first = first or exc
                 continue
             if outs is not None:
+                if single(self.engine.value(outs[0][0])):
+                    self.precision = float(np.finfo(np.float32).eps)
+                    self.found.say("your engine computes in float32: checked at its precision")
                 what = f"a list of {self.engine.cls.__name__}" if wrap else "a list of floats"
                 if not per:
                     what = f"{self.engine.cls.__name__}(X)" if wrap else "the array X"
@@ -636,6 +640,13 @@ SCALARS = ((0.7, 1.3), (-0.45, 0.8), (1.9, -0.6))  # a, b: away from 0 and every
 NUMBER = 2.0  # the number a binary operation is given where it takes no value of the class
 H = 1e-6
 RTOL = 1e-4
+H32, RTOL32 = 1e-3, 1e-2  # for an engine that computes in float32
+
+
+def single(value: Any) -> bool:
+    """Does one of their values compute in single precision (or less)?"""
+    data = np.asarray(value)
+    return data.dtype.kind == "f" and data.dtype.itemsize < 8
 
 
 @dataclass
@@ -844,6 +855,7 @@ def _compare(
         out = np.asarray(eng.value(root), dtype=np.float64)
     except (TypeError, ValueError):  # a value holding no number (one of theirs, say)
         return None
+    h, rtol = (H32, RTOL32) if single(eng.value(root)) else (H, RTOL)
     if not np.all(np.isfinite(out)):
         return None
     if k == len(SCALARS) and out.shape != np.shape(av):  # broadcast only as a bias is added
@@ -857,13 +869,13 @@ def _compare(
             g = np.zeros_like(base)
             for i in np.ndindex(base.shape):
                 sides = []
-                for step in (H, -H):
+                for step in (h, -h):
                     moved = base.copy()
                     moved[i] += step
                     eng.set_value(v, moved)
                     r = sandbox.call("engine", build, a, b)
                     sides.append(float(np.sum(np.asarray(eng.value(r), dtype=np.float64))))
-                g[i] = (sides[0] - sides[1]) / (2 * H)
+                g[i] = (sides[0] - sides[1]) / (2 * h)
             eng.set_value(v, base)
             want[label] = g
     except (sandbox.UserCallError, SetupError, TypeError, ValueError):
@@ -888,7 +900,7 @@ def _compare(
         except ValueError:  # a gradient of another shape than the value's
             got = np.full_like(w, np.nan)
         scale = max(float(np.max(np.abs(w))), float(np.max(np.abs(got))), 1e-8)
-        if not np.max(np.abs(got - w)) <= RTOL * scale + 1e-6:
+        if not np.max(np.abs(got - w)) <= rtol * scale + 1e-6:
             result.wrong, result.argument = True, label
             result.got, result.want = float(np.sum(got)), float(np.sum(w))
             result.set = k
@@ -1000,6 +1012,7 @@ def _line_text(file: str, line: int) -> str:
 
 GRAPH_EPS = 1e-6  # the step along a random direction of every parameter
 GRAPH_RTOL = 1e-3
+GRAPH_EPS32, GRAPH_RTOL32 = 1e-3, 3e-2
 PER_CLOSURE = 60  # nodes checked per backward closure at most
 
 
@@ -1032,9 +1045,9 @@ def check_graph(net: EngineNet, skip: set[Any]) -> list[NodeCheck]:
     rng = np.random.default_rng(0)
     arrays = net._arrays
     saved = {k: a.copy() for k, a in arrays.items()}
-    direction = {
-        k: rng.standard_normal(a.shape) * (1 + np.abs(a)) * GRAPH_EPS for k, a in arrays.items()
-    }
+    low = net.precision > 1e-10
+    eps, rtol = (GRAPH_EPS32, GRAPH_RTOL32) if low else (GRAPH_EPS, GRAPH_RTOL)
+    direction = {k: rng.standard_normal(a.shape) * (1 + np.abs(a)) * eps for k, a in arrays.items()}
     runs = []
     try:
         for sign in (1.0, -1.0, 0.0):
@@ -1105,7 +1118,7 @@ def check_graph(net: EngineNet, skip: set[Any]) -> list[NodeCheck]:
         # under them are watched too
         below = _below(eng, node, 3)
         moves = [moved(index[id(v)]) if id(v) in index else None for v in below]
-        verdict = _node_test(eng, node, f, below, dn, moves, rng)
+        verdict = _node_test(eng, node, f, below, dn, moves, rng, rtol)
         if verdict is None:
             continue
         check.nodes += 1
@@ -1135,6 +1148,7 @@ def _node_test(
     dn: Array,
     moves: list[Array | None],
     rng: np.random.Generator,
+    rtol: float,
 ) -> bool | None:
     """The dot-product test at one node: None where it says nothing (the closure raises, or
     writes to a value whose move is not known)."""
@@ -1162,7 +1176,7 @@ def _node_test(
     floor = 1e-9 * float(np.linalg.norm(u)) * (float(np.linalg.norm(dn)) + norms)
     if scale <= floor:
         return None
-    return abs(lhs - sum(terms)) <= GRAPH_RTOL * scale + floor
+    return abs(lhs - sum(terms)) <= rtol * scale + floor
 
 
 def _locate_node(
