@@ -627,3 +627,32 @@ def test_an_engine_in_float32_is_checked_at_its_precision(tmp_path, planted):
     ops = [f for f in errors(report) if f["evidence"].get("operation")]
     assert [f["evidence"]["operation"] for f in ops] == ["__matmul__"], ops
     assert ops[0]["location"]["source"]["line"] == line
+
+
+def test_their_own_loss_of_the_outputs_is_the_loss(tmp_path):
+    spec, _ = setup(tmp_path, "scalar")
+    net = tmp_path / "net.py"
+    net.write_text(
+        net.read_text()
+        + textwrap.dedent(
+            """
+
+            def loss(ys, ypred):
+                return sum(((yp - yt) ** 2 for yt, yp in zip(ys, ypred)), Value(0.0))
+            """
+        )
+    )
+    spec.write_text(
+        spec.read_text().replace("  per_sample: vector", "  per_sample: vector\n  loss: loss")
+    )
+    code, report = diagnose(spec)
+    assert code == 0, errors(report)
+    assert "loss: yours" in " ".join(report["specs"][0]["about"])
+    # their ** with its derivative wrong is found through their own loss too
+    net.write_text(net.read_text().replace("k * self.data ** (k - 1) * out.grad", "k * out.grad"))
+    code, report = diagnose(spec)
+    assert code == 1
+    assert [
+        f["evidence"].get("operation") for f in errors(report) if f["evidence"].get("operation")
+    ] == ["__pow__"]
+    assert [f for f in errors(report) if f["location"]["parameter"]]  # and the gradients

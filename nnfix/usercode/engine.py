@@ -35,6 +35,7 @@ GRAD_NAMES = ("grad", "_grad", "gradient", "_gradient")
 # methods no operation is: they run the graph, print, draw or change a value in place
 NOT_OPS = re.compile(
     r"backward|grad|zero|step|update|draw|plot|show|save|print|numpy|tolist|item|detach|copy"
+    r"|clone|const|stop|freeze"
     r"|^__(init|new|del|repr|str|format|hash|bool|len|iter|next|contains|eq|ne|lt|le|gt|ge"
     r"|getattr|getattribute|setattr|delattr|setitem|delitem|reduce|reduce_ex|sizeof|dir"
     r"|init_subclass|subclasshook|class_getitem|index|int|float|complex|round|trunc|floor"
