@@ -13,7 +13,8 @@ import numpy as np
 from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.rules.gradients import G101
 from nnfix.diagnose.rules.usercode import source
-from nnfix.usercode.engine import SCALARS, EngineNet, NodeCheck, OpCheck, check_graph, check_ops
+from nnfix.usercode.engine import EngineNet
+from nnfix.usercode.engine_check import SCALARS, NodeCheck, OpCheck, check_graph, check_ops
 from nnfix.usercode.loader import Place
 from nnfix.usercode.model import SetupError
 from nnfix.usercode.sandbox import UserCallError
