@@ -441,10 +441,105 @@ implementation:
   forward: forward
 """
 
+# a live-coding style: requires_grad, the gradient itself a Tensor, each dependency a pair
+# (tensor, grad_fn) whose function maps the output's gradient to the input's, a recursive
+# backward(grad=None) that seeds a scalar's gradient itself, and zero_grad
+DEPENDS = """
+import numpy as np
+
+
+class Tensor:
+    def __init__(self, data, requires_grad=False, depends_on=None):
+        self.data = np.asarray(data, dtype=np.float64)
+        self.requires_grad = requires_grad
+        self.depends_on = depends_on or []
+        self.grad = None
+        if requires_grad:
+            self.zero_grad()
+
+    def zero_grad(self):
+        self.grad = Tensor(np.zeros_like(self.data))
+
+    def backward(self, grad=None):
+        if grad is None:
+            grad = Tensor(np.ones_like(self.data))
+        self.grad.data = self.grad.data + grad.data
+        for parent, grad_fn in self.depends_on:
+            parent.backward(Tensor(grad_fn(grad.data)))
+
+    def sum(self):
+        deps = [(self, lambda g: g * np.ones_like(self.data))] if self.requires_grad else []
+        return Tensor(self.data.sum(), self.requires_grad, deps)
+
+    def __add__(self, other):
+        other = other if isinstance(other, Tensor) else Tensor(other)
+        deps = []
+        if self.requires_grad:
+            deps.append((self, lambda g: fold(g, self.data.shape)))
+        if other.requires_grad:
+            deps.append((other, lambda g: fold(g, other.data.shape)))
+        return Tensor(self.data + other.data, self.requires_grad or other.requires_grad, deps)
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Tensor) else Tensor(other)
+        deps = []
+        if self.requires_grad:
+            deps.append((self, lambda g: fold(g * other.data, self.data.shape)))
+        if other.requires_grad:
+            deps.append((other, lambda g: fold(g * self.data, other.data.shape)))
+        return Tensor(self.data * other.data, self.requires_grad or other.requires_grad, deps)
+
+    def __neg__(self):
+        return self * -1.0
+
+    def __sub__(self, other):
+        other = other if isinstance(other, Tensor) else Tensor(other)
+        return self + -other
+
+    def __matmul__(self, other):
+        deps = []
+        if self.requires_grad:
+            deps.append((self, lambda g: g @ other.data.T))
+        if other.requires_grad:
+            deps.append((other, lambda g: self.data.T @ g))
+        return Tensor(self.data @ other.data, self.requires_grad or other.requires_grad, deps)
+
+
+def fold(g, shape):
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    for i, n in enumerate(shape):
+        if n == 1:
+            g = g.sum(axis=i, keepdims=True)
+    return g
+
+
+class Linear:
+    def __init__(self, n_in, n_out):
+        rng = np.random.default_rng(7)
+        self.w = Tensor(rng.normal(0, 0.5, (n_in, n_out)), requires_grad=True)
+        self.b = Tensor(np.zeros(n_out) + 0.1, requires_grad=True)
+
+    def predict(self, x):
+        return x @ self.w + self.b
+"""
+
+DEPENDS_SPEC = """
+seed: 0
+data: {source: linear, features: 3, samples: 8}
+loss: {name: mse, reduction: sum}
+implementation:
+  module: net.py
+  engine: Tensor
+  model: Linear(3, 1)
+  forward: predict
+"""
+
 CASES = {
     "scalar": (SCALAR, SCALAR_SPEC),
     "softmax": (SOFTMAX, SOFTMAX_SPEC),
     "tensor": (TENSOR, TENSOR_SPEC),
+    "depends": (DEPENDS, DEPENDS_SPEC),
 }
 
 
@@ -656,3 +751,15 @@ def test_their_own_loss_of_the_outputs_is_the_loss(tmp_path):
         f["evidence"].get("operation") for f in errors(report) if f["evidence"].get("operation")
     ] == ["__pow__"]
     assert [f for f in errors(report) if f["location"]["parameter"]]  # and the gradients
+
+
+def test_a_gradient_held_as_a_tensor_and_a_backward_that_seeds_itself(tmp_path):
+    # the product's gradient for its second factor given with the wrong factor: w is wrong
+    find = "deps.append((other, lambda g: self.data.T @ g))"
+    spec, _ = setup(
+        tmp_path, "depends", find, "deps.append((other, lambda g: self.data.T @ g * 0.5))"
+    )
+    code, report = diagnose(spec)
+    assert code == 1, report
+    named = {f["location"]["parameter"] for f in errors(report)} - {None}
+    assert "w" in named and "b" not in named, errors(report)

@@ -14,6 +14,7 @@ import re
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ class Engine:
     cls: type
     data: str  # the attribute of the value: "data", "_data"
     grad: str  # of the gradient: "grad", "_grad"
+    seed_root: bool = False  # their backward() leaves the root's gradient to the caller
 
     def of(self, value: Any) -> bool:
         return isinstance(value, self.cls)
@@ -49,8 +51,14 @@ class Engine:
     def gradient(self, v: Any) -> Any:
         return getattr(v, self.grad)
 
-    def as_array(self, v: Any) -> Array:
+    def plain_grad(self, v: Any) -> Any:
+        """Their gradient as a number or an array (a gradient held as a value of their class
+        too, as some engines hold it, is read through its value)."""
         g = getattr(v, self.grad)
+        return getattr(g, self.data) if isinstance(g, self.cls) else g
+
+    def as_array(self, v: Any) -> Array:
+        g = self.plain_grad(v)
         data = np.asarray(getattr(v, self.data), dtype=np.float64)
         if g is None:
             return np.zeros_like(data)
@@ -66,19 +74,19 @@ class Engine:
             setattr(v, self.data, float(value.reshape(-1)[0]))
 
     def zero(self, v: Any) -> None:
-        old = getattr(v, self.grad)
-        data = getattr(v, self.data)
-        if isinstance(old, np.ndarray) or isinstance(data, np.ndarray):
-            setattr(v, self.grad, np.zeros_like(np.asarray(data, dtype=np.float64)))
-        else:
-            setattr(v, self.grad, 0.0)
+        self.set_grad(v, 0.0)
 
     def set_grad(self, v: Any, value: Array | float) -> None:
         data = getattr(v, self.data)
         if isinstance(data, np.ndarray):
-            setattr(v, self.grad, np.array(value, dtype=np.float64) * np.ones_like(data, float))
+            new: Any = np.array(value, dtype=np.float64) * np.ones_like(data, float)
         else:
-            setattr(v, self.grad, float(np.asarray(value).reshape(-1)[0]))
+            new = float(np.asarray(value).reshape(-1)[0])
+        held = getattr(v, self.grad)
+        if isinstance(held, self.cls):  # their gradient is a value of their class: its value
+            setattr(held, self.data, new)
+        else:
+            setattr(v, self.grad, new)
 
     def make(self, value: Any) -> Any:
         return self.cls(value)
@@ -161,6 +169,7 @@ class EngineNet(OwnNet):
     `loss()`, `gradients()`)."""
 
     check_order: list[int] | None = None
+    _seen_seed = False  # whether their backward() seeds the root was found out
     precision: float = float(np.finfo(np.float64).eps)  # of what their engine computes in
 
     def build(self) -> None:
@@ -411,6 +420,12 @@ class EngineNet(OwnNet):
     def _sample_loss(self, out: list[Any], y: Array, name: str) -> Any:
         data = [float(np.asarray(self.engine.value(o))) for o in out]
         ys = [float(t) for t in y]
+        if len(ys) != len(out):
+            raise SetupError(
+                f"your forward returns {len(out)} values for one sample; its target has {len(ys)}",
+                "data",
+                hint="data: targets of your output's width (or the model: call that fits them)",
+            )
         if name == "mse":
             return _total([_square(_minus(o, t)) for o, t in zip(out, ys, strict=True)])
         if name == "cce":
@@ -430,7 +445,14 @@ class EngineNet(OwnNet):
 
     def _batch_loss(self, out: Any, name: str) -> Any:
         a = np.asarray(self.engine.value(out), dtype=np.float64)
-        y = np.asarray(self.y_given(a), dtype=np.float64).reshape(a.shape)
+        y = np.asarray(self.y_given(a), dtype=np.float64)
+        if y.size != a.size:
+            raise SetupError(
+                f"your forward's output has shape {a.shape}; the targets have {y.shape}",
+                "data",
+                hint="data: targets of your output's width (or the model: call that fits them)",
+            )
+        y = y.reshape(a.shape)
         if name == "mse":
             return _square(_minus(out, y)).sum()
         if name == "cce":
@@ -458,7 +480,9 @@ class EngineNet(OwnNet):
                 "loss",
                 hint="loss: <your loss function of the output values>",
             ) from None
-        except Exception:  # their operation raised (a log of 0): a U101 at their line
+        except Exception as exc:  # their operation raised (a log of 0): a U101 at their line
+            if _raised_in_nnfix(exc):
+                raise
             seed_numpy(self.seed)
             return sandbox.call("loss", fn)
 
@@ -467,14 +491,24 @@ class EngineNet(OwnNet):
         the root's set to 1)."""
         eng = self.engine
         root = self._engine_call(self.root_value)
-        for g in self._groups:
-            for v in g.values:
-                eng.zero(v)
-        eng.set_grad(root, 1.0)
         fn = getattr(root, "backward", None)
         if not callable(fn):
             raise SetupError(f"{eng.cls.__name__} has no backward()", "engine")
+        values = [v for g in self._groups for v in g.values]
+        for v in values:
+            eng.zero(v)
         run_backward(eng, root)
+        if not self._seen_seed:  # does their backward() set the root's gradient itself?
+            self._seen_seed = True
+            if not any(np.any(eng.as_array(v)) for v in values):
+                eng.seed_root = True
+                self.found.say(
+                    "your backward() leaves the loss's gradient to be set: nnfix sets it to 1"
+                )
+                root = self._engine_call(self.root_value)
+                for v in values:
+                    eng.zero(v)
+                run_backward(eng, root)
         found = Gradients(where=f".{eng.grad} after loss.backward()")
         for g, p in zip(self._groups, self.tensors, strict=True):
             if len(g.values) == 1 and isinstance(eng.value(g.values[0]), np.ndarray):
@@ -508,7 +542,10 @@ class EngineNet(OwnNet):
 
 
 def run_backward(eng: Engine, root: Any) -> None:
-    """Their root.backward(), given the root's gradient (ones) where it takes one."""
+    """Their root.backward(), given the root's gradient (ones) where it takes one; the root's
+    gradient set to 1 first where their backward() leaves that to the caller."""
+    if eng.seed_root:
+        eng.set_grad(root, 1.0)
     fn = root.backward
     try:
         params = list(inspect.signature(fn).parameters.values())
@@ -524,6 +561,15 @@ def run_backward(eng: Engine, root: Any) -> None:
         sandbox.call("backward", fn, np.ones_like(data) if isinstance(data, np.ndarray) else 1.0)
     else:
         sandbox.call("backward", fn)
+
+
+def _raised_in_nnfix(exc: BaseException) -> bool:
+    """Was `exc` raised by nnfix's own code (not by their operation it called)?"""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    here = Path(__file__).resolve().parent.parent
+    return tb is not None and Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(here)
 
 
 def _said(model: str | list[str]) -> str:
