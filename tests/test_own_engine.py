@@ -763,3 +763,6 @@ def test_a_gradient_held_as_a_tensor_and_a_backward_that_seeds_itself(tmp_path):
     assert code == 1, report
     named = {f["location"]["parameter"] for f in errors(report)} - {None}
     assert "w" in named and "b" not in named, errors(report)
+    # the operands of the local check are made like their parameters (requires_grad)
+    ops = [f["evidence"].get("operation") for f in errors(report)]
+    assert "__matmul__" in ops, errors(report)

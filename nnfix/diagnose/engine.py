@@ -38,20 +38,24 @@ def op_findings(net: EngineNet, judged: list[Finding]) -> list[Finding]:
 def _op_findings(net: EngineNet, judged: list[Finding]) -> list[Finding]:
     checks = check_ops(net.engine)
     wrong = [c for c in checks if c.wrong]
-    net.found.say(
-        f"engine: {len(checks)} operations of {net.engine.cls.__name__} checked on their own "
-        f"({', '.join(c.call for c in checks[:8])}{', …' if len(checks) > 8 else ''}), and "
-        "every backward closure of your network's graph at its nodes"
-    )
     net._sync()
     counts = net.graph_codes() if wrong else {}
     top = max((f.location.layer or 0 for f in judged if f.code == "G101"), default=0)
     found = [_finding(net, c, counts.get(c.top, 0)) for c in wrong]
-    nodes = check_graph(net, {c.top for c in wrong})
-    found += [_node_finding(net, c) for c in nodes]
+    closures = [c for c in check_graph(net, {c.top for c in wrong}) if c.nodes]
+    found += [_node_finding(net, c) for c in closures if c.wrong]
     for f in found:
         if f.evidence["graph_nodes"] and top:
             f.location.layer = top
+    cls = net.engine.cls.__name__
+    calls = ", ".join(c.call for c in checks[:8]) + (", …" if len(checks) > 8 else "")
+    net.found.say(
+        f"engine: {len(checks)} operations of {cls} checked on their own ({calls}); "
+        f"{len(closures)} backward closures of your network's graph checked at their nodes"
+        if checks or closures
+        else f"engine: no operation of {cls} could be checked on its own (no _backward "
+        "closures nnfix recognises): only the gradients were checked"
+    )
     return found
 
 
@@ -67,6 +71,8 @@ def _finding(net: EngineNet, c: OpCheck, used: int) -> Finding:
         "gradient that flows through it is wrong"
         if used
         else "; your network's graph does not use it"
+        if c.top is not None
+        else ""  # no closure on the result: where the graph uses it is not known
     )
     where = f" at {Path(c.file).name}:{c.line}" if c.file and c.line else ""
     call = c.call

@@ -9,11 +9,12 @@ Each operation and each backward closure is checked on its own in engine_check.p
 from __future__ import annotations
 
 import ast
+import copy
 import inspect
 import re
 import types
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ class Engine:
     data: str  # the attribute of the value: "data", "_data"
     grad: str  # of the gradient: "grad", "_grad"
     seed_root: bool = False  # their backward() leaves the root's gradient to the caller
+    parameters: list[Any] = field(default_factory=list)  # their model's, once it is built
 
     def of(self, value: Any) -> bool:
         return isinstance(value, self.cls)
@@ -90,6 +92,31 @@ class Engine:
 
     def make(self, value: Any) -> Any:
         return self.cls(value)
+
+    def operand(self, value: Any) -> Any:
+        """A fresh leaf holding `value`, made like one of their parameters (a shallow copy of
+        one, so flags such as requires_grad are theirs), else by their constructor."""
+        like = next(
+            (
+                p
+                for p in self.parameters
+                if isinstance(getattr(p, self.data), np.ndarray) == isinstance(value, np.ndarray)
+            ),
+            None,
+        )
+        if like is None:
+            return self.make(value)
+        v = copy.copy(like)
+        setattr(
+            v,
+            self.data,
+            np.array(value, dtype=np.float64) if isinstance(value, np.ndarray) else float(value),
+        )
+        held = getattr(like, self.grad)
+        if isinstance(held, self.cls):
+            setattr(v, self.grad, copy.copy(held))
+        self.zero(v)
+        return v
 
     def children(self, v: Any) -> list[Any]:
         """The values an instance was computed from (its `_prev`, `_children`, … whichever
@@ -192,6 +219,7 @@ class EngineNet(OwnNet):
         self.found.say(f"model: {_said(impl.model)} → {type(self.root).__name__}")
         self._arrays: dict[str, Array] = {}
         self._groups = self._find_groups()
+        self.engine.parameters = [v for g in self._groups for v in g.values]
         self._find_engine_forms()
         self.found.say(
             f"loss: {'yours' if impl.loss else 'the spec’s'}, built with your engine's "
