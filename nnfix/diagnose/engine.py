@@ -78,7 +78,7 @@ def _finding(net: EngineNet, c: OpCheck, used: int) -> Finding:
     call = c.call
     if c.set == len(SCALARS):
         call += " (b of shape (2,) broadcast against a of (2, 2))"
-    gives = f"d/d{c.argument}"
+    gives = f"d/d{c.argument} ="
     if _array(net):
         gives = f"a gradient of {c.argument} that sums to"
     found = G101.finding(
