@@ -766,3 +766,28 @@ def test_a_gradient_held_as_a_tensor_and_a_backward_that_seeds_itself(tmp_path):
     # the operands of the local check are made like their parameters (requires_grad)
     ops = [f["evidence"].get("operation") for f in errors(report)]
     assert "__matmul__" in ops, errors(report)
+
+
+@pytest.mark.parametrize("planted", [False, True])
+def test_a_tensor_engine_called_one_sample_at_a_time(tmp_path, planted):
+    find, replace = (
+        ("(self.data > 0) * out.grad", "(self.data < 0) * out.grad") if planted else ("", "")
+    )
+    spec, line = setup(tmp_path, "tensor", find, replace)
+    net = tmp_path / "net.py"
+    code = net.read_text().replace(
+        "    def forward(self, x):\n",
+        "    def forward(self, x):\n        x = Tensor(np.atleast_2d(x))  # one sample, as a row\n",
+    )
+    net.write_text(code)
+    spec.write_text(spec.read_text() + "  per_sample: vector\n")
+    exit_code, report = diagnose(spec)
+    about = " ".join(report["specs"][0]["about"])
+    assert "one sample at a time, as an array" in about, about
+    if not planted:
+        assert exit_code == 0, errors(report)
+        return
+    assert exit_code == 1
+    relu = [f for f in errors(report) if f["evidence"].get("operation") == "relu"]
+    assert relu and relu[0]["location"]["source"]["line"] == line
+    assert {"W1", "b1"} <= {f["location"]["parameter"] for f in errors(report)}

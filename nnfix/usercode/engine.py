@@ -197,6 +197,7 @@ class EngineNet(OwnNet):
 
     check_order: list[int] | None = None
     _seen_seed = False  # whether their backward() seeds the root was found out
+    _held_arrays = False  # their parameters hold arrays (a Tensor engine), not floats
     precision: float = float(np.finfo(np.float64).eps)  # of what their engine computes in
 
     def build(self) -> None:
@@ -338,31 +339,47 @@ class EngineNet(OwnNet):
     # --- forward and loss --------------------------------------------------------------------
 
     def _find_engine_forms(self) -> None:
-        """One sample at a time (a list of floats, or of their values) where the parameters are
-        scalars or `per_sample:` says so; else the batch (an array, or their value of it)."""
-        scalar = not isinstance(self.engine.value(self._groups[0].values[0]), np.ndarray)
-        per = bool(self.impl.per_sample) or scalar
-        self.sample_form = "vector" if per else None
+        """One sample at a time (a list of floats or of their values; for a Tensor engine the
+        sample's array or their value of it) where the parameters are scalars or `per_sample:`
+        says so; else the batch (an array, or their value of it), then one sample at a time."""
+        self._held_arrays = isinstance(self.engine.value(self._groups[0].values[0]), np.ndarray)
+        cls = self.engine.cls.__name__
+        per = bool(self.impl.per_sample) or not self._held_arrays
         first: sandbox.UserCallError | None = None
-        for wrap in (False, True):
-            self._wrap = wrap
-            try:
-                outs = self._outputs()
-            except sandbox.UserCallError as exc:
-                first = first or exc
-                continue
-            if outs is not None:
+        for sample in (True,) if per else (False, True):
+            self.sample_form = "vector" if sample else None
+            for wrap in (False, True):
+                self._wrap = wrap
+                try:
+                    outs = self._outputs()
+                except sandbox.UserCallError as exc:
+                    first = first or exc
+                    continue
+                if outs is None:
+                    continue
                 if single(self.engine.value(outs[0][0])):
                     self.precision = float(np.finfo(np.float32).eps)
                     self.found.say("your engine computes in float32: checked at its precision")
-                what = f"a list of {self.engine.cls.__name__}" if wrap else "a list of floats"
-                if not per:
-                    what = f"{self.engine.cls.__name__}(X)" if wrap else "the array X"
-                size = len(outs[0]) if per else tuple(np.shape(self.engine.value(outs[0][0])))
-                self.found.say(
-                    ("one sample at a time, as " if per else "the batch, as ")
-                    + f"{what}; output {size}"
+                if not sample:
+                    what = f"the batch, as {cls}(X)" if wrap else "the batch, as the array X"
+                elif self._held_arrays:
+                    what = (
+                        f"one sample at a time, as {cls}(x)"
+                        if wrap
+                        else "one sample at a time, as an array"
+                    )
+                else:
+                    what = (
+                        f"one sample at a time, as a list of {cls}"
+                        if wrap
+                        else "one sample at a time, as a list of floats"
+                    )
+                size = (
+                    len(outs[0])
+                    if sample and not self._held_arrays
+                    else tuple(np.shape(self.engine.value(outs[0][0])))
                 )
+                self.found.say(f"{what}; output {size}")
                 return
         if first is not None:
             raise SetupError(
@@ -371,10 +388,7 @@ class EngineNet(OwnNet):
                 hint="per_sample: or arguments: say how your forward takes the data",
                 trace=first.trace,
             )
-        raise SetupError(
-            f"your forward returned no {self.engine.cls.__name__} (nor a list of them)",
-            "forward",
-        )
+        raise SetupError(f"your forward returned no {cls} (nor a list of them)", "forward")
 
     def _forward_fn(self) -> Callable:
         name = self.impl.forward or "__call__"
@@ -391,10 +405,14 @@ class EngineNet(OwnNet):
             return [out] if out and len(out) == 1 else None
         outs = []
         for i in range(self.m):
-            row = [float(v) for v in np.asarray(self.x[i], dtype=np.float64).reshape(-1)]
-            xs = [eng.make(v) for v in row] if self._wrap else row
+            x_i = np.array(self.x[i], dtype=np.float64)
+            if self._held_arrays:  # a Tensor engine one sample at a time: the sample's array
+                xs: Any = eng.make(x_i) if self._wrap else x_i
+            else:  # a scalar engine: a list of floats, or of their values
+                row = [float(v) for v in x_i.reshape(-1)]
+                xs = [eng.make(v) for v in row] if self._wrap else row
             out = _flat(self._call("forward", fn, {"X": xs}, ("X",)), eng)
-            if not out:
+            if not out or (self._held_arrays and len(out) != 1):
                 return None
             outs.append(out)
         return outs
@@ -419,7 +437,11 @@ class EngineNet(OwnNet):
         else:
             value = None
             for i, out in enumerate(outs):
-                one = self._sample_loss(out, self._target_row(i, len(out)), spec.name)
+                if self._held_arrays:
+                    k = int(np.size(self.engine.value(out[0])))
+                    one = self._batch_loss(out[0], spec.name, self._target_row(i, k))
+                else:
+                    one = self._sample_loss(out, self._target_row(i, len(out)), spec.name)
                 value = one if value is None else value + one
         factor = spec.scale * (1.0 / self.m if spec.reduction == "mean" else 1.0)
         return value if factor == 1.0 else value * factor
@@ -471,9 +493,10 @@ class EngineNet(OwnNet):
             return _total(terms)
         raise SetupError(f"the loss '{name}' is not built on engine values yet", "loss")
 
-    def _batch_loss(self, out: Any, name: str) -> Any:
+    def _batch_loss(self, out: Any, name: str, target: Array | None = None) -> Any:
+        """The loss of an array-valued output (the batch's, or one sample's `target`)."""
         a = np.asarray(self.engine.value(out), dtype=np.float64)
-        y = np.asarray(self.y_given(a), dtype=np.float64)
+        y = np.asarray(self.y_given(a) if target is None else target, dtype=np.float64)
         if y.size != a.size:
             raise SetupError(
                 f"your forward's output has shape {a.shape}; the targets have {y.shape}",

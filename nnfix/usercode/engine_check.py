@@ -63,6 +63,7 @@ class OpCheck:
     file: str | None = None
     line: int | None = None  # the line of the closure that computed the wrong gradient
     text: str = ""
+    traced: bool = False  # the line was seen writing the gradient (not the closure's first)
 
 
 SHOWN = {
@@ -176,8 +177,8 @@ def _check_op(eng: Engine, name: str, array: bool) -> OpCheck | None:
             check.checked += 1
             if one.wrong:
                 check.failed += 1
-                if check.failed == 1:  # the first failure is the one reported
-                    _take(check, one)
+                if check.failed == 1 or (one.traced and not check.traced):
+                    _take(check, one)  # the first failure, or the first whose line was seen
         if check.checked:
             check.call, check.arity = _shown(name, arity), arity
             check.wrong = check.failed > 0  # every value set is away from the usual kinks
@@ -207,6 +208,7 @@ def _shown(name: str, arity: int) -> str:
 def _take(check: OpCheck, one: OpCheck) -> None:
     check.argument, check.got, check.want, check.set = one.argument, one.got, one.want, one.set
     check.top, check.file, check.line, check.text = one.top, one.file, one.line, one.text
+    check.traced = one.traced
 
 
 def _leaf(eng: Engine, value: Any) -> Any:
@@ -293,6 +295,7 @@ def _compare(
             if place is not None:
                 result.file, result.line = place
                 result.text = _line_text(*place)
+                result.traced = True
             elif top is not None:
                 result.file, result.line = top.__code__.co_filename, top.__code__.co_firstlineno
                 result.text = _line_text(result.file, result.line)
@@ -317,8 +320,8 @@ def _check_twice(eng: Engine, check: OpCheck, array: bool) -> None:
     first: OpCheck | None = None
     for k in range(_sets(array)):
         one = _compare(eng, check.name, arity, k, array, twice=True)
-        if one is not None and one.wrong:
-            first = first or one
+        if one is not None and one.wrong and (first is None or (one.traced and not first.traced)):
+            first = one
     if first is not None:
         _take(check, first)
         check.wrong = check.twice = True
