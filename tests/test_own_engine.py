@@ -756,7 +756,7 @@ def test_their_own_loss_of_the_outputs_is_the_loss(tmp_path):
 def test_a_gradient_held_as_a_tensor_and_a_backward_that_seeds_itself(tmp_path):
     # the product's gradient for its second factor given with the wrong factor: w is wrong
     find = "deps.append((other, lambda g: self.data.T @ g))"
-    spec, _ = setup(
+    spec, line = setup(
         tmp_path, "depends", find, "deps.append((other, lambda g: self.data.T @ g * 0.5))"
     )
     code, report = diagnose(spec)
@@ -764,8 +764,9 @@ def test_a_gradient_held_as_a_tensor_and_a_backward_that_seeds_itself(tmp_path):
     named = {f["location"]["parameter"] for f in errors(report)} - {None}
     assert "w" in named and "b" not in named, errors(report)
     # the operands of the local check are made like their parameters (requires_grad)
-    ops = [f["evidence"].get("operation") for f in errors(report)]
-    assert "__matmul__" in ops, errors(report)
+    ops = [f for f in errors(report) if f["evidence"].get("operation") == "__matmul__"]
+    assert ops, errors(report)
+    assert ops[0]["location"]["source"]["line"] == line  # the grad_fn of the wrong input
 
 
 @pytest.mark.parametrize("planted", [False, True])

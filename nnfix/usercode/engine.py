@@ -132,6 +132,21 @@ class Engine:
                 return list(held)
         return []
 
+    def grad_fns(self, v: Any) -> dict[int, types.FunctionType]:
+        """Where an engine keeps, instead of one closure, a function per input (`depends_on`:
+        (tensor, grad_fn) pairs): the function of each input, by the input's id."""
+        found: dict[int, types.FunctionType] = {}
+        for held in vars(v).values():
+            if not isinstance(held, list | tuple):
+                continue
+            for pair in held:
+                if isinstance(pair, tuple) and len(pair) >= 2:
+                    values = [p for p in pair if isinstance(p, self.cls)]
+                    fns = [p for p in pair if isinstance(p, types.FunctionType)]
+                    if len(values) == 1 and len(fns) == 1:
+                        found.setdefault(id(values[0]), fns[0])
+        return found
+
     def closure(self, v: Any) -> types.FunctionType | None:
         """The instance's own backward closure: a function of no argument it holds."""
         found = [

@@ -296,6 +296,10 @@ def _compare(
                 result.file, result.line = place
                 result.text = _line_text(*place)
                 result.traced = True
+            elif (fn := eng.grad_fns(root).get(id(v))) is not None:  # (value, grad_fn) pairs
+                result.file, result.line = fn.__code__.co_filename, fn.__code__.co_firstlineno
+                result.text = _line_text(result.file, result.line)
+                result.traced = True
             elif top is not None:
                 result.file, result.line = top.__code__.co_filename, top.__code__.co_firstlineno
                 result.text = _line_text(result.file, result.line)
