@@ -792,3 +792,24 @@ def test_a_tensor_engine_called_one_sample_at_a_time(tmp_path, planted):
     relu = [f for f in errors(report) if f["evidence"].get("operation") == "relu"]
     assert relu and relu[0]["location"]["source"]["line"] == line
     assert {"W1", "b1"} <= {f["location"]["parameter"] for f in errors(report)}
+
+
+def test_an_engine_with_slots_and_a_model_without_parameters(tmp_path):
+    spec, _ = setup(tmp_path, "scalar")
+    net = tmp_path / "net.py"
+    code = net.read_text().replace(
+        "class Value:\n",
+        'class Value:\n    __slots__ = ("data", "grad", "_backward", "_prev", "_op")\n\n',
+    )
+    # no parameters() anywhere, and each neuron keeps its last output (a value it made)
+    code = code.replace(
+        "        act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)\n        return act.tanh()",
+        "        act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)\n"
+        "        self.out = act.tanh()\n        return self.out",
+    )
+    code = code.replace("    def parameters(self):", "    def params(self):")
+    net.write_text(code)
+    exit_code, report = diagnose(spec)
+    assert exit_code == 0, errors(report)
+    about = " ".join(report["specs"][0]["about"])
+    assert "21 Value values in 10 tensors" in about, about  # 3·4 + 4 + 4 + 1: no .out

@@ -121,7 +121,7 @@ class Engine:
     def children(self, v: Any) -> list[Any]:
         """The values an instance was computed from (its `_prev`, `_children`, … whichever
         attribute holds instances of the class)."""
-        for name, held in vars(v).items():
+        for name, held in fields(v).items():
             if name in (self.data, self.grad):
                 continue
             if (
@@ -136,7 +136,7 @@ class Engine:
         """Where an engine keeps, instead of one closure, a function per input (`depends_on`:
         (tensor, grad_fn) pairs): the function of each input, by the input's id."""
         found: dict[int, types.FunctionType] = {}
-        for held in vars(v).values():
+        for held in fields(v).values():
             if not isinstance(held, list | tuple):
                 continue
             for pair in held:
@@ -151,11 +151,22 @@ class Engine:
         """The instance's own backward closure: a function of no argument it holds."""
         found = [
             (name, f)
-            for name, f in vars(v).items()
+            for name, f in fields(v).items()
             if isinstance(f, types.FunctionType) and f.__code__.co_argcount == 0
         ]
         found.sort(key=lambda nf: "backward" not in nf[0])
         return found[0][1] if found else None
+
+
+def fields(v: Any) -> dict[str, Any]:
+    """An instance's attributes: its __dict__, and its __slots__ where its class has them."""
+    found = dict(getattr(v, "__dict__", {}))
+    for k in type(v).__mro__:
+        slots = vars(k).get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in found and name != "__dict__" and hasattr(v, name):
+                found[name] = getattr(v, name)
+    return found
 
 
 def find_engine(cls: Any, key: str = "engine") -> Engine:
@@ -167,7 +178,7 @@ def find_engine(cls: Any, key: str = "engine") -> Engine:
             v = sandbox.call("engine", cls, probe)
         except sandbox.UserCallError:
             continue
-        held = vars(v) if hasattr(v, "__dict__") else {}
+        held = fields(v)
         data = next(
             (n for n in DATA_NAMES if n in held and _same(held[n], probe)),
             next((n for n, h in held.items() if _same(h, probe)), None),
@@ -295,6 +306,8 @@ class EngineNet(OwnNet):
             for g in kept:
                 g.first = min(index[id(v)] for v in g.values)
             groups = sorted(kept, key=lambda g: g.first)
+        if listed is None:  # no parameters(): the values it made (a cached output) are none
+            groups = [g for g in groups if not any(eng.children(v) for v in g.values)]
         if not groups:
             raise SetupError(
                 f"nnfix found no {eng.cls.__name__} held by your model: nothing to check",
@@ -727,11 +740,9 @@ def _walk(obj: Any, path: str, eng: Engine, seen: set[int], count: list[int]) ->
     if isinstance(obj, np.ndarray) and obj.dtype == object:
         yield from _walk(list(obj.reshape(-1)), path, eng, seen, count)
         return
-    if isinstance(obj, types.ModuleType | types.FunctionType | type) or not hasattr(
-        obj, "__dict__"
-    ):
+    if isinstance(obj, types.ModuleType | types.FunctionType | type | str | bytes | float | int):
         return
-    for name, v in vars(obj).items():
+    for name, v in fields(obj).items():
         yield from _walk(v, f"{path}.{name}" if path else name, eng, seen, count)
 
 
