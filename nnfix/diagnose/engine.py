@@ -1,14 +1,13 @@
-"""The findings of the local check of a user's own autograd engine (SPEC §3.6): each operation
-whose backward disagrees with the derivative of its own forward is a G101 at the line of its
-`_backward` that computed the wrong gradient, with how many nodes of their network's graph it
-runs at."""
+"""The findings of the local checks of a user's own autograd engine (SPEC §3.6): each operation
+whose backward disagrees with the derivative of its own forward, and each backward closure of
+their network's graph that fails the dot-product test at its nodes, is a G101 at the line of the
+closure that computed the wrong gradient (an operation's with how many nodes of the graph run
+it)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import numpy as np
 
 from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.rules.gradients import G101
@@ -38,7 +37,7 @@ def op_findings(net: EngineNet, judged: list[Finding]) -> list[Finding]:
 def _op_findings(net: EngineNet, judged: list[Finding]) -> list[Finding]:
     checks = check_ops(net.engine)
     wrong = [c for c in checks if c.wrong]
-    net._sync()
+    net.sync()
     counts = net.graph_codes() if wrong else {}
     top = max((f.location.layer or 0 for f in judged if f.code == "G101"), default=0)
     found = [_finding(net, c, counts.get(c.top, 0)) for c in wrong]
@@ -124,4 +123,4 @@ def _node_finding(net: EngineNet, c: NodeCheck) -> Finding:
 
 
 def _array(net: EngineNet) -> bool:
-    return isinstance(net.engine.value(net._groups[0].values[0]), np.ndarray)
+    return net.held_arrays

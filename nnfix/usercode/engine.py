@@ -223,7 +223,10 @@ class EngineNet(OwnNet):
 
     check_order: list[int] | None = None
     _seen_seed = False  # whether their backward() seeds the root was found out
-    _held_arrays = False  # their parameters hold arrays (a Tensor engine), not floats
+    held_arrays = False  # their parameters hold arrays (a Tensor engine), not floats
+    engine: Engine  # their class, once built
+    groups: list[Group]  # their values, grouped as their model holds them
+    arrays: dict[str, Array]  # the float64 arrays the check perturbs, by tensor name
     precision: float = float(np.finfo(np.float64).eps)  # of what their engine computes in
 
     def build(self) -> None:
@@ -244,9 +247,9 @@ class EngineNet(OwnNet):
         else:
             self.root = self._construct(impl.model, "model")
         self.found.say(f"model: {_said(impl.model)} → {type(self.root).__name__}")
-        self._arrays: dict[str, Array] = {}
-        self._groups = self._find_groups()
-        self.engine.parameters = [v for g in self._groups for v in g.values]
+        self.arrays: dict[str, Array] = {}
+        self.groups = self._find_groups()
+        self.engine.parameters = [v for g in self.groups for v in g.values]
         self._find_engine_forms()
         self.found.say(
             f"loss: {'yours' if impl.loss else 'the spec’s'}, built with your engine's "
@@ -326,8 +329,8 @@ class EngineNet(OwnNet):
             array = np.array(
                 [np.asarray(eng.value(v), dtype=np.float64) for v in g.values], dtype=np.float64
             ).reshape(g.shape)
-            self._arrays[g.path] = array
-            ref = Ref(g.path, self._arrays, g.path, "item")
+            self.arrays[g.path] = array
+            ref = Ref(g.path, self.arrays, g.path, "item")
             self.tensors.append(Param(Slot(g.path, layers[key], role), ref, g.shape))
         # output side first; within a layer, in their parameters() order
         self.check_order = sorted(
@@ -353,11 +356,11 @@ class EngineNet(OwnNet):
         values = [v for v in values if self.engine.of(v)]
         return values or None
 
-    def _sync(self) -> None:
+    def sync(self) -> None:
         """Their values take the arrays nnfix holds (the check perturbs those in place)."""
         eng = self.engine
-        for g in self._groups:
-            array = self._arrays[g.path]
+        for g in self.groups:
+            array = self.arrays[g.path]
             if len(g.values) == 1 and isinstance(eng.value(g.values[0]), np.ndarray):
                 eng.set_value(g.values[0], array)
                 continue
@@ -370,9 +373,9 @@ class EngineNet(OwnNet):
         """One sample at a time (a list of floats or of their values; for a Tensor engine the
         sample's array or their value of it) where the parameters are scalars or `per_sample:`
         says so; else the batch (an array, or their value of it), then one sample at a time."""
-        self._held_arrays = isinstance(self.engine.value(self._groups[0].values[0]), np.ndarray)
+        self.held_arrays = isinstance(self.engine.value(self.groups[0].values[0]), np.ndarray)
         cls = self.engine.cls.__name__
-        per = bool(self.impl.per_sample) or not self._held_arrays
+        per = bool(self.impl.per_sample) or not self.held_arrays
         first: sandbox.UserCallError | None = None
         for sample in (True,) if per else (False, True):
             self.sample_form = "vector" if sample else None
@@ -390,7 +393,7 @@ class EngineNet(OwnNet):
                     self.found.say("your engine computes in float32: checked at its precision")
                 if not sample:
                     what = f"the batch, as {cls}(X)" if wrap else "the batch, as the array X"
-                elif self._held_arrays:
+                elif self.held_arrays:
                     what = (
                         f"one sample at a time, as {cls}(x)"
                         if wrap
@@ -404,7 +407,7 @@ class EngineNet(OwnNet):
                     )
                 size = (
                     len(outs[0])
-                    if sample and not self._held_arrays
+                    if sample and not self.held_arrays
                     else tuple(np.shape(self.engine.value(outs[0][0])))
                 )
                 self.found.say(f"{what}; output {size}")
@@ -434,20 +437,20 @@ class EngineNet(OwnNet):
         outs = []
         for i in range(self.m):
             x_i = np.array(self.x[i], dtype=np.float64)
-            if self._held_arrays:  # a Tensor engine one sample at a time: the sample's array
+            if self.held_arrays:  # a Tensor engine one sample at a time: the sample's array
                 xs: Any = eng.make(x_i) if self._wrap else x_i
             else:  # a scalar engine: a list of floats, or of their values
                 row = [float(v) for v in x_i.reshape(-1)]
                 xs = [eng.make(v) for v in row] if self._wrap else row
             out = _flat(self._call("forward", fn, {"X": xs}, ("X",)), eng)
-            if not out or (self._held_arrays and len(out) != 1):
+            if not out or (self.held_arrays and len(out) != 1):
                 return None
             outs.append(out)
         return outs
 
     def root_value(self) -> Any:
         """The loss as one of their values, built with their operations on their output."""
-        self._sync()
+        self.sync()
         outs = self._outputs()
         if outs is None:
             raise SetupError("your forward stopped returning your engine's values", "forward")
@@ -465,7 +468,7 @@ class EngineNet(OwnNet):
         else:
             value = None
             for i, out in enumerate(outs):
-                if self._held_arrays:
+                if self.held_arrays:
                     k = int(np.size(self.engine.value(out[0])))
                     one = self._batch_loss(out[0], spec.name, self._target_row(i, k))
                 else:
@@ -573,7 +576,7 @@ class EngineNet(OwnNet):
         fn = getattr(root, "backward", None)
         if not callable(fn):
             raise SetupError(f"{eng.cls.__name__} has no backward()", "engine")
-        values = [v for g in self._groups for v in g.values]
+        values = [v for g in self.groups for v in g.values]
         for v in values:
             eng.zero(v)
         run_backward(eng, root)
@@ -589,7 +592,7 @@ class EngineNet(OwnNet):
                     eng.zero(v)
                 run_backward(eng, root)
         found = Gradients(where=f".{eng.grad} after loss.backward()")
-        for g, p in zip(self._groups, self.tensors, strict=True):
+        for g, p in zip(self.groups, self.tensors, strict=True):
             if len(g.values) == 1 and isinstance(eng.value(g.values[0]), np.ndarray):
                 grad = eng.as_array(g.values[0])
             else:

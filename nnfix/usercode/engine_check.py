@@ -435,7 +435,7 @@ def check_graph(net: EngineNet, skip: set[Any]) -> list[NodeCheck]:  # every clo
     or computes another derivative fails it. Closures in `skip` were judged already."""
     eng = net.engine
     rng = np.random.default_rng(0)
-    arrays = net._arrays
+    arrays = net.arrays
     saved = {k: a.copy() for k, a in arrays.items()}
     low = net.precision > 1e-10
     eps, rtol = (GRAPH_EPS32, GRAPH_RTOL32) if low else (GRAPH_EPS, GRAPH_RTOL)
@@ -459,7 +459,7 @@ def check_graph(net: EngineNet, skip: set[Any]) -> list[NodeCheck]:  # every clo
         return []  # the graph changes with the values: nodes cannot be matched
     index = {id(v): i for i, v in enumerate(made)}
     tangent: dict[int, Array] = {}
-    for g in net._groups:  # the parameters move along the direction itself
+    for g in net.groups:  # the parameters move along the direction itself
         step = direction[g.path]
         whole = len(g.values) == 1 and isinstance(eng.value(g.values[0]), np.ndarray)
         for j, v in enumerate(g.values):
