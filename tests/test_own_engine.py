@@ -535,11 +535,131 @@ implementation:
   forward: predict
 """
 
+# a course's style of parallel lists: W[l] a matrix as rows of Vars, B[l] a vector of them, the
+# value in .val, a sigmoid output and the spec's binary cross-entropy built on it
+PARALLEL = """
+import math
+import random
+
+
+class Var:
+    def __init__(self, val, kids=(), label=""):
+        self.val = val
+        self.grad = 0.0
+        self.kids = kids
+        self.backprop = lambda: None
+
+    def __add__(self, o):
+        o = o if isinstance(o, Var) else Var(o)
+        r = Var(self.val + o.val, (self, o))
+        def backprop():
+            self.grad += r.grad
+            o.grad += r.grad
+        r.backprop = backprop
+        return r
+
+    def __mul__(self, o):
+        o = o if isinstance(o, Var) else Var(o)
+        r = Var(self.val * o.val, (self, o))
+        def backprop():
+            self.grad += o.val * r.grad
+            o.grad += self.val * r.grad
+        r.backprop = backprop
+        return r
+
+    def __pow__(self, k):
+        r = Var(self.val ** k, (self,))
+        def backprop():
+            self.grad += k * self.val ** (k - 1) * r.grad
+        r.backprop = backprop
+        return r
+
+    def exp(self):
+        r = Var(math.exp(self.val), (self,))
+        def backprop():
+            self.grad += r.val * r.grad
+        r.backprop = backprop
+        return r
+
+    def log(self):
+        r = Var(math.log(self.val), (self,))
+        def backprop():
+            self.grad += r.grad / self.val
+        r.backprop = backprop
+        return r
+
+    def sigmoid(self):
+        s = 1 / (1 + math.exp(-self.val))
+        r = Var(s, (self,))
+        def backprop():
+            self.grad += s * (1 - s) * r.grad
+        r.backprop = backprop
+        return r
+
+    def relu(self):
+        r = Var(max(0.0, self.val), (self,))
+        def backprop():
+            self.grad += (self.val > 0) * r.grad
+        r.backprop = backprop
+        return r
+
+    def __neg__(self): return self * -1
+    def __sub__(self, o): return self + (-o)
+    def __rsub__(self, o): return (-self) + o
+    def __radd__(self, o): return self + o
+    def __rmul__(self, o): return self * o
+    def __truediv__(self, o): return self * o ** -1
+    def __rtruediv__(self, o): return o * self ** -1
+    def __gt__(self, o): return self.val > (o.val if isinstance(o, Var) else o)
+
+    def backward(self):
+        order, seen = [], set()
+        def visit(v):
+            if v not in seen:
+                seen.add(v)
+                for k in v.kids:
+                    visit(k)
+                order.append(v)
+        visit(self)
+        self.grad = 1.0
+        for v in reversed(order):
+            v.backprop()
+
+
+class Net:
+    def __init__(self, sizes):
+        random.seed(1)
+        self.W = [[[Var(random.gauss(0, 1) / math.sqrt(a)) for _ in range(a)] for _ in range(b)] for a, b in zip(sizes, sizes[1:])]
+        self.B = [[Var(0.0) for _ in range(b)] for b in sizes[1:]]
+
+    def __call__(self, x):
+        for l, (W, B) in enumerate(zip(self.W, self.B)):
+            x = [sum((w * xi for w, xi in zip(row, x)), b) for row, b in zip(W, B)]
+            x = [v.sigmoid() if l == len(self.W) - 1 else v.relu() for v in x]
+        return x
+
+    def parameters(self):
+        return [p for W in self.W for row in W for p in row] + [p for B in self.B for p in B]
+"""
+
+PARALLEL_SPEC = """
+seed: 0
+data: {source: moons, samples: 16}
+loss: bce
+implementation:
+  module: net.py
+  engine: Var
+  model: Net([2, 6, 1])
+  forward: __call__
+  per_sample: vector
+"""
+
 CASES = {
     "scalar": (SCALAR, SCALAR_SPEC),
     "softmax": (SOFTMAX, SOFTMAX_SPEC),
     "tensor": (TENSOR, TENSOR_SPEC),
     "depends": (DEPENDS, DEPENDS_SPEC),
+    "parallel": (PARALLEL, PARALLEL_SPEC),
 }
 
 
@@ -813,3 +933,16 @@ def test_an_engine_with_slots_and_a_model_without_parameters(tmp_path):
     assert exit_code == 0, errors(report)
     about = " ".join(report["specs"][0]["about"])
     assert "21 Value values in 10 tensors" in about, about  # 3·4 + 4 + 4 + 1: no .out
+
+
+def test_parallel_lists_of_layers_are_layers(tmp_path):
+    find = "self.grad += s * (1 - s) * r.grad"
+    spec, line = setup(tmp_path, "parallel", find, "self.grad += s * r.grad")
+    code, report = diagnose(spec)
+    assert code == 1
+    sigmoid = [f for f in errors(report) if f["evidence"].get("operation") == "sigmoid"]
+    assert sigmoid and sigmoid[0]["location"]["source"]["line"] == line
+    # W[1] and B[1] are the output layer: the first wrong tensor is there, and it is layer 2
+    roots = [f for f in errors(report) if f["location"]["parameter"] and f["root_cause"]]
+    assert roots[0]["location"]["parameter"] in ("W[1]", "B[1]")
+    assert {f["location"]["layer"] for f in roots if f["location"]["parameter"] == "B[0]"} == {1}

@@ -317,14 +317,17 @@ class EngineNet(OwnNet):
                 "model",
             )
         layers: dict[str, int] = {}
+        weighted: set[str] = set()  # the layers that have their weight
         previous = ""
-        for g in groups:
+        for g, key in zip(groups, _layer_keys([g.path for g in groups]), strict=True):
             vector = sum(n > 1 for n in g.shape) <= 1
-            role = "bias" if vector and previous == "weight" else "weight"
-            key = _layer_key(g.path)
             if key == g.path:  # held by the model itself (W1, b1): a bias joins its weight's
+                role = "bias" if vector and previous == "weight" else "weight"
                 key = f"#{len(layers) + 1}" if role == "weight" else f"#{len(layers)}"
+            else:
+                role = "bias" if vector and key in weighted else "weight"
             layers.setdefault(key, len(layers) + 1)
+            weighted.add(key)
             previous = role
             array = np.array(
                 [np.asarray(eng.value(v), dtype=np.float64) for v in g.values], dtype=np.float64
@@ -703,13 +706,20 @@ def _shape_of(eng: Engine, v: Any) -> tuple[int, ...]:
     return tuple(data.shape) if isinstance(data, np.ndarray) else (1,)
 
 
-def _layer_key(path: str) -> str:
-    """The layer a tensor belongs to: its path up to its first index (`layers[2]` for
-    `layers[2].neurons[0].w`), else its first attribute (`fc1` for `fc1._w`)."""
-    m = re.match(r"^[^\[]*?\[[^\]]*\]", path)
-    if m:
-        return m.group(0)
-    return path.split(".")[0]
+def _layer_keys(paths: list[str]) -> list[str]:
+    """The layer each tensor belongs to: its path up to its first index (`layers[2]` for
+    `layers[2].neurons[0].w`), or that index alone where parallel lists hold the layers
+    (`W[1]` and `B[1]`: layer [1]); else its first attribute (`fc1` for `fc1._w`)."""
+    found = [re.match(r"^([^\[]*?)(\[[^\]]*\])", p) for p in paths]
+    indices: dict[str, set[str]] = {}
+    for m in found:
+        if m:
+            indices.setdefault(m.group(1), set()).add(m.group(2))
+    parallel = len(indices) > 1 and len(set.intersection(*indices.values())) > 1
+    return [
+        (m.group(2) if parallel else m.group(0)) if m else p.split(".")[0]
+        for p, m in zip(paths, found, strict=True)
+    ]
 
 
 def _walk(obj: Any, path: str, eng: Engine, seen: set[int], count: list[int]) -> Iterator[Group]:
