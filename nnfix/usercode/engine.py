@@ -541,9 +541,18 @@ class EngineNet(OwnNet):
         if name == "mse":
             return _square(_minus(out, y)).sum()
         if name == "cce":
-            probs = bool(a.min() >= 0 and a.max() <= 1)
-            p = out if probs else out.softmax()
-            return -((p.log() * y).sum())
+            rows = a.reshape(-1, a.shape[-1]) if a.ndim else a.reshape(1, 1)
+            if a.min() >= 0 and a.max() <= 1 and np.allclose(rows.sum(axis=-1), 1, atol=1e-6):
+                return -((out.log() * y).sum())  # probabilities
+            if callable(getattr(out, "softmax", None)):  # scores, through their softmax
+                return -((out.softmax().log() * y).sum())
+            # Σ log Σ e^z − Σ y z (one-hot rows), with no broadcasting their engine might lack
+            lse = out.exp().sum(axis=-1, keepdims=True).log()
+            return _minus(lse.sum(), (out * y).sum())
+        if name == "bce":
+            if a.min() > 0 and a.max() < 1:  # probabilities
+                return -((out.log() * y + (out * -1.0 + 1.0).log() * (1.0 - y)).sum())
+            return _minus((out.exp() + 1.0).log(), out * y).sum()  # scores: log(1 + e^z) − y z
         raise SetupError(f"the loss '{name}' is not built on engine values yet", "loss")
 
     def loss(self) -> float:
