@@ -221,7 +221,6 @@ class EngineNet(OwnNet):
     """Their engine's network on nnfix's batch, with OwnNet's face for the check (`tensors`,
     `loss()`, `gradients()`)."""
 
-    check_order: list[int] | None = None
     _seen_seed = False  # whether their backward() seeds the root was found out
     held_arrays = False  # their parameters hold arrays (a Tensor engine), not floats
     engine: Engine  # their class, once built
@@ -247,7 +246,7 @@ class EngineNet(OwnNet):
         else:
             self.root = self._construct(impl.model, "model")
         self.found.say(f"model: {_said(impl.model)} → {type(self.root).__name__}")
-        self.arrays: dict[str, Array] = {}
+        self.arrays = {}
         self.groups = self._find_groups()
         self.engine.parameters = [v for g in self.groups for v in g.values]
         self._find_engine_forms()
@@ -335,10 +334,6 @@ class EngineNet(OwnNet):
             self.arrays[g.path] = array
             ref = Ref(g.path, self.arrays, g.path, "item")
             self.tensors.append(Param(Slot(g.path, layers[key], role), ref, g.shape))
-        # output side first; within a layer, in their parameters() order
-        self.check_order = sorted(
-            range(len(self.tensors)), key=lambda i: (-self.tensors[i].slot.layer, i)
-        )
         names = ", ".join(p.slot.name for p in self.tensors[:6])
         more = ", …" if len(self.tensors) > 6 else ""
         count = sum(len(g.values) for g in groups)
