@@ -28,6 +28,7 @@ from nnfix.run.prepare import seeds
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import LossSpec
 from nnfix.usercode.build import load_guarded
+from nnfix.usercode.engine import EngineNet
 from nnfix.usercode.loader import add_import_roots
 from nnfix.usercode.model import SetupError
 from nnfix.usercode.own import SAMPLES, OwnNet
@@ -62,7 +63,8 @@ class OwnContext:
             cells=impl.cells,
             source=loaded.source,
         )
-        self.net = OwnNet(impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed)
+        kind = EngineNet if impl.engine else OwnNet  # F: their own autograd engine
+        self.net = kind(impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed)
 
     def about(self) -> list[str]:
         lines = list(self.net.found.lines)
@@ -152,6 +154,10 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         for f in judged:
             if f.code == "G105" and f.fix is not None:
                 f.fix = Fix(f.fix.description.split(":")[0])
+    if isinstance(net, EngineNet):  # each operation of their engine on its own (SPEC §3.6)
+        from nnfix.diagnose.engine import op_findings
+
+        found = op_findings(net, judged) + found
     return found + judged + budget_finding(result) + unreliable(result)
 
 
@@ -175,10 +181,15 @@ def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):
             names=[p.slot.name for p in params],
             loss=lambda _tensor: net.loss(),
         )
+        if isinstance(net, EngineNet):  # an engine that computes in float32
+            target.precision = net.precision
         gc = ctx.spec.diagnose.gradcheck
+        order = list(reversed(range(len(params))))
+        if isinstance(net, EngineNet):  # output first; within a layer in their own order
+            order = sorted(range(len(params)), key=lambda i: (-params[i].slot.layer, i))
         return check_target(
             target,
-            order=list(reversed(range(len(params)))),
+            order=order,
             eps=gc.eps,
             mode=gc.mode,
             samples=gc.samples,

@@ -145,7 +145,7 @@ class OwnNet:
                 "`model:` (a chain of layers without one is not read yet)",
                 "layers",
             )
-        for key in ("step", "script", "engine"):
+        for key in ("step", "script"):  # engine: is EngineNet's (nnfix/usercode/engine.py)
             if getattr(self.impl, key):
                 raise SetupError(f"implementation.{key} is not read yet", key)
         if isinstance(self.impl.model, list) or isinstance(self.impl.loss, list):
