@@ -13,6 +13,7 @@ from nnfix.data import load_dataset
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.gradcheck import Target, check_target
+from nnfix.diagnose.own_lines import locate
 from nnfix.diagnose.rules.gradients import (
     G101,
     G103,
@@ -152,7 +153,8 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         for f in judged:
             if f.code == "G105" and f.fix is not None:
                 f.fix = Fix(f.fix.description.split(":")[0])
-    return found + judged + budget_finding(result) + unreliable(result)
+    more = locate(net, grads, judged, ctx.spec.seed)  # the line of each G101 (SPEC §3.6)
+    return found + judged + more + budget_finding(result) + unreliable(result)
 
 
 def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):
