@@ -4,6 +4,8 @@ the independent bugs behind the first culprit as findings of their own."""
 
 from __future__ import annotations
 
+import dataclasses
+import linecache
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,9 +62,12 @@ def locate(net: OwnNet, grads: Gradients, found: list[Finding], seed: int = 0) -
 
 
 def _point(finding: Finding, culprit: Culprit, lead: str) -> None:
-    place = culprit.place
-    code = culprit.step.code
-    finding.location.source = source(place, culprit.step.col, code)
+    place, code, col = culprit.place, culprit.step.code, culprit.step.col
+    if culprit.line is not None and culprit.line != place.line:
+        text = linecache.getline(str(place.file), culprit.line)
+        place = dataclasses.replace(place, line=culprit.line)
+        code, col = text.strip(), len(text) - len(text.lstrip()) + 1
+    finding.location.source = source(place, col, code)
     finding.message += f"; {lead} {place.file.name}:{place.line}: {culprit.says}"
     evidence: dict[str, object] = {"line": f"{place.file.name}:{place.line}"}
     named = [culprit.chosen] if culprit.chosen is not None else culprit.should

@@ -111,6 +111,9 @@ class Culprit:
     inner: Place | None = None  # the helper line it calls, right for what it is given
     called_from: Place | None = None
     chosen: Measured | None = None  # the value whose true gradient replaced it
+    line: int | None = None  # the line within a statement of several lines, where known
+    factor: tuple[str, str, str] | None = None  # (the factor, the line reading it, its output)
+    replace: tuple[Step, str] | None = None  # the statement and output whose value is replaced
 
     @property
     def place(self) -> Place:
@@ -118,6 +121,12 @@ class Culprit:
 
     @property
     def says(self) -> str:
+        if self.factor is not None:
+            name, line, out = self.factor
+            return (
+                f"{name} is not the factor line {line} needs: {out} = … × {name} is wrong while "
+                f"{out} / {name} is the gradient it should be multiplied into"
+            )
         if self.gradient_of is not None and self.value is None:
             says = (
                 f"the gradient of {self.gradient_of} is made here from right values, and is wrong"
@@ -250,6 +259,7 @@ class LineSearch:
         self.m = net.m
         self.unmeasured: list[str] = []
         self.evaluations = 0
+        self.forward_marks: set[tuple] = set()  # every array their forward and loss set
 
     # --- running their code ----------------------------------------------------------------
 
@@ -273,6 +283,7 @@ class LineSearch:
         passing it on, a loss that runs the forward again)."""
         tracer = _Hooked()
         tracer.run(self.net.loss)
+        self.forward_marks = {o.mark for step in tracer.steps for o in step.outputs}
         params = {fingerprint(np.asarray(p.ref.get())) for p in self.net.tensors}
         seen: set[tuple] = set(params)
         groups: dict[tuple, list[Tap]] = {}
@@ -444,7 +455,15 @@ class Judge:
     """Which arrays of a traced backward are on the gradient's path, and which of those are
     the gradient of a forward value (right), like none (wrong) or shaped like none (unjudged)."""
 
-    def __init__(self, measured: list[Measured], c: float, m: int, seeds: set[tuple]):
+    def __init__(
+        self,
+        measured: list[Measured],
+        c: float,
+        m: int,
+        seeds: set[tuple],
+        forward: frozenset[tuple] = frozenset(),
+    ):
+        self.forward = forward  # the arrays their forward sets: never a derivative factor
         self.by_shape: dict[tuple[int, ...], list[Measured]] = defaultdict(list)
         for meas in measured:
             if meas.informative:
@@ -593,6 +612,9 @@ class Backward:
         if start is None:
             return None
         step = self.walk(start, set())
+        factor = self.factor(step)
+        if factor is not None:
+            return factor
         step, inner = self.settle(step)
         out = self.wrong_output(step)
         if out is None and inner is not None:
@@ -605,7 +627,53 @@ class Backward:
             gradient_of=name if step is start else None,
             inner=inner.place if inner is not None else None,
             called_from=caller.place if caller is not None else None,
+            line=self.argument_line(step) if inner is not None else None,
+            replace=(step, out.name) if out is not None else None,
         )
+
+    def factor(self, step: Step) -> Culprit | None:
+        """A statement that multiplies right gradients by a derivative factor it reads (`d =
+        (W.T @ d) * sp`): where its output divided by the factor is a true gradient, the factor
+        is what is wrong, and the culprit is the statement of this function that made it."""
+        out = self.wrong_output(step)
+        if out is None:
+            return None
+        for text, value in step.inputs.items():
+            mark = fingerprint(value)
+            if mark in self.flow or mark in self.judge.forward or not _usable(value):
+                continue
+            f = np.asarray(value, dtype=np.float64)
+            if _squeezed(f.shape) != _squeezed(out.value.shape) or np.any(np.abs(f) < 1e-12):
+                continue
+            quotient = np.asarray(out.value, dtype=np.float64) / f.reshape(out.value.shape)
+            if self.judge.match(quotient)[0] != "right":
+                continue
+            made = [s for s in self.made.get(mark, []) if s.end < step.start]
+            here = [s for s in made if s.frame == step.frame]
+            if not made:
+                continue
+            return Culprit(
+                (here or made)[-1],
+                value=text,
+                should=[],
+                factor=(text, str(step.place.line), out.name),
+                replace=(step, out.name),
+            )
+        return None
+
+    def argument_line(self, step: Step) -> int | None:
+        """A call whose helper is right for the arrays it was given chose the wrong behaviour by
+        its other arguments: the line of its first literal argument, in a statement of several
+        lines."""
+        line = self.tracer._sources.at(str(step.place.file), step.place.line)
+        if line is None or line.statement.end_lineno == line.statement.lineno:
+            return None
+        for node in ast.walk(line.statement):
+            if isinstance(node, ast.Call):
+                for arg in [*node.args, *(k.value for k in node.keywords)]:
+                    if isinstance(arg, ast.Constant) and not isinstance(arg.value, type(None)):
+                        return arg.lineno
+        return None
 
 
 # --- the whole search ----------------------------------------------------------------------------
@@ -641,7 +709,7 @@ def search(net: OwnNet, grads: Gradients, wrong: list[str], seed: int = 0) -> Li
         lines.unmeasured.append(
             f"{len(groups) - MAX_TAPS} forward values beyond the first {MAX_TAPS}"
         )
-    judge = Judge(measured, constant, net.m, seeds)
+    judge = Judge(measured, constant, net.m, seeds, frozenset(finder.forward_marks))
     at: dict[tuple[int, str], Callable[[Array], None]] = {}
     backward = Backward(tracer, traced, judge)
     still = list(wrong)
@@ -658,15 +726,15 @@ def search(net: OwnNet, grads: Gradients, wrong: list[str], seed: int = 0) -> Li
             known.add(culprit.place)
         if round_ == 0:
             lines.by_tensor = dict(found)
-        earliest = min(found.values(), key=lambda c: c.step.start)
-        if round_ == MAX_ROUNDS or earliest.value is None:
+        earliest = min(found.values(), key=lambda c: (c.replace or (c.step, ""))[0].start)
+        if round_ == MAX_ROUNDS or earliest.replace is None:
             break
         replaced = _replace(finder, backward, earliest, at, params)
         if replaced is None:
             break
         backward, chosen = replaced
         for culprit in [*lines.by_tensor.values(), *(c for c, _ in lines.more)]:
-            if culprit.step.serial == earliest.step.serial and chosen is not None:
+            if _key(culprit) == _key(earliest) and chosen is not None:
                 culprit.chosen = chosen
         still = [n for n in still if not _right(backward, params, n, judge.c)]
         if not still:
@@ -686,7 +754,10 @@ def _replace(
     forward values it could be the gradient of, with the convention factors, the replacement that
     leaves the most parameter gradients right, then the most arrays (and the value it is the
     gradient of, where no other value's replacement does as well)."""
-    out = culprit.step.output(next(o.mark for o in culprit.step.outputs if o.name == culprit.value))
+    if culprit.replace is None:
+        return None
+    step, name = culprit.replace
+    out = next((o for o in step.outputs if o.name == name), None)
     if out is None:
         return None
     best: tuple[tuple[int, int], Backward, Measured] | None = None
@@ -705,7 +776,7 @@ def _replace(
                     live[...] = value.reshape(live.shape)
 
                 trial = dict(at)
-                trial[(culprit.step.serial, out.name)] = put
+                trial[(step.serial, out.name)] = put
                 tracer, grads = finder._backward(trial)
                 if grads is None:
                     continue
@@ -724,6 +795,10 @@ def _replace(
     at.update(chosen)
     tied = any(k != id(best[2]) and v == best[0] for k, v in scores.items())
     return best[1], None if tied else best[2]
+
+
+def _key(culprit: Culprit) -> tuple[int, str] | None:
+    return (culprit.replace[0].serial, culprit.replace[1]) if culprit.replace else None
 
 
 def _back(true: Array, shape: tuple[int, ...]) -> Iterator[Array]:
