@@ -20,7 +20,9 @@ from nnfix.usercode.lines import Culprit, search
 from nnfix.usercode.own import OwnNet
 
 
-def locate(net: OwnNet, grads: Gradients, found: list[Finding], seed: int = 0) -> list[Finding]:
+def locate(
+    net: OwnNet, grads: Gradients, found: list[Finding], seed: int = 0, seconds: float = 20.0
+) -> list[Finding]:
     """Point the G101 findings at their lines; returns the findings of the bugs found behind
     them. The line is a help, not the finding: a failure to find it loses no finding."""
     wrong = [f for f in found if f.code == "G101" and f.location.parameter in grads.raw]
@@ -28,7 +30,7 @@ def locate(net: OwnNet, grads: Gradients, found: list[Finding], seed: int = 0) -
         return []
     try:
         with _float64(net), _one_sample(net):
-            lines = search(net, grads, [str(f.location.parameter) for f in wrong], seed)
+            lines = search(net, grads, [str(f.location.parameter) for f in wrong], seed, seconds)
     except Exception:
         if os.environ.get("NNFIX_DEBUG"):
             raise

@@ -37,6 +37,8 @@ a replaced value, MAX_ROUNDS replacements; what was left unmeasured is said."""
 from __future__ import annotations
 
 import ast
+import sys
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -61,7 +63,7 @@ from nnfix.usercode.trace import (
 
 Array = np.ndarray
 MAX_TAPS = 64  # forward values whose gradient is measured
-DIRECTIONS = 3  # random directions per value
+DIRECTIONS = 2  # random directions per value (a wrong array agrees along both by chance never)
 MAX_FULL = 400  # elements of a value whose full true gradient is measured, to replace a culprit's
 MAX_ROUNDS = 4  # culprits replaced by the true value, to find the bugs behind them
 TOL = 1e-4  # relative agreement of <g, d> with the directional derivatives
@@ -180,6 +182,7 @@ class _Hooked(Tracer):
         super().__init__()
         self.at, self.given_at, self.light = at or {}, given or {}, light
         self.applied = 0
+        self.done = False
         self.named: dict[int, list[tuple[str, tuple, Array]]] = {}  # frame -> its argument arrays
 
     def _apply(self, change: Callable[[Array], None], live: Array) -> None:
@@ -188,6 +191,15 @@ class _Hooked(Tracer):
         except (TypeError, ValueError):  # read-only, or not of the value's shape: not tapped
             return
         self.applied += 1
+        if self.light and self.applied == len(self.at) + len(self.given_at):
+            self.done = True  # nothing left to do: the rest runs untraced
+            sys.settrace(None)
+
+    def _global(self, frame: FrameType, event: str, arg: Any):
+        return None if self.done else super()._global(frame, event, arg)
+
+    def _local(self, frame: FrameType, event: str, arg: Any):
+        return None if self.done else super()._local(frame, event, arg)
 
     def _start(self, frame: FrameType, state: _Frame, line: _Line | None) -> None:
         for (serial, name), change in self.given_at.items():
@@ -679,8 +691,12 @@ class Backward:
 # --- the whole search ----------------------------------------------------------------------------
 
 
-def search(net: OwnNet, grads: Gradients, wrong: list[str], seed: int = 0) -> Lines:
-    """The culprits of the wrong tensors, and of the bugs behind the first ones."""
+def search(
+    net: OwnNet, grads: Gradients, wrong: list[str], seed: int = 0, seconds: float = 20.0
+) -> Lines:
+    """The culprits of the wrong tensors, and of the bugs behind the first ones, within about
+    `seconds` (what was left unmeasured is said in `unmeasured`)."""
+    deadline = time.monotonic() + seconds
     lines = Lines()
     finder = LineSearch(net, grads, wrong, seed)
     params = finder.params_measured()
@@ -699,7 +715,10 @@ def search(net: OwnNet, grads: Gradients, wrong: list[str], seed: int = 0) -> Li
     }
     groups = finder.taps(shapes)
     measured: list[Measured] = list(params.values())
-    for group in groups[:MAX_TAPS]:
+    for k, group in enumerate(groups[:MAX_TAPS]):
+        if time.monotonic() > deadline:
+            lines.unmeasured.append(f"{len(groups[k:MAX_TAPS])} forward values (time ran out)")
+            break
         for tap in group[:3]:
             meas = finder.measure(tap)
             if meas is not None and meas.informative:
@@ -728,6 +747,9 @@ def search(net: OwnNet, grads: Gradients, wrong: list[str], seed: int = 0) -> Li
             lines.by_tensor = dict(found)
         earliest = min(found.values(), key=lambda c: (c.replace or (c.step, ""))[0].start)
         if round_ == MAX_ROUNDS or earliest.replace is None:
+            break
+        if time.monotonic() > deadline:
+            lines.unmeasured.append("the bugs behind the first culprits (time ran out)")
             break
         replaced = _replace(finder, backward, earliest, at, params)
         if replaced is None:
@@ -763,7 +785,9 @@ def _replace(
     best: tuple[tuple[int, int], Backward, Measured] | None = None
     scores: dict[int, tuple[int, int]] = {}  # id of a candidate -> its best score
     judge = backward.judge
-    for meas in judge.candidates(out.value)[:3]:
+    candidates = judge.candidates(out.value)
+    values = [m for m in candidates if m.tap.kind != "param"]  # a parameter's shape is chance
+    for meas in (values or candidates)[:3]:
         true = finder.full(meas.tap)
         if true is None:
             finder.unmeasured.append(f"the true value of {out.name} (too large to measure whole)")
