@@ -675,17 +675,46 @@ class Backward:
 
     def argument_line(self, step: Step) -> int | None:
         """A call whose helper is right for the arrays it was given chose the wrong behaviour by
-        its other arguments: the line of its first literal argument, in a statement of several
-        lines."""
+        its other arguments: the line of its first literal argument (in a call written over
+        several lines), or of the statement that bound a name it passes to a literal choice
+        (`activation = "sigmoid"`)."""
         line = self.tracer._sources.at(str(step.place.file), step.place.line)
-        if line is None or line.statement.end_lineno == line.statement.lineno:
+        if line is None:
             return None
         for node in ast.walk(line.statement):
-            if isinstance(node, ast.Call):
-                for arg in [*node.args, *(k.value for k in node.keywords)]:
-                    if isinstance(arg, ast.Constant) and not isinstance(arg.value, type(None)):
-                        return arg.lineno
+            if not isinstance(node, ast.Call):
+                continue
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                if _choice(arg):
+                    return arg.lineno
+                if isinstance(arg, ast.Name) and arg.id not in step.inputs:
+                    bound = self._bound(step, arg.id)
+                    if bound is not None:
+                        return bound
         return None
+
+    def _bound(self, step: Step, name: str) -> int | None:
+        """The line of the last statement of `step`'s call before it that bound `name` to a
+        literal choice."""
+        for other in reversed([s for s in self.steps if s.frame == step.frame]):
+            if other.start >= step.start:
+                continue
+            line = self.tracer._sources.at(str(other.place.file), other.place.line)
+            statement = line.statement if line is not None else None
+            if (
+                isinstance(statement, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == name for t in statement.targets)
+                and _choice(statement.value)
+            ):
+                return other.place.line
+        return None
+
+
+def _choice(node: ast.expr) -> bool:
+    """A literal (a string, a number, a bool), or a conditional choice between literals."""
+    if isinstance(node, ast.IfExp):
+        return _choice(node.body) and _choice(node.orelse)
+    return isinstance(node, ast.Constant) and node.value is not None
 
 
 # --- the whole search ----------------------------------------------------------------------------
