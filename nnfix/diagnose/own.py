@@ -153,8 +153,13 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         for f in judged:
             if f.code == "G105" and f.fix is not None:
                 f.fix = Fix(f.fix.description.split(":")[0])
-    seconds = min(30.0, max(5.0, ctx.options.remaining()))
-    more = locate(net, grads, judged, ctx.spec.seed, seconds)  # the line of each G101 (§3.6)
+    more = []  # the line of each G101 (SPEC §3.6), and the bugs behind the first ones
+    if ctx.options.remaining() > 0:
+        more = locate(net, grads, judged, ctx.spec.seed)
+    else:
+        for f in judged:
+            f.evidence["line"] = "not searched: --budget ran out"
+
     return found + judged + more + budget_finding(result) + unreliable(result)
 
 

@@ -20,9 +20,7 @@ from nnfix.usercode.lines import Culprit, search
 from nnfix.usercode.own import OwnNet
 
 
-def locate(
-    net: OwnNet, grads: Gradients, found: list[Finding], seed: int = 0, seconds: float = 20.0
-) -> list[Finding]:
+def locate(net: OwnNet, grads: Gradients, found: list[Finding], seed: int = 0) -> list[Finding]:
     """Point the G101 findings at their lines; returns the findings of the bugs found behind
     them. The line is a help, not the finding: a failure to find it loses no finding."""
     wrong = [f for f in found if f.code == "G101" and f.location.parameter in grads.raw]
@@ -30,11 +28,16 @@ def locate(
         return []
     try:
         with _float64(net), _one_sample(net):
-            lines = search(net, grads, [str(f.location.parameter) for f in wrong], seed, seconds)
+            lines = search(net, grads, [str(f.location.parameter) for f in wrong], seed)
     except Exception:
         if os.environ.get("NNFIX_DEBUG"):
             raise
         return []
+    net.found.say(
+        f"lines: the gradients of {lines.measured} values of your forward measured "
+        f"({lines.runs} runs) and compared with your backward's arrays"
+        + (f"; not measured: {'; '.join(lines.unmeasured)}" if lines.unmeasured else "")
+    )
     for f in wrong:
         culprit = lines.by_tensor.get(str(f.location.parameter))
         if culprit is not None:

@@ -111,14 +111,13 @@ def causes(spec: SpecReport) -> list[Cause]:
     ordered = spec.ordered()
     present = {f.code for f in ordered}
     top = [f for f in ordered if not any(c in present for c in f.caused_by)]
-    entries: dict[str, Cause] = {}  # the first entry of each code
-    split: list[Cause] = []  # more entries of a code: findings at other lines of the user's code
+    entries: dict[str, Cause] = {}
+    independent: list[Cause] = []  # a bug found behind another (SPEC §3.6): an entry of its own
     for f in top:
-        entry = next((e for e in [entries.get(f.code), *split] if _joins(e, f)), None)
-        if entry is not None:
-            entry.findings.append(f)
+        if f.evidence.get("independent") and f.code in entries:
+            independent.append(Cause([f]))
         elif f.code in entries:
-            split.append(Cause([f]))
+            entries[f.code].findings.append(f)
         else:
             entries[f.code] = Cause([f])
     first_of: dict[str, Finding] = {}
@@ -135,22 +134,8 @@ def causes(spec: SpecReport) -> list[Cause]:
             entries[code].symptoms.append(f)
         else:  # a cycle of causes with nothing outside it: the finding stands on its own
             entries.setdefault(f.code, Cause([])).findings.append(f)
-    listed = [*entries.values(), *split]
+    listed = [*entries.values(), *independent]
     return sorted(listed, key=lambda e: -e.rank)  # stable: the order above kept
-
-
-def _joins(entry: Cause | None, f: Finding) -> bool:
-    """Does `f` belong to `entry` (same code, and not at another line of the user's code than
-    the entry's: independent bugs at several lines are one entry each)?"""
-    if entry is None or entry.code != f.code:
-        return False
-    lines = {
-        (g.location.source.file, g.location.source.line)
-        for g in entry.findings
-        if g.location.source
-    }
-    src = f.location.source
-    return src is None or not lines or (src.file, src.line) in lines
 
 
 def _first_present(f: Finding, present: set[str]) -> str:

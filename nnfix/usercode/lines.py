@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from nnfix.usercode.grads import Gradients
-from nnfix.usercode.loader import Place, place_of
+from nnfix.usercode.loader import Place
 from nnfix.usercode.own import OwnNet
 from nnfix.usercode.trace import (
     MAX_STEPS,
@@ -64,8 +64,10 @@ from nnfix.usercode.trace import (
 Array = np.ndarray
 MAX_TAPS = 64  # forward values whose gradient is measured
 DIRECTIONS = 2  # random directions per value (a wrong array agrees along both by chance never)
-MAX_FULL = 400  # elements of a value whose full true gradient is measured, to replace a culprit's
+MAX_EVALUATIONS = 800  # forward-and-loss runs to measure the values' directional derivatives
+MAX_FULL = 256  # elements of a value whose full true gradient is measured, to replace a culprit's
 MAX_ROUNDS = 4  # culprits replaced by the true value, to find the bugs behind them
+SECONDS = 60.0  # of this process's time, whatever the evaluations' count: a safety net
 TOL = 1e-4  # relative agreement of <g, d> with the directional derivatives
 
 
@@ -152,6 +154,8 @@ class Lines:
     by_tensor: dict[str, Culprit] = field(default_factory=dict)
     more: list[tuple[Culprit, list[str]]] = field(default_factory=list)  # (culprit, still wrong)
     unmeasured: list[str] = field(default_factory=list)
+    measured: int = 0  # forward values whose gradient was measured
+    runs: int = 0  # forward-and-loss runs it took
 
 
 # --- the tracers ---------------------------------------------------------------------------------
@@ -182,6 +186,7 @@ class _Hooked(Tracer):
         super().__init__()
         self.at, self.given_at, self.light = at or {}, given or {}, light
         self.applied = 0
+        self.count = 0  # statements started (light)
         self.done = False
         self.named: dict[int, list[tuple[str, tuple, Array]]] = {}  # frame -> its argument arrays
 
@@ -221,27 +226,12 @@ class _Hooked(Tracer):
                 ]
             return
         state.step, state.line = None, line
-        if len(self.steps) >= MAX_STEPS:
+        if self.count >= MAX_STEPS:
             self.full = True
             return
         statement = line.statement if line is not None else None
-        first_line = statement.lineno if statement is not None else frame.f_lineno
-        place = place_of(frame.f_code.co_filename, first_line)
-        if place is None:
-            return
-        step = Step(
-            serial=len(self.steps),
-            place=place,
-            code="",
-            col=1,
-            frame=state.serial,
-            depth=state.depth,
-            parent=state.parent,
-            start=self._tick(),
-            returns=isinstance(statement, ast.Return),
-        )
-        state.step = step
-        self.steps.append(step)
+        state.step = _Counted(self.count, isinstance(statement, ast.Return))  # type: ignore[assignment]
+        self.count += 1  # as Tracer numbers its steps: its frames are the user's files' too
 
     def _finish(self, frame: FrameType, state: _Frame, returned: Any = None) -> None:
         step = state.step
@@ -254,9 +244,16 @@ class _Hooked(Tracer):
         if not self.light:
             super()._finish(frame, state, returned)
             return
-        if step is not None:
-            step.end = self._tick()
-            state.step = None
+        state.step = None
+
+
+@dataclass(slots=True)
+class _Counted:
+    """A statement of a perturbed run: its number, and whether it returns."""
+
+    serial: int
+    returns: bool
+    raised: bool = False
 
 
 # --- the search ----------------------------------------------------------------------------------
@@ -721,11 +718,11 @@ def _choice(node: ast.expr) -> bool:
 
 
 def search(
-    net: OwnNet, grads: Gradients, wrong: list[str], seed: int = 0, seconds: float = 20.0
+    net: OwnNet, grads: Gradients, wrong: list[str], seed: int = 0, seconds: float = SECONDS
 ) -> Lines:
     """The culprits of the wrong tensors, and of the bugs behind the first ones, within about
-    `seconds` (what was left unmeasured is said in `unmeasured`)."""
-    deadline = time.monotonic() + seconds
+    `seconds` of this process's time (what was left unmeasured is said in `unmeasured`)."""
+    deadline = time.process_time() + seconds
     lines = Lines()
     finder = LineSearch(net, grads, wrong, seed)
     params = finder.params_measured()
@@ -745,8 +742,10 @@ def search(
     groups = finder.taps(shapes)
     measured: list[Measured] = list(params.values())
     for k, group in enumerate(groups[:MAX_TAPS]):
-        if time.monotonic() > deadline:
-            lines.unmeasured.append(f"{len(groups[k:MAX_TAPS])} forward values (time ran out)")
+        if time.process_time() > deadline or finder.evaluations >= MAX_EVALUATIONS:
+            lines.unmeasured.append(
+                f"{len(groups[k:MAX_TAPS])} forward values (after {finder.evaluations} runs)"
+            )
             break
         for tap in group[:3]:
             meas = finder.measure(tap)
@@ -777,7 +776,7 @@ def search(
         earliest = min(found.values(), key=lambda c: (c.replace or (c.step, ""))[0].start)
         if round_ == MAX_ROUNDS or earliest.replace is None:
             break
-        if time.monotonic() > deadline:
+        if time.process_time() > deadline:
             lines.unmeasured.append("the bugs behind the first culprits (time ran out)")
             break
         replaced = _replace(finder, backward, earliest, at, params)
@@ -791,6 +790,7 @@ def search(
         if not still:
             break
     lines.unmeasured += finder.unmeasured
+    lines.measured, lines.runs = len(measured) - len(params), finder.evaluations
     return lines
 
 
@@ -816,7 +816,7 @@ def _replace(
     judge = backward.judge
     candidates = judge.candidates(out.value)
     values = [m for m in candidates if m.tap.kind != "param"]  # a parameter's shape is chance
-    for meas in (values or candidates)[:3]:
+    for meas in (values or candidates)[:2]:
         true = finder.full(meas.tap)
         if true is None:
             finder.unmeasured.append(f"the true value of {out.name} (too large to measure whole)")
