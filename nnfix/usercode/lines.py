@@ -62,7 +62,8 @@ from nnfix.usercode.trace import (
 )
 
 Array = np.ndarray
-MAX_TAPS = 64  # forward values whose gradient is measured
+MAX_TAPS = 128  # forward values whose gradient is measured
+IDLE = 3  # values of one call that move nothing: the loss does not read that call's values
 DIRECTIONS = 2  # random directions per value (a wrong array agrees along both by chance never)
 MAX_EVALUATIONS = 800  # forward-and-loss runs to measure the values' directional derivatives
 MAX_FULL = 256  # elements of a value whose full true gradient is measured, to replace a culprit's
@@ -80,6 +81,7 @@ class Tap:
     name: str
     shape: tuple[int, ...]
     where: Place | None = None
+    top: int = -1  # the call nnfix made that computed it (a frame's serial)
 
     def shown(self) -> str:
         """As the report names it: `A3 (net.py:21)`, or `the value net.py:14 returns`."""
@@ -298,7 +300,10 @@ class LineSearch:
         groups: dict[tuple, list[Tap]] = {}
         events: list[tuple[int, int, Any]] = []  # (clock, order, what): values seen, calls begun
         first_step: dict[int, Step] = {}
+        top: dict[int, int] = {}  # a step's serial -> the frame of the call nnfix made
         for step in tracer.steps:
+            parent = top.get(step.parent) if step.parent is not None else None
+            top[step.serial] = step.frame if step.depth == 0 or parent is None else parent
             first_step.setdefault(step.frame, step)
             for value in step.inputs.values():
                 events.append((step.start, 0, ("seen", fingerprint(value))))
@@ -313,7 +318,9 @@ class LineSearch:
             elif what[0] == "out":
                 _, step, out = what
                 if not out.passed and _usable(out.value) and _shaped(out.value.shape, shapes):
-                    tap = Tap("out", step.serial, out.name, out.value.shape, step.place)
+                    tap = Tap(
+                        "out", step.serial, out.name, out.value.shape, step.place, top[step.serial]
+                    )
                     groups.setdefault(out.mark, []).append(tap)
                 seen.add(out.mark)
             else:
@@ -321,7 +328,7 @@ class LineSearch:
                 for name, mark, value in tracer.named.get(serial, []):
                     if mark in seen or not _usable(value) or not _shaped(value.shape, shapes):
                         continue
-                    tap = Tap("given", serial, name, value.shape, step.place)
+                    tap = Tap("given", serial, name, value.shape, step.place, top[step.serial])
                     groups.setdefault(mark, []).append(tap)
                     seen.add(mark)
         return list(groups.values())
@@ -365,7 +372,7 @@ class LineSearch:
 
                 def nudge(live: Array, sign: float = sign, i: int = i, eps=eps) -> None:
                     eps[0] = 1e-6 * max(1.0, float(np.max(np.abs(live))))
-                    live.reshape(-1)[i] += sign * eps[0]
+                    live[np.unravel_index(i, live.shape)] += sign * eps[0]  # a view too
 
                 try:
                     if tap.kind == "param" and param is not None:
@@ -374,7 +381,7 @@ class LineSearch:
                         try:
                             sides.append(self.net.loss())
                         finally:
-                            array.reshape(-1)[i] -= sign * eps[0]
+                            array[np.unravel_index(i, array.shape)] -= sign * eps[0]
                     else:
                         sides.append(self._loss(self._hook(tap, nudge)))
                 except Exception:
@@ -741,6 +748,7 @@ def search(
     }
     groups = finder.taps(shapes)
     measured: list[Measured] = list(params.values())
+    idle: dict[int, int] = defaultdict(int)  # a call nnfix made -> its values that moved nothing
     for k, group in enumerate(groups[:MAX_TAPS]):
         if time.process_time() > deadline or finder.evaluations >= MAX_EVALUATIONS:
             lines.unmeasured.append(
@@ -748,10 +756,13 @@ def search(
             )
             break
         for tap in group[:3]:
+            if idle[tap.top] >= IDLE:  # a call whose values the loss does not read (a forward
+                continue  # whose output a later call computes again)
             meas = finder.measure(tap)
             if meas is not None and meas.informative:
                 measured.append(meas)
                 break
+            idle[tap.top] += 1
     if len(groups) > MAX_TAPS:
         lines.unmeasured.append(
             f"{len(groups) - MAX_TAPS} forward values beyond the first {MAX_TAPS}"
@@ -765,6 +776,10 @@ def search(
         found = {n: c for n in still if (c := backward.culprit(n)) is not None}
         if not found:
             break
+        if round_ > 0:  # a helper right elsewhere is no evidence behind a replaced value:
+            found = {n: c for n, c in found.items() if c.inner is None}  # its replacement may
+            if not found:  # be exact only up to the measurement
+                break
         for culprit in found.values():
             if round_ > 0 and culprit.place not in known:
                 lines.more.append(
@@ -821,7 +836,7 @@ def _replace(
         if true is None:
             finder.unmeasured.append(f"the true value of {out.name} (too large to measure whole)")
             continue
-        for f in judge.factors:
+        for f in _factors(backward, step):
             for layout in _back(true, out.value.shape):
                 value = judge.c * f * layout
 
@@ -848,6 +863,16 @@ def _replace(
     at.update(chosen)
     tied = any(k != id(best[2]) and v == best[0] for k, v in scores.items())
     return best[1], None if tied else best[2]
+
+
+def _factors(backward: Backward, step: Step) -> tuple[float, ...]:
+    """The convention factors a replacement may carry: that of the right gradients the
+    statement read (the 1/m applied early or late is the same along the chain), else each."""
+    for value in step.inputs.values():
+        status = backward.status.get(fingerprint(value))
+        if status is not None and status[0] == "right" and status[2] is not None:
+            return (status[2] / backward.judge.c,)
+    return backward.judge.factors
 
 
 def _key(culprit: Culprit) -> tuple[int, str] | None:
