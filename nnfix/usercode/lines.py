@@ -836,7 +836,7 @@ def _replace(
         if true is None:
             finder.unmeasured.append(f"the true value of {out.name} (too large to measure whole)")
             continue
-        for f in _factors(backward, step):
+        for f in judge.factors:
             for layout in _back(true, out.value.shape):
                 value = judge.c * f * layout
 
@@ -863,16 +863,6 @@ def _replace(
     at.update(chosen)
     tied = any(k != id(best[2]) and v == best[0] for k, v in scores.items())
     return best[1], None if tied else best[2]
-
-
-def _factors(backward: Backward, step: Step) -> tuple[float, ...]:
-    """The convention factors a replacement may carry: that of the right gradients the
-    statement read (the 1/m applied early or late is the same along the chain), else each."""
-    for value in step.inputs.values():
-        status = backward.status.get(fingerprint(value))
-        if status is not None and status[0] == "right" and status[2] is not None:
-            return (status[2] / backward.judge.c,)
-    return backward.judge.factors
 
 
 def _key(culprit: Culprit) -> tuple[int, str] | None:
