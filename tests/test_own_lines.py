@@ -387,3 +387,23 @@ def test_a_per_sample_backprop_with_a_wrong_output_delta_names_that_line(tmp_pat
     exit_code, findings = diagnose(spec)
     assert exit_code == 1
     assert named(findings) == {line_of(code, wrong)}
+
+
+def test_a_bias_gradient_of_the_wrong_shape_names_the_line_that_binds_it(tmp_path):
+    wrong = "self.db1 = dz1"  # not summed over the samples
+    spec, code = setup(tmp_path, "class", [("self.db1 = dz1.sum(axis=0)", wrong)])
+    exit_code, findings = diagnose(spec)
+    assert exit_code == 1
+    (shape,) = [f for f in findings if f["code"] == "G103"]
+    assert shape["location"]["parameter"] == "b1"
+    assert shape["location"]["source"]["line"] == line_of(code, wrong)
+    assert shape["location"]["source"]["code"] == wrong
+
+
+def test_a_wrong_shape_in_deep_code_names_the_binding_not_the_delta(tmp_path):
+    wrong = "db2 = dZ2 / m"  # the per-sample delta is right; its reduction is missing
+    spec, code = setup(tmp_path, "deep", [("db2 = np.sum(dZ2, axis=1, keepdims=True) / m", wrong)])
+    exit_code, findings = diagnose(spec)
+    assert exit_code == 1
+    (shape,) = [f for f in findings if f["code"] == "G103"]
+    assert shape["location"]["source"]["line"] == line_of(code, wrong)

@@ -13,7 +13,7 @@ from nnfix.data import load_dataset
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.gradcheck import Target, check_target
-from nnfix.diagnose.own_lines import locate
+from nnfix.diagnose.own_lines import locate, locate_shapes
 from nnfix.diagnose.rules.gradients import (
     G101,
     G103,
@@ -118,6 +118,7 @@ def own_network(ctx: OwnContext) -> list[Finding]:
                 evidence={"shape": list(shape), "expected": list(want), "samples": net.m},
             )
         )
+    locate_shapes(net, grads, found)  # the line that made each gradient of the wrong shape
     for name, value in grads.arrays.items():
         if not np.all(np.isfinite(value)):
             found.append(

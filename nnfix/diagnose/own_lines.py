@@ -16,7 +16,7 @@ from nnfix.diagnose.findings import Finding
 from nnfix.diagnose.rules.gradients import G101
 from nnfix.diagnose.rules.usercode import source
 from nnfix.usercode.grads import Gradients
-from nnfix.usercode.lines import Culprit, search
+from nnfix.usercode.lines import Culprit, made_at, search
 from nnfix.usercode.own import OwnNet
 
 
@@ -64,6 +64,28 @@ def locate(net: OwnNet, grads: Gradients, found: list[Finding], seed: int = 0) -
         more.append(extra)
         before.append(culprit.place)
     return more
+
+
+def locate_shapes(net: OwnNet, grads: Gradients, found: list[Finding]) -> None:
+    """Point each G103 of a gradient of the wrong shape at the statement that computed the
+    array their backward gave (the `db = ...` line, not an upstream line that computed the
+    per-sample delta right): no measurement is needed, one traced call of their backward."""
+    wrong = [f for f in found if f.code == "G103" and f.location.parameter in grads.wrong]
+    if not wrong:
+        return
+    try:
+        with _float64(net), _one_sample(net):
+            made = made_at(net, [str(f.location.parameter) for f in wrong])
+    except Exception:
+        if os.environ.get("NNFIX_DEBUG"):
+            raise
+        return
+    for f in wrong:
+        step = made.get(str(f.location.parameter))
+        if step is not None:
+            f.location.source = source(step.place, step.col, step.code)
+            f.message += f"; it is made at {step.place.file.name}:{step.place.line}"
+            f.evidence["culprit"] = {"line": f"{step.place.file.name}:{step.place.line}"}
 
 
 def _point(finding: Finding, culprit: Culprit, lead: str) -> None:

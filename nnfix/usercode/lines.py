@@ -615,6 +615,23 @@ class Backward:
                 return out
         return None
 
+    def binding(self, mark: tuple, computed: Step) -> Step:
+        """The statement that made `mark` a gradient: where it was computed, unless other
+        statements compute from it too (it is a delta their backward carries on: `dz1`), then
+        the first that bound it under a name of its own (`self.db1 = dz1`)."""
+        used = any(
+            mark in {fingerprint(v) for v in s.inputs.values()}
+            and any(not o.passed and o.mark != mark for o in s.outputs)
+            for s in self.steps
+            if s.start > computed.start
+        )
+        if not used:
+            return computed
+        for step in self.made.get(mark, []):
+            if step.start > computed.start and not step.returns and step.output(mark):
+                return step
+        return computed
+
     def anchor(self, name: str) -> Step | None:
         """The statement that computed the gradient of `name` their backward gave."""
         raw = self.grads.raw.get(name)
@@ -807,6 +824,20 @@ def search(
     lines.unmeasured += finder.unmeasured
     lines.measured, lines.runs = len(measured) - len(params), finder.evaluations
     return lines
+
+
+def made_at(net: OwnNet, names: list[str]) -> dict[str, Step]:
+    """The statement of their backward that computed the gradient it gives for each of `names`
+    (one traced call, nothing measured)."""
+    tracer = _Hooked()
+    grads = tracer.run(net.gradients)
+    backward = Backward(tracer, grads, Judge([], 1.0, net.m, set()))
+    out = {}
+    for name in names:
+        step = backward.anchor(name)
+        if step is not None:
+            out[name] = backward.binding(fingerprint(np.asarray(grads.raw[name])), step)
+    return out
 
 
 def _replace(
