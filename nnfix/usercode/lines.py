@@ -27,12 +27,26 @@ never a gradient candidate.
 
 The culprit of a wrong parameter gradient (G101) is found from the array their backward returned
 for it, upstream through the wrong arrays it was computed from, to the first statement that made a
-wrong array from arrays that were right (a helper that is right in its other calls hands the blame
-to the line that called it). Every independent bug in one run: the culprit's value is replaced by
-the true one (the full gradient of the value it should be, measured element by element where it is
-small enough) and their backward traced again, so the next line that goes wrong from right inputs
-is found too. Budgets: MAX_TAPS values measured, DIRECTIONS directions each, MAX_FULL elements for
-a replaced value, MAX_ROUNDS replacements; what was left unmeasured is said."""
+wrong array from arrays that were right. Two refinements, both decided by values: a statement that
+multiplies a right gradient by a derivative factor it reads (`d = (W.T @ d) * sp`) is wrong only by
+that factor when its output divided by the factor is a true gradient — the factor's line is named;
+a helper that is right in its other calls hands the blame to the line that called it, and there to
+the literal argument (or the name bound to a literal) that chose its behaviour.
+
+Every independent bug in one run: the earliest culprit's value is replaced by the true one — the
+full gradient of the forward value it should be the gradient of, measured element by element
+(MAX_FULL elements at most), times the convention factor; where several values or factors could
+be meant, the replacement that leaves the most parameter gradients right, then the most arrays —
+and their backward is traced again, so the next line that goes wrong from right inputs is found
+too (MAX_ROUNDS times). Only a statement judged on its own values counts as a bug found behind a
+replaced value: a replacement is exact up to the measurement, so a helper's "right elsewhere"
+there is no evidence. The simpler alternative — each wrong tensor's own first wrong line — finds
+only the first of several bugs on one path (seed 000's precedence error hides the two below it).
+
+Cost: two runs of their forward and loss per value and direction (perturbed runs stop tracing once
+the value is changed); MAX_EVALUATIONS runs for the values, the values of a call the loss does not
+read skipped after IDLE of them, and SECONDS of process time as a safety net. The header says how
+many values were measured and what was left unmeasured."""
 
 from __future__ import annotations
 
@@ -261,11 +275,12 @@ class _Counted:
 # --- the search ----------------------------------------------------------------------------------
 
 
-class LineSearch:
-    """The culprits of the wrong tensors `wrong` of `net` (their gradients as `grads` gave them)."""
+class Runs:
+    """Their code run for the search: their backward traced, their forward and loss perturbed
+    at one value (counted in `evaluations`), the directions drawn from one seeded generator."""
 
-    def __init__(self, net: OwnNet, grads: Gradients, wrong: list[str], seed: int = 0):
-        self.net, self.grads, self.wrong = net, grads, wrong
+    def __init__(self, net: OwnNet, seed: int = 0):
+        self.net = net
         self.rng = np.random.default_rng(seed)
         self.m = net.m
         self.unmeasured: list[str] = []
@@ -278,7 +293,7 @@ class LineSearch:
         self.evaluations += 1
         return float(tracer.run(self.net.loss))
 
-    def _backward(self, at: dict | None = None) -> tuple[_Hooked, Gradients | None]:
+    def backward(self, at: dict | None = None) -> tuple[_Hooked, Gradients | None]:
         tracer = _Hooked(at=at)
         try:
             grads = tracer.run(self.net.gradients)
@@ -378,6 +393,7 @@ class LineSearch:
                     if tap.kind == "param" and param is not None:
                         array = param.ref.get()
                         nudge(array)
+                        self.evaluations += 1
                         try:
                             sides.append(self.net.loss())
                         finally:
@@ -410,6 +426,7 @@ class LineSearch:
                 values = []
                 for sign in (1.0, -1.0):
                     array += sign * eps * d
+                    self.evaluations += 1
                     try:
                         values.append(self.net.loss())
                     finally:
@@ -748,12 +765,12 @@ def search(
     `seconds` of this process's time (what was left unmeasured is said in `unmeasured`)."""
     deadline = time.process_time() + seconds
     lines = Lines()
-    finder = LineSearch(net, grads, wrong, seed)
+    finder = Runs(net, seed)
     params = finder.params_measured()
     right = [n for n in grads.raw if n not in wrong and n in params]
     constant = _calibrate(grads, params, right)
     seeds = _seeds(net)
-    tracer, traced = finder._backward()
+    tracer, traced = finder.backward()
     if traced is None:
         return lines
     first = Backward(tracer, traced, Judge([], constant, net.m, seeds))
@@ -841,7 +858,7 @@ def made_at(net: OwnNet, names: list[str]) -> dict[str, Step]:
 
 
 def _replace(
-    finder: LineSearch,
+    finder: Runs,
     backward: Backward,
     culprit: Culprit,
     at: dict,
@@ -876,7 +893,7 @@ def _replace(
 
                 trial = dict(at)
                 trial[(step.serial, out.name)] = put
-                tracer, grads = finder._backward(trial)
+                tracer, grads = finder.backward(trial)
                 if grads is None:
                     continue
                 again = Backward(tracer, grads, judge, frozenset(k[0] for k in trial))
