@@ -132,7 +132,8 @@ class Culprit:
     called_from: Place | None = None
     chosen: Measured | None = None  # the value whose true gradient replaced it
     line: int | None = None  # the line within a statement of several lines, where known
-    factor: tuple[str, str, str] | None = None  # (the factor, the line reading it, its output)
+    factor: tuple[str, str, str, str] | None = None
+    # (the factor, the line multiplying it in, its output, whose true gradient it multiplies)
     replace: tuple[Step, str] | None = None  # the statement and output whose value is replaced
 
     @property
@@ -142,10 +143,10 @@ class Culprit:
     @property
     def says(self) -> str:
         if self.factor is not None:
-            name, line, out = self.factor
+            name, line, out, meant = self.factor
             return (
-                f"{name} is not the factor line {line} needs: {out} = … × {name} is wrong while "
-                f"{out} / {name} is the gradient it should be multiplied into"
+                f"{name} is the wrong derivative: line {line} multiplies it into the true "
+                f"gradient of {meant} and makes {out}, which is wrong"
             )
         if self.gradient_of is not None and self.value is None:
             says = (
@@ -158,7 +159,11 @@ class Culprit:
         else:
             says = "this line makes a wrong value from right ones"
         if self.inner is not None:
-            says += f" (the helper it calls, line {self.inner.line}, is right for what it is given)"
+            chose = f": line {self.line} chose it" if self.line is not None else ""
+            says += (
+                f" (the helper it calls, line {self.inner.line}, is right for what it is given"
+                f"{chose})"
+            )
         return says
 
 
@@ -696,7 +701,8 @@ class Backward:
             if _squeezed(f.shape) != _squeezed(out.value.shape) or np.any(np.abs(f) < 1e-12):
                 continue
             quotient = np.asarray(out.value, dtype=np.float64) / f.reshape(out.value.shape)
-            if self.judge.match(quotient)[0] != "right":
+            state, meant, _ = self.judge.match(quotient)
+            if state != "right" or meant is None:
                 continue
             made = [s for s in self.made.get(mark, []) if s.end < step.start]
             here = [s for s in made if s.frame == step.frame]
@@ -706,7 +712,12 @@ class Backward:
                 (here or made)[-1],
                 value=text,
                 should=[],
-                factor=(text, str(step.place.line), out.name),
+                factor=(
+                    text,
+                    str(step.place.line),
+                    out.name,
+                    meant.tap.shown(),
+                ),
                 replace=(step, out.name),
             )
         return None
