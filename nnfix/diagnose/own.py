@@ -13,6 +13,7 @@ from nnfix.data import load_dataset
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.gradcheck import Target, check_target
+from nnfix.diagnose.own_lines import locate, locate_shapes
 from nnfix.diagnose.rules.gradients import (
     G101,
     G103,
@@ -119,6 +120,7 @@ def own_network(ctx: OwnContext) -> list[Finding]:
                 evidence={"shape": list(shape), "expected": list(want), "samples": net.m},
             )
         )
+    locate_shapes(net, grads, found)  # the line that made each gradient of the wrong shape
     for name, value in grads.arrays.items():
         if not np.all(np.isfinite(value)):
             found.append(
@@ -154,11 +156,17 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         for f in judged:
             if f.code == "G105" and f.fix is not None:
                 f.fix = Fix(f.fix.description.split(":")[0])
+    more = []  # the line of each G101 (SPEC §3.6), and the bugs behind the first ones
     if isinstance(net, EngineNet):  # each operation of their engine on its own (SPEC §3.6)
         from nnfix.diagnose.engine import op_findings
 
         found = op_findings(net, judged) + found
-    return found + judged + budget_finding(result) + unreliable(result)
+    elif ctx.options.remaining() > 0:
+        more = locate(net, grads, judged, ctx.spec.seed)
+    else:
+        for f in judged:
+            f.evidence["line"] = "not searched: --budget ran out"
+    return found + judged + more + budget_finding(result) + unreliable(result)
 
 
 def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):
