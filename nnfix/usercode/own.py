@@ -33,7 +33,9 @@ from nnfix.usercode.calls import (
 from nnfix.usercode.grads import Gradients, Param, from_changes, from_value
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
-from nnfix.usercode.objects import Ref, changed, snapshot, walk
+from nnfix.usercode.objects import ListRef, Ref, changed, float_list, snapshot, walk
+from nnfix.usercode.statements import run_statements
+from nnfix.usercode.step import step_gradients
 
 Array = np.ndarray
 SAMPLES = 8  # samples their code is checked on
@@ -92,6 +94,11 @@ class OwnNet:
         self.sample_form: str | None = None  # per sample: one x as a column (n, 1) or a vector
         self._outs: list[tuple[Array, Any]] = []  # per sample: each one's output and cache
         self.loss_by_backward = False  # their backward returns (loss, grads): that loss is L
+        self.names: dict[str, Any] = {}  # what `model:`'s statements bound, by name
+        self.root_name = ""  # the name the root is bound to, where known (`network`)
+        self.step_size: float | None = None  # the step size of `step:`'s update, once read
+        self._pairs: str | None = None  # their loss's parameter that takes [[x, y], …]
+        self.as_lists = False  # per sample: X and Y given as Python lists (their weights are)
 
     # --- their names ---------------------------------------------------------------------------
 
@@ -104,7 +111,9 @@ class OwnNet:
     def function(self, name: str, key: str) -> Callable:
         """A method (or an attribute's method: `cost.fn`) of their model, else a function of
         their module."""
-        for base in ([self.root] if self.root is not None else []) + [self.module]:
+        bases = [self.root] if self.root is not None else []
+        bases += [types.SimpleNamespace(**self.names)] if self.names else []
+        for base in [*bases, self.module]:
             try:
                 value = self._get(base, name)
             except AttributeError:
@@ -145,17 +154,30 @@ class OwnNet:
                 "`model:` (a chain of layers without one is not read yet)",
                 "layers",
             )
-        for key in ("step", "script", "engine"):
+        for key in ("script", "engine"):
             if getattr(self.impl, key):
                 raise SetupError(f"implementation.{key} is not read yet", key)
-        if isinstance(self.impl.model, list) or isinstance(self.impl.loss, list):
-            key = "model" if isinstance(self.impl.model, list) else "loss"
-            raise SetupError(f"implementation.{key} as a list is not read yet", key)
-        if self.impl.model:
+        if isinstance(self.impl.loss, list):
+            raise SetupError("implementation.loss as a list is not read yet", "loss")
+        if isinstance(self.impl.model, list):
+            built = run_statements(
+                self.impl.model,
+                self.module,
+                {"X": self.x, "Y": self.y},
+                self.seed,
+                self.impl.forward,
+            )
+            self.root, self.root_name, self.names = built.root, built.name, built.names
+            self.found.say(
+                f"model: {len(self.impl.model)} statements → {built.name} "
+                f"({type(self.root).__name__})"
+            )
+        elif self.impl.model:
             self.root = self._construct(self.impl.model, "model")
             self.found.say(f"model: {self.impl.model} → {type(self.root).__name__}")
         else:
             self.found.say("parameters: looked for among your module's globals")
+        self.as_lists = any(isinstance(r, ListRef) for r in self._refs())
         self._find_forms()
         self._find_tensors()
 
@@ -184,7 +206,14 @@ class OwnNet:
             self._settle_targets(out)
             return
         if first_error is not None:
-            raise _uncalled(first_error, "X as rows (samples first) and as columns")
+            self.columns = False
+            try:  # a forward of one sample (a step: may still take the batch)
+                self._find_sample_form()
+            except SetupError:
+                self.sample_form = None
+                raise _uncalled(first_error, "X as rows (samples first) and as columns") from None
+            self.found.say("your forward takes one sample at a time (found by calling it)")
+            return
         raise SetupError(
             "your forward returned no array with the batch's samples along its first or last axis",
             "forward",
@@ -226,11 +255,20 @@ class OwnNet:
                 return
             self.y_form = keep
 
+    def _refs(self) -> list[Ref]:
+        """The float arrays (and nested lists of floats) their model or module holds."""
+        root = self.root if self.root is not None else self.module
+        name = self.root_name if isinstance(root, list | tuple) else ""
+        data = {id(self.x), id(self.y)}
+        return [
+            r
+            for r in walk(root, name, ranks=RANKS, lists=True)
+            if id(r.get()) not in data and not isinstance(r.owner, tuple)  # a tuple's: not settable
+        ]
+
     def _find_tensors(self) -> None:
         """The float arrays their model holds (or their module's globals) that move the loss."""
-        root, name = (self.root, "") if self.root is not None else (self.module, "")
-        data = {id(self.x), id(self.y)}
-        refs = [r for r in walk(root, name, ranks=RANKS) if id(r.get()) not in data]
+        refs = self._refs()
         base = self.loss()
         moving = [r for r in refs if self._moves(r, base)]
         if not moving:
@@ -277,13 +315,21 @@ class OwnNet:
         value = ref.get()
         rng = np.random.default_rng(0)
         nudged = value + 1e-3 * (1 + np.abs(value)) * rng.standard_normal(value.shape)
-        ref.set(nudged.astype(value.dtype))
+        kept = value.copy()
+        in_place = not isinstance(ref, ListRef) and value.flags.writeable
+        if in_place:  # in place: an array their layers share with a dict of params moves too
+            value[...] = nudged
+        else:
+            ref.set(nudged.astype(value.dtype))
         try:
             moved = self.loss()
         except (sandbox.UserCallError, SetupError):
             return False
         finally:
-            ref.set(value)
+            if in_place:
+                value[...] = kept
+            else:
+                ref.set(value)
         return bool(np.isfinite(moved)) and abs(moved - base) > 1e-9 * max(1.0, abs(base))
 
     # --- the batch as their code takes it --------------------------------------------------
@@ -324,7 +370,11 @@ class OwnNet:
     def _sample_values(self, i: int, out: Array | None = None, cache: Any = None) -> dict[str, Any]:
         """One sample, as a column (n, 1) or a vector (n,), its target alike."""
         x = np.asarray(self.x[i], dtype=np.float64).reshape(-1)
-        shaped = (lambda a: a[:, None]) if self.sample_form == "column" else (lambda a: a)
+        shaped: Callable[[Array], Any] = (
+            (lambda a: a[:, None]) if self.sample_form == "column" else (lambda a: a)
+        )
+        if self.as_lists:  # `input_vector + [1]` concatenates a list where it adds to an array
+            shaped = lambda a: a.tolist()  # noqa: E731
         values: dict[str, Any] = {"X": shaped(x)}
         if self._outs:
             k = int(np.size(self._outs[0][0]))
@@ -346,14 +396,21 @@ class OwnNet:
             return np.array([v])
         return np.asarray(y[i], dtype=np.float64)
 
-    def _call(self, role: str, fn: Callable, values: dict[str, Any], fallback: tuple) -> Any:
+    def _call(
+        self,
+        role: str,
+        fn: Callable,
+        values: dict[str, Any],
+        fallback: tuple,
+        extra: dict[str, Any] | None = None,
+    ) -> Any:
         try:
             args, kwargs = bind(
                 fn,
                 role,
                 values,
                 depth=max(1, len(self.tensors) // 2),
-                arguments=self.impl.arguments,
+                arguments={**(extra or {}), **self.impl.arguments},
                 fallback=fallback,
             )
         except BindingError as exc:
@@ -403,6 +460,7 @@ class OwnNet:
         tuple of the intermediates, whose last array with the batch's samples is the output."""
         if value is None and self.impl.output and self.root is not None:
             value = getattr(self.root, self.impl.output, None)
+        value = _from_lists(value, self.m if samples is None else samples)
         if _is_array(value):
             return value, None
         if isinstance(value, tuple | list) and value:
@@ -435,9 +493,7 @@ class OwnNet:
             fn = self.function(self.impl.loss_call or "", "loss")
             values = []
             for i, (out_i, cache_i) in enumerate(self._outs):
-                value = _number(
-                    self._call("loss", fn, self._sample_values(i, out_i, cache_i), ("output", "Y"))
-                )
+                value = _number(self._sample_loss(fn, i, out_i, cache_i))
                 if value is None:
                     raise SetupError("your loss returned no number for one sample", "loss")
                 values.append(value)
@@ -446,6 +502,26 @@ class OwnNet:
         if theirs is not None:
             return theirs
         return self._spec_loss(out)
+
+    def _sample_loss(self, fn: Callable, i: int, out: Any, cache: Any) -> Any:
+        """Their loss of one sample; where it takes one argument nnfix has no role for and
+        raises given the output, the sample as a training set of one (inputs, targets) pair
+        (`calculate_total_error(training_sets)`), kept from then on when that works."""
+        values = self._sample_values(i, out, cache)
+        pairs = {self._pairs: [[values["X"], values["Y"]]]} if self._pairs else None
+        try:
+            return self._call("loss", fn, values, ("output", "Y"), pairs)
+        except sandbox.UserCallError:
+            required = [p for p in parameters(fn) or [] if p.default is p.empty]
+            if self._pairs or len(required) != 1 or role_of(required[0].name, "loss", 1):
+                raise
+            name = required[0].name
+            value = self._call(
+                "loss", fn, values, ("output", "Y"), {name: [[values["X"], values["Y"]]]}
+            )
+            self._pairs = name
+            self.found.say(f"loss: {self.impl.loss} given each sample as [[inputs, targets]]")
+            return value
 
     def _spec_loss(self, out: Array) -> float:
         spec = self.loss_spec
@@ -499,6 +575,8 @@ class OwnNet:
     def gradients(self) -> Gradients:
         """The gradients their backward returns, or stores on their model, matched to the
         parameters (by name, then by position and shape); their parameters are put back."""
+        if self.impl.step:
+            return step_gradients(self)
         if not self.impl.backward:
             raise SetupError("nnfix needs your backward", "backward", hint="backward: <its name>")
         kept = [(p.ref, p.ref.get(), p.ref.get().copy()) for p in self.tensors]
@@ -597,6 +675,19 @@ def _plain_all(value: Any) -> Any:
         return type(value)(_plain_all(v) for v in value)
     if isinstance(value, dict):
         return {k: _plain_all(v) for k, v in value.items()}
+    return value
+
+
+def _from_lists(value: Any, m: int) -> Any:
+    """A forward's value with Python lists of floats as arrays: a rectangular list (the output,
+    with m rows for a batch), or a list of such lists (the intermediates, the output last)."""
+    if float_list(value):
+        array = np.array(value, dtype=np.float64)
+        per_layer = m == 1 and array.ndim == 2 and array.shape[1] > 1  # [hidden, outputs]
+        if not per_layer and (m == 1 or array.shape[0] == m):
+            return array
+    if isinstance(value, list | tuple) and value and all(float_list(v) for v in value):
+        return tuple(np.array(v, dtype=np.float64) for v in value)
     return value
 
 
