@@ -404,13 +404,18 @@ class OwnNet:
         fallback: tuple,
         extra: dict[str, Any] | None = None,
     ) -> Any:
+        named = {  # a parameter named as a `model:` statement bound a value: that value
+            p.name: self.names[p.name]
+            for p in parameters(fn) or []
+            if p.name in self.names and not isinstance(self.names[p.name], np.ndarray)
+        }
         try:
             args, kwargs = bind(
                 fn,
                 role,
                 values,
                 depth=max(1, len(self.tensors) // 2),
-                arguments={**(extra or {}), **self.impl.arguments},
+                arguments={**named, **(extra or {}), **self.impl.arguments},
                 fallback=fallback,
             )
         except BindingError as exc:
