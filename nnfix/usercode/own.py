@@ -205,15 +205,17 @@ class OwnNet:
             self.found.say(f"layout: {data}; your forward's output {tuple(out.shape)}")
             self._settle_targets(out)
             return
-        if first_error is not None:
+        if first_error is not None and self.impl.step:
             self.columns = False
-            try:  # a forward of one sample (a step: may still take the batch)
+            try:  # a forward of one sample (the step may still take the batch)
                 self._find_sample_form()
             except SetupError:
                 self.sample_form = None
                 raise _uncalled(first_error, "X as rows (samples first) and as columns") from None
             self.found.say("your forward takes one sample at a time (found by calling it)")
             return
+        if first_error is not None:
+            raise _uncalled(first_error, "X as rows (samples first) and as columns")
         raise SetupError(
             "your forward returned no array with the batch's samples along its first or last axis",
             "forward",
@@ -482,7 +484,7 @@ class OwnNet:
             return None
         fn = self.function(self.impl.loss_call or "", "loss")
         value = self._call("loss", fn, self._values(out, cache), ("output", "Y"))
-        number = _number(value)
+        number = self._parts(value)
         if number is None:
             raise SetupError(f"your loss returned {type(value).__name__}, not a number", "loss")
         return number
@@ -498,7 +500,7 @@ class OwnNet:
             fn = self.function(self.impl.loss_call or "", "loss")
             values = []
             for i, (out_i, cache_i) in enumerate(self._outs):
-                value = _number(self._sample_loss(fn, i, out_i, cache_i))
+                value = self._parts(self._sample_loss(fn, i, out_i, cache_i))
                 if value is None:
                     raise SetupError("your loss returned no number for one sample", "loss")
                 values.append(value)
@@ -507,6 +509,18 @@ class OwnNet:
         if theirs is not None:
             return theirs
         return self._spec_loss(out)
+
+    def _parts(self, value: Any) -> float | None:
+        """Their loss as a number; a tuple of numbers is their sum, as a training loop adds
+        `data_loss + regularization_loss` (an accuracy beside the loss is flat in the
+        parameters: it adds nothing to the gradient)."""
+        if isinstance(value, tuple | list) and len(value) > 1 and all(_scalar(v) for v in value):
+            self.found.say(
+                f"loss: the sum of the {len(value)} numbers {self.impl.loss} returns "
+                "(a data loss and a penalty, as a training loop adds them)"
+            )
+            return float(sum(float(np.asarray(v).reshape(-1)[0]) for v in value))
+        return _number(value)
 
     def _sample_loss(self, fn: Callable, i: int, out: Any, cache: Any) -> Any:
         """Their loss of one sample; where it takes one argument nnfix has no role for and
@@ -681,6 +695,14 @@ def _plain_all(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain_all(v) for k, v in value.items()}
     return value
+
+
+def _scalar(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float | np.number):
+        return True
+    return isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "fiu"
 
 
 def _from_lists(value: Any, m: int) -> Any:

@@ -36,7 +36,7 @@ from nnfix.usercode.calls import (
     parse_call,
 )
 from nnfix.usercode.grads import Gradients
-from nnfix.usercode.model import SetupError
+from nnfix.usercode.model import SetupError, seed_numpy
 
 if TYPE_CHECKING:
     from nnfix.usercode.own import OwnNet
@@ -167,6 +167,7 @@ class Stepper:
             forward = net.function(net.impl.forward, "forward")
             fallback = ("X",) if inspect.ismethod(forward) or net.root is None else ("X", "params")
             net._call("forward", forward, values, fallback)
+        seed_numpy(net.seed)  # a dropout mask is the same mask at every step
         for c, args, kwargs in bound:
             sandbox.call("step", c.fn, *args, **kwargs)
         after = {p.slot.name: np.array(p.ref.get(), dtype=np.float64) for p in net.tensors}
