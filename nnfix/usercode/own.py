@@ -9,6 +9,7 @@ traceback); what nnfix cannot work out is a SetupError naming the key that settl
 
 from __future__ import annotations
 
+import ast
 import inspect
 import types
 from collections.abc import Callable
@@ -35,7 +36,7 @@ from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
 from nnfix.usercode.objects import ListRef, Ref, changed, float_list, snapshot, walk
 from nnfix.usercode.statements import run_statements
-from nnfix.usercode.step import step_gradients
+from nnfix.usercode.step import step_gradients, step_loss
 
 Array = np.ndarray
 SAMPLES = 8  # samples their code is checked on
@@ -97,6 +98,7 @@ class OwnNet:
         self.names: dict[str, Any] = {}  # what `model:`'s statements bound, by name
         self.root_name = ""  # the name the root is bound to, where known (`network`)
         self.step_size: float | None = None  # the step size of `step:`'s update, once read
+        self.sample_labels = False  # per sample: Y as the integer class label
         self._pairs: str | None = None  # their loss's parameter that takes [[x, y], …]
         self.as_lists = False  # per sample: X and Y given as Python lists (their weights are)
 
@@ -159,26 +161,35 @@ class OwnNet:
                 raise SetupError(f"implementation.{key} is not read yet", key)
         if isinstance(self.impl.loss, list):
             raise SetupError("implementation.loss as a list is not read yet", "loss")
-        if isinstance(self.impl.model, list):
+        statements = self.impl.model if isinstance(self.impl.model, list) else None
+        if self.impl.model_call and _expression(self.impl.model_call):  # `[Conv(3), Pool(2)]`
+            statements = [f"model = {self.impl.model_call}"]
+        if statements:
             built = run_statements(
-                self.impl.model,
-                self.module,
-                {"X": self.x, "Y": self.y},
-                self.seed,
-                self.impl.forward,
+                statements, self.module, {"X": self.x, "Y": self.y}, self.seed, self.impl.forward
             )
             self.root, self.root_name, self.names = built.root, built.name, built.names
             self.found.say(
-                f"model: {len(self.impl.model)} statements → {built.name} "
-                f"({type(self.root).__name__})"
+                f"model: {len(statements)} statement{'s' if len(statements) > 1 else ''} → "
+                f"{built.name} ({type(self.root).__name__})"
             )
         elif self.impl.model:
-            self.root = self._construct(self.impl.model, "model")
+            self.root = self._construct(self.impl.model_call or "", "model")
             self.found.say(f"model: {self.impl.model} → {type(self.root).__name__}")
         else:
             self.found.say("parameters: looked for among your module's globals")
         self.as_lists = any(isinstance(r, ListRef) for r in self._refs())
-        self._find_forms()
+        if self.impl.step and not self.impl.forward:  # the loss is the one their step returns
+            per = self.impl.per_sample
+            self.sample_form = (per if isinstance(per, str) else "vector") if per else None
+            self.sample_labels = bool(per) and self._labels()
+            self.found.say(
+                "no forward: the loss is the one your step returns, at the values it starts from"
+            )
+            if not per:
+                self._find_step_targets()
+        else:
+            self._find_forms()
         self._find_tensors()
 
     def _find_forms(self) -> None:
@@ -220,6 +231,24 @@ class OwnNet:
             "your forward returned no array with the batch's samples along its first or last axis",
             "forward",
         )
+
+    def _find_step_targets(self) -> None:
+        """A step with no forward: the targets as the data holds them, else one column flat
+        (m,), where the first raises and the second does not."""
+        first_error: sandbox.UserCallError | None = None
+        for form in ("rows", "flat"):
+            self.y_form = form
+            try:
+                self.loss()
+            except sandbox.UserCallError as exc:
+                first_error = first_error or exc
+                continue
+            if form == "flat":
+                self.found.say("targets: one value per sample, flat (m,), as your step takes them")
+            return
+        self.y_form = "rows"
+        assert first_error is not None
+        raise first_error
 
     def _find_sample_form(self) -> None:
         per = self.impl.per_sample
@@ -344,6 +373,8 @@ class OwnNet:
         as integer labels."""
         y = self.y
         flat = y.reshape(-1) if y.ndim == 1 or y.shape[-1] == 1 else None
+        if self.y_form == "flat" and flat is not None:
+            return flat
         if self.y_form == "labels" or out is None:
             return flat.astype(int) if flat is not None and _integral(flat) else y
         k = out.shape[0] if self.y_form == "columns" else (out.shape[-1] if out.ndim > 1 else 1)
@@ -370,15 +401,18 @@ class OwnNet:
         return values
 
     def _sample_values(self, i: int, out: Array | None = None, cache: Any = None) -> dict[str, Any]:
-        """One sample, as a column (n, 1) or a vector (n,), its target alike."""
-        x = np.asarray(self.x[i], dtype=np.float64).reshape(-1)
+        """One sample, as a column (n, 1) or a vector (n,), its target alike; an image or a
+        sequence as it is; a class label as the integer where their code takes it so."""
+        sample = np.asarray(self.x[i], dtype=np.float64)
         shaped: Callable[[Array], Any] = (
             (lambda a: a[:, None]) if self.sample_form == "column" else (lambda a: a)
         )
         if self.as_lists:  # `input_vector + [1]` concatenates a list where it adds to an array
             shaped = lambda a: a.tolist()  # noqa: E731
-        values: dict[str, Any] = {"X": shaped(x)}
-        if self._outs:
+        values: dict[str, Any] = {"X": shaped(sample.reshape(-1)) if sample.ndim <= 1 else sample}
+        if self.sample_labels:
+            values["Y"] = int(np.asarray(self.y).reshape(-1)[i])
+        elif self._outs:
             k = int(np.size(self._outs[0][0]))
             values["Y"] = shaped(self._target_row(i, k))
         if self.root is not None:
@@ -388,6 +422,13 @@ class OwnNet:
         if cache is not None:
             values["cache"] = cache
         return values
+
+    def _labels(self) -> bool:
+        """Are the targets one integer class label per sample?"""
+        flat = np.asarray(self.y)
+        return (flat.ndim == 1 or flat.shape[-1] == 1) and _integral(
+            flat.reshape(-1).astype(np.float64)
+        )
 
     def _target_row(self, i: int, k: int) -> Array:
         y = self.y
@@ -435,6 +476,9 @@ class OwnNet:
         fn = self.function(self.impl.forward, "forward")
         fallback = ("X",) if inspect.ismethod(fn) or self.root is None else ("X", "params")
         if self.sample_form is not None:
+            if not self._outs and _takes_y(fn, self.impl.arguments) and self._labels():
+                self.sample_labels = True  # `out[label]`: one-hot needs a width not known yet
+                self.found.say("targets: one integer label per sample, as your forward takes it")
             self._outs = []
             for i in range(self.m):
                 value = self._call("forward", fn, self._sample_values(i), fallback)
@@ -495,6 +539,8 @@ class OwnNet:
         their output."""
         if self.loss_by_backward:
             return self._backward_loss()
+        if self.impl.step and not self.impl.forward:
+            return step_loss(self)
         out, cache = self.forward()
         if self.sample_form is not None and self.impl.loss:  # their loss of one sample, averaged
             fn = self.function(self.impl.loss_call or "", "loss")
@@ -697,6 +743,15 @@ def _plain_all(value: Any) -> Any:
     return value
 
 
+def _expression(text: str) -> bool:
+    """Is `model:` an expression other than a call (a list of layer calls)?"""
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        return False
+    return not isinstance(node, ast.Call | ast.Name | ast.Attribute)
+
+
 def _scalar(value: Any) -> bool:
     if isinstance(value, bool):
         return False
@@ -728,6 +783,15 @@ def _uncalled(exc: sandbox.UserCallError, tried: str) -> SetupError:
         hint="per_sample:, layout: or arguments: say how your forward takes the data",
         trace=exc.trace,
     )
+
+
+def _takes_y(fn: Callable, arguments: dict[str, Any]) -> bool:
+    """Does `fn` take the targets (a parameter named for them, or given Y by `arguments:`)?"""
+    for p in parameters(fn) or []:
+        given = arguments.get(p.name)
+        if given == "Y" or (given is None and role_of(p.name, "forward", 1) == "Y"):
+            return True
+    return False
 
 
 def _optional(fn: Callable, role: str) -> bool:

@@ -17,6 +17,7 @@ first, as a training loop's body does; one training call runs its own."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 import types
 from collections.abc import Callable
@@ -51,6 +52,7 @@ class StepCall:
     text: str
     fn: Callable
     call: CallSpec | None  # None: a bare name
+    node: ast.Call | None = None  # a call whose arguments are expressions (`X[0]`)
 
 
 def _calls(net: OwnNet) -> list[StepCall]:
@@ -61,11 +63,32 @@ def _calls(net: OwnNet) -> list[StepCall]:
         try:
             call = parse_call(text, names=True)
         except CallSyntaxError as exc:
-            raise SetupError(f"step[{i}]: {exc}" if len(texts) > 1 else str(exc), key) from None
+            node = _expression_call(text)
+            if node is None:
+                where = f"step[{i}]: " if len(texts) > 1 else ""
+                raise SetupError(f"{where}{exc}", key) from None
+            name = ast.unparse(node.func)
+            out.append(StepCall(text.strip(), net.function(name, key), None, node))
+            continue
         fn = net.function(call.name, key)
         bare = "(" not in text
         out.append(StepCall(text.strip(), fn, None if bare else call))
     return out
+
+
+def _expression_call(text: str) -> ast.Call | None:
+    """`lstm_net.x_list_add(X[0])`: a call of a dotted name whose arguments are Python
+    expressions of the batch and the names the statements bound (evaluated at each call)."""
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    return node if isinstance(func, ast.Name) else None
 
 
 def _slice(value: Any, i: int, last: bool) -> Any:
@@ -103,8 +126,24 @@ class Stepper:
         args, kwargs = part.arguments({}, self._resolve)
         return sandbox.call("step", fn, *args, **kwargs)
 
+    def _evaluated(self, c: StepCall, values: dict[str, Any]) -> tuple[list, dict]:
+        assert c.node is not None
+        scope = {**vars(self.net.module), **self.net.names, "X": values["X"]}
+        if "Y" in values:
+            scope["Y"] = values["Y"]
+
+        def value(node: ast.expr) -> Any:
+            code = compile(ast.Expression(node), f"<implementation.step: {c.text}>", "eval")
+            return sandbox.call("step", eval, code, scope)
+
+        args = [value(a) for a in c.node.args if not isinstance(a, ast.Starred)]
+        kwargs = {k.arg: value(k.value) for k in c.node.keywords if k.arg}
+        return args, kwargs
+
     def _bound(self, c: StepCall, values: dict[str, Any]) -> tuple[list, dict]:
         net = self.net
+        if c.node is not None:
+            return self._evaluated(c, values)
         if c.call is not None:
             return c.call.arguments(values, self._resolve)
         arguments: dict[str, Any] = {}
@@ -156,34 +195,91 @@ class Stepper:
             )
         return size
 
-    def run(self, values: dict[str, Any], before: dict[str, Array]) -> dict[str, Array]:
-        """Their step on `values`; the change of each parameter (their objects put back by
-        the caller)."""
+    def invoke(self, values: dict[str, Any], sized: bool = True) -> float | None:
+        """Their step calls on `values`, in order (a list after the forward); the first number
+        they return (the loss a training call returns, at the values it started from)."""
         net = self.net
         bound = [(c, *self._bound(c, values)) for c in self.calls]
-        if self.size is None:
+        if sized and self.size is None:
             self.size = self._step_size(bound)
-        if any(c.call is not None for c in self.calls) and net.impl.forward:
+        if any(c.call is not None or c.node is not None for c in self.calls) and net.impl.forward:
             forward = net.function(net.impl.forward, "forward")
             fallback = ("X",) if inspect.ismethod(forward) or net.root is None else ("X", "params")
             net._call("forward", forward, values, fallback)
         seed_numpy(net.seed)  # a dropout mask is the same mask at every step
+        returned: float | None = None
         for c, args, kwargs in bound:
-            sandbox.call("step", c.fn, *args, **kwargs)
+            value = sandbox.call("step", c.fn, *args, **kwargs)
+            if returned is None:
+                returned = _first_number(value)
+        return returned
+
+    def run(self, values: dict[str, Any], before: dict[str, Array]) -> dict[str, Array]:
+        """Their step on `values`; the change of each parameter (their objects put back by
+        the caller)."""
+        net = self.net
+        self.invoke(values)
         after = {p.slot.name: np.array(p.ref.get(), dtype=np.float64) for p in net.tensors}
         self.wrong.update(update.reshaped(before, after))
         return update.deltas(before, after)
+
+
+def _first_number(value: Any) -> float | None:
+    if isinstance(value, tuple | list) and value:
+        value = value[0]
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return float(array.reshape(-1)[0]) if array.size == 1 else None
+
+
+def _roots(net: OwnNet) -> list[Any]:
+    return [net.module, *([net.root] if net.root is not None else []), *net.names.values()]
+
+
+def reduction(net: OwnNet) -> str:
+    """How the loss combines the samples: the spec's reduction where its loss is the truth, else
+    their mean."""
+    spec = net.loss_spec
+    return spec.reduction if spec is not None and not net.impl.loss and net.impl.forward else "mean"
+
+
+def step_loss(net: OwnNet) -> float:
+    """Where there is no forward: the loss their step returns, from the values their objects
+    hold now (each sample from the same values), combined as the loss combines the samples;
+    their objects put back after each call."""
+    stepper = Stepper(net)
+    losses = []
+    samples = (
+        [net._sample_values(i) for i in range(net.m)] if net.impl.per_sample else [net._values()]
+    )
+    for values in samples:
+        kept = state.keep(*_roots(net))
+        try:
+            value = stepper.invoke(values, sized=False)
+        finally:
+            kept.restore()
+        if value is None:
+            raise SetupError(
+                "with no forward, nnfix measures the loss your step returns, and it returned no "
+                "number",
+                "forward",
+                hint="forward: <the function that computes your network's output>",
+            )
+        losses.append(value)
+    return float(np.sum(losses) if reduction(net) == "sum" else np.mean(losses))
 
 
 def step_gradients(net: OwnNet) -> Gradients:
     """The gradient their step's update implies (−Δ / step size), with their objects as they
     were after."""
     stepper = Stepper(net)
-    roots = [net.module, *([net.root] if net.root is not None else []), *net.names.values()]
-    kept = state.keep(*roots)
+    kept = state.keep(*_roots(net))
     before = {p.slot.name: np.array(p.ref.get(), dtype=np.float64) for p in net.tensors}
-    spec = net.loss_spec
-    reduction = spec.reduction if spec is not None and not net.impl.loss else "mean"
+    combined = reduction(net)
     name = net.impl.step if isinstance(net.impl.step, str) else "your step calls"
 
     def once(values: dict[str, Any]) -> dict[str, Array]:
@@ -194,14 +290,14 @@ def step_gradients(net: OwnNet) -> Gradients:
             kept.restore()
 
     try:
-        if net.sample_form is not None and net.impl.per_sample:
-            net.forward()  # each sample's output: its target's form
+        if net.impl.per_sample:
+            if net.impl.forward:
+                net.forward()  # each sample's output: its target's form
             singles = [once(net._sample_values(i)) for i in range(net.m)]
-            moved = update.combine(singles, reduction)
-            how = f"{name} on each sample alone from the same values, their {reduction}"
+            moved = update.combine(singles, combined)
+            how = f"{name} on each sample alone from the same values, their {combined}"
         else:
-            out, cache = net.forward()
-            values = net._values(out, cache)
+            values = net._values(*net.forward()) if net.impl.forward else net._values()
             full = once(values)
             moved, how = full, f"{name} on the batch"
             last_x, last_y = net.columns, net.y_form == "columns"
@@ -219,11 +315,19 @@ def step_gradients(net: OwnNet) -> Gradients:
             except (sandbox.UserCallError, SetupError):
                 singles = []
             relation = update.full_batch(full, singles) if len(singles) > 1 else "full"
+            if relation is None and not net.impl.forward:
+                raise SetupError(
+                    f"{name} updates once per sample as it goes (an SGD loop): the loss it "
+                    "returns is not the loss at one set of values, and nnfix needs your forward "
+                    "to measure it",
+                    "forward",
+                    hint="forward: <the function that computes your network's output>",
+                )
             if relation is None:
-                moved = update.combine(singles, reduction)
+                moved = update.combine(singles, combined)
                 how = (
                     f"{name} updates once per sample as it goes (an SGD loop): read on each "
-                    f"sample alone from the same values, their {reduction}"
+                    f"sample alone from the same values, their {combined}"
                 )
     finally:
         kept.restore()
