@@ -294,12 +294,127 @@ implementation:
   step: ["model.backward(X, Y)", "model.update(lr=0.1)"]
 """
 
+# a per-sample classifier with no forward declared: train(x, label, layers, lr) runs forward,
+# backward and update and returns (loss, accuracy); the model a list of layer objects; the label
+# an integer that the code indexes with
+NO_FORWARD = """
+import numpy as np
+
+
+class Dense:
+    def __init__(self, n_in, n_out):
+        self.w = np.random.randn(n_in, n_out) * 0.3
+        self.b = np.zeros(n_out)
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.w + self.b
+
+    def backward(self, grad, lr):
+        dx = self.w @ grad
+        self.w -= lr * np.outer(self.x, grad)
+        self.b -= lr * grad
+        return dx
+
+
+class Tanh:
+    def forward(self, x):
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, grad, lr):
+        return grad * (1 - self.y ** 2)
+
+
+def train(x, label, layers, lr=0.1):
+    out = x
+    for layer in layers:
+        out = layer.forward(out)
+    p = np.exp(out - out.max())
+    p /= p.sum()
+    loss = -np.log(p[label])
+    grad = p.copy()
+    grad[label] -= 1
+    for layer in reversed(layers):
+        grad = layer.backward(grad, lr)
+    return loss, int(np.argmax(p) == label)
+"""
+
+NO_FORWARD_SPEC = """
+seed: 0
+data: {source: blobs, classes: 3, features: 4, samples: 8}
+implementation:
+  module: net.py
+  model: "[Dense(4, 5), Tanh(), Dense(5, 3)]"
+  step: train
+  arguments: {x: X, label: Y, layers: params}
+  per_sample: true
+"""
+
+# a recurrent cell stepped through a sequence by calls with expressions of the batch, its loss
+# returned by the call that back-propagates through time, its update a separate call
+SEQUENCE = """
+import numpy as np
+
+
+class Cell:
+    def __init__(self, n_in, n_hidden):
+        rng = np.random.default_rng(7)
+        self.W = rng.normal(0, 0.4, (n_hidden, n_in))
+        self.U = rng.normal(0, 0.4, (n_hidden, n_hidden))
+        self.v = rng.normal(0, 0.4, n_hidden)
+        self.dW, self.dU, self.dv = 0 * self.W, 0 * self.U, 0 * self.v
+
+
+class Unrolled:
+    def __init__(self, cell):
+        self.cell = cell
+        self.xs, self.hs = [], [np.zeros(cell.U.shape[0])]
+
+    def push(self, x):
+        c = self.cell
+        self.xs.append(x)
+        self.hs.append(np.tanh(c.W @ x + c.U @ self.hs[-1]))
+
+    def learn(self, targets):
+        c = self.cell
+        loss, dh_next = 0.0, np.zeros_like(self.hs[0])
+        for t in reversed(range(len(self.xs))):
+            pred = c.v @ self.hs[t + 1]
+            loss += 0.5 * (pred - targets[t]) ** 2
+            dh = (pred - targets[t]) * c.v + dh_next
+            c.dv += (pred - targets[t]) * self.hs[t + 1]
+            dz = dh * (1 - self.hs[t + 1] ** 2)
+            c.dW += np.outer(dz, self.xs[t])
+            c.dU += np.outer(dz, self.hs[t])
+            dh_next = c.U.T @ dz
+        return loss
+
+    def apply(self, lr):
+        c = self.cell
+        for name in ("W", "U", "v"):
+            setattr(c, name, getattr(c, name) - lr * getattr(c, "d" + name))
+            setattr(c, "d" + name, 0 * getattr(c, name))
+        self.xs, self.hs = [], [np.zeros(c.U.shape[0])]
+"""
+
+SEQUENCE_SPEC = """
+seed: 0
+data: {source: linear, features: 3, samples: 3}
+implementation:
+  module: net.py
+  model: ["cell = Cell(3, 4)", "net = Unrolled(cell)"]
+  step: ["net.push(X[0])", "net.push(X[1])", "net.push(X[2])", "net.learn(Y)", "net.apply(lr=0.05)"]
+"""
+
 CASES = {
     "train_class": (TRAIN_CLASS, TRAIN_CLASS_SPEC),
     "fit_loop": (FIT_LOOP, FIT_LOOP_SPEC),
     "rashid": (RASHID, RASHID_SPEC),
     "neuron_dicts": (NEURON_DICTS, NEURON_DICTS_SPEC),
     "sequential": (SEQUENTIAL, SEQUENTIAL_SPEC),
+    "no_forward": (NO_FORWARD, NO_FORWARD_SPEC),
+    "sequence": (SEQUENCE, SEQUENCE_SPEC),
 }
 
 
@@ -348,6 +463,8 @@ def test_a_correct_step_is_checked_and_clean(tmp_path, style):
         ("rashid", "neuralNetwork.lr = 0.3"),
         ("neuron_dicts", "l_rate=0.5"),  # a literal of the call
         ("sequential", "lr=0.1"),
+        ("no_forward", "train's default lr=0.1"),
+        ("sequence", "lr=0.05"),
     ],
 )
 def test_the_step_size_is_read_from_the_code_and_said(tmp_path, style, said):
@@ -395,6 +512,15 @@ def test_pure_python_lists_of_floats_are_the_parameters(tmp_path):
         ),
         # the tanh derivative dropped in the backward
         ("sequential", "return grad * (1 - self.y ** 2)", "return grad", ("layers[0]",)),
+        # the hidden layer's update from the output's gradient before the tanh derivative
+        (
+            "no_forward",
+            "return grad * (1 - self.y ** 2)",
+            "return grad * (1 - self.y)",
+            ("model[0]",),
+        ),
+        # the recurrent gradient not carried back through U
+        ("sequence", "dh_next = c.U.T @ dz", "dh_next = c.U @ dz", ("U", "W")),
     ],
 )
 def test_a_wrong_derivative_is_a_g101_at_the_tensor(tmp_path, style, find, replace, wrong):
@@ -511,3 +637,33 @@ def test_a_building_statement_that_raises_is_a_u101_and_one_that_is_no_python_ex
     code, report = diagnose(setup(tmp_path, "neuron_dicts", spec=broken))
     assert code == 2
     assert "model[0]" in json.dumps(report)
+
+
+def test_without_a_forward_the_loss_is_the_one_the_step_returns(tmp_path):
+    _, report = diagnose(setup(tmp_path, "no_forward"))
+    text = about(report)
+    assert "the loss is the one your step returns" in text
+    assert "model: 1 statement → model (list)" in text  # a list expression of layer calls
+
+
+def test_a_loss_that_returns_a_data_loss_and_a_penalty_is_their_sum(tmp_path):
+    """nnfs's `data_loss, regularization_loss = loss.calculate(...)`: the step's update has the
+    penalty's gradient, so the loss checked against is their sum."""
+    code = (
+        TRAIN_CLASS.replace(
+            "self.W2 -= self.lr * (self.h.T @ d2)",
+            "self.W2 -= self.lr * (self.h.T @ d2 + 0.1 * self.W2)",
+        )
+        + """
+
+    def cost(self, out, y):
+        return 0.5 * np.mean(np.sum((out - y) ** 2, axis=1)), 0.05 * np.sum(self.W2 ** 2)
+"""
+    )
+    spec = setup(tmp_path, "train_class")
+    (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
+    text = spec.read_text("utf-8").replace("  step: train", "  step: train\n  loss: cost")
+    spec.write_text(text, encoding="utf-8")
+    exit_code, report = diagnose(spec)
+    assert exit_code == 0, findings(report)
+    assert "the sum of the 2 numbers cost returns" in about(report)
