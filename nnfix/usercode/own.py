@@ -287,13 +287,14 @@ class OwnNet:
             self.y_form = keep
 
     def _refs(self) -> list[Ref]:
-        """The float arrays (and nested lists of floats) their model or module holds."""
+        """The float arrays their model or module holds (and, where a step's update is read,
+        nested lists of floats: a gradient nnfix reads off their change)."""
         root = self.root if self.root is not None else self.module
         name = self.root_name if isinstance(root, list | tuple) else ""
         data = {id(self.x), id(self.y)}
         return [
             r
-            for r in walk(root, name, ranks=RANKS, lists=True)
+            for r in walk(root, name, ranks=RANKS, lists=bool(self.impl.step))
             if id(r.get()) not in data and not isinstance(r.owner, tuple)  # a tuple's: not settable
         ]
 

@@ -12,6 +12,7 @@ import numpy as np
 
 DEPTH = 6  # how deep the record goes from a root
 NODES = 20_000  # and how many objects, lists, dicts and arrays it keeps at most
+ARRAY_LIMIT = 2_000_000  # an array larger than this is data, not state: not copied
 
 
 def _plain(value: Any) -> bool:
@@ -74,7 +75,7 @@ def keep(*roots: Any) -> Kept:
             return
         seen.add(id(node))
         if isinstance(node, np.ndarray):
-            if node.dtype != object:
+            if node.dtype != object and node.size <= ARRAY_LIMIT:
                 kept._arrays.append((node, node.copy()))
             return
         if isinstance(node, list):
