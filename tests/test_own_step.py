@@ -569,6 +569,7 @@ def test_a_bias_not_summed_over_the_samples_is_a_shape_finding(tmp_path):
     assert code == 1
     shaped = [f for f in errors(report) if f["code"] == "G103"]
     assert [f["location"]["parameter"] for f in shaped] == ["b2"], findings(report)
+    assert shaped[0]["evidence"]["shape"] == [8, 3]  # as the step on the batch leaves it
 
 
 def test_a_bias_that_no_longer_broadcasts_is_a_finding_at_their_line(tmp_path):

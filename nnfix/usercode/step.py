@@ -220,7 +220,8 @@ class Stepper:
         net = self.net
         self.invoke(values)
         after = {p.slot.name: np.array(p.ref.get(), dtype=np.float64) for p in net.tensors}
-        self.wrong.update(update.reshaped(before, after))
+        for param, shapes in update.reshaped(before, after).items():
+            self.wrong.setdefault(param, shapes)  # as the first (the whole batch's) left it
         return update.deltas(before, after)
 
 
@@ -336,7 +337,7 @@ def step_gradients(net: OwnNet) -> Gradients:
     net.found.say(f"step size: {stepper.size.value:g} ({stepper.size.where})")
     grads = update.gradients(net.tensors, moved, stepper.size, f"the update of {how}")
     for param, (shape, want) in stepper.wrong.items():
-        grads.wrong[param] = (shape, want, f"{param} after {name}")
+        grads.wrong[param] = (shape, want, f"{name}'s update of {param}")
         if param in grads.missing:
             grads.missing.remove(param)
     net.found.say(f"gradients: −Δparameter / step size, the update of {how}")
