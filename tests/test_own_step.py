@@ -668,3 +668,17 @@ def test_a_loss_that_returns_a_data_loss_and_a_penalty_is_their_sum(tmp_path):
     exit_code, report = diagnose(spec)
     assert exit_code == 0, findings(report)
     assert "the sum of the 2 numbers cost returns" in about(report)
+
+
+def test_samples_are_python_lists_where_the_weights_are_and_arrays_where_lists_raise(tmp_path):
+    _, report = diagnose(setup(tmp_path, "neuron_dicts"))
+    assert "(a Python list)" in about(report)
+    code = NEURON_DICTS.replace("    inputs = row\n", "    inputs = row.tolist()\n").replace(
+        "        inputs = row\n", "        inputs = row.tolist()\n"
+    )
+    assert code.count("row.tolist()") == 2
+    spec = setup(tmp_path, "neuron_dicts")
+    (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
+    exit_code, report = diagnose(spec)
+    assert exit_code == 0, findings(report)
+    assert "as a vector (n,)" in about(report)

@@ -254,14 +254,17 @@ class OwnNet:
         per = self.impl.per_sample
         forms = [per] if isinstance(per, str) else ["column", "vector"]
         first_error: sandbox.UserCallError | None = None
-        for form in forms:
-            self.sample_form = form
+        # their weights as Python lists: each sample as a list first (`x + [1]` concatenates a
+        # list, where an array would add 1 and compute something else without raising)
+        tries = ([("vector", True)] if self.as_lists else []) + [(f, False) for f in forms]
+        for form, as_lists in tries:
+            self.sample_form, self.as_lists = form, as_lists
             try:
                 out, _ = self.forward()
             except sandbox.UserCallError as exc:
                 first_error = first_error or exc
                 continue
-            shape = "(n, 1)" if form == "column" else "(n,)"
+            shape = "(a Python list)" if as_lists else "(n, 1)" if form == "column" else "(n,)"
             self.found.say(
                 f"one sample at a time, as a {form} {shape}; output per sample {tuple(self._outs[0][0].shape)}"
             )
