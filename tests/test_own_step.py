@@ -682,3 +682,29 @@ def test_samples_are_python_lists_where_the_weights_are_and_arrays_where_lists_r
     exit_code, report = diagnose(spec)
     assert exit_code == 0, findings(report)
     assert "as a vector (n,)" in about(report)
+
+
+def test_a_step_without_a_forward_that_returns_no_loss_is_a_question_naming_forward(tmp_path):
+    spec = setup(tmp_path, "fit_loop")
+    spec.write_text(spec.read_text("utf-8").replace("  forward: feedforward\n", ""), "utf-8")
+    code, report = diagnose(spec)
+    assert code == 2
+    problems = json.dumps(report)
+    assert "forward" in problems and "returned no number" in problems
+
+
+def test_an_sgd_loop_without_a_forward_is_a_question_naming_forward(tmp_path):
+    """An SGD loop's returned loss is summed over values that change as it goes: no loss at one
+    set of values, so nnfix asks for the forward rather than measure the wrong function."""
+    code = FIT_LOOP.replace(
+        "            if verbose:",
+        "            total = 0.5 * float(np.sum((acts[-1] - y[i]) ** 2))\n            if verbose:",
+    ).replace(
+        "                print(epoch)\n", "                print(epoch)\n        return total\n"
+    )
+    spec = setup(tmp_path, "fit_loop")
+    (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
+    spec.write_text(spec.read_text("utf-8").replace("  forward: feedforward\n", ""), "utf-8")
+    exit_code, report = diagnose(spec)
+    assert exit_code == 2, findings(report) if report["specs"] else report
+    assert "once per sample" in json.dumps(report)
