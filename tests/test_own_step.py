@@ -708,3 +708,19 @@ def test_an_sgd_loop_without_a_forward_is_a_question_naming_forward(tmp_path):
     exit_code, report = diagnose(spec)
     assert exit_code == 2, findings(report) if report["specs"] else report
     assert "once per sample" in json.dumps(report)
+
+
+def test_a_full_batch_step_whose_samples_interact_is_read_as_it_is(tmp_path):
+    """Inputs centred over the batch: a one-sample step sees zeros, so the single-sample updates
+    are no SGD loop's; the whole batch's update is the gradient, and correct code is clean."""
+    code = TRAIN_CLASS.replace(
+        "self.h = np.tanh(X @ self.W1 + self.b1)",
+        "self.h = np.tanh((X - X.mean(axis=0)) @ self.W1 + self.b1)",
+    ).replace(
+        "self.W1 -= self.lr * (X.T @ d1)", "self.W1 -= self.lr * ((X - X.mean(axis=0)).T @ d1)"
+    )
+    spec = setup(tmp_path, "train_class")
+    (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
+    exit_code, report = diagnose(spec)
+    assert exit_code == 0, findings(report)
+    assert "once per sample" not in about(report)

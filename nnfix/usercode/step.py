@@ -7,11 +7,13 @@ and everything their objects hold put back after every call (state.py).
 How the samples are stepped on, so that the gradient compared is exact:
 - per_sample: the step is called on each sample alone, from the same starting values; the
   per-sample gradients combine as the loss combines the samples (mean, or sum).
-- otherwise the step is called on the whole batch and on each sample alone: where the whole
+- otherwise the step is called on the whole batch and on each sample alone. Where the whole
   batch's update is exactly the sum or the mean of the single-sample ones, it is a full-batch
-  update and is read as it is (a missing 1/m stays visible, G105); where it is not, the call
-  updates once per sample as it goes (an SGD loop), and the single-sample updates are combined
-  as the loss combines the samples — each is the gradient of that sample's loss.
+  update and is read as it is (a missing 1/m stays visible, G105). Where its update on two
+  samples is exactly its update on one followed by its update on the other, it updates once per
+  sample as it goes (an SGD loop): the single-sample updates are combined as the loss combines
+  the samples — each is the gradient of that sample's loss. Otherwise (the samples interact: a
+  batch mean, a batchnorm) the whole batch's update is read as it is.
 A list of calls continues from the forward: nnfix runs the forward on the same batch (or sample)
 first, as a training loop's body does; one training call runs its own."""
 
@@ -91,10 +93,36 @@ def _expression_call(text: str) -> ast.Call | None:
     return node if isinstance(func, ast.Name) else None
 
 
-def _slice(value: Any, i: int, last: bool) -> Any:
+def _part(value: Any, rows: list[int], last: bool) -> Any:
+    """The samples `rows` of a batch given as an array (along its last axis for columns)."""
     if not isinstance(value, np.ndarray) or value.ndim == 0:
         return value
-    return value[..., i : i + 1] if last else value[i : i + 1]
+    return value[..., rows] if last else value[rows]
+
+
+def _sequential(
+    stepper: Stepper,
+    kept: state.Kept,
+    before: dict[str, Array],
+    part: Callable[[list[int]], dict[str, Any]],
+) -> bool:
+    """Does the step update once per sample as it goes (an SGD loop)? Exactly when its update
+    on two samples is its update on the first followed by its update on the second (in either
+    order, for a loop that shuffles); a full-batch update whose samples interact (a batch's
+    mean, a batchnorm) is not, and is read as it is."""
+    try:
+        kept.restore()
+        pair = stepper.run(part([0, 1]), before)
+        for order in ([0], [1]), ([1], [0]):
+            kept.restore()
+            stepper.run(part(order[0]), before)
+            if update.same(pair, stepper.run(part(order[1]), before)):
+                return True
+        return False
+    except (sandbox.UserCallError, SetupError):
+        return False
+    finally:
+        kept.restore()
 
 
 class Stepper:
@@ -302,29 +330,25 @@ def step_gradients(net: OwnNet) -> Gradients:
             full = once(values)
             moved, how = full, f"{name} on the batch"
             last_x, last_y = net.columns, net.y_form == "columns"
+
+            def part(rows: list[int]) -> dict[str, Any]:
+                pick = [_part(values[k], rows, last) for k, last in (("X", last_x), ("Y", last_y))]
+                return {**values, "X": pick[0], "Y": pick[1]}
+
             try:
-                singles = [
-                    once(
-                        {
-                            **values,
-                            "X": _slice(values["X"], i, last_x),
-                            "Y": _slice(values["Y"], i, last_y),
-                        }
-                    )
-                    for i in range(net.m)
-                ]
+                singles = [once(part([i])) for i in range(net.m)]
             except (sandbox.UserCallError, SetupError):
                 singles = []
             relation = update.full_batch(full, singles) if len(singles) > 1 else "full"
-            if relation is None and not net.impl.forward:
-                raise SetupError(
-                    f"{name} updates once per sample as it goes (an SGD loop): the loss it "
-                    "returns is not the loss at one set of values, and nnfix needs your forward "
-                    "to measure it",
-                    "forward",
-                    hint="forward: <the function that computes your network's output>",
-                )
-            if relation is None:
+            if relation is None and _sequential(stepper, kept, before, part):
+                if not net.impl.forward:
+                    raise SetupError(
+                        f"{name} updates once per sample as it goes (an SGD loop): the loss it "
+                        "returns is not the loss at one set of values, and nnfix needs your "
+                        "forward to measure it",
+                        "forward",
+                        hint="forward: <the function that computes your network's output>",
+                    )
                 moved = update.combine(singles, combined)
                 how = (
                     f"{name} updates once per sample as it goes (an SGD loop): read on each "

@@ -6,6 +6,7 @@ and how updates made one sample at a time combine into the gradient of the loss.
 The small API the step (D) and script (E) paths share:
   `StepSize`, `step_size_of_call(fn, args, kwargs)`, `step_size_of_objects(named)`,
   `deltas(before, after)`, `combine(per_sample, reduction)`, `full_batch(full, singles)`,
+  `same(a, b)`,
   `gradients(params, deltas, size, where)`."""
 
 from __future__ import annotations
@@ -140,6 +141,11 @@ def combine(per_sample: list[dict[str, Array]], reduction: str) -> dict[str, Arr
             total[name] = total.get(name, 0) + d
     scale = 1.0 if reduction == "sum" else 1.0 / max(1, len(per_sample))
     return {name: d * scale for name, d in total.items()}
+
+
+def same(a: dict[str, Array], b: dict[str, Array]) -> bool:
+    """Are two updates equal, to rounding?"""
+    return _close(a, b)
 
 
 def _close(a: dict[str, Array], b: dict[str, Array]) -> bool:
