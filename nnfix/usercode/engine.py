@@ -470,7 +470,7 @@ class EngineNet(OwnNet):
                     k = int(np.size(self.engine.value(out[0])))
                     one = self._batch_loss(out[0], spec.name, self._target_row(i, k))
                 else:
-                    one = self._sample_loss(out, self._target_row(i, len(out)), spec.name)
+                    one = self._spec_sample_loss(out, self._target_row(i, len(out)), spec.name)
                 value = one if value is None else value + one
         factor = spec.scale * (1.0 / self.m if spec.reduction == "mean" else 1.0)
         return value if factor == 1.0 else value * factor
@@ -496,7 +496,7 @@ class EngineNet(OwnNet):
             )
         return value
 
-    def _sample_loss(self, out: list[Any], y: Array, name: str) -> Any:
+    def _spec_sample_loss(self, out: list[Any], y: Array, name: str) -> Any:
         data = [float(np.asarray(self.engine.value(o))) for o in out]
         ys = [float(t) for t in y]
         if len(ys) != len(out):
