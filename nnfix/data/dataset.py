@@ -114,9 +114,9 @@ def _shaped(
         problems += e.problems
     try:
         y = _numbers(y, "targets", sources["y"], source)
-        if y.ndim not in (1, 2):
-            raise _error(
-                f"expected targets of shape (samples,) or (samples, outputs), found {y.shape}",
+        if y.ndim == 0:  # targets of any rank (SPEC §3.1): a per-step target, an image's
+            raise _error(  #   own target map; only a single number has no samples
+                "expected targets of shape (samples, …), found a single number",
                 sources["y"],
                 source,
             )
@@ -256,6 +256,12 @@ def encode_targets(
     """Targets as (m, units) floats: labels one-hot when units > 1, others checked for width."""
     y = np.asarray(y)
     m = len(y)
+    if y.ndim > 2:  # targets of rank 3 and up are read only where the code is the network
+        message = (
+            f"the targets have shape {y.shape} but the output layer has {units} units: "
+            "expected targets of shape (samples,) or (samples, outputs)"
+        )
+        raise DataError([Problem(message, path=path)], source)
     floaty = y if np.issubdtype(y.dtype, np.floating) else y.astype(np.float64)
     if y.ndim == 2 and y.shape[1] != 1:
         if y.shape[1] == units:

@@ -34,6 +34,17 @@ from nnfix.usercode.grads import Gradients, Param, from_changes, from_value
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
 from nnfix.usercode.objects import Ref, changed, snapshot, walk
+from nnfix.usercode.sequences import (
+    gradients_in,
+    loss_first,
+    named,
+    one,
+    per_step,
+    return_names,
+    sample_forms,
+    uses_zeros,
+    zeros_shapes,
+)
 
 Array = np.ndarray
 SAMPLES = 8  # samples their code is checked on
@@ -92,6 +103,10 @@ class OwnNet:
         self.sample_form: str | None = None  # per sample: one x as a column (n, 1) or a vector
         self._outs: list[tuple[Array, Any]] = []  # per sample: each one's output and cache
         self.loss_by_backward = False  # their backward returns (loss, grads): that loss is L
+        self.loss_in_forward = False  # their forward returns (loss, grads…): that loss is L
+        self.zeros: Array | None = None  # the `zeros` placeholder: an initial state
+        self._named: dict[int, dict[str, Any]] = {}  # per sample: what the forward returned
+        self._losses: list[float] = []  # per sample: the loss each forward returned
 
     # --- their names ---------------------------------------------------------------------------
 
@@ -157,7 +172,28 @@ class OwnNet:
         else:
             self.found.say("parameters: looked for among your module's globals")
         self._find_forms()
+        if not self.impl.loss and self.loss_spec is None and not self.loss_in_forward:
+            self._probe_backward_loss()
         self._find_tensors()
+
+    def _probe_backward_loss(self) -> None:
+        """A backward that returns (loss, grads) where no loss is given: that loss is L."""
+        if not self.impl.backward:
+            return
+        fn = self.function(self.impl.backward, "backward")
+        fallback = ("params", "cache", "X", "Y") if not inspect.ismethod(fn) else ("X", "Y")
+        try:
+            if self.sample_form is not None:
+                out_i, cache_i = self._outs[0]
+                value = self._call("backward", fn, self._sample_values(0, out_i, cache_i), fallback)
+            else:
+                out, cache = self.forward()
+                value = self._call("backward", fn, self._values(out, cache), fallback)
+        except (sandbox.UserCallError, SetupError):
+            return
+        if loss_first(value) is not None:
+            self.loss_by_backward = True
+            self.found.say(f"loss: the number {self.impl.backward} returns beside the gradients")
 
     def _find_forms(self) -> None:
         """X as rows (samples first) or as columns; the targets as their output holds them. Code
@@ -173,6 +209,13 @@ class OwnNet:
             except sandbox.UserCallError as exc:
                 first_error = first_error or exc
                 continue
+            if self.loss_in_forward:
+                data = "X (features, samples)" if columns else "X (samples, …)"
+                self.found.say(
+                    f"layout: {data}; your forward returns the loss beside the gradients: "
+                    "that number is the loss checked"
+                )
+                return
             if out.ndim >= 1 and out.shape[0] == self.m:
                 self.y_form = "rows"
             elif out.ndim >= 2 and out.shape[-1] == self.m:
@@ -191,22 +234,42 @@ class OwnNet:
         )
 
     def _find_sample_form(self) -> None:
+        """One sample as their code takes it (sequences.sample_forms), and the `zeros` state
+        of the shape it needs: each tried until their forward runs."""
         per = self.impl.per_sample
-        forms = [per] if isinstance(per, str) else ["column", "vector"]
+        forms = [per] if isinstance(per, str) else sample_forms(self.x)
+        zeros: list[tuple[int, ...] | None] = [None]
+        if uses_zeros(self.impl.arguments):
+            root = self.root if self.root is not None else self.module
+            data = {id(self.x), id(self.y)}
+            arrays = [r.get() for r in walk(root, "", ranks=RANKS) if id(r.get()) not in data]
+            zeros = list(zeros_shapes(arrays)) or [None]
         first_error: sandbox.UserCallError | None = None
         for form in forms:
-            self.sample_form = form
-            try:
-                out, _ = self.forward()
-            except sandbox.UserCallError as exc:
-                first_error = first_error or exc
-                continue
-            shape = "(n, 1)" if form == "column" else "(n,)"
-            self.found.say(
-                f"one sample at a time, as a {form} {shape}; output per sample {tuple(self._outs[0][0].shape)}"
-            )
-            self._settle_targets(out)
-            return
+            for shape in zeros:
+                self.sample_form = form
+                self.zeros = None if shape is None else np.zeros(shape)
+                try:
+                    out, _ = self.forward()
+                except sandbox.UserCallError as exc:
+                    first_error = first_error or exc
+                    continue
+                held = {
+                    "column": "a column (n, 1)",
+                    "vector": "a vector (n,)",
+                    "list": "a list of token ids",
+                    "array": "an array",
+                }[form]
+                what = (
+                    "the loss it returns beside the gradients"
+                    if self.loss_in_forward
+                    else f"output per sample {_shape_of(self._outs[0][0])}"
+                )
+                self.found.say(f"one sample at a time, as {held}; {what}")
+                if shape is not None:
+                    self.found.say(f"zeros: an initial state of shape {shape}, as your code needs")
+                self._settle_targets(out)
+                return
         assert first_error is not None
         raise _uncalled(first_error, " and as ".join(f"a {f}" for f in forms) + " per sample")
 
@@ -321,14 +384,21 @@ class OwnNet:
             values["cache"] = cache
         return values
 
-    def _sample_values(self, i: int, out: Array | None = None, cache: Any = None) -> dict[str, Any]:
-        """One sample, as a column (n, 1) or a vector (n,), its target alike."""
-        x = np.asarray(self.x[i], dtype=np.float64).reshape(-1)
-        shaped = (lambda a: a[:, None]) if self.sample_form == "column" else (lambda a: a)
-        values: dict[str, Any] = {"X": shaped(x)}
-        if self._outs:
-            k = int(np.size(self._outs[0][0]))
-            values["Y"] = shaped(self._target_row(i, k))
+    def _sample_values(self, i: int, out: Any = None, cache: Any = None) -> dict[str, Any]:
+        """One sample, as a column (n, 1), a vector (n,), a list of token ids or an array as
+        held; its target alike (a target per step given whole)."""
+        form = self.sample_form or "vector"
+        values: dict[str, Any] = {"X": one(self.x[i], form)}
+        if per_step(self.y, self.x):
+            values["Y"] = one(self.y[i], form)
+        elif self._outs or self.loss_in_forward:
+            k = int(np.size(self._outs[0][0])) if self._outs and not self.loss_in_forward else 1
+            target = self._target_row(i, k)
+            values["Y"] = target[:, None] if form == "column" else target
+        if self.zeros is not None:
+            values["zeros"] = self.zeros.copy()
+        if out is not None or cache is not None:
+            values["named"] = self._named.get(i, {})
         if self.root is not None:
             values["params"] = self.root
         if out is not None:
@@ -355,6 +425,7 @@ class OwnNet:
                 depth=max(1, len(self.tensors) // 2),
                 arguments=self.impl.arguments,
                 fallback=fallback,
+                named=self._named_for(values),
             )
         except BindingError as exc:
             raise SetupError(
@@ -362,6 +433,15 @@ class OwnNet:
             ) from None
         seed_numpy(self.seed)  # a dropout mask is the same mask at every evaluation
         return sandbox.call(role, fn, *args, **kwargs)
+
+    def _named_for(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Values by the names their code gives them: the arrays of a params dict by their
+        keys, and what the forward returned (for the sample being called) by its names."""
+        out: dict[str, Any] = {}
+        if isinstance(self.root, dict):
+            out.update({str(k): v for k, v in self.root.items() if isinstance(k, str)})
+        out.update(values.get("named", {}))
+        return out
 
     def forward(self) -> tuple[Array, Any]:
         """Their forward on the batch: the output, and what it returned beside it (per sample:
@@ -371,24 +451,16 @@ class OwnNet:
         fn = self.function(self.impl.forward, "forward")
         fallback = ("X",) if inspect.ismethod(fn) or self.root is None else ("X", "params")
         if self.sample_form is not None:
-            self._outs = []
-            for i in range(self.m):
-                value = self._call("forward", fn, self._sample_values(i), fallback)
-                out_i, cache_i = self._split(value, samples=1)
-                if out_i is None:
-                    raise SetupError(
-                        f"your forward returned {type(value).__name__} for one sample, not its output",
-                        "forward",
-                    )
-                self._outs.append((out_i, cache_i))
-            self.y_form = "rows"
-            return np.stack(
-                [np.asarray(o, dtype=np.float64).reshape(-1) for o, _ in self._outs]
-            ), None
+            return self._forward_samples(fn, fallback)
         values = self._values()
         if _optional(fn, "Y"):  # `loss(X, y=None)`: the scores without y, (loss, grads) with it
             values.pop("Y")
         value = self._call("forward", fn, values, fallback)
+        loss = loss_first(value)
+        if loss is not None:  # (loss, grads): a loss and backward in one, the loss the number
+            self.loss_in_forward = True
+            self._losses = [loss]
+            return np.array([loss]), value
         out, self._cache = self._split(value)
         if out is None:
             raise SetupError(
@@ -397,6 +469,38 @@ class OwnNet:
                 hint="output: <where a forward that returns None leaves its result>",
             )
         return out, self._cache
+
+    def _forward_samples(self, fn: Callable, fallback: tuple) -> tuple[Array, Any]:
+        """Their forward of each sample: the outputs stacked as rows, each sample's output and
+        what it returned beside it kept in `_outs` (and by the return statement's names); a
+        forward that returns (loss, grads…) gives each sample's loss."""
+        self._outs, self._losses, self._named = [], [], {}
+        names = return_names(fn)
+        rows = []
+        for i in range(self.m):
+            value = self._call("forward", fn, self._sample_values(i), fallback)
+            loss = loss_first(value)
+            if loss is not None:
+                self.loss_in_forward = True
+                self._losses.append(loss)
+                self._outs.append((np.array([loss]), value))
+                rows.append(np.array([loss]))
+                continue
+            out_i, cache_i = self._split(value, samples=1)
+            if out_i is None and isinstance(value, tuple | list) and value:
+                out_i, cache_i = value[0], value  # (outputs, states): lists or dicts per step
+            if out_i is None:
+                raise SetupError(
+                    f"your forward returned {type(value).__name__} for one sample, not its output",
+                    "forward",
+                )
+            self._outs.append((out_i, cache_i))
+            self._named[i] = named(value, names)
+            rows.append(_flat(out_i))
+        self.y_form = "rows"
+        if all(len(r) == len(rows[0]) for r in rows):
+            return np.stack(rows), None
+        return np.zeros((self.m, 0)), None
 
     def _split(self, value: Any, samples: int | None = None) -> tuple[Array | None, Any]:
         """(the output, its cache) in what a forward returned: an array; (output, cache); or a
@@ -428,6 +532,9 @@ class OwnNet:
         """The loss of their forward at the values their arrays hold now: the one their backward
         returns beside the gradients, else their own loss function, else the spec's loss of
         their output."""
+        if self.loss_in_forward:
+            self.forward()
+            return float(np.mean(self._losses))
         if self.loss_by_backward:
             return self._backward_loss()
         out, cache = self.forward()
@@ -489,6 +596,14 @@ class OwnNet:
         out, cache = self.forward()
         fn = self.function(self.impl.backward or "", "backward")
         fallback = ("params", "cache", "X", "Y") if not inspect.ismethod(fn) else ("X", "Y")
+        if self.sample_form is not None:  # each sample's, averaged
+            numbers = [
+                _number(self._call("backward", fn, self._sample_values(i, o, c), fallback))
+                for i, (o, c) in enumerate(self._outs)
+            ]
+            if any(n is None for n in numbers):
+                raise SetupError("your backward stopped returning its loss", "backward")
+            return float(np.mean([n for n in numbers if n is not None]))
         value = _number(self._call("backward", fn, self._values(out, cache), fallback))
         if value is None:
             raise SetupError("your backward stopped returning its loss", "backward")
@@ -540,17 +655,18 @@ class OwnNet:
         mean loss's gradient (a shape that is wrong in any sample is wrong)."""
         found: Gradients | None = None
         sums: dict[str, Array] = {}
+        names = return_names(fn)
         for i, (out_i, cache_i) in enumerate(self._outs):
             value = self._call("backward", fn, self._sample_values(i, out_i, cache_i), fallback)
-            one = from_value(
-                value, self.tensors, AS_IS, what=f"{self.impl.backward}'s return value"
+            got = gradients_in(
+                value, self.tensors, AS_IS, names, what=f"{self.impl.backward}'s return value"
             )
-            if one is None:
+            if got is None:
                 return None
-            one.returned_by = (fn, self.impl.backward or "backward")
-            for name, g in one.arrays.items():
+            got.returned_by = (fn, self.impl.backward or "backward")
+            for name, g in got.arrays.items():
                 sums[name] = sums.get(name, 0) + g
-            found = found or one
+            found = found or got
         assert found is not None
         found.arrays = {name: g / self.m for name, g in sums.items() if name in found.arrays}
         self.found.say(
@@ -598,6 +714,28 @@ def _plain_all(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain_all(v) for k, v in value.items()}
     return value
+
+
+def _flat(value: Any) -> Array:
+    """An output as one row of numbers (an RNN's list of per-step outputs joined)."""
+    try:
+        return np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list | tuple):
+            parts = [np.asarray(v, dtype=np.float64).reshape(-1) for v in value if _is_array(v)]
+            if parts:
+                return np.concatenate(parts)
+        return np.zeros(0)
+
+
+def _shape_of(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return str(tuple(value.shape))
+    if isinstance(value, list | tuple | dict):
+        return f"a {type(value).__name__} of {len(value)} steps"
+    return type(value).__name__
 
 
 def _uncalled(exc: sandbox.UserCallError, tried: str) -> SetupError:
