@@ -75,7 +75,7 @@ def _numbers(
 
 def _labels(y: np.ndarray) -> np.ndarray:
     """(m,) or (m, 1) whole-number targets as int64 labels (m,); anything else unchanged."""
-    if y.ndim == 2 and y.shape[1] != 1:
+    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
         return y
     flat = y.reshape(-1)
     if np.issubdtype(flat.dtype, np.integer):

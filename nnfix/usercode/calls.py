@@ -257,7 +257,8 @@ def bind(
     with a default nnfix does not recognise keeps its default; where no parameter is
     recognised at all, `fallback` gives the roles of the positional parameters in order.
     `named` (values by the names the code gives them: what the forward returned, the model's
-    arrays) binds a parameter of the same name that no role settles."""
+    arrays) binds a parameter of the same name before its role: the code's own names are
+    the surest."""
     params = parameters(fn)
     if params is None:
         return [values[r] for r in fallback if r in values], {}
@@ -269,7 +270,7 @@ def bind(
             roles.append(("role", given) if given in ROLES else ("literal", given))
         else:
             role = role_of(p.name, kind, depth)
-            if role is None and named and p.name in named:
+            if named and p.name in named:
                 roles.append(("literal", named[p.name]))
             else:
                 roles.append(("role", role) if role else (None, None))

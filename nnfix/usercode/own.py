@@ -30,7 +30,7 @@ from nnfix.usercode.calls import (
     parse_call,
     role_of,
 )
-from nnfix.usercode.grads import Gradients, Param, from_changes, from_value
+from nnfix.usercode.grads import Gradients, Param, from_changes
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
 from nnfix.usercode.objects import Ref, changed, snapshot, walk
@@ -105,8 +105,13 @@ class OwnNet:
         self.loss_by_backward = False  # their backward returns (loss, grads): that loss is L
         self.loss_in_forward = False  # their forward returns (loss, grads…): that loss is L
         self.zeros: Array | None = None  # the `zeros` placeholder: an initial state
+        self._item_names: list[
+            str | None
+        ] = []  # a returned tuple's items, as its return names them
         self._named: dict[int, dict[str, Any]] = {}  # per sample: what the forward returned
         self._losses: list[float] = []  # per sample: the loss each forward returned
+        self._returned: dict[str, Any] = {}  # the batch: what the forward returned, by name
+        self._out_name: str | None = None  # the name its return statement gives the output
 
     # --- their names ---------------------------------------------------------------------------
 
@@ -131,13 +136,27 @@ class OwnNet:
 
     def _construct(self, text: str, key: str) -> Any:
         """What a `model:` call makes: names of their module and calls of them may be nested in
-        its arguments, X and Y stand for the batch."""
-        try:
-            call = parse_call(text, names=True)
+        its arguments, X and Y stand for the batch; or a dict, list or tuple of those
+        (`{'W': np.random.randn(3, 3, 3, 2), 'b': np.zeros((1, 1, 1, 2))}`), made as it says."""
+        container = text.strip()[:1] in ("{", "[", "(")
+        try:  # a container is read as the one argument of a call, its items made alike
+            call = parse_call(f"_({text})" if container else text, names=True)
         except CallSyntaxError as exc:
             raise SetupError(str(exc), key) from None
         seed_numpy(self.seed)
+        if container:
+            args, _ = call.arguments({"X": self.x, "Y": self.y}, lambda p: self._made(p, key))
+            return args[0]
         return self._made(call, key)
+
+    def _returned_names(self, text: str, count: int) -> list[str | None]:
+        """The names the `model:` function's return statement gives the arrays it returns."""
+        try:
+            fn = self._get(self.module, parse_call(text, names=True).name)
+        except (AttributeError, CallSyntaxError):
+            return []
+        names = return_names(fn) if callable(fn) else None
+        return names if names is not None and len(names) == count else []
 
     def _made(self, part: Any, key: str) -> Any:
         name = part.name
@@ -168,6 +187,9 @@ class OwnNet:
             raise SetupError(f"implementation.{key} as a list is not read yet", key)
         if self.impl.model:
             self.root = self._construct(self.impl.model, "model")
+            if isinstance(self.root, tuple):  # a tuple of arrays, held as a list so that nnfix
+                self.root = list(self.root)  # can put its own arrays in their places
+                self._item_names = self._returned_names(self.impl.model, len(self.root))
             self.found.say(f"model: {self.impl.model} → {type(self.root).__name__}")
         else:
             self.found.say("parameters: looked for among your module's globals")
@@ -243,7 +265,15 @@ class OwnNet:
             root = self.root if self.root is not None else self.module
             data = {id(self.x), id(self.y)}
             arrays = [r.get() for r in walk(root, "", ranks=RANKS) if id(r.get()) not in data]
-            zeros = list(zeros_shapes(arrays)) or [None]
+            zeros = list(zeros_shapes(arrays))
+            if not zeros:
+                raise SetupError(
+                    "`zeros` is an initial state sized by your parameters' shapes, and nnfix "
+                    "found no float array in your model or module's globals to size it by",
+                    "arguments",
+                    hint="model: <the call that makes your parameters>, or the state as a "
+                    "literal in arguments:",
+                )
         first_error: sandbox.UserCallError | None = None
         for form in forms:
             for shape in zeros:
@@ -275,7 +305,7 @@ class OwnNet:
 
     def _settle_targets(self, out: Array) -> None:
         """Their loss takes the targets as their output holds them, or as integer labels."""
-        if not self.impl.loss:
+        if not self.impl.loss or self.sample_form is not None:  # one sample: its form settles it
             return
         for form in (self.y_form, "labels"):
             keep, self.y_form = self.y_form, form
@@ -309,7 +339,10 @@ class OwnNet:
             role = "bias" if vector and previous == "weight" else "weight"
             layer += role == "weight"
             previous = role
-            self.tensors.append(Param(Slot(_shown(ref), layer, role), ref, tuple(ref.get().shape)))
+            shown = _shown(ref)
+            if ref.owner is self.root and ref.kind == "item" and self._item_names:
+                shown = self._item_names[ref.key] or shown  # `return U, V, W, b_hidden, b_out`
+            self.tensors.append(Param(Slot(shown, layer, role), ref, tuple(ref.get().shape)))
         names = ", ".join(p.slot.name for p in self.tensors[:6])
         more = ", …" if len(self.tensors) > 6 else ""
         self.found.say(f"parameters: {len(self.tensors)} arrays that move the loss ({names}{more})")
@@ -382,6 +415,8 @@ class OwnNet:
             values["output"] = out
         if cache is not None:
             values["cache"] = cache
+        if out is not None and self._returned:
+            values["named"] = self._returned
         return values
 
     def _sample_values(self, i: int, out: Any = None, cache: Any = None) -> dict[str, Any]:
@@ -417,6 +452,8 @@ class OwnNet:
         return np.asarray(y[i], dtype=np.float64)
 
     def _call(self, role: str, fn: Callable, values: dict[str, Any], fallback: tuple) -> Any:
+        if values.get("named") and "output" in values and "output" not in fallback:
+            fallback = ("output", *fallback)  # beside the forward's named values: its output
         try:
             args, kwargs = bind(
                 fn,
@@ -425,7 +462,7 @@ class OwnNet:
                 depth=max(1, len(self.tensors) // 2),
                 arguments=self.impl.arguments,
                 fallback=fallback,
-                named=self._named_for(values),
+                named=self._named_for(values, fn),
             )
         except BindingError as exc:
             raise SetupError(
@@ -434,14 +471,45 @@ class OwnNet:
         seed_numpy(self.seed)  # a dropout mask is the same mask at every evaluation
         return sandbox.call(role, fn, *args, **kwargs)
 
-    def _named_for(self, values: dict[str, Any]) -> dict[str, Any]:
+    def _named_for(self, values: dict[str, Any], fn: Callable) -> dict[str, Any]:
         """Values by the names their code gives them: the arrays of a params dict by their
-        keys, and what the forward returned (for the sample being called) by its names."""
+        keys, what the forward returned (for the sample being called) by its names, and —
+        for a backward that takes `dZ` where the forward returned `Z, cache` — dL/dZ."""
         out: dict[str, Any] = {}
         if isinstance(self.root, dict):
             out.update({str(k): v for k, v in self.root.items() if isinstance(k, str)})
         out.update(values.get("named", {}))
+        wanted = f"d{self._out_name}"
+        if (
+            self.sample_form is None
+            and self._out_name
+            and "output" in values
+            and any(p.name == wanted for p in parameters(fn) or [])
+        ):
+            out[wanted] = self._output_gradient(values["output"], values.get("cache"))
+            self.found.say(f"{wanted}: the loss's gradient at your forward's {self._out_name}")
         return out
+
+    def _output_gradient(self, out: Array, cache: Any) -> Array:
+        """dL/d(output) of the loss (theirs, else the spec's) at their output, by central
+        differences over its entries (the output of a small batch is small)."""
+        a = np.array(out, dtype=np.float64)
+
+        def loss_of(v: Array) -> float:
+            theirs = self._their_loss(v, cache)
+            return theirs if theirs is not None else self._spec_loss(v)
+
+        grad = np.zeros_like(a)
+        for k in range(a.size):
+            h = 1e-6 * max(1.0, abs(float(a.flat[k])))
+            old = a.flat[k]
+            a.flat[k] = old + h
+            up = loss_of(a)
+            a.flat[k] = old - h
+            down = loss_of(a)
+            a.flat[k] = old
+            grad.flat[k] = (up - down) / (2 * h)
+        return grad
 
     def forward(self) -> tuple[Array, Any]:
         """Their forward on the batch: the output, and what it returned beside it (per sample:
@@ -462,6 +530,8 @@ class OwnNet:
             self._losses = [loss]
             return np.array([loss]), value
         out, self._cache = self._split(value)
+        self._returned = named(value, return_names(fn))
+        self._out_name = next((n for n, v in self._returned.items() if v is out), None)
         if out is None:
             raise SetupError(
                 f"your forward returned {type(value).__name__}, not the network's output",
@@ -488,7 +558,7 @@ class OwnNet:
                 continue
             out_i, cache_i = self._split(value, samples=1)
             if out_i is None and isinstance(value, tuple | list) and value:
-                out_i, cache_i = value[0], value  # (outputs, states): lists or dicts per step
+                out_i, cache_i = value[-1], value  # (xs, hs, ps): lists or dicts per step
             if out_i is None:
                 raise SetupError(
                     f"your forward returned {type(value).__name__} for one sample, not its output",
@@ -633,7 +703,13 @@ class OwnNet:
                 )
             return found
         value = self._backward_value(fn, out, cache, fallback)
-        found = from_value(value, self.tensors, AS_IS, what=f"{self.impl.backward}'s return value")
+        found = gradients_in(
+            value,
+            self.tensors,
+            AS_IS,
+            return_names(fn),
+            what=f"{self.impl.backward}'s return value",
+        )
         if found is not None:
             found.returned_by = (fn, self.impl.backward)
         else:

@@ -150,30 +150,30 @@ def loss_first(value: Any) -> float | None:
 def gradients_in(
     value: Any, params: list[Param], layout: Layout, names: list[str | None] | None, what: str
 ) -> Gradients | None:
-    """The gradients in what a backward returned: as `grads.from_value` reads them; else, in a
-    `(loss, dW1, db1, …, h_last)` return, the items after the loss — by the names the return
-    statement gives them where it names them, else by position — and the items past the
-    parameters' count are the state the forward leaves (a hidden state carried to the next
-    sequence), no gradient: a gradient is of the loss, one per parameter, and the code returns
-    them together before the state."""
+    """The gradients in what a backward returned: as `grads.from_value` reads them; else by the
+    names its return statement gives the items (`return dA_prev, dW, db`: dW is W's, dA_prev
+    no parameter's); else, in a `(loss, dW1, db1, …, h_last)` return, the items after the loss
+    by position, the items past the parameters' count being the state the forward leaves (a
+    hidden state carried to the next sequence), no gradient: a gradient is of the loss, one
+    per parameter, and the code returns them together before the state."""
     found = from_value(value, params, layout, what=what)
     if found is not None and not found.missing and not found.wrong:
         return found
     loss = loss_first(value)
-    if loss is None or len(value) < 3:
-        return found
-    rest = list(value[1:])
-    by_name = named(tuple(value), names)
+    first = (names or [None])[0] if loss is not None else None
+    by_name = {
+        k: v
+        for k, v in named(value, names).items()
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f" and k != first
+    }
     if by_name:
-        grads = {
-            k: v
-            for k, v in by_name.items()
-            if isinstance(v, np.ndarray) and k != (names or [None])[0]
-        }
-        out = from_value(grads, params, layout, what=what)
+        out = from_value(by_name, params, layout, what=what)
         if out is not None and not out.missing and not out.wrong:
             out.loss = loss
             return out
+    if loss is None or len(value) < 3:
+        return found
+    rest = list(value[1:])
     n = len(params)
     if len(rest) > n:
         state = rest[n:]
