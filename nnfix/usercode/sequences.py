@@ -152,12 +152,15 @@ def gradients_in(
 ) -> Gradients | None:
     """The gradients in what a backward returned: as `grads.from_value` reads them; else by the
     names its return statement gives the items (`return dA_prev, dW, db`: dW is W's, dA_prev
-    no parameter's); else, in a `(loss, dW1, db1, …, h_last)` return, the items after the loss
+    no parameter's); else by shape, where each parameter's shape is its own and the arrays
+    returned hold each once (`[dU, dV, dW]` of U, W, V); else, in a `(loss, dW1, db1, …, h_last)` return, the items after the loss
     by position, the items past the parameters' count being the state the forward leaves (a
     hidden state carried to the next sequence), no gradient: a gradient is of the loss, one
     per parameter, and the code returns them together before the state."""
     found = from_value(value, params, layout, what=what)
     if found is not None and not found.missing and not found.wrong:
+        return found
+    if not isinstance(value, tuple | list):
         return found
     loss = loss_first(value)
     first = (names or [None])[0] if loss is not None else None
@@ -168,6 +171,12 @@ def gradients_in(
     }
     if by_name:
         out = from_value(by_name, params, layout, what=what)
+        if out is not None and not out.missing and not out.wrong:
+            out.loss = loss
+            return out
+    by_shape = _by_shape(value[1:] if loss is not None else value, params)
+    if by_shape is not None:
+        out = from_value(by_shape, params, layout, what=what)
         if out is not None and not out.missing and not out.wrong:
             out.loss = loss
             return out
@@ -182,3 +191,18 @@ def gradients_in(
             return found
     out = from_value((loss, tuple(rest)), params, layout, what=what)
     return out if out is not None else found
+
+
+def _by_shape(items: Any, params: list[Param]) -> dict[str, Array] | None:
+    """The arrays returned, keyed by the parameter whose shape each has, where every parameter's
+    shape is unlike the others' and the arrays are exactly one of each (in any order)."""
+    if not isinstance(items, tuple | list):
+        return None
+    arrays = [v for v in items if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
+    shapes = [p.shape for p in params]
+    if len(set(shapes)) != len(shapes) or len(arrays) != len(params):
+        return None
+    if sorted(a.shape for a in arrays) != sorted(shapes):
+        return None
+    owner = {p.shape: p.name for p in params}
+    return {owner[a.shape]: a for a in arrays}

@@ -1,0 +1,484 @@
+"""Recurrent and convolutional code on the spec-less path (SPEC §3.1–§3.3): one sequence of
+token ids per call, a `zeros` initial state sized by the code's own parameters, a forward that
+returns the loss beside the gradients (and the last hidden state after them), gradients matched
+by the names the return statement gives them or by shape, NHWC images with a backward that
+takes dL/dZ. Each style is written as a learner of some course would: correct ones are clean,
+planted bugs are found on the tensor they make wrong."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from nnfix.cli import main
+from nnfix.usercode.sequences import loss_first, return_names, zeros_shapes
+
+# A min-char-rnn-style script: globals made by a setup function, lossFun over one sequence of
+# character ids with dicts of one-hot xs[t] and hidden columns hs[t]; forward and backward in one
+# call returning (loss, dWxh, dWhh, dWhy, dbh, dby, hs[last])
+MIN_CHAR = """
+import numpy as np
+
+vocab_size, hidden_size = 5, 6
+
+
+def init_model():
+    global Wxh, Whh, Why, bh, by
+    rng = np.random.default_rng(7)
+    Wxh = rng.normal(size=(hidden_size, vocab_size)) * 0.3
+    Whh = rng.normal(size=(hidden_size, hidden_size)) * 0.3
+    Why = rng.normal(size=(vocab_size, hidden_size)) * 0.3
+    bh = rng.normal(size=(hidden_size, 1)) * 0.1
+    by = rng.normal(size=(vocab_size, 1)) * 0.1
+
+
+def lossFun(inputs, targets, hprev):
+    xs, hs, ys, ps = {}, {}, {}, {}
+    hs[-1] = np.copy(hprev)
+    loss = 0
+    for t in range(len(inputs)):
+        xs[t] = np.zeros((vocab_size, 1))
+        xs[t][inputs[t]] = 1
+        hs[t] = np.tanh(np.dot(Wxh, xs[t]) + np.dot(Whh, hs[t - 1]) + bh)
+        ys[t] = np.dot(Why, hs[t]) + by
+        ps[t] = np.exp(ys[t]) / np.sum(np.exp(ys[t]))
+        loss += -np.log(ps[t][targets[t], 0])
+    dWxh, dWhh, dWhy = np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(Why)
+    dbh, dby = np.zeros_like(bh), np.zeros_like(by)
+    dhnext = np.zeros_like(hs[0])
+    for t in reversed(range(len(inputs))):
+        dy = np.copy(ps[t])
+        dy[targets[t]] -= 1
+        dWhy += np.dot(dy, hs[t].T)
+        dby += dy
+        dh = np.dot(Why.T, dy) + dhnext
+        dhraw = (1 - hs[t] * hs[t]) * dh
+        dbh += dhraw
+        dWxh += np.dot(dhraw, xs[t].T)
+        dWhh += np.dot(dhraw, hs[t - 1].T)
+        dhnext = np.dot(Whh.T, dhraw)
+    return loss, dWxh, dWhh, dWhy, dbh, dby, hs[len(inputs) - 1]
+"""
+MIN_CHAR_SPEC = """
+name: min-char
+seed: 0
+data: {source: sequences, vocab: 5, length: 4, target: shifted, samples: 4}
+implementation:
+  module: net.py
+  model: init_model()
+  forward: lossFun
+  backward: lossFun
+  arguments: {inputs: X, targets: Y, hprev: zeros}
+  per_sample: true
+"""
+
+# A WildML-tutorial-style class: forward(x) over word ids returns (o, s) with the states as rows
+# (s[-1] the initial zeros), bptt(x, y) returns [dU, dV, dW] (an order unlike the parameters'),
+# the loss the cross-entropy summed over the sentence
+VANILLA = """
+import numpy as np
+
+
+class RNNNumpy:
+    def __init__(self, word_dim, hidden_dim=4):
+        rng = np.random.default_rng(3)
+        self.word_dim, self.hidden_dim = word_dim, hidden_dim
+        self.U = rng.uniform(-0.6, 0.6, (hidden_dim, word_dim))
+        self.V = rng.uniform(-0.6, 0.6, (word_dim, hidden_dim))
+        self.W = rng.uniform(-0.6, 0.6, (hidden_dim, hidden_dim))
+
+    def softmax(self, z):
+        e = np.exp(z - np.max(z))
+        return e / e.sum()
+
+    def forward_propagation(self, x_seq):
+        T = len(x_seq)
+        s = np.zeros((T + 1, self.hidden_dim))
+        o = np.zeros((T, self.word_dim))
+        for t in np.arange(T):
+            s[t] = np.tanh(self.U[:, x_seq[t]] + self.W.dot(s[t - 1]))
+            o[t] = self.softmax(self.V.dot(s[t]))
+        return [o, s]
+
+    def calculate_loss(self, x, y):
+        o, s = self.forward_propagation(x)
+        return -np.sum(np.log(o[np.arange(len(y)), y]))
+
+    def bptt(self, x, y):
+        T = len(y)
+        o, s = self.forward_propagation(x)
+        dLdU = np.zeros(self.U.shape)
+        dLdV = np.zeros(self.V.shape)
+        dLdW = np.zeros(self.W.shape)
+        delta_o = o
+        delta_o[np.arange(len(y)), y] -= 1.0
+        for t in np.arange(T)[::-1]:
+            dLdV += np.outer(delta_o[t], s[t].T)
+            delta_t = self.V.T.dot(delta_o[t]) * (1 - (s[t] ** 2))
+            for bptt_step in np.arange(max(0, t - 10), t + 1)[::-1]:
+                dLdW += np.outer(delta_t, s[bptt_step - 1])
+                dLdU[:, x[bptt_step]] += delta_t
+                delta_t = self.W.T.dot(delta_t) * (1 - s[bptt_step - 1] ** 2)
+        return [dLdU, dLdV, dLdW]
+"""
+VANILLA_SPEC = """
+name: vanilla
+seed: 0
+data: {source: sequences, vocab: 6, length: 3, target: shifted, samples: 4}
+implementation:
+  module: net.py
+  model: RNNNumpy(6, hidden_dim=4)
+  forward: forward_propagation
+  backward: bptt
+  loss: calculate_loss
+  per_sample: true
+"""
+
+# An LSTM cell as functions over a params dict (the four gates stacked in one matrix acting on
+# [h_prev; x]): forward returns (probabilities per step, a cache), loss(probs, targets), and
+# backward(targets, cache, params) returns a dict of gradients; h0 and c0 are zero columns
+LSTM = """
+import numpy as np
+
+
+def init_lstm(vocab, hidden):
+    rng = np.random.default_rng(5)
+    return {
+        "W": rng.normal(size=(4 * hidden, hidden + vocab)) * 0.4,
+        "b": rng.normal(size=(4 * hidden, 1)) * 0.1,
+        "Wy": rng.normal(size=(vocab, hidden)) * 0.4,
+        "by": rng.normal(size=(vocab, 1)) * 0.1,
+    }
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def forward(inputs, h0, c0, params):
+    W, b, Wy, by = params["W"], params["b"], params["Wy"], params["by"]
+    H = h0.shape[0]
+    vocab = Wy.shape[0]
+    h, c = h0, c0
+    probs, cache = [], []
+    for t in range(len(inputs)):
+        x = np.zeros((vocab, 1))
+        x[inputs[t]] = 1
+        z = np.vstack([h, x])
+        a = W @ z + b
+        i, f, o = sigmoid(a[:H]), sigmoid(a[H:2 * H]), sigmoid(a[2 * H:3 * H])
+        g = np.tanh(a[3 * H:])
+        c_prev, h_prev = c, h
+        c = f * c_prev + i * g
+        h = o * np.tanh(c)
+        y = Wy @ h + by
+        p = np.exp(y - y.max())
+        p = p / p.sum()
+        probs.append(p)
+        cache.append((z, i, f, o, g, c_prev, c, h))
+    return probs, cache
+
+
+def loss(probs, targets):
+    return float(sum(-np.log(p[t, 0]) for p, t in zip(probs, targets)))
+
+
+def backward(targets, cache, probs, params):
+    W, Wy = params["W"], params["Wy"]
+    H = Wy.shape[1]
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    dh_next = np.zeros((H, 1))
+    dc_next = np.zeros((H, 1))
+    for t in reversed(range(len(cache))):
+        z, i, f, o, g, c_prev, c, h = cache[t]
+        dy = probs[t].copy()
+        dy[targets[t]] -= 1
+        grads["Wy"] += dy @ h.T
+        grads["by"] += dy
+        dh = Wy.T @ dy + dh_next
+        dc = dh * o * (1 - np.tanh(c) ** 2) + dc_next
+        da = np.vstack([
+            dc * g * i * (1 - i),
+            dc * c_prev * f * (1 - f),
+            dh * np.tanh(c) * o * (1 - o),
+            dc * i * (1 - g ** 2),
+        ])
+        grads["W"] += da @ z.T
+        grads["b"] += da
+        dz = W.T @ da
+        dh_next = dz[:H]
+        dc_next = dc * f
+    return grads
+"""
+LSTM_SPEC = """
+name: lstm
+seed: 0
+data: {source: sequences, vocab: 5, length: 3, target: shifted, samples: 4}
+implementation:
+  module: net.py
+  model: init_lstm(5, 3)
+  forward: forward
+  backward: backward
+  loss: loss
+  arguments: {inputs: X, h0: zeros, c0: zeros, targets: Y}
+  per_sample: true
+"""
+
+# A deeplearning.ai-style convolution over NHWC images with loops and a single-step helper;
+# conv_backward(dZ, cache) returns (dW, db); the loss ½‖Z‖² against a zero target
+CNN = """
+import numpy as np
+
+
+def conv_single_step(a_slice_prev, W, b):
+    return np.sum(a_slice_prev * W) + b.item()
+
+
+def conv_forward(A_prev, W, b, hparameters):
+    m, n_H_prev, n_W_prev, n_C_prev = A_prev.shape
+    f, f, n_C_prev, n_C = W.shape
+    stride = hparameters["stride"]
+    n_H = (n_H_prev - f) // stride + 1
+    n_W = (n_W_prev - f) // stride + 1
+    Z = np.zeros((m, n_H, n_W, n_C))
+    for i in range(m):
+        for h in range(n_H):
+            for w in range(n_W):
+                for c in range(n_C):
+                    vs, hs = h * stride, w * stride
+                    a_slice = A_prev[i, vs:vs + f, hs:hs + f, :]
+                    Z[i, h, w, c] = conv_single_step(a_slice, W[:, :, :, c], b[:, :, :, c])
+    cache = (A_prev, W, b, hparameters)
+    return Z, cache
+
+
+def conv_backward(dZ, cache):
+    A_prev, W, b, hparameters = cache
+    f = W.shape[0]
+    stride = hparameters["stride"]
+    m, n_H, n_W, n_C = dZ.shape
+    dW = np.zeros(W.shape)
+    db = np.zeros(b.shape)
+    for i in range(m):
+        for h in range(n_H):
+            for w in range(n_W):
+                for c in range(n_C):
+                    vs, hs = h * stride, w * stride
+                    a_slice = A_prev[i, vs:vs + f, hs:hs + f, :]
+                    dW[:, :, :, c] += a_slice * dZ[i, h, w, c]
+                    db[:, :, :, c] += dZ[i, h, w, c]
+    return dW, db
+"""
+CNN_SPEC = """
+name: cnn
+seed: 0
+data: {source: npz, path: batch.npz}
+loss: {name: mse, reduction: sum, scale: 0.5}
+implementation:
+  module: net.py
+  model: "{'W': np.random.randn(2, 2, 3, 2), 'b': np.random.randn(1, 1, 1, 2)}"
+  forward: conv_forward
+  backward: conv_backward
+  arguments: {A_prev: X, hparameters: {stride: 1}}
+  layout: nhwc
+"""
+
+CASES = {
+    "min_char": (MIN_CHAR, MIN_CHAR_SPEC),
+    "vanilla": (VANILLA, VANILLA_SPEC),
+    "lstm": (LSTM, LSTM_SPEC),
+    "cnn": (CNN, CNN_SPEC),
+}
+
+
+def setup(tmp_path: Path, style: str, find: str = "", replace: str = "") -> Path:
+    code, spec = CASES[style]
+    if find:
+        assert code.count(find) == 1, find
+        code = code.replace(find, replace)
+    (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
+    (tmp_path / "spec.yaml").write_text(textwrap.dedent(spec).lstrip(), encoding="utf-8")
+    if style == "cnn":  # images (N, H, W, C) and a zero target of Z's shape (N, 3, 3, 2)
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(4, 4, 4, 3))
+        np.savez(tmp_path / "batch.npz", x=x, y=np.zeros((4, 3, 3, 2)))
+    return tmp_path / "spec.yaml"
+
+
+def diagnose(spec: Path) -> tuple[int, dict]:
+    result = CliRunner().invoke(main, ["diagnose", str(spec), "--format", "json"])
+    assert "internal error" not in result.output, result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def errors(report: dict) -> list[dict]:
+    return [f for f in report["specs"][0]["findings"] if f["severity"] == "error"]
+
+
+def about(report: dict) -> str:
+    return " ".join(report["specs"][0]["about"])
+
+
+@pytest.mark.parametrize("style", sorted(CASES))
+def test_correct_recurrent_and_convolutional_code_is_clean(tmp_path, style):
+    code, report = diagnose(setup(tmp_path, style))
+    assert code == 0, errors(report)
+    assert not errors(report)
+    assert "arrays that move the loss" in about(report)
+
+
+def test_the_zeros_state_is_sized_by_the_hidden_to_hidden_matrix(tmp_path):
+    _, report = diagnose(setup(tmp_path, "min_char"))
+    said = about(report)
+    assert "zeros: an initial state of shape (6, 1)" in said
+    assert "as a list of token ids" in said
+    assert "the loss it returns beside the gradients" in said
+
+
+def test_the_lstm_state_is_sized_by_trying_the_sizes_the_parameters_hold(tmp_path):
+    """No square matrix: 4H and the vocabulary's size are tried and refused by the code itself
+    (vstack then W @ z does not fit) before H."""
+    _, report = diagnose(setup(tmp_path, "lstm"))
+    assert "zeros: an initial state of shape (3, 1)" in about(report)
+
+
+@pytest.mark.parametrize(
+    ("style", "find", "replace", "wrong", "right"),
+    [
+        # the gradient from the next step dropped: every recurrent tensor goes wrong
+        (
+            "min_char",
+            "dh = np.dot(Why.T, dy) + dhnext",
+            "dh = np.dot(Why.T, dy)",
+            {"Whh", "Wxh", "bh"},
+            {"Why", "by"},
+        ),
+        # tanh's derivative on the state's square root of nothing: (1 - s) for (1 - s²)
+        (
+            "vanilla",
+            "delta_t = self.V.T.dot(delta_o[t]) * (1 - (s[t] ** 2))",
+            "delta_t = self.V.T.dot(delta_o[t]) * (1 - s[t])",
+            {"U", "W"},
+            {"V"},
+        ),
+        # the cell state's gradient through time dropped
+        ("lstm", "dc_next = dc * f", "dc_next = dc * 0", {"W", "b"}, {"Wy", "by"}),
+        # the output bias's gradient overwritten at each step instead of summed
+        ("lstm", 'grads["by"] += dy', 'grads["by"] = dy', {"by"}, {"Wy"}),
+        # the conv bias's gradient set where it should add up over the windows
+        (
+            "cnn",
+            "db[:, :, :, c] += dZ[i, h, w, c]",
+            "db[:, :, :, c] = dZ[i, h, w, c]",
+            {"b"},
+            {"W"},
+        ),
+    ],
+)
+def test_a_planted_bug_is_found_on_the_tensor_it_makes_wrong(
+    tmp_path, style, find, replace, wrong, right
+):
+    code, report = diagnose(setup(tmp_path, style, find, replace))
+    assert code == 1, report["specs"][0]["findings"]
+    found = {f["location"]["parameter"] for f in errors(report) if f["code"] == "G101"}
+    assert found & wrong, found
+    assert not found & right, found
+    assert not [f for f in errors(report) if f["code"] in ("G103", "U101")]
+
+
+def test_the_backward_takes_dZ_the_gradient_of_the_loss_at_Z(tmp_path):
+    _, report = diagnose(setup(tmp_path, "cnn"))
+    assert "dZ: the loss's gradient at your forward's Z" in about(report)
+
+
+def test_a_forward_returning_loss_and_grads_is_a_loss_and_a_backward_in_one(tmp_path):
+    """cs231n's model.loss(X, y) given as both forward and backward: the loss is the number."""
+    code = """
+    import numpy as np
+
+    class TwoLayer:
+        def __init__(self):
+            rng = np.random.default_rng(1)
+            self.params = {"W1": rng.normal(size=(3, 5)), "b1": np.zeros(5),
+                           "W2": rng.normal(size=(5, 3)), "b2": np.zeros(3)}
+
+        def loss(self, X, y):
+            W1, b1, W2, b2 = (self.params[k] for k in ("W1", "b1", "W2", "b2"))
+            h = np.maximum(0, X @ W1 + b1)
+            s = h @ W2 + b2
+            p = np.exp(s - s.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            n = len(X)
+            loss = -np.log(p[np.arange(n), y]).mean()
+            ds = p.copy()
+            ds[np.arange(n), y] -= 1
+            ds /= n
+            dh = ds @ W2.T
+            dh[h <= 0] = 0
+            return loss, {"W1": X.T @ dh, "b1": dh.sum(0), "W2": h.T @ ds, "b2": ds.sum(0)}
+    """
+    (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
+    spec = """
+    name: in-one
+    seed: 0
+    data: {source: blobs, classes: 3, features: 3, samples: 16}
+    implementation:
+      module: net.py
+      model: TwoLayer()
+      forward: loss
+      backward: loss
+    """
+    (tmp_path / "spec.yaml").write_text(textwrap.dedent(spec).lstrip(), encoding="utf-8")
+    exit_code, report = diagnose(tmp_path / "spec.yaml")
+    assert exit_code == 0, errors(report)
+    assert "your forward returns the loss beside the gradients" in about(report)
+    broken = (tmp_path / "net.py").read_text().replace('"b2": ds.sum(0)', '"b2": ds.sum(0) * 2')
+    (tmp_path / "net.py").write_text(broken, encoding="utf-8")
+    exit_code, report = diagnose(tmp_path / "spec.yaml")
+    assert exit_code == 1
+    found = {f["location"]["parameter"] for f in errors(report) if f["code"] == "G101"}
+    assert "params['b2']" in found and "params['W2']" not in found
+
+
+def test_a_zeros_state_with_no_parameters_to_size_it_is_a_question(tmp_path):
+    (tmp_path / "net.py").write_text(
+        "def lossFun(inputs, targets, hprev):\n    return 0.0, hprev\n", encoding="utf-8"
+    )
+    (tmp_path / "spec.yaml").write_text(
+        textwrap.dedent(MIN_CHAR_SPEC).replace("  model: init_model()\n", ""), encoding="utf-8"
+    )
+    result = CliRunner().invoke(main, ["diagnose", str(tmp_path / "spec.yaml")])
+    assert result.exit_code == 2
+    assert "implementation.arguments" in result.output and "zeros" in result.output
+
+
+def test_zeros_shapes_put_a_square_matrix_s_size_first():
+    arrays = [np.ones((6, 5)), np.ones((4, 4)), np.ones((5, 4)), np.ones((4, 1))]
+    assert zeros_shapes(arrays)[:2] == [(4, 1), (4,)]
+    assert (6, 1) in zeros_shapes(arrays) and (5,) in zeros_shapes(arrays)
+
+
+def test_loss_first_reads_only_a_number_followed_by_arrays():
+    g = np.ones((2, 2))
+    assert loss_first((1.5, g, g)) == 1.5
+    assert loss_first((np.float64(2.0), {"dW": g})) == 2.0
+    assert loss_first((g, g)) is None  # (output, cache)
+    assert loss_first((1.5, "text")) is None
+    assert loss_first(1.5) is None
+
+
+def test_return_names_read_the_return_statement():
+    def f(x):
+        def inner():
+            return 1, 2, 3
+
+        a, b = x, x
+        return a, b, x[0]
+
+    assert return_names(f) == ["a", "b", None]
+    assert return_names(len) is None
