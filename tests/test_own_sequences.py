@@ -397,7 +397,8 @@ def test_the_backward_takes_dZ_the_gradient_of_the_loss_at_Z(tmp_path):
 
 
 def test_a_forward_returning_loss_and_grads_is_a_loss_and_a_backward_in_one(tmp_path):
-    """cs231n's model.loss(X, y) given as both forward and backward: the loss is the number."""
+    """cs231n's model.loss(X, y) given as both forward and backward: the loss is the number;
+    its parameters are ordered as it uses them, through ndarray.dot as through @."""
     code = """
     import numpy as np
 
@@ -409,8 +410,8 @@ def test_a_forward_returning_loss_and_grads_is_a_loss_and_a_backward_in_one(tmp_
 
         def loss(self, X, y):
             W1, b1, W2, b2 = (self.params[k] for k in ("W1", "b1", "W2", "b2"))
-            h = np.maximum(0, X @ W1 + b1)
-            s = h @ W2 + b2
+            h = np.maximum(0, X.dot(W1) + b1)
+            s = h.dot(W2) + b2
             p = np.exp(s - s.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
             n = len(X)
@@ -437,6 +438,8 @@ def test_a_forward_returning_loss_and_grads_is_a_loss_and_a_backward_in_one(tmp_
     exit_code, report = diagnose(tmp_path / "spec.yaml")
     assert exit_code == 0, errors(report)
     assert "your forward returns the loss beside the gradients" in about(report)
+    # the order of use is seen through ndarray.dot too: W1 is used before b1
+    assert "params['W1'], params['b1'], params['W2'], params['b2']" in about(report)
     broken = (tmp_path / "net.py").read_text().replace('"b2": ds.sum(0)', '"b2": ds.sum(0) * 2')
     (tmp_path / "net.py").write_text(broken, encoding="utf-8")
     exit_code, report = diagnose(tmp_path / "spec.yaml")

@@ -753,12 +753,19 @@ class OwnNet:
 
 class _Noted(np.ndarray):
     """A parameter array that notes, in its `tag`'s record, when NumPy first computes with it
-    (a ufunc such as `@` or `+`, or a function such as np.dot); slices and views keep the tag."""
+    (a ufunc such as `@` or `+`, a function such as np.dot, or the method `x.dot(W)`, whose
+    result NumPy makes of this class for its higher priority); slices and views keep the tag."""
 
     tag: tuple[int, dict] | None = None
+    __array_priority__ = 1000.0  # `x.dot(W)` makes its result of this class, from W: noted
 
     def __array_finalize__(self, obj: Any) -> None:
-        self.tag = getattr(obj, "tag", None)
+        tag = getattr(obj, "tag", None)
+        if tag is not None and self.base is None:  # a new array computed from it (ndarray.dot)
+            k, first = tag
+            first.setdefault(k, len(first))
+            tag = None
+        self.tag = tag
 
     def _note(self) -> None:
         if self.tag is not None:
