@@ -485,3 +485,70 @@ def test_return_names_read_the_return_statement():
 
     assert return_names(f) == ["a", "b", None]
     assert return_names(len) is None
+
+
+# The script as a learner runs it: the vocabulary read from a text file beside it, the
+# parameters made at top level, then a training loop that never ends (nnfix skips it)
+SCRIPT = (
+    MIN_CHAR.replace(
+        "vocab_size, hidden_size = 5, 6\n",
+        "with open('input.txt', 'r') as f:\n"
+        "    data = f.read()\n"
+        "chars = sorted(set(data))\n"
+        "vocab_size, hidden_size = len(chars), 6\n"
+        "Wxh = np.random.randn(hidden_size, vocab_size) * 0.3\n"
+        "Whh = np.random.randn(hidden_size, hidden_size) * 0.3\n"
+        "Why = np.random.randn(vocab_size, hidden_size) * 0.3\n"
+        "bh = np.zeros((hidden_size, 1))\n"
+        "by = np.zeros((vocab_size, 1))\n"
+        "mWxh = np.zeros_like(Wxh)\n",
+    )
+    + "\nlosses = train_forever(Wxh)\nwhile True:\n    pass\n"
+)
+
+
+def script_setup(tmp_path: Path, find: str = "", replace: str = "") -> Path:
+    code = SCRIPT if not find else SCRIPT.replace(find, replace)
+    (tmp_path / "net.py").write_text(code, encoding="utf-8")
+    (tmp_path / "input.txt").write_text("abcab cabba", encoding="utf-8")  # 4 characters
+    spec = textwrap.dedent(MIN_CHAR_SPEC).replace("vocab: 5", "vocab: 4")
+    (tmp_path / "spec.yaml").write_text(spec.replace("  model: init_model()\n", ""), "utf-8")
+    return tmp_path / "spec.yaml"
+
+
+def test_the_top_level_statements_a_script_s_functions_need_are_run(tmp_path):
+    code, report = diagnose(script_setup(tmp_path))
+    assert code == 0, errors(report)
+    said = about(report)
+    # data, chars, vocab_size, Wxh, Whh, Why, bh, by — not mWxh, not the training
+    assert "run: 8 skipped top-level statements your functions need" in said
+    assert "parameters: 5 arrays" in said
+    code, report = diagnose(
+        script_setup(
+            tmp_path, "dWhh += np.dot(dhraw, hs[t - 1].T)", "dWhh += np.dot(dhraw, hs[t].T)"
+        )
+    )
+    assert code == 1
+    assert {f["location"]["parameter"] for f in errors(report) if f["code"] == "G101"} == {"Whh"}
+
+
+def test_a_statement_that_trains_or_writes_is_never_re_run(tmp_path):
+    from nnfix.usercode.loader import load_module
+    from nnfix.usercode.needed import rerun
+
+    path = tmp_path / "m.py"
+    path.write_text(
+        "import numpy as np\n"
+        "W = np.ones((2, 2))\n"
+        "history = fit(W)\n"
+        "with open('out.txt', 'w') as f:\n"
+        "    log = f.write('x')\n"
+        "def forward(x):\n"
+        "    return W @ x + len(history) + len(log)\n",
+        encoding="utf-8",
+    )
+    loaded = load_module(path)
+    done = rerun(loaded, ["forward"])
+    assert [s.place.line for s in done] == [2]
+    assert not (tmp_path / "out.txt").exists()
+    assert {s.place.line for s in loaded.skipped} == {3, 4}
