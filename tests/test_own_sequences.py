@@ -552,3 +552,83 @@ def test_a_statement_that_trains_or_writes_is_never_re_run(tmp_path):
     assert [s.place.line for s in done] == [2]
     assert not (tmp_path / "out.txt").exists()
     assert {s.place.line for s in loaded.skipped} == {3, 4}
+
+
+# A cs231n-style batch RNN over (N, T) word ids: an embedding, h0 one row per sample (N, H),
+# and one call that returns the loss (mean over the sequences) and a dict of gradients
+BATCH = """
+import numpy as np
+
+
+def init_rnn(V, D, H):
+    rng = np.random.default_rng(11)
+    return {
+        "W_embed": rng.normal(size=(V, D)) * 0.5,
+        "Wx": rng.normal(size=(D, H)) * 0.5,
+        "Wh": rng.normal(size=(H, H)) * 0.5,
+        "b": rng.normal(size=(H,)) * 0.1,
+        "W_out": rng.normal(size=(H, V)) * 0.5,
+    }
+
+
+def rnn_loss(words, h0, targets, params):
+    We, Wx, Wh, b, Wo = (params[k] for k in ("W_embed", "Wx", "Wh", "b", "W_out"))
+    N, T = words.shape
+    x = We[words]
+    hs = [h0]
+    for t in range(T):
+        hs.append(np.tanh(x[:, t].dot(Wx) + hs[-1].dot(Wh) + b))
+    loss = 0.0
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    dh_next = np.zeros_like(h0)
+    for t in reversed(range(T)):
+        s = hs[t + 1].dot(Wo)
+        p = np.exp(s - s.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        loss += -np.log(p[np.arange(N), targets[:, t]]).sum() / N
+        ds = p
+        ds[np.arange(N), targets[:, t]] -= 1
+        ds /= N
+        grads["W_out"] += hs[t + 1].T.dot(ds)
+        dh = ds.dot(Wo.T) + dh_next
+        draw = dh * (1 - hs[t + 1] ** 2)
+        grads["b"] += draw.sum(axis=0)
+        grads["Wx"] += x[:, t].T.dot(draw)
+        grads["Wh"] += hs[t].T.dot(draw)
+        np.add.at(grads["W_embed"], words[:, t], draw.dot(Wx.T))
+        dh_next = draw.dot(Wh.T)
+    return loss, grads
+"""
+BATCH_SPEC = """
+name: batch-rnn
+seed: 0
+data: {source: sequences, vocab: 6, length: 3, target: shifted, samples: 4}
+implementation:
+  module: net.py
+  model: init_rnn(6, 2, 5)
+  forward: rnn_loss
+  backward: rnn_loss
+  arguments: {words: X, h0: zeros, targets: Y}
+"""
+
+
+def batch_setup(tmp_path: Path, find: str = "", replace: str = "") -> Path:
+    code = BATCH if not find else BATCH.replace(find, replace)
+    assert not find or find in BATCH
+    (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
+    (tmp_path / "spec.yaml").write_text(textwrap.dedent(BATCH_SPEC).lstrip(), encoding="utf-8")
+    return tmp_path / "spec.yaml"
+
+
+def test_a_batch_rnn_gets_its_zeros_state_one_row_per_sample(tmp_path):
+    code, report = diagnose(batch_setup(tmp_path))
+    assert code == 0, errors(report)
+    said = about(report)
+    assert "zeros: an initial state of shape (4, 5)" in said
+    assert "your forward returns the loss beside the gradients" in said
+    code, report = diagnose(
+        batch_setup(tmp_path, 'grads["b"] += draw.sum(axis=0)', 'grads["b"] += draw.mean(axis=0)')
+    )
+    assert code == 1
+    found = {f["location"]["parameter"] for f in errors(report) if f["code"] == "G101"}
+    assert found == {"b"}, found

@@ -224,8 +224,14 @@ class OwnNet:
             self._find_sample_form()
             return
         first_error: sandbox.UserCallError | None = None
-        for columns in (False, True) if self.x.ndim == 2 else (False,):
+        tries = [
+            (columns, shape)
+            for shape in self._zeros_shapes(batch=True)
+            for columns in ((False, True) if self.x.ndim == 2 else (False,))
+        ]
+        for columns, shape in tries:
             self.columns = columns
+            self.zeros = None if shape is None else np.zeros(shape)
             try:
                 out, _ = self.forward()
             except sandbox.UserCallError as exc:
@@ -237,6 +243,8 @@ class OwnNet:
                     f"layout: {data}; your forward returns the loss beside the gradients: "
                     "that number is the loss checked"
                 )
+                if shape is not None:
+                    self.found.say(f"zeros: an initial state of shape {shape}, as your code needs")
                 return
             if out.ndim >= 1 and out.shape[0] == self.m:
                 self.y_form = "rows"
@@ -246,6 +254,8 @@ class OwnNet:
                 continue
             data = "X (features, samples)" if columns else "X (samples, …)"
             self.found.say(f"layout: {data}; your forward's output {tuple(out.shape)}")
+            if shape is not None:
+                self.found.say(f"zeros: an initial state of shape {shape}, as your code needs")
             self._settle_targets(out)
             return
         if first_error is not None:
@@ -255,25 +265,34 @@ class OwnNet:
             "forward",
         )
 
+    def _zeros_shapes(self, batch: bool) -> list[tuple[int, ...] | None]:
+        """The shapes to try for the `zeros` placeholder (sequences.zeros_shapes): per sample
+        a column or a vector; for the batch, one row per sample (m, h) or one column (h, m)."""
+        if not uses_zeros(self.impl.arguments):
+            return [None]
+        root = self.root if self.root is not None else self.module
+        data = {id(self.x), id(self.y)}
+        arrays = [r.get() for r in walk(root, "", ranks=RANKS) if id(r.get()) not in data]
+        shapes = zeros_shapes(arrays)
+        if not shapes:
+            raise SetupError(
+                "`zeros` is an initial state sized by your parameters' shapes, and nnfix "
+                "found no float array in your model or module's globals to size it by",
+                "arguments",
+                hint="model: <the call that makes your parameters>, or the state as a "
+                "literal in arguments:",
+            )
+        if not batch:
+            return list(shapes)
+        sizes = [s[0] for s in shapes if len(s) == 1]
+        return [shape for n in sizes for shape in ((self.m, n), (n, self.m))]
+
     def _find_sample_form(self) -> None:
         """One sample as their code takes it (sequences.sample_forms), and the `zeros` state
         of the shape it needs: each tried until their forward runs."""
         per = self.impl.per_sample
         forms = [per] if isinstance(per, str) else sample_forms(self.x)
-        zeros: list[tuple[int, ...] | None] = [None]
-        if uses_zeros(self.impl.arguments):
-            root = self.root if self.root is not None else self.module
-            data = {id(self.x), id(self.y)}
-            arrays = [r.get() for r in walk(root, "", ranks=RANKS) if id(r.get()) not in data]
-            zeros = list(zeros_shapes(arrays))
-            if not zeros:
-                raise SetupError(
-                    "`zeros` is an initial state sized by your parameters' shapes, and nnfix "
-                    "found no float array in your model or module's globals to size it by",
-                    "arguments",
-                    hint="model: <the call that makes your parameters>, or the state as a "
-                    "literal in arguments:",
-                )
+        zeros = self._zeros_shapes(batch=False)
         first_error: sandbox.UserCallError | None = None
         for form in forms:
             for shape in zeros:
@@ -409,6 +428,8 @@ class OwnNet:
 
     def _values(self, out: Array | None = None, cache: Any = None) -> dict[str, Any]:
         values: dict[str, Any] = {"X": self.x_given(), "Y": self.y_given(out)}
+        if self.zeros is not None:
+            values["zeros"] = self.zeros.copy()
         if self.root is not None:
             values["params"] = self.root
         if out is not None:
