@@ -632,3 +632,26 @@ def test_a_batch_rnn_gets_its_zeros_state_one_row_per_sample(tmp_path):
     assert code == 1
     found = {f["location"]["parameter"] for f in errors(report) if f["code"] == "G101"}
     assert found == {"b"}, found
+
+
+def test_npz_targets_of_any_rank_are_read_as_they_are(tmp_path):
+    """SPEC §3.1: npz arrays of any rank — one-hot sequences (1, T, V, 1), a conv's target map
+    (N, H, W, C); a declared model's output layer still wants (samples,) or (samples, outputs)."""
+    from nnfix.data import encode_targets, load_dataset
+    from nnfix.errors import DataError
+    from nnfix.spec.model import DataSpec
+
+    y = np.eye(4)[[1, 2, 3, 0]].reshape(1, 4, 4, 1)
+    np.savez(tmp_path / "s.npz", x=y[:, ::-1], y=y)
+    data = load_dataset(
+        DataSpec(source="npz", path="s.npz"), base_dir=tmp_path, rng=np.random.default_rng(0)
+    )
+    assert data.y_train.shape == (1, 4, 4, 1)
+    np.testing.assert_array_equal(data.y_train, y)
+    with pytest.raises(DataError, match=r"\(1, 4, 4, 1\)"):
+        encode_targets(data.y_train, 4)
+    np.savez(tmp_path / "one.npz", x=np.ones((3, 2)), y=np.float64(1.0))
+    with pytest.raises(DataError, match="single number"):
+        load_dataset(
+            DataSpec(source="npz", path="one.npz"), base_dir=tmp_path, rng=np.random.default_rng(0)
+        )

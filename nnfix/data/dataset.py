@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 class Dataset:
     """Inputs (m, n_features) in the training dtype — images and other arrays of higher rank
     flattened, their own shape kept in `shape` — or token ids (m, length) as int64; raw
-    targets: (m,) labels, (m, k) floats, or (m, length) token ids, a target per step."""
+    targets: (m,) labels, (m, k) floats, (m, length) token ids (a target per step), or an
+    array of any rank as read (a one-hot sequence (m, T, V, 1), a conv's target map)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
