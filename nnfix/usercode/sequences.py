@@ -79,10 +79,22 @@ def uses_zeros(arguments: dict[str, Any] | None) -> bool:
 # --- what a function's return statement names ---------------------------------------------------
 
 
+_RETURNS: dict[Any, list[str | None] | None] = {}  # a function's code -> its return names
+
+
 def return_names(fn: Callable) -> list[str | None] | None:
     """The names a function's return statements give the items of the tuple it returns
     (`return loss, dWxh, hs[t]` -> ['loss', 'dWxh', None]); None where it returns no tuple, or
-    its return statements disagree, or its source cannot be read."""
+    its return statements disagree, or its source cannot be read. Read once per function."""
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    if code is None:
+        return None
+    if code not in _RETURNS:
+        _RETURNS[code] = _return_names(fn)
+    return _RETURNS[code]
+
+
+def _return_names(fn: Callable) -> list[str | None] | None:
     try:
         source = textwrap.dedent(inspect.getsource(fn))
         tree = ast.parse(source)
