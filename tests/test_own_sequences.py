@@ -655,3 +655,71 @@ def test_npz_targets_of_any_rank_are_read_as_they_are(tmp_path):
         load_dataset(
             DataSpec(source="npz", path="one.npz"), base_dir=tmp_path, rng=np.random.default_rng(0)
         )
+
+
+# A many-to-one RNN (a book's "predict the next character" exercise): one list of ids in, the
+# next id's probabilities out; its loss and backward take that id as a plain int
+NEXT = """
+import numpy as np
+
+
+def make(V, H):
+    rng = np.random.default_rng(2)
+    return {"Wxh": rng.normal(size=(H, V)) * 0.5, "Whh": rng.normal(size=(H, H)) * 0.5,
+            "Why": rng.normal(size=(V, H)) * 0.5}
+
+
+def predict(inputs, params):
+    Wxh, Whh, Why = params["Wxh"], params["Whh"], params["Why"]
+    hs = [np.zeros(Whh.shape[0])]
+    for ix in inputs:
+        hs.append(np.tanh(Wxh[:, ix] + Whh @ hs[-1]))
+    s = Why @ hs[-1]
+    p = np.exp(s - s.max())
+    return p / p.sum(), (inputs, hs)
+
+
+def cross_entropy(probs, target):
+    assert isinstance(target, int)
+    return -np.log(probs[target])
+
+
+def backprop(probs, target, cache, params):
+    inputs, hs = cache
+    ds = probs.copy()
+    ds[target] -= 1
+    g = {"dWhy": np.outer(ds, hs[-1]), "dWxh": np.zeros_like(params["Wxh"]),
+         "dWhh": np.zeros_like(params["Whh"])}
+    dh = params["Why"].T @ ds
+    for t in reversed(range(len(inputs))):
+        draw = dh * (1 - hs[t + 1] ** 2)
+        g["dWxh"][:, inputs[t]] += draw
+        g["dWhh"] += np.outer(draw, hs[t])
+        dh = params["Whh"].T @ draw
+    return g
+"""
+NEXT_SPEC = """
+name: next
+seed: 0
+data: {source: sequences, vocab: 5, length: 3, target: next, samples: 4}
+implementation:
+  module: net.py
+  model: make(5, 4)
+  forward: predict
+  backward: backprop
+  loss: cross_entropy
+  per_sample: true
+"""
+
+
+def test_a_next_token_target_is_given_as_one_int(tmp_path):
+    (tmp_path / "net.py").write_text(textwrap.dedent(NEXT).lstrip(), encoding="utf-8")
+    (tmp_path / "spec.yaml").write_text(textwrap.dedent(NEXT_SPEC).lstrip(), encoding="utf-8")
+    code, report = diagnose(tmp_path / "spec.yaml")
+    assert code == 0, report["specs"][0]["findings"] if report["specs"] else report
+    broken = NEXT.replace("draw = dh * (1 - hs[t + 1] ** 2)", "draw = dh * (1 - hs[t] ** 2)")
+    (tmp_path / "net.py").write_text(textwrap.dedent(broken).lstrip(), encoding="utf-8")
+    code, report = diagnose(tmp_path / "spec.yaml")
+    assert code == 1
+    found = {f["location"]["parameter"] for f in errors(report) if f["code"] == "G101"}
+    assert found and found <= {"Wxh", "Whh"}, found

@@ -447,6 +447,8 @@ class OwnNet:
         values: dict[str, Any] = {"X": one(self.x[i], form)}
         if per_step(self.y, self.x):
             values["Y"] = one(self.y[i], form)
+        elif form == "list" and self.y.ndim == 1 and self.y.dtype.kind in "iu":
+            values["Y"] = int(self.y[i])  # `target: next` or `label`: one token id, or class
         elif self._outs or self.loss_in_forward:
             k = int(np.size(self._outs[0][0])) if self._outs and not self.loss_in_forward else 1
             target = self._target_row(i, k)
