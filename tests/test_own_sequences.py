@@ -723,3 +723,17 @@ def test_a_next_token_target_is_given_as_one_int(tmp_path):
     assert code == 1
     found = {f["location"]["parameter"] for f in errors(report) if f["code"] == "G101"}
     assert found and found <= {"Wxh", "Whh"}, found
+
+
+def test_the_state_returned_beside_the_gradients_is_told_by_its_values(tmp_path):
+    """The last hidden state returned first, the gradients after it, unnamed: hs (6, 1) has
+    bh's shape; it is the item the targets do not move, so it is no gradient."""
+    spec = setup(
+        tmp_path,
+        "min_char",
+        "return loss, dWxh, dWhh, dWhy, dbh, dby, hs[len(inputs) - 1]",
+        "grads = [dWxh, dWhh, dWhy, dbh, dby]\n    return (loss, hs[len(inputs) - 1], *grads)",
+    )
+    code, report = diagnose(spec)
+    assert code == 0, errors(report)
+    assert "state: what your backward returns after the loss at [1]" in about(report)

@@ -38,10 +38,12 @@ from nnfix.usercode.sequences import (
     gradients_in,
     loss_first,
     named,
+    needs_state,
     one,
     per_step,
     return_names,
     sample_forms,
+    state_items,
     uses_zeros,
     zeros_shapes,
 )
@@ -749,16 +751,54 @@ class OwnNet:
             )
         return found
 
+    def _state_items(
+        self, fn: Callable, values: dict[str, Any], value: Any, fallback: tuple
+    ) -> set[int] | None:
+        """Which items of a `(loss, dW…, h)` return are the state the forward leaves: the ones
+        that stay the same when the targets differ (a derivative of the loss moves with them),
+        by calling once more with each target one token on (or the targets rolled)."""
+        y = values.get("Y")
+        if isinstance(y, list):
+            k = int(max(np.max(self.x), np.max(self.y))) + 1
+            other: Any = [(t + 1) % k for t in y]
+        elif isinstance(y, int):
+            other = (y + 1) % (int(max(np.max(self.x), np.max(self.y))) + 1)
+        elif isinstance(y, np.ndarray) and y.size > 1:
+            other = np.roll(y, 1)
+        else:
+            return None
+        try:
+            again = self._call("backward", fn, {**values, "Y": other}, fallback)
+        except (sandbox.UserCallError, SetupError):
+            return None
+        found = state_items(value, again)
+        if found:
+            self.found.say(
+                "state: what your backward returns after the loss at "
+                + ", ".join(f"[{k}]" for k in sorted(found))
+                + " is the same whatever the targets: what your forward leaves, no gradient"
+            )
+        return found
+
     def _per_sample_gradients(self, fn: Callable, fallback: tuple) -> Gradients | None:
         """Their backward of one sample, for each sample: the mean of what it returns, as the
         mean loss's gradient (a shape that is wrong in any sample is wrong)."""
         found: Gradients | None = None
         sums: dict[str, Array] = {}
         names = return_names(fn)
+        state: set[int] | None = None
         for i, (out_i, cache_i) in enumerate(self._outs):
-            value = self._call("backward", fn, self._sample_values(i, out_i, cache_i), fallback)
+            values = self._sample_values(i, out_i, cache_i)
+            value = self._call("backward", fn, values, fallback)
+            if state is None and needs_state(value, len(self.tensors)):
+                state = self._state_items(fn, values, value, fallback)
             got = gradients_in(
-                value, self.tensors, AS_IS, names, what=f"{self.impl.backward}'s return value"
+                value,
+                self.tensors,
+                AS_IS,
+                names,
+                what=f"{self.impl.backward}'s return value",
+                state=state,
             )
             if got is None:
                 return None

@@ -159,16 +159,43 @@ def loss_first(value: Any) -> float | None:
     return number
 
 
+def needs_state(value: Any, count: int) -> bool:
+    """A `(loss, …)` return with more arrays after the loss than there are parameters."""
+    return loss_first(value) is not None and len(value) - 1 > count
+
+
+def state_items(value: Any, again: Any) -> set[int]:
+    """The indices (in `value`) of the arrays after the loss that are equal in `again`, the
+    same call with other targets: the state the forward leaves (a hidden state carried to the
+    next sequence), which does not move with the targets where a derivative of the loss does."""
+    if not isinstance(again, tuple | list) or len(again) != len(value):
+        return set()
+    return {
+        k
+        for k in range(1, len(value))
+        if isinstance(value[k], np.ndarray)
+        and isinstance(again[k], np.ndarray)
+        and value[k].shape == again[k].shape
+        and np.array_equal(value[k], again[k])
+    }
+
+
 def gradients_in(
-    value: Any, params: list[Param], layout: Layout, names: list[str | None] | None, what: str
+    value: Any,
+    params: list[Param],
+    layout: Layout,
+    names: list[str | None] | None,
+    what: str,
+    state: set[int] | None = None,
 ) -> Gradients | None:
     """The gradients in what a backward returned: as `grads.from_value` reads them; else by the
     names its return statement gives the items (`return dA_prev, dW, db`: dW is W's, dA_prev
     no parameter's); else by shape, where each parameter's shape is its own and the arrays
-    returned hold each once (`[dU, dV, dW]` of U, W, V); else, in a `(loss, dW1, db1, …, h_last)` return, the items after the loss
-    by position, the items past the parameters' count being the state the forward leaves (a
-    hidden state carried to the next sequence), no gradient: a gradient is of the loss, one
-    per parameter, and the code returns them together before the state."""
+    returned hold each once (`[dU, dV, dW]` of U, W, V); else, in a `(loss, dW1, …, h_last)`
+    return, the items after the loss by position less the `state` (the items `state_items`
+    finds the targets do not move), or — where that was not found — less the items past the
+    parameters' count: a gradient is of the loss, one per parameter, and code returns them
+    together before the state."""
     found = from_value(value, params, layout, what=what)
     if found is not None and not found.missing and not found.wrong:
         return found
@@ -194,12 +221,17 @@ def gradients_in(
             return out
     if loss is None or len(value) < 3:
         return found
+    if state:  # found by values: the items the targets do not move
+        rest = [v for k, v in enumerate(value) if k and k not in state]
+        out = from_value((loss, tuple(rest)), params, layout, what=what)
+        if out is not None and not out.missing and not out.wrong:
+            return out
     rest = list(value[1:])
     n = len(params)
     if len(rest) > n:
-        state = rest[n:]
+        left = rest[n:]
         rest = rest[:n]
-        if not all(isinstance(s, np.ndarray) for s in state):
+        if not all(isinstance(s, np.ndarray) for s in left):
             return found
     out = from_value((loss, tuple(rest)), params, layout, what=what)
     return out if out is not None else found
