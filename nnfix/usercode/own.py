@@ -35,6 +35,8 @@ from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
 from nnfix.usercode.objects import Ref, changed, snapshot, walk
 from nnfix.usercode.sequences import (
+    differentiated,
+    flat,
     gradients_in,
     loss_first,
     named,
@@ -43,6 +45,7 @@ from nnfix.usercode.sequences import (
     per_step,
     return_names,
     sample_forms,
+    shape_of,
     state_items,
     uses_zeros,
     zeros_shapes,
@@ -314,7 +317,7 @@ class OwnNet:
                 what = (
                     "the loss it returns beside the gradients"
                     if self.loss_in_forward
-                    else f"output per sample {_shape_of(self._outs[0][0])}"
+                    else f"output per sample {shape_of(self._outs[0][0])}"
                 )
                 self.found.say(f"one sample at a time, as {held}; {what}")
                 if shape is not None:
@@ -518,23 +521,12 @@ class OwnNet:
     def _output_gradient(self, out: Array, cache: Any) -> Array:
         """dL/d(output) of the loss (theirs, else the spec's) at their output, by central
         differences over its entries (the output of a small batch is small)."""
-        a = np.array(out, dtype=np.float64)
 
         def loss_of(v: Array) -> float:
             theirs = self._their_loss(v, cache)
             return theirs if theirs is not None else self._spec_loss(v)
 
-        grad = np.zeros_like(a)
-        for k in range(a.size):
-            h = 1e-6 * max(1.0, abs(float(a.flat[k])))
-            old = a.flat[k]
-            a.flat[k] = old + h
-            up = loss_of(a)
-            a.flat[k] = old - h
-            down = loss_of(a)
-            a.flat[k] = old
-            grad.flat[k] = (up - down) / (2 * h)
-        return grad
+        return differentiated(loss_of, out)
 
     def forward(self) -> tuple[Array, Any]:
         """Their forward on the batch: the output, and what it returned beside it (per sample:
@@ -591,7 +583,7 @@ class OwnNet:
                 )
             self._outs.append((out_i, cache_i))
             self._named[i] = named(value, names)
-            rows.append(_flat(out_i))
+            rows.append(flat(out_i))
         self.y_form = "rows"
         if all(len(r) == len(rows[0]) for r in rows):
             return np.stack(rows), None
@@ -860,28 +852,6 @@ def _plain_all(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain_all(v) for k, v in value.items()}
     return value
-
-
-def _flat(value: Any) -> Array:
-    """An output as one row of numbers (an RNN's list of per-step outputs joined)."""
-    try:
-        return np.asarray(value, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        if isinstance(value, dict):
-            value = list(value.values())
-        if isinstance(value, list | tuple):
-            parts = [np.asarray(v, dtype=np.float64).reshape(-1) for v in value if _is_array(v)]
-            if parts:
-                return np.concatenate(parts)
-        return np.zeros(0)
-
-
-def _shape_of(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return str(tuple(value.shape))
-    if isinstance(value, list | tuple | dict):
-        return f"a {type(value).__name__} of {len(value)} steps"
-    return type(value).__name__
 
 
 def _uncalled(exc: sandbox.UserCallError, tried: str) -> SetupError:

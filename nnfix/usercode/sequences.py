@@ -22,7 +22,7 @@ from nnfix.usercode.layout import Layout
 Array = np.ndarray
 
 
-# --- one sample as the code holds it ----------------------------------------------------------
+# --- one sample as the code holds it, and what it gives back ----------------------------------------------------------
 
 
 def sample_forms(x: Array) -> list[str]:
@@ -50,6 +50,49 @@ def per_step(y: Array, x: Array) -> bool:
     """Targets that hold one target per step of a sequence (`target: shifted`), or are of a
     sample's own rank: given whole per sample, in the sample's form."""
     return y.ndim >= 2 and (x.dtype.kind in "iu" or x.ndim > 2) and y.shape[1:] == x.shape[1:]
+
+
+def flat(value: Any) -> Array:
+    """An output as one row of numbers (an RNN's list of per-step outputs joined)."""
+    try:
+        return np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list | tuple):
+            parts = [
+                np.asarray(v, dtype=np.float64).reshape(-1)
+                for v in value
+                if isinstance(v, np.ndarray) and v.dtype.kind == "f"
+            ]
+            if parts:
+                return np.concatenate(parts)
+        return np.zeros(0)
+
+
+def shape_of(value: Any) -> str:
+    """An output's shape for the header: an array's, or how many steps a list or dict holds."""
+    if isinstance(value, np.ndarray):
+        return str(tuple(value.shape))
+    if isinstance(value, list | tuple | dict):
+        return f"a {type(value).__name__} of {len(value)} steps"
+    return type(value).__name__
+
+
+def differentiated(f: Callable[[Array], float], at: Any) -> Array:
+    """df/da at `at` by central differences over its entries (an output of a small batch)."""
+    a = np.array(at, dtype=np.float64)
+    grad = np.zeros_like(a)
+    for k in range(a.size):
+        h = 1e-6 * max(1.0, abs(float(a.flat[k])))
+        old = a.flat[k]
+        a.flat[k] = old + h
+        up = f(a)
+        a.flat[k] = old - h
+        down = f(a)
+        a.flat[k] = old
+        grad.flat[k] = (up - down) / (2 * h)
+    return grad
 
 
 # --- the `zeros` placeholder ------------------------------------------------------------------
