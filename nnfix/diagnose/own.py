@@ -5,6 +5,7 @@ init statistics, the probes) are said to be skipped, never run on a guess."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from nnfix.data import load_dataset
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.gradcheck import Target, check_target
+from nnfix.diagnose.own_lines import locate, locate_shapes
 from nnfix.diagnose.rules.gradients import (
     G101,
     G103,
@@ -28,14 +30,18 @@ from nnfix.run.prepare import seeds
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import LossSpec
 from nnfix.usercode.build import load_guarded
-from nnfix.usercode.chain import LR
 from nnfix.usercode.chainparts import culprit, gradient_line, judge
+from nnfix.usercode.engine import EngineNet
 from nnfix.usercode.loader import add_import_roots
-from nnfix.usercode.model import SetupError
+from nnfix.usercode.model import SetupError, seed_numpy
+from nnfix.usercode.needed import rerun
+from nnfix.usercode.objects import ListRef
 from nnfix.usercode.own import SAMPLES, OwnNet
 from nnfix.usercode.sandbox import Broken, UserCallError
 
 PATH = ("implementation", "backward")
+STEP_PATH = ("implementation", "step")
+LAYERS_PATH = ("implementation", "layers")
 SKIPPED = "no model: in the spec"  # the passes that need a declared network
 
 
@@ -64,10 +70,21 @@ class OwnContext:
             cells=impl.cells,
             source=loaded.source,
         )
-        self.net = OwnNet(impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed)
+        seed_numpy(self.spec.seed)  # the parameters a re-run statement makes: the code's, seeded
+        self.rerun = rerun(self.module, _called(impl))
+        kind = EngineNet if impl.engine else OwnNet  # F: their own autograd engine
+        self.net = kind(impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed)
 
     def about(self) -> list[str]:
         lines = [*self.loaded.notes, *self.net.found.lines]
+        if self.rerun:
+            shown = ", ".join(f"line {s.place.line}" for s in self.rerun[:3])
+            more = ", …" if len(self.rerun) > 3 else ""
+            lines.insert(
+                0,
+                f"run: {len(self.rerun)} skipped top-level statements your functions need "
+                f"({shown}{more})",
+            )
         skipped = self.module.skipped
         if skipped:
             shown = ", ".join(f"line {s.place.line}" for s in skipped[:3])
@@ -83,6 +100,14 @@ class OwnContext:
         return lines
 
 
+def _called(impl) -> list[str]:
+    """The names of the module's functions and classes nnfix calls (`model:`'s callee too)."""
+    names = [v for v in (impl.forward, impl.backward, impl.loss_call) if isinstance(v, str)]
+    if isinstance(impl.model, str):
+        names += re.findall(r"[A-Za-z_][\w.]*(?=\s*\()", impl.model)[:1]
+    return names
+
+
 def own_network(ctx: OwnContext) -> list[Finding]:
     """Their gradients against central differences of their own loss (SPEC §3.1, §3.5)."""
     net = ctx.net
@@ -96,6 +121,7 @@ def own_network(ctx: OwnContext) -> list[Finding]:
     if grads.loss is not None:  # (loss, grads): the loss their backward differentiates
         net.loss_by_backward = True
     layer_of = {p.slot.name: p.slot.layer for p in net.tensors}
+    path = LAYERS_PATH if net.chain is not None else STEP_PATH if grads.from_update else PATH
     found: list[Finding] = []
     for name in grads.missing:
         found.append(
@@ -104,7 +130,7 @@ def own_network(ctx: OwnContext) -> list[Finding]:
                 f"{grads.where or 'what your backward returns or sets'}",
                 parameter=name,
                 layer=layer_of[name],
-                path=PATH,
+                path=path,
                 evidence={"found": sorted(grads.paths.values())},
             )
         )
@@ -115,10 +141,14 @@ def own_network(ctx: OwnContext) -> list[Finding]:
                 f"{want}",
                 layer=layer_of[name],
                 parameter=name,
-                path=PATH,
+                path=path,
                 evidence={"shape": list(shape), "expected": list(want), "samples": net.m},
             )
         )
+    if net.chain is not None:  # the line of the layer's backward that writes it
+        _point_shapes(net, found, grads.paths)
+    else:
+        locate_shapes(net, grads, found)  # the line that made each gradient of the wrong shape
     for name, value in grads.arrays.items():
         if not np.all(np.isfinite(value)):
             found.append(
@@ -126,13 +156,11 @@ def own_network(ctx: OwnContext) -> list[Finding]:
                     f"the gradient of {name} holds non-finite values (NaN or inf)",
                     layer=layer_of[name],
                     parameter=name,
-                    path=PATH,
+                    path=path,
                     evidence={"first_wrong": True},
                     fix=Fix("find where your backward divides by zero or overflows"),
                 )
             )
-    if net.chain is not None:
-        _point_shapes(net, found, grads.paths)
     checked = [
         p
         for p in net.tensors
@@ -144,26 +172,35 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         result = _check(ctx, checked, grads.arrays)
     except UserCallError as exc:
         return [*found, user_error(exc)]
-    path = ("implementation", "layers") if net.chain is not None else PATH
     judged, read = gradient_findings(
         result,
         batch_size=net.m,
         loss=ctx.spec.loss or LossSpec(name="mse"),
         layer_of=layer_of.__getitem__,
         path_of=lambda layer: path,
-        what="your backward",
+        what="your step's update" if grads.from_update else "your backward",
     )
     c = read.c
     if grads.from_update and read.convention is not None and read.c < 0:  # no convention (§3.5)
-        judged = _climbs(judged, read, layer_of, path, LR)
+        judged = _climbs(judged, read, layer_of, path, net.step_size)
         c = 1.0  # the update is the bug: nothing carries a convention
-    if net.chain is not None:
-        _point_chain(net, judged, c)
     if ctx.spec.loss is None:  # their own loss: no spec key to change for a convention
         for f in judged:
             if f.code == "G105" and f.fix is not None:
                 f.fix = Fix(f.fix.description.split(":")[0])
-    return found + judged + budget_finding(result) + unreliable(result)
+    more = []  # the line of each G101 (SPEC §3.6), and the bugs behind the first ones
+    if isinstance(net, EngineNet):  # each operation of their engine on its own (SPEC §3.6)
+        from nnfix.diagnose.engine import op_findings
+
+        found = op_findings(net, judged) + found
+    elif net.chain is not None:  # each part of their chain on its own (chainparts.py)
+        _point_chain(net, judged, c)
+    elif ctx.options.remaining() > 0:
+        more = locate(net, grads, judged, ctx.spec.seed)
+    else:
+        for f in judged:
+            f.evidence["line"] = "not searched: --budget ran out"
+    return found + judged + more + budget_finding(result) + unreliable(result)
 
 
 def _point_chain(net: OwnNet, judged: list[Finding], c: float) -> None:
@@ -218,9 +255,14 @@ def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):
     net = ctx.net
     kept = [(p.ref, p.ref.get()) for p in params]
     arrays = []
-    for p in params:
-        working = np.array(p.ref.get(), dtype=np.float64, order="C")
-        p.ref.set(working)
+    values: list[tuple[np.ndarray, np.ndarray]] = []
+    for p, (_, original) in zip(params, kept, strict=True):
+        if _own(original, p.ref):  # perturbed in place: an array their layers share moves too
+            working = original
+            values.append((original, original.copy()))
+        else:
+            working = np.array(original, dtype=np.float64, order="C")
+            p.ref.set(working)
         arrays.append(working)
     try:
         target = Target(
@@ -230,12 +272,17 @@ def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):
                 for p, a in zip(params, arrays, strict=True)
             ],
             names=[p.slot.name for p in params],
-            loss=lambda _tensor: net.loss(),
+            loss=lambda _tensor: _synced(params, arrays, net.loss),
         )
+        if isinstance(net, EngineNet):  # an engine that computes in float32
+            target.precision = net.precision
         gc = ctx.spec.diagnose.gradcheck
+        order = list(reversed(range(len(params))))
+        if isinstance(net, EngineNet):  # output first; within a layer in their own order
+            order = sorted(range(len(params)), key=lambda i: (-params[i].slot.layer, i))
         return check_target(
             target,
-            order=list(reversed(range(len(params)))),
+            order=order,
             eps=gc.eps,
             mode=gc.mode,
             samples=gc.samples,
@@ -245,6 +292,27 @@ def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):
     finally:
         for ref, original in kept:
             ref.set(original)
+        for array, saved in values:
+            array[...] = saved
+
+
+def _own(value, ref) -> bool:
+    """An array nnfix can perturb where it is: float64, C-ordered, writeable, not a list's."""
+    return (
+        not isinstance(ref, ListRef)
+        and isinstance(value, np.ndarray)
+        and value.dtype == np.float64
+        and value.flags.c_contiguous
+        and value.flags.writeable
+    )
+
+
+def _synced(params, arrays, loss):
+    """Their loss with the working arrays written into the lists of floats that hold them."""
+    for p, array in zip(params, arrays, strict=True):
+        if isinstance(p.ref, ListRef):
+            p.ref.set(array)
+    return loss()
 
 
 OWN_CHECK = Check(USER_CODE, (G103, G101, G105, G104, U101), own_network)  # type: ignore[arg-type]

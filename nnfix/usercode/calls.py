@@ -200,7 +200,7 @@ NAMES = {
         "a_out",
     ),
 }
-ROLES = ("params", "X", "Y", "cache", "output", "grad")
+ROLES = ("params", "X", "Y", "cache", "output", "grad", "zeros")
 UNDERSTOOD = "params/parameters, X/x/inputs, Y/y/labels/targets, cache/caches, AL/Y_hat/output"
 
 
@@ -248,13 +248,17 @@ def bind(
     depth: int,
     arguments: dict[str, Any] | None = None,
     fallback: tuple[str, ...] = (),
+    named: dict[str, Any] | None = None,
 ) -> tuple[list, dict]:
     """(args, kwargs) for `fn` from `values` keyed by role (params, X, Y, cache, output).
 
     Parameters are matched by name (case-insensitive); `arguments` (the spec's
     `implementation.arguments`: parameter -> role or literal) settles the others; a parameter
     with a default nnfix does not recognise keeps its default; where no parameter is
-    recognised at all, `fallback` gives the roles of the positional parameters in order."""
+    recognised at all, `fallback` gives the roles of the positional parameters in order.
+    `named` (values by the names the code gives them: what the forward returned, the model's
+    arrays) binds a parameter of the same name before its role: the code's own names are
+    the surest."""
     params = parameters(fn)
     if params is None:
         return [values[r] for r in fallback if r in values], {}
@@ -266,7 +270,10 @@ def bind(
             roles.append(("role", given) if given in ROLES else ("literal", given))
         else:
             role = role_of(p.name, kind, depth)
-            roles.append(("role", role) if role else (None, None))
+            if named and p.name in named:
+                roles.append(("literal", named[p.name]))
+            else:
+                roles.append(("role", role) if role else (None, None))
     if fallback and not any(r[0] for r in roles):
         required = [p for p in params if p.default is p.empty]
         count = max(len(required), min(len(params), len(fallback)))

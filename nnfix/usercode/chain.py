@@ -142,8 +142,8 @@ class LayerChain:
     def forward(self, x: Any) -> Array:
         """The batch (or one sample) through every layer's forward, in order: the last output."""
         seed_numpy(self.net.seed)  # a dropout mask is the same mask at every evaluation
-        a = x
-        self.inputs = []
+        a = np.array(x) if isinstance(x, np.ndarray) else x  # what a layer keeps of it (its
+        self.inputs = []  # self.input) is no view of nnfix's batch, which moving it would move
         for i, obj in enumerate(self.objects):
             self.inputs.append(a)
             a = self._forward_one(i, obj, a)
@@ -501,6 +501,7 @@ class LayerChain:
         out.from_update = bool(updated) and len(updated) == len(tensors)
         if updated:
             out.where = f"the update your layers' backward makes with learning rate {rate:g}"
+            self.net.step_size = rate  # what an update that climbs is said to move by
         else:
             where = ", ".join(list(out.paths.values())[:4])
             out.where = f"what your layers' backward gives: {where}"

@@ -9,6 +9,7 @@ traceback); what nnfix cannot work out is a SetupError naming the key that settl
 
 from __future__ import annotations
 
+import ast
 import inspect
 import types
 from collections.abc import Callable
@@ -31,10 +32,28 @@ from nnfix.usercode.calls import (
     role_of,
 )
 from nnfix.usercode.chain import LayerChain
-from nnfix.usercode.grads import Gradients, Param, from_changes, from_value
+from nnfix.usercode.grads import Gradients, Param, from_changes
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
-from nnfix.usercode.objects import Ref, changed, snapshot, walk
+from nnfix.usercode.objects import ListRef, Ref, changed, float_list, snapshot, walk
+from nnfix.usercode.sequences import (
+    differentiated,
+    flat,
+    gradients_in,
+    loss_first,
+    named,
+    needs_state,
+    one,
+    per_step,
+    return_names,
+    sample_forms,
+    shape_of,
+    state_items,
+    uses_zeros,
+    zeros_shapes,
+)
+from nnfix.usercode.statements import run_statements
+from nnfix.usercode.step import step_gradients, step_loss
 
 Array = np.ndarray
 SAMPLES = 8  # samples their code is checked on
@@ -94,7 +113,21 @@ class OwnNet:
         self._outs: list[tuple[Array, Any]] = []  # per sample: each one's output and cache
         self.loss_by_backward = False  # their backward returns (loss, grads): that loss is L
         self.chain: LayerChain | None = None  # `layers:`: their layer objects, chained
-        self.root_name = ""  # how the parameters' paths start: "layers" for layer objects
+        self.names: dict[str, Any] = {}  # what `model:`'s statements bound, by name
+        self.root_name = ""  # the name the root is bound to, where known (`network`)
+        self.step_size: float | None = None  # the step size of `step:`'s update, once read
+        self.sample_labels = False  # per sample: Y as the integer class label
+        self._pairs: str | None = None  # their loss's parameter that takes [[x, y], …]
+        self.as_lists = False  # per sample: X and Y given as Python lists (their weights are)
+        self.loss_in_forward = False  # their forward returns (loss, grads…): that loss is L
+        self.zeros: Array | None = None  # the `zeros` placeholder: an initial state
+        self._item_names: list[
+            str | None
+        ] = []  # a returned tuple's items, as its return names them
+        self._named: dict[int, dict[str, Any]] = {}  # per sample: what the forward returned
+        self._losses: list[float] = []  # per sample: the loss each forward returned
+        self._returned: dict[str, Any] = {}  # the batch: what the forward returned, by name
+        self._out_name: str | None = None  # the name its return statement gives the output
 
     # --- their names ---------------------------------------------------------------------------
 
@@ -107,7 +140,9 @@ class OwnNet:
     def function(self, name: str, key: str) -> Callable:
         """A method (or an attribute's method: `cost.fn`) of their model, else a function of
         their module."""
-        for base in ([self.root] if self.root is not None else []) + [self.module]:
+        bases = [self.root] if self.root is not None else []
+        bases += [types.SimpleNamespace(**self.names)] if self.names else []
+        for base in [*bases, self.module]:
             try:
                 value = self._get(base, name)
             except AttributeError:
@@ -119,13 +154,27 @@ class OwnNet:
 
     def _construct(self, text: str, key: str) -> Any:
         """What a `model:` call makes: names of their module and calls of them may be nested in
-        its arguments, X and Y stand for the batch."""
-        try:
-            call = parse_call(text, names=True)
+        its arguments, X and Y stand for the batch; or a dict, list or tuple of those
+        (`{'W': np.random.randn(3, 3, 3, 2), 'b': np.zeros((1, 1, 1, 2))}`), made as it says."""
+        container = text.strip()[:1] in ("{", "[", "(")
+        try:  # a container is read as the one argument of a call, its items made alike
+            call = parse_call(f"_({text})" if container else text, names=True)
         except CallSyntaxError as exc:
             raise SetupError(str(exc), key) from None
         seed_numpy(self.seed)
+        if container:
+            args, _ = call.arguments({"X": self.x, "Y": self.y}, lambda p: self._made(p, key))
+            return args[0]
         return self._made(call, key)
+
+    def _returned_names(self, text: str, count: int) -> list[str | None]:
+        """The names the `model:` function's return statement gives the arrays it returns."""
+        try:
+            fn = self._get(self.module, parse_call(text, names=True).name)
+        except (AttributeError, CallSyntaxError):
+            return []
+        names = return_names(fn) if callable(fn) else None
+        return names if names is not None and len(names) == count else []
 
     def _made(self, part: Any, key: str) -> Any:
         name = part.name
@@ -142,23 +191,69 @@ class OwnNet:
 
     def build(self) -> None:
         """The model their code makes, how its forward takes the batch, and its parameters."""
-        for key in ("step", "script", "engine"):
+        for key in ("script",):  # engine: is EngineNet's (nnfix/usercode/engine.py)
             if getattr(self.impl, key):
                 raise SetupError(f"implementation.{key} is not read yet", key)
+        if isinstance(self.impl.loss, list) and not self.impl.layers:
+            raise SetupError("implementation.loss as a list is not read yet", "loss")
+        statements = self.impl.model if isinstance(self.impl.model, list) else None
+        if self.impl.model_call and _expression(self.impl.model_call):  # `[Conv(3), Pool(2)]`
+            statements = [f"model = {self.impl.model_call}"]
         if self.impl.layers:  # shape C: layer objects, chained (chain.py)
             self.chain = LayerChain(self)
             self.chain.build()
             self.root, self.root_name = self.chain.objects, "layers"
-        elif isinstance(self.impl.model, list) or isinstance(self.impl.loss, list):
-            key = "model" if isinstance(self.impl.model, list) else "loss"
-            raise SetupError(f"implementation.{key} as a list is not read yet", key)
+        elif statements:
+            built = run_statements(
+                statements, self.module, {"X": self.x, "Y": self.y}, self.seed, self.impl.forward
+            )
+            self.root, self.root_name, self.names = built.root, built.name, built.names
+            self.found.say(
+                f"model: {len(statements)} statement{'s' if len(statements) > 1 else ''} → "
+                f"{built.name} ({type(self.root).__name__})"
+            )
         elif self.impl.model_call:
             self.root = self._construct(self.impl.model_call, "model")
+            if isinstance(self.root, tuple):  # a tuple of arrays, held as a list so that nnfix
+                self.root = list(self.root)  # can put its own arrays in their places
+                self._item_names = self._returned_names(self.impl.model_call, len(self.root))
             self.found.say(f"model: {self.impl.model} → {type(self.root).__name__}")
         else:
             self.found.say("parameters: looked for among your module's globals")
-        self._find_forms()
+        self.as_lists = any(isinstance(r, ListRef) for r in self._refs())
+        if self.impl.step and not self.impl.forward:  # the loss is the one their step returns
+            per = self.impl.per_sample
+            self.sample_form = (per if isinstance(per, str) else "vector") if per else None
+            self.sample_labels = bool(per) and self._labels()
+            self.found.say(
+                "no forward: the loss is the one your step returns, at the values it starts from"
+            )
+            if not per:
+                self._find_step_targets()
+        else:
+            self._find_forms()
+            if not self.impl.loss and self.loss_spec is None and not self.loss_in_forward:
+                self._probe_backward_loss()
         self._find_tensors()
+
+    def _probe_backward_loss(self) -> None:
+        """A backward that returns (loss, grads) where no loss is given: that loss is L."""
+        if not self.impl.backward:
+            return
+        fn = self.function(self.impl.backward, "backward")
+        fallback = ("params", "cache", "X", "Y") if not inspect.ismethod(fn) else ("X", "Y")
+        try:
+            if self.sample_form is not None:
+                out_i, cache_i = self._outs[0]
+                value = self._call("backward", fn, self._sample_values(0, out_i, cache_i), fallback)
+            else:
+                out, cache = self.forward()
+                value = self._call("backward", fn, self._values(out, cache), fallback)
+        except (sandbox.UserCallError, SetupError):
+            return
+        if loss_first(value) is not None:
+            self.loss_by_backward = True
+            self.found.say(f"loss: the number {self.impl.backward} returns beside the gradients")
 
     def _find_forms(self) -> None:
         """X as rows (samples first) or as columns; the targets as their output holds them. Code
@@ -167,13 +262,28 @@ class OwnNet:
             self._find_sample_form()
             return
         first_error: sandbox.UserCallError | None = None
-        for columns in (False, True) if self.x.ndim == 2 else (False,):
+        tries = [
+            (columns, shape)
+            for shape in self._zeros_shapes(batch=True)
+            for columns in ((False, True) if self.x.ndim == 2 else (False,))
+        ]
+        for columns, shape in tries:
             self.columns = columns
+            self.zeros = None if shape is None else np.zeros(shape)
             try:
                 out, _ = self.forward()
             except sandbox.UserCallError as exc:
                 first_error = first_error or exc
                 continue
+            if self.loss_in_forward:
+                data = "X (features, samples)" if columns else "X (samples, …)"
+                self.found.say(
+                    f"layout: {data}; your forward returns the loss beside the gradients: "
+                    "that number is the loss checked"
+                )
+                if shape is not None:
+                    self.found.say(f"zeros: an initial state of shape {shape}, as your code needs")
+                return
             if out.ndim >= 1 and out.shape[0] == self.m:
                 self.y_form = "rows"
             elif out.ndim >= 2 and out.shape[-1] == self.m:
@@ -182,7 +292,18 @@ class OwnNet:
                 continue
             data = "X (features, samples)" if columns else "X (samples, …)"
             self.found.say(f"layout: {data}; your forward's output {tuple(out.shape)}")
+            if shape is not None:
+                self.found.say(f"zeros: an initial state of shape {shape}, as your code needs")
             self._settle_targets(out)
+            return
+        if first_error is not None and self.impl.step:
+            self.columns = False
+            try:  # a forward of one sample (the step may still take the batch)
+                self._find_sample_form()
+            except SetupError:
+                self.sample_form = None
+                raise _uncalled(first_error, "X as rows (samples first) and as columns") from None
+            self.found.say("your forward takes one sample at a time (found by calling it)")
             return
         if first_error is not None:
             raise _uncalled(first_error, "X as rows (samples first) and as columns")
@@ -191,29 +312,89 @@ class OwnNet:
             "forward",
         )
 
-    def _find_sample_form(self) -> None:
-        per = self.impl.per_sample
-        forms = [per] if isinstance(per, str) else ["column", "vector"]
+    def _find_step_targets(self) -> None:
+        """A step with no forward: the targets as the data holds them, else one column flat
+        (m,), where the first raises and the second does not."""
         first_error: sandbox.UserCallError | None = None
-        for form in forms:
-            self.sample_form = form
+        for form in ("rows", "flat"):
+            self.y_form = form
             try:
-                out, _ = self.forward()
+                self.loss()
             except sandbox.UserCallError as exc:
                 first_error = first_error or exc
                 continue
-            shape = "(n, 1)" if form == "column" else "(n,)"
-            self.found.say(
-                f"one sample at a time, as a {form} {shape}; output per sample {tuple(self._outs[0][0].shape)}"
-            )
-            self._settle_targets(out)
+            if form == "flat":
+                self.found.say("targets: one value per sample, flat (m,), as your step takes them")
             return
+        self.y_form = "rows"
+        assert first_error is not None
+        raise first_error
+
+    def _zeros_shapes(self, batch: bool) -> list[tuple[int, ...] | None]:
+        """The shapes to try for the `zeros` placeholder (sequences.zeros_shapes): per sample
+        a column or a vector; for the batch, one row per sample (m, h) or one column (h, m)."""
+        if not uses_zeros(self.impl.arguments):
+            return [None]
+        root = self.root if self.root is not None else self.module
+        data = {id(self.x), id(self.y)}
+        arrays = [r.get() for r in walk(root, "", ranks=RANKS) if id(r.get()) not in data]
+        shapes = zeros_shapes(arrays)
+        if not shapes:
+            raise SetupError(
+                "`zeros` is an initial state sized by your parameters' shapes, and nnfix "
+                "found no float array in your model or module's globals to size it by",
+                "arguments",
+                hint="model: <the call that makes your parameters>, or the state as a "
+                "literal in arguments:",
+            )
+        if not batch:
+            return list(shapes)
+        sizes = [s[0] for s in shapes if len(s) == 1]
+        return [shape for n in sizes for shape in ((self.m, n), (n, self.m))]
+
+    def _find_sample_form(self) -> None:
+        """One sample as their code takes it (sequences.sample_forms), and the `zeros` state
+        of the shape it needs: each tried until their forward runs."""
+        per = self.impl.per_sample
+        forms = [per] if isinstance(per, str) else sample_forms(self.x)
+        zeros = self._zeros_shapes(batch=False)
+        first_error: sandbox.UserCallError | None = None
+        # their weights as Python lists: each sample as a list first (`x + [1]` concatenates a
+        # list, where an array would add 1 and compute something else without raising)
+        tries = ([("vector", True)] if self.as_lists else []) + [(f, False) for f in forms]
+        for form, as_lists in tries:
+            for shape in zeros:
+                self.sample_form, self.as_lists = form, as_lists
+                self.zeros = None if shape is None else np.zeros(shape)
+                try:
+                    out, _ = self.forward()
+                except sandbox.UserCallError as exc:
+                    first_error = first_error or exc
+                    continue
+                held = {
+                    "column": "a column (n, 1)",
+                    "vector": "a vector (n,)",
+                    "list": "a list of token ids",
+                    "array": "an array",
+                }[form]
+                what = (
+                    "the loss it returns beside the gradients"
+                    if self.loss_in_forward
+                    else f"output per sample {shape_of(self._outs[0][0])}"
+                )
+                self.found.say(
+                    f"one sample at a time, as {'a vector (a Python list)' if as_lists else held}; {what}"
+                )
+                if shape is not None:
+                    self.found.say(f"zeros: an initial state of shape {shape}, as your code needs")
+                self._settle_targets(out)
+                return
         assert first_error is not None
         raise _uncalled(first_error, " and as ".join(f"a {f}" for f in forms) + " per sample")
 
     def _settle_targets(self, out: Array) -> None:
         """Their loss takes the targets as their output holds them, or as integer labels."""
-        if not self.impl.loss:
+        if not self.impl.loss or self.sample_form is not None:  # one sample: its form settles it
             return
         for form in (self.y_form, "labels"):
             keep, self.y_form = self.y_form, form
@@ -227,11 +408,21 @@ class OwnNet:
                 return
             self.y_form = keep
 
+    def _refs(self) -> list[Ref]:
+        """The float arrays their model or module holds (and, where a step's update is read,
+        nested lists of floats: a gradient nnfix reads off their change)."""
+        root = self.root if self.root is not None else self.module
+        name = self.root_name if isinstance(root, list | tuple) else ""
+        data = {id(self.x), id(self.y)}
+        return [
+            r
+            for r in walk(root, name, ranks=RANKS, lists=bool(self.impl.step))
+            if id(r.get()) not in data and not isinstance(r.owner, tuple)  # a tuple's: not settable
+        ]
+
     def _find_tensors(self) -> None:
         """The float arrays their model holds (or their module's globals) that move the loss."""
-        root, name = (self.root, self.root_name) if self.root is not None else (self.module, "")
-        data = {id(self.x), id(self.y)}
-        refs = [r for r in walk(root, name, ranks=RANKS) if id(r.get()) not in data]
+        refs = self._refs()
         base = self.loss()
         moving = [r for r in refs if self._moves(r, base)]
         if not moving:
@@ -247,7 +438,10 @@ class OwnNet:
             role = "bias" if vector and previous == "weight" else "weight"
             layer += role == "weight"
             previous = role
-            self.tensors.append(Param(Slot(_shown(ref), layer, role), ref, tuple(ref.get().shape)))
+            shown = _shown(ref)
+            if ref.owner is self.root and ref.kind == "item" and self._item_names:
+                shown = self._item_names[ref.key] or shown  # `return U, V, W, b_hidden, b_out`
+            self.tensors.append(Param(Slot(shown, layer, role), ref, tuple(ref.get().shape)))
         names = ", ".join(p.slot.name for p in self.tensors[:6])
         more = ", …" if len(self.tensors) > 6 else ""
         self.found.say(f"parameters: {len(self.tensors)} arrays that move the loss ({names}{more})")
@@ -278,13 +472,21 @@ class OwnNet:
         value = ref.get()
         rng = np.random.default_rng(0)
         nudged = value + 1e-3 * (1 + np.abs(value)) * rng.standard_normal(value.shape)
-        ref.set(nudged.astype(value.dtype))
+        kept = value.copy()
+        in_place = not isinstance(ref, ListRef) and value.flags.writeable
+        if in_place:  # in place: an array their layers share with a dict of params moves too
+            value[...] = nudged
+        else:
+            ref.set(nudged.astype(value.dtype))
         try:
             moved = self.loss()
         except (sandbox.UserCallError, SetupError):
             return False
         finally:
-            ref.set(value)
+            if in_place:
+                value[...] = kept
+            else:
+                ref.set(value)
         return bool(np.isfinite(moved)) and abs(moved - base) > 1e-9 * max(1.0, abs(base))
 
     # --- the batch as their code takes it --------------------------------------------------
@@ -297,6 +499,8 @@ class OwnNet:
         as integer labels."""
         y = self.y
         flat = y.reshape(-1) if y.ndim == 1 or y.shape[-1] == 1 else None
+        if self.y_form == "flat" and flat is not None:
+            return flat
         if self.y_form == "labels" or out is None:
             return flat.astype(int) if flat is not None and _integral(flat) else y
         k = out.shape[0] if self.y_form == "columns" else (out.shape[-1] if out.ndim > 1 else 1)
@@ -314,6 +518,51 @@ class OwnNet:
 
     def _values(self, out: Array | None = None, cache: Any = None) -> dict[str, Any]:
         values: dict[str, Any] = {"X": self.x_given(), "Y": self.y_given(out)}
+        if self.zeros is not None:
+            values["zeros"] = self.zeros.copy()
+        if self.root is not None:
+            values["params"] = self.root
+        if out is not None:
+            values["output"] = out
+        if cache is not None:
+            values["cache"] = cache
+        if out is not None and self._returned:
+            values["named"] = self._returned
+        return values
+
+    def _sample_values(self, i: int, out: Any = None, cache: Any = None) -> dict[str, Any]:
+        """One sample, as a column (n, 1), a vector (n,), a Python list (where their weights are
+        lists), a list of token ids or an array as held (an image as it is); its target alike (a
+        target per step given whole; a class label as the integer where their code takes it so)."""
+        form = self.sample_form or "vector"
+        sample = np.asarray(self.x[i])
+        if self.as_lists:  # `input_vector + [1]` concatenates a list where it adds to an array
+            x: Any = np.asarray(sample, dtype=np.float64).reshape(-1).tolist()
+        elif sample.ndim > 1 and form in ("column", "vector"):
+            x = np.asarray(sample, dtype=np.float64)  # an image or a sequence of vectors as held
+        else:
+            x = one(sample, form)
+        values: dict[str, Any] = {"X": x}
+        if self.sample_labels:
+            values["Y"] = int(np.asarray(self.y).reshape(-1)[i])
+        elif per_step(self.y, self.x):
+            values["Y"] = one(self.y[i], form)
+        elif form == "list" and self.y.ndim == 1 and self.y.dtype.kind in "iu":
+            values["Y"] = int(self.y[i])  # `target: next` or `label`: one token id, or class
+        elif self._outs or self.loss_in_forward:
+            k = int(np.size(self._outs[0][0])) if self._outs and not self.loss_in_forward else 1
+            target = self._target_row(i, k)
+            values["Y"] = (
+                target.tolist()
+                if self.as_lists
+                else target[:, None]
+                if form == "column"
+                else target
+            )
+        if self.zeros is not None:
+            values["zeros"] = self.zeros.copy()
+        if out is not None or cache is not None:
+            values["named"] = self._named.get(i, {})
         if self.root is not None:
             values["params"] = self.root
         if out is not None:
@@ -322,21 +571,12 @@ class OwnNet:
             values["cache"] = cache
         return values
 
-    def _sample_values(self, i: int, out: Array | None = None, cache: Any = None) -> dict[str, Any]:
-        """One sample, as a column (n, 1) or a vector (n,), its target alike."""
-        x = np.asarray(self.x[i], dtype=np.float64).reshape(-1)
-        shaped = (lambda a: a[:, None]) if self.sample_form == "column" else (lambda a: a)
-        values: dict[str, Any] = {"X": shaped(x)}
-        if self._outs:
-            k = int(np.size(self._outs[0][0]))
-            values["Y"] = shaped(self._target_row(i, k))
-        if self.root is not None:
-            values["params"] = self.root
-        if out is not None:
-            values["output"] = out
-        if cache is not None:
-            values["cache"] = cache
-        return values
+    def _labels(self) -> bool:
+        """Are the targets one integer class label per sample?"""
+        flat = np.asarray(self.y)
+        return (flat.ndim == 1 or flat.shape[-1] == 1) and _integral(
+            flat.reshape(-1).astype(np.float64)
+        )
 
     def _target_row(self, i: int, k: int) -> Array:
         y = self.y
@@ -347,19 +587,34 @@ class OwnNet:
             return np.array([v])
         return np.asarray(y[i], dtype=np.float64)
 
-    def _call(self, role: str, fn: Callable, values: dict[str, Any], fallback: tuple) -> Any:
+    def _call(
+        self,
+        role: str,
+        fn: Callable,
+        values: dict[str, Any],
+        fallback: tuple,
+        extra: dict[str, Any] | None = None,
+    ) -> Any:
         if self.chain is not None and role in ("forward", "loss"):  # it calls their methods
             if role == "forward":
                 return self.chain.forward(values["X"])
             return self.chain.value(values["output"], values["Y"])
+        named = {  # a parameter named as a `model:` statement bound a value: that value
+            p.name: self.names[p.name]
+            for p in parameters(fn) or []
+            if p.name in self.names and not isinstance(self.names[p.name], np.ndarray)
+        }
+        if values.get("named") and "output" in values and "output" not in fallback:
+            fallback = ("output", *fallback)  # beside the forward's named values: its output
         try:
             args, kwargs = bind(
                 fn,
                 role,
                 values,
                 depth=max(1, len(self.tensors) // 2),
-                arguments=self.impl.arguments,
+                arguments={**named, **(extra or {}), **self.impl.arguments},
                 fallback=fallback,
+                named=self._named_for(values, fn),
             )
         except BindingError as exc:
             raise SetupError(
@@ -367,6 +622,35 @@ class OwnNet:
             ) from None
         seed_numpy(self.seed)  # a dropout mask is the same mask at every evaluation
         return sandbox.call(role, fn, *args, **kwargs)
+
+    def _named_for(self, values: dict[str, Any], fn: Callable) -> dict[str, Any]:
+        """Values by the names their code gives them: the arrays of a params dict by their
+        keys, what the forward returned (for the sample being called) by its names, and —
+        for a backward that takes `dZ` where the forward returned `Z, cache` — dL/dZ."""
+        out: dict[str, Any] = {}
+        if isinstance(self.root, dict):
+            out.update({str(k): v for k, v in self.root.items() if isinstance(k, str)})
+        out.update(values.get("named", {}))
+        wanted = f"d{self._out_name}"
+        if (
+            self.sample_form is None
+            and self._out_name
+            and "output" in values
+            and any(p.name == wanted for p in parameters(fn) or [])
+        ):
+            out[wanted] = self._output_gradient(values["output"], values.get("cache"))
+            self.found.say(f"{wanted}: the loss's gradient at your forward's {self._out_name}")
+        return out
+
+    def _output_gradient(self, out: Array, cache: Any) -> Array:
+        """dL/d(output) of the loss (theirs, else the spec's) at their output, by central
+        differences over its entries (the output of a small batch is small)."""
+
+        def loss_of(v: Array) -> float:
+            theirs = self._their_loss(v, cache)
+            return theirs if theirs is not None else self._spec_loss(v)
+
+        return differentiated(loss_of, out)
 
     def forward(self) -> tuple[Array, Any]:
         """Their forward on the batch: the output, and what it returned beside it (per sample:
@@ -380,25 +664,22 @@ class OwnNet:
             fn = self.function(self.impl.forward, "forward")
             fallback = ("X",) if inspect.ismethod(fn) or self.root is None else ("X", "params")
         if self.sample_form is not None:
-            self._outs = []
-            for i in range(self.m):
-                value = self._call("forward", fn, self._sample_values(i), fallback)
-                out_i, cache_i = self._split(value, samples=1)
-                if out_i is None:
-                    raise SetupError(
-                        f"your forward returned {type(value).__name__} for one sample, not its output",
-                        "forward",
-                    )
-                self._outs.append((out_i, cache_i))
-            self.y_form = "rows"
-            return np.stack(
-                [np.asarray(o, dtype=np.float64).reshape(-1) for o, _ in self._outs]
-            ), None
+            if not self._outs and _takes_y(fn, self.impl.arguments) and self._labels():
+                self.sample_labels = True  # `out[label]`: one-hot needs a width not known yet
+                self.found.say("targets: one integer label per sample, as your forward takes it")
+            return self._forward_samples(fn, fallback)
         values = self._values()
         if _optional(fn, "Y"):  # `loss(X, y=None)`: the scores without y, (loss, grads) with it
             values.pop("Y")
         value = self._call("forward", fn, values, fallback)
+        loss = loss_first(value)
+        if loss is not None:  # (loss, grads): a loss and backward in one, the loss the number
+            self.loss_in_forward = True
+            self._losses = [loss]
+            return np.array([loss]), value
         out, self._cache = self._split(value)
+        self._returned = named(value, return_names(fn))
+        self._out_name = next((n for n, v in self._returned.items() if v is out), None)
         if out is None:
             raise SetupError(
                 f"your forward returned {type(value).__name__}, not the network's output",
@@ -407,11 +688,44 @@ class OwnNet:
             )
         return out, self._cache
 
+    def _forward_samples(self, fn: Callable, fallback: tuple) -> tuple[Array, Any]:
+        """Their forward of each sample: the outputs stacked as rows, each sample's output and
+        what it returned beside it kept in `_outs` (and by the return statement's names); a
+        forward that returns (loss, grads…) gives each sample's loss."""
+        self._outs, self._losses, self._named = [], [], {}
+        names = return_names(fn)
+        rows = []
+        for i in range(self.m):
+            value = self._call("forward", fn, self._sample_values(i), fallback)
+            loss = loss_first(value)
+            if loss is not None:
+                self.loss_in_forward = True
+                self._losses.append(loss)
+                self._outs.append((np.array([loss]), value))
+                rows.append(np.array([loss]))
+                continue
+            out_i, cache_i = self._split(value, samples=1)
+            if out_i is None and isinstance(value, tuple | list) and value:
+                out_i, cache_i = value[-1], value  # (xs, hs, ps): lists or dicts per step
+            if out_i is None:
+                raise SetupError(
+                    f"your forward returned {type(value).__name__} for one sample, not its output",
+                    "forward",
+                )
+            self._outs.append((out_i, cache_i))
+            self._named[i] = named(value, names)
+            rows.append(flat(out_i))
+        self.y_form = "rows"
+        if all(len(r) == len(rows[0]) for r in rows):
+            return np.stack(rows), None
+        return np.zeros((self.m, 0)), None
+
     def _split(self, value: Any, samples: int | None = None) -> tuple[Array | None, Any]:
         """(the output, its cache) in what a forward returned: an array; (output, cache); or a
         tuple of the intermediates, whose last array with the batch's samples is the output."""
         if value is None and self.impl.output and self.root is not None:
             value = getattr(self.root, self.impl.output, None)
+        value = _from_lists(value, self.m if samples is None else samples)
         if _is_array(value):
             return value, None
         if isinstance(value, tuple | list) and value:
@@ -428,7 +742,7 @@ class OwnNet:
             return None
         fn = self._loss_function()
         value = self._call("loss", fn, self._values(out, cache), ("output", "Y"))
-        number = _number(value)
+        number = self._parts(value)
         if number is None:
             raise SetupError(f"your loss returned {type(value).__name__}, not a number", "loss")
         return number
@@ -442,16 +756,19 @@ class OwnNet:
         """The loss of their forward at the values their arrays hold now: the one their backward
         returns beside the gradients, else their own loss function, else the spec's loss of
         their output."""
+        if self.loss_in_forward:
+            self.forward()
+            return float(np.mean(self._losses))
         if self.loss_by_backward:
             return self._backward_loss()
+        if self.impl.step and not self.impl.forward:
+            return step_loss(self)
         out, cache = self.forward()
         if self.sample_form is not None and self.impl.loss:  # their loss of one sample, averaged
             fn = self._loss_function()
             values = []
             for i, (out_i, cache_i) in enumerate(self._outs):
-                value = _number(
-                    self._call("loss", fn, self._sample_values(i, out_i, cache_i), ("output", "Y"))
-                )
+                value = self._parts(self._sample_loss(fn, i, out_i, cache_i))
                 if value is None:
                     raise SetupError("your loss returned no number for one sample", "loss")
                 values.append(value)
@@ -460,6 +777,38 @@ class OwnNet:
         if theirs is not None:
             return theirs
         return self._spec_loss(out)
+
+    def _parts(self, value: Any) -> float | None:
+        """Their loss as a number; a tuple of numbers is their sum, as a training loop adds
+        `data_loss + regularization_loss` (an accuracy beside the loss is flat in the
+        parameters: it adds nothing to the gradient)."""
+        if isinstance(value, tuple | list) and len(value) > 1 and all(_scalar(v) for v in value):
+            self.found.say(
+                f"loss: the sum of the {len(value)} numbers {self.impl.loss} returns "
+                "(a data loss and a penalty, as a training loop adds them)"
+            )
+            return float(sum(float(np.asarray(v).reshape(-1)[0]) for v in value))
+        return _number(value)
+
+    def _sample_loss(self, fn: Callable, i: int, out: Any, cache: Any) -> Any:
+        """Their loss of one sample; where it takes one argument nnfix has no role for and
+        raises given the output, the sample as a training set of one (inputs, targets) pair
+        (`calculate_total_error(training_sets)`), kept from then on when that works."""
+        values = self._sample_values(i, out, cache)
+        pairs = {self._pairs: [[values["X"], values["Y"]]]} if self._pairs else None
+        try:
+            return self._call("loss", fn, values, ("output", "Y"), pairs)
+        except sandbox.UserCallError:
+            required = [p for p in parameters(fn) or [] if p.default is p.empty]
+            if self._pairs or len(required) != 1 or role_of(required[0].name, "loss", 1):
+                raise
+            name = required[0].name
+            value = self._call(
+                "loss", fn, values, ("output", "Y"), {name: [[values["X"], values["Y"]]]}
+            )
+            self._pairs = name
+            self.found.say(f"loss: {self.impl.loss} given each sample as [[inputs, targets]]")
+            return value
 
     def _spec_loss(self, out: Array) -> float:
         spec = self.loss_spec
@@ -503,6 +852,14 @@ class OwnNet:
         out, cache = self.forward()
         fn = self.function(self.impl.backward or "", "backward")
         fallback = ("params", "cache", "X", "Y") if not inspect.ismethod(fn) else ("X", "Y")
+        if self.sample_form is not None:  # each sample's, averaged
+            numbers = [
+                _number(self._call("backward", fn, self._sample_values(i, o, c), fallback))
+                for i, (o, c) in enumerate(self._outs)
+            ]
+            if any(n is None for n in numbers):
+                raise SetupError("your backward stopped returning its loss", "backward")
+            return float(np.mean([n for n in numbers if n is not None]))
         value = _number(self._call("backward", fn, self._values(out, cache), fallback))
         if value is None:
             raise SetupError("your backward stopped returning its loss", "backward")
@@ -515,6 +872,8 @@ class OwnNet:
         parameters (by name, then by position and shape); their parameters are put back."""
         if self.chain is not None:
             return self.chain.gradients(self.tensors)
+        if self.impl.step:
+            return step_gradients(self)
         if not self.impl.backward:
             raise SetupError("nnfix needs your backward", "backward", hint="backward: <its name>")
         kept = [(p.ref, p.ref.get(), p.ref.get().copy()) for p in self.tensors]
@@ -534,7 +893,13 @@ class OwnNet:
                 )
             return found
         value = self._backward_value(fn, out, cache, fallback)
-        found = from_value(value, self.tensors, AS_IS, what=f"{self.impl.backward}'s return value")
+        found = gradients_in(
+            value,
+            self.tensors,
+            AS_IS,
+            return_names(fn),
+            what=f"{self.impl.backward}'s return value",
+        )
         if found is not None:
             found.returned_by = (fn, self.impl.backward)
         else:
@@ -551,22 +916,61 @@ class OwnNet:
             )
         return found
 
+    def _state_items(
+        self, fn: Callable, values: dict[str, Any], value: Any, fallback: tuple
+    ) -> set[int] | None:
+        """Which items of a `(loss, dW…, h)` return are the state the forward leaves: the ones
+        that stay the same when the targets differ (a derivative of the loss moves with them),
+        by calling once more with each target one token on (or the targets rolled)."""
+        y = values.get("Y")
+        if isinstance(y, list):
+            k = int(max(np.max(self.x), np.max(self.y))) + 1
+            other: Any = [(t + 1) % k for t in y]
+        elif isinstance(y, int):
+            other = (y + 1) % (int(max(np.max(self.x), np.max(self.y))) + 1)
+        elif isinstance(y, np.ndarray) and y.size > 1:
+            other = np.roll(y, 1)
+        else:
+            return None
+        try:
+            again = self._call("backward", fn, {**values, "Y": other}, fallback)
+        except (sandbox.UserCallError, SetupError):
+            return None
+        found = state_items(value, again)
+        if found:
+            self.found.say(
+                "state: what your backward returns after the loss at "
+                + ", ".join(f"[{k}]" for k in sorted(found))
+                + " is the same whatever the targets: what your forward leaves, no gradient"
+            )
+        return found
+
     def _per_sample_gradients(self, fn: Callable, fallback: tuple) -> Gradients | None:
         """Their backward of one sample, for each sample: the mean of what it returns, as the
         mean loss's gradient (a shape that is wrong in any sample is wrong)."""
         found: Gradients | None = None
         sums: dict[str, Array] = {}
+        names = return_names(fn)
+        state: set[int] | None = None
         for i, (out_i, cache_i) in enumerate(self._outs):
-            value = self._call("backward", fn, self._sample_values(i, out_i, cache_i), fallback)
-            one = from_value(
-                value, self.tensors, AS_IS, what=f"{self.impl.backward}'s return value"
+            values = self._sample_values(i, out_i, cache_i)
+            value = self._call("backward", fn, values, fallback)
+            if state is None and needs_state(value, len(self.tensors)):
+                state = self._state_items(fn, values, value, fallback)
+            got = gradients_in(
+                value,
+                self.tensors,
+                AS_IS,
+                names,
+                what=f"{self.impl.backward}'s return value",
+                state=state,
             )
-            if one is None:
+            if got is None:
                 return None
-            one.returned_by = (fn, self.impl.backward or "backward")
-            for name, g in one.arrays.items():
+            got.returned_by = (fn, self.impl.backward or "backward")
+            for name, g in got.arrays.items():
                 sums[name] = sums.get(name, 0) + g
-            found = found or one
+            found = found or got
         assert found is not None
         found.arrays = {name: g / self.m for name, g in sums.items() if name in found.arrays}
         self.found.say(
@@ -577,12 +981,19 @@ class OwnNet:
 
 class _Noted(np.ndarray):
     """A parameter array that notes, in its `tag`'s record, when NumPy first computes with it
-    (a ufunc such as `@` or `+`, or a function such as np.dot); slices and views keep the tag."""
+    (a ufunc such as `@` or `+`, a function such as np.dot, or the method `x.dot(W)`, whose
+    result NumPy makes of this class for its higher priority); slices and views keep the tag."""
 
     tag: tuple[int, dict] | None = None
+    __array_priority__ = 1000.0  # `x.dot(W)` makes its result of this class, from W: noted
 
     def __array_finalize__(self, obj: Any) -> None:
-        self.tag = getattr(obj, "tag", None)
+        tag = getattr(obj, "tag", None)
+        if tag is not None and self.base is None:  # a new array computed from it (ndarray.dot)
+            k, first = tag
+            first.setdefault(k, len(first))
+            tag = None
+        self.tag = tag
 
     def _note(self) -> None:
         if self.tag is not None:
@@ -616,6 +1027,36 @@ def _plain_all(value: Any) -> Any:
     return value
 
 
+def _expression(text: str) -> bool:
+    """Is `model:` an expression other than a call (a list of layer calls)?"""
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        return False
+    return not isinstance(node, ast.Call | ast.Name | ast.Attribute)
+
+
+def _scalar(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float | np.number):
+        return True
+    return isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "fiu"
+
+
+def _from_lists(value: Any, m: int) -> Any:
+    """A forward's value with Python lists of floats as arrays: a rectangular list (the output,
+    with m rows for a batch), or a list of such lists (the intermediates, the output last)."""
+    if float_list(value):
+        array = np.array(value, dtype=np.float64)
+        per_layer = m == 1 and array.ndim == 2 and array.shape[1] > 1  # [hidden, outputs]
+        if not per_layer and (m == 1 or array.shape[0] == m):
+            return array
+    if isinstance(value, list | tuple) and value and all(float_list(v) for v in value):
+        return tuple(np.array(v, dtype=np.float64) for v in value)
+    return value
+
+
 def _uncalled(exc: sandbox.UserCallError, tried: str) -> SetupError:
     """Their forward raised in every form nnfix gave it the batch in: nnfix may be the one
     calling it wrong, so this is no finding about their code (a U101 would be a false error)
@@ -626,6 +1067,15 @@ def _uncalled(exc: sandbox.UserCallError, tried: str) -> SetupError:
         hint="per_sample:, layout: or arguments: say how your forward takes the data",
         trace=exc.trace,
     )
+
+
+def _takes_y(fn: Callable, arguments: dict[str, Any]) -> bool:
+    """Does `fn` take the targets (a parameter named for them, or given Y by `arguments:`)?"""
+    for p in parameters(fn) or []:
+        given = arguments.get(p.name)
+        if given == "Y" or (given is None and role_of(p.name, "forward", 1) == "Y"):
+            return True
+    return False
 
 
 def _optional(fn: Callable, role: str) -> bool:
