@@ -105,6 +105,8 @@ def _called(impl) -> list[str]:
     names = [v for v in (impl.forward, impl.backward, impl.loss_call) if isinstance(v, str)]
     if isinstance(impl.model, str):
         names += re.findall(r"[A-Za-z_][\w.]*(?=\s*\()", impl.model)[:1]
+    for text in [*(impl.layers or []), *(impl.loss if isinstance(impl.loss, list) else [])]:
+        names += re.findall(r"[A-Za-z_][\w.]*", text)[:1]  # a layer's class, a loss function
     return names
 
 
