@@ -15,7 +15,11 @@ and user-code checks compute: a saturated unit rounds away what the parameters b
 the loss). What lies within it is never called
 wrong: a tensor whose gradient is below it is unverifiable (G104), and a tensor that seems wrong
 beyond it is measured again with a step CONFIRM times larger, whose rounding is CONFIRM times
-smaller — a difference that does not keep its value between the two steps is noise, not a bug."""
+smaller — a difference that does not keep its value between the two steps is noise, not a bug.
+A tensor whose backprop gradient and finite differences are both below ZERO_SHARE of the largest
+gradient's norm (a bias followed by batchnorm, which the normalisation cancels) has a true
+gradient of zero up to rounding: the rounding decides its differences, so it is unverifiable,
+never wrong; one whose backprop gradient is larger than that is judged as any other."""
 
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ CONFIRM = 10.0  # the second step, as a multiple of eps, for a tensor that seems
 CONFIRM_LIMIT = 32  # values measured again at the second step: those that differ most
 SAFETY = 3.0  # a discrepancy counts only beyond this many times the measured difference noise
 RESOLUTION = 0.1  # a tensor agreeing within noise above this fraction of its gradient: unjudged
+ZERO_SHARE = 1e-6  # a gradient this small a share of the largest, by both measures, is zero
 SCREEN_RTOL = 1e-7  # screen: the relative agreement of a directional derivative over all tensors
 SCREEN_CAP = 100.0  # screen: at most this factor of extra weight for a small-gradient tensor
 MODES = ("auto", "full", "directional", "sampled")
@@ -344,10 +349,12 @@ def _check_tensor(
     rng: np.random.Generator,
     base: float,
     batch_size: int | None,
+    top: float = 0.0,
 ) -> TensorCheck:
     """`base` is the loss at the unperturbed parameters; a difference's rounding noise is
     about ROUNDING·precision·|base| / eps, and what lies within it is not judged wrong. A
-    tensor that seems wrong beyond it is measured again at CONFIRM·eps (`_verdict`)."""
+    tensor that seems wrong beyond it is measured again at CONFIRM·eps (`_verdict`). `top`
+    is the largest gradient norm among the tensors checked (see ZERO_SHARE)."""
     p, g, name = target.arrays[i], target.grads[i], target.names[i]
     if g.shape != p.shape:
         raise ValueError(f"gradient of {name} has shape {g.shape}, the parameter {p.shape}")
@@ -388,6 +395,8 @@ def _check_tensor(
         )
     elif verdict.unverifiable:
         check.unverifiable = f"{verdict.unverifiable}: the loss's rounding over a step of {eps:g}"
+    elif check.wrong and (zero := _zero(check, top)):
+        check.unverifiable = zero
     elif check.wrong:
         transposed = None
         if p.ndim == 2 and p.shape[0] == p.shape[1] and use == "full" and keep.all():
@@ -396,6 +405,18 @@ def _check_tensor(
             check.analytic, check.numeric, batch_size, transposed, verdict.noise
         )
     return check
+
+
+def _zero(check: TensorCheck, top: float) -> str | None:
+    """Why a tensor that seems wrong is zero up to rounding (see ZERO_SHARE), or None."""
+    na, nn = float(np.linalg.norm(check.analytic)), float(np.linalg.norm(check.numeric))
+    if top <= 0 or max(na, nn) > ZERO_SHARE * top:
+        return None
+    return (
+        f"gradient zero up to rounding (backprop {na:.1e}, finite differences {nn:.1e}: both "
+        f"below {ZERO_SHARE:g} of the largest gradient, {top:.1e}, where the loss's rounding "
+        "decides the differences)"
+    )
 
 
 def _screen(
@@ -528,6 +549,7 @@ def check_target(
         )
     else:
         base = abs(target(None))
+    top = max((float(np.linalg.norm(target.grads[i])) for i in order), default=0.0)
     tensors: list[TensorCheck] = []
     skipped: list[str] = []
     for i in order:
@@ -548,6 +570,7 @@ def check_target(
                 rng=rng,
                 base=base,
                 batch_size=batch_size,
+                top=top,
             )
         tensors.append(found)
     return GradcheckResult(tensors, target.evaluations, batch_size, notes, skipped=skipped)

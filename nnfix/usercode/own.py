@@ -20,7 +20,7 @@ import numpy as np
 from nnfix.engine.layers.layer import Slot
 from nnfix.engine.losses import total
 from nnfix.spec.model import ImplementationSpec, LossSpec
-from nnfix.usercode import sandbox
+from nnfix.usercode import absent, sandbox
 from nnfix.usercode.calls import (
     BindingError,
     CallSyntaxError,
@@ -171,7 +171,7 @@ class OwnNet:
             try:
                 out, _ = self.forward()
             except sandbox.UserCallError as exc:
-                first_error = first_error or exc
+                first_error = _kept(first_error, exc)
                 continue
             if out.ndim >= 1 and out.shape[0] == self.m:
                 self.y_form = "rows"
@@ -199,7 +199,7 @@ class OwnNet:
             try:
                 out, _ = self.forward()
             except sandbox.UserCallError as exc:
-                first_error = first_error or exc
+                first_error = _kept(first_error, exc)
                 continue
             shape = "(n, 1)" if form == "column" else "(n,)"
             self.found.say(
@@ -600,10 +600,19 @@ def _plain_all(value: Any) -> Any:
     return value
 
 
-def _uncalled(exc: sandbox.UserCallError, tried: str) -> SetupError:
+def _kept(first: sandbox.UserCallError | None, exc: sandbox.UserCallError) -> sandbox.UserCallError:
+    """The error to report of a forward tried in several forms: the first, unless a later form
+    got as far as using a package that is not installed (that form takes the data)."""
+    return exc if first is None or absent.used_package(str(exc)) else first
+
+
+def _uncalled(exc: sandbox.UserCallError, tried: str) -> Exception:
     """Their forward raised in every form nnfix gave it the batch in: nnfix may be the one
     calling it wrong, so this is no finding about their code (a U101 would be a false error)
-    but the question of how it takes the data (exit 2), with their traceback."""
+    but the question of how it takes the data (exit 2), with their traceback — unless it used a
+    package that is not installed, which is theirs to install whatever the form (U101)."""
+    if absent.used_package(str(exc)):
+        return exc
     return SetupError(
         f"your forward raised whenever nnfix called it ({tried}): {exc}",
         "forward",
