@@ -174,7 +174,84 @@ implementation:
   backward: loss
 """
 
+# A course's batchnorm assignment: rows, a bias before each batchnorm (which cancels it), a
+# forward that returns its cache dict with the scores last, a backward that takes that cache
+BATCHNORM = """
+import numpy as np
+
+
+def init_net(sizes):
+    rng = np.random.default_rng(11)
+    net = {}
+    for i in range(1, len(sizes)):
+        net["W%d" % i] = rng.normal(size=(sizes[i - 1], sizes[i])) * 0.7
+        net["b%d" % i] = 2.0 + rng.normal(size=sizes[i])
+        if i < len(sizes) - 1:
+            net["gamma%d" % i] = 1.0 + 0.1 * rng.normal(size=sizes[i])
+            net["beta%d" % i] = 0.1 * rng.normal(size=sizes[i])
+    return net
+
+
+def forward(X, net):
+    L = len([k for k in net if k[0] == "W"])
+    cache = {"h0": X}
+    h = X
+    for i in range(1, L):
+        z = h @ net["W%d" % i] + net["b%d" % i]
+        var = z.var(axis=0)
+        xhat = (z - z.mean(axis=0)) / np.sqrt(var + 1e-5)
+        y = net["gamma%d" % i] * xhat + net["beta%d" % i]
+        h = np.maximum(0, y)
+        cache["xhat%d" % i], cache["var%d" % i], cache["y%d" % i], cache["h%d" % i] = xhat, var, y, h
+    cache["scores"] = h @ net["W%d" % L] + net["b%d" % L]
+    return cache
+
+
+def softmax_loss(scores, y):
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    return -np.mean(np.log(p[np.arange(len(y)), y]))
+
+
+def backward(net, cache, y):
+    scores = cache["scores"]
+    N = len(y)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    p[np.arange(N), y] -= 1
+    dscores = p / N
+    L = len([k for k in net if k[0] == "W"])
+    grads = {"W%d" % L: cache["h%d" % (L - 1)].T @ dscores, "b%d" % L: dscores.sum(axis=0)}
+    dh = dscores @ net["W%d" % L].T
+    for i in range(L - 1, 0, -1):
+        xhat, var = cache["xhat%d" % i], cache["var%d" % i]
+        dy = dh * (cache["y%d" % i] > 0)
+        grads["gamma%d" % i] = (dy * xhat).sum(axis=0)
+        grads["beta%d" % i] = dy.sum(axis=0)
+        dxhat = dy * net["gamma%d" % i]
+        dz = (N * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0)) / (
+            N * np.sqrt(var + 1e-5)
+        )
+        grads["W%d" % i] = cache["h%d" % (i - 1)].T @ dz
+        grads["b%d" % i] = dz.sum(axis=0)
+        dh = dz @ net["W%d" % i].T
+    return grads
+"""
+
+BATCHNORM_SPEC = """
+seed: 0
+data: {source: blobs, classes: 3, features: 4, samples: 40}
+loss: cce
+implementation:
+  module: net.py
+  model: init_net([4, 6, 5, 3])
+  forward: forward
+  backward: backward
+  loss: softmax_loss
+"""
+
 CASES = {
+    "batchnorm": (BATCHNORM, BATCHNORM_SPEC),
     "dict": (DICT_COLUMNS, DICT_SPEC),
     "per_sample": (PER_SAMPLE, PER_SAMPLE_SPEC),
     "scores": (SCORES, SCORES_SPEC),
@@ -225,6 +302,8 @@ def test_correct_code_without_a_model_is_checked_and_clean(tmp_path, style):
         ("per_sample", "* sigmoid(zs[-1]) * (1 - sigmoid(zs[-1]))", "", "biases[1]"),
         # the ReLU mask forgotten: the first layer only
         ("scores", "dh[h <= 0] = 0", "pass", "params['b1']"),
+        # batchnorm's backward without the mean's term: every layer below the last batchnorm
+        ("batchnorm", "(N * dxhat - dxhat.sum(axis=0) -", "(N * dxhat -", "W2"),
         # the regularisation's gradient dropped on W2: their own loss has it
         ("scores", "h.T @ dscores + self.reg * W2", "h.T @ dscores", "params['W2']"),
     ],

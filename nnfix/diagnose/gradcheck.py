@@ -16,10 +16,11 @@ the loss). What lies within it is never called
 wrong: a tensor whose gradient is below it is unverifiable (G104), and a tensor that seems wrong
 beyond it is measured again with a step CONFIRM times larger, whose rounding is CONFIRM times
 smaller — a difference that does not keep its value between the two steps is noise, not a bug.
-A tensor whose backprop gradient and finite differences are both below ZERO_SHARE of the largest
-gradient's norm (a bias followed by batchnorm, which the normalisation cancels) has a true
-gradient of zero up to rounding: the rounding decides its differences, so it is unverifiable,
-never wrong; one whose backprop gradient is larger than that is judged as any other."""
+A tensor whose finite differences are within their noise (a bias followed by batchnorm, which
+the normalisation cancels) and whose backprop gradient is below ZERO_SHARE of the largest
+gradient's norm (where the rounding of backprop's own arithmetic puts it) has a true gradient of
+zero up to rounding: unverifiable, never wrong; one whose backprop gradient is larger than that,
+or whose differences measure a gradient, is judged as any other."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ CONFIRM = 10.0  # the second step, as a multiple of eps, for a tensor that seems
 CONFIRM_LIMIT = 32  # values measured again at the second step: those that differ most
 SAFETY = 3.0  # a discrepancy counts only beyond this many times the measured difference noise
 RESOLUTION = 0.1  # a tensor agreeing within noise above this fraction of its gradient: unjudged
-ZERO_SHARE = 1e-6  # a gradient this small a share of the largest, by both measures, is zero
+ZERO_SHARE = 1e-6  # backprop's gradient this small a share of the largest, differences in noise: 0
 SCREEN_RTOL = 1e-7  # screen: the relative agreement of a directional derivative over all tensors
 SCREEN_CAP = 100.0  # screen: at most this factor of extra weight for a small-gradient tensor
 MODES = ("auto", "full", "directional", "sampled")
@@ -410,12 +411,12 @@ def _check_tensor(
 def _zero(check: TensorCheck, top: float) -> str | None:
     """Why a tensor that seems wrong is zero up to rounding (see ZERO_SHARE), or None."""
     na, nn = float(np.linalg.norm(check.analytic)), float(np.linalg.norm(check.numeric))
-    if top <= 0 or max(na, nn) > ZERO_SHARE * top:
+    if nn > check.noise or na > ZERO_SHARE * top:
         return None
     return (
-        f"gradient zero up to rounding (backprop {na:.1e}, finite differences {nn:.1e}: both "
-        f"below {ZERO_SHARE:g} of the largest gradient, {top:.1e}, where the loss's rounding "
-        "decides the differences)"
+        f"gradient zero up to rounding (the finite differences are within their noise, "
+        f"{check.noise:.1e}, and backprop's gradient, {na:.1e}, is below {ZERO_SHARE:g} of the "
+        f"largest, {top:.1e})"
     )
 
 

@@ -400,7 +400,8 @@ class OwnNet:
 
     def _split(self, value: Any, samples: int | None = None) -> tuple[Array | None, Any]:
         """(the output, its cache) in what a forward returned: an array; (output, cache); or a
-        tuple of the intermediates, whose last array with the batch's samples is the output."""
+        tuple of the intermediates, or a dict of them (a cache), whose last array with the
+        batch's samples is the output."""
         if value is None and self.impl.output and self.root is not None:
             value = getattr(self.root, self.impl.output, None)
         if _is_array(value):
@@ -410,6 +411,11 @@ class OwnNet:
                 return value[0], value[1]
             m = self.m if samples is None else samples
             arrays = [v for v in value if _is_array(v) and (samples is not None or m in v.shape)]
+            if arrays:
+                return arrays[-1], value
+        if isinstance(value, dict) and value:  # a cache dict {"Z1": …, "A1": …, "A2": …}
+            m = self.m if samples is None else samples
+            arrays = [v for v in value.values() if _is_array(v) and (samples or m in v.shape)]
             if arrays:
                 return arrays[-1], value
         return None, None
