@@ -543,6 +543,43 @@ def test_a_sibling_that_needs_a_missing_package_loads(tmp_path):
     assert [p for p in places if p is not None] == [Place((tmp_path / "helpers.py").resolve(), 7)]
 
 
+def test_a_notebook_that_imports_a_missing_package_loads_and_says_which_cell(tmp_path):
+    path = notebook(
+        tmp_path / "net.ipynb",
+        [
+            ("markdown", "# Planar data"),  # cell 0
+            ("code", f"%matplotlib inline\nimport numpy as np\nimport {MISSING}.pyplot as plt"),
+            (
+                "code",
+                f"""
+                from {MISSING}.datasets import make_moons
+                plt.style.use("ggplot")
+
+                def layer(W, x):
+                    return np.tanh(W @ x)
+
+                def show(x):
+                    plt.scatter(x[0], x[1])
+                """,
+            ),
+        ],
+    )
+    loaded = load_module(path)
+    assert [(m.package, m.place) for m in loaded.missing] == [
+        (MISSING, Place(path.resolve(), 3, 1))
+    ]
+    assert loaded.module.layer(np.eye(2), np.zeros(2)).tolist() == [0.0, 0.0]
+    error = raised(loaded.module.show, np.zeros((2, 3)))
+    assert isinstance(error, ModuleNotFoundError)
+    assert place_of(*_deepest_user_frame(error)) == Place(path.resolve(), 8, 2)
+
+
+def _deepest_user_frame(error: BaseException) -> tuple[str, int]:
+    frames = traceback.extract_tb(error.__traceback__)
+    frame = next(f for f in reversed(frames) if place_of(f.filename, f.lineno or 0))
+    return frame.filename, frame.lineno or 0
+
+
 def test_an_import_the_code_guards_itself_is_left_to_it(tmp_path):
     path = write(
         tmp_path / "net.py",

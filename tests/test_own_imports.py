@@ -178,3 +178,11 @@ def test_a_torch_class_beside_a_numpy_net_is_checked_clean(tmp_path):
     assert code == 0, report["specs"][0]["findings"]
     about = " ".join(report["specs"][0]["about"])
     assert f"not installed: {MISSING} (net.py, line 2)" in about
+
+
+def test_init_from_the_module_notes_the_missing_package(tmp_path):
+    write(tmp_path, NET)
+    out = tmp_path / "written.yaml"
+    result = CliRunner().invoke(main, ["init", "--from", str(tmp_path / "net.py"), str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"# not installed: {MISSING} (helpers.py, line 2), skipped until used" in out.read_text()

@@ -73,6 +73,7 @@ def note(missing: list[Missing]) -> str | None:
 
 _lenient: list[bool] = []  # a stack, one per `serving` entered: True while their module loads
 _served: set[str] = set()  # top-level names served as placeholders while serving
+_made: list[str] = []  # the placeholder modules put in sys.modules while serving
 RECORDS: list[Missing] = []  # every package found missing in this process, in order
 
 
@@ -99,9 +100,10 @@ def serving(*, loading: bool = False) -> Iterator[None]:
         if first:
             with contextlib.suppress(ValueError):
                 sys.meta_path.remove(_FINDER)
-            for name in list(sys.modules):
-                if isinstance(sys.modules[name], AbsentModule):
+            for name in _made:
+                if isinstance(sys.modules.get(name), AbsentModule):
                     del sys.modules[name]
+            _made.clear()
             _served.clear()
 
 
@@ -218,6 +220,7 @@ class _Loader(importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         module = AbsentModule(spec.name)
         module.__path__ = []  # a package: `import scipy.special` finds its submodule here
+        _made.append(spec.name)
         return module
 
     def exec_module(self, module: types.ModuleType) -> None:
