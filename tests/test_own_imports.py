@@ -186,3 +186,15 @@ def test_init_from_the_module_notes_the_missing_package(tmp_path):
     result = CliRunner().invoke(main, ["init", "--from", str(tmp_path / "net.py"), str(out)])
     assert result.exit_code == 0, result.output
     assert f"# not installed: {MISSING} (helpers.py, line 2), skipped until used" in out.read_text()
+
+
+def test_a_model_built_on_a_missing_base_class_is_a_u101_at_its_line(tmp_path):
+    net = textwrap.dedent(TORCH_BESIDE).lstrip()
+    (tmp_path / "net.py").write_text(net, encoding="utf-8")
+    spec = textwrap.dedent(SPEC).lstrip().replace("initialize_parameters(2, 4, 1)", "Net()")
+    (tmp_path / "spec.yaml").write_text(spec.replace("forward_propagation", "predict"))
+    code, report = diagnose(tmp_path / "spec.yaml")
+    assert code == 1
+    (u101,) = findings(report, "U101")
+    assert f"pip install {MISSING}" in u101["message"] and f"{MISSING}.nn.Module" in u101["message"]
+    assert u101["location"]["source"]["code"] == "super().__init__()"
