@@ -9,6 +9,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -250,11 +251,69 @@ implementation:
   loss: softmax_loss
 """
 
+# An NLP course's word-vector model: samples as columns, a params dict, a forward that returns
+# the scores before the hidden layer `(z, h)`, a softmax the backward applies itself, one-hot
+# targets from the learner's own file
+SCORES_FIRST = """
+import numpy as np
+
+
+def initialize_model(N, V):
+    rng = np.random.default_rng(1)
+    return {
+        "W1": rng.random((N, V)),
+        "b1": rng.random((N, 1)),
+        "W2": rng.random((V, N)) - 0.5,
+        "b2": rng.random((V, 1)),
+    }
+
+
+def forward_prop(x, params):
+    h = np.maximum(0, np.dot(params["W1"], x) + params["b1"])
+    z = np.dot(params["W2"], h) + params["b2"]
+    return z, h
+
+
+def back_prop(x, y, params, cache):
+    z, h = cache
+    m = x.shape[1]
+    e = np.exp(z - z.max(axis=0))
+    yhat = e / e.sum(axis=0)
+    l1 = np.dot(params["W2"].T, yhat - y) * (h > 0)
+    return {
+        "W1": np.dot(l1, x.T) / m,
+        "b1": np.sum(l1, axis=1, keepdims=True) / m,
+        "W2": np.dot(yhat - y, h.T) / m,
+        "b2": np.sum(yhat - y, axis=1, keepdims=True) / m,
+    }
+"""
+
+SCORES_FIRST_SPEC = """
+seed: 0
+data: {source: npz, path: batch.npz}
+loss: cce
+implementation:
+  module: net.py
+  model: initialize_model(4, 6)
+  forward: forward_prop
+  backward: back_prop
+  layout: columns
+"""
+
+
+def _one_hot_batch(folder: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 6))
+    x /= x.sum(axis=1, keepdims=True)  # averaged one-hot context words
+    np.savez(folder / "batch.npz", x=x, y=np.eye(6)[rng.integers(0, 6, 16)])
+
+
 CASES = {
     "batchnorm": (BATCHNORM, BATCHNORM_SPEC),
     "dict": (DICT_COLUMNS, DICT_SPEC),
     "per_sample": (PER_SAMPLE, PER_SAMPLE_SPEC),
     "scores": (SCORES, SCORES_SPEC),
+    "scores_first": (SCORES_FIRST, SCORES_FIRST_SPEC),
 }
 
 
@@ -265,6 +324,8 @@ def setup(tmp_path: Path, style: str, find: str = "", replace: str = "") -> Path
         code = code.replace(find, replace)
     (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
     (tmp_path / "spec.yaml").write_text(textwrap.dedent(spec).lstrip(), encoding="utf-8")
+    if "batch.npz" in spec:
+        _one_hot_batch(tmp_path)
     return tmp_path / "spec.yaml"
 
 
@@ -304,6 +365,8 @@ def test_correct_code_without_a_model_is_checked_and_clean(tmp_path, style):
         ("scores", "dh[h <= 0] = 0", "pass", "params['b1']"),
         # batchnorm's backward without the mean's term: every layer below the last batchnorm
         ("batchnorm", "(N * dxhat - dxhat.sum(axis=0) -", "(N * dxhat -", "W2"),
+        # the relu's mask applied to W2ᵀ(ŷ − y) as a relu of it, as the course's notebook did
+        ("scores_first", "* (h > 0)", "; l1 = np.maximum(0, l1)", "b1"),
         # the regularisation's gradient dropped on W2: their own loss has it
         ("scores", "h.T @ dscores + self.reg * W2", "h.T @ dscores", "params['W2']"),
     ],

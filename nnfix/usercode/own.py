@@ -400,8 +400,9 @@ class OwnNet:
 
     def _split(self, value: Any, samples: int | None = None) -> tuple[Array | None, Any]:
         """(the output, its cache) in what a forward returned: an array; (output, cache); or a
-        tuple of the intermediates, or a dict of them (a cache), whose last array with the
-        batch's samples is the output."""
+        tuple of the intermediates, or a dict of them (a cache), whose output is the last array
+        with the batch's samples — the last of those as wide as the targets, where they say
+        (`(z, h)`: the scores first, then the hidden layer)."""
         if value is None and self.impl.output and self.root is not None:
             value = getattr(self.root, self.impl.output, None)
         if _is_array(value):
@@ -409,16 +410,29 @@ class OwnNet:
         if isinstance(value, tuple | list) and value:
             if _is_array(value[0]) and len(value) == 2 and not _is_array(value[1]):
                 return value[0], value[1]
-            m = self.m if samples is None else samples
-            arrays = [v for v in value if _is_array(v) and (samples is not None or m in v.shape)]
-            if arrays:
-                return arrays[-1], value
-        if isinstance(value, dict) and value:  # a cache dict {"Z1": …, "A1": …, "A2": …}
-            m = self.m if samples is None else samples
-            arrays = [v for v in value.values() if _is_array(v) and (samples or m in v.shape)]
-            if arrays:
-                return arrays[-1], value
-        return None, None
+            values = list(value)
+        elif isinstance(value, dict) and value:  # a cache dict {"Z1": …, "A1": …, "A2": …}
+            values = list(value.values())
+        else:
+            return None, None
+        m = self.m if samples is None else samples
+        arrays = [v for v in values if _is_array(v) and (samples is not None or m in v.shape)]
+        if not arrays:
+            return None, None
+        width = self._target_width() if samples is None else None
+        wide = [a for a in arrays if a.size == width * m] if width else []
+        return (wide or arrays)[-1], value
+
+    def _target_width(self) -> int | None:
+        """The output's units the targets settle: a one-hot's width, or 1 for one real-valued
+        target per sample; None for integer labels (a sigmoid unit or a softmax over them)."""
+        y = self.y
+        if y.ndim == 2 and y.shape[1] > 1:
+            return int(y.shape[1])
+        flat = np.asarray(y).reshape(-1)
+        if flat.dtype.kind == "f" and not _integral(flat):
+            return 1
+        return None
 
     def _their_loss(self, out: Array, cache: Any) -> float | None:
         if not self.impl.loss:
