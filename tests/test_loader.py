@@ -592,6 +592,13 @@ def test_an_import_the_code_guards_itself_is_left_to_it(tmp_path):
     )
     loaded = load_module(path)
     assert loaded.module.xp is np and loaded.missing == []
+    write(  # a sibling runs whole: its with block too
+        tmp_path / "helpers.py",
+        f"import contextlib\nplt = None\nwith contextlib.suppress(ImportError):\n"
+        f"    import {MISSING}.pyplot as plt\n",
+    )
+    loaded = load_module(write(tmp_path / "net.py", "from helpers import plt\n"))
+    assert loaded.module.plt is None and loaded.missing == []
 
 
 def test_a_real_import_error_of_an_installed_package_keeps_its_message(tmp_path):

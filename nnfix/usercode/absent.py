@@ -267,8 +267,9 @@ def _importer() -> tuple[str, int] | None:
 
 
 def _guarded(filename: str) -> frozenset[int]:
-    """The lines of `filename` inside a `try:` whose handler catches ImportError: their code
-    has its own plan for a package that is missing (`except ImportError: import numpy as cp`)."""
+    """The lines of `filename` inside a `try:` whose handler catches ImportError (or a `with
+    suppress(ImportError):`): their code has its own plan for a package that is missing
+    (`except ImportError: import numpy as cp`)."""
     text = "".join(linecache.getlines(filename))
     key = (filename, hash(text))
     if key not in _GUARDED:
@@ -276,8 +277,13 @@ def _guarded(filename: str) -> frozenset[int]:
         with contextlib.suppress(SyntaxError, ValueError):
             for node in ast.walk(ast.parse(text)):
                 if isinstance(node, ast.Try) and any(_catches(h.type) for h in node.handlers):
-                    for stmt in node.body:
-                        lines.update(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
+                    body = node.body
+                elif isinstance(node, ast.With) and any(_suppresses(i) for i in node.items):
+                    body = node.body
+                else:
+                    continue
+                for stmt in body:
+                    lines.update(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
         _GUARDED[key] = frozenset(lines)
     return _GUARDED[key]
 
@@ -292,3 +298,12 @@ def _catches(kind: ast.expr | None) -> bool:
         return any(_catches(k) for k in kind.elts)
     name = kind.attr if isinstance(kind, ast.Attribute) else getattr(kind, "id", "")
     return name in _CATCHES_IMPORT
+
+
+def _suppresses(item: ast.withitem) -> bool:
+    """`with contextlib.suppress(ImportError):`"""
+    call = item.context_expr
+    if not isinstance(call, ast.Call):
+        return False
+    name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+    return name == "suppress" and any(_catches(arg) for arg in call.args)
