@@ -76,7 +76,7 @@ class OwnContext:
                 f"({shown}{more}; `run_module: true` runs them)"
             )
         if self.module.missing:
-            lines.append(absent.note(self.module.missing) or "")
+            lines.append(absent.note(self.module.missing))
         lines.append(
             "not run: the derivative, init and training checks (they need the network declared "
             "as the spec's `model:`; your gradients are checked against your own loss)"

@@ -294,7 +294,7 @@ def about(ctx: Context) -> list[str]:
             f"({shown}{more}; `run_module: true` runs them)"
         )
     if module is not None and module.missing:
-        lines.append(absent.note(module.missing) or "")  # SPEC §3.3
+        lines.append(absent.note(module.missing))  # SPEC §3.3
     return lines
 
 

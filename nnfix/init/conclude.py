@@ -119,7 +119,7 @@ def conclude(
     inference = Inference(loaded.path)
     inference.skipped = [f"{s.place}: {s.code}" for s in loaded.skipped]
     if loaded.missing:  # SPEC §3.3: imports of packages that are not installed
-        inference.notes.append(absent.note(loaded.missing) or "")
+        inference.notes.append(absent.note(loaded.missing))
     if not verdicts:
         return _undecided(inference, found, loaded, request)
     best = verdicts[0]

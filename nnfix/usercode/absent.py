@@ -56,15 +56,13 @@ class Missing:
     """A package that an import in the user's code asked for and that is not installed."""
 
     package: str  # what to pip install: scikit-learn
-    module: str  # the name imported: sklearn.datasets
+    module: str  # the top-level name imported: sklearn
     place: Any  # loader.Place of the import statement, or None where not in their files
 
 
-def note(missing: list[Missing]) -> str | None:
+def note(missing: list[Missing]) -> str:
     """The report header's line: "not installed: scikit-learn (planar_utils.py, line 3),
     skipped until used"."""
-    if not missing:
-        return None
     shown = [f"{m.package} ({m.place})" if m.place is not None else m.package for m in missing]
     return f"not installed: {', '.join(shown)}, skipped until used"
 
@@ -165,7 +163,7 @@ class Absent:
         self._fail()
 
     def __getitem__(self, key: Any) -> Any:
-        return self._use("[]")
+        return self._use()  # `Optional[torch.Tensor]`-like annotations while loading
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._fail()
@@ -187,11 +185,8 @@ class Absent:
         return f"<{name}: {package} is not installed>"
 
 
-def _operation(symbol: str):
-    def operate(self: Absent, *other: Any) -> Any:
-        return self._use(symbol)
-
-    return operate
+def _operation(self: Absent, *other: Any) -> Any:
+    return self._use()
 
 
 _OPERATIONS = (
@@ -200,7 +195,7 @@ _OPERATIONS = (
     "neg pos abs invert lt le gt ge"
 )
 for _dunder in _OPERATIONS.split():  # computing with it
-    setattr(Absent, f"__{_dunder}__", _operation(f" {_dunder} "))
+    setattr(Absent, f"__{_dunder}__", _operation)
 
 
 class AbsentModule(types.ModuleType):
