@@ -308,12 +308,80 @@ def _one_hot_batch(folder: Path) -> None:
     np.savez(folder / "batch.npz", x=x, y=np.eye(6)[rng.integers(0, 6, 16)])
 
 
+# cs231n's batchnorm reworked by a learner: the running mean and variance live beside the
+# parameters from __init__ on; loss(X) normalises with them (so they move its output), loss(X, y)
+# with the batch's statistics, and updates them
+RUNNING_STATS = """
+import numpy as np
+
+
+class BatchNormNet:
+    def __init__(self, input_dim, hidden_dim, num_classes, momentum=0.9):
+        rng = np.random.default_rng(3)
+        self.params = {
+            "W1": rng.normal(size=(input_dim, hidden_dim)) * 0.5,
+            "b1": rng.normal(size=hidden_dim) * 0.5,
+            "gamma1": np.ones(hidden_dim),
+            "beta1": np.zeros(hidden_dim),
+            "W2": rng.normal(size=(hidden_dim, num_classes)) * 0.5,
+            "b2": np.zeros(num_classes),
+        }
+        self.bn = {"mean": np.zeros(hidden_dim), "var": np.ones(hidden_dim), "momentum": momentum}
+
+    def loss(self, X, y=None):
+        p, bn = self.params, self.bn
+        a = X @ p["W1"] + p["b1"]
+        if y is None:  # test time: the running statistics
+            xhat = (a - bn["mean"]) / np.sqrt(bn["var"] + 1e-5)
+        else:
+            mu, var = a.mean(axis=0), a.var(axis=0)
+            bn["mean"] = bn["momentum"] * bn["mean"] + (1 - bn["momentum"]) * mu
+            bn["var"] = bn["momentum"] * bn["var"] + (1 - bn["momentum"]) * var
+            xhat = (a - mu) / np.sqrt(var + 1e-5)
+        h = np.maximum(0, p["gamma1"] * xhat + p["beta1"])
+        scores = h @ p["W2"] + p["b2"]
+        if y is None:
+            return scores
+        N = X.shape[0]
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        loss = -np.log(probs[np.arange(N), y]).mean()
+        dscores = probs.copy()
+        dscores[np.arange(N), y] -= 1
+        dscores /= N
+        grads = {"W2": h.T @ dscores, "b2": dscores.sum(axis=0)}
+        dh = dscores @ p["W2"].T
+        dh[h <= 0] = 0
+        grads["gamma1"] = (dh * xhat).sum(axis=0)
+        grads["beta1"] = dh.sum(axis=0)
+        dxhat = dh * p["gamma1"]
+        da = (N * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0)) / (
+            N * np.sqrt(var + 1e-5)
+        )
+        grads["W1"] = X.T @ da
+        grads["b1"] = da.sum(axis=0)
+        return loss, grads
+"""
+
+RUNNING_STATS_SPEC = """
+seed: 0
+data: {source: blobs, classes: 3, features: 4, samples: 40}
+loss: cce
+implementation:
+  module: net.py
+  model: BatchNormNet(4, 6, 3)
+  forward: loss
+  backward: loss
+"""
+
+
 CASES = {
     "batchnorm": (BATCHNORM, BATCHNORM_SPEC),
     "dict": (DICT_COLUMNS, DICT_SPEC),
     "per_sample": (PER_SAMPLE, PER_SAMPLE_SPEC),
     "scores": (SCORES, SCORES_SPEC),
     "scores_first": (SCORES_FIRST, SCORES_FIRST_SPEC),
+    "running_stats": (RUNNING_STATS, RUNNING_STATS_SPEC),
 }
 
 
@@ -367,6 +435,8 @@ def test_correct_code_without_a_model_is_checked_and_clean(tmp_path, style):
         ("batchnorm", "(N * dxhat - dxhat.sum(axis=0) -", "(N * dxhat -", "W2"),
         # the relu's mask applied to W2ᵀ(ŷ − y) as a relu of it, as the course's notebook did
         ("scores_first", "* (h > 0)", "; l1 = np.maximum(0, l1)", "b1"),
+        # the ReLU's mask forgotten below batchnorm's running statistics
+        ("running_stats", "dh[h <= 0] = 0", "pass", "params['beta1']"),
         # the regularisation's gradient dropped on W2: their own loss has it
         ("scores", "h.T @ dscores + self.reg * W2", "h.T @ dscores", "params['W2']"),
     ],
@@ -443,3 +513,12 @@ def test_a_forward_that_raises_in_every_form_nnfix_tries_is_a_question_not_a_u10
     result = CliRunner().invoke(main, ["diagnose", str(tmp_path / "spec.yaml")])
     assert result.exit_code == 2, result.output
     assert "U101" not in result.output and "layout: or arguments:" in result.output
+
+
+def test_running_statistics_are_state_not_parameters(tmp_path):
+    """The running mean and variance move the test-time output, but the training pass changes
+    them and the backward returns no gradient for them: state, said so, never a G103."""
+    code, report = diagnose(setup(tmp_path, "running_stats"))
+    assert code == 0, errors(report)
+    about = " ".join(report["specs"][0]["about"])
+    assert "state, not parameters: bn['mean'], bn['var']" in about

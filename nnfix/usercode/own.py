@@ -240,16 +240,38 @@ class OwnNet:
                 hint="model: <the call that creates your parameters>",
             )
         order = self._order_of_use(moving)
+        self._number(sorted(moving, key=lambda r: order.get(id(r), len(order))))
+        names = ", ".join(p.slot.name for p in self.tensors[:6])
+        more = ", …" if len(self.tensors) > 6 else ""
+        self.found.say(f"parameters: {len(self.tensors)} arrays that move the loss ({names}{more})")
+
+    def _number(self, refs: list[Ref]) -> None:
+        """The parameters, in their order of use: a layer per weight, a vector after it its bias."""
+        self.tensors = []
         layer, previous = 0, ""
-        for ref in sorted(moving, key=lambda r: order.get(id(r), len(order))):
+        for ref in refs:
             vector = sum(n > 1 for n in ref.get().shape) <= 1
             role = "bias" if vector and previous == "weight" else "weight"
             layer += role == "weight"
             previous = role
             self.tensors.append(Param(Slot(_shown(ref), layer, role), ref, tuple(ref.get().shape)))
-        names = ", ".join(p.slot.name for p in self.tensors[:6])
-        more = ", …" if len(self.tensors) > 6 else ""
-        self.found.say(f"parameters: {len(self.tensors)} arrays that move the loss ({names}{more})")
+
+    def _state(self, found: Gradients, kept: list[tuple[Ref, Array, Array]]) -> list[str]:
+        """The arrays that move the loss but are their code's state, not parameters: no gradient
+        is returned for them and their training pass changed them (batchnorm's running mean and
+        variance, which a test-time forward reads)."""
+        altered = {
+            id(ref)
+            for ref, array, values in kept
+            if ref.get() is not array or not np.array_equal(array, values, equal_nan=True)
+        }
+        state = [p for p in self.tensors if p.slot.name in found.missing and id(p.ref) in altered]
+        if not state or len(state) == len(self.tensors):
+            return []
+        self._number([p.ref for p in self.tensors if p not in state])
+        names = ", ".join(p.slot.name for p in state)
+        self.found.say(f"state, not parameters: {names} (your training pass changes them)")
+        return [p.slot.name for p in state]
 
     def _order_of_use(self, refs: list[Ref]) -> dict[int, int]:
         """The order in which their forward first computes with each parameter (id(ref) ->
@@ -538,7 +560,10 @@ class OwnNet:
                 )
             return found
         value = self._backward_value(fn, out, cache, fallback)
-        found = from_value(value, self.tensors, AS_IS, what=f"{self.impl.backward}'s return value")
+        what = f"{self.impl.backward}'s return value"
+        found = from_value(value, self.tensors, AS_IS, what=what)
+        if found is not None and found.missing and self._state(found, kept):
+            found = from_value(value, self.tensors, AS_IS, what=what)
         if found is not None:
             found.returned_by = (fn, self.impl.backward)
         else:
