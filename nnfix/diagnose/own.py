@@ -29,6 +29,7 @@ from nnfix.diagnose.rules.usercode import U101, _climbs, source, user_error
 from nnfix.run.prepare import seeds
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import LossSpec
+from nnfix.usercode import absent
 from nnfix.usercode.build import load_guarded
 from nnfix.usercode.chainparts import culprit, gradient_line, judge
 from nnfix.usercode.engine import EngineNet
@@ -93,6 +94,8 @@ class OwnContext:
                 f"not run: {len(skipped)} top-level statements of {self.module.path.name} "
                 f"({shown}{more}; `run_module: true` runs them)"
             )
+        if self.module.missing:
+            lines.append(absent.note(self.module.missing))
         lines.append(
             "not run: the derivative, init and training checks (they need the network declared "
             "as the spec's `model:`; your gradients are checked against your own loss)"

@@ -21,7 +21,7 @@ import numpy as np
 from nnfix.engine.layers.layer import Slot
 from nnfix.engine.losses import total
 from nnfix.spec.model import ImplementationSpec, LossSpec
-from nnfix.usercode import sandbox
+from nnfix.usercode import absent, sandbox
 from nnfix.usercode.calls import (
     BindingError,
     CallSyntaxError,
@@ -273,7 +273,7 @@ class OwnNet:
             try:
                 out, _ = self.forward()
             except sandbox.UserCallError as exc:
-                first_error = first_error or exc
+                first_error = _kept(first_error, exc)
                 continue
             if self.loss_in_forward:
                 data = "X (features, samples)" if columns else "X (samples, …)"
@@ -321,7 +321,7 @@ class OwnNet:
             try:
                 self.loss()
             except sandbox.UserCallError as exc:
-                first_error = first_error or exc
+                first_error = _kept(first_error, exc)
                 continue
             if form == "flat":
                 self.found.say("targets: one value per sample, flat (m,), as your step takes them")
@@ -369,7 +369,7 @@ class OwnNet:
                 try:
                     out, _ = self.forward()
                 except sandbox.UserCallError as exc:
-                    first_error = first_error or exc
+                    first_error = _kept(first_error, exc)
                     continue
                 held = {
                     "column": "a column (n, 1)",
@@ -432,8 +432,16 @@ class OwnNet:
                 hint="model: <the call that creates your parameters>",
             )
         order = self._order_of_use(moving)
+        self._number(sorted(moving, key=lambda r: order.get(id(r), len(order))))
+        names = ", ".join(p.slot.name for p in self.tensors[:6])
+        more = ", …" if len(self.tensors) > 6 else ""
+        self.found.say(f"parameters: {len(self.tensors)} arrays that move the loss ({names}{more})")
+
+    def _number(self, refs: list[Ref]) -> None:
+        """The parameters, in their order of use: a layer per weight, a vector after it its bias."""
+        self.tensors = []
         layer, previous = 0, ""
-        for ref in sorted(moving, key=lambda r: order.get(id(r), len(order))):
+        for ref in refs:
             vector = sum(n > 1 for n in ref.get().shape) <= 1
             role = "bias" if vector and previous == "weight" else "weight"
             layer += role == "weight"
@@ -442,9 +450,23 @@ class OwnNet:
             if ref.owner is self.root and ref.kind == "item" and self._item_names:
                 shown = self._item_names[ref.key] or shown  # `return U, V, W, b_hidden, b_out`
             self.tensors.append(Param(Slot(shown, layer, role), ref, tuple(ref.get().shape)))
-        names = ", ".join(p.slot.name for p in self.tensors[:6])
-        more = ", …" if len(self.tensors) > 6 else ""
-        self.found.say(f"parameters: {len(self.tensors)} arrays that move the loss ({names}{more})")
+
+    def _state(self, found: Gradients, kept: list[tuple[Ref, Array, Array]]) -> list[str]:
+        """The arrays that move the loss but are their code's state, not parameters: no gradient
+        is returned for them and their training pass changed them (batchnorm's running mean and
+        variance, which a test-time forward reads)."""
+        altered = {
+            id(ref)
+            for ref, array, values in kept
+            if ref.get() is not array or not np.array_equal(array, values, equal_nan=True)
+        }
+        state = [p for p in self.tensors if p.slot.name in found.missing and id(p.ref) in altered]
+        if not state or len(state) == len(self.tensors):
+            return []
+        self._number([p.ref for p in self.tensors if p not in state])
+        names = ", ".join(p.slot.name for p in state)
+        self.found.say(f"state, not parameters: {names} (your training pass changes them)")
+        return [p.slot.name for p in state]
 
     def _order_of_use(self, refs: list[Ref]) -> dict[int, int]:
         """The order in which their forward first computes with each parameter (id(ref) ->
@@ -722,7 +744,9 @@ class OwnNet:
 
     def _split(self, value: Any, samples: int | None = None) -> tuple[Array | None, Any]:
         """(the output, its cache) in what a forward returned: an array; (output, cache); or a
-        tuple of the intermediates, whose last array with the batch's samples is the output."""
+        tuple of the intermediates, or a dict of them (a cache), whose output is the last array
+        with the batch's samples — the last of those as wide as the targets, where they say
+        (`(z, h)`: the scores first, then the hidden layer)."""
         if value is None and self.impl.output and self.root is not None:
             value = getattr(self.root, self.impl.output, None)
         value = _from_lists(value, self.m if samples is None else samples)
@@ -731,11 +755,29 @@ class OwnNet:
         if isinstance(value, tuple | list) and value:
             if _is_array(value[0]) and len(value) == 2 and not _is_array(value[1]):
                 return value[0], value[1]
-            m = self.m if samples is None else samples
-            arrays = [v for v in value if _is_array(v) and (samples is not None or m in v.shape)]
-            if arrays:
-                return arrays[-1], value
-        return None, None
+            values = list(value)
+        elif isinstance(value, dict) and value:  # a cache dict {"Z1": …, "A1": …, "A2": …}
+            values = list(value.values())
+        else:
+            return None, None
+        m = self.m if samples is None else samples
+        arrays = [v for v in values if _is_array(v) and (samples is not None or m in v.shape)]
+        if not arrays:
+            return None, None
+        width = self._target_width() if samples is None else None
+        wide = [a for a in arrays if a.size == width * m] if width else []
+        return (wide or arrays)[-1], value
+
+    def _target_width(self) -> int | None:
+        """The output's units the targets settle: a one-hot's width, or 1 for one real-valued
+        target per sample; None for integer labels (a sigmoid unit or a softmax over them)."""
+        y = self.y
+        if y.ndim == 2 and y.shape[1] > 1:
+            return int(y.shape[1])
+        flat = np.asarray(y).reshape(-1)
+        if flat.dtype.kind == "f" and not _integral(flat):
+            return 1
+        return None
 
     def _their_loss(self, out: Array, cache: Any) -> float | None:
         if not self.impl.loss:
@@ -893,13 +935,10 @@ class OwnNet:
                 )
             return found
         value = self._backward_value(fn, out, cache, fallback)
-        found = gradients_in(
-            value,
-            self.tensors,
-            AS_IS,
-            return_names(fn),
-            what=f"{self.impl.backward}'s return value",
-        )
+        what = f"{self.impl.backward}'s return value"
+        found = gradients_in(value, self.tensors, AS_IS, return_names(fn), what=what)
+        if found is not None and found.missing and self._state(found, kept):
+            found = gradients_in(value, self.tensors, AS_IS, return_names(fn), what=what)
         if found is not None:
             found.returned_by = (fn, self.impl.backward)
         else:
@@ -1057,10 +1096,19 @@ def _from_lists(value: Any, m: int) -> Any:
     return value
 
 
-def _uncalled(exc: sandbox.UserCallError, tried: str) -> SetupError:
+def _kept(first: sandbox.UserCallError | None, exc: sandbox.UserCallError) -> sandbox.UserCallError:
+    """The error to report of a forward tried in several forms: the first, unless a later form
+    got as far as using a package that is not installed (that form takes the data)."""
+    return exc if first is None or absent.used_package(str(exc)) else first
+
+
+def _uncalled(exc: sandbox.UserCallError, tried: str) -> Exception:
     """Their forward raised in every form nnfix gave it the batch in: nnfix may be the one
     calling it wrong, so this is no finding about their code (a U101 would be a false error)
-    but the question of how it takes the data (exit 2), with their traceback."""
+    but the question of how it takes the data (exit 2), with their traceback — unless it used a
+    package that is not installed, which is theirs to install whatever the form (U101)."""
+    if absent.used_package(str(exc)):
+        return exc
     return SetupError(
         f"your forward raised whenever nnfix called it ({tried}): {exc}",
         "forward",
