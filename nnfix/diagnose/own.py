@@ -25,12 +25,13 @@ from nnfix.diagnose.rules.gradients import (
     unreliable,
 )
 from nnfix.diagnose.rules.rule import USER_CODE, Check
-from nnfix.diagnose.rules.usercode import U101, _climbs, user_error
+from nnfix.diagnose.rules.usercode import U101, _climbs, source, user_error
 from nnfix.run.prepare import seeds
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import LossSpec
 from nnfix.usercode import absent
 from nnfix.usercode.build import load_guarded
+from nnfix.usercode.chainparts import culprit, gradient_line, judge
 from nnfix.usercode.engine import EngineNet
 from nnfix.usercode.loader import add_import_roots
 from nnfix.usercode.model import SetupError, seed_numpy
@@ -41,6 +42,7 @@ from nnfix.usercode.sandbox import Broken, UserCallError
 
 PATH = ("implementation", "backward")
 STEP_PATH = ("implementation", "step")
+LAYERS_PATH = ("implementation", "layers")
 SKIPPED = "no model: in the spec"  # the passes that need a declared network
 
 
@@ -75,7 +77,7 @@ class OwnContext:
         self.net = kind(impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed)
 
     def about(self) -> list[str]:
-        lines = list(self.net.found.lines)
+        lines = [*self.loaded.notes, *self.net.found.lines]
         if self.rerun:
             shown = ", ".join(f"line {s.place.line}" for s in self.rerun[:3])
             more = ", …" if len(self.rerun) > 3 else ""
@@ -106,6 +108,8 @@ def _called(impl) -> list[str]:
     names = [v for v in (impl.forward, impl.backward, impl.loss_call) if isinstance(v, str)]
     if isinstance(impl.model, str):
         names += re.findall(r"[A-Za-z_][\w.]*(?=\s*\()", impl.model)[:1]
+    for text in [*(impl.layers or []), *(impl.loss if isinstance(impl.loss, list) else [])]:
+        names += re.findall(r"[A-Za-z_][\w.]*", text)[:1]  # a layer's class, a loss function
     return names
 
 
@@ -122,7 +126,7 @@ def own_network(ctx: OwnContext) -> list[Finding]:
     if grads.loss is not None:  # (loss, grads): the loss their backward differentiates
         net.loss_by_backward = True
     layer_of = {p.slot.name: p.slot.layer for p in net.tensors}
-    path = STEP_PATH if grads.from_update else PATH
+    path = LAYERS_PATH if net.chain is not None else STEP_PATH if grads.from_update else PATH
     found: list[Finding] = []
     for name in grads.missing:
         found.append(
@@ -146,7 +150,10 @@ def own_network(ctx: OwnContext) -> list[Finding]:
                 evidence={"shape": list(shape), "expected": list(want), "samples": net.m},
             )
         )
-    locate_shapes(net, grads, found)  # the line that made each gradient of the wrong shape
+    if net.chain is not None:  # the line of the layer's backward that writes it
+        _point_shapes(net, found, grads.paths)
+    else:
+        locate_shapes(net, grads, found)  # the line that made each gradient of the wrong shape
     for name, value in grads.arrays.items():
         if not np.all(np.isfinite(value)):
             found.append(
@@ -178,8 +185,10 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         path_of=lambda layer: path,
         what="your step's update" if grads.from_update else "your backward",
     )
-    if grads.from_update and read.convention is not None and read.c < 0:
+    c = read.c
+    if grads.from_update and read.convention is not None and read.c < 0:  # no convention (§3.5)
         judged = _climbs(judged, read, layer_of, path, net.step_size)
+        c = 1.0  # the update is the bug: nothing carries a convention
     if ctx.spec.loss is None:  # their own loss: no spec key to change for a convention
         for f in judged:
             if f.code == "G105" and f.fix is not None:
@@ -189,12 +198,60 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         from nnfix.diagnose.engine import op_findings
 
         found = op_findings(net, judged) + found
+    elif net.chain is not None:  # each part of their chain on its own (chainparts.py)
+        _point_chain(net, judged, c)
     elif ctx.options.remaining() > 0:
         more = locate(net, grads, judged, ctx.spec.seed)
     else:
         for f in judged:
             f.evidence["line"] = "not searched: --budget ran out"
     return found + judged + more + budget_finding(result) + unreliable(result)
+
+
+def _point_chain(net: OwnNet, judged: list[Finding], c: float) -> None:
+    """Each G101 of a layer chain at the line of theirs where it goes wrong: the part nearest
+    it (its own layer, a layer above, the loss's gradient) whose gradient is wrong alone."""
+    assert net.chain is not None
+    parts = judge(net.chain, net.tensors, c)
+    by_name = {p.slot.name: p for p in net.tensors}
+    wrong = {n for f in judged if f.code == "G101" for n in _named(f)}
+    right = [p for p in net.tensors if p.slot.name not in wrong]
+    for finding in judged:
+        name = finding.location.parameter
+        if finding.code != "G101" or name not in by_name:
+            continue
+        found = culprit(parts, by_name[name], len(net.chain.objects), right)
+        if found is None or found.place is None:
+            continue
+        place = found.place
+        finding.location.source = source(place, place.col or 1, found.code)
+        finding.message += f"; it goes wrong at {place.file.name}:{place.line}: {found.says}"
+        finding.fix = Fix(f"correct {place.file.name}:{place.line}: {found.says}")
+        finding.evidence["culprit"] = {
+            "file": place.file.name,
+            "line": place.line,
+            "says": found.says,
+        }
+
+
+def _named(finding: Finding) -> list[str]:
+    """The tensors a finding is about: its parameter, and those its evidence lists."""
+    tensors = finding.evidence.get("tensors")
+    more = [str(t) for t in tensors] if isinstance(tensors, list) else []
+    return [n for n in [finding.location.parameter, *more] if n]
+
+
+def _point_shapes(net: OwnNet, found: list[Finding], paths: dict[str, str]) -> None:
+    """Each G103 of a layer chain at the line of the layer's backward that writes it."""
+    assert net.chain is not None
+    for finding in found:
+        name = finding.location.parameter
+        if finding.code != "G103" or name not in paths:
+            continue
+        line = gradient_line(net.chain, paths[name])
+        if line is not None:
+            place, code = line
+            finding.location.source = source(place, place.col or 1, code)
 
 
 def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import re
 import types
 import typing
@@ -16,6 +17,7 @@ from nnfix.errors import Problem, SpecError, SpecPath, did_you_mean
 from nnfix.spec import checks, overrides, source
 from nnfix.spec.functions import UserFunction, user_functions
 from nnfix.spec.model import Spec
+from nnfix.spec.rejoin import rejoin_spec
 
 
 @dataclass
@@ -26,6 +28,8 @@ class LoadedSpec:
     source: source.Source
     functions: dict[SpecPath, UserFunction]  # compiled expressions and references, by spec path
     raw: dict  # the mapping as read, overrides applied
+    # what nnfix changed in reading it, for the report's header (a re-joined flow list)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def path(self) -> Path:
@@ -54,6 +58,7 @@ def load_text(text: str, path: str | Path) -> LoadedSpec:
 def _load(src: source.Source, assignments: tuple[str, ...] | list[str]) -> LoadedSpec:
     overrides.apply(src, assignments)
     assert isinstance(src.data, dict)  # source.read refuses anything but a mapping
+    notes = rejoin_spec(src.data)  # calls of a flow list YAML split at their commas (§3.2)
     problems: list[Problem] = []
     try:
         spec = Spec.model_validate(src.data)
@@ -70,7 +75,9 @@ def _load(src: source.Source, assignments: tuple[str, ...] | list[str]) -> Loade
     problems += more
     if problems or spec is None:
         raise SpecError(problems, src)
-    return LoadedSpec(spec=spec, source=src, functions=functions, raw=copy.deepcopy(src.data))
+    return LoadedSpec(
+        spec=spec, source=src, functions=functions, raw=copy.deepcopy(src.data), notes=notes
+    )
 
 
 def _valid_sections(data: dict) -> dict:

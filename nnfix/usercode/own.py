@@ -31,6 +31,7 @@ from nnfix.usercode.calls import (
     parse_call,
     role_of,
 )
+from nnfix.usercode.chain import LayerChain
 from nnfix.usercode.grads import Gradients, Param, from_changes
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
@@ -111,6 +112,7 @@ class OwnNet:
         self.sample_form: str | None = None  # per sample: one x as a column (n, 1) or a vector
         self._outs: list[tuple[Array, Any]] = []  # per sample: each one's output and cache
         self.loss_by_backward = False  # their backward returns (loss, grads): that loss is L
+        self.chain: LayerChain | None = None  # `layers:`: their layer objects, chained
         self.names: dict[str, Any] = {}  # what `model:`'s statements bound, by name
         self.root_name = ""  # the name the root is bound to, where known (`network`)
         self.step_size: float | None = None  # the step size of `step:`'s update, once read
@@ -189,21 +191,19 @@ class OwnNet:
 
     def build(self) -> None:
         """The model their code makes, how its forward takes the batch, and its parameters."""
-        if self.impl.layers:
-            raise SetupError(
-                "layer objects are checked against the network the spec declares: add its "
-                "`model:` (a chain of layers without one is not read yet)",
-                "layers",
-            )
         for key in ("script",):  # engine: is EngineNet's (nnfix/usercode/engine.py)
             if getattr(self.impl, key):
                 raise SetupError(f"implementation.{key} is not read yet", key)
-        if isinstance(self.impl.loss, list):
+        if isinstance(self.impl.loss, list) and not self.impl.layers:
             raise SetupError("implementation.loss as a list is not read yet", "loss")
         statements = self.impl.model if isinstance(self.impl.model, list) else None
         if self.impl.model_call and _expression(self.impl.model_call):  # `[Conv(3), Pool(2)]`
             statements = [f"model = {self.impl.model_call}"]
-        if statements:
+        if self.impl.layers:  # shape C: layer objects, chained (chain.py)
+            self.chain = LayerChain(self)
+            self.chain.build()
+            self.root, self.root_name = self.chain.objects, "layers"
+        elif statements:
             built = run_statements(
                 statements, self.module, {"X": self.x, "Y": self.y}, self.seed, self.impl.forward
             )
@@ -617,6 +617,10 @@ class OwnNet:
         fallback: tuple,
         extra: dict[str, Any] | None = None,
     ) -> Any:
+        if self.chain is not None and role in ("forward", "loss"):  # it calls their methods
+            if role == "forward":
+                return self.chain.forward(values["X"])
+            return self.chain.value(values["output"], values["Y"])
         named = {  # a parameter named as a `model:` statement bound a value: that value
             p.name: self.names[p.name]
             for p in parameters(fn) or []
@@ -673,10 +677,14 @@ class OwnNet:
     def forward(self) -> tuple[Array, Any]:
         """Their forward on the batch: the output, and what it returned beside it (per sample:
         the outputs stacked as rows, each sample's kept in `_outs`)."""
-        if not self.impl.forward:
+        if self.chain is not None:
+            fn: Callable = self.chain.forward
+            fallback: tuple = ("X",)
+        elif not self.impl.forward:
             raise SetupError("nnfix needs your forward", "forward", hint="forward: <its name>")
-        fn = self.function(self.impl.forward, "forward")
-        fallback = ("X",) if inspect.ismethod(fn) or self.root is None else ("X", "params")
+        else:
+            fn = self.function(self.impl.forward, "forward")
+            fallback = ("X",) if inspect.ismethod(fn) or self.root is None else ("X", "params")
         if self.sample_form is not None:
             if not self._outs and _takes_y(fn, self.impl.arguments) and self._labels():
                 self.sample_labels = True  # `out[label]`: one-hot needs a width not known yet
@@ -774,12 +782,17 @@ class OwnNet:
     def _their_loss(self, out: Array, cache: Any) -> float | None:
         if not self.impl.loss:
             return None
-        fn = self.function(self.impl.loss_call or "", "loss")
+        fn = self._loss_function()
         value = self._call("loss", fn, self._values(out, cache), ("output", "Y"))
         number = self._parts(value)
         if number is None:
             raise SetupError(f"your loss returned {type(value).__name__}, not a number", "loss")
         return number
+
+    def _loss_function(self) -> Callable:
+        if self.chain is not None:
+            return self.chain.value
+        return self.function(self.impl.loss_call or "", "loss")
 
     def loss(self) -> float:
         """The loss of their forward at the values their arrays hold now: the one their backward
@@ -794,7 +807,7 @@ class OwnNet:
             return step_loss(self)
         out, cache = self.forward()
         if self.sample_form is not None and self.impl.loss:  # their loss of one sample, averaged
-            fn = self.function(self.impl.loss_call or "", "loss")
+            fn = self._loss_function()
             values = []
             for i, (out_i, cache_i) in enumerate(self._outs):
                 value = self._parts(self._sample_loss(fn, i, out_i, cache_i))
@@ -899,6 +912,8 @@ class OwnNet:
     def gradients(self) -> Gradients:
         """The gradients their backward returns, or stores on their model, matched to the
         parameters (by name, then by position and shape); their parameters are put back."""
+        if self.chain is not None:
+            return self.chain.gradients(self.tensors)
         if self.impl.step:
             return step_gradients(self)
         if not self.impl.backward:
