@@ -7,6 +7,8 @@ import ast
 import contextlib
 import functools
 import importlib
+import importlib.abc
+import importlib.machinery
 import io
 import itertools
 import json
@@ -609,7 +611,12 @@ class _Runner:
             raise
         except ModuleNotFoundError as exc:
             if not _not_installed(exc):
-                raise self._error(exc, place) from None
+                missing = self._import_standing_in(code, exc)
+                if missing is None:
+                    raise self._error(exc, place) from None
+                why = f"{missing} is not installed: what your module imports from it stands in"
+                self.loaded.skipped.append(Skipped(place, chunk.code(stmt), why))
+                return
             name = exc.name or ""
             package = _pip_name(name)
             why = f"import failed: no module named '{name}'"
@@ -624,6 +631,30 @@ class _Runner:
         if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
             for alias in stmt.names:
                 self.flags |= getattr(__future__, alias.name).compiler_flag
+
+    def _import_standing_in(self, code: types.CodeType, exc: ModuleNotFoundError) -> str | None:
+        """A module of theirs (`planar_utils.py`) that imports a package that is not installed
+        (sklearn, for plotting helpers): imported again with placeholders for that package, so
+        it is an error only where the code nnfix calls uses it (SPEC §3.3). The package's pip
+        name, or None where the missing module is their own or the import fails otherwise."""
+        missing: set[str] = set()
+        while exc.name and not _users_module(exc.name) and len(missing) < 5:
+            missing.add(exc.name.split(".")[0])
+            finder = _StandIns(missing)
+            sys.meta_path.insert(0, finder)
+            try:
+                exec(code, self.namespace)
+                return ", ".join(sorted(_pip_name(m) for m in missing))
+            except ModuleNotFoundError as again:
+                exc = again
+            except BaseException:
+                return None
+            finally:
+                sys.meta_path.remove(finder)
+                for name in list(sys.modules):
+                    if name.split(".")[0] in missing:
+                        del sys.modules[name]
+        return None
 
     def _exec(self, tree: ast.Module, chunk: _Chunk, place: Place) -> None:
         code = self._compile(tree, chunk)
@@ -676,6 +707,45 @@ def _not_installed(exc: ModuleNotFoundError) -> bool:
     own sibling modules (whose frames would be in the traceback below the import statement)."""
     frames = traceback.extract_tb(exc.__traceback__)
     return bool(exc.name) and sum(is_users(f.filename) for f in frames) <= 1
+
+
+def _users_module(name: str) -> bool:
+    """Is `name` (its top package) a module beside their code: theirs, never "not installed"."""
+    top = name.split(".")[0]
+    return any(
+        os.path.exists(os.path.join(root, top + ".py")) or os.path.isdir(os.path.join(root, top))
+        for root in _roots
+    )
+
+
+class _StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Modules that stand in for packages that are not installed: every name imported from
+    them is a placeholder that raises ModuleNotFoundError where it is used."""
+
+    def __init__(self, tops: set[str]):
+        self.tops = tops
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname.split(".")[0] not in self.tops:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+
+    def create_module(self, spec):
+        return _StandInModule(spec.name, _pip_name(spec.name))
+
+    def exec_module(self, module) -> None:
+        module.__path__ = []
+
+
+class _StandInModule(types.ModuleType):
+    def __init__(self, name: str, package: str):
+        super().__init__(name)
+        self._package = package
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        return _Missing(f"{self.__name__}.{attr}", self._package)
 
 
 def _pip_name(module: str) -> str:
