@@ -24,6 +24,7 @@ from nnfix.diagnose.rules.gradients import (
 )
 from nnfix.diagnose.rules.rule import USER_CODE, Check
 from nnfix.diagnose.rules.usercode import U101, user_error
+from nnfix.diagnose.rules.usercode import _climbs as climbs
 from nnfix.run.prepare import seeds
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import LossSpec
@@ -32,6 +33,7 @@ from nnfix.usercode.loader import add_import_roots
 from nnfix.usercode.model import SetupError
 from nnfix.usercode.own import SAMPLES, OwnNet
 from nnfix.usercode.sandbox import Broken, UserCallError
+from nnfix.usercode.script import ScriptNet
 
 PATH = ("implementation", "backward")
 SKIPPED = "no model: in the spec"  # the passes that need a declared network
@@ -44,17 +46,7 @@ class OwnContext:
         self.loaded, self.spec, self.options = loaded, loaded.spec, options
         impl = self.spec.implementation
         assert impl is not None  # a spec without model: has implementation: (spec/load.py)
-        data_rng, _, _ = seeds(self.spec.seed)
-        data = load_dataset(
-            self.spec.data,
-            base_dir=loaded.base_dir,
-            rng=data_rng,
-            dtype="float64",
-            source=loaded.source,
-        )
-        x = data.shaped(data.x_train[:SAMPLES])  # images keep (C, H, W), sequences (T,)
-        self.x = x if data.tokens is not None else np.asarray(x, dtype=np.float64)
-        self.y = np.asarray(data.y_train[:SAMPLES])
+        self.x, self.y = self._batch()
         add_import_roots(Path(loaded.base_dir) / impl.module, Path(loaded.base_dir))
         self.module = load_guarded(
             Path(loaded.base_dir) / impl.module,
@@ -62,11 +54,39 @@ class OwnContext:
             cells=impl.cells,
             source=loaded.source,
         )
-        self.net = OwnNet(impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed)
+        self.net: OwnNet
+        if impl.script:  # a top-level training loop (SPEC §3.2 E); without data:, its own data
+            classes = getattr(self.spec.data, "classes", None)
+            self.net = ScriptNet(
+                impl, self.module, self.x, self.y, self.spec.loss, self.spec.seed, classes
+            )
+        else:
+            assert self.x is not None and self.y is not None
+            self.net = OwnNet(
+                impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed
+            )
+
+    def _batch(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The spec's batch (none without data:, where a script trains on its own)."""
+        if self.spec.data is None:
+            return None, None
+        data_rng, _, _ = seeds(self.spec.seed)
+        data = load_dataset(
+            self.spec.data,
+            base_dir=self.loaded.base_dir,
+            rng=data_rng,
+            dtype="float64",
+            source=self.loaded.source,
+        )
+        x = data.shaped(data.x_train[:SAMPLES])  # images keep (C, H, W), sequences (T,)
+        x = x if data.tokens is not None else np.asarray(x, dtype=np.float64)
+        return x, np.asarray(data.y_train[:SAMPLES])
 
     def about(self) -> list[str]:
         lines = list(self.net.found.lines)
         skipped = self.module.skipped
+        if self.spec.implementation and self.spec.implementation.script:  # it ran them, said so
+            skipped = [s for s in skipped if "import" in s.why or "magic" in s.why]
         if skipped:
             shown = ", ".join(f"line {s.place.line}" for s in skipped[:3])
             more = ", …" if len(skipped) > 3 else ""
@@ -84,6 +104,7 @@ class OwnContext:
 def own_network(ctx: OwnContext) -> list[Finding]:
     """Their gradients against central differences of their own loss (SPEC §3.1, §3.5)."""
     net = ctx.net
+    path = ("implementation", "script") if net.impl.script else PATH
     try:
         net.build()
         grads = net.gradients()
@@ -102,7 +123,7 @@ def own_network(ctx: OwnContext) -> list[Finding]:
                 f"{grads.where or 'what your backward returns or sets'}",
                 parameter=name,
                 layer=layer_of[name],
-                path=PATH,
+                path=path,
                 evidence={"found": sorted(grads.paths.values())},
             )
         )
@@ -113,7 +134,7 @@ def own_network(ctx: OwnContext) -> list[Finding]:
                 f"{want}",
                 layer=layer_of[name],
                 parameter=name,
-                path=PATH,
+                path=path,
                 evidence={"shape": list(shape), "expected": list(want), "samples": net.m},
             )
         )
@@ -124,7 +145,7 @@ def own_network(ctx: OwnContext) -> list[Finding]:
                     f"the gradient of {name} holds non-finite values (NaN or inf)",
                     layer=layer_of[name],
                     parameter=name,
-                    path=PATH,
+                    path=path,
                     evidence={"first_wrong": True},
                     fix=Fix("find where your backward divides by zero or overflows"),
                 )
@@ -140,14 +161,16 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         result = _check(ctx, checked, grads.arrays)
     except UserCallError as exc:
         return [*found, user_error(exc)]
-    judged, _ = gradient_findings(
+    judged, read = gradient_findings(
         result,
         batch_size=net.m,
         loss=ctx.spec.loss or LossSpec(name="mse"),
         layer_of=layer_of.__getitem__,
-        path_of=lambda layer: PATH,
+        path_of=lambda layer: path,
         what="your backward",
     )
+    if grads.from_update and read.convention is not None and read.c < 0:
+        judged = climbs(judged, read, layer_of, path, getattr(net, "step", None))
     if ctx.spec.loss is None:  # their own loss: no spec key to change for a convention
         for f in judged:
             if f.code == "G105" and f.fix is not None:

@@ -145,7 +145,7 @@ class OwnNet:
                 "`model:` (a chain of layers without one is not read yet)",
                 "layers",
             )
-        for key in ("step", "script", "engine"):
+        for key in ("step", "engine"):
             if getattr(self.impl, key):
                 raise SetupError(f"implementation.{key} is not read yet", key)
         if isinstance(self.impl.model, list) or isinstance(self.impl.loss, list):
@@ -228,9 +228,7 @@ class OwnNet:
 
     def _find_tensors(self) -> None:
         """The float arrays their model holds (or their module's globals) that move the loss."""
-        root, name = (self.root, "") if self.root is not None else (self.module, "")
-        data = {id(self.x), id(self.y)}
-        refs = [r for r in walk(root, name, ranks=RANKS) if id(r.get()) not in data]
+        refs = self._candidates()
         base = self.loss()
         moving = [r for r in refs if self._moves(r, base)]
         if not moving:
@@ -250,6 +248,12 @@ class OwnNet:
         names = ", ".join(p.slot.name for p in self.tensors[:6])
         more = ", …" if len(self.tensors) > 6 else ""
         self.found.say(f"parameters: {len(self.tensors)} arrays that move the loss ({names}{more})")
+
+    def _candidates(self) -> list[Ref]:
+        """The arrays that may be parameters: every float array of their model (or module)."""
+        root = self.root if self.root is not None else self.module
+        data = {id(self.x), id(self.y)}
+        return [r for r in walk(root, "", ranks=RANKS) if id(r.get()) not in data]
 
     def _order_of_use(self, refs: list[Ref]) -> dict[int, int]:
         """The order in which their forward first computes with each parameter (id(ref) ->
