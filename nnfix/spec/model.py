@@ -507,6 +507,25 @@ class Spec(_Strict):
             # model and loss may be left out only where the user's code is the network (§3.1)
             "if": {"not": {"required": ["implementation"]}},
             "then": {"required": ["model", "loss"]},
+            # data may be left out only by a script, which trains on its own (§3.2 E)
+            "anyOf": [
+                {"required": ["data"]},
+                {
+                    "required": ["implementation"],
+                    "properties": {
+                        "implementation": {
+                            "description": "A script's training loop, with data of its own.",
+                            "required": ["script"],
+                            "properties": {
+                                "script": {
+                                    "const": True,
+                                    "description": "Without data:, the script's own data.",
+                                }
+                            },
+                        }
+                    },
+                },
+            ],
         },
     )
 
