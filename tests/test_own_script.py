@@ -243,11 +243,61 @@ implementation:
   script: true
 """
 
+# an exercise's script: the loop under `if __name__ == "__main__":`, one sample per step by its
+# index (`for i in order: x = inputs[i]`, order = np.arange(n)), samples as rows, a linear output
+# and the squared error, the functions above
+INDEXED = """
+import numpy as np
+
+
+def relu(z):
+    return np.maximum(z, 0)
+
+
+def predict(x, w1, c1, w2, c2):
+    a = relu(x @ w1 + c1)
+    return a, a @ w2 + c2
+
+
+if __name__ == "__main__":
+    inputs = np.loadtxt("inputs.csv", delimiter=",")
+    outputs = np.loadtxt("outputs.csv", delimiter=",")
+    n = len(inputs)
+    rng = np.random.default_rng(11)
+    w1 = rng.normal(size=(3, 5)) * 0.7
+    c1 = np.full(5, 0.2)
+    w2 = rng.normal(size=(5, 1)) * 0.7
+    c2 = np.zeros(1)
+    eta = 0.01
+    for epoch in range(100):
+        order = np.arange(n)
+        for i in order:
+            x, t = inputs[i], outputs[i]
+            a, out = predict(x, w1, c1, w2, c2)
+            g_out = 2 * (out - t)
+            g_a = (w2 @ g_out) * (a > 0)
+            w2 -= eta * np.outer(a, g_out)
+            c2 -= eta * g_out
+            w1 -= eta * np.outer(x, g_a)
+            c1 -= eta * g_a
+"""
+
+INDEXED_SPEC = """
+seed: 0
+data: {source: linear, features: 3, samples: 32}
+loss: mse
+implementation:
+  module: net.py
+  script: true
+  arguments: {inputs: X, outputs: Y}
+"""
+
 CASES = {
     "per_sample": (PER_SAMPLE, PER_SAMPLE_SPEC),
     "full_batch": (FULL_BATCH, FULL_BATCH_SPEC),
     "notebook": (NOTEBOOK_CELLS, NOTEBOOK_SPEC),
     "literals": (LITERALS, LITERALS_SPEC),
+    "indexed": (INDEXED, INDEXED_SPEC),
 }
 
 
@@ -319,6 +369,13 @@ def test_the_step_size_and_the_output_are_read_from_the_code(tmp_path):
         ("notebook", "dhidden[hidden <= 0] = 0", "pass", {"W", "b"}),
         # the output delta without sigmoid's derivative: every tensor, from the output on
         ("literals", "d_out = error * out * (1 - out)", "d_out = error", {"w1", "b1", "w2", "b2"}),
+        # the ReLU's derivative taken of the output layer's delta: the hidden layer only
+        (
+            "indexed",
+            "g_a = (w2 @ g_out) * (a > 0)",
+            "g_a = (w2 @ g_out) * (g_out.sum() > 0)",
+            {"w1", "c1"},
+        ),
     ],
 )
 def test_a_wrong_derivative_is_a_g101_on_the_tensor_it_makes_wrong(
@@ -339,6 +396,7 @@ def test_a_wrong_derivative_is_a_g101_on_the_tensor_it_makes_wrong(
         ("full_batch", "params[key] -= learning_rate", "params[key] += learning_rate", 1),
         ("notebook", "+= -step_size", "+= step_size", 4),
         ("literals", "- alpha *", "+ alpha *", 4),
+        ("indexed", "-= eta *", "+= eta *", 4),
     ],
 )
 def test_an_update_that_climbs_the_loss_is_a_g101_never_a_convention(

@@ -28,7 +28,7 @@ from nnfix.engine.losses import total
 from nnfix.spec.model import ImplementationSpec, LossSpec
 from nnfix.usercode import sandbox
 from nnfix.usercode.grads import Gradients
-from nnfix.usercode.loader import LoadedModule
+from nnfix.usercode.loader import LoadedModule, _is_main_guard
 from nnfix.usercode.model import SetupError, seed_numpy
 from nnfix.usercode.objects import Ref, walk
 from nnfix.usercode.own import RANKS, OwnNet
@@ -95,7 +95,6 @@ class ScriptNet(OwnNet):
         self.filename = ""
         self.stmt = _Stmt(ast.Pass(), "")  # the training loop's
         self.body: list[ast.stmt] = []  # the body one pass runs
-        self.outer: list[tuple[ast.expr, Any]] = []  # the outer loops' targets and first items
         self.data: dict[str, Array] = {}  # name -> the array their loop reads, as given to it
         self.per_sample = False
         self.passes = 1  # samples one at a time: one pass each
@@ -327,16 +326,26 @@ class ScriptNet(OwnNet):
         self.body = [_Steps().visit(copy.deepcopy(stmt)) for stmt in self.chain[-1].body]
         self.ns[STEP] = self._fit_step
         last = self.chain[-1]
-        data = set(self.impl.arguments) | set(_read_arrays(last, self.ns))
         self.per_sample = bool(self.impl.per_sample) or (
-            isinstance(last, ast.For) and bool(set(_read(last.iter)) & data)
+            isinstance(last, ast.For) and bool(set(_read(last.iter)) & self._derived(data))
         )
+
+    def _derived(self, data: set[str]) -> set[str]:
+        """The data's names and those the statements before the loop bind from them (`m =
+        X.shape[1]`): a loop over `zip(images, labels)` or `range(m)` takes one sample a turn."""
+        derived = set(data)
+        before = [st.node for st in self.stmts[: self.stmts.index(self.stmt)]]
+        for loop, inner in zip(self.chain, self.chain[1:], strict=False):  # `order = arange(n)`
+            before += loop.body[: loop.body.index(inner)]
+        for node in before:
+            if not isinstance(node, _DEFS) and set(_read(node)) & derived:
+                derived |= _stored_names(node)
+        return derived
 
     def _bind_outer(self) -> None:
         """The outer loops' targets take their first item, and the statements before the inner
         loop in each outer body run once (`nr_correct = 0`, a shuffle)."""
         self._put_data()
-        self.outer = []
         for loop, inner in zip(self.chain, self.chain[1:], strict=False):
             if isinstance(loop, ast.For):
                 item = self._item(loop, 0)
@@ -447,6 +456,7 @@ class ScriptNet(OwnNet):
                 if fit:
                     self.out_name, self.target_name = max(fit, key=bound.__getitem__), t
                     self.upto = bound[self.out_name] + 1
+                    self._per_sample_by_value(names)
                     self.found.say(
                         f"script: the loop at {self.stmt.at()}; one pass "
                         + ("per sample" if self.per_sample else "on the batch")
@@ -463,6 +473,22 @@ class ScriptNet(OwnNet):
             "output",
             hint="output: <the name your loop binds the network's output to>",
         )
+
+    def _per_sample_by_value(self, names: dict[str, str]) -> None:
+        """A pass whose targets hold one sample's of the batch's takes one sample a turn, however
+        its loop picks it; a pass on a part of the batch other than one sample is not read."""
+        full = self.data.get(names["Y"])
+        part = np.asarray(self.ns.get(self.target_name))
+        if self.per_sample or full is None or part.size == full.size:
+            return
+        if part.size * self.m != full.size:
+            raise SetupError(
+                f"one pass of your loop took {part.size} of the batch's {full.size} target "
+                "values: nnfix reads a pass on one sample or on the whole batch",
+                "per_sample",
+                hint="per_sample: true, where the loop takes one sample a turn",
+            )
+        self.per_sample, self.passes = True, self.m
 
     def _still_targets(self, stmt: ast.stmt, targets: set[str]) -> set[str]:
         """Names bound from the targets alone (`yb = Y[i:i + b]`, `t = l.reshape(-1, 1)`):
@@ -662,10 +688,14 @@ class _Steps(ast.NodeTransformer):
 
 
 def _statements(loaded: LoadedModule) -> list[_Stmt]:
+    """Their top-level statements in order; those of an `if __name__ == "__main__":` block
+    count as top-level (a script's loop often sits there)."""
     out = []
     for tree, cell in loaded.trees:
         filename = str(loaded.path) if cell is None else f"<notebook {loaded.path} cell {cell}>"
-        out += [_Stmt(node, filename, cell) for node in tree.body]
+        for node in tree.body:
+            inside = node.body if isinstance(node, ast.If) and _is_main_guard(node.test) else [node]
+            out += [_Stmt(n, filename, cell) for n in inside]
     return out
 
 
@@ -722,10 +752,6 @@ def _stored(node: ast.AST) -> set[str]:
                     out.add(_root(e))
     out.discard("")
     return out
-
-
-def _read_arrays(loop: ast.AST, ns: dict[str, Any]) -> list[str]:
-    return [n for n in _read(loop) if isinstance(ns.get(n), np.ndarray)]
 
 
 def _samples_of(x: Array, y: Array, layout: str = "auto") -> tuple[str, int] | None:
