@@ -496,3 +496,23 @@ def test_data_the_loop_reads_that_nnfix_cannot_name_is_a_question_naming_argumen
     result = CliRunner().invoke(main, ["diagnose", str(spec)])
     assert result.exit_code == 2
     assert "arguments" in result.output
+
+
+def test_a_script_without_the_spec_s_loss_is_a_question_naming_it(tmp_path):
+    spec = setup(tmp_path, "literals")
+    spec.write_text(spec.read_text().replace("loss: {name: mse, scale: 0.5, reduction: sum}\n", ""))
+    result = CliRunner().invoke(main, ["diagnose", str(spec)])
+    assert result.exit_code == 2
+    assert "loss:" in result.output
+
+
+def test_a_pass_that_hangs_is_a_u101_at_their_line_never_a_hang(tmp_path):
+    spec = setup(
+        tmp_path, "literals", "    epoch += 1\n", "    epoch += 1\n    while True:\n        pass\n"
+    )
+    spec.write_text(spec.read_text() + "  timeout: 1\n")
+    code, report = diagnose(spec)
+    assert code == 1
+    (u101,) = [f for f in errors(report) if f["code"] == "U101"]
+    assert "did not return within 1 s" in u101["message"]
+    assert u101["location"]["source"]["line"] in (34, 35), u101["location"]
