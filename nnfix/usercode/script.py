@@ -27,7 +27,7 @@ import numpy as np
 from nnfix.engine.losses import total
 from nnfix.spec.model import ImplementationSpec, LossSpec
 from nnfix.usercode import sandbox
-from nnfix.usercode.grads import Gradients
+from nnfix.usercode.grads import Gradients, Param
 from nnfix.usercode.loader import LoadedModule, _is_main_guard
 from nnfix.usercode.model import SetupError, seed_numpy
 from nnfix.usercode.objects import Ref, walk
@@ -36,6 +36,7 @@ from nnfix.usercode.own import RANKS, OwnNet
 Array = np.ndarray
 ITEM = "__nnfix_item__"  # what the loop's target is bound from
 ONCE = "__nnfix_once__"
+Misshaped = tuple[Array, tuple[int, ...], int]  # an update's target, its step's shape, line
 STEP = "__nnfix_step__"  # what an in-place update of the body adds, shape noted (_fit_step)  # the one-iteration loop a pass runs in (a break or continue ends it)
 # calls that plot, save or ask: not run before the loop (SPEC §3.4)
 _QUIET = re.compile(
@@ -102,9 +103,7 @@ class ScriptNet(OwnNet):
         self.upto = 0  # the body's statements the forward is (up to the output's binding)
         self.step = 0.0
         self._changed: list[Ref] = []
-        self._misshaped: list[
-            tuple[Array, tuple[int, ...], int]
-        ] = []  # (target, step's shape, line)
+        self._misshaped: list[Misshaped] = []
 
     # --- building ------------------------------------------------------------------------------
 
@@ -528,29 +527,13 @@ class ScriptNet(OwnNet):
 
     def _find_step(self) -> None:
         """The step size: `update_lr:`, else the one number their updates of the parameters
-        multiply by (a literal, or a name bound to one: `learn_rate = 0.01` … `w -= learn_rate *
-        dw`), in the loop's body or the functions of their module."""
+        multiply by, in the loop's body or the functions of their module."""
         if self.impl.update_lr:
             self.step = float(self.impl.update_lr)
             return
-        bases = {_base(p.ref.path) for p in self.tensors}
         trees: list[ast.AST] = [*self.chain[-1].body]  # as written
         trees += [s.node for s in self.stmts if isinstance(s.node, ast.FunctionDef)]
-        steps: set[float] = set()
-        for tree in trees:
-            for node in ast.walk(tree):
-                factor = _update_step(node, bases, self.ns)
-                if factor is not None:
-                    steps.add(factor)
-        if len(steps) != 1:
-            seen = ", ".join(f"{s:g}" for s in sorted(steps)) or "none"
-            raise SetupError(
-                f"nnfix reads the gradient from your update, given its step size: it found "
-                f"{'several' if steps else 'no'} step size in your updates ({seen})",
-                "update_lr",
-                hint="update_lr: <the learning rate your update uses>",
-            )
-        self.step = steps.pop()
+        self.step = step_size(trees, {_base(p.ref.path) for p in self.tensors}, self.ns)
         self.found.say(
             f"step size: {self.step:g}, read from your update; gradient = −Δ / {self.step:g}"
         )
@@ -610,45 +593,18 @@ class ScriptNet(OwnNet):
     def gradients(self) -> Gradients:
         """−Δparameter / step size of one pass (per sample: the mean over the samples, each
         pass from the same parameters); the parameters are put back."""
-        out = Gradients(
-            where=f"the update of one pass of your loop, divided by its step size {self.step:g}",
-            from_update=True,
-        )
-        sums: dict[str, Array] = {}
+        passes = []
         for j in range(self.passes):
             kept = [(p.ref, p.ref.get(), np.array(p.ref.get(), copy=True)) for p in self.tensors]
             self._misshaped = []
             self._watched = {id(a) for _, a, _ in kept}
             try:
                 self._pass(j)
-                for p, (_, array, before) in zip(self.tensors, kept, strict=True):
-                    after = np.asarray(p.ref.get(), dtype=np.float64)
-                    name = p.slot.name
-                    step = next((m for m in self._misshaped if m[0] is array), None)
-                    if (
-                        step is not None
-                    ):  # `b -= lr * db` with db (n, m): db's shape is the gradient's
-                        where = f"the step of your update at line {step[2]}"
-                        out.wrong[name] = (step[1], p.shape, where)
-                    elif after.shape != before.shape:  # `b = b - lr * db`: b's new shape is
-                        out.wrong[name] = (tuple(after.shape), p.shape, p.ref.path)
-                    if name not in out.wrong:
-                        sums[name] = sums.get(name, 0) - (after - before) / self.step
+                after = [np.array(p.ref.get(), dtype=np.float64) for p in self.tensors]  # copies
+                passes.append(([(a, v) for _, a, v in kept], after, list(self._misshaped)))
             finally:
                 _restore(kept)
-        for p in self.tensors:
-            name = p.slot.name
-            out.paths[name] = p.ref.path
-            out.holders[name] = (id(p.ref.owner), p.ref.key)
-            if name in sums and name not in out.wrong:
-                out.arrays[name] = sums[name] / self.passes
-                out.raw[name] = out.arrays[name]
-        out.missing = [
-            p.slot.name
-            for p in self.tensors
-            if p.slot.name not in out.arrays and p.slot.name not in out.wrong
-        ]
-        return out
+        return update_gradients(self.tensors, passes, self.step)
 
     def _fit_step(self, target: Any, step: Any, line: int) -> Any:
         """What an in-place update of their body adds to its target (`w -= lr * dw` runs as
@@ -792,6 +748,66 @@ def _restore(kept: list[tuple[Ref, Any, Array]]) -> None:
 def _base(path: str) -> str:
     match = re.match(r"[A-Za-z_]\w*", path.lstrip("."))
     return match.group(0) if match else path
+
+
+# --- the gradient an update implies (kept apart: a `step:` call reads it the same way) ---------
+
+
+def update_gradients(
+    params: list[Param],
+    passes: list[tuple[list[tuple[Array, Array]], list[Array], list[Misshaped]]],
+    step: float,
+) -> Gradients:
+    """The gradients an in-place update implies: −(after − before) / step per parameter, the
+    mean over the passes (one per sample, each from the same values). Each pass gives, per
+    parameter, (the array, its values before), its values after, and the steps of another shape
+    an update added to it (`b -= lr * db` with db (n, m)). A step of another shape, or an array
+    rebound to another shape (`b = b - lr * db`), is the gradient's shape (G103)."""
+    out = Gradients(
+        where=f"the update of one pass of your loop, divided by its step size {step:g}",
+        from_update=True,
+    )
+    sums: dict[str, Array] = {}
+    for kept, after, misshaped in passes:
+        for p, (array, before), now in zip(params, kept, after, strict=True):
+            name = p.slot.name
+            odd = next((m for m in misshaped if m[0] is array), None)
+            if odd is not None:
+                out.wrong[name] = (odd[1], p.shape, f"the step of your update at line {odd[2]}")
+            elif now.shape != before.shape:
+                out.wrong[name] = (tuple(now.shape), p.shape, p.ref.path)
+            if name not in out.wrong:
+                sums[name] = sums.get(name, 0) - (now - before) / step
+    for p in params:
+        name = p.slot.name
+        out.paths[name] = p.ref.path
+        out.holders[name] = (id(p.ref.owner), p.ref.key)
+        if name in sums and name not in out.wrong:
+            out.arrays[name] = out.raw[name] = sums[name] / max(1, len(passes))
+    out.missing = [p.slot.name for p in params if p.slot.name not in out.arrays | out.wrong]
+    return out
+
+
+def step_size(trees: list[ast.AST], bases: set[str], ns: dict[str, Any]) -> float:
+    """The one number the updates of the parameters (names in `bases`) multiply their step by,
+    in these statements: a literal, or a name bound to one in `ns` (`learn_rate = 0.01` … `w -=
+    learn_rate * dw`; `w = w - 0.5 * lr * dw` multiplies by 0.5·lr). None or several: a question
+    naming update_lr."""
+    steps: set[float] = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            factor = _update_step(node, bases, ns)
+            if factor is not None:
+                steps.add(factor)
+    if len(steps) != 1:
+        seen = ", ".join(f"{s:g}" for s in sorted(steps)) or "none"
+        raise SetupError(
+            f"nnfix reads the gradient from your update, given its step size: it found "
+            f"{'several' if steps else 'no'} step size in your updates ({seen})",
+            "update_lr",
+            hint="update_lr: <the learning rate your update uses>",
+        )
+    return steps.pop()
 
 
 def _update_step(node: ast.AST, bases: set[str], ns: dict[str, Any]) -> float | None:
