@@ -292,12 +292,53 @@ implementation:
   arguments: {inputs: X, outputs: Y}
 """
 
+# a tutorial's mini-batch loop: samples as rows, batches sliced by a range with a step, a sigmoid
+# output and the mean binary cross-entropy of each batch
+MINI_BATCH = """
+import numpy as np
+
+data = np.load("points.npz")
+X, Y = data["x"], data["y"].reshape(-1, 1)
+rng = np.random.default_rng(4)
+W1 = rng.normal(size=(2, 6)) * 0.8
+b1 = np.zeros((1, 6))
+W2 = rng.normal(size=(6, 1)) * 0.8
+b2 = np.zeros((1, 1))
+lr, batch = 0.3, 4
+
+for epoch in range(50):
+    for s in range(0, len(X), batch):
+        xb, yb = X[s : s + batch], Y[s : s + batch]
+        A1 = np.tanh(xb @ W1 + b1)
+        P = 1 / (1 + np.exp(-(A1 @ W2 + b2)))
+        loss = -np.mean(yb * np.log(P) + (1 - yb) * np.log(1 - P))
+        dZ2 = (P - yb) / len(xb)
+        dW2 = A1.T @ dZ2
+        db2 = dZ2.sum(axis=0, keepdims=True)
+        dZ1 = dZ2 @ W2.T * (1 - A1 ** 2)
+        W2 -= lr * dW2
+        b2 -= lr * db2
+        W1 -= lr * (xb.T @ dZ1)
+        b1 -= lr * dZ1.sum(axis=0, keepdims=True)
+"""
+
+MINI_BATCH_SPEC = """
+seed: 0
+data: {source: moons, samples: 32}
+loss: bce
+implementation:
+  module: net.py
+  script: true
+  arguments: {X: X, Y: Y}
+"""
+
 CASES = {
     "per_sample": (PER_SAMPLE, PER_SAMPLE_SPEC),
     "full_batch": (FULL_BATCH, FULL_BATCH_SPEC),
     "notebook": (NOTEBOOK_CELLS, NOTEBOOK_SPEC),
     "literals": (LITERALS, LITERALS_SPEC),
     "indexed": (INDEXED, INDEXED_SPEC),
+    "mini_batch": (MINI_BATCH, MINI_BATCH_SPEC),
 }
 
 
@@ -342,6 +383,18 @@ def test_a_correct_script_is_checked_and_clean(tmp_path, style):
     about = " ".join(spec["about"])
     assert "4 arrays that move the loss" in about, about  # its parameters were found, and said
     assert "step size" in about
+
+
+def test_a_mini_batch_loop_is_checked_a_batch_a_pass(tmp_path):
+    _, report = diagnose(setup(tmp_path, "mini_batch"))
+    about = " ".join(report["specs"][0]["about"])
+    assert "one pass per 4 samples" in about, about
+    code, report = diagnose(setup(tmp_path, "mini_batch", "(1 - A1 ** 2)", "(1 - A1)"))
+    assert code == 1
+    assert {f["location"]["parameter"] for f in errors(report) if f["code"] == "G101"} <= {
+        "W1",
+        "b1",
+    }
 
 
 def test_the_step_size_and_the_output_are_read_from_the_code(tmp_path):
@@ -397,6 +450,7 @@ def test_a_wrong_derivative_is_a_g101_on_the_tensor_it_makes_wrong(
         ("notebook", "+= -step_size", "+= step_size", 4),
         ("literals", "- alpha *", "+ alpha *", 4),
         ("indexed", "-= eta *", "+= eta *", 4),
+        ("mini_batch", "-= lr *", "+= lr *", 4),
     ],
 )
 def test_an_update_that_climbs_the_loss_is_a_g101_never_a_convention(

@@ -98,7 +98,8 @@ class ScriptNet(OwnNet):
         self.body: list[ast.stmt] = []  # the body one pass runs
         self.data: dict[str, Array] = {}  # name -> the array their loop reads, as given to it
         self.per_sample = False
-        self.passes = 1  # samples one at a time: one pass each
+        self.passes = 1  # samples one at a time (or a mini-batch at a time): one pass each
+        self.chunk = 1  # the samples one pass takes, where it takes part of the batch
         self.out_name = self.target_name = ""
         self.upto = 0  # the body's statements the forward is (up to the output's binding)
         self.step = 0.0
@@ -170,7 +171,11 @@ class ScriptNet(OwnNet):
         self._descend(loop, names)
         forms = self._forms(names) if self.given else [None]
         first: sandbox.UserCallError | None = None
+        unfit: SetupError | None = None
+        there = set(self.ns)
         for form in forms:
+            for name in _stored_names(loop) - there:  # what a pass in another form left
+                self.ns.pop(name, None)
             if form is not None:
                 self._substitute(names, form, k)
             else:
@@ -186,8 +191,19 @@ class ScriptNet(OwnNet):
             if not changed:
                 return False
             self._changed = changed
-            self._find_output(names)
+            try:
+                self._find_output(names)
+            except SetupError as exc:  # no value fits the targets in this form: the next one
+                if len(forms) == 1 or form is forms[-1]:
+                    raise
+                unfit = unfit or exc
+                continue
+            if form is not None:
+                shapes = ", ".join(f"{n} {tuple(v.shape)}" for n, v in self.data.items())
+                self.found.say(f"data: {shapes} (nnfix's batch in place of yours)")
             return True
+        if first is None and unfit is not None:
+            raise unfit
         assert first is not None
         if len(forms) == 1:
             raise first  # their data as their own: the error is their code's (U101)
@@ -241,7 +257,7 @@ class ScriptNet(OwnNet):
                     targets = "onehot" if k > 1 and self._labels() else "asis"
                 return [_Form(columns, targets)]
         columns_first = [layout == "columns"] if layout in ("columns", "rows") else [False, True]
-        kinds = ["onehot", "labels"] if self._labels() else ["asis"]
+        kinds = ["onehot", "asis", "labels"] if self._labels() else ["asis"]
         return [_Form(c, t) for c in columns_first for t in kinds]
 
     def _labels(self) -> bool:
@@ -280,11 +296,6 @@ class ScriptNet(OwnNet):
                     self._exec([node], st.filename, "script")
                 except sandbox.UserCallError as exc:
                     self.found.say(f"not run again with nnfix's batch: {st.at()} ({exc})")
-        self.found.say(
-            "data: "
-            + ", ".join(f"{n} {tuple(v.shape)}" for n, v in self.data.items())
-            + " (nnfix's batch in place of yours)"
-        )
 
     def _put_data(self) -> None:
         """Fresh copies of the data in their names (a loop that scales x in place scales a copy)."""
@@ -433,23 +444,20 @@ class ScriptNet(OwnNet):
             ]
             _restore(kept)
         if self.per_sample:
-            self.passes = self.m
+            self.passes = self.m // self.chunk
         return out
 
     def _find_output(self, names: dict[str, str]) -> None:
         """The output: the value the body first reads together with the targets (`o - l`),
-        and the targets as the body holds them then; the forward is the body up to its binding."""
-        kept = [(r, r.get(), r.get().copy()) for r in self._changed]
-        try:
-            self._pass(0)  # the values the body computes, to tell the output by
-        finally:
-            _restore(kept)
+        and the targets as the body holds them then; the forward is the body up to its binding.
+        The output moves with the parameters (the inputs' and targets' slices `xb, yb` do not)."""
+        moving = self._moving()
         targets = {names["Y"]} | self._loop_targets()
         bound: dict[str, int] = {}
         for i, stmt in enumerate(self.body):
             read = set(_read(stmt))
             here = [t for t in targets if t in read]
-            outs = [n for n in read if n in bound and n not in targets and self._float(n)]
+            outs = [n for n in read if n in bound and n in moving and n not in targets]
             if self.impl.output:
                 outs = [n for n in outs if n == self.impl.output]
             for t in here:
@@ -460,7 +468,13 @@ class ScriptNet(OwnNet):
                     self._per_sample_by_value(names)
                     self.found.say(
                         f"script: the loop at {self.stmt.at()}; one pass "
-                        + ("per sample" if self.per_sample else "on the batch")
+                        + (
+                            "on the batch"
+                            if not self.per_sample
+                            else "per sample"
+                            if self.chunk == 1
+                            else f"per {self.chunk} samples"
+                        )
                         + f"; output {self.out_name} ({self.stmt.at(self.body[self.upto - 1].lineno)}),"
                         f" read with the targets {t} at line {stmt.lineno}"
                     )
@@ -475,21 +489,54 @@ class ScriptNet(OwnNet):
             hint="output: <the name your loop binds the network's output to>",
         )
 
+    def _moving(self) -> set[str]:
+        """The float arrays the body binds that change when the parameters do: the body's
+        values at the parameters and at nudged ones (one pass each), compared."""
+        seen: list[dict[str, Array]] = []
+        kept = [(r, r.get(), r.get().copy()) for r in self._changed]
+        rng = np.random.default_rng(0)
+        try:
+            for nudge in (False, True):
+                for r, a, v in kept:
+                    r.set(v + 1e-3 * (1 + np.abs(v)) * rng.standard_normal(v.shape) if nudge else a)
+                    if not nudge:
+                        a[...] = v
+                self._watched, self._misshaped = {id(r.get()) for r, _, _ in kept}, []
+                self._pass(0)
+                seen.append(
+                    {n: np.array(self.ns[n]) for n in _stored_names_of(self.body) if self._float(n)}
+                )
+        finally:
+            _restore(kept)
+        at, nudged = seen
+        return {
+            n
+            for n in at
+            if n in nudged
+            and (at[n].shape != nudged[n].shape or not np.array_equal(at[n], nudged[n]))
+        }
+
     def _per_sample_by_value(self, names: dict[str, str]) -> None:
-        """A pass whose targets hold one sample's of the batch's takes one sample a turn, however
-        its loop picks it; a pass on a part of the batch other than one sample is not read."""
+        """A pass whose targets hold a part of the batch's takes that part a turn, however its
+        loop picks it (`x = X[i]`, `xb = X[s:s + 4]`): one sample, or a mini-batch that divides
+        the batch; each pass is checked from the same parameters. Values settle what the loop's
+        text suggested."""
         full = self.data.get(names["Y"])
-        part = np.asarray(self.ns.get(self.target_name))
-        if self.per_sample or full is None or part.size == full.size:
+        if full is None:
             return
-        if part.size * self.m != full.size:
+        part = np.asarray(self.ns.get(self.target_name))
+        if part.size == full.size:
+            self.per_sample, self.chunk, self.passes = False, 1, 1
+            return
+        chunk, left = divmod(part.size * self.m, full.size)
+        if left or not chunk or self.m % chunk:
             raise SetupError(
                 f"one pass of your loop took {part.size} of the batch's {full.size} target "
-                "values: nnfix reads a pass on one sample or on the whole batch",
+                "values, not a part that divides the batch",
                 "per_sample",
                 hint="per_sample: true, where the loop takes one sample a turn",
             )
-        self.per_sample, self.passes = True, self.m
+        self.per_sample, self.chunk, self.passes = True, chunk, self.m // chunk
 
     def _still_targets(self, stmt: ast.stmt, targets: set[str]) -> set[str]:
         """Names bound from the targets alone (`yb = Y[i:i + b]`, `t = l.reshape(-1, 1)`):
@@ -564,7 +611,7 @@ class ScriptNet(OwnNet):
     def loss(self) -> float:
         """The spec's loss of their output, the mean of the samples' where a pass is one."""
         values = [
-            self._loss_of(*self._forward(j), 1 if self.per_sample else self.m)
+            self._loss_of(*self._forward(j), self.chunk if self.per_sample else self.m)
             for j in range(self.passes)
         ]
         return float(np.mean(values))
@@ -691,6 +738,10 @@ def _stored_names(node: ast.AST) -> set[str]:
     return {
         n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
     }
+
+
+def _stored_names_of(body: list[ast.stmt]) -> set[str]:
+    return {n for stmt in body for n in _stored_names(stmt)}
 
 
 def _stored(node: ast.AST) -> set[str]:
