@@ -1,11 +1,13 @@
 """A script as the network (SPEC §3.2 E, `script: true`): a module whose training loop is top-level
 code. nnfix runs the statements before the loop, finds the loop that changes the parameters (by
 running one pass of it), puts its batch in place of the data the loop reads, and runs one pass of
-the loop's body (one sample or one batch); the gradient is read from the update as −Δ / step size.
+the loop's body (one sample, one mini-batch or the batch: found by the targets a pass holds); the
+gradient is read from the update as −Δ / step size.
 
 The truth is the spec's loss of the output the body computes. The output is the value the body
-reads together with the targets first (`o - l`, `compute_cost(A2, Y)`, `np.log(A2) * y`); its
-loss is measured by running the body's statements *up to the one that binds the output* — the
+reads together with the targets first (`o - l`, `compute_cost(A2, Y)`, `np.log(A2) * y`) among
+those that move with the parameters (found by running a pass at nudged parameters); its loss is
+measured by running the body's statements *up to the one that binds the output* — the
 statements as written, in their order — with the parameters perturbed. We run that prefix rather
 than slicing out the statements the output depends on: the prefix keeps every in-place statement
 the forward relies on (`img.shape += (1,)`, `x /= 255`, a cache filled item by item) that a slice
@@ -35,9 +37,9 @@ from nnfix.usercode.own import RANKS, OwnNet
 
 Array = np.ndarray
 ITEM = "__nnfix_item__"  # what the loop's target is bound from
-ONCE = "__nnfix_once__"
+ONCE = "__nnfix_once__"  # the one-iteration loop a pass runs in (a break or continue ends it)
+STEP = "__nnfix_step__"  # what an in-place update of the body adds, shape noted (_fit_step)
 Misshaped = tuple[Array, tuple[int, ...], int]  # an update's target, its step's shape, line
-STEP = "__nnfix_step__"  # what an in-place update of the body adds, shape noted (_fit_step)  # the one-iteration loop a pass runs in (a break or continue ends it)
 # calls that plot, save or ask: not run before the loop (SPEC §3.4)
 _QUIET = re.compile(
     r"(^|_)(plot\w*|show|imshow|scatter|savefig|save\w*|dump|input|figure|subplots?|hist|"
@@ -104,6 +106,7 @@ class ScriptNet(OwnNet):
         self.upto = 0  # the body's statements the forward is (up to the output's binding)
         self.step = 0.0
         self._changed: list[Ref] = []
+        self._codes: dict[int | None, types.CodeType] = {}  # a pass (or its first statements)
         self._misshaped: list[Misshaped] = []
 
     # --- building ------------------------------------------------------------------------------
@@ -336,6 +339,7 @@ class ScriptNet(OwnNet):
                 continue
             break
         self.body = [_Steps().visit(copy.deepcopy(stmt)) for stmt in self.chain[-1].body]
+        self._codes = {}
         self.ns[STEP] = self._fit_step
         last = self.chain[-1]
         self.per_sample = bool(self.impl.per_sample) or (
@@ -380,10 +384,6 @@ class ScriptNet(OwnNet):
                 ) from None
             raise
 
-    def _value(self, expr: ast.expr) -> Any:
-        """An expression of their loop's, evaluated in their module (contained)."""
-        return sandbox.call("script", eval, self._compiled(expr), self.ns)
-
     def _compiled(self, expr: ast.expr) -> types.CodeType:
         load = ast.parse(ast.unparse(expr), mode="eval")  # a target read back (Store -> Load)
         ast.increment_lineno(load, expr.lineno - 1)
@@ -411,17 +411,21 @@ class ScriptNet(OwnNet):
         last = self.chain[-1]
         if isinstance(last, ast.For):
             self._bind(last.target, self._item(last, j if self.per_sample else 0))
-        body = self.body if upto is None else self.body[:upto]
-        once = ast.For(
-            target=ast.Name(ONCE, ast.Store()),
-            iter=ast.Tuple([ast.Constant(0)], ast.Load()),
-            body=list(body) or [ast.Pass()],
-            orelse=[],
-        )
-        ast.copy_location(once, body[0] if body else last)
-        ast.fix_missing_locations(once)
+        code = self._codes.get(upto)
+        if code is None:
+            body = self.body if upto is None else self.body[:upto]
+            once = ast.For(
+                target=ast.Name(ONCE, ast.Store()),
+                iter=ast.Tuple([ast.Constant(0)], ast.Load()),
+                body=list(body) or [ast.Pass()],
+                orelse=[],
+            )
+            ast.copy_location(once, body[0] if body else last)
+            ast.fix_missing_locations(once)
+            tree = ast.Module(body=[once], type_ignores=[])
+            code = self._codes[upto] = compile(tree, self.filename, "exec")
         seed_numpy(self.seed)
-        self._exec([once], self.filename, "script")
+        sandbox.call("script", exec, code, self.ns)
 
     def _first_pass(self) -> list[Ref]:
         """One pass on the first sample (or the batch): the float arrays of their module it
