@@ -39,6 +39,7 @@ from nnfix.usercode.needed import rerun
 from nnfix.usercode.objects import ListRef
 from nnfix.usercode.own import SAMPLES, OwnNet
 from nnfix.usercode.sandbox import Broken, UserCallError
+from nnfix.usercode.script import ScriptNet
 
 PATH = ("implementation", "backward")
 STEP_PATH = ("implementation", "step")
@@ -53,17 +54,7 @@ class OwnContext:
         self.loaded, self.spec, self.options = loaded, loaded.spec, options
         impl = self.spec.implementation
         assert impl is not None  # a spec without model: has implementation: (spec/load.py)
-        data_rng, _, _ = seeds(self.spec.seed)
-        data = load_dataset(
-            self.spec.data,
-            base_dir=loaded.base_dir,
-            rng=data_rng,
-            dtype="float64",
-            source=loaded.source,
-        )
-        x = data.shaped(data.x_train[:SAMPLES])  # images keep (C, H, W), sequences (T,)
-        self.x = x if data.tokens is not None else np.asarray(x, dtype=np.float64)
-        self.y = np.asarray(data.y_train[:SAMPLES])
+        self.x, self.y = self._batch()
         add_import_roots(Path(loaded.base_dir) / impl.module, Path(loaded.base_dir))
         self.module = load_guarded(
             Path(loaded.base_dir) / impl.module,
@@ -73,8 +64,34 @@ class OwnContext:
         )
         seed_numpy(self.spec.seed)  # the parameters a re-run statement makes: the code's, seeded
         self.rerun = rerun(self.module, _called(impl))
-        kind = EngineNet if impl.engine else OwnNet  # F: their own autograd engine
-        self.net = kind(impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed)
+        self.net: OwnNet
+        if impl.script:  # a top-level training loop (SPEC §3.2 E); without data:, its own data
+            classes = getattr(self.spec.data, "classes", None)
+            self.net = ScriptNet(
+                impl, self.module, self.x, self.y, self.spec.loss, self.spec.seed, classes
+            )
+        else:
+            assert self.x is not None and self.y is not None
+            kind = EngineNet if impl.engine else OwnNet  # F: their own autograd engine
+            self.net = kind(
+                impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed
+            )
+
+    def _batch(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The spec's batch (none without data:, where a script trains on its own)."""
+        if self.spec.data is None:
+            return None, None
+        data_rng, _, _ = seeds(self.spec.seed)
+        data = load_dataset(
+            self.spec.data,
+            base_dir=self.loaded.base_dir,
+            rng=data_rng,
+            dtype="float64",
+            source=self.loaded.source,
+        )
+        x = data.shaped(data.x_train[:SAMPLES])  # images keep (C, H, W), sequences (T,)
+        x = x if data.tokens is not None else np.asarray(x, dtype=np.float64)
+        return x, np.asarray(data.y_train[:SAMPLES])
 
     def about(self) -> list[str]:
         lines = [*self.loaded.notes, *self.net.found.lines]
@@ -87,6 +104,8 @@ class OwnContext:
                 f"({shown}{more})",
             )
         skipped = self.module.skipped
+        if self.spec.implementation and self.spec.implementation.script:  # it ran them, said so
+            skipped = [s for s in skipped if "import" in s.why or "magic" in s.why]
         if skipped:
             shown = ", ".join(f"line {s.place.line}" for s in skipped[:3])
             more = ", …" if len(skipped) > 3 else ""
@@ -116,6 +135,7 @@ def _called(impl) -> list[str]:
 def own_network(ctx: OwnContext) -> list[Finding]:
     """Their gradients against central differences of their own loss (SPEC §3.1, §3.5)."""
     net = ctx.net
+    path = ("implementation", "script") if net.impl.script else PATH
     try:
         net.build()
         grads = net.gradients()

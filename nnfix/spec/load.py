@@ -70,6 +70,8 @@ def _load(src: source.Source, assignments: tuple[str, ...] | list[str]) -> Loade
     for key in ("model", "loss"):  # optional only where the user's code is the network (§3.1)
         if key not in src.data and "implementation" not in src.data:
             problems.append(Problem(f"missing required key '{key}' in the spec", path=()))
+    if "data" not in src.data and not _script(src.data):  # a script has data of its own
+        problems.append(Problem("missing required key 'data' in the spec", path=()))
     problems += checks.check({k: v for k, v in sections.items() if v is not None})
     functions, more = user_functions(src.data, src.path.resolve().parent)
     problems += more
@@ -78,6 +80,11 @@ def _load(src: source.Source, assignments: tuple[str, ...] | list[str]) -> Loade
     return LoadedSpec(
         spec=spec, source=src, functions=functions, raw=copy.deepcopy(src.data), notes=notes
     )
+
+
+def _script(data: dict) -> bool:
+    impl = data.get("implementation")
+    return isinstance(impl, dict) and impl.get("script") is True and "model" not in data
 
 
 def _valid_sections(data: dict) -> dict:

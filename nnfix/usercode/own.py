@@ -191,9 +191,6 @@ class OwnNet:
 
     def build(self) -> None:
         """The model their code makes, how its forward takes the batch, and its parameters."""
-        for key in ("script",):  # engine: is EngineNet's (nnfix/usercode/engine.py)
-            if getattr(self.impl, key):
-                raise SetupError(f"implementation.{key} is not read yet", key)
         if isinstance(self.impl.loss, list) and not self.impl.layers:
             raise SetupError("implementation.loss as a list is not read yet", "loss")
         statements = self.impl.model if isinstance(self.impl.model, list) else None
@@ -422,7 +419,7 @@ class OwnNet:
 
     def _find_tensors(self) -> None:
         """The float arrays their model holds (or their module's globals) that move the loss."""
-        refs = self._refs()
+        refs = self._candidates()
         base = self.loss()
         moving = [r for r in refs if self._moves(r, base)]
         if not moving:
@@ -467,6 +464,10 @@ class OwnNet:
         names = ", ".join(p.slot.name for p in state)
         self.found.say(f"state, not parameters: {names} (your training pass changes them)")
         return [p.slot.name for p in state]
+
+    def _candidates(self) -> list[Ref]:
+        """The arrays that may be parameters: every float array of their model (or module)."""
+        return self._refs()
 
     def _order_of_use(self, refs: list[Ref]) -> dict[int, int]:
         """The order in which their forward first computes with each parameter (id(ref) ->
