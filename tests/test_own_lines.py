@@ -270,11 +270,71 @@ implementation:
   per_sample: column
 """
 
+# equal hidden widths, a loop over the layers calling one shared helper, sigmoid hidden layers
+LOOP = """
+import numpy as np
+
+
+def make(sizes):
+    rng = np.random.default_rng(5)
+    params = {}
+    for k in range(1, len(sizes)):
+        params["W" + str(k)] = rng.standard_normal((sizes[k], sizes[k - 1])) * 0.6
+        params["b" + str(k)] = rng.standard_normal((sizes[k], 1)) * 0.1
+    return params
+
+
+def run(params, X):
+    n = len(params) // 2
+    acts = [X]
+    for k in range(1, n):
+        z = params["W" + str(k)] @ acts[-1] + params["b" + str(k)]
+        acts.append(1 / (1 + np.exp(-z)))
+    out = params["W" + str(n)] @ acts[-1] + params["b" + str(n)]
+    return out, acts
+
+
+def loss(out, Y):
+    return float(np.mean((out - Y) ** 2))
+
+
+def step_back(delta, a_prev, W):
+    count = a_prev.shape[1]
+    dW = delta @ a_prev.T / count
+    db = delta.sum(axis=1, keepdims=True) / count
+    return dW, db, W.T @ delta
+
+
+def grads(params, acts, out, Y):
+    n = len(params) // 2
+    g = {}
+    delta = 2 * (out - Y)
+    g["dW" + str(n)], g["db" + str(n)], back = step_back(delta, acts[-1], params["W" + str(n)])
+    for k in range(n - 1, 0, -1):
+        a = acts[k]
+        delta = back * a * (1 - a)
+        g["dW" + str(k)], g["db" + str(k)], back = step_back(delta, acts[k - 1], params["W" + str(k)])
+    return g
+"""
+
+LOOP_SPEC = """
+seed: 0
+data: {source: moons, samples: 32}
+loss: mse
+implementation:
+  module: net.py
+  model: make([2, 6, 6, 6, 1])
+  forward: run
+  backward: grads
+  loss: loss
+"""
+
 CASES = {
     "deep": (DEEP, DEEP_SPEC),
     "helpers": (HELPERS, HELPERS_SPEC),
     "class": (CLASS, CLASS_SPEC),
     "nielsen": (NIELSEN, NIELSEN_SPEC),
+    "loop": (LOOP, LOOP_SPEC),
 }
 
 
@@ -407,3 +467,33 @@ def test_a_wrong_shape_in_deep_code_names_the_binding_not_the_delta(tmp_path):
     assert exit_code == 1
     (shape,) = [f for f in findings if f["code"] == "G103"]
     assert shape["location"]["source"]["line"] == line_of(code, wrong)
+
+
+def test_a_right_shared_helper_after_a_wrong_loop_statement_is_not_blamed(tmp_path):
+    # the loop's statement is wrong in every layer; its true value, replaced for the last hidden
+    # layer, is that layer's gradient, not the first layer's (all hidden values share one
+    # shape), so the helper the loop calls next computes right gradients from it
+    wrong = "delta = back * a * (1 + a)"
+    spec, code = setup(tmp_path, "loop", [("delta = back * a * (1 - a)", wrong)])
+    exit_code, findings = diagnose(spec)
+    assert exit_code == 1
+    assert named(findings) == {line_of(code, wrong)}
+    roots = [f for f in findings if f["root_cause"] and f["severity"] == "error"]
+    assert all(f["location"]["source"]["line"] == line_of(code, wrong) for f in roots), roots
+
+
+def test_a_gradient_of_the_output_is_named_after_the_output_not_a_bias_of_its_shape(tmp_path):
+    # the output is (1, m) and the hidden biases (n, 1): with n == m their shapes agree
+    # and the line below it wrong too (replacing dA3 by the gradient of A3 or of Z3 leaves the
+    # same parameters wrong): the nearest value, the output, is named
+    wrong = "dA3 = -(Y / A3 + (1 - Y / 1 - A3))"
+    edits = [(SEED_000[0][0], wrong), ("dZ3 = dA3 * A3 * (1 - A3)", "dZ3 = dA3 * (1 - A3 ** 2)")]
+    spec, code = setup(tmp_path, "deep", edits)
+    model = "initialize_parameters(2, 5, 4, 1)"
+    spec.write_text(spec.read_text().replace(model, "initialize_parameters(2, 8, 8, 1)"))
+    exit_code, findings = diagnose(spec)
+    assert exit_code == 1
+    first = next(f for f in findings if f["code"] == "G101" and f["evidence"].get("first_wrong"))
+    assert first["location"]["source"]["line"] == line_of(code, wrong)
+    assert "gradient of A3 (" in first["message"], first["message"]
+    assert first["evidence"]["culprit"]["expected"].startswith("the gradient of A3 ("), first
