@@ -679,7 +679,25 @@ class Backward:
         raw = self.grads.raw.get(name)
         if raw is None:
             return None
-        return self.origin(fingerprint(np.asarray(raw)))
+        found = self.origin(fingerprint(np.asarray(raw)))
+        if found is not None or not self.grads.from_update:
+            return found
+        # −Δ / step size equals the array their update scaled to rounding, not bit for bit
+        g = np.asarray(raw, dtype=np.float64)
+        scale = float(np.max(np.abs(g))) if g.size else 0.0
+        for step in sorted(self.steps, key=lambda s: s.end, reverse=True):
+            for out in step.outputs:
+                v = out.value
+                if (
+                    not out.passed
+                    and isinstance(v, np.ndarray)
+                    and v.shape == g.shape
+                    and v.dtype.kind == "f"
+                    and scale > 0
+                    and np.allclose(v, g, rtol=1e-6, atol=1e-9 * scale)
+                ):
+                    return self.origin(out.mark)
+        return None
 
     def culprit(self, name: str) -> Culprit | None:
         """Where the wrong gradient of parameter `name` is first made wrong from right arrays."""
@@ -1011,6 +1029,7 @@ def _seeds(net: OwnNet) -> set[tuple]:
     forms = [net.y, net.y_given(None), net.y_given(out)]
     if net.sample_form is not None and net._outs:
         forms.append(net._sample_values(0, *net._outs[0])["Y"])
+    forms += net.targets_held()  # as a script's pass holds them (its own form)
     marks = set()
     for y in forms:
         array = np.asarray(y)
