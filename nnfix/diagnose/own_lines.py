@@ -106,14 +106,24 @@ def _reshaped_by(net: OwnNet, wrong: list[Finding]) -> None:
         kept.restore()
     for f in wrong:
         name = str(f.location.parameter)
-        place = places.get(names.index(name)) if name in names else None
-        if place is None:
+        found = places.get(names.index(name)) if name in names else None
+        if found is None:
             continue
+        update, made = found
+        place = made or update
         text = linecache.getline(str(place.file), place.line)
         code, col = text.strip(), len(text) - len(text.lstrip()) + 1
         f.location.source = source(place, col, code)
-        f.message += f"; your update makes it so at {place.file.name}:{place.line}"
-        f.evidence["culprit"] = {"line": f"{place.file.name}:{place.line}"}
+        f.message += (
+            f"; it is made at {place.file.name}:{place.line}, and your update at "
+            f"{update.file.name}:{update.line} makes {name} so"
+            if made is not None
+            else f"; your update makes it so at {update.file.name}:{update.line}"
+        )
+        culprit = {"line": f"{place.file.name}:{place.line}"}
+        if made is not None:
+            culprit["update"] = f"{update.file.name}:{update.line}"
+        f.evidence["culprit"] = culprit
 
 
 def samples_kept(shape: tuple, want: tuple, m: int) -> bool:

@@ -11,6 +11,7 @@ across it, and the multiplier counts only when it evaluates to a number > 0 in t
 from __future__ import annotations
 
 import ast
+import linecache
 import sys
 from collections.abc import Callable
 from functools import lru_cache
@@ -137,27 +138,40 @@ def step_size_of_run(run: Callable[[], Any], params: Callable[[], list[Any]]) ->
     return watch.found
 
 
-def reshaped_at(run: Callable[[], Any], params: Callable[[], list[Any]]) -> dict[int, Place]:
+def reshaped_at(
+    run: Callable[[], Any], params: Callable[[], list[Any]]
+) -> dict[int, tuple[Place, Place | None]]:
     """The statement of theirs after which each parameter (by its index in `params()`) first
-    has another shape (`b = b - lr * db` with db per sample)."""
+    has another shape (`b = b - lr * db` with db per sample), and the statement that bound the
+    name it read of that shape (`db = delta`), where one of its frame did."""
     shapes = [np.shape(p) for p in params()]
-    found: dict[int, Place] = {}
+    found: dict[int, tuple[Place, Place | None]] = {}
     last: dict[int, int] = {}  # a frame -> the line it is running
+    ids: dict[int, dict[str, int]] = {}  # a frame -> its locals' identities at that line
+    bound: dict[int, dict[str, int]] = {}  # a frame -> the line that last bound each local
 
     def local(frame: FrameType, event: str, arg: Any):
-        if event in ("line", "return") and id(frame) in last:
+        key = id(frame)
+        if event in ("line", "return") and key in last:
+            now = {n: id(v) for n, v in frame.f_locals.items()}
+            for n, v in now.items():
+                if ids.get(key, {}).get(n) != v:
+                    bound.setdefault(key, {})[n] = last[key]
+            ids[key] = now
+            place = place_of(frame.f_code.co_filename, last[key])
             for i, p in enumerate(params()):
-                place = place_of(frame.f_code.co_filename, last[id(frame)])
                 if i not in found and np.shape(p) != shapes[i] and place is not None:
-                    found[i] = place
+                    found[i] = (place, _source(frame, last[key], np.shape(p), bound.get(key, {})))
+        elif event == "call":
+            ids[key] = {n: id(v) for n, v in frame.f_locals.items()}
         if event == "line":
-            last[id(frame)] = frame.f_lineno
+            last[key] = frame.f_lineno
         return local
 
     def watch(frame: FrameType, event: str, arg: Any):
         if event != "call" or not is_users(frame.f_code.co_filename):
             return None
-        return local
+        return local(frame, event, arg)
 
     previous = sys.gettrace()
     sys.settrace(watch)
@@ -168,3 +182,20 @@ def reshaped_at(run: Callable[[], Any], params: Callable[[], list[Any]]) -> dict
     finally:
         sys.settrace(previous)
     return found
+
+
+def _source(frame: FrameType, line: int, shape: tuple, bound: dict[str, int]) -> Place | None:
+    """Where the statement at `line` got the array of `shape` it made the parameter from: the
+    line that bound a name it reads holding an array of that shape (another line than its own)."""
+    text = linecache.getline(frame.f_code.co_filename, line).strip()
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            value = frame.f_locals.get(node.id)
+            at = bound.get(node.id)
+            if isinstance(value, np.ndarray) and value.shape == shape and at and at != line:
+                return place_of(frame.f_code.co_filename, at)
+    return None
