@@ -497,3 +497,63 @@ def test_a_gradient_of_the_output_is_named_after_the_output_not_a_bias_of_its_sh
     assert first["location"]["source"]["line"] == line_of(code, wrong)
     assert "gradient of A3 (" in first["message"], first["message"]
     assert first["evidence"]["culprit"]["expected"].startswith("the gradient of A3 ("), first
+
+
+RELU = """
+import numpy as np
+
+
+def init(n_in, n_hidden, n_out):
+    rng = np.random.default_rng(3)
+    return {"W1": rng.standard_normal((n_in, n_hidden)), "W2": rng.standard_normal((n_hidden, n_out))}
+
+
+def forward(params, X):
+    H = X @ params["W1"]
+    R = np.maximum(H, 0)
+    return R @ params["W2"], (H, R)
+
+
+def loss(out, Y):
+    return float(np.sum((out - Y) ** 2))
+
+
+def backward(params, cache, X, out, Y):
+    H, R = cache
+    d_out = 2.0 * (out - Y)
+    dW2 = R.T @ d_out
+    dR = d_out @ params["W2"].T
+    dH = dR.copy()
+    dH[H < 0] = 0
+    dW1 = X.T @ dH
+    return {"dW1": dW1, "dW2": dW2}
+"""
+
+RELU_SPEC = """
+seed: 0
+data: {source: moons, samples: 16}
+loss: {name: mse, reduction: sum}
+implementation:
+  module: net.py
+  model: init(2, 6, 1)
+  forward: forward
+  backward: backward
+  loss: loss
+"""
+
+
+def test_a_mask_that_masks_nothing_names_no_line_rather_than_the_right_one_below(tmp_path):
+    # `dH[R < 0] = 0` masks nothing (R >= 0): dH stays the true gradient of R, and `dW1 = X.T @
+    # dH` is right for what it is given (R is not computed from W1; H is) — not the bug's line
+    CASES["relu"] = (RELU, RELU_SPEC)
+    try:
+        spec, code = setup(tmp_path, "relu")
+        exit_code, findings = diagnose(spec)
+        assert exit_code == 0, findings
+        spec, code = setup(tmp_path, "relu", [("dH[H < 0] = 0", "dH[R < 0] = 0")])
+        exit_code, findings = diagnose(spec)
+    finally:
+        del CASES["relu"]
+    assert exit_code == 1
+    assert {f["location"]["parameter"] for f in findings if f["code"] == "G101"} == {"W1"}
+    assert line_of(code, "dW1 = X.T @ dH") not in named(findings)

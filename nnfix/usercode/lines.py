@@ -101,6 +101,7 @@ class Tap:
     top: int = -1  # the call nnfix made that computed it (a frame's serial)
     clock: int = -1  # when their forward computed it (the tracer's clock; -1: a parameter)
     alias: tuple[str, Place] | None = None  # a returned value: the name its caller binds it to
+    reads: frozenset[str] = frozenset()  # the parameters the statement that computed it read
 
     def shown(self) -> str:
         """As the report names it: `A3 (net.py:21)`, or `the value net.py:14 returns`."""
@@ -323,7 +324,8 @@ class Runs:
         tracer = _Hooked()
         tracer.run(self.net.loss)
         self.forward_marks = {o.mark for step in tracer.steps for o in step.outputs}
-        params = {fingerprint(np.asarray(p.ref.get())) for p in self.net.tensors}
+        by_mark = {fingerprint(np.asarray(p.ref.get())): p.slot.name for p in self.net.tensors}
+        params = set(by_mark)
         seen: set[tuple] = set(params)
         groups: dict[tuple, list[Tap]] = {}
         events: list[tuple[int, int, Any]] = []  # (clock, order, what): values seen, calls begun
@@ -350,6 +352,7 @@ class Runs:
                 if group and named and out.name.isidentifier():  # `AL = sigmoid(ZL)`: AL
                     group[0] = dataclasses.replace(group[0], alias=(out.name, step.place))
                 if not out.passed and _usable(out.value) and _shaped(out.value.shape, shapes):
+                    reads = {by_mark.get(fingerprint(v)) for v in step.inputs.values()}
                     tap = Tap(
                         "out",
                         step.serial,
@@ -358,6 +361,7 @@ class Runs:
                         step.place,
                         top[step.serial],
                         clock,
+                        reads=frozenset(n for n in reads if n is not None),
                     )
                     groups.setdefault(out.mark, []).append(tap)
                 seen.add(out.mark)
@@ -708,6 +712,8 @@ class Backward:
         factor = self.factor(step)
         if factor is not None:
             return factor
+        if step is start and self.elsewhere(step, name):
+            return None
         step, inner = self.settle(step)
         out = self.wrong_output(step)
         if out is None and inner is not None:
@@ -723,6 +729,26 @@ class Backward:
             line=self.argument_line(step) if inner is not None else None,
             replace=(step, out.name) if out is not None else None,
         )
+
+    def elsewhere(self, step: Step, name: str) -> bool:
+        """Does the statement that makes the gradient of parameter `name` from right arrays read
+        the true gradient of a value their forward computed from other values only — not from
+        `name`, while some value is computed from `name`? Then the array it reads is meant to be
+        the gradient of another value (a derivative factor missed above it: `g[h_relu < 0] = 0`
+        that masks nothing; another layer's value of the same shape), and this line is right
+        for what it is given: no line is named rather than a wrong one."""
+        if not any(name in m.tap.reads for ms in self.judge.by_shape.values() for m in ms):
+            return False  # no value of their forward is known to read it: nothing to tell
+        meant = [
+            entry[1].tap
+            for value in step.inputs.values()
+            if (entry := self.status.get(fingerprint(value))) is not None
+            and entry[0] == "right"
+            and entry[1] is not None
+        ]
+        direct = [t for t in meant if t.kind == "out" and name in t.reads]
+        other = [t for t in meant if t.kind == "out" and name not in t.reads]
+        return bool(other) and not direct
 
     def meant(self, step: Step, g: Array) -> list[Measured]:
         """The forward values an array `step` made could be the gradient of, nearest first.
