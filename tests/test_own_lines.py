@@ -557,3 +557,67 @@ def test_a_mask_that_masks_nothing_names_no_line_rather_than_the_right_one_below
     assert exit_code == 1
     assert {f["location"]["parameter"] for f in findings if f["code"] == "G101"} == {"W1"}
     assert line_of(code, "dW1 = X.T @ dH") not in named(findings)
+
+
+# the hidden gradient carried through an array no forward value is shaped like (a bias column)
+AUGMENTED = """
+import numpy as np
+
+
+def init(n_in, n_hidden, n_out):
+    rng = np.random.default_rng(4)
+    return {
+        "W1": rng.standard_normal((n_in, n_hidden)) * 0.5,
+        "b1": np.zeros((1, n_hidden)),
+        "W2": rng.standard_normal((n_hidden, n_out)) * 0.5,
+        "b2": np.zeros((1, n_out)),
+    }
+
+
+def forward(params, X):
+    Z1 = X @ params["W1"] + params["b1"]
+    H = np.tanh(Z1)
+    out = H @ params["W2"] + params["b2"]
+    return out, (Z1, H)
+
+
+def loss(out, Y):
+    return float(np.mean((out - Y) ** 2))
+
+
+def backward(params, cache, X, out, Y):
+    Z1, H = cache
+    m = X.shape[0]
+    d_out = 2 * (out - Y) / m
+    dH = d_out @ params["W2"].T
+    both = np.concatenate([dH, 1 - H**2], axis=1)
+    n = H.shape[1]
+    dZ1 = both[:, :n] * both[:, n:]
+    return {
+        "dW1": X.T @ dZ1,
+        "db1": dZ1.sum(axis=0, keepdims=True),
+        "dW2": H.T @ d_out,
+        "db2": d_out.sum(axis=0, keepdims=True),
+    }
+"""
+
+AUGMENTED_SPEC = RELU_SPEC.replace("init(2, 6, 1)", "init(2, 5, 1)").replace(
+    "{name: mse, reduction: sum}", "mse"
+)
+
+
+def test_a_line_that_only_carries_an_unmeasured_array_is_not_blamed_for_the_bug_above(tmp_path):
+    # `both` has a shape no value of the forward has (unjudged): the line that slices it is
+    # right for what it is given; the wrong array above it (dH) is the bug's
+    CASES["augmented"] = (AUGMENTED, AUGMENTED_SPEC)
+    wrong = 'dH = d_out @ params["W2"].T * 2'
+    try:
+        spec, code = setup(tmp_path, "augmented")
+        exit_code, findings = diagnose(spec)
+        assert exit_code == 0, findings
+        spec, code = setup(tmp_path, "augmented", [('dH = d_out @ params["W2"].T', wrong)])
+        exit_code, findings = diagnose(spec)
+    finally:
+        del CASES["augmented"]
+    assert exit_code == 1
+    assert named(findings) == {line_of(code, wrong)}

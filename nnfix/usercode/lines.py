@@ -632,7 +632,28 @@ class Backward:
                 for o in callee.outputs
             ):
                 return self.walk(callee, seen)
-        return step
+        return self.behind_unjudged(step, seen)
+
+    def behind_unjudged(self, step: Step, seen: set[int]) -> Step:
+        """A statement that made a wrong array from arrays nothing measured (shaped like no
+        tapped value) has no evidence its inputs were right: where a wrong array was made
+        upstream of those, that statement is the culprit."""
+        if self.wrong_output(step) is None:
+            return step
+        found = []
+        for value in step.inputs.values():
+            mark = fingerprint(value)
+            if mark not in self.flow or self.state(mark) != "unjudged":
+                continue
+            source = self.origin(mark, before=step.start)
+            if source is None or source.serial in seen or len(seen) > 4 * MAX_STEPS:
+                continue
+            seen.add(source.serial)
+            upstream = self.walk(source, seen)
+            if upstream is not source or self.wrong_output(source) is not None:
+                found.append(upstream)
+        wrong = [s for s in found if self.wrong_output(s) is not None]
+        return min(wrong, key=lambda s: s.start) if wrong else step
 
     def right_elsewhere(self, step: Step) -> bool:
         """Does the same line make a right gradient in another of its runs?"""
