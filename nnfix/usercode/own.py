@@ -21,6 +21,7 @@ from nnfix.engine.layers.layer import Slot
 from nnfix.engine.losses import total
 from nnfix.spec.model import ImplementationSpec, LossSpec
 from nnfix.usercode import sandbox
+from nnfix.usercode.binding import name_tuple, returned_names, said
 from nnfix.usercode.calls import (
     BindingError,
     CallSyntaxError,
@@ -54,6 +55,16 @@ def _number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return float(array.reshape(-1)[0]) if array.size == 1 else None
+
+
+def _loss_beside(value: Any) -> float | None:
+    """The loss a backward returns beside its gradients: (loss, grads) or (grads, loss)."""
+    if isinstance(value, tuple | list) and len(value) == 2:
+        first, second = _number(value[0]), _number(value[1])
+        if first is not None and not isinstance(value[0], tuple | list):
+            return first
+        return second
+    return _number(value)
 
 
 @dataclass
@@ -92,6 +103,10 @@ class OwnNet:
         self.sample_form: str | None = None  # per sample: one x as a column (n, 1) or a vector
         self._outs: list[tuple[Array, Any]] = []  # per sample: each one's output and cache
         self.loss_by_backward = False  # their backward returns (loss, grads): that loss is L
+        self._returned: Any = None  # what their forward last returned, whole
+        self._bound: set[str] = set()  # the functions whose arguments the header has said
+        self._slopes: dict[str, tuple[Array, float] | None] = {}  # per tensor, for _agreement
+        self._sources: dict[str, str] = {}  # a named value -> where it came from, for the header
 
     # --- their names ---------------------------------------------------------------------------
 
@@ -154,10 +169,54 @@ class OwnNet:
         if self.impl.model:
             self.root = self._construct(self.impl.model, "model")
             self.found.say(f"model: {self.impl.model} → {type(self.root).__name__}")
+            if isinstance(self.root, tuple | list) and self.impl.forward:
+                self._name_parameters()
         else:
             self.found.say("parameters: looked for among your module's globals")
         self._find_forms()
         self._find_tensors()
+
+    def _name_parameters(self) -> None:
+        """A model call that returns its arrays as a bare tuple (`return W1, b1, W2, b2`) for a
+        forward that takes them one by one: each named as the forward takes it, held in a dict
+        by those names (so that nnfix can set them), and said."""
+        forward = self.function(self.impl.forward or "", "forward")
+        try:
+            made_by = self._get(self.module, parse_call(str(self.impl.model)).name)
+        except (AttributeError, CallSyntaxError):
+            made_by = None
+        named = name_tuple(self.root, made_by if callable(made_by) else None, forward)
+        if named is None:
+            return
+        self.root, how = named
+        self.found.say(
+            f"parameters: {', '.join(self.root)} — the arrays {self.impl.model} returns, named {how}"
+        )
+
+    def _named(self) -> dict[str, Any]:
+        """The values their code names, for a parameter of the same name: each parameter array
+        by its key (or the module's global), and what their forward last returned by the names
+        its return statement (or its dict) gives them."""
+        named: dict[str, Any] = {}
+        sources = self._sources
+        if isinstance(self.root, dict):
+            named.update({k: v for k, v in self.root.items() if isinstance(k, str)})
+        elif self.root is None:
+            named.update({k: v for k, v in vars(self.module).items() if _is_array(v)})
+        sources.update({k: "your parameters" for k in named})
+        value = self._returned
+        forward = self.impl.forward or "forward"
+        if isinstance(value, tuple | list) and self.impl.forward:
+            names = returned_names(self.function(self.impl.forward, "forward"))
+            if names is not None and len(names) == len(value):
+                named.update(zip(names, value, strict=True))
+                sources.update({k: f"what {forward} returned" for k in names})
+            value = next((v for v in value if isinstance(v, dict)), None)
+        if isinstance(value, dict):
+            keys = {k: v for k, v in value.items() if isinstance(k, str)}
+            named.update(keys)
+            sources.update({k: f"what {forward} returned" for k in keys})
+        return named
 
     def _find_forms(self) -> None:
         """X as rows (samples first) or as columns; the targets as their output holds them. Code
@@ -347,19 +406,31 @@ class OwnNet:
         return np.asarray(y[i], dtype=np.float64)
 
     def _call(self, role: str, fn: Callable, values: dict[str, Any], fallback: tuple) -> Any:
+        record: dict[str, str] = {}
+        depth = max(1, len(self.tensors) // 2)
         try:
             args, kwargs = bind(
                 fn,
                 role,
                 values,
-                depth=max(1, len(self.tensors) // 2),
+                depth=depth,
                 arguments=self.impl.arguments,
                 fallback=fallback,
+                named=self._named(),
+                record=record,
             )
         except BindingError as exc:
             raise SetupError(
                 str(exc), role, hint=f"arguments: {{{exc.parameter}: <X, Y, params or a value>}}"
             ) from None
+        name = getattr(fn, "__qualname__", role)
+        if name not in self._bound and any(
+            role_of(p, role, depth) != what for p, what in record.items()
+        ):
+            self._bound.add(name)
+            self.found.say(
+                f"arguments of {said(fn, record, self._sources)} (`arguments:` settles them)"
+            )
         seed_numpy(self.seed)  # a dropout mask is the same mask at every evaluation
         return sandbox.call(role, fn, *args, **kwargs)
 
@@ -389,6 +460,7 @@ class OwnNet:
         if _optional(fn, "Y"):  # `loss(X, y=None)`: the scores without y, (loss, grads) with it
             values.pop("Y")
         value = self._call("forward", fn, values, fallback)
+        self._returned = value
         out, self._cache = self._split(value)
         if out is None:
             raise SetupError(
@@ -411,8 +483,23 @@ class OwnNet:
             m = self.m if samples is None else samples
             arrays = [v for v in value if _is_array(v) and (samples is not None or m in v.shape)]
             if arrays:
-                return arrays[-1], value
+                return self._output_of(arrays), value
+        if isinstance(value, dict) and samples is None:  # a cache dict whose last A is the output
+            arrays = [v for v in value.values() if _is_array(v) and self.m in v.shape]
+            if arrays:
+                return self._output_of(arrays), value
         return None, None
+
+    def _output_of(self, arrays: list[Array]) -> Array:
+        """The output among the arrays a forward returned: the last computed, unless only some
+        have the targets' width (one-hot targets of k classes: `(z, h)` whose z is the output)."""
+        y = self.y
+        width = y.shape[-1] if y.ndim == 2 and y.shape[-1] > 1 else None
+        if width is not None:
+            fits = [a for a in arrays if a.ndim == 2 and width in a.shape]
+            if fits and len(fits) < len(arrays):
+                return fits[-1]
+        return arrays[-1]
 
     def _their_loss(self, out: Array, cache: Any) -> float | None:
         if not self.impl.loss:
@@ -489,7 +576,7 @@ class OwnNet:
         out, cache = self.forward()
         fn = self.function(self.impl.backward or "", "backward")
         fallback = ("params", "cache", "X", "Y") if not inspect.ismethod(fn) else ("X", "Y")
-        value = _number(self._call("backward", fn, self._values(out, cache), fallback))
+        value = _loss_beside(self._call("backward", fn, self._values(out, cache), fallback))
         if value is None:
             raise SetupError("your backward stopped returning its loss", "backward")
         return value
@@ -504,6 +591,7 @@ class OwnNet:
         kept = [(p.ref, p.ref.get(), p.ref.get().copy()) for p in self.tensors]
         root = self.root if self.root is not None else self.module
         before = snapshot(walk(root, "", ranks=RANKS))
+        self._slopes = {}
         out, cache = self.forward()
         fn = self.function(self.impl.backward, "backward")
         fallback = ("params", "cache", "X", "Y") if not inspect.ismethod(fn) else ("X", "Y")
@@ -518,7 +606,13 @@ class OwnNet:
                 )
             return found
         value = self._backward_value(fn, out, cache, fallback)
-        found = from_value(value, self.tensors, AS_IS, what=f"{self.impl.backward}'s return value")
+        found = from_value(
+            value,
+            self.tensors,
+            AS_IS,
+            what=f"{self.impl.backward}'s return value",
+            judge=self._agreement,
+        )
         if found is not None:
             found.returned_by = (fn, self.impl.backward)
         else:
@@ -534,6 +628,41 @@ class OwnNet:
                 hint="grads: {weight: <where your weight gradients are>, bias: …}",
             )
         return found
+
+    def _agreement(self, arrays: dict[str, Array]) -> float:
+        """How well candidate gradients agree with the loss: per tensor, the derivative along one
+        random direction by central differences against the candidate's, summed (0 is
+        perfect). For gradients in a list whose order their shapes cannot tell."""
+        score = 0.0
+        for p in self.tensors:
+            g = arrays.get(p.slot.name)
+            if g is None:
+                continue
+            if p.slot.name not in self._slopes:
+                self._slopes[p.slot.name] = self._slope(p)
+            measured = self._slopes[p.slot.name]
+            if measured is None:
+                return -np.inf
+            direction, slope = measured
+            theirs = float(np.sum(np.asarray(g, dtype=np.float64) * direction))
+            score -= abs(theirs - slope) / (abs(theirs) + abs(slope) + 1e-12)
+        return score
+
+    def _slope(self, p: Param) -> tuple[Array, float] | None:
+        """The loss's derivative along one seeded random direction of `p` (with the direction)."""
+        value = p.ref.get()
+        direction = np.random.default_rng(len(self.tensors)).standard_normal(value.shape)
+        h = 1e-5 * (1.0 + float(np.max(np.abs(value))))
+        try:
+            p.ref.set(value + h * direction)
+            plus = self.loss()
+            p.ref.set(value - h * direction)
+            minus = self.loss()
+        except (sandbox.UserCallError, SetupError):
+            return None
+        finally:
+            p.ref.set(value)
+        return direction, (plus - minus) / (2 * h)
 
     def _per_sample_gradients(self, fn: Callable, fallback: tuple) -> Gradients | None:
         """Their backward of one sample, for each sample: the mean of what it returns, as the

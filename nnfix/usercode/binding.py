@@ -1,0 +1,106 @@
+"""The names the user's code gives its values, for binding their functions' arguments (SPEC §3.3
+"The arguments"): the names a function's `return` statements give what it returns
+(`return Z1, A1, Z2, A2`, `return {"W1": W1, …}`), the parameters of a model call that returned
+a bare tuple named as the forward takes them (`forward_prop(W1, b1, W2, b2, X)`), and the role a
+parameter's name says by one of its words (`data_train` is X, `labels_train` is Y)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from nnfix.usercode.calls import parameters, role_of, word_role
+from nnfix.usercode.spelling import returned
+
+
+def returned_names(fn: Callable) -> list[str] | None:
+    """The names of what `fn` returns, as its return statements spell them: `return Z1, A1` ->
+    [Z1, A1]; `return {"A3": A3, …}` -> its keys. None where its return statements do not agree
+    on one spelling (or its source cannot be read)."""
+    spellings: set[tuple[str, ...]] = set()
+    for node, _ in returned(fn):
+        if isinstance(node, ast.Tuple | ast.List) and all(
+            isinstance(e, ast.Name) for e in node.elts
+        ):
+            spellings.add(tuple(e.id for e in node.elts if isinstance(e, ast.Name)))
+        elif isinstance(node, ast.Dict) and all(
+            isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.keys
+        ):
+            spellings.add(
+                tuple(
+                    k.value
+                    for k in node.keys
+                    if isinstance(k, ast.Constant) and isinstance(k.value, str)
+                )
+            )
+        elif not (isinstance(node, ast.Constant) and node.value is None):
+            return None
+    if len(spellings) != 1:
+        return None
+    names = spellings.pop()
+    return list(names) if len(set(names)) == len(names) else None
+
+
+def data_role(name: str, kind: str, depth: int) -> str | None:
+    return role_of(name, kind, depth) or word_role(name)
+
+
+def own_parameters(forward: Callable, depth: int) -> list[str]:
+    """The forward's parameters that are neither data nor a container of parameters: the ones
+    that take the parameters one by one (`W1, b1, W2, b2` of `forward_prop(W1, b1, W2, b2, X)`)."""
+    return [
+        p.name
+        for p in parameters(forward) or []
+        if p.default is p.empty
+        and p.name != "self"
+        and data_role(p.name, "forward", depth) not in ("X", "Y", "params", "cache")
+    ]
+
+
+def name_tuple(
+    arrays: tuple | list, made_by: Callable | None, forward: Callable
+) -> tuple[dict[str, Any], str] | None:
+    """A model call's bare tuple of arrays named as the forward takes them: by the names the
+    call's return statement gives them where the forward takes those names, else by the order
+    the forward takes its parameters, then checked by shape (a weight is a matrix, a bias of a
+    layer a vector of its units). None where the forward does not take them one by one."""
+    if not arrays or not all(isinstance(a, np.ndarray) for a in arrays):
+        return None
+    wanted = own_parameters(forward, max(1, len(arrays) // 2))
+    if not wanted:
+        return None
+    spelt = returned_names(made_by) if made_by is not None else None
+    if spelt is not None and len(spelt) == len(arrays):
+        lower = {n.lower(): n for n in wanted}
+        if all(n.lower() in lower for n in spelt):
+            named = {lower[n.lower()]: a for n, a in zip(spelt, arrays, strict=True)}
+            return named, "by the names its return statement gives them"
+    if len(wanted) != len(arrays):
+        return None
+    named = dict(zip(wanted, arrays, strict=True))
+    return named, "in the order your forward takes them"
+
+
+WHAT = {
+    "X": "the batch",
+    "Y": "the targets",
+    "output": "the forward's output",
+    "cache": "what the forward returned beside its output",
+    "params": "your parameters",
+    "arguments:": "your arguments:",
+}
+
+
+def said(fn: Callable, record: dict[str, str], sources: dict[str, str]) -> str:
+    """`backward_prop: Z1, A1 ← what forward_prop returned; W2 ← your parameter; X ← the batch`:
+    what a call was given, grouped, for the report's header. `sources` says where each named
+    value came from."""
+    groups: dict[str, list[str]] = {}
+    for parameter, what in record.items():
+        where = sources.get(what) or WHAT.get(what, what)
+        groups.setdefault(where, []).append(parameter)
+    name = getattr(fn, "__name__", str(fn))
+    return f"{name}: " + "; ".join(f"{', '.join(ps)} ← {where}" for where, ps in groups.items())
