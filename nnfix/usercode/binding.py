@@ -7,6 +7,8 @@ parameter's name says by one of its words (`data_train` is X, `labels_train` is 
 from __future__ import annotations
 
 import ast
+import inspect
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +44,30 @@ def returned_names(fn: Callable) -> list[str] | None:
         return None
     names = spellings.pop()
     return list(names) if len(set(names)) == len(names) else None
+
+
+def assigned_order(fn: Callable, names: list[str]) -> list[str] | None:
+    """`names` in the order `fn` last assigns them (`h = relu(…)` then `z = W2 @ h + b2`: h, z):
+    the output of a forward that returns `(z, h)` is z. None where its source cannot be read
+    or a name is never assigned in it."""
+    try:
+        source = textwrap.dedent(inspect.getsource(inspect.unwrap(fn)))
+        tree = ast.parse(source)
+    except (OSError, TypeError, SyntaxError, ValueError, IndentationError):
+        return None
+    last: dict[str, tuple[int, int]] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            continue
+        at = (node.lineno, node.col_offset)
+        targets = list(node.targets) if isinstance(node, ast.Assign) else [node.target]
+        for target in targets:
+            for leaf in ast.walk(target):
+                if isinstance(leaf, ast.Name) and leaf.id in names:
+                    last[leaf.id] = max(last.get(leaf.id, at), at)
+    if set(last) != set(names):
+        return None
+    return sorted(names, key=last.__getitem__)
 
 
 def data_role(name: str, kind: str, depth: int) -> str | None:

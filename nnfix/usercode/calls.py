@@ -192,6 +192,7 @@ NAMES = {
         "out",
         "pred",
         "preds",
+        "predicted",
         "prediction",
         "predictions",
         "probs",
@@ -300,6 +301,8 @@ def bind(
             return [values[r] for r in given], {}
     # the fallback's unused roles fill the required parameters no name settles, in order
     spare = [r for r in fallback if r in values and ("role", r) not in roles]
+    if any(how == "named" for how, _ in roles):  # it takes the parameters one by one
+        spare = [r for r in spare if r != "params"]
     for i, (p, (how, _)) in enumerate(zip(params, roles, strict=True)):
         if how is None and p.default is p.empty and spare:
             roles[i] = ("role", spare.pop(0))

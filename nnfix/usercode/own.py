@@ -21,7 +21,7 @@ from nnfix.engine.layers.layer import Slot
 from nnfix.engine.losses import total
 from nnfix.spec.model import ImplementationSpec, LossSpec
 from nnfix.usercode import sandbox
-from nnfix.usercode.binding import name_tuple, returned_names, said
+from nnfix.usercode.binding import assigned_order, name_tuple, returned_names, said
 from nnfix.usercode.calls import (
     BindingError,
     CallSyntaxError,
@@ -55,6 +55,10 @@ def _number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return float(array.reshape(-1)[0]) if array.size == 1 else None
+
+
+def _key(fn: Callable) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
 def _loss_beside(value: Any) -> float | None:
@@ -98,6 +102,7 @@ class OwnNet:
         self.root: Any = None  # what `model:` made (a container of arrays or an object)
         self.columns = False  # X given as (features, m)
         self.y_form = "rows"  # the targets as their output holds them: rows | columns | labels
+        self.out_form = "rows"  # how their output holds the samples: rows | columns
         self.tensors: list[Param] = []
         self._cache: Any = None  # what their forward returned beside the output
         self.sample_form: str | None = None  # per sample: one x as a column (n, 1) or a vector
@@ -107,6 +112,7 @@ class OwnNet:
         self._bound: set[str] = set()  # the functions whose arguments the header has said
         self._slopes: dict[str, tuple[Array, float] | None] = {}  # per tensor, for _agreement
         self._sources: dict[str, str] = {}  # a named value -> where it came from, for the header
+        self._settled: dict[str, dict[str, str]] = {}  # per function: arguments settled by values
 
     # --- their names ---------------------------------------------------------------------------
 
@@ -187,6 +193,8 @@ class OwnNet:
             made_by = None
         named = name_tuple(self.root, made_by if callable(made_by) else None, forward)
         if named is None:
+            if isinstance(self.root, tuple):  # given whole (`W1, b1 = params`): one nnfix can set
+                self.root = list(self.root)
             return
         self.root, how = named
         self.found.say(
@@ -238,6 +246,7 @@ class OwnNet:
                 self.y_form = "columns"
             else:
                 continue
+            self.out_form = self.y_form
             data = "X (features, samples)" if columns else "X (samples, …)"
             self.found.say(f"layout: {data}; your forward's output {tuple(out.shape)}")
             self._settle_targets(out)
@@ -289,7 +298,11 @@ class OwnNet:
         """The float arrays their model holds (or their module's globals) that move the loss."""
         root, name = (self.root, "") if self.root is not None else (self.module, "")
         data = {id(self.x), id(self.y)}
-        refs = [r for r in walk(root, name, ranks=RANKS) if id(r.get()) not in data]
+        refs = [
+            r
+            for r in walk(root, name, ranks=RANKS)
+            if id(r.get()) not in data and not isinstance(r.owner, tuple)  # a cache, not set
+        ]
         base = self.loss()
         moving = [r for r in refs if self._moves(r, base)]
         if not moving:
@@ -405,27 +418,64 @@ class OwnNet:
             return np.array([v])
         return np.asarray(y[i], dtype=np.float64)
 
-    def _call(self, role: str, fn: Callable, values: dict[str, Any], fallback: tuple) -> Any:
+    def _bind(
+        self,
+        role: str,
+        fn: Callable,
+        values: dict[str, Any],
+        fallback: tuple,
+        extra: dict[str, str] | None = None,
+        record: dict[str, str] | None = None,
+    ) -> tuple[list, dict]:
+        """Their function's arguments: `arguments:` first, then what nnfix settled by values
+        (`extra`, or kept for this function), then by name, by shape and in order (calls.bind)."""
+        settled = extra if extra is not None else self._settled.get(_key(fn), {})
+        return bind(
+            fn,
+            role,
+            values,
+            depth=max(1, len(self.tensors) // 2),
+            arguments={**settled, **(self.impl.arguments or {})},
+            fallback=fallback,
+            named=self._named(),
+            record=record,
+        )
+
+    def _claimants(
+        self, role: str, fn: Callable, values: dict[str, Any], fallback: tuple
+    ) -> list[str]:
+        """The parameters that all claim the output by their names where none takes the
+        targets (`backward(output, predicted)`): one of them is the target, found by values."""
+        record: dict[str, str] = {}
+        try:
+            self._bind(role, fn, values, fallback, record=record)
+        except BindingError:
+            return []
+        given = dict(self.impl.arguments or {})
+        outputs = [p for p, what in record.items() if what == "output" and p not in given]
+        return outputs if len(outputs) > 1 and "Y" not in record.values() else []
+
+    def _call(
+        self,
+        role: str,
+        fn: Callable,
+        values: dict[str, Any],
+        fallback: tuple,
+        extra: dict[str, str] | None = None,
+    ) -> Any:
         record: dict[str, str] = {}
         depth = max(1, len(self.tensors) // 2)
         try:
-            args, kwargs = bind(
-                fn,
-                role,
-                values,
-                depth=depth,
-                arguments=self.impl.arguments,
-                fallback=fallback,
-                named=self._named(),
-                record=record,
-            )
+            args, kwargs = self._bind(role, fn, values, fallback, extra, record)
         except BindingError as exc:
             raise SetupError(
                 str(exc), role, hint=f"arguments: {{{exc.parameter}: <X, Y, params or a value>}}"
             ) from None
-        name = getattr(fn, "__qualname__", role)
-        if name not in self._bound and any(
-            role_of(p, role, depth) != what for p, what in record.items()
+        name = _key(fn)
+        if (
+            extra is None
+            and name not in self._bound
+            and any(role_of(p, role, depth) != what for p, what in record.items())
         ):
             self._bound.add(name)
             self.found.say(
@@ -483,12 +533,27 @@ class OwnNet:
             m = self.m if samples is None else samples
             arrays = [v for v in value if _is_array(v) and (samples is not None or m in v.shape)]
             if arrays:
-                return self._output_of(arrays), value
+                return self._output_of(self._by_assignment(value, arrays)), value
         if isinstance(value, dict) and samples is None:  # a cache dict whose last A is the output
             arrays = [v for v in value.values() if _is_array(v) and self.m in v.shape]
             if arrays:
                 return self._output_of(arrays), value
         return None, None
+
+    def _by_assignment(self, value: tuple | list, arrays: list[Array]) -> list[Array]:
+        """The arrays a forward returned in the order it computes them, where its return
+        statement names them and its code assigns each (`return z, h`: h first)."""
+        if not self.impl.forward:
+            return arrays
+        fn = self.function(self.impl.forward, "forward")
+        names = returned_names(fn)
+        if names is None or len(names) != len(value):
+            return arrays
+        order = assigned_order(fn, names)
+        if order is None:
+            return arrays
+        rank = {id(v): order.index(n) for n, v in zip(names, value, strict=True)}
+        return sorted(arrays, key=lambda a: rank.get(id(a), -1))
 
     def _output_of(self, arrays: list[Array]) -> Array:
         """The output among the arrays a forward returned: the last computed, unless only some
@@ -505,11 +570,47 @@ class OwnNet:
         if not self.impl.loss:
             return None
         fn = self.function(self.impl.loss_call or "", "loss")
-        value = self._call("loss", fn, self._values(out, cache), ("output", "Y"))
+        values = self._values(out, cache)
+        if _key(fn) not in self._settled:
+            self._settle_loss(fn, values)
+        value = self._call("loss", fn, values, ("output", "Y"))
         number = _number(value)
         if number is None:
             raise SetupError(f"your loss returned {type(value).__name__}, not a number", "loss")
         return number
+
+    def _settle_loss(self, fn: Callable, values: dict[str, Any]) -> None:
+        """A loss whose parameters all claim the output (`mse(output, predicted)`): the one that
+        takes the targets is the one whose loss is finite (log of a one-hot target is not);
+        where either is, the loss is the same either way, or nnfix asks (exit 2)."""
+        claimants = self._claimants("loss", fn, values, ("output", "Y"))
+        self._settled[_key(fn)] = {}
+        if not claimants:
+            return
+        results = []
+        for p in claimants:
+            try:
+                number = _number(self._call("loss", fn, values, ("output", "Y"), {p: "Y"}))
+            except sandbox.UserCallError:
+                number = None
+            if number is not None and np.isfinite(number):
+                results.append((p, number))
+        if not results or (
+            len(results) > 1
+            and not np.allclose([n for _, n in results], results[0][1], rtol=1e-9, atol=0)
+        ):
+            raise SetupError(
+                f"{_key(fn)}: {' and '.join(claimants)} both name the output by their names, and "
+                "nnfix cannot tell from the values which one takes the targets",
+                "arguments",
+                hint=f"arguments: {{{claimants[0]}: Y}} (or output)",
+            )
+        chosen = results[0][0]
+        self._settled[_key(fn)] = {chosen: "Y"}
+        self.found.say(
+            f"arguments of {_key(fn)}: {chosen} ← the targets, by values (its name says the "
+            "output; `arguments:` settles it)"
+        )
 
     def loss(self) -> float:
         """The loss of their forward at the values their arrays hold now: the one their backward
@@ -543,8 +644,12 @@ class OwnNet:
                 hint="loss: <your cost function>, or the spec's `loss:` (bce, cce, mse, mae)",
             )
         a = np.asarray(out, dtype=np.float64)
-        y = np.asarray(self.y_given(out), dtype=np.float64)
-        if self.y_form == "columns":
+        keep, self.y_form = self.y_form, self.out_form  # as the output holds them, not as labels
+        try:
+            y = np.asarray(self.y_given(out), dtype=np.float64)
+        finally:
+            self.y_form = keep
+        if self.out_form == "columns":
             a, y = a.T, y.T
         a, y = a.reshape(self.m, -1), y.reshape(self.m, -1)
         if spec.name == "cce" and (a.min() < 0 or a.max() > 1):  # scores: through softmax
@@ -555,17 +660,33 @@ class OwnNet:
             value = total(spec.name, a, a, y, None)
         return value * spec.scale * (1.0 / self.m if spec.reduction == "mean" else 1.0)
 
-    def _backward_value(self, fn: Callable, out: Array, cache: Any, fallback: tuple) -> Any:
-        """Their backward's value; where it raises on targets shaped like the output, the targets
+    def _backward_value(
+        self,
+        fn: Callable,
+        out: Array,
+        cache: Any,
+        fallback: tuple,
+        extra: dict[str, str] | None = None,
+        given: Array | None = None,
+    ) -> Any:
+        """Their backward's value (`given` in place of the output where nnfix tries the
+        probabilities for scores); where it raises on targets shaped like the output, the targets
         as integer labels (`scores[np.arange(N), y]`), kept from then on when they work."""
+
+        def values() -> dict[str, Any]:
+            found = self._values(out, cache)
+            if given is not None:
+                found["output"] = given
+            return found
+
         try:
-            return self._call("backward", fn, self._values(out, cache), fallback)
+            return self._call("backward", fn, values(), fallback, extra)
         except sandbox.UserCallError:
             if self.y_form == "labels" or not _integral(self.y.reshape(-1)):
                 raise
             keep, self.y_form = self.y_form, "labels"
             try:
-                value = self._call("backward", fn, self._values(out, cache), fallback)
+                value = self._call("backward", fn, values(), fallback, extra)
             except sandbox.UserCallError:
                 self.y_form = keep
                 raise
@@ -605,27 +726,124 @@ class OwnNet:
                     f"{self.impl.backward} returned no gradients for one sample", "backward"
                 )
             return found
-        value = self._backward_value(fn, out, cache, fallback)
-        found = from_value(
-            value,
-            self.tensors,
-            AS_IS,
-            what=f"{self.impl.backward}'s return value",
-            judge=self._agreement,
-        )
-        if found is not None:
-            found.returned_by = (fn, self.impl.backward)
-        else:
-            found = from_changes(changed(root, before, ""), self.tensors, AS_IS)
-        for ref, array, values in kept:  # an update they made is undone
-            ref.set(array)
-            array[...] = values
+        tries = self._backward_tries(fn, out, cache, fallback)
+        scored: list[tuple[float, str, Gradients | None]] = []
+        failed: sandbox.UserCallError | None = None
+        for n, (extra, given, how) in enumerate(tries):
+            try:
+                value = self._backward_value(fn, out, cache, fallback, extra, given)
+            except sandbox.UserCallError as exc:  # their error where every way raises
+                failed = failed or exc
+                if len(tries) == 1 or (n == len(tries) - 1 and not scored):
+                    raise failed from None
+                continue
+            moved = changed(root, before, "")
+            for ref, array, values in kept:  # an update they made is undone
+                ref.set(array)
+                array[...] = values
+            found = from_value(
+                value,
+                self.tensors,
+                AS_IS,
+                what=f"{self.impl.backward}'s return value",
+                judge=self._agreement,
+            )
+            if found is not None:
+                found.returned_by = (fn, self.impl.backward)
+            else:
+                found = from_changes(moved, self.tensors, AS_IS)
+            if len(tries) == 1:
+                scored.append((0.0, how, found))
+                break
+            agreement = self._agreement(found.arrays) if found is not None else -np.inf
+            scored.append((agreement, how, found))
+        found = self._choose(fn, tries, scored)
         if found is None:
             raise SetupError(
                 f"{self.impl.backward} returned no gradients and set none nnfix could match to "
                 "your parameters",
                 "backward",
                 hint="grads: {weight: <where your weight gradients are>, bias: …}",
+            )
+        return found
+
+    def _backward_tries(
+        self, fn: Callable, out: Array, cache: Any, fallback: tuple
+    ) -> list[tuple[dict[str, str] | None, Array | None, str]]:
+        """The ways to call their backward that the names leave open, each with what it says:
+        as the names say; each of the parameters that all claim the output as the targets; the
+        output as probabilities where it is scores that the spec's loss takes through softmax
+        or sigmoid (a `yhat` the code computes between forward and backward)."""
+        tries: list[tuple[dict[str, str] | None, Array | None, str]] = [(None, None, "")]
+        if _key(fn) in self._settled:
+            return tries
+        claimants = self._claimants("backward", fn, self._values(out, cache), fallback)
+        if claimants:
+            tries = [({p: "Y"}, None, f"{p} ← the targets") for p in claimants]
+        probs = self._probabilities(out)
+        if probs is not None and "output" in self._roles("backward", fn, out, cache, fallback):
+            tries += [
+                (extra, probs, f"{how + '; ' if how else ''}the output as probabilities")
+                for extra, _, how in list(tries)
+            ]
+        return tries
+
+    def _roles(self, role: str, fn: Callable, out: Array, cache: Any, fallback: tuple) -> set[str]:
+        record: dict[str, str] = {}
+        try:
+            self._bind(role, fn, self._values(out, cache), fallback, record=record)
+        except BindingError:
+            return set()
+        return set(record.values())
+
+    def _probabilities(self, out: Array) -> Array | None:
+        """The output through the activation the spec's loss gives scores (softmax over the
+        classes, sigmoid), where their output is scores; None otherwise."""
+        spec = self.loss_spec
+        a = np.asarray(out, dtype=np.float64)
+        if spec is None or self.impl.loss or spec.name not in ("cce", "bce") or a.size == 0:
+            return None
+        if a.min() >= 0 and a.max() <= 1:
+            return None
+        if spec.name == "bce":
+            return 1 / (1 + np.exp(-a))
+        axis = 0 if self.out_form == "columns" else -1
+        shifted = np.exp(a - a.max(axis=axis, keepdims=True))
+        return shifted / shifted.sum(axis=axis, keepdims=True)
+
+    def _choose(
+        self,
+        fn: Callable,
+        tries: list[tuple[dict[str, str] | None, Array | None, str]],
+        scored: list[tuple[float, str, Gradients | None]],
+    ) -> Gradients | None:
+        """The call whose gradients agree best with the loss, where the names left several
+        open; said in the header. Where the targets' parameter is open and the values do not
+        tell clearly, nnfix asks (exit 2 naming the parameter and `arguments:`)."""
+        if len(scored) == 1:
+            return scored[0][2]
+        if not scored:
+            return None
+        ranked = sorted(scored, key=lambda s: s[0], reverse=True)
+        best, how, found = ranked[0]
+        clear = len(ranked) == 1 or best - ranked[1][0] > 0.5
+        if tries[0][0] is not None and not clear:  # which parameter takes the targets
+            claimants = [p for extra, _, _ in tries if extra for p in extra]
+            raise SetupError(
+                f"{_key(fn)}: {' and '.join(dict.fromkeys(claimants))} both name the output by "
+                "their names, and nnfix cannot tell from the values which one takes the targets",
+                "arguments",
+                hint=f"arguments: {{{claimants[0]}: Y}} (or output)",
+            )
+        if not clear:
+            how, found = scored[0][1], scored[0][2]  # as the names say
+        chosen = next(t for t in tries if t[2] == how)
+        if chosen[0] is not None:
+            self._settled[_key(fn)] = chosen[0]
+        if how:
+            self.found.say(
+                f"arguments of {_key(fn)}: {how}, by values (its gradients agree with your loss "
+                "that way; `arguments:` settles it)"
             )
         return found
 
