@@ -443,6 +443,24 @@ def test_gradients_in_either_layer_order_are_matched_by_their_values(tmp_path):
         assert code == 0, (find, errors(report))
 
 
+def test_a_layer_without_parameters_gives_an_empty_list_among_the_gradients(tmp_path):
+    """A layer list whose ReLU has no parameters: `[{W, b} of the output, [], {W, b} of the
+    conv]` is read by shape, and a bug in the conv's gradient is still on the conv."""
+    returned = 'return [{"W": dW2, "b": db2}, {"W": dW1, "b": db1}], loss'
+    with_gap = 'return [{"W": dW2, "b": db2}, [], {"W": dW1, "b": db1}], loss'
+    code, report = diagnose(setup(tmp_path, "cnn_step", returned, with_gap))
+    assert code == 0, errors(report)
+    buggy = (
+        (tmp_path / "net.py")
+        .read_text()
+        .replace("db1 = dconv.sum(axis=(0, 2, 3))", "db1 = dconv.sum(axis=(0, 2, 3)) * 2")
+    )
+    (tmp_path / "net.py").write_text(buggy, encoding="utf-8")
+    code, report = diagnose(tmp_path / "spec.yaml")
+    wrong = {f["location"]["parameter"] for f in errors(report)}
+    assert code == 1 and wrong == {"layers[0]['b']"}, errors(report)
+
+
 def test_a_parameter_nnfix_cannot_bind_is_exit_2_naming_it_and_arguments(tmp_path):
     spec = setup(
         tmp_path,

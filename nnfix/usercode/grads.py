@@ -232,7 +232,9 @@ def _structure(value: Any) -> str:
 
 
 def _orders(value: Any, params: list[Param]) -> list[list[Param]]:
-    """The orders of the parameters a nesting of this size could follow, most usual first."""
+    """The orders of the parameters a nesting of this size could follow, most usual first:
+    `(nabla_b, nabla_w)`, per layer (`[(dW1, db1), …]`, a layer without parameters giving an
+    empty list), in parameter order, and each from the output layer back."""
     weights = [p for p in params if p.slot.role == "weight"]
     biases = [p for p in params if p.slot.role == "bias"]
     orders: list[list[Param]] = []
@@ -240,13 +242,12 @@ def _orders(value: Any, params: list[Param]) -> list[list[Param]]:
     if nested and len(value) == 2 and biases:  # (nabla_w, nabla_b) or (nabla_b, nabla_w)
         orders += [weights + biases, biases + weights]
         orders += [weights[::-1] + biases[::-1], biases[::-1] + weights[::-1]]
-    if nested and len(value) == len(weights):  # [(dW1, db1), (dW2, db2), ...], or from the output
-        per_layer = [[p for p in params if p.slot.layer == w.slot.layer] for w in weights]
-        for layers in (per_layer, per_layer[::-1]):
-            orders += [
-                [p for group in layers for p in group],
-                [p for group in layers for p in reversed(group)],
-            ]
+    per_layer = [[p for p in params if p.slot.layer == w.slot.layer] for w in weights]
+    for layers in (per_layer, per_layer[::-1]):  # [(dW1, db1), (dW2, db2), ...] or output first
+        orders += [
+            [p for group in layers for p in group],
+            [p for group in layers for p in reversed(group)],
+        ]
     if not nested:
         orders += [list(params), weights + biases, biases + weights, weights]
         orders += [list(params)[::-1], weights[::-1] + biases[::-1], weights[::-1]]
