@@ -11,6 +11,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -459,6 +460,30 @@ def test_a_layer_without_parameters_gives_an_empty_list_among_the_gradients(tmp_
     code, report = diagnose(tmp_path / "spec.yaml")
     wrong = {f["location"]["parameter"] for f in errors(report)}
     assert code == 1 and wrong == {"layers[0]['b']"}, errors(report)
+
+
+def test_a_relu_exactly_at_its_kink_is_left_unjudged_not_called_wrong(tmp_path):
+    """Zero pixels under a zero conv bias put every such unit of their ReLU exactly at 0: the
+    loss has no derivative in the bias there, and a correct backward (relu'(0) = 0) is not a
+    G101 — the differences that straddle the kink are left out (nnfix cannot see their ReLU: the
+    slopes on the two sides tell it). A real bug in the same layer's weights is still found."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (8, 1, 6, 6))
+    x[:, :, :3, :] = 0.0  # the top half of every image is background
+    np.savez(tmp_path / "batch.npz", x=x, y=np.arange(8) % 3)
+    spec = setup(tmp_path, "cnn_step", '"b": np.full(filters, 0.05)', '"b": np.zeros(filters)')
+    text = spec.read_text().replace(
+        "data: {source: images, shape: [1, 6, 6], classes: 3, samples: 8}",
+        "data: {source: npz, path: batch.npz}",
+    )
+    spec.write_text(text, encoding="utf-8")
+    code, report = diagnose(spec)
+    assert code == 0 and not errors(report), errors(report)
+    net = (tmp_path / "net.py").read_text()
+    (tmp_path / "net.py").write_text(net.replace("dW1 += ", "dW1 -= "), encoding="utf-8")
+    code, report = diagnose(spec)
+    wrong = {f["location"]["parameter"] for f in errors(report) if f["code"] == "G101"}
+    assert code == 1 and "layers[0]['W']" in wrong, errors(report)
 
 
 def test_a_parameter_nnfix_cannot_bind_is_exit_2_naming_it_and_arguments(tmp_path):
