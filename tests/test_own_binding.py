@@ -327,9 +327,17 @@ implementation:
   loss: mse
 """
 
+# the one-hidden-layer version of the course: `forward(X, parameters)` returns (A3, cache), cache
+# a dict the backward takes whole
+OUTPUT_AND_CACHE = CACHE_DICT.replace(
+    '    return {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2, "Z3": Z3, "A3": A3}',
+    '    cache = {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2, "Z3": Z3, "A3": A3}\n    return A3, cache',
+)
+
 CASES = {
     "tuple_args": (TUPLE_ARGS, TUPLE_ARGS_SPEC),
     "cache_dict": (CACHE_DICT, CACHE_DICT_SPEC),
+    "output_and_cache": (OUTPUT_AND_CACHE, CACHE_DICT_SPEC),
     "scores_tuple": (SCORES_TUPLE, SCORES_TUPLE_SPEC),
     "cnn_step": (CNN_STEP, CNN_STEP_SPEC),
     "same_shapes": (SAME_SHAPES, SAME_SHAPES_SPEC),
@@ -375,7 +383,7 @@ def test_a_bare_tuple_is_named_by_the_return_statement_and_each_argument_by_its_
     said = about(report)
     assert "parameters: W1, b1, W2, b2" in said and "return statement" in said
     assert "forward_prop: W1, b1, W2, b2 ← your parameters; X ← the batch" in said
-    assert "Z1, A1, Z2, A2 ← what forward_prop returned" in said
+    assert "Z1, A1, Z2 ← what forward_prop returned; A2 ← the forward's output" in said
 
 
 def test_without_a_return_statement_to_read_the_tuple_is_named_in_the_forwards_order(tmp_path):
@@ -418,6 +426,8 @@ def test_a_name_the_values_contradict_is_bound_by_values_and_said(tmp_path):
         ("tuple_args", "dZ1 = W2.T.dot(dZ2) * (Z1 > 0)", "dZ1 = W2.T.dot(dZ2)", "b1"),
         # tanh's derivative on Z instead of A, second hidden layer: W2, b2 and everything below
         ("cache_dict", '* (1 - cache["A2"] ** 2)', '* (1 - cache["Z2"] ** 2)', "b2"),
+        # dW3 without the 1/m every other gradient has: W3 alone is off (by m), the rest agree
+        ("output_and_cache", 'dW3 = (cache["A2"] @ dZ3.T) / m', 'dW3 = cache["A2"] @ dZ3.T', "W3"),
         # the hidden delta's sign flipped: W1 and b1 only
         ("scores_tuple", "l1 = W2.T @ (yhat - y)", "l1 = W2.T @ (y - yhat)", "b1"),
         # the conv's ReLU mask taken from the wrong side: the conv layer only

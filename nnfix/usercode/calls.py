@@ -270,7 +270,7 @@ def bind(
     Parameters are matched by name (case-insensitive); `arguments` (the spec's
     `implementation.arguments`: parameter -> role or literal) settles the others; `named` (the
     values their code names: a parameter `W1`, a `Z1` the forward returned) binds a parameter
-    by its own name where no role's name does; a parameter with a default nnfix does not
+    by its own name where no role's name does (then a word of the name: `data_train`); a parameter with a default nnfix does not
     recognise keeps its default; where no parameter is recognised at all, `fallback` gives the
     roles of the positional parameters in order. `record` gets what each was given."""
     params = parameters(fn)
@@ -286,7 +286,7 @@ def bind(
         own = p.name if p.name in named else folded.get(p.name.lower())
         if given is not _MISSING:
             roles.append(("role", given) if given in ROLES else ("literal", given))
-        elif own is not None and role not in ("X", "Y", "params", "cache"):
+        elif own is not None and role is None:
             roles.append(("named", own))
         else:
             role = role or word_role(p.name)
