@@ -35,6 +35,7 @@ CONFIRM_LIMIT = 32  # values measured again at the second step: those that diffe
 SAFETY = 3.0  # a discrepancy counts only beyond this many times the measured difference noise
 RESOLUTION = 0.1  # a tensor agreeing within noise above this fraction of its gradient: unjudged
 SCREEN_RTOL = 1e-7  # screen: the relative agreement of a directional derivative over all tensors
+KINK_RTOL = 1e-4  # one-sided slopes closer than this (relative) cannot make a difference wrong
 SCREEN_CAP = 100.0  # screen: at most this factor of extra weight for a small-gradient tensor
 MODES = ("auto", "full", "directional", "sampled")
 
@@ -251,16 +252,17 @@ def _kinked(target: Target, i: int, step: Step, h: float, plus: float, minus: fl
     """Code nnfix cannot see the kinks of (the user's own ReLU, max-pool): the slopes on the
     two sides of the point differ. A curvature's difference grows with the step, a kink's does
     not (a ReLU exactly at 0, as a zero pixel under a zero bias gives, is one at every step):
-    so a difference beyond the rounding is measured again at CONFIRM·h, and it is a kink where
-    it has not grown with the step."""
+    so a difference beyond the rounding (and large enough to matter) is measured again at
+    CONFIRM·h, and it is a kink where it has not grown with the step."""
     if target.at is None:
         target.at = target(None)
     base = target.at
     if not math.isfinite(base):
         return False
-    jump = abs((plus - base) - (base - minus)) / h
-    if jump <= 2 * SAFETY * _floor(target, base, h):
-        return False
+    right, left = (plus - base) / h, (base - minus) / h
+    jump = abs(right - left)
+    if jump <= max(2 * SAFETY * _floor(target, base, h), KINK_RTOL * (abs(right) + abs(left))):
+        return False  # within the rounding, or too small to make a difference wrong
     far = CONFIRM * h
     _move(target, i, step, far, 1.0)
     plus_far = target(i)
