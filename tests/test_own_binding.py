@@ -327,6 +327,60 @@ implementation:
   loss: mse
 """
 
+# the gradient-checking assignment: a forward that takes Y returns (cost, cache), the cache a
+# tuple of everything, and the backward takes (X, Y, cache)
+COST_FORWARD = """
+import numpy as np
+
+
+def init():
+    rng = np.random.default_rng(12)
+    return {
+        "W1": rng.normal(size=(4, 2)),
+        "b1": rng.normal(size=(4, 1)) * 0.1,
+        "W2": rng.normal(size=(1, 4)),
+        "b2": np.zeros((1, 1)),
+    }
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def forward_propagation_n(X, Y, parameters):
+    m = X.shape[1]
+    W1, b1, W2, b2 = (parameters[k] for k in ("W1", "b1", "W2", "b2"))
+    Z1 = W1 @ X + b1
+    A1 = np.tanh(Z1)
+    Z2 = W2 @ A1 + b2
+    A2 = sigmoid(Z2)
+    cost = -np.sum(Y * np.log(A2) + (1 - Y) * np.log(1 - A2)) / m
+    cache = (Z1, A1, W1, b1, Z2, A2, W2, b2)
+    return cost, cache
+
+
+def backward_propagation_n(X, Y, cache):
+    m = X.shape[1]
+    (Z1, A1, W1, b1, Z2, A2, W2, b2) = cache
+    dZ2 = A2 - Y
+    dW2 = dZ2 @ A1.T / m
+    db2 = np.sum(dZ2, axis=1, keepdims=True) / m
+    dZ1 = (W2.T @ dZ2) * (1 - A1**2)
+    dW1 = dZ1 @ X.T / m
+    db1 = np.sum(dZ1, axis=1, keepdims=True) / m
+    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+"""
+
+COST_FORWARD_SPEC = """
+seed: 0
+data: {source: moons, samples: 32}
+implementation:
+  module: net.py
+  model: init()
+  forward: forward_propagation_n
+  backward: backward_propagation_n
+"""
+
 # the one-hidden-layer version of the course: `forward(X, parameters)` returns (A3, cache), cache
 # a dict the backward takes whole
 OUTPUT_AND_CACHE = CACHE_DICT.replace(
@@ -338,6 +392,7 @@ CASES = {
     "tuple_args": (TUPLE_ARGS, TUPLE_ARGS_SPEC),
     "cache_dict": (CACHE_DICT, CACHE_DICT_SPEC),
     "output_and_cache": (OUTPUT_AND_CACHE, CACHE_DICT_SPEC),
+    "cost_forward": (COST_FORWARD, COST_FORWARD_SPEC),
     "scores_tuple": (SCORES_TUPLE, SCORES_TUPLE_SPEC),
     "cnn_step": (CNN_STEP, CNN_STEP_SPEC),
     "same_shapes": (SAME_SHAPES, SAME_SHAPES_SPEC),
@@ -413,6 +468,14 @@ def test_the_output_of_a_forward_returning_scores_and_hidden_is_the_last_compute
     assert "the output as probabilities, by values" in said
 
 
+def test_a_forward_that_takes_y_gives_its_cost_as_the_loss(tmp_path):
+    """`forward_propagation_n(X, Y, parameters) -> (cost, cache)`: the spec declares no loss;
+    the cost their forward returns is the loss their backward is checked against."""
+    code, report = diagnose(setup(tmp_path, "cost_forward"))
+    assert code == 0, errors(report)
+    assert "loss: the cost forward_propagation_n returns" in about(report)
+
+
 def test_a_name_the_values_contradict_is_bound_by_values_and_said(tmp_path):
     _, report = diagnose(setup(tmp_path, "output_is_target"))
     said = about(report)
@@ -422,6 +485,8 @@ def test_a_name_the_values_contradict_is_bound_by_values_and_said(tmp_path):
 @pytest.mark.parametrize(
     ("style", "find", "replace", "first"),
     [
+        # tanh's derivative taken on Z1: the hidden layer only
+        ("cost_forward", "(1 - A1**2)", "(1 - Z1**2)", "b1"),
         # the ReLU mask forgotten: the hidden layer only
         ("tuple_args", "dZ1 = W2.T.dot(dZ2) * (Z1 > 0)", "dZ1 = W2.T.dot(dZ2)", "b1"),
         # tanh's derivative on Z instead of A, second hidden layer: W2, b2 and everything below

@@ -57,6 +57,28 @@ def _number(value: Any) -> float | None:
     return float(array.reshape(-1)[0]) if array.size == 1 else None
 
 
+def _cost_first(value: Any) -> float | None:
+    """The cost of a forward that returns `(cost, cache)`: a number first, something else after."""
+    if not isinstance(value, tuple | list) or len(value) < 2 or isinstance(value[0], list | tuple):
+        return None
+    if _is_array(value[0]) and value[0].size > 1:
+        return None
+    return _number(value[0])
+
+
+def _last_with(value: Any, m: int, depth: int = 4) -> Array | None:
+    """The last array with the batch's samples in a nesting of tuples, lists and dicts (the
+    output among a cache's values, for the forms of the data)."""
+    found: Array | None = None
+    if _is_array(value) and m in value.shape:
+        return value
+    if depth and isinstance(value, tuple | list | dict):
+        for item in value.values() if isinstance(value, dict) else value:
+            inner = _last_with(item, m, depth - 1)
+            found = inner if inner is not None else found
+    return found
+
+
 def _key(fn: Callable) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
@@ -113,6 +135,8 @@ class OwnNet:
         self._slopes: dict[str, tuple[Array, float] | None] = {}  # per tensor, for _agreement
         self._sources: dict[str, str] = {}  # a named value -> where it came from, for the header
         self._settled: dict[str, dict[str, str]] = {}  # per function: arguments settled by values
+        self._last: dict[str, str] = {}  # what the last call's parameters were given
+        self._forward_loss: float | None = None  # the cost a forward that takes Y returns
 
     # --- their names ---------------------------------------------------------------------------
 
@@ -471,6 +495,7 @@ class OwnNet:
             raise SetupError(
                 str(exc), role, hint=f"arguments: {{{exc.parameter}: <X, Y, params or a value>}}"
             ) from None
+        self._last = record
         name = _key(fn)
         if (
             extra is None
@@ -511,6 +536,15 @@ class OwnNet:
             values.pop("Y")
         value = self._call("forward", fn, values, fallback)
         self._returned = value
+        self._forward_loss = None
+        if "Y" in self._last.values() and (cost := _cost_first(value)) is not None:
+            self._forward_loss = cost  # (cost, cache) of a forward that takes Y
+            if self.impl.loss is None:
+                self.found.say(f"loss: the cost {self.impl.forward} returns (it takes the targets)")
+            out = _last_with(value[1:], self.m)
+            self._cache = value[1] if len(value) == 2 else value
+            if out is not None:
+                return out, self._cache
         out, self._cache = self._split(value)
         if out is None:
             raise SetupError(
@@ -633,6 +667,8 @@ class OwnNet:
         theirs = self._their_loss(out, cache)
         if theirs is not None:
             return theirs
+        if self._forward_loss is not None:
+            return self._forward_loss
         return self._spec_loss(out)
 
     def _spec_loss(self, out: Array) -> float:
