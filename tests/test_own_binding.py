@@ -16,6 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from nnfix.cli import main
+from nnfix.usercode.binding import assigned_order, name_tuple, returned_names
+from nnfix.usercode.calls import bind
 
 # a from-scratch MNIST tutorial: a bare tuple of arrays, the forward and backward take them one by
 # one, the forward returns every intermediate; samples as columns; one-hot inside the backward
@@ -459,6 +461,21 @@ def test_without_a_return_statement_to_read_the_tuple_is_named_in_the_forwards_o
     assert code == 1 and roots[0]["location"]["parameter"] == "b1", roots
 
 
+def test_a_tuple_in_another_order_than_the_forward_takes_is_named_by_shape(tmp_path):
+    """`return tuple([W1, W2, b1, b2])` (nothing named) for `forward_prop(W1, b1, W2, b2, X)`:
+    taken in the forward's order, b1 would be a matrix; the weights go to the weight-named
+    parameters and the vectors to the bias-named ones, in order, and the code is clean."""
+    spec = setup(
+        tmp_path,
+        "tuple_args",
+        "    return W1, b1, W2, b2\n",
+        "    arrays = [W1, W2, b1, b2]\n    return tuple(arrays)\n",
+    )
+    code, report = diagnose(spec)
+    assert code == 0, errors(report)
+    assert "weights and biases by their shapes" in about(report)
+
+
 def test_the_output_of_a_forward_returning_scores_and_hidden_is_the_last_computed(tmp_path):
     """`return z, h` with h computed first: z is the output, and a backward's `yhat` that the
     spec's loss takes through softmax is given the probabilities (it is said, by values)."""
@@ -587,3 +604,46 @@ def test_two_names_for_the_output_that_the_values_cannot_tell_apart_is_a_questio
     assert result.exit_code == 2, result.output
     assert "output and predicted" in result.output and "arguments" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_parameter_is_bound_by_its_own_name_before_order_and_a_role_before_a_name():
+    """`named` values (a parameter array, what the forward returned) bind a parameter of the
+    same name, case and underscores aside; a role's own name (X, a cache) keeps its role."""
+
+    def backward(Z_1, a1, X, cache):
+        return Z_1, a1, X, cache
+
+    record: dict[str, str] = {}
+    named = {"Z1": "z", "A1": "a", "X": "their own global X", "cache": "not this"}
+    values = {"X": "batch", "cache": "the cache"}
+    args, kwargs = bind(backward, "backward", values, depth=2, named=named, record=record)
+    assert backward(*args, **kwargs) == ("z", "a", "batch", "the cache")
+    assert record == {"Z_1": "Z1", "a1": "A1", "X": "X", "cache": "cache"}
+
+
+def test_the_names_of_what_a_function_returns_come_from_its_return_statements():
+    def forward(X, W1, b1):
+        Z1 = W1 @ X + b1
+        A1 = np.tanh(Z1)
+        if X is None:
+            return None
+        return Z1, A1
+
+    def made():
+        W1, b1 = np.ones((2, 3)), np.zeros((2, 1))
+        return W1, b1
+
+    def unnamed():
+        return tuple([np.ones((2, 3)), np.zeros((2, 1))])
+
+    assert returned_names(forward) == ["Z1", "A1"]
+    assert assigned_order(forward, ["A1", "Z1"]) == ["Z1", "A1"]
+    arrays = made()
+    by_return = name_tuple(arrays, made, forward)
+    assert by_return is not None
+    named, how = by_return
+    assert list(named) == ["W1", "b1"] and named["b1"] is arrays[1] and "return" in how
+    by_shape = name_tuple(arrays[::-1], unnamed, forward)
+    assert by_shape is not None
+    named, how = by_shape
+    assert named["W1"] is arrays[0] and "by their shapes" in how

@@ -107,7 +107,48 @@ def name_tuple(
     if len(wanted) != len(arrays):
         return None
     named = dict(zip(wanted, arrays, strict=True))
-    return named, "in the order your forward takes them"
+    if all(_fits(n, a) for n, a in named.items()):
+        return named, "in the order your forward takes them"
+    by_shape = _by_shape(wanted, list(arrays))
+    if by_shape is None:
+        return named, "in the order your forward takes them (their shapes do not say otherwise)"
+    return by_shape, "in the order your forward takes them, weights and biases by their shapes"
+
+
+def _kind(name: str) -> str | None:
+    """What a parameter's name says it holds: `W1`, `weights` a weight; `b2`, `bias` a bias."""
+    low = name.lower().lstrip("_")
+    if low.startswith(("weight", "w")):
+        return "weight"
+    if low.startswith(("bias", "b")):
+        return "bias"
+    return None
+
+
+def _vector(array: np.ndarray) -> bool:
+    return sum(n > 1 for n in array.shape) <= 1
+
+
+def _fits(name: str, array: np.ndarray) -> bool:
+    """A bias-named parameter holds a vector, a weight-named one more than a vector."""
+    kind = _kind(name)
+    return kind is None or (kind == "bias") == _vector(array)
+
+
+def _by_shape(wanted: list[str], arrays: list[np.ndarray]) -> dict[str, np.ndarray] | None:
+    """The weights (more than vectors) to the weight-named parameters in order, the vectors to
+    the bias-named ones in order; None where the names and shapes do not divide so."""
+    kinds = [_kind(n) for n in wanted]
+    if None in kinds:
+        return None
+    matrices = [a for a in arrays if not _vector(a)]
+    vectors = [a for a in arrays if _vector(a)]
+    if len(matrices) != kinds.count("weight") or len(vectors) != kinds.count("bias"):
+        return None
+    named: dict[str, np.ndarray] = {}
+    for name, kind in zip(wanted, kinds, strict=True):
+        named[name] = (matrices if kind == "weight" else vectors).pop(0)
+    return named
 
 
 WHAT = {

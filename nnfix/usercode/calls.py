@@ -278,12 +278,12 @@ def bind(
         return [values[r] for r in fallback if r in values], {}
     arguments = arguments or {}
     named = named or {}
-    folded = {k.lower(): k for k in named}
+    folded = {k.lower().replace("_", ""): k for k in named}  # A_1 is the A1 it returned
     roles: list[tuple[str | None, Any]] = []
     for p in params:
         given = arguments.get(p.name, arguments.get(p.name.lower(), _MISSING))
         role = role_of(p.name, kind, depth)
-        own = p.name if p.name in named else folded.get(p.name.lower())
+        own = p.name if p.name in named else folded.get(p.name.lower().replace("_", ""))
         if given is not _MISSING:
             roles.append(("role", given) if given in ROLES else ("literal", given))
         elif own is not None and role is None:
