@@ -13,6 +13,7 @@ from nnfix.data import load_dataset
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.gradcheck import Target, check_target
+from nnfix.diagnose.own_lines import locate, locate_shapes
 from nnfix.diagnose.rules.gradients import (
     G101,
     G103,
@@ -23,17 +24,20 @@ from nnfix.diagnose.rules.gradients import (
     unreliable,
 )
 from nnfix.diagnose.rules.rule import USER_CODE, Check
-from nnfix.diagnose.rules.usercode import U101, user_error
+from nnfix.diagnose.rules.usercode import U101, _climbs, user_error
 from nnfix.run.prepare import seeds
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import LossSpec
 from nnfix.usercode.build import load_guarded
+from nnfix.usercode.engine import EngineNet
 from nnfix.usercode.loader import add_import_roots
 from nnfix.usercode.model import SetupError
+from nnfix.usercode.objects import ListRef
 from nnfix.usercode.own import SAMPLES, OwnNet
 from nnfix.usercode.sandbox import Broken, UserCallError
 
 PATH = ("implementation", "backward")
+STEP_PATH = ("implementation", "step")
 SKIPPED = "no model: in the spec"  # the passes that need a declared network
 
 
@@ -62,7 +66,8 @@ class OwnContext:
             cells=impl.cells,
             source=loaded.source,
         )
-        self.net = OwnNet(impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed)
+        kind = EngineNet if impl.engine else OwnNet  # F: their own autograd engine
+        self.net = kind(impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed)
 
     def about(self) -> list[str]:
         lines = list(self.net.found.lines)
@@ -94,6 +99,7 @@ def own_network(ctx: OwnContext) -> list[Finding]:
     if grads.loss is not None:  # (loss, grads): the loss their backward differentiates
         net.loss_by_backward = True
     layer_of = {p.slot.name: p.slot.layer for p in net.tensors}
+    path = STEP_PATH if grads.from_update else PATH
     found: list[Finding] = []
     for name in grads.missing:
         found.append(
@@ -102,7 +108,7 @@ def own_network(ctx: OwnContext) -> list[Finding]:
                 f"{grads.where or 'what your backward returns or sets'}",
                 parameter=name,
                 layer=layer_of[name],
-                path=PATH,
+                path=path,
                 evidence={"found": sorted(grads.paths.values())},
             )
         )
@@ -113,10 +119,11 @@ def own_network(ctx: OwnContext) -> list[Finding]:
                 f"{want}",
                 layer=layer_of[name],
                 parameter=name,
-                path=PATH,
+                path=path,
                 evidence={"shape": list(shape), "expected": list(want), "samples": net.m},
             )
         )
+    locate_shapes(net, grads, found)  # the line that made each gradient of the wrong shape
     for name, value in grads.arrays.items():
         if not np.all(np.isfinite(value)):
             found.append(
@@ -124,7 +131,7 @@ def own_network(ctx: OwnContext) -> list[Finding]:
                     f"the gradient of {name} holds non-finite values (NaN or inf)",
                     layer=layer_of[name],
                     parameter=name,
-                    path=PATH,
+                    path=path,
                     evidence={"first_wrong": True},
                     fix=Fix("find where your backward divides by zero or overflows"),
                 )
@@ -140,19 +147,31 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         result = _check(ctx, checked, grads.arrays)
     except UserCallError as exc:
         return [*found, user_error(exc)]
-    judged, _ = gradient_findings(
+    judged, read = gradient_findings(
         result,
         batch_size=net.m,
         loss=ctx.spec.loss or LossSpec(name="mse"),
         layer_of=layer_of.__getitem__,
-        path_of=lambda layer: PATH,
-        what="your backward",
+        path_of=lambda layer: path,
+        what="your step's update" if grads.from_update else "your backward",
     )
+    if grads.from_update and read.convention is not None and read.c < 0:
+        judged = _climbs(judged, read, layer_of, path, net.step_size)
     if ctx.spec.loss is None:  # their own loss: no spec key to change for a convention
         for f in judged:
             if f.code == "G105" and f.fix is not None:
                 f.fix = Fix(f.fix.description.split(":")[0])
-    return found + judged + budget_finding(result) + unreliable(result)
+    more = []  # the line of each G101 (SPEC §3.6), and the bugs behind the first ones
+    if isinstance(net, EngineNet):  # each operation of their engine on its own (SPEC §3.6)
+        from nnfix.diagnose.engine import op_findings
+
+        found = op_findings(net, judged) + found
+    elif ctx.options.remaining() > 0:
+        more = locate(net, grads, judged, ctx.spec.seed)
+    else:
+        for f in judged:
+            f.evidence["line"] = "not searched: --budget ran out"
+    return found + judged + more + budget_finding(result) + unreliable(result)
 
 
 def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):
@@ -161,9 +180,14 @@ def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):
     net = ctx.net
     kept = [(p.ref, p.ref.get()) for p in params]
     arrays = []
-    for p in params:
-        working = np.array(p.ref.get(), dtype=np.float64, order="C")
-        p.ref.set(working)
+    values: list[tuple[np.ndarray, np.ndarray]] = []
+    for p, (_, original) in zip(params, kept, strict=True):
+        if _own(original, p.ref):  # perturbed in place: an array their layers share moves too
+            working = original
+            values.append((original, original.copy()))
+        else:
+            working = np.array(original, dtype=np.float64, order="C")
+            p.ref.set(working)
         arrays.append(working)
     try:
         target = Target(
@@ -173,13 +197,18 @@ def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):
                 for p, a in zip(params, arrays, strict=True)
             ],
             names=[p.slot.name for p in params],
-            loss=lambda _tensor: net.loss(),
+            loss=lambda _tensor: _synced(params, arrays, net.loss),
             one_sided=True,  # their ReLUs and max-pools are not seen: kinks told by values
         )
+        if isinstance(net, EngineNet):  # an engine that computes in float32
+            target.precision = net.precision
         gc = ctx.spec.diagnose.gradcheck
+        order = list(reversed(range(len(params))))
+        if isinstance(net, EngineNet):  # output first; within a layer in their own order
+            order = sorted(range(len(params)), key=lambda i: (-params[i].slot.layer, i))
         return check_target(
             target,
-            order=list(reversed(range(len(params)))),
+            order=order,
             eps=gc.eps,
             mode=gc.mode,
             samples=gc.samples,
@@ -189,6 +218,27 @@ def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):
     finally:
         for ref, original in kept:
             ref.set(original)
+        for array, saved in values:
+            array[...] = saved
+
+
+def _own(value, ref) -> bool:
+    """An array nnfix can perturb where it is: float64, C-ordered, writeable, not a list's."""
+    return (
+        not isinstance(ref, ListRef)
+        and isinstance(value, np.ndarray)
+        and value.dtype == np.float64
+        and value.flags.c_contiguous
+        and value.flags.writeable
+    )
+
+
+def _synced(params, arrays, loss):
+    """Their loss with the working arrays written into the lists of floats that hold them."""
+    for p, array in zip(params, arrays, strict=True):
+        if isinstance(p.ref, ListRef):
+            p.ref.set(array)
+    return loss()
 
 
 OWN_CHECK = Check(USER_CODE, (G103, G101, G105, G104, U101), own_network)  # type: ignore[arg-type]

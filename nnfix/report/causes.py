@@ -112,8 +112,11 @@ def causes(spec: SpecReport) -> list[Cause]:
     present = {f.code for f in ordered}
     top = [f for f in ordered if not any(c in present for c in f.caused_by)]
     entries: dict[str, Cause] = {}
+    independent: list[Cause] = []  # a bug found behind another (SPEC §3.6): an entry of its own
     for f in top:
-        if f.code in entries:
+        if f.evidence.get("independent") and f.code in entries:
+            independent.append(Cause([f]))
+        elif f.code in entries:
             entries[f.code].findings.append(f)
         else:
             entries[f.code] = Cause([f])
@@ -131,7 +134,8 @@ def causes(spec: SpecReport) -> list[Cause]:
             entries[code].symptoms.append(f)
         else:  # a cycle of causes with nothing outside it: the finding stands on its own
             entries.setdefault(f.code, Cause([])).findings.append(f)
-    return sorted(entries.values(), key=lambda e: -e.rank)  # stable: the order above kept
+    listed = [*entries.values(), *independent]
+    return sorted(listed, key=lambda e: -e.rank)  # stable: the order above kept
 
 
 def _first_present(f: Finding, present: set[str]) -> str:

@@ -1,6 +1,8 @@
 """Finding arrays in the user's objects: a walk over attributes, lists, tuples and dicts that
 names every array by its path (`self.weights[0]`, `layers[2].dweights`, `params['W1']`), can
-read and write it there, and tells what a call set or changed."""
+read and write it there, and tells what a call set or changed. A nested Python list of floats
+(`network[0]`, `neuron['weights']`) is found too where asked (`lists=True`): read as an array,
+written back into the same lists."""
 
 from __future__ import annotations
 
@@ -39,6 +41,53 @@ class Ref:
         """The last name on the path: `weights` for self.weights[0], `W1` for params['W1']."""
         names = re.findall(r"[A-Za-z_]\w*", self.path.replace("self.", ""))
         return names[-1] if names else self.path
+
+
+class ListRef(Ref):
+    """A nested list of floats at a path, read as a float64 array (a copy) and written back
+    value by value into the same lists, so the user's code that holds them sees the change."""
+
+    def get(self) -> Any:
+        return np.array(super().get(), dtype=np.float64)
+
+    def set(self, value: Any) -> None:
+        _fill(super().get(), np.asarray(value, dtype=np.float64))
+
+
+def _fill(target: list, values: np.ndarray) -> None:
+    for i, v in enumerate(values):
+        if isinstance(target[i], list):
+            _fill(target[i], v)
+        else:
+            target[i] = float(v)
+
+
+def float_list(value: Any) -> bool:
+    """A rectangular nested list of numbers with at least one float (a list of layer sizes,
+    all ints, is not): what a pure-Python network holds its weights in."""
+    if not isinstance(value, list) or not value:
+        return False
+    floats = False
+    shape: list[int] = []
+
+    def leaves(node: Any, level: int) -> bool:
+        nonlocal floats
+        if isinstance(node, list):
+            if not node:
+                return False
+            if level == len(shape):
+                shape.append(len(node))
+            elif shape[level] != len(node):
+                return False
+            return all(leaves(v, level + 1) for v in node)
+        if level != len(shape) or isinstance(node, bool):
+            return False
+        if isinstance(node, float | np.floating):
+            floats = True
+            return True
+        return isinstance(node, int | np.integer)
+
+    return len(value) <= 100_000 and leaves(value, 0) and floats
 
 
 def _skip(value: Any) -> bool:
@@ -81,11 +130,16 @@ def _children(node: Any) -> Iterator[tuple[str, Any, Any, str]]:
 
 
 def walk(
-    root: Any, name: str = "self", depth: int = DEPTH, ranks: tuple[int, int] = (1, 2)
+    root: Any,
+    name: str = "self",
+    depth: int = DEPTH,
+    ranks: tuple[int, int] = (1, 2),
+    lists: bool = False,
 ) -> list[Ref]:
     """Every float array reachable from `root` whose rank is within `ranks` (a dense net's
     vectors and matrices by default), in the order the walk meets them (attributes in
-    definition order, items in index order), each once, at its first path."""
+    definition order, items in index order), each once, at its first path; with `lists`,
+    each nested list of floats too (a ListRef), whole where it is rectangular."""
     found: list[Ref] = []
     seen: set[int] = set()
     visits = 0
@@ -103,6 +157,10 @@ def walk(
                 if value.dtype.kind == "f" and low <= value.ndim <= high and id(value) not in seen:
                     seen.add(id(value))
                     found.append(Ref(child, node, key, kind))
+            elif lists and float_list(value) and id(value) not in seen:
+                seen.add(id(value))
+                if ranks[0] <= np.ndim(value) <= ranks[1]:
+                    found.append(ListRef(child, node, key, kind))
             elif not _skip(value):
                 visit(value, child, level + 1)
 

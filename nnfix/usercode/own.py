@@ -9,6 +9,8 @@ traceback); what nnfix cannot work out is a SetupError naming the key that settl
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import inspect
 import types
 from collections.abc import Callable
@@ -34,7 +36,9 @@ from nnfix.usercode.calls import (
 from nnfix.usercode.grads import Gradients, Param, from_changes, from_value
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
-from nnfix.usercode.objects import Ref, changed, snapshot, walk
+from nnfix.usercode.objects import ListRef, Ref, changed, float_list, snapshot, walk
+from nnfix.usercode.statements import run_statements
+from nnfix.usercode.step import step_gradients, step_loss
 
 Array = np.ndarray
 SAMPLES = 8  # samples their code is checked on
@@ -77,6 +81,11 @@ def _last_with(value: Any, m: int, depth: int = 4) -> Array | None:
             inner = _last_with(item, m, depth - 1)
             found = inner if inner is not None else found
     return found
+
+
+def _digest(value: Any) -> str:
+    array = np.ascontiguousarray(value)
+    return hashlib.blake2b(array.tobytes(), digest_size=16).hexdigest() + str(array.shape)
 
 
 def _key(fn: Callable) -> str:
@@ -130,9 +139,16 @@ class OwnNet:
         self.sample_form: str | None = None  # per sample: one x as a column (n, 1) or a vector
         self._outs: list[tuple[Array, Any]] = []  # per sample: each one's output and cache
         self.loss_by_backward = False  # their backward returns (loss, grads): that loss is L
+        self.names: dict[str, Any] = {}  # what `model:`'s statements bound, by name
+        self.root_name = ""  # the name the root is bound to, where known (`network`)
+        self.step_size: float | None = None  # the step size of `step:`'s update, once read
+        self.sample_labels = False  # per sample: Y as the integer class label
+        self._pairs: str | None = None  # their loss's parameter that takes [[x, y], …]
+        self.as_lists = False  # per sample: X and Y given as Python lists (their weights are)
         self._returned: Any = None  # what their forward last returned, whole
         self._bound: set[str] = set()  # the functions whose arguments the header has said
-        self._slopes: dict[str, tuple[Array, float] | None] = {}  # per tensor, for _agreement
+        self._slopes: dict[tuple, tuple[Array, float] | None] = {}  # per tensor and values
+        self._probabilities_given = False  # their backward takes the probabilities of scores
         self._sources: dict[str, str] = {}  # a named value -> where it came from, for the header
         self._settled: dict[str, dict[str, str]] = {}  # per function: arguments settled by values
         self._last: dict[str, str] = {}  # what the last call's parameters were given
@@ -149,7 +165,9 @@ class OwnNet:
     def function(self, name: str, key: str) -> Callable:
         """A method (or an attribute's method: `cost.fn`) of their model, else a function of
         their module."""
-        for base in ([self.root] if self.root is not None else []) + [self.module]:
+        bases = [self.root] if self.root is not None else []
+        bases += [types.SimpleNamespace(**self.names)] if self.names else []
+        for base in [*bases, self.module]:
             try:
                 value = self._get(base, name)
             except AttributeError:
@@ -190,20 +208,42 @@ class OwnNet:
                 "`model:` (a chain of layers without one is not read yet)",
                 "layers",
             )
-        for key in ("step", "script", "engine"):
+        for key in ("script",):  # engine: is EngineNet's (nnfix/usercode/engine.py)
             if getattr(self.impl, key):
                 raise SetupError(f"implementation.{key} is not read yet", key)
-        if isinstance(self.impl.model, list) or isinstance(self.impl.loss, list):
-            key = "model" if isinstance(self.impl.model, list) else "loss"
-            raise SetupError(f"implementation.{key} as a list is not read yet", key)
-        if self.impl.model:
-            self.root = self._construct(self.impl.model, "model")
+        if isinstance(self.impl.loss, list):
+            raise SetupError("implementation.loss as a list is not read yet", "loss")
+        statements = self.impl.model if isinstance(self.impl.model, list) else None
+        if self.impl.model_call and _expression(self.impl.model_call):  # `[Conv(3), Pool(2)]`
+            statements = [f"model = {self.impl.model_call}"]
+        if statements:
+            built = run_statements(
+                statements, self.module, {"X": self.x, "Y": self.y}, self.seed, self.impl.forward
+            )
+            self.root, self.root_name, self.names = built.root, built.name, built.names
+            self.found.say(
+                f"model: {len(statements)} statement{'s' if len(statements) > 1 else ''} → "
+                f"{built.name} ({type(self.root).__name__})"
+            )
+        elif self.impl.model:
+            self.root = self._construct(self.impl.model_call or "", "model")
             self.found.say(f"model: {self.impl.model} → {type(self.root).__name__}")
             if isinstance(self.root, tuple | list) and self.impl.forward:
                 self._name_parameters()
         else:
             self.found.say("parameters: looked for among your module's globals")
-        self._find_forms()
+        self.as_lists = any(isinstance(r, ListRef) for r in self._refs())
+        if self.impl.step and not self.impl.forward:  # the loss is the one their step returns
+            per = self.impl.per_sample
+            self.sample_form = (per if isinstance(per, str) else "vector") if per else None
+            self.sample_labels = bool(per) and self._labels()
+            self.found.say(
+                "no forward: the loss is the one your step returns, at the values it starts from"
+            )
+            if not per:
+                self._find_step_targets()
+        else:
+            self._find_forms()
         self._find_tensors()
 
     def _name_parameters(self) -> None:
@@ -275,6 +315,15 @@ class OwnNet:
             self.found.say(f"layout: {data}; your forward's output {tuple(out.shape)}")
             self._settle_targets(out)
             return
+        if first_error is not None and self.impl.step:
+            self.columns = False
+            try:  # a forward of one sample (the step may still take the batch)
+                self._find_sample_form()
+            except SetupError:
+                self.sample_form = None
+                raise _uncalled(first_error, "X as rows (samples first) and as columns") from None
+            self.found.say("your forward takes one sample at a time (found by calling it)")
+            return
         if first_error is not None:
             raise _uncalled(first_error, "X as rows (samples first) and as columns")
         raise SetupError(
@@ -282,18 +331,39 @@ class OwnNet:
             "forward",
         )
 
+    def _find_step_targets(self) -> None:
+        """A step with no forward: the targets as the data holds them, else one column flat
+        (m,), where the first raises and the second does not."""
+        first_error: sandbox.UserCallError | None = None
+        for form in ("rows", "flat"):
+            self.y_form = form
+            try:
+                self.loss()
+            except sandbox.UserCallError as exc:
+                first_error = first_error or exc
+                continue
+            if form == "flat":
+                self.found.say("targets: one value per sample, flat (m,), as your step takes them")
+            return
+        self.y_form = "rows"
+        assert first_error is not None
+        raise first_error
+
     def _find_sample_form(self) -> None:
         per = self.impl.per_sample
         forms = [per] if isinstance(per, str) else ["column", "vector"]
         first_error: sandbox.UserCallError | None = None
-        for form in forms:
-            self.sample_form = form
+        # their weights as Python lists: each sample as a list first (`x + [1]` concatenates a
+        # list, where an array would add 1 and compute something else without raising)
+        tries = ([("vector", True)] if self.as_lists else []) + [(f, False) for f in forms]
+        for form, as_lists in tries:
+            self.sample_form, self.as_lists = form, as_lists
             try:
                 out, _ = self.forward()
             except sandbox.UserCallError as exc:
                 first_error = first_error or exc
                 continue
-            shape = "(n, 1)" if form == "column" else "(n,)"
+            shape = "(a Python list)" if as_lists else "(n, 1)" if form == "column" else "(n,)"
             self.found.say(
                 f"one sample at a time, as a {form} {shape}; output per sample {tuple(self._outs[0][0].shape)}"
             )
@@ -318,15 +388,21 @@ class OwnNet:
                 return
             self.y_form = keep
 
+    def _refs(self) -> list[Ref]:
+        """The float arrays their model or module holds (and, where a step's update is read,
+        nested lists of floats: a gradient nnfix reads off their change)."""
+        root = self.root if self.root is not None else self.module
+        name = self.root_name if isinstance(root, list | tuple) else ""
+        data = {id(self.x), id(self.y)}
+        return [
+            r
+            for r in walk(root, name, ranks=RANKS, lists=bool(self.impl.step))
+            if id(r.get()) not in data and not isinstance(r.owner, tuple)  # a tuple's: not settable
+        ]
+
     def _find_tensors(self) -> None:
         """The float arrays their model holds (or their module's globals) that move the loss."""
-        root, name = (self.root, "") if self.root is not None else (self.module, "")
-        data = {id(self.x), id(self.y)}
-        refs = [
-            r
-            for r in walk(root, name, ranks=RANKS)
-            if id(r.get()) not in data and not isinstance(r.owner, tuple)  # a cache, not set
-        ]
+        refs = self._refs()
         base = self.loss()
         moving = [r for r in refs if self._moves(r, base)]
         if not moving:
@@ -373,13 +449,21 @@ class OwnNet:
         value = ref.get()
         rng = np.random.default_rng(0)
         nudged = value + 1e-3 * (1 + np.abs(value)) * rng.standard_normal(value.shape)
-        ref.set(nudged.astype(value.dtype))
+        kept = value.copy()
+        in_place = not isinstance(ref, ListRef) and value.flags.writeable
+        if in_place:  # in place: an array their layers share with a dict of params moves too
+            value[...] = nudged
+        else:
+            ref.set(nudged.astype(value.dtype))
         try:
             moved = self.loss()
         except (sandbox.UserCallError, SetupError):
             return False
         finally:
-            ref.set(value)
+            if in_place:
+                value[...] = kept
+            else:
+                ref.set(value)
         return bool(np.isfinite(moved)) and abs(moved - base) > 1e-9 * max(1.0, abs(base))
 
     # --- the batch as their code takes it --------------------------------------------------
@@ -392,6 +476,8 @@ class OwnNet:
         as integer labels."""
         y = self.y
         flat = y.reshape(-1) if y.ndim == 1 or y.shape[-1] == 1 else None
+        if self.y_form == "flat" and flat is not None:
+            return flat
         if self.y_form == "labels" or out is None:
             return flat.astype(int) if flat is not None and _integral(flat) else y
         k = out.shape[0] if self.y_form == "columns" else (out.shape[-1] if out.ndim > 1 else 1)
@@ -418,11 +504,18 @@ class OwnNet:
         return values
 
     def _sample_values(self, i: int, out: Array | None = None, cache: Any = None) -> dict[str, Any]:
-        """One sample, as a column (n, 1) or a vector (n,), its target alike."""
-        x = np.asarray(self.x[i], dtype=np.float64).reshape(-1)
-        shaped = (lambda a: a[:, None]) if self.sample_form == "column" else (lambda a: a)
-        values: dict[str, Any] = {"X": shaped(x)}
-        if self._outs:
+        """One sample, as a column (n, 1) or a vector (n,), its target alike; an image or a
+        sequence as it is; a class label as the integer where their code takes it so."""
+        sample = np.asarray(self.x[i], dtype=np.float64)
+        shaped: Callable[[Array], Any] = (
+            (lambda a: a[:, None]) if self.sample_form == "column" else (lambda a: a)
+        )
+        if self.as_lists:  # `input_vector + [1]` concatenates a list where it adds to an array
+            shaped = lambda a: a.tolist()  # noqa: E731
+        values: dict[str, Any] = {"X": shaped(sample.reshape(-1)) if sample.ndim <= 1 else sample}
+        if self.sample_labels:
+            values["Y"] = int(np.asarray(self.y).reshape(-1)[i])
+        elif self._outs:
             k = int(np.size(self._outs[0][0]))
             values["Y"] = shaped(self._target_row(i, k))
         if self.root is not None:
@@ -432,6 +525,13 @@ class OwnNet:
         if cache is not None:
             values["cache"] = cache
         return values
+
+    def _labels(self) -> bool:
+        """Are the targets one integer class label per sample?"""
+        flat = np.asarray(self.y)
+        return (flat.ndim == 1 or flat.shape[-1] == 1) and _integral(
+            flat.reshape(-1).astype(np.float64)
+        )
 
     def _target_row(self, i: int, k: int) -> Array:
         y = self.y
@@ -448,18 +548,24 @@ class OwnNet:
         fn: Callable,
         values: dict[str, Any],
         fallback: tuple,
-        extra: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
         record: dict[str, str] | None = None,
     ) -> tuple[list, dict]:
-        """Their function's arguments: `arguments:` first, then what nnfix settled by values
-        (`extra`, or kept for this function), then by name, by shape and in order (calls.bind)."""
-        settled = extra if extra is not None else self._settled.get(_key(fn), {})
+        """Their function's arguments: `arguments:` first, then `extra` and what nnfix settled
+        by values for this function, then a value a `model:` statement bound under the
+        parameter's name, then by name, by shape and in order (calls.bind)."""
+        bound = {  # a parameter named as a `model:` statement bound a value: that value
+            p.name: self.names[p.name]
+            for p in parameters(fn) or []
+            if p.name in self.names and not isinstance(self.names[p.name], np.ndarray)
+        }
+        settled = self._settled.get(_key(fn), {})
         return bind(
             fn,
             role,
             values,
             depth=max(1, len(self.tensors) // 2),
-            arguments={**settled, **(self.impl.arguments or {})},
+            arguments={**bound, **settled, **(extra or {}), **(self.impl.arguments or {})},
             fallback=fallback,
             named=self._named(),
             record=record,
@@ -485,7 +591,7 @@ class OwnNet:
         fn: Callable,
         values: dict[str, Any],
         fallback: tuple,
-        extra: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Any:
         record: dict[str, str] = {}
         depth = max(1, len(self.tensors) // 2)
@@ -517,6 +623,9 @@ class OwnNet:
         fn = self.function(self.impl.forward, "forward")
         fallback = ("X",) if inspect.ismethod(fn) or self.root is None else ("X", "params")
         if self.sample_form is not None:
+            if not self._outs and _takes_y(fn, self.impl.arguments) and self._labels():
+                self.sample_labels = True  # `out[label]`: one-hot needs a width not known yet
+                self.found.say("targets: one integer label per sample, as your forward takes it")
             self._outs = []
             for i in range(self.m):
                 value = self._call("forward", fn, self._sample_values(i), fallback)
@@ -559,6 +668,7 @@ class OwnNet:
         tuple of the intermediates, whose last array with the batch's samples is the output."""
         if value is None and self.impl.output and self.root is not None:
             value = getattr(self.root, self.impl.output, None)
+        value = _from_lists(value, self.m if samples is None else samples)
         if _is_array(value):
             return value, None
         if isinstance(value, tuple | list) and value:
@@ -608,7 +718,7 @@ class OwnNet:
         if _key(fn) not in self._settled:
             self._settle_loss(fn, values)
         value = self._call("loss", fn, values, ("output", "Y"))
-        number = _number(value)
+        number = self._parts(value)
         if number is None:
             raise SetupError(f"your loss returned {type(value).__name__}, not a number", "loss")
         return number
@@ -624,7 +734,7 @@ class OwnNet:
         results = []
         for p in claimants:
             try:
-                number = _number(self._call("loss", fn, values, ("output", "Y"), {p: "Y"}))
+                number = self._parts(self._call("loss", fn, values, ("output", "Y"), {p: "Y"}))
             except sandbox.UserCallError:
                 number = None
             if number is not None and np.isfinite(number):
@@ -652,14 +762,14 @@ class OwnNet:
         their output."""
         if self.loss_by_backward:
             return self._backward_loss()
+        if self.impl.step and not self.impl.forward:
+            return step_loss(self)
         out, cache = self.forward()
         if self.sample_form is not None and self.impl.loss:  # their loss of one sample, averaged
             fn = self.function(self.impl.loss_call or "", "loss")
             values = []
             for i, (out_i, cache_i) in enumerate(self._outs):
-                value = _number(
-                    self._call("loss", fn, self._sample_values(i, out_i, cache_i), ("output", "Y"))
-                )
+                value = self._parts(self._sample_loss(fn, i, out_i, cache_i))
                 if value is None:
                     raise SetupError("your loss returned no number for one sample", "loss")
                 values.append(value)
@@ -670,6 +780,38 @@ class OwnNet:
         if self._forward_loss is not None:
             return self._forward_loss
         return self._spec_loss(out)
+
+    def _parts(self, value: Any) -> float | None:
+        """Their loss as a number; a tuple of numbers is their sum, as a training loop adds
+        `data_loss + regularization_loss` (an accuracy beside the loss is flat in the
+        parameters: it adds nothing to the gradient)."""
+        if isinstance(value, tuple | list) and len(value) > 1 and all(_scalar(v) for v in value):
+            self.found.say(
+                f"loss: the sum of the {len(value)} numbers {self.impl.loss} returns "
+                "(a data loss and a penalty, as a training loop adds them)"
+            )
+            return float(sum(float(np.asarray(v).reshape(-1)[0]) for v in value))
+        return _number(value)
+
+    def _sample_loss(self, fn: Callable, i: int, out: Any, cache: Any) -> Any:
+        """Their loss of one sample; where it takes one argument nnfix has no role for and
+        raises given the output, the sample as a training set of one (inputs, targets) pair
+        (`calculate_total_error(training_sets)`), kept from then on when that works."""
+        values = self._sample_values(i, out, cache)
+        pairs = {self._pairs: [[values["X"], values["Y"]]]} if self._pairs else None
+        try:
+            return self._call("loss", fn, values, ("output", "Y"), pairs)
+        except sandbox.UserCallError:
+            required = [p for p in parameters(fn) or [] if p.default is p.empty]
+            if self._pairs or len(required) != 1 or role_of(required[0].name, "loss", 1):
+                raise
+            name = required[0].name
+            value = self._call(
+                "loss", fn, values, ("output", "Y"), {name: [[values["X"], values["Y"]]]}
+            )
+            self._pairs = name
+            self.found.say(f"loss: {self.impl.loss} given each sample as [[inputs, targets]]")
+            return value
 
     def _spec_loss(self, out: Array) -> float:
         spec = self.loss_spec
@@ -743,12 +885,13 @@ class OwnNet:
     def gradients(self) -> Gradients:
         """The gradients their backward returns, or stores on their model, matched to the
         parameters (by name, then by position and shape); their parameters are put back."""
+        if self.impl.step:
+            return step_gradients(self)
         if not self.impl.backward:
             raise SetupError("nnfix needs your backward", "backward", hint="backward: <its name>")
         kept = [(p.ref, p.ref.get(), p.ref.get().copy()) for p in self.tensors]
         root = self.root if self.root is not None else self.module
         before = snapshot(walk(root, "", ranks=RANKS))
-        self._slopes = {}
         out, cache = self.forward()
         fn = self.function(self.impl.backward, "backward")
         fallback = ("params", "cache", "X", "Y") if not inspect.ismethod(fn) else ("X", "Y")
@@ -810,9 +953,10 @@ class OwnNet:
         as the names say; each of the parameters that all claim the output as the targets; the
         output as probabilities where it is scores that the spec's loss takes through softmax
         or sigmoid (a `yhat` the code computes between forward and backward)."""
+        if _key(fn) in self._settled:  # settled at the first call: one call from then on
+            given = self._probabilities(out) if self._probabilities_given else None
+            return [(None, given, "")]
         tries: list[tuple[dict[str, str] | None, Array | None, str]] = [(None, None, "")]
-        if _key(fn) in self._settled:
-            return tries
         claimants = self._claimants("backward", fn, self._values(out, cache), fallback)
         if claimants:
             tries = [({p: "Y"}, None, f"{p} ← the targets") for p in claimants]
@@ -856,13 +1000,11 @@ class OwnNet:
         """The call whose gradients agree best with the loss, where the names left several
         open; said in the header. Where the targets' parameter is open and the values do not
         tell clearly, nnfix asks (exit 2 naming the parameter and `arguments:`)."""
-        if len(scored) == 1:
-            return scored[0][2]
-        if not scored:
-            return None
+        if len(tries) == 1 or not scored:
+            return scored[0][2] if scored else None
         ranked = sorted(scored, key=lambda s: s[0], reverse=True)
         best, how, found = ranked[0]
-        clear = len(ranked) == 1 or best - ranked[1][0] > 0.5
+        clear = len(ranked) == 1 or best - ranked[1][0] > 0.5  # one of them raised: the other
         if tries[0][0] is not None and not clear:  # which parameter takes the targets
             claimants = [p for extra, _, _ in tries if extra for p in extra]
             raise SetupError(
@@ -874,8 +1016,8 @@ class OwnNet:
         if not clear:
             how, found = scored[0][1], scored[0][2]  # as the names say
         chosen = next(t for t in tries if t[2] == how)
-        if chosen[0] is not None:
-            self._settled[_key(fn)] = chosen[0]
+        self._settled[_key(fn)] = chosen[0] or {}
+        self._probabilities_given = chosen[1] is not None
         if how:
             self.found.say(
                 f"arguments of {_key(fn)}: {how}, by values (its gradients agree with your loss "
@@ -892,9 +1034,10 @@ class OwnNet:
             g = arrays.get(p.slot.name)
             if g is None:
                 continue
-            if p.slot.name not in self._slopes:
-                self._slopes[p.slot.name] = self._slope(p)
-            measured = self._slopes[p.slot.name]
+            key = (p.slot.name, _digest(p.ref.get()))  # at these values: measured once
+            if key not in self._slopes:
+                self._slopes[key] = self._slope(p)
+            measured = self._slopes[key]
             if measured is None:
                 return -np.inf
             direction, slope = measured
@@ -983,6 +1126,36 @@ def _plain_all(value: Any) -> Any:
     return value
 
 
+def _expression(text: str) -> bool:
+    """Is `model:` an expression other than a call (a list of layer calls)?"""
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        return False
+    return not isinstance(node, ast.Call | ast.Name | ast.Attribute)
+
+
+def _scalar(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float | np.number):
+        return True
+    return isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "fiu"
+
+
+def _from_lists(value: Any, m: int) -> Any:
+    """A forward's value with Python lists of floats as arrays: a rectangular list (the output,
+    with m rows for a batch), or a list of such lists (the intermediates, the output last)."""
+    if float_list(value):
+        array = np.array(value, dtype=np.float64)
+        per_layer = m == 1 and array.ndim == 2 and array.shape[1] > 1  # [hidden, outputs]
+        if not per_layer and (m == 1 or array.shape[0] == m):
+            return array
+    if isinstance(value, list | tuple) and value and all(float_list(v) for v in value):
+        return tuple(np.array(v, dtype=np.float64) for v in value)
+    return value
+
+
 def _uncalled(exc: sandbox.UserCallError, tried: str) -> SetupError:
     """Their forward raised in every form nnfix gave it the batch in: nnfix may be the one
     calling it wrong, so this is no finding about their code (a U101 would be a false error)
@@ -993,6 +1166,15 @@ def _uncalled(exc: sandbox.UserCallError, tried: str) -> SetupError:
         hint="per_sample:, layout: or arguments: say how your forward takes the data",
         trace=exc.trace,
     )
+
+
+def _takes_y(fn: Callable, arguments: dict[str, Any]) -> bool:
+    """Does `fn` take the targets (a parameter named for them, or given Y by `arguments:`)?"""
+    for p in parameters(fn) or []:
+        given = arguments.get(p.name)
+        if given == "Y" or (given is None and role_of(p.name, "forward", 1) == "Y"):
+            return True
+    return False
 
 
 def _optional(fn: Callable, role: str) -> bool:

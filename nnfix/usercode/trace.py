@@ -344,7 +344,7 @@ def _arrays(frame: FrameType, serial: int, before: Seen | None = None) -> Seen:
                     out[name] = (id(value), _check(value), holder, value, True)
         elif depth and type(value) is dict:
             for k, v in list(value.items())[:64]:
-                if isinstance(k, str | int):
+                if isinstance(k, str | int) or _plain_key(k):  # cs231n's grads[('W', 1)]
                     add(f"{name}[{k!r}]", v, (id(value), k), depth - 1)
         elif depth and type(value) in (list, tuple):
             for i, v in enumerate(value[:64]):
@@ -362,6 +362,11 @@ def _arrays(frame: FrameType, serial: int, before: Seen | None = None) -> Seen:
         if key in scope and key not in names:
             add(key, scope[key], (id(scope), key), 2)
     return out
+
+
+def _plain_key(key: Any) -> bool:
+    """A tuple of strings and integers, as a dict key."""
+    return type(key) is tuple and all(isinstance(k, str | int) for k in key)
 
 
 def _changed(before: Seen, after: Seen) -> Iterator[tuple[str, Array, Holder, bool]]:
