@@ -350,3 +350,97 @@ def test_fortran_ordered_parameters_are_perturbed_for_real():
     w = np.asfortranarray(np.arange(6.0).reshape(2, 3))  # e.g. a transposed weight matrix
     result = gradcheck(lambda p: float(np.sum(p[0] ** 2)), [2 * w], [w], mode="full")
     assert result.ok and np.allclose(result.tensors[0].numeric, 2 * w.ravel())
+
+
+# A bias followed by batchnorm: the normalisation cancels it, so its true gradient is zero
+
+
+def _batchnorm_net(dtype=np.float64, seed=4):
+    """A bias b1 before a batchnorm (its true gradient is zero), then tanh and a linear output
+    with a squared loss: (names, arrays, loss of the arrays, backprop in `dtype`)."""
+    rng = np.random.default_rng(seed)
+    N, D, H = 8, 3, 5
+    x, y = rng.normal(size=(N, D)), rng.normal(size=(N, 2))
+    arrays = [
+        rng.normal(size=(D, H)),
+        3.0 + rng.normal(size=H),  # b1: moved by the batch mean, cancelled by batchnorm
+        1.0 + 0.1 * rng.normal(size=H),
+        0.1 * rng.normal(size=H),
+        rng.normal(size=(H, 2)),
+    ]
+
+    def forward(W1, b1, gamma, beta, W2):
+        z = x.astype(W1.dtype) @ W1 + b1
+        var = z.var(axis=0)
+        xhat = (z - z.mean(axis=0)) / np.sqrt(var + 1e-5)
+        a = np.tanh(gamma * xhat + beta)
+        return xhat, var, a, a @ W2
+
+    def loss(ps):
+        return float(0.5 * np.mean(np.sum((forward(*ps)[-1] - y) ** 2, axis=1)))
+
+    def backprop(ps):
+        ps = [np.asarray(p, dtype) for p in ps]
+        _, _, gamma, _, W2 = ps
+        xhat, var, a, out = forward(*ps)
+        dout = (out - y.astype(dtype)) / N
+        da = dout @ W2.T
+        dy = da * (1 - a**2)
+        dxhat = dy * gamma
+        dz = (N * dxhat - dxhat.sum(0) - xhat * (dxhat * xhat).sum(0)) / (N * np.sqrt(var + 1e-5))
+        grads = [x.astype(dtype).T @ dz, dz.sum(0), (dy * xhat).sum(0), dy.sum(0), a.T @ dout]
+        return [np.asarray(g, np.float64) for g in grads]
+
+    return ["W1", "b1", "gamma", "beta", "W2"], arrays, loss, backprop
+
+
+def _check_batchnorm(grads_of, dtype=np.float64):
+    from nnfix.diagnose.gradcheck import Target, check_target
+
+    names, arrays, loss, backprop = _batchnorm_net(dtype)
+    grads = grads_of(backprop(arrays))
+    target = Target(arrays, grads, names, lambda _: loss(arrays))
+    return {t.name: t for t in check_target(target, order=[4, 3, 2, 1, 0]).tensors}
+
+
+def test_a_bias_before_batchnorm_whose_gradient_is_rounding_is_unverifiable_never_wrong():
+    """Backprop in float32 leaves the bias's gradient at float32 rounding, above the float64
+    loss's noise floor, where the finite differences stay: zero up to rounding, so not judged —
+    while every other tensor, right to float32 precision, is judged right."""
+    from nnfix.diagnose.gradcheck import ZERO_SHARE
+
+    checks = _check_batchnorm(lambda g: g, dtype=np.float32)
+    b1 = checks["b1"]
+    assert not b1.wrong and b1.band == "unverifiable"
+    assert b1.unverifiable is not None and b1.unverifiable.startswith(
+        "gradient zero up to rounding"
+    )
+    top = max(np.linalg.norm(t.analytic) for t in checks.values())
+    assert 0 < np.linalg.norm(b1.analytic) <= ZERO_SHARE * top
+    assert not any(t.wrong for t in checks.values())
+    assert all(t.unverifiable is None for n, t in checks.items() if n != "b1")
+
+
+def test_a_bias_before_batchnorm_with_a_large_gradient_is_still_wrong():
+    """Its true gradient is zero, but a backward that forgets batchnorm subtracts the mean
+    gives it one: wrong, however small the truth."""
+
+    def leak(grads):
+        grads[1] = grads[1] + 1e-3 * np.linalg.norm(grads[0])
+        return grads
+
+    b1 = _check_batchnorm(leak)["b1"]
+    assert b1.wrong and b1.unverifiable is None
+    assert b1.classification is not None and b1.classification.startswith("not zero")
+
+
+def test_a_true_gradient_given_as_zero_is_wrong_beside_a_bias_before_batchnorm():
+    """A gradient a backward forgets (zero) whose differences measure a truth is wrong, not
+    "zero up to rounding"."""
+
+    def forget_gamma(grads):
+        grads[2] = np.zeros_like(grads[2])
+        return grads
+
+    gamma = _check_batchnorm(forget_gamma)["gamma"]
+    assert gamma.wrong and gamma.classification == "zero: backprop gives (almost) no gradient"

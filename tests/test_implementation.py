@@ -215,7 +215,9 @@ def test_a_missing_package_is_an_error_only_where_the_code_uses_it(tmp_path):
     path = setup(tmp_path, "import h5py_not_here\n" + CORRECT)
     result = CliRunner().invoke(main, ["diagnose", str(path), "--quick"])
     assert result.exit_code == 0, result.output  # imported, never used: skipped with a note
-    used = CORRECT.replace("    m = X.shape[1]\n", "    m = X.shape[1]\n    h5py_not_here.File\n")
+    used = CORRECT.replace(  # an attribute is a placeholder: opening the file is the use
+        "    m = X.shape[1]\n", "    m = X.shape[1]\n    h5py_not_here.File('w.h5')\n"
+    )
     (u101,) = [
         f for f in findings(setup(tmp_path, "import h5py_not_here\n" + used)) if f.code == "U101"
     ]

@@ -440,7 +440,7 @@ def test_a_bare_tuple_is_named_by_the_return_statement_and_each_argument_by_its_
     said = about(report)
     assert "parameters: W1, b1, W2, b2" in said and "return statement" in said
     assert "forward_prop: W1, b1, W2, b2 ← your parameters; X ← the batch" in said
-    assert "Z1, A1, Z2 ← what forward_prop returned; A2 ← the forward's output" in said
+    assert "Z1, A1, Z2, A2 ← what forward_prop returned" in said
 
 
 def test_without_a_return_statement_to_read_the_tuple_is_named_in_the_forwards_order(tmp_path):
@@ -490,7 +490,7 @@ def test_a_forward_that_takes_y_gives_its_cost_as_the_loss(tmp_path):
     the cost their forward returns is the loss their backward is checked against."""
     code, report = diagnose(setup(tmp_path, "cost_forward"))
     assert code == 0, errors(report)
-    assert "loss: the cost forward_propagation_n returns" in about(report)
+    assert "your forward returns the loss" in about(report)
 
 
 def test_a_name_the_values_contradict_is_bound_by_values_and_said(tmp_path):
@@ -606,19 +606,20 @@ def test_two_names_for_the_output_that_the_values_cannot_tell_apart_is_a_questio
     assert "Traceback" not in result.output
 
 
-def test_a_parameter_is_bound_by_its_own_name_before_order_and_a_role_before_a_name():
+def test_a_parameter_is_bound_by_its_own_name_then_by_its_spelling_after_its_role():
     """`named` values (a parameter array, what the forward returned) bind a parameter of the
-    same name, case and underscores aside; a role's own name (X, a cache) keeps its role."""
+    same name before its role; spelt otherwise (case, underscores) after its role: `a1` is the
+    A1 it returned, while `AL` stays the output even where an `al` was returned."""
 
-    def backward(Z_1, a1, X, cache):
-        return Z_1, a1, X, cache
+    def backward(Z_1, a1, AL, cache, data_train):
+        return Z_1, a1, AL, cache, data_train
 
     record: dict[str, str] = {}
-    named = {"Z1": "z", "A1": "a", "X": "their own global X", "cache": "not this"}
-    values = {"X": "batch", "cache": "the cache"}
+    named = {"Z1": "z", "A1": "a", "al": "not the output", "cache": "the named cache"}
+    values = {"X": "batch", "cache": "the cache", "output": "out"}
     args, kwargs = bind(backward, "backward", values, depth=2, named=named, record=record)
-    assert backward(*args, **kwargs) == ("z", "a", "batch", "the cache")
-    assert record == {"Z_1": "Z1", "a1": "A1", "X": "X", "cache": "cache"}
+    assert backward(*args, **kwargs) == ("z", "a", "out", "the named cache", "batch")
+    assert record == {"Z_1": "Z1", "a1": "A1", "AL": "output", "cache": "cache", "data_train": "X"}
 
 
 def test_the_names_of_what_a_function_returns_come_from_its_return_statements():

@@ -9,6 +9,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -174,10 +175,213 @@ implementation:
   backward: loss
 """
 
+# A course's batchnorm assignment: rows, a bias before each batchnorm (which cancels it), a
+# forward that returns its cache dict with the scores last, a backward that takes that cache
+BATCHNORM = """
+import numpy as np
+
+
+def init_net(sizes):
+    rng = np.random.default_rng(11)
+    net = {}
+    for i in range(1, len(sizes)):
+        net["W%d" % i] = rng.normal(size=(sizes[i - 1], sizes[i])) * 0.7
+        net["b%d" % i] = 2.0 + rng.normal(size=sizes[i])
+        if i < len(sizes) - 1:
+            net["gamma%d" % i] = 1.0 + 0.1 * rng.normal(size=sizes[i])
+            net["beta%d" % i] = 0.1 * rng.normal(size=sizes[i])
+    return net
+
+
+def forward(X, net):
+    L = len([k for k in net if k[0] == "W"])
+    cache = {"h0": X}
+    h = X
+    for i in range(1, L):
+        z = h @ net["W%d" % i] + net["b%d" % i]
+        var = z.var(axis=0)
+        xhat = (z - z.mean(axis=0)) / np.sqrt(var + 1e-5)
+        y = net["gamma%d" % i] * xhat + net["beta%d" % i]
+        h = np.maximum(0, y)
+        cache["xhat%d" % i], cache["var%d" % i], cache["y%d" % i], cache["h%d" % i] = xhat, var, y, h
+    cache["scores"] = h @ net["W%d" % L] + net["b%d" % L]
+    return cache
+
+
+def softmax_loss(scores, y):
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    return -np.mean(np.log(p[np.arange(len(y)), y]))
+
+
+def backward(net, cache, y):
+    scores = cache["scores"]
+    N = len(y)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    p[np.arange(N), y] -= 1
+    dscores = p / N
+    L = len([k for k in net if k[0] == "W"])
+    grads = {"W%d" % L: cache["h%d" % (L - 1)].T @ dscores, "b%d" % L: dscores.sum(axis=0)}
+    dh = dscores @ net["W%d" % L].T
+    for i in range(L - 1, 0, -1):
+        xhat, var = cache["xhat%d" % i], cache["var%d" % i]
+        dy = dh * (cache["y%d" % i] > 0)
+        grads["gamma%d" % i] = (dy * xhat).sum(axis=0)
+        grads["beta%d" % i] = dy.sum(axis=0)
+        dxhat = dy * net["gamma%d" % i]
+        dz = (N * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0)) / (
+            N * np.sqrt(var + 1e-5)
+        )
+        grads["W%d" % i] = cache["h%d" % (i - 1)].T @ dz
+        grads["b%d" % i] = dz.sum(axis=0)
+        dh = dz @ net["W%d" % i].T
+    return grads
+"""
+
+BATCHNORM_SPEC = """
+seed: 0
+data: {source: blobs, classes: 3, features: 4, samples: 40}
+loss: cce
+implementation:
+  module: net.py
+  model: init_net([4, 6, 5, 3])
+  forward: forward
+  backward: backward
+  loss: softmax_loss
+"""
+
+# An NLP course's word-vector model: samples as columns, a params dict, a forward that returns
+# the scores before the hidden layer `(z, h)`, a softmax the backward applies itself, one-hot
+# targets from the learner's own file
+SCORES_FIRST = """
+import numpy as np
+
+
+def initialize_model(N, V):
+    rng = np.random.default_rng(1)
+    return {
+        "W1": rng.random((N, V)),
+        "b1": rng.random((N, 1)),
+        "W2": rng.random((V, N)) - 0.5,
+        "b2": rng.random((V, 1)),
+    }
+
+
+def forward_prop(x, params):
+    h = np.maximum(0, np.dot(params["W1"], x) + params["b1"])
+    z = np.dot(params["W2"], h) + params["b2"]
+    return z, h
+
+
+def back_prop(x, y, params, cache):
+    z, h = cache
+    m = x.shape[1]
+    e = np.exp(z - z.max(axis=0))
+    yhat = e / e.sum(axis=0)
+    l1 = np.dot(params["W2"].T, yhat - y) * (h > 0)
+    return {
+        "W1": np.dot(l1, x.T) / m,
+        "b1": np.sum(l1, axis=1, keepdims=True) / m,
+        "W2": np.dot(yhat - y, h.T) / m,
+        "b2": np.sum(yhat - y, axis=1, keepdims=True) / m,
+    }
+"""
+
+SCORES_FIRST_SPEC = """
+seed: 0
+data: {source: npz, path: batch.npz}
+loss: cce
+implementation:
+  module: net.py
+  model: initialize_model(4, 6)
+  forward: forward_prop
+  backward: back_prop
+  layout: columns
+"""
+
+
+def _one_hot_batch(folder: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 6))
+    x /= x.sum(axis=1, keepdims=True)  # averaged one-hot context words
+    np.savez(folder / "batch.npz", x=x, y=np.eye(6)[rng.integers(0, 6, 16)])
+
+
+# cs231n's batchnorm reworked by a learner: the running mean and variance live beside the
+# parameters from __init__ on; loss(X) normalises with them (so they move its output), loss(X, y)
+# with the batch's statistics, and updates them
+RUNNING_STATS = """
+import numpy as np
+
+
+class BatchNormNet:
+    def __init__(self, input_dim, hidden_dim, num_classes, momentum=0.9):
+        rng = np.random.default_rng(3)
+        self.params = {
+            "W1": rng.normal(size=(input_dim, hidden_dim)) * 0.5,
+            "b1": rng.normal(size=hidden_dim) * 0.5,
+            "gamma1": np.ones(hidden_dim),
+            "beta1": np.zeros(hidden_dim),
+            "W2": rng.normal(size=(hidden_dim, num_classes)) * 0.5,
+            "b2": np.zeros(num_classes),
+        }
+        self.bn = {"mean": np.zeros(hidden_dim), "var": np.ones(hidden_dim), "momentum": momentum}
+
+    def loss(self, X, y=None):
+        p, bn = self.params, self.bn
+        a = X @ p["W1"] + p["b1"]
+        if y is None:  # test time: the running statistics
+            xhat = (a - bn["mean"]) / np.sqrt(bn["var"] + 1e-5)
+        else:
+            mu, var = a.mean(axis=0), a.var(axis=0)
+            bn["mean"] = bn["momentum"] * bn["mean"] + (1 - bn["momentum"]) * mu
+            bn["var"] = bn["momentum"] * bn["var"] + (1 - bn["momentum"]) * var
+            xhat = (a - mu) / np.sqrt(var + 1e-5)
+        h = np.maximum(0, p["gamma1"] * xhat + p["beta1"])
+        scores = h @ p["W2"] + p["b2"]
+        if y is None:
+            return scores
+        N = X.shape[0]
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        loss = -np.log(probs[np.arange(N), y]).mean()
+        dscores = probs.copy()
+        dscores[np.arange(N), y] -= 1
+        dscores /= N
+        grads = {"W2": h.T @ dscores, "b2": dscores.sum(axis=0)}
+        dh = dscores @ p["W2"].T
+        dh[h <= 0] = 0
+        grads["gamma1"] = (dh * xhat).sum(axis=0)
+        grads["beta1"] = dh.sum(axis=0)
+        dxhat = dh * p["gamma1"]
+        da = (N * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0)) / (
+            N * np.sqrt(var + 1e-5)
+        )
+        grads["W1"] = X.T @ da
+        grads["b1"] = da.sum(axis=0)
+        return loss, grads
+"""
+
+RUNNING_STATS_SPEC = """
+seed: 0
+data: {source: blobs, classes: 3, features: 4, samples: 40}
+loss: cce
+implementation:
+  module: net.py
+  model: BatchNormNet(4, 6, 3)
+  forward: loss
+  backward: loss
+"""
+
+
 CASES = {
+    "batchnorm": (BATCHNORM, BATCHNORM_SPEC),
     "dict": (DICT_COLUMNS, DICT_SPEC),
     "per_sample": (PER_SAMPLE, PER_SAMPLE_SPEC),
     "scores": (SCORES, SCORES_SPEC),
+    "scores_first": (SCORES_FIRST, SCORES_FIRST_SPEC),
+    "running_stats": (RUNNING_STATS, RUNNING_STATS_SPEC),
 }
 
 
@@ -188,6 +392,8 @@ def setup(tmp_path: Path, style: str, find: str = "", replace: str = "") -> Path
         code = code.replace(find, replace)
     (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
     (tmp_path / "spec.yaml").write_text(textwrap.dedent(spec).lstrip(), encoding="utf-8")
+    if "batch.npz" in spec:
+        _one_hot_batch(tmp_path)
     return tmp_path / "spec.yaml"
 
 
@@ -225,6 +431,12 @@ def test_correct_code_without_a_model_is_checked_and_clean(tmp_path, style):
         ("per_sample", "* sigmoid(zs[-1]) * (1 - sigmoid(zs[-1]))", "", "biases[1]"),
         # the ReLU mask forgotten: the first layer only
         ("scores", "dh[h <= 0] = 0", "pass", "params['b1']"),
+        # batchnorm's backward without the mean's term: every layer below the last batchnorm
+        ("batchnorm", "(N * dxhat - dxhat.sum(axis=0) -", "(N * dxhat -", "W2"),
+        # the relu's mask applied to W2ᵀ(ŷ − y) as a relu of it, as the course's notebook did
+        ("scores_first", "* (h > 0)", "; l1 = np.maximum(0, l1)", "b1"),
+        # the ReLU's mask forgotten below batchnorm's running statistics
+        ("running_stats", "dh[h <= 0] = 0", "pass", "params['beta1']"),
         # the regularisation's gradient dropped on W2: their own loss has it
         ("scores", "h.T @ dscores + self.reg * W2", "h.T @ dscores", "params['W2']"),
     ],
@@ -301,3 +513,12 @@ def test_a_forward_that_raises_in_every_form_nnfix_tries_is_a_question_not_a_u10
     result = CliRunner().invoke(main, ["diagnose", str(tmp_path / "spec.yaml")])
     assert result.exit_code == 2, result.output
     assert "U101" not in result.output and "layout: or arguments:" in result.output
+
+
+def test_running_statistics_are_state_not_parameters(tmp_path):
+    """The running mean and variance move the test-time output, but the training pass changes
+    them and the backward returns no gradient for them: state, said so, never a G103."""
+    code, report = diagnose(setup(tmp_path, "running_stats"))
+    assert code == 0, errors(report)
+    about = " ".join(report["specs"][0]["about"])
+    assert "state, not parameters: bn['mean'], bn['var']" in about

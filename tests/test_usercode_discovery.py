@@ -86,6 +86,7 @@ def test_a_word_of_a_parameters_name_says_its_role():
     assert word_role("data_train") == "X" and word_role("labels_train") == "Y"
     assert word_role("X_val") == "X" and word_role("y_batch2") == "Y"
     assert word_role("input_labels") is None and word_role("a_prev") is None
+    assert word_role("training_outputs") is None  # the targets, by the outputs they should be
 
 
 # --- gradients in any container ---------------------------------------------------------------

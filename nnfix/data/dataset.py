@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 class Dataset:
     """Inputs (m, n_features) in the training dtype — images and other arrays of higher rank
     flattened, their own shape kept in `shape` — or token ids (m, length) as int64; raw
-    targets: (m,) labels, (m, k) floats, or (m, length) token ids, a target per step."""
+    targets: (m,) labels, (m, k) floats, (m, length) token ids (a target per step), or an
+    array of any rank as read (a one-hot sequence (m, T, V, 1), a conv's target map)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -75,7 +76,7 @@ def _numbers(
 
 def _labels(y: np.ndarray) -> np.ndarray:
     """(m,) or (m, 1) whole-number targets as int64 labels (m,); anything else unchanged."""
-    if y.ndim == 2 and y.shape[1] != 1:
+    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
         return y
     flat = y.reshape(-1)
     if np.issubdtype(flat.dtype, np.integer):
@@ -114,9 +115,9 @@ def _shaped(
         problems += e.problems
     try:
         y = _numbers(y, "targets", sources["y"], source)
-        if y.ndim not in (1, 2):
-            raise _error(
-                f"expected targets of shape (samples,) or (samples, outputs), found {y.shape}",
+        if y.ndim == 0:  # targets of any rank (SPEC §3.1): a per-step target, an image's
+            raise _error(  #   own target map; only a single number has no samples
+                "expected targets of shape (samples, …), found a single number",
                 sources["y"],
                 source,
             )
@@ -256,6 +257,12 @@ def encode_targets(
     """Targets as (m, units) floats: labels one-hot when units > 1, others checked for width."""
     y = np.asarray(y)
     m = len(y)
+    if y.ndim > 2:  # targets of rank 3 and up are read only where the code is the network
+        message = (
+            f"the targets have shape {y.shape} but the output layer has {units} units: "
+            "expected targets of shape (samples,) or (samples, outputs)"
+        )
+        raise DataError([Problem(message, path=path)], source)
     floaty = y if np.issubdtype(y.dtype, np.floating) else y.astype(np.float64)
     if y.ndim == 2 and y.shape[1] != 1:
         if y.shape[1] == units:

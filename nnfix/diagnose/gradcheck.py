@@ -15,7 +15,12 @@ and user-code checks compute: a saturated unit rounds away what the parameters b
 the loss). What lies within it is never called
 wrong: a tensor whose gradient is below it is unverifiable (G104), and a tensor that seems wrong
 beyond it is measured again with a step CONFIRM times larger, whose rounding is CONFIRM times
-smaller — a difference that does not keep its value between the two steps is noise, not a bug."""
+smaller — a difference that does not keep its value between the two steps is noise, not a bug.
+A tensor whose finite differences are within their noise (a bias followed by batchnorm, which
+the normalisation cancels) and whose backprop gradient is below ZERO_SHARE of the largest
+gradient's norm (where the rounding of backprop's own arithmetic puts it) has a true gradient of
+zero up to rounding: unverifiable, never wrong; one whose backprop gradient is larger than that,
+or whose differences measure a gradient, is judged as any other."""
 
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ CONFIRM = 10.0  # the second step, as a multiple of eps, for a tensor that seems
 CONFIRM_LIMIT = 32  # values measured again at the second step: those that differ most
 SAFETY = 3.0  # a discrepancy counts only beyond this many times the measured difference noise
 RESOLUTION = 0.1  # a tensor agreeing within noise above this fraction of its gradient: unjudged
+ZERO_SHARE = 1e-6  # backprop's gradient this small a share of the largest, differences in noise: 0
 SCREEN_RTOL = 1e-7  # screen: the relative agreement of a directional derivative over all tensors
 KINK_RTOL = 1e-4  # one-sided slopes closer than this (relative) cannot make a difference wrong
 SCREEN_CAP = 100.0  # screen: at most this factor of extra weight for a small-gradient tensor
@@ -376,10 +382,12 @@ def _check_tensor(
     rng: np.random.Generator,
     base: float,
     batch_size: int | None,
+    top: float = 0.0,
 ) -> TensorCheck:
     """`base` is the loss at the unperturbed parameters; a difference's rounding noise is
     about ROUNDING·precision·|base| / eps, and what lies within it is not judged wrong. A
-    tensor that seems wrong beyond it is measured again at CONFIRM·eps (`_verdict`)."""
+    tensor that seems wrong beyond it is measured again at CONFIRM·eps (`_verdict`). `top`
+    is the largest gradient norm among the tensors checked (see ZERO_SHARE)."""
     p, g, name = target.arrays[i], target.grads[i], target.names[i]
     if g.shape != p.shape:
         raise ValueError(f"gradient of {name} has shape {g.shape}, the parameter {p.shape}")
@@ -420,6 +428,8 @@ def _check_tensor(
         )
     elif verdict.unverifiable:
         check.unverifiable = f"{verdict.unverifiable}: the loss's rounding over a step of {eps:g}"
+    elif check.wrong and (zero := _zero(check, top)):
+        check.unverifiable = zero
     elif check.wrong:
         transposed = None
         if p.ndim == 2 and p.shape[0] == p.shape[1] and use == "full" and keep.all():
@@ -428,6 +438,18 @@ def _check_tensor(
             check.analytic, check.numeric, batch_size, transposed, verdict.noise
         )
     return check
+
+
+def _zero(check: TensorCheck, top: float) -> str | None:
+    """Why a tensor that seems wrong is zero up to rounding (see ZERO_SHARE), or None."""
+    na, nn = float(np.linalg.norm(check.analytic)), float(np.linalg.norm(check.numeric))
+    if nn > check.noise or na > ZERO_SHARE * top:
+        return None
+    return (
+        f"gradient zero up to rounding (the finite differences are within their noise, "
+        f"{check.noise:.1e}, and backprop's gradient, {na:.1e}, is below {ZERO_SHARE:g} of the "
+        f"largest, {top:.1e})"
+    )
 
 
 def _screen(
@@ -560,6 +582,7 @@ def check_target(
         )
     else:
         base = abs(target(None))
+    top = max((float(np.linalg.norm(target.grads[i])) for i in order), default=0.0)
     tensors: list[TensorCheck] = []
     skipped: list[str] = []
     for i in order:
@@ -580,6 +603,7 @@ def check_target(
                 rng=rng,
                 base=base,
                 batch_size=batch_size,
+                top=top,
             )
         tensors.append(found)
     return GradcheckResult(tensors, target.evaluations, batch_size, notes, skipped=skipped)

@@ -5,6 +5,7 @@ init statistics, the probes) are said to be skipped, never run on a guess."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +29,12 @@ from nnfix.diagnose.rules.usercode import U101, _climbs, user_error
 from nnfix.run.prepare import seeds
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import LossSpec
+from nnfix.usercode import absent
 from nnfix.usercode.build import load_guarded
 from nnfix.usercode.engine import EngineNet
 from nnfix.usercode.loader import add_import_roots
-from nnfix.usercode.model import SetupError
+from nnfix.usercode.model import SetupError, seed_numpy
+from nnfix.usercode.needed import rerun
 from nnfix.usercode.objects import ListRef
 from nnfix.usercode.own import SAMPLES, OwnNet
 from nnfix.usercode.sandbox import Broken, UserCallError
@@ -66,11 +69,21 @@ class OwnContext:
             cells=impl.cells,
             source=loaded.source,
         )
+        seed_numpy(self.spec.seed)  # the parameters a re-run statement makes: the code's, seeded
+        self.rerun = rerun(self.module, _called(impl))
         kind = EngineNet if impl.engine else OwnNet  # F: their own autograd engine
         self.net = kind(impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed)
 
     def about(self) -> list[str]:
         lines = list(self.net.found.lines)
+        if self.rerun:
+            shown = ", ".join(f"line {s.place.line}" for s in self.rerun[:3])
+            more = ", …" if len(self.rerun) > 3 else ""
+            lines.insert(
+                0,
+                f"run: {len(self.rerun)} skipped top-level statements your functions need "
+                f"({shown}{more})",
+            )
         skipped = self.module.skipped
         if skipped:
             shown = ", ".join(f"line {s.place.line}" for s in skipped[:3])
@@ -79,11 +92,21 @@ class OwnContext:
                 f"not run: {len(skipped)} top-level statements of {self.module.path.name} "
                 f"({shown}{more}; `run_module: true` runs them)"
             )
+        if self.module.missing:
+            lines.append(absent.note(self.module.missing))
         lines.append(
             "not run: the derivative, init and training checks (they need the network declared "
             "as the spec's `model:`; your gradients are checked against your own loss)"
         )
         return lines
+
+
+def _called(impl) -> list[str]:
+    """The names of the module's functions and classes nnfix calls (`model:`'s callee too)."""
+    names = [v for v in (impl.forward, impl.backward, impl.loss_call) if isinstance(v, str)]
+    if isinstance(impl.model, str):
+        names += re.findall(r"[A-Za-z_][\w.]*(?=\s*\()", impl.model)[:1]
+    return names
 
 
 def own_network(ctx: OwnContext) -> list[Finding]:

@@ -23,7 +23,7 @@ from nnfix.diagnose.series import Series
 from nnfix.diagnose.series import record as record_series
 from nnfix.errors import ModuleError, UserFunctionError
 from nnfix.spec.load import LoadedSpec
-from nnfix.usercode import sandbox
+from nnfix.usercode import absent, sandbox
 from nnfix.usercode.model import SetupError
 from nnfix.usercode.sandbox import Broken, Output, UserCallError
 
@@ -294,11 +294,7 @@ def about(ctx: Context) -> list[str]:
             f"({shown}{more}; `run_module: true` runs them)"
         )
     if module is not None and module.missing:
-        lines.append(
-            "not installed: "
-            + ", ".join(sorted(set(module.missing.values())))
-            + " (imported by your module; an error only where your code uses it)"
-        )
+        lines.append(absent.note(module.missing))  # SPEC §3.3
     return lines
 
 

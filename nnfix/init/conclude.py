@@ -22,7 +22,7 @@ from nnfix.init.infer import (
     role_candidates,
 )
 from nnfix.init.sizes import Request, Sizes
-from nnfix.usercode import survey
+from nnfix.usercode import absent, survey
 from nnfix.usercode.loader import LoadedModule
 
 CHOOSE_LOSS = "CHOOSE: the loss your backward differentiates; this is the usual one for"
@@ -118,6 +118,8 @@ def conclude(
     """The spec's keys from the best verdict, the others where they tie."""
     inference = Inference(loaded.path)
     inference.skipped = [f"{s.place}: {s.code}" for s in loaded.skipped]
+    if loaded.missing:  # SPEC §3.3: imports of packages that are not installed
+        inference.notes.append(absent.note(loaded.missing))
     if not verdicts:
         return _undecided(inference, found, loaded, request)
     best = verdicts[0]

@@ -201,7 +201,7 @@ NAMES = {
         "a_out",
     ),
 }
-ROLES = ("params", "X", "Y", "cache", "output", "grad")
+ROLES = ("params", "X", "Y", "cache", "output", "grad", "zeros")
 UNDERSTOOD = (
     "params/parameters, X/x/inputs, Y/y/labels/targets, cache/caches, AL/Y_hat/output, and "
     "each parameter or value your code names (W1, the Z1 your forward returns)"
@@ -225,8 +225,11 @@ def role_of(name: str, kind: str, depth: int) -> str | None:
 
 def word_role(name: str) -> str | None:
     """The role one word of a name says, where exactly one role is said: `data_train` and
-    `X_batch` are X, `labels_train` and `train_targets` are Y."""
+    `X_batch` are X, `labels_train` and `train_targets` are Y. A word for the output says
+    nothing (`training_outputs` are the targets the outputs should be)."""
     words = [w for w in re.split(r"[_\d]+", name.lower()) if w]
+    if any(w in NAMES["output"] for w in words):  # `training_outputs` are the targets: unsaid
+        return None
     roles = {role for w in words for role, names in NAMES.items() if w in names and len(w) > 1}
     if len(words) > 1 and name[:1].lower() in "xy" and re.match(r"[xy](_|$)", name.lower()):
         roles.add(name[:1].upper())  # X_batch, y_val
@@ -268,11 +271,13 @@ def bind(
     """(args, kwargs) for `fn` from `values` keyed by role (params, X, Y, cache, output).
 
     Parameters are matched by name (case-insensitive); `arguments` (the spec's
-    `implementation.arguments`: parameter -> role or literal) settles the others; `named` (the
-    values their code names: a parameter `W1`, a `Z1` the forward returned) binds a parameter
-    by its own name where no role's name does (then a word of the name: `data_train`); a parameter with a default nnfix does not
-    recognise keeps its default; where no parameter is recognised at all, `fallback` gives the
-    roles of the positional parameters in order. `record` gets what each was given."""
+    `implementation.arguments`: parameter -> role or literal) settles the others; a parameter
+    with a default nnfix does not recognise keeps its default; where no parameter is
+    recognised at all, `fallback` gives the roles of the positional parameters in order.
+    `named` (values by the names the code gives them: what the forward returned, the model's
+    arrays) binds a parameter of the same name before its role: the code's own names are
+    the surest; spelt otherwise (`Z_1` for `Z1`, `w1` for `W1`) after its role, then a word of
+    the name says one (`data_train`). `record` gets what each was given."""
     params = parameters(fn)
     if params is None:
         return [values[r] for r in fallback if r in values], {}
@@ -283,11 +288,11 @@ def bind(
     for p in params:
         given = arguments.get(p.name, arguments.get(p.name.lower(), _MISSING))
         role = role_of(p.name, kind, depth)
-        own = p.name if p.name in named else folded.get(p.name.lower().replace("_", ""))
+        own = folded.get(p.name.lower().replace("_", ""))
         if given is not _MISSING:
             roles.append(("role", given) if given in ROLES else ("literal", given))
-        elif own is not None and role is None:
-            roles.append(("named", own))
+        elif p.name in named or (own is not None and role is None):
+            roles.append(("named", p.name if p.name in named else own))
         else:
             role = role or word_role(p.name)
             roles.append(("role", role) if role else (None, None))

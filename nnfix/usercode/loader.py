@@ -7,6 +7,7 @@ import ast
 import contextlib
 import functools
 import importlib
+import importlib.util
 import io
 import itertools
 import json
@@ -23,20 +24,14 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from nnfix.errors import did_you_mean
+from nnfix.usercode import absent
+from nnfix.usercode.absent import Absent, Missing, pip_name
 
 SUFFIXES = (".py", ".ipynb")
 MODULE_PREFIX = "nnfix_loaded_"  # sys.modules names of the modules load_module made
-PIP_NAMES = {  # import name -> what to pip install, where they differ
-    "sklearn": "scikit-learn",
-    "cv2": "opencv-python",
-    "PIL": "pillow",
-    "yaml": "pyyaml",
-    "skimage": "scikit-image",
-    "bs4": "beautifulsoup4",
-}
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}  # %%magics whose body is Python
 
 _NOTEBOOK_CELL = re.compile(r"^<notebook (?P<path>.+) cell (?P<cell>\d+)>$")
@@ -102,7 +97,7 @@ class LoadedModule:
     module: types.ModuleType  # registered in sys.modules under a unique name
     path: Path
     skipped: list[Skipped] = field(default_factory=list)
-    missing: dict[str, str] = field(default_factory=dict)  # name a failed import binds -> package
+    missing: list[Missing] = field(default_factory=list)  # packages not installed, where imported
     trees: list[tuple[ast.Module, int | None]] = field(default_factory=list)  # (code, cell)
 
 
@@ -123,41 +118,6 @@ class LoadError(Exception):
         self.trace = trace
         self.package = package  # the package to install, when one is missing
         self.hint = hint  # "did you mean 'net.py'?"
-
-
-class _Missing:
-    """Stands for a name whose import failed: using it raises ModuleNotFoundError."""
-
-    def __init__(self, module: str, package: str):
-        self._module = module
-        self._package = package
-
-    def _fail(self) -> NoReturn:
-        package = self.__dict__.get("_package", "a package")
-        raise ModuleNotFoundError(
-            f"{package} is not installed (pip install {package}); your code uses it here",
-            name=self.__dict__.get("_module"),
-        )
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)  # protocol probes (copy, numpy, inspect) see a plain object
-        self._fail()
-
-    def __call__(self, *args: object, **kwargs: object) -> NoReturn:
-        self._fail()
-
-    def __getitem__(self, key: object) -> NoReturn:
-        self._fail()
-
-    def __iter__(self) -> NoReturn:
-        self._fail()
-
-    def __mro_entries__(self, bases: tuple) -> NoReturn:  # class Net(Module): with Module missing
-        self._fail()
-
-    def __repr__(self) -> str:
-        return f"<{self.__dict__.get('_package')}: not installed>"
 
 
 # Which frames are the user's
@@ -583,22 +543,8 @@ class _Runner:
                 self.unset.pop(name, None)
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 self._import(stmt, chunk, place)
-            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and (
-                why := self._bind_missing(stmt)
-            ):
-                self.loaded.skipped.append(Skipped(place, chunk.code(stmt), why))
             elif not isinstance(stmt, ast.Expr):  # an Expr kept is a docstring: nothing to run
                 self._exec(ast.Module(body=[stmt], type_ignores=[]), chunk, place)
-
-    def _bind_missing(self, stmt: ast.Assign | ast.AnnAssign) -> str:
-        """For `relu = F.relu` with F's import failed: bind relu to F's placeholder, say why."""
-        names = [n for n in _names_read(stmt.value) if n in self.loaded.missing]
-        if not names:
-            return ""
-        for target in _names_set(stmt):
-            self.namespace[target] = self.namespace[names[0]]
-            self.loaded.missing[target] = self.loaded.missing[names[0]]
-        return f"a top-level statement (uses '{names[0]}', whose import failed)"
 
     def _import(self, stmt: ast.Import | ast.ImportFrom, chunk: _Chunk, place: Place) -> None:
         """Run an import; one of a package that is not installed binds placeholders instead."""
@@ -611,12 +557,12 @@ class _Runner:
             if not _not_installed(exc):
                 raise self._error(exc, place) from None
             name = exc.name or ""
-            package = _pip_name(name)
+            package = pip_name(name)
             why = f"import failed: no module named '{name}'"
             self.loaded.skipped.append(Skipped(place, chunk.code(stmt), why))
+            self.loaded.missing.append(Missing(package, name, place))
             for bound in _import_names(stmt):
-                self.namespace[bound] = _Missing(name, package)
-                self.loaded.missing[bound] = package
+                self.namespace[bound] = Absent(bound, package)
         except BaseException as exc:
             if _guards(exc):
                 raise
@@ -646,8 +592,8 @@ class _Runner:
         found = deepest(exc)
         place = found[0] if found is not None else statement
         trace = user_traceback(exc)
-        if isinstance(exc, ModuleNotFoundError) and exc.name:
-            package = _pip_name(exc.name)
+        if isinstance(exc, ModuleNotFoundError) and _missing_package(exc):
+            package = pip_name(exc.name or "")
             message = f"{place} needs {package}, which is not installed (pip install {package})"
             return LoadError(message, place, trace, package)
         hint = None
@@ -675,12 +621,19 @@ def _not_installed(exc: ModuleNotFoundError) -> bool:
     """True when the import failed for a package that is not installed, not inside the user's
     own sibling modules (whose frames would be in the traceback below the import statement)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    return bool(exc.name) and sum(is_users(f.filename) for f in frames) <= 1
+    return _missing_package(exc) and sum(is_users(f.filename) for f in frames) <= 1
 
 
-def _pip_name(module: str) -> str:
-    top = module.split(".")[0]
-    return PIP_NAMES.get(top, top)
+def _missing_package(exc: ModuleNotFoundError) -> bool:
+    """The import failed because its package is not installed: not `numpy.nosuch` (numpy is
+    installed; that is an error of the import itself)."""
+    if not exc.name:
+        return False
+    top = exc.name.split(".")[0]
+    try:
+        return top not in sys.modules and importlib.util.find_spec(top) is None
+    except (ImportError, ValueError):
+        return False
 
 
 # Loading
@@ -760,11 +713,16 @@ def load_module(
     loaded = LoadedModule(_new_module(path), path, skipped)
     loaded.trees = [(chunk.tree, chunk.cell) for chunk in chunks]
     runner = _Runner(loaded)
-    for chunk in chunks:
-        if run_module:
-            runner.run_whole(chunk)
-        else:
-            runner.run_kept(chunk)
+    start = len(absent.RECORDS)
+    with absent.serving(loading=True):  # a package not installed is a placeholder until used
+        for chunk in chunks:
+            if run_module:
+                runner.run_whole(chunk)
+            else:
+                runner.run_kept(chunk)
+    for record in absent.RECORDS[start:]:
+        if record.package not in {m.package for m in loaded.missing}:
+            loaded.missing.append(record)
     if path.suffix == ".py":
         loaded.module.__doc__ = ast.get_docstring(chunks[0].tree, clean=False)
     loaded.skipped.sort(key=lambda s: (s.place.cell or 0, s.place.line, s.place.col or 0))

@@ -22,7 +22,7 @@ import numpy as np
 from nnfix.engine.layers.layer import Slot
 from nnfix.engine.losses import total
 from nnfix.spec.model import ImplementationSpec, LossSpec
-from nnfix.usercode import sandbox
+from nnfix.usercode import absent, sandbox
 from nnfix.usercode.binding import assigned_order, name_tuple, returned_names, said
 from nnfix.usercode.calls import (
     BindingError,
@@ -33,10 +33,26 @@ from nnfix.usercode.calls import (
     parse_call,
     role_of,
 )
-from nnfix.usercode.grads import Gradients, Param, from_changes, from_value
+from nnfix.usercode.grads import Gradients, Param, from_changes
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
 from nnfix.usercode.objects import ListRef, Ref, changed, float_list, snapshot, walk
+from nnfix.usercode.sequences import (
+    differentiated,
+    flat,
+    gradients_in,
+    loss_first,
+    named,
+    needs_state,
+    one,
+    per_step,
+    return_names,
+    sample_forms,
+    shape_of,
+    state_items,
+    uses_zeros,
+    zeros_shapes,
+)
 from nnfix.usercode.statements import run_statements
 from nnfix.usercode.step import step_gradients, step_loss
 
@@ -59,28 +75,6 @@ def _number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return float(array.reshape(-1)[0]) if array.size == 1 else None
-
-
-def _cost_first(value: Any) -> float | None:
-    """The cost of a forward that returns `(cost, cache)`: a number first, something else after."""
-    if not isinstance(value, tuple | list) or len(value) < 2 or isinstance(value[0], list | tuple):
-        return None
-    if _is_array(value[0]) and value[0].size > 1:
-        return None
-    return _number(value[0])
-
-
-def _last_with(value: Any, m: int, depth: int = 4) -> Array | None:
-    """The last array with the batch's samples in a nesting of tuples, lists and dicts (the
-    output among a cache's values, for the forms of the data)."""
-    found: Array | None = None
-    if _is_array(value) and m in value.shape:
-        return value
-    if depth and isinstance(value, tuple | list | dict):
-        for item in value.values() if isinstance(value, dict) else value:
-            inner = _last_with(item, m, depth - 1)
-            found = inner if inner is not None else found
-    return found
 
 
 def _digest(value: Any) -> str:
@@ -133,7 +127,6 @@ class OwnNet:
         self.root: Any = None  # what `model:` made (a container of arrays or an object)
         self.columns = False  # X given as (features, m)
         self.y_form = "rows"  # the targets as their output holds them: rows | columns | labels
-        self.out_form = "rows"  # how their output holds the samples: rows | columns
         self.tensors: list[Param] = []
         self._cache: Any = None  # what their forward returned beside the output
         self.sample_form: str | None = None  # per sample: one x as a column (n, 1) or a vector
@@ -145,14 +138,20 @@ class OwnNet:
         self.sample_labels = False  # per sample: Y as the integer class label
         self._pairs: str | None = None  # their loss's parameter that takes [[x, y], …]
         self.as_lists = False  # per sample: X and Y given as Python lists (their weights are)
-        self._returned: Any = None  # what their forward last returned, whole
+        self.loss_in_forward = False  # their forward returns (loss, grads…): that loss is L
+        self.zeros: Array | None = None  # the `zeros` placeholder: an initial state
+        self._item_names: list[
+            str | None
+        ] = []  # a returned tuple's items, as its return names them
+        self._named: dict[int, dict[str, Any]] = {}  # per sample: what the forward returned
+        self._losses: list[float] = []  # per sample: the loss each forward returned
+        self._returned: dict[str, Any] = {}  # the batch: what the forward returned, by name
+        self._out_name: str | None = None  # the name its return statement gives the output
+        self.out_form = "rows"  # how their output holds the samples: rows | columns
         self._bound: set[str] = set()  # the functions whose arguments the header has said
         self._slopes: dict[tuple, tuple[Array, float] | None] = {}  # per tensor and values
         self._probabilities_given = False  # their backward takes the probabilities of scores
-        self._sources: dict[str, str] = {}  # a named value -> where it came from, for the header
         self._settled: dict[str, dict[str, str]] = {}  # per function: arguments settled by values
-        self._last: dict[str, str] = {}  # what the last call's parameters were given
-        self._forward_loss: float | None = None  # the cost a forward that takes Y returns
 
     # --- their names ---------------------------------------------------------------------------
 
@@ -179,13 +178,27 @@ class OwnNet:
 
     def _construct(self, text: str, key: str) -> Any:
         """What a `model:` call makes: names of their module and calls of them may be nested in
-        its arguments, X and Y stand for the batch."""
-        try:
-            call = parse_call(text, names=True)
+        its arguments, X and Y stand for the batch; or a dict, list or tuple of those
+        (`{'W': np.random.randn(3, 3, 3, 2), 'b': np.zeros((1, 1, 1, 2))}`), made as it says."""
+        container = text.strip()[:1] in ("{", "[", "(")
+        try:  # a container is read as the one argument of a call, its items made alike
+            call = parse_call(f"_({text})" if container else text, names=True)
         except CallSyntaxError as exc:
             raise SetupError(str(exc), key) from None
         seed_numpy(self.seed)
+        if container:
+            args, _ = call.arguments({"X": self.x, "Y": self.y}, lambda p: self._made(p, key))
+            return args[0]
         return self._made(call, key)
+
+    def _returned_names(self, text: str, count: int) -> list[str | None]:
+        """The names the `model:` function's return statement gives the arrays it returns."""
+        try:
+            fn = self._get(self.module, parse_call(text, names=True).name)
+        except (AttributeError, CallSyntaxError):
+            return []
+        names = return_names(fn) if callable(fn) else None
+        return names if names is not None and len(names) == count else []
 
     def _made(self, part: Any, key: str) -> Any:
         name = part.name
@@ -225,11 +238,14 @@ class OwnNet:
                 f"model: {len(statements)} statement{'s' if len(statements) > 1 else ''} → "
                 f"{built.name} ({type(self.root).__name__})"
             )
-        elif self.impl.model:
-            self.root = self._construct(self.impl.model_call or "", "model")
-            self.found.say(f"model: {self.impl.model} → {type(self.root).__name__}")
+        elif self.impl.model_call:
+            self.root = self._construct(self.impl.model_call, "model")
             if isinstance(self.root, tuple | list) and self.impl.forward:
-                self._name_parameters()
+                self._name_parameters()  # taken one by one: a dict by the forward's names
+            if isinstance(self.root, tuple):  # a tuple of arrays, held as a list so that nnfix
+                self.root = list(self.root)  # can put its own arrays in their places
+                self._item_names = self._returned_names(self.impl.model_call, len(self.root))
+            self.found.say(f"model: {self.impl.model} → {type(self.root).__name__}")
         else:
             self.found.say("parameters: looked for among your module's globals")
         self.as_lists = any(isinstance(r, ListRef) for r in self._refs())
@@ -244,51 +260,45 @@ class OwnNet:
                 self._find_step_targets()
         else:
             self._find_forms()
+            if not self.impl.loss and self.loss_spec is None and not self.loss_in_forward:
+                self._probe_backward_loss()
         self._find_tensors()
 
     def _name_parameters(self) -> None:
         """A model call that returns its arrays as a bare tuple (`return W1, b1, W2, b2`) for a
         forward that takes them one by one: each named as the forward takes it, held in a dict
-        by those names (so that nnfix can set them), and said."""
+        by those names (so that nnfix can set them, and bind them by name), and said."""
         forward = self.function(self.impl.forward or "", "forward")
         try:
-            made_by = self._get(self.module, parse_call(str(self.impl.model)).name)
+            made_by = self._get(self.module, parse_call(str(self.impl.model_call)).name)
         except (AttributeError, CallSyntaxError):
             made_by = None
         named = name_tuple(self.root, made_by if callable(made_by) else None, forward)
         if named is None:
-            if isinstance(self.root, tuple):  # given whole (`W1, b1 = params`): one nnfix can set
-                self.root = list(self.root)
             return
         self.root, how = named
         self.found.say(
             f"parameters: {', '.join(self.root)} — the arrays {self.impl.model} returns, named {how}"
         )
 
-    def _named(self) -> dict[str, Any]:
-        """The values their code names, for a parameter of the same name: each parameter array
-        by its key (or the module's global), and what their forward last returned by the names
-        its return statement (or its dict) gives them."""
-        named: dict[str, Any] = {}
-        sources = self._sources
-        if isinstance(self.root, dict):
-            named.update({k: v for k, v in self.root.items() if isinstance(k, str)})
-        elif self.root is None:
-            named.update({k: v for k, v in vars(self.module).items() if _is_array(v)})
-        sources.update({k: "your parameters" for k in named})
-        value = self._returned
-        forward = self.impl.forward or "forward"
-        if isinstance(value, tuple | list) and self.impl.forward:
-            names = returned_names(self.function(self.impl.forward, "forward"))
-            if names is not None and len(names) == len(value):
-                named.update(zip(names, value, strict=True))
-                sources.update({k: f"what {forward} returned" for k in names})
-            value = next((v for v in value if isinstance(v, dict)), None)
-        if isinstance(value, dict):
-            keys = {k: v for k, v in value.items() if isinstance(k, str)}
-            named.update(keys)
-            sources.update({k: f"what {forward} returned" for k in keys})
-        return named
+    def _probe_backward_loss(self) -> None:
+        """A backward that returns (loss, grads) where no loss is given: that loss is L."""
+        if not self.impl.backward:
+            return
+        fn = self.function(self.impl.backward, "backward")
+        fallback = ("params", "cache", "X", "Y") if not inspect.ismethod(fn) else ("X", "Y")
+        try:
+            if self.sample_form is not None:
+                out_i, cache_i = self._outs[0]
+                value = self._call("backward", fn, self._sample_values(0, out_i, cache_i), fallback)
+            else:
+                out, cache = self.forward()
+                value = self._call("backward", fn, self._values(out, cache), fallback)
+        except (sandbox.UserCallError, SetupError):
+            return
+        if loss_first(value) is not None:
+            self.loss_by_backward = True
+            self.found.say(f"loss: the number {self.impl.backward} returns beside the gradients")
 
     def _find_forms(self) -> None:
         """X as rows (samples first) or as columns; the targets as their output holds them. Code
@@ -297,13 +307,28 @@ class OwnNet:
             self._find_sample_form()
             return
         first_error: sandbox.UserCallError | None = None
-        for columns in (False, True) if self.x.ndim == 2 else (False,):
+        tries = [
+            (columns, shape)
+            for shape in self._zeros_shapes(batch=True)
+            for columns in ((False, True) if self.x.ndim == 2 else (False,))
+        ]
+        for columns, shape in tries:
             self.columns = columns
+            self.zeros = None if shape is None else np.zeros(shape)
             try:
                 out, _ = self.forward()
             except sandbox.UserCallError as exc:
-                first_error = first_error or exc
+                first_error = _kept(first_error, exc)
                 continue
+            if self.loss_in_forward:
+                data = "X (features, samples)" if columns else "X (samples, …)"
+                self.found.say(
+                    f"layout: {data}; your forward returns the loss beside the gradients: "
+                    "that number is the loss checked"
+                )
+                if shape is not None:
+                    self.found.say(f"zeros: an initial state of shape {shape}, as your code needs")
+                return
             if out.ndim >= 1 and out.shape[0] == self.m:
                 self.y_form = "rows"
             elif out.ndim >= 2 and out.shape[-1] == self.m:
@@ -313,6 +338,8 @@ class OwnNet:
             self.out_form = self.y_form
             data = "X (features, samples)" if columns else "X (samples, …)"
             self.found.say(f"layout: {data}; your forward's output {tuple(out.shape)}")
+            if shape is not None:
+                self.found.say(f"zeros: an initial state of shape {shape}, as your code needs")
             self._settle_targets(out)
             return
         if first_error is not None and self.impl.step:
@@ -340,7 +367,7 @@ class OwnNet:
             try:
                 self.loss()
             except sandbox.UserCallError as exc:
-                first_error = first_error or exc
+                first_error = _kept(first_error, exc)
                 continue
             if form == "flat":
                 self.found.say("targets: one value per sample, flat (m,), as your step takes them")
@@ -349,32 +376,71 @@ class OwnNet:
         assert first_error is not None
         raise first_error
 
+    def _zeros_shapes(self, batch: bool) -> list[tuple[int, ...] | None]:
+        """The shapes to try for the `zeros` placeholder (sequences.zeros_shapes): per sample
+        a column or a vector; for the batch, one row per sample (m, h) or one column (h, m)."""
+        if not uses_zeros(self.impl.arguments):
+            return [None]
+        root = self.root if self.root is not None else self.module
+        data = {id(self.x), id(self.y)}
+        arrays = [r.get() for r in walk(root, "", ranks=RANKS) if id(r.get()) not in data]
+        shapes = zeros_shapes(arrays)
+        if not shapes:
+            raise SetupError(
+                "`zeros` is an initial state sized by your parameters' shapes, and nnfix "
+                "found no float array in your model or module's globals to size it by",
+                "arguments",
+                hint="model: <the call that makes your parameters>, or the state as a "
+                "literal in arguments:",
+            )
+        if not batch:
+            return list(shapes)
+        sizes = [s[0] for s in shapes if len(s) == 1]
+        return [shape for n in sizes for shape in ((self.m, n), (n, self.m))]
+
     def _find_sample_form(self) -> None:
+        """One sample as their code takes it (sequences.sample_forms), and the `zeros` state
+        of the shape it needs: each tried until their forward runs."""
         per = self.impl.per_sample
-        forms = [per] if isinstance(per, str) else ["column", "vector"]
+        forms = [per] if isinstance(per, str) else sample_forms(self.x)
+        zeros = self._zeros_shapes(batch=False)
         first_error: sandbox.UserCallError | None = None
         # their weights as Python lists: each sample as a list first (`x + [1]` concatenates a
         # list, where an array would add 1 and compute something else without raising)
         tries = ([("vector", True)] if self.as_lists else []) + [(f, False) for f in forms]
         for form, as_lists in tries:
-            self.sample_form, self.as_lists = form, as_lists
-            try:
-                out, _ = self.forward()
-            except sandbox.UserCallError as exc:
-                first_error = first_error or exc
-                continue
-            shape = "(a Python list)" if as_lists else "(n, 1)" if form == "column" else "(n,)"
-            self.found.say(
-                f"one sample at a time, as a {form} {shape}; output per sample {tuple(self._outs[0][0].shape)}"
-            )
-            self._settle_targets(out)
-            return
+            for shape in zeros:
+                self.sample_form, self.as_lists = form, as_lists
+                self.zeros = None if shape is None else np.zeros(shape)
+                try:
+                    out, _ = self.forward()
+                except sandbox.UserCallError as exc:
+                    first_error = _kept(first_error, exc)
+                    continue
+                held = {
+                    "column": "a column (n, 1)",
+                    "vector": "a vector (n,)",
+                    "list": "a list of token ids",
+                    "array": "an array",
+                }[form]
+                what = (
+                    "the loss it returns beside the gradients"
+                    if self.loss_in_forward
+                    else f"output per sample {shape_of(self._outs[0][0])}"
+                )
+                self.found.say(
+                    f"one sample at a time, as {'a vector (a Python list)' if as_lists else held}; {what}"
+                )
+                if shape is not None:
+                    self.found.say(f"zeros: an initial state of shape {shape}, as your code needs")
+                self._settle_targets(out)
+                return
         assert first_error is not None
         raise _uncalled(first_error, " and as ".join(f"a {f}" for f in forms) + " per sample")
 
     def _settle_targets(self, out: Array) -> None:
         """Their loss takes the targets as their output holds them, or as integer labels."""
-        if not self.impl.loss:
+        if not self.impl.loss or self.sample_form is not None:  # one sample: its form settles it
             return
         for form in (self.y_form, "labels"):
             keep, self.y_form = self.y_form, form
@@ -412,16 +478,41 @@ class OwnNet:
                 hint="model: <the call that creates your parameters>",
             )
         order = self._order_of_use(moving)
+        self._number(sorted(moving, key=lambda r: order.get(id(r), len(order))))
+        names = ", ".join(p.slot.name for p in self.tensors[:6])
+        more = ", …" if len(self.tensors) > 6 else ""
+        self.found.say(f"parameters: {len(self.tensors)} arrays that move the loss ({names}{more})")
+
+    def _number(self, refs: list[Ref]) -> None:
+        """The parameters, in their order of use: a layer per weight, a vector after it its bias."""
+        self.tensors = []
         layer, previous = 0, ""
-        for ref in sorted(moving, key=lambda r: order.get(id(r), len(order))):
+        for ref in refs:
             vector = sum(n > 1 for n in ref.get().shape) <= 1
             role = "bias" if vector and previous == "weight" else "weight"
             layer += role == "weight"
             previous = role
-            self.tensors.append(Param(Slot(_shown(ref), layer, role), ref, tuple(ref.get().shape)))
-        names = ", ".join(p.slot.name for p in self.tensors[:6])
-        more = ", …" if len(self.tensors) > 6 else ""
-        self.found.say(f"parameters: {len(self.tensors)} arrays that move the loss ({names}{more})")
+            shown = _shown(ref)
+            if ref.owner is self.root and ref.kind == "item" and self._item_names:
+                shown = self._item_names[ref.key] or shown  # `return U, V, W, b_hidden, b_out`
+            self.tensors.append(Param(Slot(shown, layer, role), ref, tuple(ref.get().shape)))
+
+    def _state(self, found: Gradients, kept: list[tuple[Ref, Array, Array]]) -> list[str]:
+        """The arrays that move the loss but are their code's state, not parameters: no gradient
+        is returned for them and their training pass changed them (batchnorm's running mean and
+        variance, which a test-time forward reads)."""
+        altered = {
+            id(ref)
+            for ref, array, values in kept
+            if ref.get() is not array or not np.array_equal(array, values, equal_nan=True)
+        }
+        state = [p for p in self.tensors if p.slot.name in found.missing and id(p.ref) in altered]
+        if not state or len(state) == len(self.tensors):
+            return []
+        self._number([p.ref for p in self.tensors if p not in state])
+        names = ", ".join(p.slot.name for p in state)
+        self.found.say(f"state, not parameters: {names} (your training pass changes them)")
+        return [p.slot.name for p in state]
 
     def _order_of_use(self, refs: list[Ref]) -> dict[int, int]:
         """The order in which their forward first computes with each parameter (id(ref) ->
@@ -495,29 +586,51 @@ class OwnNet:
 
     def _values(self, out: Array | None = None, cache: Any = None) -> dict[str, Any]:
         values: dict[str, Any] = {"X": self.x_given(), "Y": self.y_given(out)}
+        if self.zeros is not None:
+            values["zeros"] = self.zeros.copy()
         if self.root is not None:
             values["params"] = self.root
         if out is not None:
             values["output"] = out
         if cache is not None:
             values["cache"] = cache
+        if out is not None and self._returned:
+            values["named"] = self._returned
         return values
 
-    def _sample_values(self, i: int, out: Array | None = None, cache: Any = None) -> dict[str, Any]:
-        """One sample, as a column (n, 1) or a vector (n,), its target alike; an image or a
-        sequence as it is; a class label as the integer where their code takes it so."""
-        sample = np.asarray(self.x[i], dtype=np.float64)
-        shaped: Callable[[Array], Any] = (
-            (lambda a: a[:, None]) if self.sample_form == "column" else (lambda a: a)
-        )
+    def _sample_values(self, i: int, out: Any = None, cache: Any = None) -> dict[str, Any]:
+        """One sample, as a column (n, 1), a vector (n,), a Python list (where their weights are
+        lists), a list of token ids or an array as held (an image as it is); its target alike (a
+        target per step given whole; a class label as the integer where their code takes it so)."""
+        form = self.sample_form or "vector"
+        sample = np.asarray(self.x[i])
         if self.as_lists:  # `input_vector + [1]` concatenates a list where it adds to an array
-            shaped = lambda a: a.tolist()  # noqa: E731
-        values: dict[str, Any] = {"X": shaped(sample.reshape(-1)) if sample.ndim <= 1 else sample}
+            x: Any = np.asarray(sample, dtype=np.float64).reshape(-1).tolist()
+        elif sample.ndim > 1 and form in ("column", "vector"):
+            x = np.asarray(sample, dtype=np.float64)  # an image or a sequence of vectors as held
+        else:
+            x = one(sample, form)
+        values: dict[str, Any] = {"X": x}
         if self.sample_labels:
             values["Y"] = int(np.asarray(self.y).reshape(-1)[i])
-        elif self._outs:
-            k = int(np.size(self._outs[0][0]))
-            values["Y"] = shaped(self._target_row(i, k))
+        elif per_step(self.y, self.x):
+            values["Y"] = one(self.y[i], form)
+        elif form == "list" and self.y.ndim == 1 and self.y.dtype.kind in "iu":
+            values["Y"] = int(self.y[i])  # `target: next` or `label`: one token id, or class
+        elif self._outs or self.loss_in_forward:
+            k = int(np.size(self._outs[0][0])) if self._outs and not self.loss_in_forward else 1
+            target = self._target_row(i, k)
+            values["Y"] = (
+                target.tolist()
+                if self.as_lists
+                else target[:, None]
+                if form == "column"
+                else target
+            )
+        if self.zeros is not None:
+            values["zeros"] = self.zeros.copy()
+        if out is not None or cache is not None:
+            values["named"] = self._named.get(i, {})
         if self.root is not None:
             values["params"] = self.root
         if out is not None:
@@ -559,15 +672,17 @@ class OwnNet:
             for p in parameters(fn) or []
             if p.name in self.names and not isinstance(self.names[p.name], np.ndarray)
         }
+        if values.get("named") and "output" in values and "output" not in fallback:
+            fallback = ("output", *fallback)  # beside the forward's named values: its output
         settled = self._settled.get(_key(fn), {})
         return bind(
             fn,
             role,
             values,
             depth=max(1, len(self.tensors) // 2),
-            arguments={**bound, **settled, **(extra or {}), **(self.impl.arguments or {})},
+            arguments={**bound, **settled, **(extra or {}), **self.impl.arguments},
             fallback=fallback,
-            named=self._named(),
+            named=self._named_for(values, fn),
             record=record,
         )
 
@@ -601,7 +716,6 @@ class OwnNet:
             raise SetupError(
                 str(exc), role, hint=f"arguments: {{{exc.parameter}: <X, Y, params or a value>}}"
             ) from None
-        self._last = record
         name = _key(fn)
         if (
             extra is None
@@ -610,10 +724,48 @@ class OwnNet:
         ):
             self._bound.add(name)
             self.found.say(
-                f"arguments of {said(fn, record, self._sources)} (`arguments:` settles them)"
+                f"arguments of {said(fn, record, self._sources())} (`arguments:` settles them)"
             )
         seed_numpy(self.seed)  # a dropout mask is the same mask at every evaluation
         return sandbox.call(role, fn, *args, **kwargs)
+
+    def _sources(self) -> dict[str, str]:
+        """Where each named value comes from, for the header."""
+        sources = {}
+        if isinstance(self.root, dict):
+            sources.update({str(k): "your parameters" for k in self.root})
+        forward = self.impl.forward or "forward"
+        sources.update({k: f"what {forward} returned" for k in self._returned})
+        return sources
+
+    def _named_for(self, values: dict[str, Any], fn: Callable) -> dict[str, Any]:
+        """Values by the names their code gives them: the arrays of a params dict by their
+        keys, what the forward returned (for the sample being called) by its names, and —
+        for a backward that takes `dZ` where the forward returned `Z, cache` — dL/dZ."""
+        out: dict[str, Any] = {}
+        if isinstance(self.root, dict):
+            out.update({str(k): v for k, v in self.root.items() if isinstance(k, str)})
+        out.update(values.get("named", {}))
+        wanted = f"d{self._out_name}"
+        if (
+            self.sample_form is None
+            and self._out_name
+            and "output" in values
+            and any(p.name == wanted for p in parameters(fn) or [])
+        ):
+            out[wanted] = self._output_gradient(values["output"], values.get("cache"))
+            self.found.say(f"{wanted}: the loss's gradient at your forward's {self._out_name}")
+        return out
+
+    def _output_gradient(self, out: Array, cache: Any) -> Array:
+        """dL/d(output) of the loss (theirs, else the spec's) at their output, by central
+        differences over its entries (the output of a small batch is small)."""
+
+        def loss_of(v: Array) -> float:
+            theirs = self._their_loss(v, cache)
+            return theirs if theirs is not None else self._spec_loss(v)
+
+        return differentiated(loss_of, out)
 
     def forward(self) -> tuple[Array, Any]:
         """Their forward on the batch: the output, and what it returned beside it (per sample:
@@ -626,35 +778,20 @@ class OwnNet:
             if not self._outs and _takes_y(fn, self.impl.arguments) and self._labels():
                 self.sample_labels = True  # `out[label]`: one-hot needs a width not known yet
                 self.found.say("targets: one integer label per sample, as your forward takes it")
-            self._outs = []
-            for i in range(self.m):
-                value = self._call("forward", fn, self._sample_values(i), fallback)
-                out_i, cache_i = self._split(value, samples=1)
-                if out_i is None:
-                    raise SetupError(
-                        f"your forward returned {type(value).__name__} for one sample, not its output",
-                        "forward",
-                    )
-                self._outs.append((out_i, cache_i))
-            self.y_form = "rows"
-            return np.stack(
-                [np.asarray(o, dtype=np.float64).reshape(-1) for o, _ in self._outs]
-            ), None
+            return self._forward_samples(fn, fallback)
         values = self._values()
         if _optional(fn, "Y"):  # `loss(X, y=None)`: the scores without y, (loss, grads) with it
             values.pop("Y")
         value = self._call("forward", fn, values, fallback)
-        self._returned = value
-        self._forward_loss = None
-        if "Y" in self._last.values() and (cost := _cost_first(value)) is not None:
-            self._forward_loss = cost  # (cost, cache) of a forward that takes Y
-            if self.impl.loss is None:
-                self.found.say(f"loss: the cost {self.impl.forward} returns (it takes the targets)")
-            out = _last_with(value[1:], self.m)
-            self._cache = value[1] if len(value) == 2 else value
-            if out is not None:
-                return out, self._cache
+        loss = loss_first(value)
+        if loss is not None:  # (loss, grads): a loss and backward in one, the loss the number
+            self.loss_in_forward = True
+            self._losses = [loss]
+            # (cost, cache) of a forward that takes Y: a backward's `cache` is the cache
+            return np.array([loss]), value[1] if len(value) == 2 else value
         out, self._cache = self._split(value)
+        self._returned = named(value, return_names(fn))
+        self._out_name = next((n for n, v in self._returned.items() if v is out), None)
         if out is None:
             raise SetupError(
                 f"your forward returned {type(value).__name__}, not the network's output",
@@ -663,9 +800,43 @@ class OwnNet:
             )
         return out, self._cache
 
+    def _forward_samples(self, fn: Callable, fallback: tuple) -> tuple[Array, Any]:
+        """Their forward of each sample: the outputs stacked as rows, each sample's output and
+        what it returned beside it kept in `_outs` (and by the return statement's names); a
+        forward that returns (loss, grads…) gives each sample's loss."""
+        self._outs, self._losses, self._named = [], [], {}
+        names = return_names(fn)
+        rows = []
+        for i in range(self.m):
+            value = self._call("forward", fn, self._sample_values(i), fallback)
+            loss = loss_first(value)
+            if loss is not None:
+                self.loss_in_forward = True
+                self._losses.append(loss)
+                self._outs.append((np.array([loss]), value))
+                rows.append(np.array([loss]))
+                continue
+            out_i, cache_i = self._split(value, samples=1)
+            if out_i is None and isinstance(value, tuple | list) and value:
+                out_i, cache_i = value[-1], value  # (xs, hs, ps): lists or dicts per step
+            if out_i is None:
+                raise SetupError(
+                    f"your forward returned {type(value).__name__} for one sample, not its output",
+                    "forward",
+                )
+            self._outs.append((out_i, cache_i))
+            self._named[i] = named(value, names)
+            rows.append(flat(out_i))
+        self.y_form = "rows"
+        if all(len(r) == len(rows[0]) for r in rows):
+            return np.stack(rows), None
+        return np.zeros((self.m, 0)), None
+
     def _split(self, value: Any, samples: int | None = None) -> tuple[Array | None, Any]:
         """(the output, its cache) in what a forward returned: an array; (output, cache); or a
-        tuple of the intermediates, whose last array with the batch's samples is the output."""
+        tuple of the intermediates, or a dict of them (a cache), whose output is the last array
+        with the batch's samples — the last of those as wide as the targets, where they say
+        (`(z, h)`: the scores first, then the hidden layer)."""
         if value is None and self.impl.output and self.root is not None:
             value = getattr(self.root, self.impl.output, None)
         value = _from_lists(value, self.m if samples is None else samples)
@@ -674,15 +845,20 @@ class OwnNet:
         if isinstance(value, tuple | list) and value:
             if _is_array(value[0]) and len(value) == 2 and not _is_array(value[1]):
                 return value[0], value[1]
-            m = self.m if samples is None else samples
-            arrays = [v for v in value if _is_array(v) and (samples is not None or m in v.shape)]
-            if arrays:
-                return self._output_of(self._by_assignment(value, arrays)), value
-        if isinstance(value, dict) and samples is None:  # a cache dict whose last A is the output
-            arrays = [v for v in value.values() if _is_array(v) and self.m in v.shape]
-            if arrays:
-                return self._output_of(arrays), value
-        return None, None
+            values = list(value)
+        elif isinstance(value, dict) and value:  # a cache dict {"Z1": …, "A1": …, "A2": …}
+            values = list(value.values())
+        else:
+            return None, None
+        m = self.m if samples is None else samples
+        arrays = [v for v in values if _is_array(v) and (samples is not None or m in v.shape)]
+        if not arrays:
+            return None, None
+        if isinstance(value, tuple | list):  # in the order the forward computes them
+            arrays = self._by_assignment(value, arrays)
+        width = self._target_width() if samples is None else None
+        wide = [a for a in arrays if a.size == width * m] if width else []
+        return (wide or arrays)[-1], value
 
     def _by_assignment(self, value: tuple | list, arrays: list[Array]) -> list[Array]:
         """The arrays a forward returned in the order it computes them, where its return
@@ -699,16 +875,16 @@ class OwnNet:
         rank = {id(v): order.index(n) for n, v in zip(names, value, strict=True)}
         return sorted(arrays, key=lambda a: rank.get(id(a), -1))
 
-    def _output_of(self, arrays: list[Array]) -> Array:
-        """The output among the arrays a forward returned: the last computed, unless only some
-        have the targets' width (one-hot targets of k classes: `(z, h)` whose z is the output)."""
+    def _target_width(self) -> int | None:
+        """The output's units the targets settle: a one-hot's width, or 1 for one real-valued
+        target per sample; None for integer labels (a sigmoid unit or a softmax over them)."""
         y = self.y
-        width = y.shape[-1] if y.ndim == 2 and y.shape[-1] > 1 else None
-        if width is not None:
-            fits = [a for a in arrays if a.ndim == 2 and width in a.shape]
-            if fits and len(fits) < len(arrays):
-                return fits[-1]
-        return arrays[-1]
+        if y.ndim == 2 and y.shape[1] > 1:
+            return int(y.shape[1])
+        flat = np.asarray(y).reshape(-1)
+        if flat.dtype.kind == "f" and not _integral(flat):
+            return 1
+        return None
 
     def _their_loss(self, out: Array, cache: Any) -> float | None:
         if not self.impl.loss:
@@ -760,6 +936,9 @@ class OwnNet:
         """The loss of their forward at the values their arrays hold now: the one their backward
         returns beside the gradients, else their own loss function, else the spec's loss of
         their output."""
+        if self.loss_in_forward:
+            self.forward()
+            return float(np.mean(self._losses))
         if self.loss_by_backward:
             return self._backward_loss()
         if self.impl.step and not self.impl.forward:
@@ -777,8 +956,6 @@ class OwnNet:
         theirs = self._their_loss(out, cache)
         if theirs is not None:
             return theirs
-        if self._forward_loss is not None:
-            return self._forward_loss
         return self._spec_loss(out)
 
     def _parts(self, value: Any) -> float | None:
@@ -875,6 +1052,14 @@ class OwnNet:
         out, cache = self.forward()
         fn = self.function(self.impl.backward or "", "backward")
         fallback = ("params", "cache", "X", "Y") if not inspect.ismethod(fn) else ("X", "Y")
+        if self.sample_form is not None:  # each sample's, averaged
+            numbers = [
+                _number(self._call("backward", fn, self._sample_values(i, o, c), fallback))
+                for i, (o, c) in enumerate(self._outs)
+            ]
+            if any(n is None for n in numbers):
+                raise SetupError("your backward stopped returning its loss", "backward")
+            return float(np.mean([n for n in numbers if n is not None]))
         value = _loss_beside(self._call("backward", fn, self._values(out, cache), fallback))
         if value is None:
             raise SetupError("your backward stopped returning its loss", "backward")
@@ -908,6 +1093,7 @@ class OwnNet:
         tries = self._backward_tries(fn, out, cache, fallback)
         scored: list[tuple[float, str, Gradients | None]] = []
         failed: sandbox.UserCallError | None = None
+        what = f"{self.impl.backward}'s return value"
         for n, (extra, given, how) in enumerate(tries):
             try:
                 value = self._backward_value(fn, out, cache, fallback, extra, given)
@@ -916,17 +1102,17 @@ class OwnNet:
                 if len(tries) == 1 or (n == len(tries) - 1 and not scored):
                     raise failed from None
                 continue
+            found = gradients_in(
+                value, self.tensors, AS_IS, return_names(fn), what=what, judge=self._agreement
+            )
+            if found is not None and found.missing and self._state(found, kept):
+                found = gradients_in(
+                    value, self.tensors, AS_IS, return_names(fn), what=what, judge=self._agreement
+                )
             moved = changed(root, before, "")
             for ref, array, values in kept:  # an update they made is undone
                 ref.set(array)
                 array[...] = values
-            found = from_value(
-                value,
-                self.tensors,
-                AS_IS,
-                what=f"{self.impl.backward}'s return value",
-                judge=self._agreement,
-            )
             if found is not None:
                 found.returned_by = (fn, self.impl.backward)
             else:
@@ -1061,22 +1247,61 @@ class OwnNet:
             p.ref.set(value)
         return direction, (plus - minus) / (2 * h)
 
+    def _state_items(
+        self, fn: Callable, values: dict[str, Any], value: Any, fallback: tuple
+    ) -> set[int] | None:
+        """Which items of a `(loss, dW…, h)` return are the state the forward leaves: the ones
+        that stay the same when the targets differ (a derivative of the loss moves with them),
+        by calling once more with each target one token on (or the targets rolled)."""
+        y = values.get("Y")
+        if isinstance(y, list):
+            k = int(max(np.max(self.x), np.max(self.y))) + 1
+            other: Any = [(t + 1) % k for t in y]
+        elif isinstance(y, int):
+            other = (y + 1) % (int(max(np.max(self.x), np.max(self.y))) + 1)
+        elif isinstance(y, np.ndarray) and y.size > 1:
+            other = np.roll(y, 1)
+        else:
+            return None
+        try:
+            again = self._call("backward", fn, {**values, "Y": other}, fallback)
+        except (sandbox.UserCallError, SetupError):
+            return None
+        found = state_items(value, again)
+        if found:
+            self.found.say(
+                "state: what your backward returns after the loss at "
+                + ", ".join(f"[{k}]" for k in sorted(found))
+                + " is the same whatever the targets: what your forward leaves, no gradient"
+            )
+        return found
+
     def _per_sample_gradients(self, fn: Callable, fallback: tuple) -> Gradients | None:
         """Their backward of one sample, for each sample: the mean of what it returns, as the
         mean loss's gradient (a shape that is wrong in any sample is wrong)."""
         found: Gradients | None = None
         sums: dict[str, Array] = {}
+        names = return_names(fn)
+        state: set[int] | None = None
         for i, (out_i, cache_i) in enumerate(self._outs):
-            value = self._call("backward", fn, self._sample_values(i, out_i, cache_i), fallback)
-            one = from_value(
-                value, self.tensors, AS_IS, what=f"{self.impl.backward}'s return value"
+            values = self._sample_values(i, out_i, cache_i)
+            value = self._call("backward", fn, values, fallback)
+            if state is None and needs_state(value, len(self.tensors)):
+                state = self._state_items(fn, values, value, fallback)
+            got = gradients_in(
+                value,
+                self.tensors,
+                AS_IS,
+                names,
+                what=f"{self.impl.backward}'s return value",
+                state=state,
             )
-            if one is None:
+            if got is None:
                 return None
-            one.returned_by = (fn, self.impl.backward or "backward")
-            for name, g in one.arrays.items():
+            got.returned_by = (fn, self.impl.backward or "backward")
+            for name, g in got.arrays.items():
                 sums[name] = sums.get(name, 0) + g
-            found = found or one
+            found = found or got
         assert found is not None
         found.arrays = {name: g / self.m for name, g in sums.items() if name in found.arrays}
         self.found.say(
@@ -1087,12 +1312,19 @@ class OwnNet:
 
 class _Noted(np.ndarray):
     """A parameter array that notes, in its `tag`'s record, when NumPy first computes with it
-    (a ufunc such as `@` or `+`, or a function such as np.dot); slices and views keep the tag."""
+    (a ufunc such as `@` or `+`, a function such as np.dot, or the method `x.dot(W)`, whose
+    result NumPy makes of this class for its higher priority); slices and views keep the tag."""
 
     tag: tuple[int, dict] | None = None
+    __array_priority__ = 1000.0  # `x.dot(W)` makes its result of this class, from W: noted
 
     def __array_finalize__(self, obj: Any) -> None:
-        self.tag = getattr(obj, "tag", None)
+        tag = getattr(obj, "tag", None)
+        if tag is not None and self.base is None:  # a new array computed from it (ndarray.dot)
+            k, first = tag
+            first.setdefault(k, len(first))
+            tag = None
+        self.tag = tag
 
     def _note(self) -> None:
         if self.tag is not None:
@@ -1156,10 +1388,19 @@ def _from_lists(value: Any, m: int) -> Any:
     return value
 
 
-def _uncalled(exc: sandbox.UserCallError, tried: str) -> SetupError:
+def _kept(first: sandbox.UserCallError | None, exc: sandbox.UserCallError) -> sandbox.UserCallError:
+    """The error to report of a forward tried in several forms: the first, unless a later form
+    got as far as using a package that is not installed (that form takes the data)."""
+    return exc if first is None or absent.used_package(str(exc)) else first
+
+
+def _uncalled(exc: sandbox.UserCallError, tried: str) -> Exception:
     """Their forward raised in every form nnfix gave it the batch in: nnfix may be the one
     calling it wrong, so this is no finding about their code (a U101 would be a false error)
-    but the question of how it takes the data (exit 2), with their traceback."""
+    but the question of how it takes the data (exit 2), with their traceback — unless it used a
+    package that is not installed, which is theirs to install whatever the form (U101)."""
+    if absent.used_package(str(exc)):
+        return exc
     return SetupError(
         f"your forward raised whenever nnfix called it ({tried}): {exc}",
         "forward",

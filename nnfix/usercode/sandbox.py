@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from nnfix.usercode import absent
 from nnfix.usercode.loader import deepest, user_traceback
 
 GRACE = 5.0  # seconds past a call's timeout before its worker counts as hung
@@ -139,7 +140,8 @@ class Guard:
             signal.setitimer(signal.ITIMER_REAL, self.timeout)
         running = set(threading.enumerate())
         try:
-            return fn(*args, **kwargs)
+            with absent.serving():  # a package their code imports that is not installed
+                return fn(*args, **kwargs)
         except KeyboardInterrupt as exc:
             if not self.worker:
                 raise

@@ -11,7 +11,14 @@ import numpy as np
 from nnfix.diagnose.context import Context
 from nnfix.diagnose.conventions import CONVENTION_RTOL, Reading, reading
 from nnfix.diagnose.findings import GRADIENTS_CHECKED, Finding, Fix
-from nnfix.diagnose.gradcheck import BANDS, GradcheckResult, TensorCheck, classify, relative_error
+from nnfix.diagnose.gradcheck import (
+    BANDS,
+    ZERO_SHARE,
+    GradcheckResult,
+    TensorCheck,
+    classify,
+    relative_error,
+)
 from nnfix.diagnose.network_check import KINK, NetworkTarget, batch
 from nnfix.diagnose.rules.derivatives import close
 from nnfix.diagnose.rules.rule import (
@@ -174,13 +181,16 @@ G104 = Rule(
     name="gradcheck-unreliable",
     severity=INFO,
     summary="the check could not be trusted somewhere (kinks near ReLU's 0, float32 code, gradients below the noise floor, a non-finite loss) and why; a warning when it could verify nothing",
-    detects=prose("""
+    detects=prose(f"""
         Places where a finite-difference check cannot give a verdict, and why: samples with a
         ReLU-family pre-activation within 1e-4 of 0, where the ±ε evaluations may straddle the
         kink (they are left out of the check); your code computing in float32; a tensor whose
         gradient is below the finite-difference noise floor, or agrees with the differences
         only within it (the loss's rounding over the step, including what saturated units
-        pass on to it, and measured again with a 10× step where a tensor seems wrong); an
+        pass on to it, and measured again with a 10× step where a tensor seems wrong); a
+        tensor whose true gradient is zero up to rounding (a bias followed by batchnorm: the
+        differences within their noise) and whose gradient from your code is below
+        {ZERO_SHARE:g} of the largest gradient's norm, the rounding of its own arithmetic; an
         output probability of exactly 0 or 1, where the loss is clipped flat, or a loss that is
         not finite where the check moves the parameters. These are reported as unverifiable,
         never as wrong. When no tensor at all could be verified, the gradients were not
