@@ -57,7 +57,10 @@ def test_version_and_help():
 def test_schema_is_a_json_schema_of_the_spec():
     schema = json.loads(invoke("schema").output)
     assert schema["title"] == "nnfix spec"
-    assert set(schema["required"]) == {"data"}
+    assert "required" not in schema  # data: is required but for a script (SPEC §3.2 E)
+    assert schema["anyOf"][0] == {"required": ["data"]}
+    script = schema["anyOf"][1]["properties"]["implementation"]["properties"]["script"]
+    assert script["const"] is True
     # model and loss are required unless the user's code is the network (SPEC §3.1)
     assert schema["if"] == {"not": {"required": ["implementation"]}}
     assert set(schema["then"]["required"]) == {"model", "loss"}

@@ -25,12 +25,13 @@ from nnfix.diagnose.rules.gradients import (
     unreliable,
 )
 from nnfix.diagnose.rules.rule import USER_CODE, Check
-from nnfix.diagnose.rules.usercode import U101, _climbs, user_error
+from nnfix.diagnose.rules.usercode import U101, _climbs, source, user_error
 from nnfix.run.prepare import seeds
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import LossSpec
 from nnfix.usercode import absent
 from nnfix.usercode.build import load_guarded
+from nnfix.usercode.chainparts import culprit, gradient_line, judge
 from nnfix.usercode.engine import EngineNet
 from nnfix.usercode.loader import add_import_roots
 from nnfix.usercode.model import SetupError, seed_numpy
@@ -38,9 +39,11 @@ from nnfix.usercode.needed import rerun
 from nnfix.usercode.objects import ListRef
 from nnfix.usercode.own import SAMPLES, OwnNet
 from nnfix.usercode.sandbox import Broken, UserCallError
+from nnfix.usercode.script import ScriptNet
 
 PATH = ("implementation", "backward")
 STEP_PATH = ("implementation", "step")
+LAYERS_PATH = ("implementation", "layers")
 SKIPPED = "no model: in the spec"  # the passes that need a declared network
 
 
@@ -51,17 +54,7 @@ class OwnContext:
         self.loaded, self.spec, self.options = loaded, loaded.spec, options
         impl = self.spec.implementation
         assert impl is not None  # a spec without model: has implementation: (spec/load.py)
-        data_rng, _, _ = seeds(self.spec.seed)
-        data = load_dataset(
-            self.spec.data,
-            base_dir=loaded.base_dir,
-            rng=data_rng,
-            dtype="float64",
-            source=loaded.source,
-        )
-        x = data.shaped(data.x_train[:SAMPLES])  # images keep (C, H, W), sequences (T,)
-        self.x = x if data.tokens is not None else np.asarray(x, dtype=np.float64)
-        self.y = np.asarray(data.y_train[:SAMPLES])
+        self.x, self.y = self._batch()
         add_import_roots(Path(loaded.base_dir) / impl.module, Path(loaded.base_dir))
         self.module = load_guarded(
             Path(loaded.base_dir) / impl.module,
@@ -71,11 +64,37 @@ class OwnContext:
         )
         seed_numpy(self.spec.seed)  # the parameters a re-run statement makes: the code's, seeded
         self.rerun = rerun(self.module, _called(impl))
-        kind = EngineNet if impl.engine else OwnNet  # F: their own autograd engine
-        self.net = kind(impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed)
+        self.net: OwnNet
+        if impl.script:  # a top-level training loop (SPEC §3.2 E); without data:, its own data
+            classes = getattr(self.spec.data, "classes", None)
+            self.net = ScriptNet(
+                impl, self.module, self.x, self.y, self.spec.loss, self.spec.seed, classes
+            )
+        else:
+            assert self.x is not None and self.y is not None
+            kind = EngineNet if impl.engine else OwnNet  # F: their own autograd engine
+            self.net = kind(
+                impl, self.module.module, self.x, self.y, self.spec.loss, self.spec.seed
+            )
+
+    def _batch(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The spec's batch (none without data:, where a script trains on its own)."""
+        if self.spec.data is None:
+            return None, None
+        data_rng, _, _ = seeds(self.spec.seed)
+        data = load_dataset(
+            self.spec.data,
+            base_dir=self.loaded.base_dir,
+            rng=data_rng,
+            dtype="float64",
+            source=self.loaded.source,
+        )
+        x = data.shaped(data.x_train[:SAMPLES])  # images keep (C, H, W), sequences (T,)
+        x = x if data.tokens is not None else np.asarray(x, dtype=np.float64)
+        return x, np.asarray(data.y_train[:SAMPLES])
 
     def about(self) -> list[str]:
-        lines = list(self.net.found.lines)
+        lines = [*self.loaded.notes, *self.net.found.lines]
         if self.rerun:
             shown = ", ".join(f"line {s.place.line}" for s in self.rerun[:3])
             more = ", …" if len(self.rerun) > 3 else ""
@@ -85,6 +104,8 @@ class OwnContext:
                 f"({shown}{more})",
             )
         skipped = self.module.skipped
+        if self.spec.implementation and self.spec.implementation.script:  # it ran them, said so
+            skipped = [s for s in skipped if "import" in s.why or "magic" in s.why]
         if skipped:
             shown = ", ".join(f"line {s.place.line}" for s in skipped[:3])
             more = ", …" if len(skipped) > 3 else ""
@@ -106,12 +127,15 @@ def _called(impl) -> list[str]:
     names = [v for v in (impl.forward, impl.backward, impl.loss_call) if isinstance(v, str)]
     if isinstance(impl.model, str):
         names += re.findall(r"[A-Za-z_][\w.]*(?=\s*\()", impl.model)[:1]
+    for text in [*(impl.layers or []), *(impl.loss if isinstance(impl.loss, list) else [])]:
+        names += re.findall(r"[A-Za-z_][\w.]*", text)[:1]  # a layer's class, a loss function
     return names
 
 
 def own_network(ctx: OwnContext) -> list[Finding]:
     """Their gradients against central differences of their own loss (SPEC §3.1, §3.5)."""
     net = ctx.net
+    path = ("implementation", "script") if net.impl.script else PATH
     try:
         net.build()
         grads = net.gradients()
@@ -122,7 +146,7 @@ def own_network(ctx: OwnContext) -> list[Finding]:
     if grads.loss is not None:  # (loss, grads): the loss their backward differentiates
         net.loss_by_backward = True
     layer_of = {p.slot.name: p.slot.layer for p in net.tensors}
-    path = STEP_PATH if grads.from_update else PATH
+    path = LAYERS_PATH if net.chain is not None else STEP_PATH if grads.from_update else PATH
     found: list[Finding] = []
     for name in grads.missing:
         found.append(
@@ -146,7 +170,10 @@ def own_network(ctx: OwnContext) -> list[Finding]:
                 evidence={"shape": list(shape), "expected": list(want), "samples": net.m},
             )
         )
-    locate_shapes(net, grads, found)  # the line that made each gradient of the wrong shape
+    if net.chain is not None:  # the line of the layer's backward that writes it
+        _point_shapes(net, found, grads.paths)
+    else:
+        locate_shapes(net, grads, found)  # the line that made each gradient of the wrong shape
     for name, value in grads.arrays.items():
         if not np.all(np.isfinite(value)):
             found.append(
@@ -178,8 +205,10 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         path_of=lambda layer: path,
         what="your step's update" if grads.from_update else "your backward",
     )
-    if grads.from_update and read.convention is not None and read.c < 0:
+    c = read.c
+    if grads.from_update and read.convention is not None and read.c < 0:  # no convention (§3.5)
         judged = _climbs(judged, read, layer_of, path, net.step_size)
+        c = 1.0  # the update is the bug: nothing carries a convention
     if ctx.spec.loss is None:  # their own loss: no spec key to change for a convention
         for f in judged:
             if f.code == "G105" and f.fix is not None:
@@ -189,12 +218,60 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         from nnfix.diagnose.engine import op_findings
 
         found = op_findings(net, judged) + found
+    elif net.chain is not None:  # each part of their chain on its own (chainparts.py)
+        _point_chain(net, judged, c)
     elif ctx.options.remaining() > 0:
         more = locate(net, grads, judged, ctx.spec.seed)
     else:
         for f in judged:
             f.evidence["line"] = "not searched: --budget ran out"
     return found + judged + more + budget_finding(result) + unreliable(result)
+
+
+def _point_chain(net: OwnNet, judged: list[Finding], c: float) -> None:
+    """Each G101 of a layer chain at the line of theirs where it goes wrong: the part nearest
+    it (its own layer, a layer above, the loss's gradient) whose gradient is wrong alone."""
+    assert net.chain is not None
+    parts = judge(net.chain, net.tensors, c)
+    by_name = {p.slot.name: p for p in net.tensors}
+    wrong = {n for f in judged if f.code == "G101" for n in _named(f)}
+    right = [p for p in net.tensors if p.slot.name not in wrong]
+    for finding in judged:
+        name = finding.location.parameter
+        if finding.code != "G101" or name not in by_name:
+            continue
+        found = culprit(parts, by_name[name], len(net.chain.objects), right)
+        if found is None or found.place is None:
+            continue
+        place = found.place
+        finding.location.source = source(place, place.col or 1, found.code)
+        finding.message += f"; it goes wrong at {place.file.name}:{place.line}: {found.says}"
+        finding.fix = Fix(f"correct {place.file.name}:{place.line}: {found.says}")
+        finding.evidence["culprit"] = {
+            "file": place.file.name,
+            "line": place.line,
+            "says": found.says,
+        }
+
+
+def _named(finding: Finding) -> list[str]:
+    """The tensors a finding is about: its parameter, and those its evidence lists."""
+    tensors = finding.evidence.get("tensors")
+    more = [str(t) for t in tensors] if isinstance(tensors, list) else []
+    return [n for n in [finding.location.parameter, *more] if n]
+
+
+def _point_shapes(net: OwnNet, found: list[Finding], paths: dict[str, str]) -> None:
+    """Each G103 of a layer chain at the line of the layer's backward that writes it."""
+    assert net.chain is not None
+    for finding in found:
+        name = finding.location.parameter
+        if finding.code != "G103" or name not in paths:
+            continue
+        line = gradient_line(net.chain, paths[name])
+        if line is not None:
+            place, code = line
+            finding.location.source = source(place, place.col or 1, code)
 
 
 def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):

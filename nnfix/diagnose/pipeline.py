@@ -284,7 +284,7 @@ def about(ctx: Context) -> list[str]:
     if ctx.y_train is None:  # no targets to call it with: the checks skipped it, D103 says why
         return ["not run: your code (the targets do not fit the output layer: see D103)"]
     model, _ = ctx._user
-    lines = model.found.lines() if model is not None else []
+    lines = [*ctx.loaded.notes, *(model.found.lines() if model is not None else [])]
     module = ctx.user_module
     if module is not None and module.skipped:
         shown = ", ".join(f"line {s.place.line}" for s in module.skipped[:3])

@@ -70,6 +70,7 @@ def prepare(loaded: LoadedSpec, dtype: str | None = None) -> Prepared:
     spec = loaded.spec
     dtype = dtype or spec.train.dtype
     data_rng, init_rng, batch_rng = seeds(spec.seed)
+    assert spec.data is not None  # required but for a script (spec/load.py), which has no model
     data = load_dataset(
         spec.data, base_dir=loaded.base_dir, rng=data_rng, dtype=dtype, source=loaded.source
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import re
 import types
 import typing
@@ -16,6 +17,7 @@ from nnfix.errors import Problem, SpecError, SpecPath, did_you_mean
 from nnfix.spec import checks, overrides, source
 from nnfix.spec.functions import UserFunction, user_functions
 from nnfix.spec.model import Spec
+from nnfix.spec.rejoin import rejoin_spec
 
 
 @dataclass
@@ -26,6 +28,8 @@ class LoadedSpec:
     source: source.Source
     functions: dict[SpecPath, UserFunction]  # compiled expressions and references, by spec path
     raw: dict  # the mapping as read, overrides applied
+    # what nnfix changed in reading it, for the report's header (a re-joined flow list)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def path(self) -> Path:
@@ -54,6 +58,7 @@ def load_text(text: str, path: str | Path) -> LoadedSpec:
 def _load(src: source.Source, assignments: tuple[str, ...] | list[str]) -> LoadedSpec:
     overrides.apply(src, assignments)
     assert isinstance(src.data, dict)  # source.read refuses anything but a mapping
+    notes = rejoin_spec(src.data)  # calls of a flow list YAML split at their commas (§3.2)
     problems: list[Problem] = []
     try:
         spec = Spec.model_validate(src.data)
@@ -65,12 +70,21 @@ def _load(src: source.Source, assignments: tuple[str, ...] | list[str]) -> Loade
     for key in ("model", "loss"):  # optional only where the user's code is the network (§3.1)
         if key not in src.data and "implementation" not in src.data:
             problems.append(Problem(f"missing required key '{key}' in the spec", path=()))
+    if "data" not in src.data and not _script(src.data):  # a script has data of its own
+        problems.append(Problem("missing required key 'data' in the spec", path=()))
     problems += checks.check({k: v for k, v in sections.items() if v is not None})
     functions, more = user_functions(src.data, src.path.resolve().parent)
     problems += more
     if problems or spec is None:
         raise SpecError(problems, src)
-    return LoadedSpec(spec=spec, source=src, functions=functions, raw=copy.deepcopy(src.data))
+    return LoadedSpec(
+        spec=spec, source=src, functions=functions, raw=copy.deepcopy(src.data), notes=notes
+    )
+
+
+def _script(data: dict) -> bool:
+    impl = data.get("implementation")
+    return isinstance(impl, dict) and impl.get("script") is True and "model" not in data
 
 
 def _valid_sections(data: dict) -> dict:

@@ -507,6 +507,25 @@ class Spec(_Strict):
             # model and loss may be left out only where the user's code is the network (§3.1)
             "if": {"not": {"required": ["implementation"]}},
             "then": {"required": ["model", "loss"]},
+            # data may be left out only by a script, which trains on its own (§3.2 E)
+            "anyOf": [
+                {"required": ["data"]},
+                {
+                    "required": ["implementation"],
+                    "properties": {
+                        "implementation": {
+                            "description": "A script's training loop, with data of its own.",
+                            "required": ["script"],
+                            "properties": {
+                                "script": {
+                                    "const": True,
+                                    "description": "Without data:, the script's own data.",
+                                }
+                            },
+                        }
+                    },
+                },
+            ],
         },
     )
 
@@ -514,8 +533,9 @@ class Spec(_Strict):
     """The run's name (runs/<name>/); default: the spec file's stem."""
     seed: NonNegativeInt = 0
     """One seed drives the data, the init and the batches: same seed, same numbers."""
-    data: DataSpec
-    """The samples: a generated set (source, samples, noise…) or a file (path, or x and y)."""
+    data: DataSpec | None = None
+    """The samples: a generated set (source, samples, noise…) or a file (path, or x and y);
+    required but for a script (`implementation.script`), which trains on its own without it."""
     model: ModelSpec | None = None
     """The network: its layers, their activations (with the derivatives your code uses) and
     the init. Optional with `implementation:`: your code is then the network (SPEC §3.1)."""

@@ -33,6 +33,7 @@ from nnfix.usercode.calls import (
     parse_call,
     role_of,
 )
+from nnfix.usercode.chain import LayerChain
 from nnfix.usercode.grads import Gradients, Param, from_changes
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
@@ -132,6 +133,7 @@ class OwnNet:
         self.sample_form: str | None = None  # per sample: one x as a column (n, 1) or a vector
         self._outs: list[tuple[Array, Any]] = []  # per sample: each one's output and cache
         self.loss_by_backward = False  # their backward returns (loss, grads): that loss is L
+        self.chain: LayerChain | None = None  # `layers:`: their layer objects, chained
         self.names: dict[str, Any] = {}  # what `model:`'s statements bound, by name
         self.root_name = ""  # the name the root is bound to, where known (`network`)
         self.step_size: float | None = None  # the step size of `step:`'s update, once read
@@ -215,21 +217,16 @@ class OwnNet:
 
     def build(self) -> None:
         """The model their code makes, how its forward takes the batch, and its parameters."""
-        if self.impl.layers:
-            raise SetupError(
-                "layer objects are checked against the network the spec declares: add its "
-                "`model:` (a chain of layers without one is not read yet)",
-                "layers",
-            )
-        for key in ("script",):  # engine: is EngineNet's (nnfix/usercode/engine.py)
-            if getattr(self.impl, key):
-                raise SetupError(f"implementation.{key} is not read yet", key)
-        if isinstance(self.impl.loss, list):
+        if isinstance(self.impl.loss, list) and not self.impl.layers:
             raise SetupError("implementation.loss as a list is not read yet", "loss")
         statements = self.impl.model if isinstance(self.impl.model, list) else None
         if self.impl.model_call and _expression(self.impl.model_call):  # `[Conv(3), Pool(2)]`
             statements = [f"model = {self.impl.model_call}"]
-        if statements:
+        if self.impl.layers:  # shape C: layer objects, chained (chain.py)
+            self.chain = LayerChain(self)
+            self.chain.build()
+            self.root, self.root_name = self.chain.objects, "layers"
+        elif statements:
             built = run_statements(
                 statements, self.module, {"X": self.x, "Y": self.y}, self.seed, self.impl.forward
             )
@@ -468,7 +465,7 @@ class OwnNet:
 
     def _find_tensors(self) -> None:
         """The float arrays their model holds (or their module's globals) that move the loss."""
-        refs = self._refs()
+        refs = self._candidates()
         base = self.loss()
         moving = [r for r in refs if self._moves(r, base)]
         if not moving:
@@ -513,6 +510,10 @@ class OwnNet:
         names = ", ".join(p.slot.name for p in state)
         self.found.say(f"state, not parameters: {names} (your training pass changes them)")
         return [p.slot.name for p in state]
+
+    def _candidates(self) -> list[Ref]:
+        """The arrays that may be parameters: every float array of their model (or module)."""
+        return self._refs()
 
     def _order_of_use(self, refs: list[Ref]) -> dict[int, int]:
         """The order in which their forward first computes with each parameter (id(ref) ->
@@ -655,7 +656,7 @@ class OwnNet:
             return np.array([v])
         return np.asarray(y[i], dtype=np.float64)
 
-    def _bind(
+    def _arguments_of(
         self,
         role: str,
         fn: Callable,
@@ -693,7 +694,7 @@ class OwnNet:
         targets (`backward(output, predicted)`): one of them is the target, found by values."""
         record: dict[str, str] = {}
         try:
-            self._bind(role, fn, values, fallback, record=record)
+            self._arguments_of(role, fn, values, fallback, record=record)
         except BindingError:
             return []
         given = dict(self.impl.arguments or {})
@@ -708,10 +709,14 @@ class OwnNet:
         fallback: tuple,
         extra: dict[str, Any] | None = None,
     ) -> Any:
+        if self.chain is not None and role in ("forward", "loss"):  # it calls their methods
+            if role == "forward":
+                return self.chain.forward(values["X"])
+            return self.chain.value(values["output"], values["Y"])
         record: dict[str, str] = {}
         depth = max(1, len(self.tensors) // 2)
         try:
-            args, kwargs = self._bind(role, fn, values, fallback, extra, record)
+            args, kwargs = self._arguments_of(role, fn, values, fallback, extra, record)
         except BindingError as exc:
             raise SetupError(
                 str(exc), role, hint=f"arguments: {{{exc.parameter}: <X, Y, params or a value>}}"
@@ -770,10 +775,14 @@ class OwnNet:
     def forward(self) -> tuple[Array, Any]:
         """Their forward on the batch: the output, and what it returned beside it (per sample:
         the outputs stacked as rows, each sample's kept in `_outs`)."""
-        if not self.impl.forward:
+        if self.chain is not None:
+            fn: Callable = self.chain.forward
+            fallback: tuple = ("X",)
+        elif not self.impl.forward:
             raise SetupError("nnfix needs your forward", "forward", hint="forward: <its name>")
-        fn = self.function(self.impl.forward, "forward")
-        fallback = ("X",) if inspect.ismethod(fn) or self.root is None else ("X", "params")
+        else:
+            fn = self.function(self.impl.forward, "forward")
+            fallback = ("X",) if inspect.ismethod(fn) or self.root is None else ("X", "params")
         if self.sample_form is not None:
             if not self._outs and _takes_y(fn, self.impl.arguments) and self._labels():
                 self.sample_labels = True  # `out[label]`: one-hot needs a width not known yet
@@ -889,7 +898,7 @@ class OwnNet:
     def _their_loss(self, out: Array, cache: Any) -> float | None:
         if not self.impl.loss:
             return None
-        fn = self.function(self.impl.loss_call or "", "loss")
+        fn = self._loss_function()
         values = self._values(out, cache)
         if _key(fn) not in self._settled:
             self._settle_loss(fn, values)
@@ -932,6 +941,11 @@ class OwnNet:
             "output; `arguments:` settles it)"
         )
 
+    def _loss_function(self) -> Callable:
+        if self.chain is not None:
+            return self.chain.value
+        return self.function(self.impl.loss_call or "", "loss")
+
     def loss(self) -> float:
         """The loss of their forward at the values their arrays hold now: the one their backward
         returns beside the gradients, else their own loss function, else the spec's loss of
@@ -945,7 +959,7 @@ class OwnNet:
             return step_loss(self)
         out, cache = self.forward()
         if self.sample_form is not None and self.impl.loss:  # their loss of one sample, averaged
-            fn = self.function(self.impl.loss_call or "", "loss")
+            fn = self._loss_function()
             values = []
             for i, (out_i, cache_i) in enumerate(self._outs):
                 value = self._parts(self._sample_loss(fn, i, out_i, cache_i))
@@ -1070,6 +1084,8 @@ class OwnNet:
     def gradients(self) -> Gradients:
         """The gradients their backward returns, or stores on their model, matched to the
         parameters (by name, then by position and shape); their parameters are put back."""
+        if self.chain is not None:
+            return self.chain.gradients(self.tensors)
         if self.impl.step:
             return step_gradients(self)
         if not self.impl.backward:
@@ -1157,7 +1173,7 @@ class OwnNet:
     def _roles(self, role: str, fn: Callable, out: Array, cache: Any, fallback: tuple) -> set[str]:
         record: dict[str, str] = {}
         try:
-            self._bind(role, fn, self._values(out, cache), fallback, record=record)
+            self._arguments_of(role, fn, self._values(out, cache), fallback, record=record)
         except BindingError:
             return set()
         return set(record.values())

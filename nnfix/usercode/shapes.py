@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from nnfix.engine.network import Network, Slot
+from nnfix.usercode import chain, objects, sandbox
 from nnfix.usercode import grads as G
-from nnfix.usercode import objects, sandbox
 from nnfix.usercode.grads import Gradients, Param
 from nnfix.usercode.layout import Layout, candidates
 from nnfix.usercode.model import (
@@ -782,23 +782,16 @@ class LayersModel(Discovered):
         except (KeyError, IndexError, AttributeError, TypeError, ValueError):
             return False
 
-    def _chain_output(self, obj: Any, value: Any, before, m: int) -> Any:
-        if isinstance(value, np.ndarray):
-            return value
-        for ref in objects.changed(obj, before):
-            array = ref.get()
-            if array.ndim == 2 and m in array.shape and ref.leaf not in ("inputs", "input", "x"):
-                return array
-        return None
-
     def forward(self, x: Array) -> Array:
         a: Any = self.x_user(x)
         self._inputs = []
         for i, obj in enumerate(self.objects):
             self._inputs.append(a)
-            before = objects.snapshot(objects.walk(obj))
-            value = self._call(f"layers[{i}].forward", obj.forward, "forward", {"X": a}, ("X",))
-            a = self._chain_output(obj, value, before, len(x))
+            before = chain.state(obj)
+            name = chain.forward_name(obj) or "forward"
+            fn = getattr(obj, name)
+            value = self._call(f"layers[{i}].{name}", fn, "forward", {"X": a}, ("X",))
+            a = chain.kept_output(obj, value, before, a)
             self.left_behind = [*self._inputs[1:], a]
             if a is None:
                 raise UserCallError(
@@ -812,7 +805,12 @@ class LayersModel(Discovered):
             return None
         out = self.output_user(self.forward(batch.x))
         y = self.y_user(batch)
-        method = getattr(self.loss_obj, "forward", None) or self.loss_obj.calculate
+        method = getattr(self.loss_obj, "forward", None) or getattr(
+            self.loss_obj, "calculate", None
+        )
+        if method is None:  # named otherwise: `loss`, `__call__`, `cost`
+            names = chain._candidates(self.loss_obj, chain.VALUE, ("loss", "cost"))
+            method = getattr(self.loss_obj, names[0]) if names else self.loss_obj.forward
         value = self._call("loss.forward", method, "loss", {"output": out, "Y": y}, ("output", "Y"))
         return _number(value, "loss")
 
@@ -826,15 +824,15 @@ class LayersModel(Discovered):
         out = self.output_user(self.forward(batch.x))
         y = self.y_user(batch)
         before = [objects.snapshot(objects.walk(obj)) for obj in self.objects]
-        loss_before = objects.snapshot(objects.walk(self.loss_obj))
+        loss_before = chain.state(self.loss_obj)
         value = self._call(
             "loss.backward",
-            self.loss_obj.backward,
+            getattr(self.loss_obj, chain.prime_name(self.loss_obj) or "backward"),
             "loss",
             {"output": out, "Y": y},
             ("output", "Y"),
         )
-        d = self._chain_output(self.loss_obj, value, loss_before, batch.m)
+        d = chain.kept_input_gradient(self.loss_obj, value, loss_before, out)
         for i in range(len(self.objects) - 1, -1, -1):
             if d is None:
                 raise UserCallError(
@@ -842,11 +840,12 @@ class LayersModel(Discovered):
                     "returned nothing and set no gradient array for the layer below",
                 )
             obj = self.objects[i]
-            snap = objects.snapshot(objects.walk(obj))
+            snap = chain.state(obj)
+            name = chain.backward_name(obj) or "backward"
             value = self._call(
-                f"layers[{i}].backward", obj.backward, "layer", {"grad": d}, ("grad",)
+                f"layers[{i}].{name}", getattr(obj, name), "layer", {"grad": d}, ("grad",)
             )
-            d = self._chain_input(obj, value, snap, self._inputs[i])
+            d = chain.kept_input_gradient(obj, value, snap, self._inputs[i])
         changed = [
             r
             for i, obj in enumerate(self.objects)
@@ -854,16 +853,3 @@ class LayersModel(Discovered):
         ]
         found = G.from_changes(changed, self.params, self.layout)
         return found or Gradients(missing=[p.slot.name for p in self.params])
-
-    @staticmethod
-    def _chain_input(obj: Any, value: Any, before, inputs: Array) -> Any:
-        if isinstance(value, np.ndarray) and value.shape == np.shape(inputs):
-            return value
-        for ref in objects.changed(obj, before):
-            if np.shape(ref.get()) == np.shape(inputs) and ref.leaf not in (
-                "inputs",
-                "input",
-                "output",
-            ):
-                return ref.get()
-        return None

@@ -256,6 +256,7 @@ D105 = Rule(
 
 def _data_path(ctx: Context) -> tuple:
     data = ctx.spec.data
+    assert data is not None  # a declared network has data: (spec/load.py)
     return ("data", "path") if data.path else ("data", "x") if data.x else ("data", "source")
 
 
@@ -329,7 +330,9 @@ def unscaled_inputs(ctx: Context) -> list[Finding]:
     """Inputs far from unit scale, which saturate a sigmoid/tanh first layer."""
     x = ctx.data.x_train
     finite = np.where(np.isfinite(x), x, 0.0)
-    if ctx.spec.data.scale != "none" or len(x) == 0:
+    spec = ctx.spec.data
+    assert spec is not None  # a declared network has data: (spec/load.py)
+    if spec.scale != "none" or len(x) == 0:
         return []
     rms = np.sqrt(np.mean(finite**2, axis=0))
     worst = int(np.argmax(rms))
@@ -357,7 +360,7 @@ def unscaled_inputs(ctx: Context) -> list[Finding]:
             f"inputs are far from unit scale (feature {worst} has RMS {rms[worst]:.3g}, "
             f"max |x| {evidence['max_abs']:.3g}){saturating}",
             layer=1,
-            path=("data", "scale") if "scale" in ctx.spec.data.model_fields_set else ("data",),
+            path=("data", "scale") if "scale" in spec.model_fields_set else ("data",),
             evidence=evidence,
             fix=Fix(
                 "scale the inputs to [0, 1]"
