@@ -1013,12 +1013,14 @@ class OwnNet:
                 hint="loss: <your cost function>, or the spec's `loss:` (bce, cce, mse, mae)",
             )
         a = np.asarray(out, dtype=np.float64)
-        keep, self.y_form = self.y_form, self.out_form  # as the output holds them, not as labels
+        keep = self.y_form
+        if keep == "labels":  # their backward's labels: the loss's targets as the output holds them
+            self.y_form = self.out_form
         try:
             y = np.asarray(self.y_given(out), dtype=np.float64)
         finally:
             self.y_form = keep
-        if self.out_form == "columns":
+        if self.y_form == "columns" or (keep == "labels" and self.out_form == "columns"):
             a, y = a.T, y.T
         a, y = a.reshape(self.m, -1), y.reshape(self.m, -1)
         if spec.name == "cce" and (a.min() < 0 or a.max() > 1):  # scores: through softmax
