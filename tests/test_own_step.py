@@ -724,3 +724,88 @@ def test_a_full_batch_step_whose_samples_interact_is_read_as_it_is(tmp_path):
     exit_code, report = diagnose(spec)
     assert exit_code == 0, findings(report)
     assert "once per sample" not in about(report)
+
+
+# layer objects as module globals, instances of a class another of their files defines (the
+# "victorzhou" CNN tutorial's shape: conv = Conv3x3(8) at top level), trained one sample at a
+# time by a train(x, label, lr) function that updates them in place
+SIBLING_LAYERS = """
+import numpy as np
+
+
+class Dense:
+    def __init__(self, n_in, n_out, seed):
+        rng = np.random.default_rng(seed)
+        self.weights = rng.normal(0, 0.5, (n_in, n_out))
+        self.biases = np.zeros(n_out)
+
+    def forward(self, x):
+        self.last_input = x
+        return x @ self.weights + self.biases
+
+    def backprop(self, d_out, lr):
+        d_in = self.weights @ d_out
+        self.weights -= lr * np.outer(self.last_input, d_out)
+        self.biases -= lr * d_out
+        return d_in
+"""
+
+SIBLING_MAIN = """
+import numpy as np
+
+import layers
+
+hidden = layers.Dense(4, 6, seed=1)
+out_layer = layers.Dense(6, 3, seed=2)
+
+
+def forward(x, label):
+    h = np.tanh(hidden.forward(x))
+    z = out_layer.forward(h)
+    p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    return p, -np.log(p[label])
+
+
+def train(x, label, lr=0.01):
+    p, loss = forward(x, label)
+    d_z = p.copy()
+    d_z[label] -= 1
+    d_h = out_layer.backprop(d_z, lr)
+    hidden.backprop(d_h * (1 - np.tanh(hidden.last_input @ hidden.weights + hidden.biases) ** 2), lr)
+    return loss
+"""
+
+SIBLING_SPEC = """
+seed: 0
+data: {source: blobs, classes: 3, features: 4, samples: 8}
+loss: cce
+implementation:
+  module: net.py
+  forward: forward
+  step: train
+  arguments: {x: X, label: Y}
+  per_sample: true
+"""
+
+
+@pytest.mark.parametrize(
+    ("find", "replace", "wrong"),
+    [("", "", None), ("d_z[label] -= 1", "d_z[label] -= 2", "out_layer")],
+)
+def test_layer_objects_of_a_sibling_module_are_put_back_between_samples(
+    tmp_path, find, replace, wrong
+):
+    """Each sample's step starts from the same values: the objects the module's globals hold
+    are restored even where their class lives in another of the user's files."""
+    (tmp_path / "layers.py").write_text(textwrap.dedent(SIBLING_LAYERS).lstrip(), encoding="utf-8")
+    main_code = SIBLING_MAIN.replace(find, replace) if find else SIBLING_MAIN
+    (tmp_path / "net.py").write_text(textwrap.dedent(main_code).lstrip(), encoding="utf-8")
+    (tmp_path / "spec.yaml").write_text(textwrap.dedent(SIBLING_SPEC).lstrip(), encoding="utf-8")
+    code, report = diagnose(tmp_path / "spec.yaml")
+    if wrong is None:
+        assert code == 0, findings(report)
+        assert not errors(report)
+    else:
+        assert code == 1
+        g101 = [f for f in errors(report) if f["code"] == "G101"]
+        assert g101 and g101[0]["location"]["parameter"].startswith(wrong)

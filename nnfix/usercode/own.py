@@ -456,12 +456,21 @@ class OwnNet:
         nested lists of floats: a gradient nnfix reads off their change)."""
         root = self.root if self.root is not None else self.module
         name = self.root_name if isinstance(root, list | tuple) else ""
-        data = {id(self.x), id(self.y)}
         return [
             r
             for r in walk(root, name, ranks=RANKS, lists=bool(self.impl.step))
-            if id(r.get()) not in data and not isinstance(r.owner, tuple)  # a tuple's: not settable
+            if not self._data(r.get()) and not isinstance(r.owner, tuple)  # a tuple's: not settable
         ]
+
+    def _data(self, value: Any) -> bool:
+        """Is `value` nnfix's batch, or a view of it (a layer's `self.last_input = x` of the
+        sample it was given): data, never a parameter, though nudging it moves the loss."""
+        return any(
+            isinstance(value, np.ndarray)
+            and isinstance(d, np.ndarray)
+            and (value is d or np.shares_memory(value, d))
+            for d in (self.x, self.y)
+        )
 
     def _find_tensors(self) -> None:
         """The float arrays their model holds (or their module's globals) that move the loss."""

@@ -65,7 +65,7 @@ class Kept:
 
 
 def keep(*roots: Any) -> Kept:
-    """Record what is reachable from `roots` (a module's own globals only, not its imports'
+    """Record what is reachable from `roots` (a module's globals, not walking into its imports'
     objects) so that `restore()` undoes what a call changed in place."""
     kept = Kept()
     seen: set[int] = set()
@@ -100,12 +100,11 @@ def keep(*roots: Any) -> Kept:
 
     for root in roots:
         if isinstance(root, types.ModuleType):
-            name = root.__name__
+            # every global's value: their objects are often instances of classes of another of
+            # their modules (`soft = Softmax.Softmax(...)`); modules, classes and functions are
+            # kept by reference (_plain), so an import is never walked into
             for value in list(vars(root).values()):
-                if getattr(value, "__module__", name) == name or isinstance(
-                    value, list | dict | np.ndarray
-                ):
-                    visit(value, 1)
+                visit(value, 1)
             kept._dicts.append((vars(root), dict(vars(root))))
         else:
             visit(root, 0)
