@@ -37,7 +37,16 @@ from nnfix.usercode.chain import LayerChain
 from nnfix.usercode.grads import Gradients, Param, from_changes
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
-from nnfix.usercode.objects import ListRef, Ref, changed, float_list, snapshot, walk
+from nnfix.usercode.objects import (
+    ListRef,
+    Ref,
+    changed,
+    first_number,
+    float_list,
+    is_float_array,
+    snapshot,
+    walk,
+)
 from nnfix.usercode.sequences import (
     differentiated,
     flat,
@@ -63,19 +72,8 @@ RANKS = (1, 8)  # the ranks of the arrays that may be parameters (a conv's filte
 AS_IS = Layout(columns=False, bias="row")  # their arrays are compared as they hold them
 
 
-def _is_array(value: Any) -> bool:
-    return isinstance(value, np.ndarray) and value.dtype.kind == "f"
-
-
-def _number(value: Any) -> float | None:
-    """A loss as a float: a number, a 0-d or one-element array, or the first of a tuple."""
-    if isinstance(value, tuple | list) and value:
-        value = value[0]
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    return float(array.reshape(-1)[0]) if array.size == 1 else None
+_is_array = is_float_array
+_number = first_number
 
 
 def _digest(value: Any) -> str:
