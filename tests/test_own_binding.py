@@ -7,7 +7,6 @@ with a planted bug (found on the right tensor); what nnfix cannot bind is exit 2
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from click.testing import CliRunner
 from nnfix.cli import main
 from nnfix.usercode.binding import assigned_order, name_tuple, returned_names
 from nnfix.usercode.calls import bind
+from tests.own_cases import diagnose, errors
 
 # a from-scratch MNIST tutorial: a bare tuple of arrays, the forward and backward take them one by
 # one, the forward returns every intermediate; samples as columns; one-hot inside the backward
@@ -410,16 +410,6 @@ def setup(tmp_path: Path, style: str, find: str = "", replace: str = "") -> Path
     (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
     (tmp_path / "spec.yaml").write_text(textwrap.dedent(spec).lstrip(), encoding="utf-8")
     return tmp_path / "spec.yaml"
-
-
-def diagnose(spec: Path) -> tuple[int, dict]:
-    result = CliRunner().invoke(main, ["diagnose", str(spec), "--format", "json"])
-    assert "internal error" not in result.output, result.output
-    return result.exit_code, json.loads(result.stdout)
-
-
-def errors(report: dict) -> list[dict]:
-    return [f for f in report["specs"][0]["findings"] if f["severity"] == "error"]
 
 
 def about(report: dict) -> str:
