@@ -738,15 +738,30 @@ def test_keyboard_interrupt_is_not_swallowed(tmp_path):
     assert isinstance(raised(load_module, path), KeyboardInterrupt)
 
 
-def test_a_name_set_by_a_skipped_statement_gets_a_hint(tmp_path):
+def test_a_skipped_assignment_a_kept_def_needs_is_run_first(tmp_path):
+    """SPEC §3.4: a skipped statement later code needs is re-run — here a def's default
+    (`def backward(..., p=params)` after `params = init(...)`, skipped as a call)."""
     path = write(
         tmp_path / "net.py",
-        "import numpy as np\nX = np.ones(3)\n\ndef train(data=X):\n    return data\n",
+        "import numpy as np\nX = np.ones(3)\nsize = len(X)\n\ndef train(data=X, n=size):\n"
+        "    return data, n\n",
+    )
+    loaded = load_module(path)
+    data, n = loaded.module.train()
+    assert data.tolist() == [1.0, 1.0, 1.0] and n == 3
+    assert not [s for s in loaded.skipped if s.place.line in (2, 3)]  # they ran: not skipped
+
+
+def test_a_name_set_by_a_skipped_statement_that_trains_gets_a_hint(tmp_path):
+    path = write(
+        tmp_path / "net.py",
+        "import numpy as np\n\ndef fit(x):\n    return x\n\nX = fit(np.ones(3))\n\n"
+        "def train(data=X):\n    return data\n",
     )
     error = raised(load_module, path)
-    assert isinstance(error, LoadError) and error.place == Place(path.resolve(), 4, col=1)
+    assert isinstance(error, LoadError) and error.place == Place(path.resolve(), 8, col=1)
     assert error.hint is not None and "'X' is set by a top-level statement" in error.hint
-    assert "net.py, line 2" in error.hint and "run_module: true" in error.hint
+    assert "net.py, line 6" in error.hint and "run_module: true" in error.hint
 
 
 def test_a_file_that_is_not_python_or_a_notebook(tmp_path):

@@ -5,7 +5,6 @@ Each engine is written here as a learner of some course would, correct and with 
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from nnfix.cli import main
+from tests.own_cases import diagnose, errors
 
 # Karpathy's lecture style: a scalar Value with _prev and _backward closures, Neuron/Layer/MLP
 # of tanh units, the parameters listed by parameters(); one sample as a list of floats
@@ -675,16 +675,6 @@ def setup(tmp_path: Path, style: str, find: str = "", replace: str = "") -> tupl
     (tmp_path / "net.py").write_text(code, encoding="utf-8")
     (tmp_path / "spec.yaml").write_text(textwrap.dedent(spec).lstrip(), encoding="utf-8")
     return tmp_path / "spec.yaml", line
-
-
-def diagnose(spec: Path) -> tuple[int, dict]:
-    result = CliRunner().invoke(main, ["diagnose", str(spec), "--format", "json"])
-    assert "internal error" not in result.output, result.output
-    return result.exit_code, json.loads(result.stdout)
-
-
-def errors(report: dict) -> list[dict]:
-    return [f for f in report["specs"][0]["findings"] if f["severity"] == "error"]
 
 
 @pytest.mark.parametrize("style", sorted(CASES))

@@ -6,7 +6,6 @@ beside a NumPy net."""
 
 from __future__ import annotations
 
-import json
 import sys
 import textwrap
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from nnfix.cli import main
+from tests.own_cases import diagnose
 
 MISSING = "nnfix_test_not_installed"  # a package no environment has
 
@@ -116,12 +116,6 @@ def write(folder: Path, net: str, helpers: str = HELPERS) -> Path:
     (folder / "net.py").write_text(textwrap.dedent(net).lstrip(), encoding="utf-8")
     (folder / "spec.yaml").write_text(textwrap.dedent(SPEC).lstrip(), encoding="utf-8")
     return folder / "spec.yaml"
-
-
-def diagnose(spec: Path) -> tuple[int, dict]:
-    result = CliRunner().invoke(main, ["diagnose", str(spec), "--format", "json"])
-    assert "internal error" not in result.output, result.output
-    return result.exit_code, json.loads(result.stdout)
 
 
 def findings(report: dict, code: str) -> list[dict]:

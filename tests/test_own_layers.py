@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from nnfix.cli import main
 from nnfix.spec.rejoin import rejoin
+from tests.own_cases import errors
 
 # nnfs-style: forward leaves self.output, backward leaves self.dinputs and dweights/dbiases;
 # the loss an object with calculate and backward; samples as rows, the batch at once
@@ -585,10 +586,6 @@ def diagnose(spec: Path) -> tuple[int, dict]:
     assert "internal error" not in result.output, result.output
     assert result.exit_code in (0, 1), result.output
     return result.exit_code, json.loads(result.stdout)
-
-
-def errors(report: dict) -> list[dict]:
-    return [f for f in report["specs"][0]["findings"] if f["severity"] == "error"]
 
 
 def parameters(finding: dict) -> set[str]:

@@ -5,7 +5,6 @@ Each style is written here as a learner of some course would, correct and with p
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from nnfix.cli import main
+from tests.own_cases import diagnose, errors
 
 # deeplearning.ai style: a params dict, samples as columns, (AL, caches), a cost function
 DICT_COLUMNS = """
@@ -395,16 +395,6 @@ def setup(tmp_path: Path, style: str, find: str = "", replace: str = "") -> Path
     if "batch.npz" in spec:
         _one_hot_batch(tmp_path)
     return tmp_path / "spec.yaml"
-
-
-def diagnose(spec: Path) -> tuple[int, dict]:
-    result = CliRunner().invoke(main, ["diagnose", str(spec), "--format", "json"])
-    assert "internal error" not in result.output, result.output
-    return result.exit_code, json.loads(result.stdout)
-
-
-def errors(report: dict) -> list[dict]:
-    return [f for f in report["specs"][0]["findings"] if f["severity"] == "error"]
 
 
 @pytest.mark.parametrize("style", sorted(CASES))

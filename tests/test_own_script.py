@@ -5,7 +5,6 @@ here as a learner of some course or book would, correct and with planted bugs.""
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from nnfix.cli import main
+from tests.own_cases import diagnose, errors
 
 # a book's listing: weight arrays as globals, data read from files beside it (not there: nnfix's
 # batch stands in), one sample per step over zip(inputs, targets), the backward written into the
@@ -404,16 +404,6 @@ def setup(tmp_path: Path, style: str, find: str = "", replace: str = "", count: 
         (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
     (tmp_path / "spec.yaml").write_text(textwrap.dedent(spec).lstrip(), encoding="utf-8")
     return tmp_path / "spec.yaml"
-
-
-def diagnose(spec: Path) -> tuple[int, dict]:
-    result = CliRunner().invoke(main, ["diagnose", str(spec), "--format", "json"])
-    assert "internal error" not in result.output, result.output
-    return result.exit_code, json.loads(result.stdout)
-
-
-def errors(report: dict) -> list[dict]:
-    return [f for f in report["specs"][0]["findings"] if f["severity"] == "error"]
 
 
 @pytest.mark.parametrize("style", sorted(CASES))

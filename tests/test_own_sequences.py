@@ -7,7 +7,6 @@ planted bugs are found on the tensor they make wrong."""
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from click.testing import CliRunner
 
 from nnfix.cli import main
 from nnfix.usercode.sequences import loss_first, return_names, zeros_shapes
+from tests.own_cases import diagnose, errors
 
 # A min-char-rnn-style script: globals made by a setup function, lossFun over one sequence of
 # character ids with dicts of one-hot xs[t] and hidden columns hs[t]; forward and backward in one
@@ -308,16 +308,6 @@ def setup(tmp_path: Path, style: str, find: str = "", replace: str = "") -> Path
         x = rng.normal(size=(4, 4, 4, 3))
         np.savez(tmp_path / "batch.npz", x=x, y=np.zeros((4, 3, 3, 2)))
     return tmp_path / "spec.yaml"
-
-
-def diagnose(spec: Path) -> tuple[int, dict]:
-    result = CliRunner().invoke(main, ["diagnose", str(spec), "--format", "json"])
-    assert "internal error" not in result.output, result.output
-    return result.exit_code, json.loads(result.stdout)
-
-
-def errors(report: dict) -> list[dict]:
-    return [f for f in report["specs"][0]["findings"] if f["severity"] == "error"]
 
 
 def about(report: dict) -> str:

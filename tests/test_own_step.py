@@ -11,9 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from nnfix.cli import main
+from tests.own_cases import diagnose, errors, findings
 
 # a class whose train(X, y) runs one full-batch step in place; samples as rows; the step size is
 # the object's attribute self.lr, set from the constructor's literal
@@ -426,20 +425,6 @@ def setup(tmp_path: Path, style: str, find: str = "", replace: str = "", spec: s
     (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
     (tmp_path / "spec.yaml").write_text(textwrap.dedent(spec or default).lstrip(), encoding="utf-8")
     return tmp_path / "spec.yaml"
-
-
-def diagnose(spec: Path) -> tuple[int, dict]:
-    result = CliRunner().invoke(main, ["diagnose", str(spec), "--format", "json"])
-    assert "internal error" not in result.output, result.output
-    return result.exit_code, json.loads(result.stdout)
-
-
-def findings(report: dict) -> list[dict]:
-    return report["specs"][0]["findings"]
-
-
-def errors(report: dict) -> list[dict]:
-    return [f for f in findings(report) if f["severity"] == "error"]
 
 
 def about(report: dict) -> str:

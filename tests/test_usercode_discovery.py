@@ -20,6 +20,7 @@ from nnfix.usercode.calls import (
     bind,
     parse_call,
     role_of,
+    word_role,
 )
 from nnfix.usercode.grads import Param
 from nnfix.usercode.layout import Layout
@@ -58,19 +59,34 @@ def test_parameters_are_bound_by_their_names():
 
 
 def test_a_parameter_nnfix_cannot_supply_names_the_key_that_settles_it():
-    def train(inputs_list, targets_list):
-        return inputs_list, targets_list
+    def train(pixels, classes):
+        return pixels, classes
 
-    with pytest.raises(BindingError, match="cannot tell what to pass as 'inputs_list'"):
+    with pytest.raises(BindingError, match="cannot tell what to pass as 'pixels'"):
         bind(train, "backward", {"X": 1, "Y": 2}, depth=2)
     args, kwargs = bind(
         train,
         "backward",
         {"X": 1, "Y": 2},
         depth=2,
-        arguments={"inputs_list": "X", "targets_list": "Y"},
+        arguments={"pixels": "X", "classes": "Y"},
     )
     assert train(*args, **kwargs) == (1, 2)
+
+
+def test_a_word_of_a_parameters_name_says_its_role():
+    """`train(inputs_list, targets_list)` (SPEC §3.2 D) and `backward(data_train, labels_train)`:
+    one word of the name says the role; a name whose words say two roles says none."""
+
+    def train(inputs_list, targets_list):
+        return inputs_list, targets_list
+
+    args, kwargs = bind(train, "backward", {"X": 1, "Y": 2}, depth=2)
+    assert train(*args, **kwargs) == (1, 2)
+    assert word_role("data_train") == "X" and word_role("labels_train") == "Y"
+    assert word_role("X_val") == "X" and word_role("y_batch2") == "Y"
+    assert word_role("input_labels") is None and word_role("a_prev") is None
+    assert word_role("training_outputs") is None  # the targets, by the outputs they should be
 
 
 # --- gradients in any container ---------------------------------------------------------------

@@ -41,6 +41,7 @@ SAFETY = 3.0  # a discrepancy counts only beyond this many times the measured di
 RESOLUTION = 0.1  # a tensor agreeing within noise above this fraction of its gradient: unjudged
 ZERO_SHARE = 1e-6  # backprop's gradient this small a share of the largest, differences in noise: 0
 SCREEN_RTOL = 1e-7  # screen: the relative agreement of a directional derivative over all tensors
+KINK_RTOL = 1e-4  # one-sided slopes closer than this (relative) cannot make a difference wrong
 SCREEN_CAP = 100.0  # screen: at most this factor of extra weight for a small-gradient tensor
 MODES = ("auto", "full", "directional", "sampled")
 
@@ -197,6 +198,8 @@ class Target:
     precision: float = FLOAT64  # the machine epsilon the loss is computed in (float32 code: 1.2e-7)
     rounding: float = 0.0  # what the values the loss is computed through add to its rounding
     origin: list[np.ndarray] = field(default_factory=list)  # the arrays' values, restored exactly
+    one_sided: bool = False  # no pattern: a kink is told by the slope on each side (_kinked)
+    at: float | None = None  # the loss at the origin, for `one_sided`
 
     def __post_init__(self) -> None:
         if not self.origin:
@@ -246,7 +249,36 @@ def _difference(target: Target, i: int, step: Step, h: float) -> float:
         return math.inf
     if target.pattern is not None and target.side() != side:
         return math.nan
+    if target.pattern is None and target.one_sided and _kinked(target, i, step, h, plus, minus):
+        return math.nan
     return (plus - minus) / (2 * h)
+
+
+def _kinked(target: Target, i: int, step: Step, h: float, plus: float, minus: float) -> bool:
+    """Code nnfix cannot see the kinks of (the user's own ReLU, max-pool): the slopes on the
+    two sides of the point differ. A curvature's difference grows with the step, a kink's does
+    not (a ReLU exactly at 0, as a zero pixel under a zero bias gives, is one at every step):
+    so a difference beyond the rounding (and large enough to matter) is measured again at
+    CONFIRM·h, and it is a kink where it has not grown with the step."""
+    if target.at is None:
+        target.at = target(None)
+    base = target.at
+    if not math.isfinite(base):
+        return False
+    right, left = (plus - base) / h, (base - minus) / h
+    jump = abs(right - left)
+    if jump <= max(2 * SAFETY * _floor(target, base, h), KINK_RTOL * (abs(right) + abs(left))):
+        return False  # within the rounding, or too small to make a difference wrong
+    far = CONFIRM * h
+    _move(target, i, step, far, 1.0)
+    plus_far = target(i)
+    _move(target, i, step, far, -1.0)
+    minus_far = target(i)
+    _restore(target, i, step)
+    if not (math.isfinite(plus_far) and math.isfinite(minus_far)):
+        return False
+    jump_far = abs((plus_far - base) - (base - minus_far)) / far
+    return jump_far < math.sqrt(CONFIRM) * jump
 
 
 def _measure(target: Target, i: int, steps: Sequence[Step], h: float) -> np.ndarray:

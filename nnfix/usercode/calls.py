@@ -192,6 +192,7 @@ NAMES = {
         "out",
         "pred",
         "preds",
+        "predicted",
         "prediction",
         "predictions",
         "probs",
@@ -201,7 +202,10 @@ NAMES = {
     ),
 }
 ROLES = ("params", "X", "Y", "cache", "output", "grad", "zeros")
-UNDERSTOOD = "params/parameters, X/x/inputs, Y/y/labels/targets, cache/caches, AL/Y_hat/output"
+UNDERSTOOD = (
+    "params/parameters, X/x/inputs, Y/y/labels/targets, cache/caches, AL/Y_hat/output, and "
+    "each parameter or value your code names (W1, the Z1 your forward returns)"
+)
 
 
 def role_of(name: str, kind: str, depth: int) -> str | None:
@@ -217,6 +221,19 @@ def role_of(name: str, kind: str, depth: int) -> str | None:
     if low == "a":  # Nielsen's feedforward(a) takes the input; backward(a, y) the output
         return "X" if kind == "forward" else "output"
     return None
+
+
+def word_role(name: str) -> str | None:
+    """The role one word of a name says, where exactly one role is said: `data_train` and
+    `X_batch` are X, `labels_train` and `train_targets` are Y. A word for the output says
+    nothing (`training_outputs` are the targets the outputs should be)."""
+    words = [w for w in re.split(r"[_\d]+", name.lower()) if w]
+    if any(w in NAMES["output"] for w in words):  # `training_outputs` are the targets: unsaid
+        return None
+    roles = {role for w in words for role, names in NAMES.items() if w in names and len(w) > 1}
+    if len(words) > 1 and name[:1].lower() in "xy" and re.match(r"[xy](_|$)", name.lower()):
+        roles.add(name[:1].upper())  # X_batch, y_val
+    return roles.pop() if len(roles) == 1 else None
 
 
 class BindingError(TypeError):
@@ -249,6 +266,7 @@ def bind(
     arguments: dict[str, Any] | None = None,
     fallback: tuple[str, ...] = (),
     named: dict[str, Any] | None = None,
+    record: dict[str, str] | None = None,
 ) -> tuple[list, dict]:
     """(args, kwargs) for `fn` from `values` keyed by role (params, X, Y, cache, output).
 
@@ -258,29 +276,38 @@ def bind(
     recognised at all, `fallback` gives the roles of the positional parameters in order.
     `named` (values by the names the code gives them: what the forward returned, the model's
     arrays) binds a parameter of the same name before its role: the code's own names are
-    the surest."""
+    the surest; spelt otherwise (`Z_1` for `Z1`, `w1` for `W1`) after its role, then a word of
+    the name says one (`data_train`). `record` gets what each was given."""
     params = parameters(fn)
     if params is None:
         return [values[r] for r in fallback if r in values], {}
     arguments = arguments or {}
+    named = named or {}
+    folded = {k.lower().replace("_", ""): k for k in named}  # A_1 is the A1 it returned
     roles: list[tuple[str | None, Any]] = []
     for p in params:
         given = arguments.get(p.name, arguments.get(p.name.lower(), _MISSING))
+        role = role_of(p.name, kind, depth)
+        own = folded.get(p.name.lower().replace("_", ""))
         if given is not _MISSING:
             roles.append(("role", given) if given in ROLES else ("literal", given))
+        elif p.name in named or (own is not None and role is None):
+            roles.append(("named", p.name if p.name in named else own))
         else:
-            role = role_of(p.name, kind, depth)
-            if named and p.name in named:
-                roles.append(("literal", named[p.name]))
-            else:
-                roles.append(("role", role) if role else (None, None))
+            role = role or word_role(p.name)
+            roles.append(("role", role) if role else (None, None))
     if fallback and not any(r[0] for r in roles):
         required = [p for p in params if p.default is p.empty]
         count = max(len(required), min(len(params), len(fallback)))
         if len(required) <= len(fallback):
-            return [values[r] for r in fallback[:count] if r in values], {}
+            given = [r for r in fallback[:count] if r in values]
+            if record is not None:
+                record.update({p.name: r for p, r in zip(params, given, strict=False)})
+            return [values[r] for r in given], {}
     # the fallback's unused roles fill the required parameters no name settles, in order
     spare = [r for r in fallback if r in values and ("role", r) not in roles]
+    if any(how == "named" for how, _ in roles):  # it takes the parameters one by one
+        spare = [r for r in spare if r != "params"]
     for i, (p, (how, _)) in enumerate(zip(params, roles, strict=True)):
         if how is None and p.default is p.empty and spare:
             roles[i] = ("role", spare.pop(0))
@@ -289,6 +316,8 @@ def bind(
     for p, (how, what) in zip(params, roles, strict=True):
         if how == "literal":
             value = what
+        elif how == "named":
+            value = named[what]
         elif how == "role" and what in values:
             value = values[what]
         elif p.default is not p.empty:
@@ -304,6 +333,8 @@ def bind(
             args.append(value)
         else:
             kwargs[p.name] = value
+        if record is not None:
+            record[p.name] = "arguments:" if how == "literal" else str(what)
     return args, kwargs
 
 

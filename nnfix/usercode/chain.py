@@ -21,7 +21,7 @@ from nnfix.usercode.calls import CallSyntaxError, NameRef, parameters, parse_cal
 from nnfix.usercode.grads import Gradients, Param, from_changes, from_value
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
-from nnfix.usercode.objects import Ref, walk
+from nnfix.usercode.objects import Ref, first_number, is_float_array, walk
 
 if TYPE_CHECKING:
     from nnfix.usercode.own import OwnNet
@@ -188,13 +188,13 @@ class LayerChain:
         fn = getattr(obj, method.name)
         before = state(obj)
         value = sandbox.call(f"layers[{i}].{method.name}", fn, *_args(fn, a, self.impl.arguments))
-        if isinstance(value, tuple | list) and value and _float_array(value[0]):
+        if isinstance(value, tuple | list) and value and is_float_array(value[0]):
             return value[0]  # (output, cache)
-        if _float_array(value):
+        if is_float_array(value):
             return value
         if self.impl.output is not None:  # `output:` names where it is left
             kept = getattr(obj, self.impl.output, None)
-            if _float_array(kept):
+            if is_float_array(kept):
                 return kept
         return kept_output(obj, None, before, a)
 
@@ -204,7 +204,7 @@ class LayerChain:
         """Their loss of this output and these targets: the pair's first function, or the loss
         object's method that returns a number (with the penalty it adds for each layer)."""
         if self.value_fn is not None:
-            return _number(self._call_loss("loss", self.value_fn, output, y))
+            return first_number(self._call_loss("loss", self.value_fn, output, y))
         number = self._data_loss(output, y)
         return None if number is None else number + sum(self.penalty(o) for o in self.objects)
 
@@ -217,7 +217,7 @@ class LayerChain:
             return 0.0
         fn = getattr(self.loss_obj, self.penalty_method)
         try:
-            value = _number(sandbox.call(f"loss.{self.penalty_method}", fn, layer))
+            value = first_number(sandbox.call(f"loss.{self.penalty_method}", fn, layer))
         except sandbox.UserCallError:  # a layer it does not apply to (ReLU has no weights)
             return 0.0
         return value if value is not None and np.isfinite(value) else 0.0
@@ -236,7 +236,7 @@ class LayerChain:
                 continue
             for layer in self.objects:
                 try:
-                    value = _number(sandbox.call(f"loss.{name}", fn, layer))
+                    value = first_number(sandbox.call(f"loss.{name}", fn, layer))
                 except sandbox.UserCallError:
                     continue
                 if value is not None and np.isfinite(value):
@@ -251,7 +251,7 @@ class LayerChain:
         obj = self.loss_obj
         if self.value_method is not None:
             fn = getattr(obj, self.value_method)
-            return _number(self._call_loss(f"loss.{self.value_method}", fn, output, y))
+            return first_number(self._call_loss(f"loss.{self.value_method}", fn, output, y))
         first: sandbox.UserCallError | None = None
         for method in _candidates(obj, VALUE, ("loss", "cost", "calc")):
             if _excluded(method, ("back", "grad", "deriv", "prime")):
@@ -260,7 +260,7 @@ class LayerChain:
             if _how(fn, self.impl.arguments, lr=False, count=2) is None:
                 continue
             try:
-                number = _number(self._call_loss(f"loss.{method}", fn, output, y))
+                number = first_number(self._call_loss(f"loss.{method}", fn, output, y))
             except sandbox.UserCallError as exc:
                 first = first or exc
                 continue
@@ -281,7 +281,7 @@ class LayerChain:
         object's backward (returned, or kept on the object)."""
         if self.prime_fn is not None:
             value = self._call_loss("loss_prime", self.prime_fn, output, y)
-            if _float_array(value):
+            if is_float_array(value):
                 return value
             raise SetupError(
                 f"{self.impl.loss[1] if isinstance(self.impl.loss, list) else 'loss'} returned "
@@ -302,7 +302,7 @@ class LayerChain:
             except sandbox.UserCallError as exc:
                 first = first or exc
                 continue
-            if _float_array(value) and np.shape(value) == np.shape(output):
+            if is_float_array(value) and np.shape(value) == np.shape(output):
                 self.prime_method = method
                 return value
             kept = _stored(obj, before, avoid=output, shape=np.shape(output))
@@ -533,7 +533,7 @@ def split_returned(value: Any, given: Any) -> tuple[Any, list]:
     cs231n's (dx, dw, db) is dx and [(1, dw), (2, db)]; a single array is itself and nothing."""
     if not isinstance(value, tuple | list):
         return value, []
-    first = next((v for v in value if _float_array(v) and v.shape == np.shape(given)), None)
+    first = next((v for v in value if is_float_array(v) and v.shape == np.shape(given)), None)
     return first, [(k, v) for k, v in enumerate(value) if v is not first]
 
 
@@ -541,9 +541,9 @@ def kept_output(obj: Any, value: Any, before: State, given: Any) -> Array | None
     """What a layer's forward gave: the array it returned, else the one it left on itself
     (`self.output`) — set or changed by the call, not the input it was given; of an
     (output, cache) pair, the output."""
-    if isinstance(value, tuple | list) and value and _float_array(value[0]):
+    if isinstance(value, tuple | list) and value and is_float_array(value[0]):
         value = value[0]
-    if _float_array(value):
+    if is_float_array(value):
         return value
     return _stored(obj, before, avoid=given, words=("out", "output", "a", "y", "activation"))
 
@@ -551,7 +551,7 @@ def kept_output(obj: Any, value: Any, before: State, given: Any) -> Array | None
 def kept_input_gradient(obj: Any, value: Any, before: State, given: Any) -> Array | None:
     """What a layer's backward passes down: the array of its input's shape it returned, else
     the one it left on itself (`self.dinputs`)."""
-    if _float_array(value) and np.shape(value) == np.shape(given):
+    if is_float_array(value) and np.shape(value) == np.shape(given):
         return value
     return _stored(obj, before, avoid=given, shape=np.shape(given), words=("d", "grad", "delta"))
 
@@ -745,17 +745,3 @@ def _put_back(kept: list) -> None:
         ref.set(array)
         if array.shape == values.shape:
             array[...] = values
-
-
-def _float_array(value: Any) -> bool:
-    return isinstance(value, np.ndarray) and value.dtype.kind == "f"
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, tuple | list) and value:
-        value = value[0]
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    return float(array.reshape(-1)[0]) if array.size == 1 else None

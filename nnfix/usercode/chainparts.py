@@ -23,7 +23,6 @@ from nnfix.usercode import sandbox
 from nnfix.usercode.chain import (
     LR,
     _args,
-    _float_array,
     _layer_of,
     _put_back,
     split_returned,
@@ -33,6 +32,7 @@ from nnfix.usercode.chain import (
 from nnfix.usercode.grads import Param, stem
 from nnfix.usercode.loader import Place, place_of
 from nnfix.usercode.model import SetupError, seed_numpy
+from nnfix.usercode.objects import is_float_array
 
 if TYPE_CHECKING:
     from nnfix.usercode.chain import LayerChain
@@ -221,7 +221,7 @@ def _layer(
     found: list[Part] = []
     name = f"{type(obj).__name__}.{method.name}"
     tol = _tol(out)
-    if dx is not None and _float_array(np.asarray(x)) and i > 0:
+    if dx is not None and is_float_array(np.asarray(x)) and i > 0:
         base = np.asarray(x, dtype=np.float64)
         verdict = _compare(lambda a: float(np.sum(g * f(a))), base, dx, rng, tol, c)
         target = None if ref is None else ref.path
@@ -278,14 +278,14 @@ def _derivative_helper(forward: list, backward: list) -> tuple[Call, str] | None
     was (`_act(z)`) but does not give that helper's derivative there: judged by its call with
     right inputs. The call, and the forward helper's name; None where there is none."""
     for call in backward:
-        if not _float_array(call.result):
+        if not is_float_array(call.result):
             continue
         for made in forward:
             z = made.args[0] if made.args else None
             if (
                 not isinstance(z, np.ndarray)
                 or z.dtype.kind != "f"
-                or not _float_array(made.result)
+                or not is_float_array(made.result)
             ):
                 continue
             if made.result.shape != z.shape or np.shape(call.result) != z.shape:
@@ -306,7 +306,7 @@ def _derivative_helper(forward: list, backward: list) -> tuple[Call, str] | None
 
 
 def _same_array(a: Any, b: Array) -> bool:
-    return _float_array(a) and a.shape == b.shape and bool(np.array_equal(a, b))
+    return is_float_array(a) and a.shape == b.shape and bool(np.array_equal(a, b))
 
 
 @dataclass
@@ -393,7 +393,7 @@ def _helper(calls: list[Call], x: Array, f: Callable, g: Array, dx: Array) -> Ca
         return None  # not elementwise
     derivative = (f(x + h) - f(x - h)) / (2 * h)
     for call in calls:
-        if not _float_array(call.result) or np.shape(call.result) != x.shape:
+        if not is_float_array(call.result) or np.shape(call.result) != x.shape:
             continue
         r = np.asarray(call.result, dtype=np.float64)
         if not np.allclose(dx, g * r, rtol=1e-6, atol=1e-12):
@@ -419,7 +419,7 @@ def _phrase(verdict: str | None, what: str, verb: str, wrong: str) -> str:
 
 
 def _returned(value: Any, like: Any) -> bool:
-    return _float_array(value) and np.shape(value) == np.shape(like)
+    return is_float_array(value) and np.shape(value) == np.shape(like)
 
 
 def _tol(out: Any) -> float:

@@ -6,6 +6,7 @@ set on their objects. Arrays that are no parameter's gradient (`dA1`, `dZ3`) are
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from nnfix.usercode.objects import Ref
 from nnfix.usercode.spelling import spell
 
 Array = np.ndarray
+Judge = Callable[[dict[str, np.ndarray]], float]
 PREFIXES = ("nabla", "delta", "gradient", "grads", "grad", "d", "g")
 SUFFIXES = ("gradient", "grads", "grad", "prime")
 
@@ -52,6 +54,7 @@ class Gradients:
     from_update: bool = False  # read off an in-place update (−Δparameter / step size)
     returned_by: tuple[Any, str] | None = field(default=None, repr=False, compare=False)
     # the function whose return value the paths index, and its name: for `shown`
+    inside: str = ""  # where the gradients are in what it returned: "[1]" of (loss, grads)
 
     def shown(self, path: str) -> str:
         """A path where the gradients were found, as the user's code spells it: `grads['db1']`
@@ -60,7 +63,7 @@ class Gradients:
         if self.returned_by is None or not path.startswith("["):
             return path
         fn, name = self.returned_by
-        return spell(("[1]" if self.loss is not None else "") + path, fn, name)
+        return spell(self.inside + path, fn, name)
 
     @property
     def found(self) -> bool:
@@ -107,10 +110,23 @@ def _record(
     out.holders[p.slot.name] = holder
     array = _array(value)
     assert array is not None
+    if array.shape != p.shape and _broadcasts_to(array, p.shape):  # (H,) for a (1, H) bias
+        array = array.reshape(p.shape)
     if array.shape == p.shape:
         out.arrays[p.slot.name] = np.array(layout.to_rows(p.slot, array), dtype=np.float64)
     else:
         out.wrong[p.slot.name] = (tuple(array.shape), p.shape, path)
+
+
+def _broadcasts_to(array: Array, shape: tuple[int, ...]) -> bool:
+    """The same entries as an array of `shape`, and `param -= lr * grad` keeps the parameter's
+    shape: an (H,) gradient of a (1, H) bias (an (n,) one of an (n, 1) bias makes it (n, n))."""
+    try:
+        return (
+            array.size == int(np.prod(shape)) and np.broadcast_shapes(array.shape, shape) == shape
+        )
+    except ValueError:
+        return False
 
 
 def _finish(out: Gradients, params: list[Param]) -> Gradients:
@@ -128,23 +144,28 @@ def from_value(
     layout: Layout,
     patterns: dict[str, str] | None = None,
     what: str = "backward's return value",
+    judge: Judge | None = None,
 ) -> Gradients | None:
-    """The gradients in what a backward returned; None when it holds none."""
-    loss = None
+    """The gradients in what a backward returned; None when it holds none. `judge` scores how
+    well candidate gradients (slot name -> array) agree with the loss, for orders that their
+    shapes alone cannot tell apart."""
+    loss, at = None, ""
     if isinstance(value, tuple | list) and len(value) == 2 and _scalar(value[0]):
-        loss, value = float(np.asarray(value[0]).reshape(-1)[0]), value[1]
+        loss, value, at = float(np.asarray(value[0]).reshape(-1)[0]), value[1], "[1]"
+    elif isinstance(value, tuple | list) and len(value) == 2 and _scalar(value[1]):  # (grads, loss)
+        loss, value, at = float(np.asarray(value[1]).reshape(-1)[0]), value[0], "[0]"
     out: Gradients | None
     if isinstance(value, dict):
         out = _by_name(value, params, layout, patterns)
         out.where = f"{what} (a dict: {', '.join(map(str, list(value)[:4]))}{', …' if len(value) > 4 else ''})"
     elif isinstance(value, list | tuple):
-        out = _by_position(value, params, layout)
+        out = _by_position(value, params, layout, judge)
         if out is None:
             return None
         out.where = f"{what} ({_structure(value)})"
     else:
         return None
-    out.loss = loss
+    out.loss, out.inside = loss, at
     return out if out.found else None
 
 
@@ -188,15 +209,22 @@ def _by_name(
 
 
 def _leaves(value: Any, path: str = "", holder: tuple[int, Any] = (0, None)) -> list[tuple]:
-    """(path, value, (id of its list or tuple, index)) of every leaf of a nesting."""
+    """(path, value, (id of its list, tuple or dict, index or key)) of every leaf of a nesting
+    (a layer's dict inside a list: `[{'W': dW3, 'b': db3}, …]`)."""
     if isinstance(value, list | tuple):
         return [
             leaf for i, v in enumerate(value) for leaf in _leaves(v, f"{path}[{i}]", (id(value), i))
+        ]
+    if isinstance(value, dict) and path:
+        return [
+            leaf for k, v in value.items() for leaf in _leaves(v, f"{path}[{k!r}]", (id(value), k))
         ]
     return [(path, value, holder)]
 
 
 def _structure(value: Any) -> str:
+    if isinstance(value, list | tuple) and value and isinstance(value[0], dict):
+        return f"{len(value)} dicts of {len(value[0])}"
     if isinstance(value, list | tuple) and value and isinstance(value[0], list | tuple):
         inner = len(value[0])
         return f"{len(value)} {'lists' if isinstance(value[0], list) else 'tuples'} of {inner}"
@@ -204,42 +232,67 @@ def _structure(value: Any) -> str:
 
 
 def _orders(value: Any, params: list[Param]) -> list[list[Param]]:
-    """The orders of the parameters a nesting of this size could follow, most usual first."""
+    """The orders of the parameters a nesting of this size could follow, most usual first:
+    `(nabla_b, nabla_w)`, per layer (`[(dW1, db1), …]`, a layer without parameters giving an
+    empty list), in parameter order, and each from the output layer back."""
     weights = [p for p in params if p.slot.role == "weight"]
     biases = [p for p in params if p.slot.role == "bias"]
     orders: list[list[Param]] = []
-    nested = all(isinstance(v, list | tuple) for v in value) and len(value) > 0
+    nested = all(isinstance(v, list | tuple | dict) for v in value) and len(value) > 0
     if nested and len(value) == 2 and biases:  # (nabla_w, nabla_b) or (nabla_b, nabla_w)
         orders += [weights + biases, biases + weights]
-    if nested and len(value) == len(weights):  # [(dW1, db1), (dW2, db2), ...]
-        per_layer = [[p for p in params if p.slot.layer == w.slot.layer] for w in weights]
+        orders += [weights[::-1] + biases[::-1], biases[::-1] + weights[::-1]]
+    per_layer = [[p for p in params if p.slot.layer == w.slot.layer] for w in weights]
+    for layers in (per_layer, per_layer[::-1]):  # [(dW1, db1), (dW2, db2), ...] or output first
         orders += [
-            [p for group in per_layer for p in group],
-            [p for group in per_layer for p in reversed(group)],
+            [p for group in layers for p in group],
+            [p for group in layers for p in reversed(group)],
         ]
     if not nested:
         orders += [list(params), weights + biases, biases + weights, weights]
+        orders += [list(params)[::-1], weights[::-1] + biases[::-1], weights[::-1]]
+        orders += [biases[::-1] + weights[::-1]]
     return orders
 
 
-def _by_position(value: Any, params: list[Param], layout: Layout) -> Gradients | None:
+def _by_position(
+    value: Any, params: list[Param], layout: Layout, judge: Judge | None = None
+) -> Gradients | None:
+    """The leaves matched to the parameters in the order whose shapes fit best; among orders
+    that fit equally (a net whose layers have one shape), the one `judge` finds the values of
+    agree best with the loss, else the most usual."""
     found = _leaves(value)
     leaves = [(path, _array(v)) for path, v, _ in found]
     if any(a is None for _, a in leaves):
         return None
-    best: tuple[int, list[Param]] | None = None
+    scored: list[tuple[int, list[Param]]] = []
     for order in _orders(value, params):
-        if len(order) != len(leaves):
+        if len(order) != len(leaves) or any(order == o for _, o in scored):
             continue
         score = sum(
-            a is not None and a.shape == p.shape for (_, a), p in zip(leaves, order, strict=True)
+            a is not None and (a.shape == p.shape or _broadcasts_to(a, p.shape))
+            for (_, a), p in zip(leaves, order, strict=True)
         )
-        if best is None or score > best[0]:
-            best = (score, order)
-    if best is None:
+        scored.append((score, order))
+    if not scored:
         return None
+    top = max(score for score, _ in scored)
+    tied = [order for score, order in scored if score == top]
+    best = tied[0]
+    if len(tied) > 1 and judge is not None:
+        agreements = [
+            judge(
+                {
+                    p.slot.name: a
+                    for (_, a), p in zip(leaves, order, strict=True)
+                    if a is not None and a.shape == p.shape
+                }
+            )
+            for order in tied
+        ]
+        best = tied[int(np.argmax(agreements))]
     out = Gradients()
-    for (path, v, holder), p in zip(found, best[1], strict=True):
+    for (path, v, holder), p in zip(found, best, strict=True):
         _record(out, p, layout, v, path, holder)
     return _finish(out, params)
 

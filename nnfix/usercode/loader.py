@@ -527,6 +527,7 @@ class _Runner:
         self.namespace = vars(loaded.module)
         self.flags = 0  # compiler flags of the `from __future__` imports run so far
         self.unset: dict[str, Place] = {}  # names set by skipped statements -> where
+        self.held: dict[str, tuple[ast.stmt, _Chunk, Skipped]] = {}  # name -> the skipped one
 
     def run_whole(self, chunk: _Chunk) -> None:
         self._exec(chunk.tree, chunk, chunk.place(1))
@@ -536,15 +537,49 @@ class _Runner:
             place = chunk.place_of_node(stmt)
             why = _why_skipped(stmt, self.unset)
             if why is not None:
-                self.loaded.skipped.append(Skipped(place, chunk.code(stmt), why))
+                skipped = Skipped(place, chunk.code(stmt), why)
+                self.loaded.skipped.append(skipped)
                 self.unset.update(dict.fromkeys(_names_set(stmt), place))
+                self.held.update(dict.fromkeys(_names_set(stmt), (stmt, chunk, skipped)))
                 continue
             for name in _names_set(stmt):
                 self.unset.pop(name, None)
+                self.held.pop(name, None)
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 self._import(stmt, chunk, place)
             elif not isinstance(stmt, ast.Expr):  # an Expr kept is a docstring: nothing to run
-                self._exec(ast.Module(body=[stmt], type_ignores=[]), chunk, place)
+                self._exec_needing(stmt, chunk, place)
+
+    def _exec_needing(self, stmt: ast.stmt, chunk: _Chunk, place: Place, depth: int = 0) -> None:
+        """Run a kept statement; where it needs a name a skipped assignment binds (a def whose
+        default is `p=params`, `params = init_lstm(...)` skipped as a call), that assignment is
+        run first (SPEC §3.4) — one that trains, plots, saves, downloads or asks never is."""
+        tree = ast.Module(body=[stmt], type_ignores=[])
+        code = self._compile(tree, chunk)
+        try:
+            exec(code, self.namespace)
+            return
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # the user's code may raise anything, SystemExit included
+            if _guards(exc):
+                raise
+            needed = self.held.get(exc.name or "") if isinstance(exc, NameError) else None
+            if needed is None or depth > 8 or not self._rerunnable(needed[0]):
+                raise self._error(exc, place) from None
+        held, held_chunk, skipped = needed
+        self._exec_needing(held, held_chunk, skipped.place, depth + 1)
+        self.loaded.skipped = [s for s in self.loaded.skipped if s is not skipped]
+        for name in _names_set(held):
+            self.unset.pop(name, None)
+            self.held.pop(name, None)
+        self._exec_needing(stmt, chunk, place, depth + 1)
+
+    @staticmethod
+    def _rerunnable(stmt: ast.stmt) -> bool:
+        from nnfix.usercode.needed import rerunnable  # the one home of what may be re-run
+
+        return rerunnable(stmt)
 
     def _import(self, stmt: ast.Import | ast.ImportFrom, chunk: _Chunk, place: Place) -> None:
         """Run an import; one of a package that is not installed binds placeholders instead."""

@@ -78,6 +78,16 @@ def _has_effect(stmt: ast.stmt) -> bool:
     )
 
 
+def rerunnable(stmt: ast.stmt) -> bool:
+    """May this skipped statement be run for a name later code needs: an assignment to names,
+    or a with block that only reads files into names, that calls nothing that trains, plots,
+    saves, downloads or asks for input."""
+    targets = _targets(stmt) if isinstance(stmt, ast.Assign | ast.AnnAssign) else None
+    if isinstance(stmt, ast.With):
+        targets = _read_in(stmt)
+    return bool(targets) and not _has_effect(stmt)
+
+
 def _code_names(code: types.CodeType) -> set[str]:
     names = set(code.co_names)
     for const in code.co_consts:
@@ -129,11 +139,13 @@ def rerun(loaded: LoadedModule, roots: Iterable[str]) -> list[Skipped]:
             skipped = where.get((cell, stmt.lineno))
             if skipped is None:
                 continue
-            targets = _targets(stmt) if isinstance(stmt, ast.Assign | ast.AnnAssign) else None
+            if not rerunnable(stmt):
+                continue
             if isinstance(stmt, ast.With):
                 targets = _read_in(stmt)
-            if targets and not _has_effect(stmt):
-                candidates.append((stmt, cell, targets, skipped))
+            elif isinstance(stmt, ast.Assign | ast.AnnAssign):
+                targets = _targets(stmt)
+            candidates.append((stmt, cell, targets or set(), skipped))
     needed = {n for n in globals_read(loaded.module, roots) if n not in namespace}
     chosen: list[tuple[ast.stmt, int | None, Skipped]] = []
     for stmt, cell, targets, skipped in reversed(candidates):

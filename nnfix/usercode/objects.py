@@ -90,7 +90,23 @@ def float_list(value: Any) -> bool:
     return len(value) <= 100_000 and leaves(value, 0) and floats
 
 
-def _skip(value: Any) -> bool:
+def is_float_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f"
+
+
+def first_number(value: Any) -> float | None:
+    """A loss as a float: a number, a 0-d or one-element array, or the first of a tuple."""
+    if isinstance(value, tuple | list) and value:
+        value = value[0]
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return float(array.reshape(-1)[0]) if array.size == 1 else None
+
+
+def atomic(value: Any) -> bool:
+    """What a walk never goes into: modules, functions, classes and immutable values."""
     return isinstance(
         value,
         types.ModuleType
@@ -161,7 +177,7 @@ def walk(
                 seen.add(id(value))
                 if ranks[0] <= np.ndim(value) <= ranks[1]:
                     found.append(ListRef(child, node, key, kind))
-            elif not _skip(value):
+            elif not atomic(value):
                 visit(value, child, level + 1)
 
     visit(root, name if not isinstance(root, types.ModuleType) else "", 0)

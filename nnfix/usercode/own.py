@@ -10,6 +10,7 @@ traceback); what nnfix cannot work out is a SetupError naming the key that settl
 from __future__ import annotations
 
 import ast
+import hashlib
 import inspect
 import types
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from nnfix.engine.layers.layer import Slot
 from nnfix.engine.losses import total
 from nnfix.spec.model import ImplementationSpec, LossSpec
 from nnfix.usercode import absent, sandbox
+from nnfix.usercode.binding import assigned_order, name_tuple, returned_names, said
 from nnfix.usercode.calls import (
     BindingError,
     CallSyntaxError,
@@ -35,7 +37,16 @@ from nnfix.usercode.chain import LayerChain
 from nnfix.usercode.grads import Gradients, Param, from_changes
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
-from nnfix.usercode.objects import ListRef, Ref, changed, float_list, snapshot, walk
+from nnfix.usercode.objects import (
+    ListRef,
+    Ref,
+    changed,
+    first_number,
+    float_list,
+    is_float_array,
+    snapshot,
+    walk,
+)
 from nnfix.usercode.sequences import (
     differentiated,
     flat,
@@ -61,19 +72,27 @@ RANKS = (1, 8)  # the ranks of the arrays that may be parameters (a conv's filte
 AS_IS = Layout(columns=False, bias="row")  # their arrays are compared as they hold them
 
 
-def _is_array(value: Any) -> bool:
-    return isinstance(value, np.ndarray) and value.dtype.kind == "f"
+_is_array = is_float_array
+_number = first_number
 
 
-def _number(value: Any) -> float | None:
-    """A loss as a float: a number, a 0-d or one-element array, or the first of a tuple."""
-    if isinstance(value, tuple | list) and value:
-        value = value[0]
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    return float(array.reshape(-1)[0]) if array.size == 1 else None
+def _digest(value: Any) -> str:
+    array = np.ascontiguousarray(value)
+    return hashlib.blake2b(array.tobytes(), digest_size=16).hexdigest() + str(array.shape)
+
+
+def _key(fn: Callable) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def _loss_beside(value: Any) -> float | None:
+    """The loss a backward returns beside its gradients: (loss, grads) or (grads, loss)."""
+    if isinstance(value, tuple | list) and len(value) == 2:
+        first, second = _number(value[0]), _number(value[1])
+        if first is not None and not isinstance(value[0], tuple | list):
+            return first
+        return second
+    return _number(value)
 
 
 @dataclass
@@ -128,6 +147,11 @@ class OwnNet:
         self._losses: list[float] = []  # per sample: the loss each forward returned
         self._returned: dict[str, Any] = {}  # the batch: what the forward returned, by name
         self._out_name: str | None = None  # the name its return statement gives the output
+        self.out_form = "rows"  # how their output holds the samples: rows | columns
+        self._bound: set[str] = set()  # the functions whose arguments the header has said
+        self._slopes: dict[tuple, tuple[Array, float] | None] = {}  # per tensor and values
+        self._probabilities_given = False  # their backward takes the probabilities of scores
+        self._settled: dict[str, dict[str, str]] = {}  # per function: arguments settled by values
 
     # --- their names ---------------------------------------------------------------------------
 
@@ -211,6 +235,8 @@ class OwnNet:
             )
         elif self.impl.model_call:
             self.root = self._construct(self.impl.model_call, "model")
+            if isinstance(self.root, tuple | list) and self.impl.forward:
+                self._name_parameters()  # taken one by one: a dict by the forward's names
             if isinstance(self.root, tuple):  # a tuple of arrays, held as a list so that nnfix
                 self.root = list(self.root)  # can put its own arrays in their places
                 self._item_names = self._returned_names(self.impl.model_call, len(self.root))
@@ -232,6 +258,23 @@ class OwnNet:
             if not self.impl.loss and self.loss_spec is None and not self.loss_in_forward:
                 self._probe_backward_loss()
         self._find_tensors()
+
+    def _name_parameters(self) -> None:
+        """A model call that returns its arrays as a bare tuple (`return W1, b1, W2, b2`) for a
+        forward that takes them one by one: each named as the forward takes it, held in a dict
+        by those names (so that nnfix can set them, and bind them by name), and said."""
+        forward = self.function(self.impl.forward or "", "forward")
+        try:
+            made_by = self._get(self.module, parse_call(str(self.impl.model_call)).name)
+        except (AttributeError, CallSyntaxError):
+            made_by = None
+        named = name_tuple(self.root, made_by if callable(made_by) else None, forward)
+        if named is None:
+            return
+        self.root, how = named
+        self.found.say(
+            f"parameters: {', '.join(self.root)} — the arrays {self.impl.model} returns, named {how}"
+        )
 
     def _probe_backward_loss(self) -> None:
         """A backward that returns (loss, grads) where no loss is given: that loss is L."""
@@ -287,6 +330,7 @@ class OwnNet:
                 self.y_form = "columns"
             else:
                 continue
+            self.out_form = self.y_form
             data = "X (features, samples)" if columns else "X (samples, …)"
             self.found.say(f"layout: {data}; your forward's output {tuple(out.shape)}")
             if shape is not None:
@@ -624,6 +668,51 @@ class OwnNet:
             return np.array([v])
         return np.asarray(y[i], dtype=np.float64)
 
+    def _arguments_of(
+        self,
+        role: str,
+        fn: Callable,
+        values: dict[str, Any],
+        fallback: tuple,
+        extra: dict[str, Any] | None = None,
+        record: dict[str, str] | None = None,
+    ) -> tuple[list, dict]:
+        """Their function's arguments: `arguments:` first, then `extra` and what nnfix settled
+        by values for this function, then a value a `model:` statement bound under the
+        parameter's name, then by name, by shape and in order (calls.bind)."""
+        bound = {  # a parameter named as a `model:` statement bound a value: that value
+            p.name: self.names[p.name]
+            for p in parameters(fn) or []
+            if p.name in self.names and not isinstance(self.names[p.name], np.ndarray)
+        }
+        if values.get("named") and "output" in values and "output" not in fallback:
+            fallback = ("output", *fallback)  # beside the forward's named values: its output
+        settled = self._settled.get(_key(fn), {})
+        return bind(
+            fn,
+            role,
+            values,
+            depth=max(1, len(self.tensors) // 2),
+            arguments={**bound, **settled, **(extra or {}), **self.impl.arguments},
+            fallback=fallback,
+            named=self._named_for(values, fn),
+            record=record,
+        )
+
+    def _claimants(
+        self, role: str, fn: Callable, values: dict[str, Any], fallback: tuple
+    ) -> list[str]:
+        """The parameters that all claim the output by their names where none takes the
+        targets (`backward(output, predicted)`): one of them is the target, found by values."""
+        record: dict[str, str] = {}
+        try:
+            self._arguments_of(role, fn, values, fallback, record=record)
+        except BindingError:
+            return []
+        given = dict(self.impl.arguments or {})
+        outputs = [p for p, what in record.items() if what == "output" and p not in given]
+        return outputs if len(outputs) > 1 and "Y" not in record.values() else []
+
     def _call(
         self,
         role: str,
@@ -636,29 +725,35 @@ class OwnNet:
             if role == "forward":
                 return self.chain.forward(values["X"])
             return self.chain.value(values["output"], values["Y"])
-        named = {  # a parameter named as a `model:` statement bound a value: that value
-            p.name: self.names[p.name]
-            for p in parameters(fn) or []
-            if p.name in self.names and not isinstance(self.names[p.name], np.ndarray)
-        }
-        if values.get("named") and "output" in values and "output" not in fallback:
-            fallback = ("output", *fallback)  # beside the forward's named values: its output
+        record: dict[str, str] = {}
+        depth = max(1, len(self.tensors) // 2)
         try:
-            args, kwargs = bind(
-                fn,
-                role,
-                values,
-                depth=max(1, len(self.tensors) // 2),
-                arguments={**named, **(extra or {}), **self.impl.arguments},
-                fallback=fallback,
-                named=self._named_for(values, fn),
-            )
+            args, kwargs = self._arguments_of(role, fn, values, fallback, extra, record)
         except BindingError as exc:
             raise SetupError(
                 str(exc), role, hint=f"arguments: {{{exc.parameter}: <X, Y, params or a value>}}"
             ) from None
+        name = _key(fn)
+        if (
+            extra is None
+            and name not in self._bound
+            and any(role_of(p, role, depth) != what for p, what in record.items())
+        ):
+            self._bound.add(name)
+            self.found.say(
+                f"arguments of {said(fn, record, self._sources())} (`arguments:` settles them)"
+            )
         seed_numpy(self.seed)  # a dropout mask is the same mask at every evaluation
         return sandbox.call(role, fn, *args, **kwargs)
+
+    def _sources(self) -> dict[str, str]:
+        """Where each named value comes from, for the header."""
+        sources = {}
+        if isinstance(self.root, dict):
+            sources.update({str(k): "your parameters" for k in self.root})
+        forward = self.impl.forward or "forward"
+        sources.update({k: f"what {forward} returned" for k in self._returned})
+        return sources
 
     def _named_for(self, values: dict[str, Any], fn: Callable) -> dict[str, Any]:
         """Values by the names their code gives them: the arrays of a params dict by their
@@ -713,7 +808,8 @@ class OwnNet:
         if loss is not None:  # (loss, grads): a loss and backward in one, the loss the number
             self.loss_in_forward = True
             self._losses = [loss]
-            return np.array([loss]), value
+            # (cost, cache) of a forward that takes Y: a backward's `cache` is the cache
+            return np.array([loss]), value[1] if len(value) == 2 else value
         out, self._cache = self._split(value)
         self._returned = named(value, return_names(fn))
         self._out_name = next((n for n, v in self._returned.items() if v is out), None)
@@ -779,9 +875,26 @@ class OwnNet:
         arrays = [v for v in values if _is_array(v) and (samples is not None or m in v.shape)]
         if not arrays:
             return None, None
+        if isinstance(value, tuple | list):  # in the order the forward computes them
+            arrays = self._by_assignment(value, arrays)
         width = self._target_width() if samples is None else None
         wide = [a for a in arrays if a.size == width * m] if width else []
         return (wide or arrays)[-1], value
+
+    def _by_assignment(self, value: tuple | list, arrays: list[Array]) -> list[Array]:
+        """The arrays a forward returned in the order it computes them, where its return
+        statement names them and its code assigns each (`return z, h`: h first)."""
+        if not self.impl.forward:
+            return arrays
+        fn = self.function(self.impl.forward, "forward")
+        names = returned_names(fn)
+        if names is None or len(names) != len(value):
+            return arrays
+        order = assigned_order(fn, names)
+        if order is None:
+            return arrays
+        rank = {id(v): order.index(n) for n, v in zip(names, value, strict=True)}
+        return sorted(arrays, key=lambda a: rank.get(id(a), -1))
 
     def _target_width(self) -> int | None:
         """The output's units the targets settle: a one-hot's width, or 1 for one real-valued
@@ -798,11 +911,47 @@ class OwnNet:
         if not self.impl.loss:
             return None
         fn = self._loss_function()
-        value = self._call("loss", fn, self._values(out, cache), ("output", "Y"))
+        values = self._values(out, cache)
+        if _key(fn) not in self._settled:
+            self._settle_loss(fn, values)
+        value = self._call("loss", fn, values, ("output", "Y"))
         number = self._parts(value)
         if number is None:
             raise SetupError(f"your loss returned {type(value).__name__}, not a number", "loss")
         return number
+
+    def _settle_loss(self, fn: Callable, values: dict[str, Any]) -> None:
+        """A loss whose parameters all claim the output (`mse(output, predicted)`): the one that
+        takes the targets is the one whose loss is finite (log of a one-hot target is not);
+        where either is, the loss is the same either way, or nnfix asks (exit 2)."""
+        claimants = self._claimants("loss", fn, values, ("output", "Y"))
+        self._settled[_key(fn)] = {}
+        if not claimants:
+            return
+        results = []
+        for p in claimants:
+            try:
+                number = self._parts(self._call("loss", fn, values, ("output", "Y"), {p: "Y"}))
+            except sandbox.UserCallError:
+                number = None
+            if number is not None and np.isfinite(number):
+                results.append((p, number))
+        if not results or (
+            len(results) > 1
+            and not np.allclose([n for _, n in results], results[0][1], rtol=1e-9, atol=0)
+        ):
+            raise SetupError(
+                f"{_key(fn)}: {' and '.join(claimants)} both name the output by their names, and "
+                "nnfix cannot tell from the values which one takes the targets",
+                "arguments",
+                hint=f"arguments: {{{claimants[0]}: Y}} (or output)",
+            )
+        chosen = results[0][0]
+        self._settled[_key(fn)] = {chosen: "Y"}
+        self.found.say(
+            f"arguments of {_key(fn)}: {chosen} ← the targets, by values (its name says the "
+            "output; `arguments:` settles it)"
+        )
 
     def _loss_function(self) -> Callable:
         if self.chain is not None:
@@ -876,8 +1025,14 @@ class OwnNet:
                 hint="loss: <your cost function>, or the spec's `loss:` (bce, cce, mse, mae)",
             )
         a = np.asarray(out, dtype=np.float64)
-        y = np.asarray(self.y_given(out), dtype=np.float64)
-        if self.y_form == "columns":
+        keep = self.y_form
+        if keep == "labels":  # their backward's labels: the loss's targets as the output holds them
+            self.y_form = self.out_form
+        try:
+            y = np.asarray(self.y_given(out), dtype=np.float64)
+        finally:
+            self.y_form = keep
+        if self.y_form == "columns" or (keep == "labels" and self.out_form == "columns"):
             a, y = a.T, y.T
         a, y = a.reshape(self.m, -1), y.reshape(self.m, -1)
         if spec.name == "cce" and (a.min() < 0 or a.max() > 1):  # scores: through softmax
@@ -888,17 +1043,33 @@ class OwnNet:
             value = total(spec.name, a, a, y, None)
         return value * spec.scale * (1.0 / self.m if spec.reduction == "mean" else 1.0)
 
-    def _backward_value(self, fn: Callable, out: Array, cache: Any, fallback: tuple) -> Any:
-        """Their backward's value; where it raises on targets shaped like the output, the targets
+    def _backward_value(
+        self,
+        fn: Callable,
+        out: Array,
+        cache: Any,
+        fallback: tuple,
+        extra: dict[str, str] | None = None,
+        given: Array | None = None,
+    ) -> Any:
+        """Their backward's value (`given` in place of the output where nnfix tries the
+        probabilities for scores); where it raises on targets shaped like the output, the targets
         as integer labels (`scores[np.arange(N), y]`), kept from then on when they work."""
+
+        def values() -> dict[str, Any]:
+            found = self._values(out, cache)
+            if given is not None:
+                found["output"] = given
+            return found
+
         try:
-            return self._call("backward", fn, self._values(out, cache), fallback)
+            return self._call("backward", fn, values(), fallback, extra)
         except sandbox.UserCallError:
             if self.y_form == "labels" or not _integral(self.y.reshape(-1)):
                 raise
             keep, self.y_form = self.y_form, "labels"
             try:
-                value = self._call("backward", fn, self._values(out, cache), fallback)
+                value = self._call("backward", fn, values(), fallback, extra)
             except sandbox.UserCallError:
                 self.y_form = keep
                 raise
@@ -917,7 +1088,7 @@ class OwnNet:
             if any(n is None for n in numbers):
                 raise SetupError("your backward stopped returning its loss", "backward")
             return float(np.mean([n for n in numbers if n is not None]))
-        value = _number(self._call("backward", fn, self._values(out, cache), fallback))
+        value = _loss_beside(self._call("backward", fn, self._values(out, cache), fallback))
         if value is None:
             raise SetupError("your backward stopped returning its loss", "backward")
         return value
@@ -949,18 +1120,39 @@ class OwnNet:
                     f"{self.impl.backward} returned no gradients for one sample", "backward"
                 )
             return found
-        value = self._backward_value(fn, out, cache, fallback)
+        tries = self._backward_tries(fn, out, cache, fallback)
+        scored: list[tuple[float, str, Gradients | None]] = []
+        failed: sandbox.UserCallError | None = None
         what = f"{self.impl.backward}'s return value"
-        found = gradients_in(value, self.tensors, AS_IS, return_names(fn), what=what)
-        if found is not None and found.missing and self._state(found, kept):
-            found = gradients_in(value, self.tensors, AS_IS, return_names(fn), what=what)
-        if found is not None:
-            found.returned_by = (fn, self.impl.backward)
-        else:
-            found = from_changes(changed(root, before, ""), self.tensors, AS_IS)
-        for ref, array, values in kept:  # an update they made is undone
-            ref.set(array)
-            array[...] = values
+        for n, (extra, given, how) in enumerate(tries):
+            try:
+                value = self._backward_value(fn, out, cache, fallback, extra, given)
+            except sandbox.UserCallError as exc:  # their error where every way raises
+                failed = failed or exc
+                if len(tries) == 1 or (n == len(tries) - 1 and not scored):
+                    raise failed from None
+                continue
+            found = gradients_in(
+                value, self.tensors, AS_IS, return_names(fn), what=what, judge=self._agreement
+            )
+            if found is not None and found.missing and self._state(found, kept):
+                found = gradients_in(
+                    value, self.tensors, AS_IS, return_names(fn), what=what, judge=self._agreement
+                )
+            moved = changed(root, before, "")
+            for ref, array, values in kept:  # an update they made is undone
+                ref.set(array)
+                array[...] = values
+            if found is not None:
+                found.returned_by = (fn, self.impl.backward)
+            else:
+                found = from_changes(moved, self.tensors, AS_IS)
+            if len(tries) == 1:
+                scored.append((0.0, how, found))
+                break
+            agreement = self._agreement(found.arrays) if found is not None else -np.inf
+            scored.append((agreement, how, found))
+        found = self._choose(fn, tries, scored)
         if found is None:
             raise SetupError(
                 f"{self.impl.backward} returned no gradients and set none nnfix could match to "
@@ -969,6 +1161,121 @@ class OwnNet:
                 hint="grads: {weight: <where your weight gradients are>, bias: …}",
             )
         return found
+
+    def _backward_tries(
+        self, fn: Callable, out: Array, cache: Any, fallback: tuple
+    ) -> list[tuple[dict[str, str] | None, Array | None, str]]:
+        """The ways to call their backward that the names leave open, each with what it says:
+        as the names say; each of the parameters that all claim the output as the targets; the
+        output as probabilities where it is scores that the spec's loss takes through softmax
+        or sigmoid (a `yhat` the code computes between forward and backward)."""
+        if _key(fn) in self._settled:  # settled at the first call: one call from then on
+            given = self._probabilities(out) if self._probabilities_given else None
+            return [(None, given, "")]
+        tries: list[tuple[dict[str, str] | None, Array | None, str]] = [(None, None, "")]
+        claimants = self._claimants("backward", fn, self._values(out, cache), fallback)
+        if claimants:
+            tries = [({p: "Y"}, None, f"{p} ← the targets") for p in claimants]
+        probs = self._probabilities(out)
+        if probs is not None and "output" in self._roles("backward", fn, out, cache, fallback):
+            tries += [
+                (extra, probs, f"{how + '; ' if how else ''}the output as probabilities")
+                for extra, _, how in list(tries)
+            ]
+        return tries
+
+    def _roles(self, role: str, fn: Callable, out: Array, cache: Any, fallback: tuple) -> set[str]:
+        record: dict[str, str] = {}
+        try:
+            self._arguments_of(role, fn, self._values(out, cache), fallback, record=record)
+        except BindingError:
+            return set()
+        return set(record.values())
+
+    def _probabilities(self, out: Array) -> Array | None:
+        """The output through the activation the spec's loss gives scores (softmax over the
+        classes, sigmoid), where their output is scores; None otherwise."""
+        spec = self.loss_spec
+        a = np.asarray(out, dtype=np.float64)
+        if spec is None or self.impl.loss or spec.name not in ("cce", "bce") or a.size == 0:
+            return None
+        if a.min() >= 0 and a.max() <= 1:
+            return None
+        if spec.name == "bce":
+            return 1 / (1 + np.exp(-a))
+        axis = 0 if self.out_form == "columns" else -1
+        shifted = np.exp(a - a.max(axis=axis, keepdims=True))
+        return shifted / shifted.sum(axis=axis, keepdims=True)
+
+    def _choose(
+        self,
+        fn: Callable,
+        tries: list[tuple[dict[str, str] | None, Array | None, str]],
+        scored: list[tuple[float, str, Gradients | None]],
+    ) -> Gradients | None:
+        """The call whose gradients agree best with the loss, where the names left several
+        open; said in the header. Where the targets' parameter is open and the values do not
+        tell clearly, nnfix asks (exit 2 naming the parameter and `arguments:`)."""
+        if len(tries) == 1 or not scored:
+            return scored[0][2] if scored else None
+        ranked = sorted(scored, key=lambda s: s[0], reverse=True)
+        best, how, found = ranked[0]
+        clear = len(ranked) == 1 or best - ranked[1][0] > 0.5  # one of them raised: the other
+        if tries[0][0] is not None and not clear:  # which parameter takes the targets
+            claimants = [p for extra, _, _ in tries if extra for p in extra]
+            raise SetupError(
+                f"{_key(fn)}: {' and '.join(dict.fromkeys(claimants))} both name the output by "
+                "their names, and nnfix cannot tell from the values which one takes the targets",
+                "arguments",
+                hint=f"arguments: {{{claimants[0]}: Y}} (or output)",
+            )
+        if not clear:
+            how, found = scored[0][1], scored[0][2]  # as the names say
+        chosen = next(t for t in tries if t[2] == how)
+        self._settled[_key(fn)] = chosen[0] or {}
+        self._probabilities_given = chosen[1] is not None
+        if how:
+            self.found.say(
+                f"arguments of {_key(fn)}: {how}, by values (its gradients agree with your loss "
+                "that way; `arguments:` settles it)"
+            )
+        return found
+
+    def _agreement(self, arrays: dict[str, Array]) -> float:
+        """How well candidate gradients agree with the loss: per tensor, the derivative along one
+        random direction by central differences against the candidate's, summed (0 is
+        perfect). For gradients in a list whose order their shapes cannot tell."""
+        score = 0.0
+        for p in self.tensors:
+            g = arrays.get(p.slot.name)
+            if g is None:
+                continue
+            key = (p.slot.name, _digest(p.ref.get()))  # at these values: measured once
+            if key not in self._slopes:
+                self._slopes[key] = self._slope(p)
+            measured = self._slopes[key]
+            if measured is None:
+                return -np.inf
+            direction, slope = measured
+            theirs = float(np.sum(np.asarray(g, dtype=np.float64) * direction))
+            score -= abs(theirs - slope) / (abs(theirs) + abs(slope) + 1e-12)
+        return score
+
+    def _slope(self, p: Param) -> tuple[Array, float] | None:
+        """The loss's derivative along one seeded random direction of `p` (with the direction)."""
+        value = p.ref.get()
+        direction = np.random.default_rng(len(self.tensors)).standard_normal(value.shape)
+        h = 1e-5 * (1.0 + float(np.max(np.abs(value))))
+        try:
+            p.ref.set(value + h * direction)
+            plus = self.loss()
+            p.ref.set(value - h * direction)
+            minus = self.loss()
+        except (sandbox.UserCallError, SetupError):
+            return None
+        finally:
+            p.ref.set(value)
+        return direction, (plus - minus) / (2 * h)
 
     def _state_items(
         self, fn: Callable, values: dict[str, Any], value: Any, fallback: tuple

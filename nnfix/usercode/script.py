@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import copy
 import itertools
+import os
 import re
 import types
 from dataclasses import dataclass
@@ -150,7 +151,9 @@ class ScriptNet(OwnNet):
         try:
             self._exec([node], st.filename, "script")
         except sandbox.UserCallError as exc:
-            self.found.say(f"not run: {st.at()} ({str(exc)[:80]})")
+            # their paths as they wrote them: beside the module, not from the root of the disk
+            why = str(exc).replace(f"{self.loaded.path.parent}{os.sep}", "")
+            self.found.say(f"not run: {st.at()} ({why if len(why) <= 90 else why[:89] + '…'})")
 
     def _stores_parameters(self, loop: ast.For | ast.While) -> bool:
         """Does the loop store into a name that holds float arrays now (a candidate for the

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nnfix.usercode.grads import Gradients, Param, from_value
+from nnfix.usercode.grads import Gradients, Judge, Param, from_value
 from nnfix.usercode.layout import Layout
 
 Array = np.ndarray
@@ -230,6 +230,7 @@ def gradients_in(
     names: list[str | None] | None,
     what: str,
     state: set[int] | None = None,
+    judge: Judge | None = None,
 ) -> Gradients | None:
     """The gradients in what a backward returned: as `grads.from_value` reads them; else by the
     names its return statement gives the items (`return dA_prev, dW, db`: dW is W's, dA_prev
@@ -239,7 +240,7 @@ def gradients_in(
     finds the targets do not move), or — where that was not found — less the items past the
     parameters' count: a gradient is of the loss, one per parameter, and code returns them
     together before the state."""
-    found = from_value(value, params, layout, what=what)
+    found = from_value(value, params, layout, what=what, judge=judge)
     if found is not None and not found.missing and not found.wrong:
         return found
     if not isinstance(value, tuple | list):

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from nnfix.usercode.objects import atomic
+
 DEPTH = 6  # how deep the record goes from a root
 NODES = 20_000  # and how many objects, lists, dicts and arrays it keeps at most
 ARRAY_LIMIT = 2_000_000  # an array larger than this is data, not state: not copied
@@ -17,23 +19,7 @@ ARRAY_LIMIT = 2_000_000  # an array larger than this is data, not state: not cop
 
 def _plain(value: Any) -> bool:
     """What is kept by reference only: functions, classes, modules, immutable values."""
-    return isinstance(
-        value,
-        types.ModuleType
-        | types.FunctionType
-        | types.BuiltinFunctionType
-        | types.MethodType
-        | type
-        | str
-        | bytes
-        | int
-        | float
-        | complex
-        | bool
-        | type(None)
-        | range
-        | np.generic,
-    )
+    return atomic(value) or isinstance(value, np.generic)
 
 
 class Kept:

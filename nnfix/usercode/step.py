@@ -259,10 +259,22 @@ class Stepper:
         the caller)."""
         net = self.net
         self.invoke(values)
-        after = {p.slot.name: np.array(p.ref.get(), dtype=np.float64) for p in net.tensors}
+        after = {p.slot.name: _numbers(p.slot.name, p.ref.get()) for p in net.tensors}
         for param, shapes in update.reshaped(before, after).items():
             self.wrong.setdefault(param, shapes)  # as the first (the whole batch's) left it
         return update.deltas(before, after)
+
+
+def _numbers(name: str, value: Any) -> Array:
+    """A parameter as their step left it, as float64; one it turned into something that is not
+    numbers (`self.b1 = 'b1'`) is their code's error (U101), never nnfix's."""
+    try:
+        return np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        shown = type(value).__name__
+        raise sandbox.UserCallError(
+            "step", f"your step left {name} as {shown} {str(value)[:40]!r}, not numbers"
+        ) from None
 
 
 def _first_number(value: Any) -> float | None:

@@ -106,6 +106,9 @@ def corpus() -> tuple[Case, ...]:
     seeds += _data_seeds()
     seeds.append(Case(DERIVATIVES_SPEC.encode(), {"deriv.py": DERIVATIVES_PY.encode()}))
     seeds[-1].origin = "refs"
+    from tests.fuzz.mutators import shapes  # (the mutators import the corpus)
+
+    seeds += shapes.seeds()  # the code as the network: a step, a script, lists of floats
     return tuple(seeds)
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from tests.fuzz.case import Case
 from tests.fuzz.corpus import by_origin, corpus
 from tests.fuzz.mutators import REGISTRY
+from tests.fuzz.mutators.shapes import SHAPES, make_shape
 from tests.fuzz.mutators.usercode import (
     BROKEN,
     HANGS,
@@ -109,6 +110,7 @@ def matrix(start: int = 100_000, hangs: bool = True) -> Iterator[tuple[int, Case
     for name in sorted(HANGS) if hangs else ():
         origin, file, function = HANG_ROLES[name]
         cases.append(make_hostile(by_origin(origin).but(origin=origin), file, function, name))
+    cases += [make_shape(name) for name in sorted(SHAPES)]
     for n, case in enumerate(cases):
         kind = case.notes[0].split()[0]
         family = next(k for k, table in KINDS.items() if kind in table)
@@ -122,4 +124,5 @@ KINDS = {
     "returns": {**RETURNS, **WHOLE},
     "unimportable": BROKEN,
     "misnamed": MISNAMED,
+    "shapes": SHAPES,
 }
