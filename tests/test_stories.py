@@ -4,13 +4,10 @@ with its lines fixed is clean."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from nnfix.cli import main
+from tests import own_cases
 
 STORIES = Path(__file__).parent / "stories"
 
@@ -28,10 +25,9 @@ def copy(tmp_path: Path, story: str, name: str = "", fixes: list[tuple[str, str]
 
 
 def diagnose(spec: Path) -> tuple[int, list[dict]]:
-    result = CliRunner().invoke(main, ["diagnose", str(spec), "--format", "json"])
-    assert "internal error" not in result.output, result.output
-    assert result.exit_code in (0, 1), result.output
-    return result.exit_code, json.loads(result.stdout)["specs"][0]["findings"]
+    code, report = own_cases.diagnose(spec)
+    assert code in (0, 1), report
+    return code, own_cases.findings(report)
 
 
 def line_of(spec: Path, name: str, text: str) -> int:
@@ -130,8 +126,8 @@ def test_seed_003s_bias_gradient_per_sample_is_a_g103_at_its_line(tmp_path):
 
 def test_seed_003s_step_size_is_read_as_its_update_ran(tmp_path):
     spec = copy(tmp_path, "seed003", "network.py", [SEED_003])
-    result = CliRunner().invoke(main, ["diagnose", str(spec), "--format", "json"])
-    assert result.exit_code == 0, result.output
-    about = " ".join(json.loads(result.stdout)["specs"][0]["about"])
+    code, report = own_cases.diagnose(spec)
+    assert code == 0, own_cases.errors(report)
+    about = " ".join(report["specs"][0]["about"])
     line = line_of(spec, "network.py", "layer.W = layer.W - lr * dW")
     assert f"step size: 1 (lr at network.py:{line} when it ran)" in about
