@@ -270,11 +270,71 @@ implementation:
   per_sample: column
 """
 
+# equal hidden widths, a loop over the layers calling one shared helper, sigmoid hidden layers
+LOOP = """
+import numpy as np
+
+
+def make(sizes):
+    rng = np.random.default_rng(5)
+    params = {}
+    for k in range(1, len(sizes)):
+        params["W" + str(k)] = rng.standard_normal((sizes[k], sizes[k - 1])) * 0.6
+        params["b" + str(k)] = rng.standard_normal((sizes[k], 1)) * 0.1
+    return params
+
+
+def run(params, X):
+    n = len(params) // 2
+    acts = [X]
+    for k in range(1, n):
+        z = params["W" + str(k)] @ acts[-1] + params["b" + str(k)]
+        acts.append(1 / (1 + np.exp(-z)))
+    out = params["W" + str(n)] @ acts[-1] + params["b" + str(n)]
+    return out, acts
+
+
+def loss(out, Y):
+    return float(np.mean((out - Y) ** 2))
+
+
+def step_back(delta, a_prev, W):
+    count = a_prev.shape[1]
+    dW = delta @ a_prev.T / count
+    db = delta.sum(axis=1, keepdims=True) / count
+    return dW, db, W.T @ delta
+
+
+def grads(params, acts, out, Y):
+    n = len(params) // 2
+    g = {}
+    delta = 2 * (out - Y)
+    g["dW" + str(n)], g["db" + str(n)], back = step_back(delta, acts[-1], params["W" + str(n)])
+    for k in range(n - 1, 0, -1):
+        a = acts[k]
+        delta = back * a * (1 - a)
+        g["dW" + str(k)], g["db" + str(k)], back = step_back(delta, acts[k - 1], params["W" + str(k)])
+    return g
+"""
+
+LOOP_SPEC = """
+seed: 0
+data: {source: moons, samples: 32}
+loss: mse
+implementation:
+  module: net.py
+  model: make([2, 6, 6, 6, 1])
+  forward: run
+  backward: grads
+  loss: loss
+"""
+
 CASES = {
     "deep": (DEEP, DEEP_SPEC),
     "helpers": (HELPERS, HELPERS_SPEC),
     "class": (CLASS, CLASS_SPEC),
     "nielsen": (NIELSEN, NIELSEN_SPEC),
+    "loop": (LOOP, LOOP_SPEC),
 }
 
 
@@ -407,3 +467,157 @@ def test_a_wrong_shape_in_deep_code_names_the_binding_not_the_delta(tmp_path):
     assert exit_code == 1
     (shape,) = [f for f in findings if f["code"] == "G103"]
     assert shape["location"]["source"]["line"] == line_of(code, wrong)
+
+
+def test_a_right_shared_helper_after_a_wrong_loop_statement_is_not_blamed(tmp_path):
+    # the loop's statement is wrong in every layer; its true value, replaced for the last hidden
+    # layer, is that layer's gradient, not the first layer's (all hidden values share one
+    # shape), so the helper the loop calls next computes right gradients from it
+    wrong = "delta = back * a * (1 + a)"
+    spec, code = setup(tmp_path, "loop", [("delta = back * a * (1 - a)", wrong)])
+    exit_code, findings = diagnose(spec)
+    assert exit_code == 1
+    assert named(findings) == {line_of(code, wrong)}
+    roots = [f for f in findings if f["root_cause"] and f["severity"] == "error"]
+    assert all(f["location"]["source"]["line"] == line_of(code, wrong) for f in roots), roots
+
+
+def test_a_gradient_of_the_output_is_named_after_the_output_not_a_bias_of_its_shape(tmp_path):
+    # the output is (1, m) and the hidden biases (n, 1): with n == m their shapes agree
+    # and the line below it wrong too (replacing dA3 by the gradient of A3 or of Z3 leaves the
+    # same parameters wrong): the nearest value, the output, is named
+    wrong = "dA3 = -(Y / A3 + (1 - Y / 1 - A3))"
+    edits = [(SEED_000[0][0], wrong), ("dZ3 = dA3 * A3 * (1 - A3)", "dZ3 = dA3 * (1 - A3 ** 2)")]
+    spec, code = setup(tmp_path, "deep", edits)
+    model = "initialize_parameters(2, 5, 4, 1)"
+    spec.write_text(spec.read_text().replace(model, "initialize_parameters(2, 8, 8, 1)"))
+    exit_code, findings = diagnose(spec)
+    assert exit_code == 1
+    first = next(f for f in findings if f["code"] == "G101" and f["evidence"].get("first_wrong"))
+    assert first["location"]["source"]["line"] == line_of(code, wrong)
+    assert "gradient of A3 (" in first["message"], first["message"]
+    assert first["evidence"]["culprit"]["expected"].startswith("the gradient of A3 ("), first
+
+
+RELU = """
+import numpy as np
+
+
+def init(n_in, n_hidden, n_out):
+    rng = np.random.default_rng(3)
+    return {"W1": rng.standard_normal((n_in, n_hidden)), "W2": rng.standard_normal((n_hidden, n_out))}
+
+
+def forward(params, X):
+    H = X @ params["W1"]
+    R = np.maximum(H, 0)
+    return R @ params["W2"], (H, R)
+
+
+def loss(out, Y):
+    return float(np.sum((out - Y) ** 2))
+
+
+def backward(params, cache, X, out, Y):
+    H, R = cache
+    d_out = 2.0 * (out - Y)
+    dW2 = R.T @ d_out
+    dR = d_out @ params["W2"].T
+    dH = dR.copy()
+    dH[H < 0] = 0
+    dW1 = X.T @ dH
+    return {"dW1": dW1, "dW2": dW2}
+"""
+
+RELU_SPEC = """
+seed: 0
+data: {source: moons, samples: 16}
+loss: {name: mse, reduction: sum}
+implementation:
+  module: net.py
+  model: init(2, 6, 1)
+  forward: forward
+  backward: backward
+  loss: loss
+"""
+
+
+def test_a_mask_that_masks_nothing_names_no_line_rather_than_the_right_one_below(tmp_path):
+    # `dH[R < 0] = 0` masks nothing (R >= 0): dH stays the true gradient of R, and `dW1 = X.T @
+    # dH` is right for what it is given (R is not computed from W1; H is) — not the bug's line
+    CASES["relu"] = (RELU, RELU_SPEC)
+    try:
+        spec, code = setup(tmp_path, "relu")
+        exit_code, findings = diagnose(spec)
+        assert exit_code == 0, findings
+        spec, code = setup(tmp_path, "relu", [("dH[H < 0] = 0", "dH[R < 0] = 0")])
+        exit_code, findings = diagnose(spec)
+    finally:
+        del CASES["relu"]
+    assert exit_code == 1
+    assert {f["location"]["parameter"] for f in findings if f["code"] == "G101"} == {"W1"}
+    assert line_of(code, "dW1 = X.T @ dH") not in named(findings)
+
+
+# the hidden gradient carried through an array no forward value is shaped like (a bias column)
+AUGMENTED = """
+import numpy as np
+
+
+def init(n_in, n_hidden, n_out):
+    rng = np.random.default_rng(4)
+    return {
+        "W1": rng.standard_normal((n_in, n_hidden)) * 0.5,
+        "b1": np.zeros((1, n_hidden)),
+        "W2": rng.standard_normal((n_hidden, n_out)) * 0.5,
+        "b2": np.zeros((1, n_out)),
+    }
+
+
+def forward(params, X):
+    Z1 = X @ params["W1"] + params["b1"]
+    H = np.tanh(Z1)
+    out = H @ params["W2"] + params["b2"]
+    return out, (Z1, H)
+
+
+def loss(out, Y):
+    return float(np.mean((out - Y) ** 2))
+
+
+def backward(params, cache, X, out, Y):
+    Z1, H = cache
+    m = X.shape[0]
+    d_out = 2 * (out - Y) / m
+    dH = d_out @ params["W2"].T
+    both = np.concatenate([dH, 1 - H**2], axis=1)
+    n = H.shape[1]
+    dZ1 = both[:, :n] * both[:, n:]
+    return {
+        "dW1": X.T @ dZ1,
+        "db1": dZ1.sum(axis=0, keepdims=True),
+        "dW2": H.T @ d_out,
+        "db2": d_out.sum(axis=0, keepdims=True),
+    }
+"""
+
+AUGMENTED_SPEC = RELU_SPEC.replace("init(2, 6, 1)", "init(2, 5, 1)").replace(
+    "{name: mse, reduction: sum}", "mse"
+)
+
+
+def test_a_line_that_only_carries_an_unmeasured_array_is_not_blamed_for_the_bug_above(tmp_path):
+    # `both` has a shape no value of the forward has (unjudged): the line that slices it is
+    # right for what it is given; the wrong array above it (dH) is the bug's
+    CASES["augmented"] = (AUGMENTED, AUGMENTED_SPEC)
+    wrong = 'dH = d_out @ params["W2"].T * 2'
+    try:
+        spec, code = setup(tmp_path, "augmented")
+        exit_code, findings = diagnose(spec)
+        assert exit_code == 0, findings
+        spec, code = setup(tmp_path, "augmented", [('dH = d_out @ params["W2"].T', wrong)])
+        exit_code, findings = diagnose(spec)
+    finally:
+        del CASES["augmented"]
+    assert exit_code == 1
+    assert named(findings) == {line_of(code, wrong)}

@@ -332,7 +332,49 @@ implementation:
   arguments: {X: X, Y: Y}
 """
 
+# a course's notebook turned script: the forward's values kept as entries of a dict and on a
+# namespace object, samples as columns, the loss read from the namespace's attribute
+ENTRIES = """
+from types import SimpleNamespace
+
+import numpy as np
+
+X = np.random.default_rng(0).normal(size=(2, 20))
+Y = (X[0:1] > 0).astype(float)
+rng = np.random.default_rng(9)
+weights = {"first": rng.normal(size=(5, 2)) * 0.7, "second": rng.normal(size=(1, 5)) * 0.7}
+biases = {"first": np.zeros((5, 1)), "second": np.zeros((1, 1))}
+fwd = {}
+run = SimpleNamespace()
+rate = 0.4
+
+for it in range(300):
+    n = X.shape[1]
+    fwd["z1"] = weights["first"] @ X + biases["first"]
+    fwd["h"] = np.tanh(fwd["z1"])
+    fwd["z2"] = weights["second"] @ fwd["h"] + biases["second"]
+    run.prob = 1 / (1 + np.exp(-fwd["z2"]))
+    run.cost = -np.mean(Y * np.log(run.prob) + (1 - Y) * np.log(1 - run.prob))
+    d_out = (run.prob - Y) / n
+    d_hidden = (weights["second"].T @ d_out) * (1 - fwd["h"] ** 2)
+    step = {"second": d_out @ fwd["h"].T, "first": d_hidden @ X.T}
+    for layer in weights:
+        weights[layer] -= rate * step[layer]
+    biases["second"] -= rate * d_out.sum(axis=1, keepdims=True)
+    biases["first"] -= rate * d_hidden.sum(axis=1, keepdims=True)
+"""
+
+ENTRIES_SPEC = """
+seed: 0
+data: {source: moons, samples: 24}
+loss: bce
+implementation:
+  module: net.py
+  script: true
+"""
+
 CASES = {
+    "entries": (ENTRIES, ENTRIES_SPEC),
     "per_sample": (PER_SAMPLE, PER_SAMPLE_SPEC),
     "full_batch": (FULL_BATCH, FULL_BATCH_SPEC),
     "notebook": (NOTEBOOK_CELLS, NOTEBOOK_SPEC),
@@ -560,3 +602,16 @@ def test_a_pass_that_hangs_is_a_u101_at_their_line_never_a_hang(tmp_path):
     (u101,) = [f for f in errors(report) if f["code"] == "U101"]
     assert "did not return within 1 s" in u101["message"]
     assert u101["location"]["source"]["line"] in (34, 35), u101["location"]
+
+
+def test_an_output_kept_as_an_attribute_and_values_as_entries_are_found(tmp_path):
+    wrong = 'd_hidden = (weights["second"].T @ d_out) * (1 - fwd["h"])'
+    spec = setup(tmp_path, "entries", wrong.replace('fwd["h"])', 'fwd["h"] ** 2)'), wrong)
+    code, report = diagnose(spec)
+    assert code == 1
+    assert any("output run.prob" in line for line in report["specs"][0]["about"])
+    found = [f for f in errors(report) if f["code"] == "G101"]
+    assert {f["location"]["parameter"] for f in found} == {"weights['first']", "biases['first']"}
+    lines = {f["location"]["source"]["line"] for f in found if f["location"].get("source")}
+    text = spec.with_name("net.py").read_text("utf-8").splitlines()
+    assert lines == {i for i, line in enumerate(text, 1) if line.strip() == wrong}, lines

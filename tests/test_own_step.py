@@ -600,14 +600,56 @@ def _unnamed_step_size(tmp_path: Path) -> Path:
     return spec
 
 
-def test_a_step_size_nnfix_cannot_find_is_a_question_naming_update_lr(tmp_path):
+def _hidden_step_size(tmp_path: Path) -> Path:
+    """... and each change scaled by a method of theirs, so no update statement of theirs
+    multiplies the change by a number."""
+    spec = _unnamed_step_size(tmp_path)
+    module = spec.with_name("net.py")
+    text = module.read_text(encoding="utf-8").replace("self.speed * (", "self.scaled(")
+    text = text.replace("self.speed * d2.sum(axis=0)", "self.scaled(d2.sum(axis=0))")
+    text = text.replace("self.speed * d1.sum(axis=0)", "self.scaled(d1.sum(axis=0))")
+    text += "\n    def scaled(self, g):\n        return self.speed * g\n"
+    assert "self.speed *" not in text.split("def scaled")[0]
+    module.write_text(text, "utf-8")
+    return spec
+
+
+def test_a_step_size_in_no_name_is_read_as_the_update_ran(tmp_path):
     code, report = diagnose(_unnamed_step_size(tmp_path))
+    assert code == 0, findings(report)
+    assert "step size: 0.5 (self.speed at net.py:" in about(report)
+
+
+def test_a_step_size_as_an_expression_of_the_epoch_is_read_as_the_update_ran(tmp_path):
+    spec = setup(tmp_path, "train_class")
+    module = spec.with_name("net.py")
+    text = module.read_text(encoding="utf-8").replace("self.lr *", "rate *")
+    text = text.replace("    def train(self, X, y):\n", "    def train(self, X, y, epoch=1):\n")
+    text = text.replace(
+        "        out = self.predict(X)\n",
+        "        out = self.predict(X)\n        rate = 2 / (epoch + 3)\n",
+        1,
+    )
+    module.write_text(text.replace("lr=0.5", "seed=0").replace("self.lr = lr", ""), "utf-8")
+    spec.write_text(spec.read_text("utf-8").replace(", lr=0.5", ""), "utf-8")
+    code, report = diagnose(spec)
+    assert code == 0, findings(report)
+    assert "step size: 0.5 (rate at net.py:" in about(report)
+    wrong = module.read_text("utf-8").replace("(1 - self.h ** 2)", "(1 - self.h)")
+    module.write_text(wrong, "utf-8")
+    code, report = diagnose(spec)
+    assert code == 1
+    assert {f["location"]["parameter"] for f in errors(report) if f["code"] == "G101"} >= {"W1"}
+
+
+def test_a_step_size_nnfix_cannot_find_is_a_question_naming_update_lr(tmp_path):
+    code, report = diagnose(_hidden_step_size(tmp_path))
     assert code == 2
     assert "update_lr" in json.dumps(report)
 
 
 def test_update_lr_settles_the_step_size(tmp_path):
-    spec = _unnamed_step_size(tmp_path)
+    spec = _hidden_step_size(tmp_path)
     spec.write_text(spec.read_text("utf-8") + "  update_lr: 0.5\n", encoding="utf-8")
     code, report = diagnose(spec)
     assert code == 0, findings(report)

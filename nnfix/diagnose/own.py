@@ -14,7 +14,7 @@ from nnfix.data import load_dataset
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.gradcheck import Target, check_target
-from nnfix.diagnose.own_lines import locate, locate_shapes
+from nnfix.diagnose.own_lines import locate, locate_shapes, samples_kept
 from nnfix.diagnose.rules.gradients import (
     G101,
     G103,
@@ -163,7 +163,12 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         found.append(
             G103.finding(
                 f"the gradient of {name} ({grads.shown(where)}) has shape {shape}, {name} has "
-                f"{want}",
+                f"{want}"
+                + (
+                    "; it is not summed over the samples"
+                    if samples_kept(shape, want, net.m)
+                    else ""
+                ),
                 layer=layer_of[name],
                 parameter=name,
                 path=path,

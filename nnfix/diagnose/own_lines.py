@@ -15,9 +15,11 @@ import numpy as np
 from nnfix.diagnose.findings import Finding
 from nnfix.diagnose.rules.gradients import G101
 from nnfix.diagnose.rules.usercode import source
+from nnfix.usercode import state
 from nnfix.usercode.grads import Gradients
 from nnfix.usercode.lines import Culprit, made_at, search
 from nnfix.usercode.own import OwnNet
+from nnfix.usercode.stepsize import reshaped_at
 
 
 def locate(net: OwnNet, grads: Gradients, found: list[Finding], seed: int = 0) -> list[Finding]:
@@ -73,6 +75,9 @@ def locate_shapes(net: OwnNet, grads: Gradients, found: list[Finding]) -> None:
     wrong = [f for f in found if f.code == "G103" and f.location.parameter in grads.wrong]
     if not wrong:
         return
+    if grads.from_update:  # no array of theirs is the gradient: the update that reshaped it
+        _reshaped_by(net, wrong)
+        return
     try:
         with _float64(net), _one_sample(net):
             made = made_at(net, [str(f.location.parameter) for f in wrong])
@@ -86,6 +91,50 @@ def locate_shapes(net: OwnNet, grads: Gradients, found: list[Finding]) -> None:
             f.location.source = source(step.place, step.col, step.code)
             f.message += f"; it is made at {step.place.file.name}:{step.place.line}"
             f.evidence["culprit"] = {"line": f"{step.place.file.name}:{step.place.line}"}
+
+
+def _reshaped_by(net: OwnNet, wrong: list[Finding]) -> None:
+    """Each parameter their step left in another shape, at the statement of their step that
+    did it (one traced call of the step, their objects put back after)."""
+    from nnfix.usercode.step import _roots
+
+    names = [p.slot.name for p in net.tensors]
+    kept = state.keep(*_roots(net))
+    try:
+        places = reshaped_at(net.gradients, lambda: [p.ref.get() for p in net.tensors])
+    finally:
+        kept.restore()
+    for f in wrong:
+        name = str(f.location.parameter)
+        found = places.get(names.index(name)) if name in names else None
+        if found is None:
+            continue
+        update, made = found
+        place = made or update
+        text = linecache.getline(str(place.file), place.line)
+        code, col = text.strip(), len(text) - len(text.lstrip()) + 1
+        f.location.source = source(place, col, code)
+        f.message += (
+            f"; it is made at {place.file.name}:{place.line}, and your update at "
+            f"{update.file.name}:{update.line} makes {name} so"
+            if made is not None
+            else f"; your update makes it so at {update.file.name}:{update.line}"
+        )
+        culprit = {"line": f"{place.file.name}:{place.line}"}
+        if made is not None:
+            culprit["update"] = f"{update.file.name}:{update.line}"
+        f.evidence["culprit"] = culprit
+
+
+def samples_kept(shape: tuple, want: tuple, m: int) -> bool:
+    """A gradient that holds one entry per sample where its parameter has 1 (a bias gradient
+    left as the per-sample delta, not summed over the samples)."""
+    return (
+        m > 1
+        and len(shape) == len(want)
+        and any(w == 1 and s == m for s, w in zip(shape, want, strict=True))
+        and all(s == w or (w == 1 and s == m) for s, w in zip(shape, want, strict=True))
+    )
 
 
 def _point(finding: Finding, culprit: Culprit, lead: str) -> None:

@@ -36,8 +36,10 @@ the literal argument (or the name bound to a literal) that chose its behaviour.
 Every independent bug in one run: the earliest culprit's value is replaced by the true one — the
 full gradient of the forward value it should be the gradient of, measured element by element
 (MAX_FULL elements at most), times the convention factor; where several values or factors could
-be meant, the replacement that leaves the most parameter gradients right, then the most arrays —
-and their backward is traced again, so the next line that goes wrong from right inputs is found
+be meant, the replacement that leaves the most parameter gradients right, then the most arrays,
+then the value nearest upstream of the gradients the statement reads (a loop over layers of one
+shape runs one statement per layer: its own layer's value, not the first layer's; a value a
+helper returns is named as its caller binds it) — and their backward is traced again, so the next line that goes wrong from right inputs is found
 too (MAX_ROUNDS times). Only a statement judged on its own values counts as a bug found behind a
 replaced value: a replacement is exact up to the measurement, so a helper's "right elsewhere"
 there is no evidence. The simpler alternative — each wrong tensor's own first wrong line — finds
@@ -51,6 +53,7 @@ many values were measured and what was left unmeasured."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import sys
 import time
 from collections import defaultdict
@@ -96,6 +99,9 @@ class Tap:
     shape: tuple[int, ...]
     where: Place | None = None
     top: int = -1  # the call nnfix made that computed it (a frame's serial)
+    clock: int = -1  # when their forward computed it (the tracer's clock; -1: a parameter)
+    alias: tuple[str, Place] | None = None  # a returned value: the name its caller binds it to
+    reads: frozenset[str] = frozenset()  # the parameters the statement that computed it read
 
     def shown(self) -> str:
         """As the report names it: `A3 (net.py:21)`, or `the value net.py:14 returns`."""
@@ -103,6 +109,9 @@ class Tap:
             return self.name
         at = f"{self.where.file.name}:{self.where.line}"
         if self.name.startswith("return"):
+            if self.alias is not None:
+                name, place = self.alias
+                return f"{name} ({place.file.name}:{place.line})"
             return f"the value {at} returns"
         return f"{self.name} ({at})"
 
@@ -315,7 +324,8 @@ class Runs:
         tracer = _Hooked()
         tracer.run(self.net.loss)
         self.forward_marks = {o.mark for step in tracer.steps for o in step.outputs}
-        params = {fingerprint(np.asarray(p.ref.get())) for p in self.net.tensors}
+        by_mark = {fingerprint(np.asarray(p.ref.get())): p.slot.name for p in self.net.tensors}
+        params = set(by_mark)
         seen: set[tuple] = set(params)
         groups: dict[tuple, list[Tap]] = {}
         events: list[tuple[int, int, Any]] = []  # (clock, order, what): values seen, calls begun
@@ -332,14 +342,26 @@ class Runs:
         for serial, step in first_step.items():
             if step.depth > 0:
                 events.append((step.start, -1, ("given", step, serial)))
-        for _, _, what in sorted(events, key=lambda e: (e[0], e[1])):
+        for clock, _, what in sorted(events, key=lambda e: (e[0], e[1])):
             if what[0] == "seen":
                 seen.add(what[1])
             elif what[0] == "out":
                 _, step, out = what
+                group = groups.get(out.mark)
+                named = group and group[0].name.startswith("return") and group[0].alias is None
+                if group and named and out.name.isidentifier():  # `AL = sigmoid(ZL)`: AL
+                    group[0] = dataclasses.replace(group[0], alias=(out.name, step.place))
                 if not out.passed and _usable(out.value) and _shaped(out.value.shape, shapes):
+                    reads = {by_mark.get(fingerprint(v)) for v in step.inputs.values()}
                     tap = Tap(
-                        "out", step.serial, out.name, out.value.shape, step.place, top[step.serial]
+                        "out",
+                        step.serial,
+                        out.name,
+                        out.value.shape,
+                        step.place,
+                        top[step.serial],
+                        clock,
+                        reads=frozenset(n for n in reads if n is not None),
                     )
                     groups.setdefault(out.mark, []).append(tap)
                 seen.add(out.mark)
@@ -348,7 +370,9 @@ class Runs:
                 for name, mark, value in tracer.named.get(serial, []):
                     if mark in seen or not _usable(value) or not _shaped(value.shape, shapes):
                         continue
-                    tap = Tap("given", serial, name, value.shape, step.place, top[step.serial])
+                    tap = Tap(
+                        "given", serial, name, value.shape, step.place, top[step.serial], clock
+                    )
                     groups.setdefault(mark, []).append(tap)
                     seen.add(mark)
         return list(groups.values())
@@ -608,7 +632,28 @@ class Backward:
                 for o in callee.outputs
             ):
                 return self.walk(callee, seen)
-        return step
+        return self.behind_unjudged(step, seen)
+
+    def behind_unjudged(self, step: Step, seen: set[int]) -> Step:
+        """A statement that made a wrong array from arrays nothing measured (shaped like no
+        tapped value) has no evidence its inputs were right: where a wrong array was made
+        upstream of those, that statement is the culprit."""
+        if self.wrong_output(step) is None:
+            return step
+        found = []
+        for value in step.inputs.values():
+            mark = fingerprint(value)
+            if mark not in self.flow or self.state(mark) != "unjudged":
+                continue
+            source = self.origin(mark, before=step.start)
+            if source is None or source.serial in seen or len(seen) > 4 * MAX_STEPS:
+                continue
+            seen.add(source.serial)
+            upstream = self.walk(source, seen)
+            if upstream is not source or self.wrong_output(source) is not None:
+                found.append(upstream)
+        wrong = [s for s in found if self.wrong_output(s) is not None]
+        return min(wrong, key=lambda s: s.start) if wrong else step
 
     def right_elsewhere(self, step: Step) -> bool:
         """Does the same line make a right gradient in another of its runs?"""
@@ -659,7 +704,25 @@ class Backward:
         raw = self.grads.raw.get(name)
         if raw is None:
             return None
-        return self.origin(fingerprint(np.asarray(raw)))
+        found = self.origin(fingerprint(np.asarray(raw)))
+        if found is not None or not self.grads.from_update:
+            return found
+        # −Δ / step size equals the array their update scaled to rounding, not bit for bit
+        g = np.asarray(raw, dtype=np.float64)
+        scale = float(np.max(np.abs(g))) if g.size else 0.0
+        for step in sorted(self.steps, key=lambda s: s.end, reverse=True):
+            for out in step.outputs:
+                v = out.value
+                if (
+                    not out.passed
+                    and isinstance(v, np.ndarray)
+                    and v.shape == g.shape
+                    and v.dtype.kind == "f"
+                    and scale > 0
+                    and np.allclose(v, g, rtol=1e-6, atol=1e-9 * scale)
+                ):
+                    return self.origin(out.mark)
+        return None
 
     def culprit(self, name: str) -> Culprit | None:
         """Where the wrong gradient of parameter `name` is first made wrong from right arrays."""
@@ -670,6 +733,8 @@ class Backward:
         factor = self.factor(step)
         if factor is not None:
             return factor
+        if step is start and self.elsewhere(step, name):
+            return None
         step, inner = self.settle(step)
         out = self.wrong_output(step)
         if out is None and inner is not None:
@@ -678,13 +743,63 @@ class Backward:
         return Culprit(
             step,
             value=out.name if out is not None else None,
-            should=self.judge.candidates(out.value) if out is not None else [],
+            should=self.meant(step, out.value) if out is not None else [],
             gradient_of=name if step is start else None,
             inner=inner.place if inner is not None else None,
             called_from=caller.place if caller is not None else None,
             line=self.argument_line(step) if inner is not None else None,
             replace=(step, out.name) if out is not None else None,
         )
+
+    def elsewhere(self, step: Step, name: str) -> bool:
+        """Does the statement that makes the gradient of parameter `name` from right arrays read
+        the true gradient of a value their forward computed from other values only — not from
+        `name`, while some value is computed from `name`? Then the array it reads is meant to be
+        the gradient of another value (a derivative factor missed above it: `g[h_relu < 0] = 0`
+        that masks nothing; another layer's value of the same shape), and this line is right
+        for what it is given: no line is named rather than a wrong one."""
+        if not any(name in m.tap.reads for ms in self.judge.by_shape.values() for m in ms):
+            return False  # no value of their forward is known to read it: nothing to tell
+        meant = [
+            entry[1].tap
+            for value in step.inputs.values()
+            if (entry := self.status.get(fingerprint(value))) is not None
+            and entry[0] == "right"
+            and entry[1] is not None
+        ]
+        direct = [t for t in meant if t.kind == "out" and name in t.reads]
+        other = [t for t in meant if t.kind == "out" and name not in t.reads]
+        return bool(other) and not direct
+
+    def meant(self, step: Step, g: Array) -> list[Measured]:
+        """The forward values an array `step` made could be the gradient of, nearest first.
+        A backward runs their forward in reverse: a statement that reads the true gradient of a
+        value v makes the gradient of a value computed before v — the latest such value first
+        (in a loop over layers of one shape, its own layer's, not the first layer's). A statement
+        that reads no gradient starts the backward: the latest value (the output) first. Their
+        parameters come last: a parameter of the array's shape is chance."""
+        before = [
+            meas.tap
+            for value in step.inputs.values()
+            if (entry := self.status.get(fingerprint(value))) is not None
+            and entry[0] == "right"
+            and (meas := entry[1]) is not None
+            and meas.tap.clock >= 0
+        ]
+        limit = min((t.clock for t in before), default=None)
+        tops = {t.top for t in before}
+
+        def rank(meas: Measured) -> tuple[int, int]:
+            tap = meas.tap
+            if tap.kind == "param" or tap.clock < 0:
+                return (3, 0)
+            if limit is None:
+                return (0, -tap.clock)
+            if tap.clock < limit and tap.top in tops:
+                return (0, -tap.clock)
+            return (1 if tap.clock < limit else 2, -tap.clock)
+
+        return sorted(self.judge.candidates(g), key=rank)
 
     def factor(self, step: Step) -> Culprit | None:
         """A statement that multiplies right gradients by a derivative factor it reads (`d =
@@ -877,8 +992,8 @@ def _replace(
 ) -> tuple[Backward, Measured | None] | None:
     """Their backward traced again with the culprit's value replaced by the true one: of the
     forward values it could be the gradient of, with the convention factors, the replacement that
-    leaves the most parameter gradients right, then the most arrays (and the value it is the
-    gradient of, where no other value's replacement does as well)."""
+    leaves the most parameter gradients right, then the most arrays, then the nearest value
+    (Backward.meant's order: in a loop over layers of one shape, its own layer's value)."""
     if culprit.replace is None:
         return None
     step, name = culprit.replace
@@ -886,9 +1001,8 @@ def _replace(
     if out is None:
         return None
     best: tuple[tuple[int, int], Backward, Measured] | None = None
-    scores: dict[int, tuple[int, int]] = {}  # id of a candidate -> its best score
     judge = backward.judge
-    candidates = judge.candidates(out.value)
+    candidates = backward.meant(step, out.value)
     values = [m for m in candidates if m.tap.kind != "param"]  # a parameter's shape is chance
     for meas in (values or candidates)[:2]:
         true = finder.full(meas.tap)
@@ -912,7 +1026,6 @@ def _replace(
                     sum(_right(again, params, name, judge.c) for name in params),
                     sum(1 for s in again.status.values() if s[0] == "right"),
                 )
-                scores[id(meas)] = max(scores.get(id(meas), score), score)
                 if best is None or score > best[0]:
                     best = (score, again, meas)
                     chosen = trial
@@ -920,8 +1033,7 @@ def _replace(
         return None
     at.clear()
     at.update(chosen)
-    tied = any(k != id(best[2]) and v == best[0] for k, v in scores.items())
-    return best[1], None if tied else best[2]
+    return best[1], best[2]  # of values that do as well, the nearest (Backward.meant's order)
 
 
 def _key(culprit: Culprit) -> tuple[int, str] | None:
@@ -964,6 +1076,7 @@ def _seeds(net: OwnNet) -> set[tuple]:
     forms = [net.y, net.y_given(None), net.y_given(out)]
     if net.sample_form is not None and net._outs:
         forms.append(net._sample_values(0, *net._outs[0])["Y"])
+    forms += net.targets_held()  # as a script's pass holds them (its own form)
     marks = set()
     for y in forms:
         array = np.asarray(y)

@@ -570,6 +570,11 @@ class OwnNet:
     def x_given(self) -> Array:
         return np.ascontiguousarray(self.x.T) if self.columns else self.x
 
+    def targets_held(self) -> list[Array]:
+        """The targets in forms nnfix does not give through y_given (a script's pass holds its
+        own): none here."""
+        return []
+
     def y_given(self, out: Array | None = None) -> Array:
         """The targets in the form their output has (one-hot where it has several units), or
         as integer labels."""

@@ -462,13 +462,13 @@ class ScriptNet(OwnNet):
         targets = {names["Y"]} | self._loop_targets()
         bound: dict[str, int] = {}
         for i, stmt in enumerate(self.body):
-            read = set(_read(stmt))
+            read = set(_read(stmt)) | _places_read(stmt)
             here = [t for t in targets if t in read]
             outs = [n for n in read if n in bound and n in moving and n not in targets]
             if self.impl.output:
                 outs = [n for n in outs if n == self.impl.output]
             for t in here:
-                fit = [o for o in outs if _fits(self.ns[o], self.ns.get(t))]
+                fit = [o for o in outs if _fits(self._value(o), self.ns.get(t))]
                 if fit:
                     self.out_name, self.target_name = max(fit, key=bound.__getitem__), t
                     self.upto = bound[self.out_name] + 1
@@ -487,7 +487,7 @@ class ScriptNet(OwnNet):
                     )
                     return
             targets |= self._still_targets(stmt, targets)
-            for name in _stored_names(stmt):
+            for name in _stored_names(stmt) | _places_stored(stmt):
                 bound[name] = i
         raise SetupError(
             "nnfix found no value in your loop's body that it reads together with the targets "
@@ -510,9 +510,10 @@ class ScriptNet(OwnNet):
                         a[...] = v
                 self._watched, self._misshaped = {id(r.get()) for r, _, _ in kept}, []
                 self._pass(0)
-                seen.append(
-                    {n: np.array(self.ns[n]) for n in _stored_names_of(self.body) if self._float(n)}
-                )
+                stored = _stored_names_of(self.body) | {
+                    p for stmt in self.body for p in _places_stored(stmt)
+                }
+                seen.append({n: np.array(self._value(n)) for n in stored if self._float(n)})
         finally:
             _restore(kept)
         at, nudged = seen
@@ -576,8 +577,17 @@ class ScriptNet(OwnNet):
         }
 
     def _float(self, name: str) -> bool:
-        value = self.ns.get(name)
+        value = self._value(name)
         return isinstance(value, np.ndarray) and value.dtype.kind == "f"
+
+    def _value(self, place: str) -> Any:
+        """What a name, or an entry or attribute of one (`cache["a2"]`, `net.out`), holds now."""
+        if place.isidentifier():
+            return self.ns.get(place)
+        try:
+            return eval(compile(place, "<place>", "eval"), self.ns)  # a place: no call in it
+        except Exception:
+            return None
 
     def _find_step(self) -> None:
         """The step size: `update_lr:`, else the one number their updates of the parameters
@@ -608,10 +618,14 @@ class ScriptNet(OwnNet):
         kept = [(r, r.get(), np.array(r.get(), copy=True)) for r in self._params()]
         try:
             self._pass(j, self.upto)
-            out, target = self.ns.get(self.out_name), self.ns.get(self.target_name)
+            out, target = self._value(self.out_name), self.ns.get(self.target_name)
         finally:
             _restore(kept)
         return np.asarray(out, dtype=np.float64), np.asarray(target)
+
+    def targets_held(self) -> list[Array]:
+        """The targets as each pass holds them where the body reads them with the output."""
+        return [self._forward(j)[1] for j in range(self.passes)]
 
     def _params(self) -> list[Ref]:
         return [p.ref for p in self.tensors] if self.tensors else list(self._changed)
@@ -745,6 +759,46 @@ def _stored_names(node: ast.AST) -> set[str]:
     """Names a statement binds (`a = …`, `a, b = …`, `a += …`)."""
     return {
         n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+
+
+def _place(node: ast.AST) -> bool:
+    """A name, or a constant entry or an attribute of a place (`cache["a2"]`, `net.out`): where
+    a value can be kept and read back with no call."""
+    if isinstance(node, ast.Name):
+        return True
+    if isinstance(node, ast.Attribute):
+        return _place(node.value)
+    if isinstance(node, ast.Subscript):
+        key = node.slice
+        return (
+            isinstance(key, ast.Constant)
+            and isinstance(key.value, str | int)
+            and not isinstance(key.value, bool)
+            and _place(node.value)
+        )
+    return False
+
+
+def _places_read(node: ast.AST) -> set[str]:
+    """The entries and attributes a statement reads (`cache["a2"]` in `(cache["a2"] - Y) ** 2`)."""
+    return {
+        ast.unparse(n)
+        for n in ast.walk(node)
+        if isinstance(n, ast.Subscript | ast.Attribute)
+        and isinstance(n.ctx, ast.Load)
+        and _place(n)
+    }
+
+
+def _places_stored(node: ast.AST) -> set[str]:
+    """The entries and attributes a statement stores into (`cache["a2"] = …`)."""
+    return {
+        ast.unparse(n)
+        for n in ast.walk(node)
+        if isinstance(n, ast.Subscript | ast.Attribute)
+        and isinstance(n.ctx, ast.Store)
+        and _place(n)
     }
 
 

@@ -40,6 +40,7 @@ from nnfix.usercode.calls import (
 )
 from nnfix.usercode.grads import Gradients
 from nnfix.usercode.model import SetupError, seed_numpy
+from nnfix.usercode.stepsize import step_size_of_run
 
 if TYPE_CHECKING:
     from nnfix.usercode.own import OwnNet
@@ -196,7 +197,9 @@ class Stepper:
                 str(exc), "step", hint=f"arguments: {{{exc.parameter}: <X, Y, params or a value>}}"
             ) from None
 
-    def _step_size(self, bound: list[tuple[StepCall, list, dict]]) -> update.StepSize:
+    def _step_size(
+        self, bound: list[tuple[StepCall, list, dict]], values: dict[str, Any]
+    ) -> update.StepSize:
         net = self.net
         if net.impl.update_lr:
             return update.StepSize(float(net.impl.update_lr), "update_lr: in the spec")
@@ -214,6 +217,15 @@ class Stepper:
         owners += [(k, v) for k, v in net.names.items() if not isinstance(v, np.ndarray)]
         owners.append(("", net.module))
         size = update.step_size_of_objects(owners)
+        if size is None:  # an expression (`lr = 1 / epoch`): its value when the update ran
+            kept = state.keep(*_roots(net))
+            try:
+                size = step_size_of_run(
+                    lambda: self.invoke(values, sized=False),
+                    lambda: [p.ref.get() for p in net.tensors],
+                )
+            finally:
+                kept.restore()
         if size is None:
             raise SetupError(
                 "nnfix reads the gradient from your step's update (−Δparameter / step size) and "
@@ -229,7 +241,7 @@ class Stepper:
         net = self.net
         bound = [(c, *self._bound(c, values)) for c in self.calls]
         if sized and self.size is None:
-            self.size = self._step_size(bound)
+            self.size = self._step_size(bound, values)
         if any(c.call is not None or c.node is not None for c in self.calls) and net.impl.forward:
             forward = net.function(net.impl.forward, "forward")
             fallback = ("X",) if inspect.ismethod(forward) or net.root is None else ("X", "params")
