@@ -192,3 +192,88 @@ def test_a_model_built_on_a_missing_base_class_is_a_u101_at_its_line(tmp_path):
     (u101,) = findings(report, "U101")
     assert f"pip install {MISSING}" in u101["message"] and f"{MISSING}.nn.Module" in u101["message"]
     assert u101["location"]["source"]["code"] == "super().__init__()"
+
+
+# a module inside a package of theirs (mylib/nets/net.py, __init__.py files), importing a sibling
+# relatively, with a model that makes its arrays on its first forward (from the input's width)
+PACKAGE_ACTS = """
+import numpy as np
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+"""
+
+PACKAGE_NET = """
+import numpy as np
+
+from .acts import sigmoid
+
+
+class LazyNet:
+    def __init__(self, hidden, out):
+        self.hidden, self.out = hidden, out
+        self.W1 = None
+
+    def _build(self, n_in):
+        rng = np.random.default_rng(0)
+        self.W1 = rng.normal(0, 0.5, (n_in, self.hidden))
+        self.b1 = np.zeros(self.hidden)
+        self.W2 = rng.normal(0, 0.5, (self.hidden, self.out))
+        self.b2 = np.zeros(self.out)
+
+    def forward(self, X):
+        if self.W1 is None:
+            self._build(X.shape[1])
+        self.X = X
+        self.h = np.tanh(X @ self.W1 + self.b1)
+        self.p = sigmoid(self.h @ self.W2 + self.b2)
+        return self.p
+
+    def backward(self, y):
+        d2 = (self.p - y) / self.X.shape[0]
+        d1 = (d2 @ self.W2.T) * (1 - self.h ** 2)
+        return {"W2": self.h.T @ d2, "b2": d2.sum(0), "W1": self.X.T @ d1, "b1": d1.sum(0)}
+"""
+
+PACKAGE_SPEC = """
+seed: 0
+data: {source: moons, samples: 32, noise: 0.1}
+loss: bce
+implementation:
+  module: mylib/nets/net.py
+  model: LazyNet(6, 1)
+  forward: forward
+  backward: backward
+"""
+
+
+def _package(tmp_path: Path, net: str) -> Path:
+    nets = tmp_path / "mylib" / "nets"
+    nets.mkdir(parents=True)
+    (tmp_path / "mylib" / "__init__.py").write_text("", encoding="utf-8")
+    (nets / "__init__.py").write_text("", encoding="utf-8")
+    (nets / "acts.py").write_text(textwrap.dedent(PACKAGE_ACTS).lstrip(), encoding="utf-8")
+    (nets / "net.py").write_text(textwrap.dedent(net).lstrip(), encoding="utf-8")
+    (tmp_path / "spec.yaml").write_text(textwrap.dedent(PACKAGE_SPEC).lstrip(), encoding="utf-8")
+    return tmp_path / "spec.yaml"
+
+
+def test_a_module_inside_their_package_imports_relatively_and_a_lazy_model_is_built(tmp_path):
+    """SPEC §3.2: pkg/sub/net.py is imported as pkg.sub.net, so `from .acts import sigmoid`
+    works; a model whose arrays appear on its first forward is called once first (§3.3)."""
+    code, report = diagnose(_package(tmp_path, PACKAGE_NET))
+    assert code == 0, report["specs"][0]["findings"] if report.get("specs") else report
+    assert "4 arrays that move the loss" in " ".join(report["specs"][0]["about"])
+
+
+def test_a_bug_in_a_module_inside_their_package_is_found_at_its_line(tmp_path):
+    buggy = PACKAGE_NET.replace("* (1 - self.h ** 2)", "* (1 - self.h)")
+    code, report = diagnose(_package(tmp_path, buggy))
+    assert code == 1
+    roots = [f for f in report["specs"][0]["findings"] if f["code"] == "G101" and f["root_cause"]]
+    assert roots and roots[0]["location"]["parameter"] == "b1"
+    source = roots[0]["location"]["source"]
+    written = textwrap.dedent(buggy).lstrip().splitlines()
+    line = next(n for n, text in enumerate(written, 1) if text.strip().startswith("d1 = "))
+    assert source["file"].endswith("net.py") and source["line"] == line

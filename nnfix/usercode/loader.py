@@ -727,7 +727,29 @@ def _new_module(path: Path) -> types.ModuleType:
     module = types.ModuleType(name)
     module.__file__ = str(path)
     sys.modules[name] = module  # pickle and dataclasses look classes up here
+    package = _package_of(path)
+    if package:  # pkg/sub/net.py: `from .acts import sigmoid` resolves inside pkg.sub (SPEC §3.2)
+        module.__package__ = package
     return module
+
+
+def _package_of(path: Path) -> str:
+    """The dotted package a file inside folders with __init__.py belongs to (`pkg.sub` for
+    pkg/sub/net.py), its root put on the import path and counted as the user's; "" for a file
+    outside any package."""
+    parts: list[str] = []
+    folder = path.resolve().parent
+    while (folder / "__init__.py").is_file() and folder.name.isidentifier():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if not parts:
+        return ""
+    root = str(folder)
+    _roots.add(os.path.join(root, ""))
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    _is_users.cache_clear()
+    return ".".join(parts)
 
 
 def load_module(
