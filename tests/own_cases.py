@@ -4,6 +4,7 @@ share: diagnosing a spec through the CLI as a user would, and reading its JSON r
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -25,3 +26,14 @@ def findings(report: dict) -> list[dict]:
 
 def errors(report: dict) -> list[dict]:
     return [f for f in findings(report) if f["severity"] == "error"]
+
+
+def write_case(tmp_path: Path, code: str, spec: str, find: str = "", replace: str = "") -> Path:
+    """Their module as net.py (with `find`, which must be there once, replaced) beside the spec;
+    the spec's path."""
+    if find:
+        assert code.count(find) == 1, find
+        code = code.replace(find, replace)
+    (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
+    (tmp_path / "spec.yaml").write_text(textwrap.dedent(spec).lstrip(), encoding="utf-8")
+    return tmp_path / "spec.yaml"

@@ -7,7 +7,6 @@ with a planted bug (found on the right tensor); what nnfix cannot bind is exit 2
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from click.testing import CliRunner
 from nnfix.cli import main
 from nnfix.usercode.binding import assigned_order, name_tuple, returned_names
 from nnfix.usercode.calls import bind
-from tests.own_cases import diagnose, errors
+from tests.own_cases import diagnose, errors, write_case
 
 # a from-scratch MNIST tutorial: a bare tuple of arrays, the forward and backward take them one by
 # one, the forward returns every intermediate; samples as columns; one-hot inside the backward
@@ -404,11 +403,7 @@ CASES = {
 
 def setup(tmp_path: Path, style: str, find: str = "", replace: str = "") -> Path:
     code, spec = CASES[style]
-    if find:
-        assert code.count(find) == 1, find
-        code = code.replace(find, replace)
-    (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
-    (tmp_path / "spec.yaml").write_text(textwrap.dedent(spec).lstrip(), encoding="utf-8")
+    write_case(tmp_path, code, spec, find, replace)
     return tmp_path / "spec.yaml"
 
 

@@ -7,7 +7,6 @@ course would write it, correct and with planted bugs."""
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from click.testing import CliRunner
 
 from nnfix.cli import main
 from nnfix.spec.rejoin import rejoin
-from tests.own_cases import errors
+from tests.own_cases import errors, write_case
 
 # nnfs-style: forward leaves self.output, backward leaves self.dinputs and dweights/dbiases;
 # the loss an object with calculate and backward; samples as rows, the batch at once
@@ -573,11 +572,7 @@ CASES = {
 
 def setup(tmp_path: Path, style: str, find: str = "", replace: str = "") -> Path:
     code, spec = CASES[style]
-    if find:
-        assert code.count(find) == 1, find
-        code = code.replace(find, replace)
-    (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
-    (tmp_path / "spec.yaml").write_text(textwrap.dedent(spec).lstrip(), encoding="utf-8")
+    write_case(tmp_path, code, spec, find, replace)
     return tmp_path / "spec.yaml"
 
 

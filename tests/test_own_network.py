@@ -5,7 +5,6 @@ Each style is written here as a learner of some course would, correct and with p
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from nnfix.cli import main
-from tests.own_cases import diagnose, errors
+from tests.own_cases import diagnose, errors, write_case
 
 # deeplearning.ai style: a params dict, samples as columns, (AL, caches), a cost function
 DICT_COLUMNS = """
@@ -387,11 +386,7 @@ CASES = {
 
 def setup(tmp_path: Path, style: str, find: str = "", replace: str = "") -> Path:
     code, spec = CASES[style]
-    if find:
-        assert code.count(find) == 1, find
-        code = code.replace(find, replace)
-    (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
-    (tmp_path / "spec.yaml").write_text(textwrap.dedent(spec).lstrip(), encoding="utf-8")
+    write_case(tmp_path, code, spec, find, replace)
     if "batch.npz" in spec:
         _one_hot_batch(tmp_path)
     return tmp_path / "spec.yaml"

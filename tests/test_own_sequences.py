@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from nnfix.cli import main
 from nnfix.usercode.sequences import loss_first, return_names, zeros_shapes
-from tests.own_cases import diagnose, errors
+from tests.own_cases import diagnose, errors, write_case
 
 # A min-char-rnn-style script: globals made by a setup function, lossFun over one sequence of
 # character ids with dicts of one-hot xs[t] and hidden columns hs[t]; forward and backward in one
@@ -298,11 +298,7 @@ CASES = {
 
 def setup(tmp_path: Path, style: str, find: str = "", replace: str = "") -> Path:
     code, spec = CASES[style]
-    if find:
-        assert code.count(find) == 1, find
-        code = code.replace(find, replace)
-    (tmp_path / "net.py").write_text(textwrap.dedent(code).lstrip(), encoding="utf-8")
-    (tmp_path / "spec.yaml").write_text(textwrap.dedent(spec).lstrip(), encoding="utf-8")
+    write_case(tmp_path, code, spec, find, replace)
     if style == "cnn":  # images (N, H, W, C) and a zero target of Z's shape (N, 3, 3, 2)
         rng = np.random.default_rng(0)
         x = rng.normal(size=(4, 4, 4, 3))
