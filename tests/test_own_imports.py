@@ -277,3 +277,7 @@ def test_a_bug_in_a_module_inside_their_package_is_found_at_its_line(tmp_path):
     written = textwrap.dedent(buggy).lstrip().splitlines()
     line = next(n for n, text in enumerate(written, 1) if text.strip().startswith("d1 = "))
     assert source["file"].endswith("net.py") and source["line"] == line
+    # one bug, one root cause: its true value there is dL/dz of a sub-expression nnfix does not
+    # tap (`X @ W1 + b1` inside np.tanh), and the right line reading it is no second bug
+    lines = {(f["location"].get("source") or {}).get("line") for f in roots}
+    assert lines == {line}, [f["message"] for f in roots]

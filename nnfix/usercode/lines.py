@@ -932,13 +932,19 @@ def search(
     backward = Backward(tracer, traced, judge)
     still = list(wrong)
     known: set[Place] = set()
+    progress = True  # the last replacement made some wrong tensor right
     for round_ in range(MAX_ROUNDS + 1):
         found = {n: c for n in still if (c := backward.culprit(n)) is not None}
         if not found:
             break
         if round_ > 0:  # a helper right elsewhere is no evidence behind a replaced value:
             found = {n: c for n, c in found.items() if c.inner is None}  # its replacement may
-            if not found:  # be exact only up to the measurement
+            if not progress:  # be exact only up to the measurement; and a replacement that made
+                # nothing right may be the gradient of another value than the one meant (of
+                # `h` where `d1` is dL/dz of an unbound `X @ W1 + b1`): a parameter's gradient
+                # made from it is then no evidence of a bug of its own
+                found = {n: c for n, c in found.items() if c.gradient_of is None}
+            if not found:
                 break
         for culprit in found.values():
             if round_ > 0 and culprit.place not in known:
@@ -961,7 +967,9 @@ def search(
         for culprit in [*lines.by_tensor.values(), *(c for c, _ in lines.more)]:
             if _key(culprit) == _key(earliest) and chosen is not None:
                 culprit.chosen = chosen
+        before = len(still)
         still = [n for n in still if not _right(backward, params, n, judge.c)]
+        progress = len(still) < before
         if not still:
             break
     lines.unmeasured += finder.unmeasured
