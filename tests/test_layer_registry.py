@@ -14,11 +14,11 @@ from pydantic import BaseModel
 
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.pipeline import Selection, diagnose
-from nnfix.engine.build import layer_activation
 from nnfix.engine.initializers import initialize
 from nnfix.engine.layers import LAYERS, register, unregister
 from nnfix.engine.layers.layer import Array, Base, LayerActivation, Param, Shape, ShapeError
 from nnfix.errors import SpecError
+from nnfix.run.build import layer_activation
 from nnfix.run.prepare import prepare
 from nnfix.spec.load import load_spec
 from nnfix.spec.model import ModelSpec
