@@ -305,6 +305,9 @@ def test_flatten_and_dropout_train_and_diagnose_clean(write_spec):
     report = diagnose(load_spec(spec), Selection(), Options(quick=True))
     assert not report.failed, [(f.code, f.message) for f in report.findings]
     assert [row["activation"] for row in report.layers] == ["flatten", "dropout", "relu", "sigmoid"]
+    assert [row["units"] for row in report.layers] == [144, 144, 8, 1]
+    assert report.series is not None  # the gradient plot's lines: the layers with weights
+    assert (report.series.weight_layers, report.series.layers) == ([3, 4], ["relu", "sigmoid"])
 
 
 def test_dropout_masks_come_from_the_seed_and_are_off_when_evaluating(write_spec):

@@ -347,6 +347,11 @@ def write_plots(directory: Path, loaded: LoadedSpec, history: History, summary: 
     from nnfix.report.plots import PlotsUnavailable, training
 
     spec = loaded.spec
+    weighted = [  # the layers whose ‖dW‖ the history follows, with their numbers (from 1)
+        (n, layer)
+        for n, layer in enumerate(spec.net_model.layers, start=1)
+        if isinstance(layer, Weighted) and hasattr(layer, "activation")
+    ]
     try:
         drawn = {
             "loss.svg": training.loss_svg(
@@ -357,11 +362,8 @@ def write_plots(directory: Path, loaded: LoadedSpec, history: History, summary: 
             ),
             "gradients.svg": training.gradients_svg(
                 history,
-                [
-                    layer.activation.name
-                    for layer in spec.net_model.layers
-                    if isinstance(layer, Weighted) and hasattr(layer, "activation")
-                ],
+                [layer.activation.name for _, layer in weighted],
+                [n for n, _ in weighted],
             ),
         }
     except PlotsUnavailable as exc:
