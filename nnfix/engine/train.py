@@ -9,7 +9,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -18,7 +18,9 @@ from nnfix.engine.metrics import accuracy, target_kind
 from nnfix.engine.network import Cache, LayerActivation, Network
 from nnfix.engine.optimizers import Optimizer
 from nnfix.engine.schedules import learning_rate
-from nnfix.spec.model import TrainSpec
+
+if TYPE_CHECKING:  # a type only: the engine does not import the spec package
+    from nnfix.spec.model import TrainSpec
 
 
 class Trainable(Protocol):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, PositiveInt
 
 from nnfix.engine.initializers import initialize
 from nnfix.engine.layers.layer import Array, Base, LayerActivation, Param, Shape, ShapeError
-from nnfix.spec.parts import ActivationSpec, InitSpec, Weighted
+from nnfix.engine.specs import ActivationSpec, InitSpec, Weighted
 
 
 class DenseSpec(Weighted):

@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from nnfix.engine.layers.layer import Array, Base, LayerActivation, Param, Shape
-from nnfix.spec.parts import InitSpec, Strict
+from nnfix.engine.specs import InitSpec, Strict
 
 
 class DropoutSpec(Strict):

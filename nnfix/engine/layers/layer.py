@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from nnfix.engine.activations import Activation
-from nnfix.spec.parts import InitSpec
+from nnfix.engine.specs import InitSpec
 
 Array = np.ndarray
 Shape = tuple[int, ...]  # one sample's shape: (features,), (C, H, W), (T, features)
