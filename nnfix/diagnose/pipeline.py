@@ -23,6 +23,7 @@ from nnfix.diagnose.series import Series
 from nnfix.diagnose.series import record as record_series
 from nnfix.errors import ModuleError, UserFunctionError
 from nnfix.spec.load import LoadedSpec, uses_user_code
+from nnfix.spec.overrides import role_path
 from nnfix.usercode import absent, sandbox
 from nnfix.usercode.model import SetupError
 from nnfix.usercode.sandbox import Broken, Output, UserCallError
@@ -251,7 +252,7 @@ def _threads(left: dict[str, str]) -> list[Finding]:
         U101.finding(
             f"{role} started a thread that was still running when it returned ({target}): a "
             "script that calls it never ends, as Python waits for every non-daemon thread",
-            path=_role_path(role),
+            path=role_path(role),
             evidence={"thread": target},
             severity=Severity.WARNING,
             fix=Fix("join the thread before returning, or start it with daemon=True"),
@@ -332,7 +333,7 @@ def _contained(loaded: LoadedSpec, plan, options: Options, collected: Collected)
             return
         except sandbox.WorkerDied as exc:
             role = exc.role or "your code"
-            path = _role_path(exc.role)
+            path = role_path(exc.role)
             finding = U101.finding(f"{role} {exc}", path=path)
             name = collected.running
             if name is None:  # not in a check: loading their code, or after the checks
@@ -343,21 +344,6 @@ def _contained(loaded: LoadedSpec, plan, options: Options, collected: Collected)
             collected.runs[name] = CheckRun(name, stage_of.get(name, ""), [finding], 0.0)
             collected.running = None
             broken[exc.role or ""] = str(exc)
-
-
-def _role_path(role: str | None) -> tuple:
-    """The spec path of what a worker was calling: `backward` -> implementation.backward;
-    `model.layers[0].activation.derivative` (a file.py:function) -> that path."""
-    if not role:
-        return ("implementation",)
-    if role.startswith(("model.", "loss.")):
-        from nnfix.spec.overrides import parse_key
-
-        try:
-            return parse_key(role)
-        except ValueError:
-            pass
-    return ("implementation", role.split(".")[0].split("[")[0])
 
 
 def diagnose(loaded: LoadedSpec, selection: Selection, options: Options) -> SpecReport:

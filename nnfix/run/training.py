@@ -22,6 +22,7 @@ from nnfix.run.files import shown
 from nnfix.run.prepare import Prepared, prepare
 from nnfix.run.rundir import RunSlot, _number, reserve_run_dir, save_run
 from nnfix.spec.load import LoadedSpec, uses_user_code
+from nnfix.spec.overrides import role_path
 from nnfix.usercode import sandbox
 
 
@@ -383,12 +384,10 @@ def _fit_contained(loaded, compare, interrupted, on_start, on_epoch) -> Fitted:
             stop_signal=interrupted,
         )
     except sandbox.WorkerDied as exc:
-        from nnfix.diagnose.pipeline import _role_path
-
         where = f" after {len(epochs)} epochs" if epochs else ""
         problem = Problem(
             f"{exc.role or 'your code'} {exc}{where}; nothing could be saved of the run",
-            path=_role_path(exc.role),
+            path=role_path(exc.role),
         )
         raise ModuleError([problem], loaded.source) from None
     return result.value
