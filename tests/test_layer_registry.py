@@ -4,14 +4,17 @@ diagnosed, clean when right, and its planted mistake found at its own layer."""
 
 from __future__ import annotations
 
+import json
 import typing
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from pydantic import BaseModel
 
+from nnfix.cli import main
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.pipeline import Selection, diagnose
 from nnfix.engine.initializers import initialize
@@ -354,3 +357,21 @@ def test_a_bad_layer_entry_is_a_spec_error_at_its_key(write_spec, entry, path, w
         load_spec(write_spec(text))
     problems = caught.value.problems
     assert any(p.path == path and words in p.message for p in problems), problems
+
+
+def test_nnfix_train_reports_each_layer_by_its_type_and_width(write_spec, tmp_path):
+    spec = write_spec(IMAGES % "    - {type: flatten}")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        main, ["train", str(spec), "--format", "json", "--no-progress", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    layers = json.loads(result.stdout)["layers"]
+    assert [(row["units"], row["activation"]) for row in layers] == [
+        (144, "flatten"),
+        (8, "relu"),
+        (1, "sigmoid"),
+    ]
+    assert layers[0]["grad_norm"] == [] and len(layers[1]["grad_norm"]) == 10
+    svg = (out / "gradients.svg").read_text()
+    assert "layer 2 (relu)" in svg and "layer 3 (sigmoid)" in svg and "layer 1" not in svg

@@ -44,7 +44,6 @@ from nnfix.errors import OutputError, Problem
 from nnfix.run.files import shown, uncreatable_in, write_atomic, write_npz
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import Spec
-from nnfix.spec.parts import Weighted
 from nnfix.spec.usercode import REF
 
 try:
@@ -347,10 +346,8 @@ def write_plots(directory: Path, loaded: LoadedSpec, history: History, summary: 
     from nnfix.report.plots import PlotsUnavailable, training
 
     spec = loaded.spec
-    weighted = [  # the layers whose ‖dW‖ the history follows, with their numbers (from 1)
-        (n, layer)
-        for n, layer in enumerate(spec.net_model.layers, start=1)
-        if isinstance(layer, Weighted) and hasattr(layer, "activation")
+    weighted = [  # the layers whose ‖dW‖ the history follows (the summary's, with a norm)
+        (row["layer"], row["activation"]) for row in summary.get("layers", []) if row["grad_norm"]
     ]
     try:
         drawn = {
@@ -362,7 +359,7 @@ def write_plots(directory: Path, loaded: LoadedSpec, history: History, summary: 
             ),
             "gradients.svg": training.gradients_svg(
                 history,
-                [layer.activation.name for _, layer in weighted],
+                [name for _, name in weighted],
                 [n for n, _ in weighted],
             ),
         }

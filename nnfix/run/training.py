@@ -147,8 +147,8 @@ def summarize(
         layers.append(
             {
                 "layer": l + 1,
-                "units": getattr(specs[l], "units", None),
-                "activation": act.name,
+                "units": net.sizes[l + 1] if isinstance(net, Network) else specs[l].units,
+                "activation": act.name if hasattr(specs[l], "activation") else specs[l].type,
                 "declared_derivative": act.declared,
                 "grad_norm": [_number(float(v)) for v in column],
             }
