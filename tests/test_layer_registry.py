@@ -20,12 +20,12 @@ from nnfix.diagnose.pipeline import Selection, diagnose
 from nnfix.engine.initializers import initialize
 from nnfix.engine.layers import LAYERS, register, unregister
 from nnfix.engine.layers.layer import Array, Base, LayerActivation, Param, Shape, ShapeError
+from nnfix.engine.specs import InitSpec, Weighted
 from nnfix.errors import SpecError
 from nnfix.run.build import layer_activation
 from nnfix.run.prepare import prepare
 from nnfix.spec.load import load_spec
 from nnfix.spec.model import ModelSpec
-from nnfix.spec.parts import InitSpec, Weighted
 
 SHAPES = [(4,), (2, 6, 6), (5, 3)]  # one sample: features, an image (C, H, W), a sequence (T, F)
 BATCH = 3

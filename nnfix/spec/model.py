@@ -16,11 +16,11 @@ from pydantic import (
 )
 
 from nnfix.engine.layers import LAYERS, dense, on_change
-from nnfix.spec.parts import ACTIVATIONS as ACTIVATIONS  # re-exported: one home, read here
-from nnfix.spec.parts import INIT_EXAMPLES, InitSpec, Weighted
-from nnfix.spec.parts import InitName as InitName
-from nnfix.spec.parts import Named as _Named
-from nnfix.spec.parts import Strict as _Strict
+from nnfix.engine.specs import ACTIVATIONS as ACTIVATIONS  # re-exported for the spec's readers
+from nnfix.engine.specs import INIT_EXAMPLES, InitSpec, Weighted
+from nnfix.engine.specs import InitName as InitName
+from nnfix.engine.specs import Named as _Named
+from nnfix.engine.specs import Strict as _Strict
 
 SourceName = Literal[
     "xor",

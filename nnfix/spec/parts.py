@@ -1,5 +1,7 @@
-"""The spec's building blocks that layer types share with the model (their home is
-nnfix/engine/specs.py, which the engine imports without the spec package)."""
+"""Transitional: the spec entries the layer types derive from, whose home is now
+nnfix/engine/specs.py (the engine must not load the spec package). Kept only so that layer
+modules written against the PROTOCOL commit import; they should import nnfix.engine.specs, and
+this file then goes."""
 
 from nnfix.engine.specs import (
     ACTIVATIONS,
