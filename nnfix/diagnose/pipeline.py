@@ -16,11 +16,12 @@ import numpy as np
 from nnfix.diagnose import own, rules
 from nnfix.diagnose.context import Context, Options
 from nnfix.diagnose.findings import Finding, Fix, PassRun, Severity, SpecReport
-from nnfix.diagnose.rules.init import spread
+from nnfix.diagnose.linking import link
 from nnfix.diagnose.rules.rule import STAGES, USER_CODE, Check, Stage
 from nnfix.diagnose.rules.usercode import U101, user_error
 from nnfix.diagnose.series import Series
 from nnfix.diagnose.series import record as record_series
+from nnfix.diagnose.table import layer_table
 from nnfix.errors import ModuleError, UserFunctionError
 from nnfix.spec.load import LoadedSpec, uses_user_code
 from nnfix.spec.overrides import role_path
@@ -76,66 +77,6 @@ def _stages(checks: tuple[Check, ...], codes: set[str]) -> dict[Stage, list[Chec
         if any(r.code in codes for r in c.rules):
             plan[c.stage].append(c)
     return plan
-
-
-def link(findings: list[Finding]) -> list[Finding]:
-    """Turn the findings another one shows to be a bug's symptom into that symptom's rule; drop
-    the findings another one makes noise of; give each the codes of the findings that explain
-    it, most direct first (for layered causes, the nearest layer first)."""
-    present = {f.code for f in findings}
-    findings = [_became(f, present) for f in findings]
-    present = {f.code for f in findings}
-    kept = [f for f in findings if not present & set(rules.RULES[f.code].suppressed_by)]
-    kept = _once_per_function(kept)
-    for f in kept:
-        codes: list[str] = []
-        notes: list[str | None] = []
-        for cause in rules.RULES[f.code].causes:
-            if cause.when is not None and not cause.when(f):
-                continue
-            matches = [g for g in kept if cause.explains(g, f)]
-            matches.sort(key=lambda g: (g.location.layer or 0) - (f.location.layer or 0))
-            codes += [g.code for g in matches]
-            notes += [cause.note] if matches else []
-        f.caused_by = list(dict.fromkeys(codes))
-        if notes and all(notes):
-            f.message += "; " + "; ".join(dict.fromkeys(n for n in notes if n))
-        if f.code == "T106" and not f.caused_by and "G104" not in present:
-            _slow_not_broken(f)
-    return kept
-
-
-def _slow_not_broken(f: Finding) -> None:
-    """A T106 the gradient check contradicts: every gradient was checked and found right, so
-    failing to memorise a few samples is the optimisation's difficulty (a deep stack of
-    saturating units, a regression target to 1 %), not a bug — a warning, not an error."""
-    f.severity = Severity.WARNING
-    f.message += (
-        "; but the gradient check found every gradient right, so this is how hard the net is "
-        "to optimise (depth, saturating units), not a bug in its math"
-    )
-
-
-def _became(f: Finding, present: set[str]) -> Finding:
-    becomes = rules.RULES[f.code].becomes
-    if becomes is None or not present & set(becomes.when):
-        return f
-    return becomes.make(f)
-
-
-def _once_per_function(findings: list[Finding]) -> list[Finding]:
-    """One U101 per function of the user's (the first check that called it reports it; the
-    others met the same error again)."""
-    seen: set[tuple] = set()
-    out = []
-    for f in findings:
-        key = (f.code, tuple(f.location.path), f.location.parameter)
-        if f.code == "U101" and f.severity.value == "error":
-            if key in seen:
-                continue
-            seen.add(key)
-        out.append(f)
-    return out
 
 
 def _user_error(exc: UserFunctionError) -> Finding:
@@ -406,32 +347,3 @@ def _assemble(
         report.printed = collected.printed.first
         report.printed_lines = collected.printed.lines
     return report
-
-
-def layer_table(ctx: Context) -> list[dict]:
-    """Per-layer figures at init for the report's table."""
-    rows = []
-    init = ctx.init
-    weight_grads = ctx.network.weight_grads(init.grads) if init is not None else []
-    net = ctx.network
-    for l, layer in enumerate(ctx.spec.net_model.layers, start=1):
-        act = getattr(layer, "activation", None)
-        k = net.weight_of(l)
-        row = {
-            "layer": l,
-            "units": net.sizes[l],
-            "activation": act.name if act is not None else layer.type,
-            "init": ctx.init_name(l) if k is not None else "–",
-        }
-        if init is not None:
-            z, a = (v[l - 1].reshape(len(v[l - 1]), -1) for v in (init.cache.z, init.cache.a))
-            g = weight_grads[k] if k is not None else np.zeros(0)
-            row |= {
-                "z_std": float(z.std()),
-                "z_spread": spread(z),  # what each unit's z varies by over the samples (Y103)
-                "z_offset": float(np.sqrt(np.mean(z.mean(axis=0) ** 2))),  # the units' offsets
-                "a_std": float(a.std()),
-                "grad_norm": float((g * g).sum() ** 0.5),
-            }
-        rows.append(row)
-    return rows
