@@ -1,0 +1,139 @@
+"""The LSTM layer over (T, features) sequences: gates i, f, o = σ(·) and candidate g = tanh(·)
+of x_t·Wx + h_{t−1}·Wh + b (four blocks of `units` columns, in that order);
+c_t = f·c_{t−1} + i·g, h_t = o·tanh(c_t); c_0 = h_0 = 0. The output is h_T (`sequence: last`)
+or every h_t (`all`). Backward runs through time along both h and the cell state c."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, PositiveInt
+
+from nnfix.engine.activations import logistic
+from nnfix.engine.initializers import initialize
+from nnfix.engine.layers.layer import Array, Base, LayerActivation, Mistake, Param, Shape
+from nnfix.engine.layers.rnn import check_sequences, output_grads, recurrent_params, weight_grads
+from nnfix.spec.parts import InitSpec, Weighted
+
+
+class LSTMSpec(Weighted):
+    """{type: lstm, units: 16, sequence: last}: over (T, features) inputs."""
+
+    type: Literal["lstm"]
+    units: PositiveInt = Field(examples=[16])
+    """The size of the hidden and cell states."""
+    sequence: Literal["last", "all"] = "last"
+    """last: the output is the final state (units,); all: every state (T, units)."""
+
+
+def _backward(
+    layer: LSTM, dout: Array, cache: Any, cell_path: bool = True
+) -> tuple[list[Array], Array]:
+    """Backpropagation through time along h and c; `cell_path` False drops dL/dc_t's term
+    through c_{t+1} = f·c_t + ... (a mistake: the cell state then carries nothing back)."""
+    x, gates, hs, cs = cache
+    u = layer.units
+    dh_out = output_grads(dout, hs[:, 1:], layer.sequence)
+    da = np.empty_like(gates)
+    dh_next = np.zeros_like(hs[:, 0])
+    dc_next = np.zeros_like(cs[:, 0])
+    for s in range(x.shape[1] - 1, -1, -1):
+        i, f, o, g = np.split(gates[:, s], 4, axis=1)
+        dh = dh_out[:, s] + dh_next
+        tc = np.tanh(cs[:, s + 1])
+        dc = dh * o * (1 - tc * tc)
+        if cell_path:
+            dc += dc_next
+        da[:, s, :u] = dc * g * i * (1 - i)
+        da[:, s, u : 2 * u] = dc * cs[:, s] * f * (1 - f)
+        da[:, s, 2 * u : 3 * u] = dh * tc * o * (1 - o)
+        da[:, s, 3 * u :] = dc * i * (1 - g * g)
+        dc_next = dc * f
+        dh_next = da[:, s] @ layer.Wh.T
+    return weight_grads(x, hs[:, :-1], da, layer.b is not None, layer.Wx)
+
+
+@dataclass
+class LSTM(Base):
+    type: ClassVar[str] = "lstm"
+    Spec: ClassVar[builtins.type[Weighted]] = LSTMSpec
+    mistakes: ClassVar[tuple[Mistake, ...]] = (
+        Mistake(
+            "the cell state's gradient does not flow back through c_t = f·c_t−1 + i·g",
+            lambda layer, dout, cache: _backward(layer, dout, cache, cell_path=False),
+        ),
+    )
+
+    Wx: Array  # (features, 4·units): blocks i, f, o, g
+    Wh: Array  # (units, 4·units)
+    b: Array | None  # (1, 4·units)
+    sequence: str = "last"
+    act: LayerActivation | None = None  # the gates apply their own functions
+
+    @classmethod
+    def build(
+        cls,
+        spec: LSTMSpec,
+        in_shape: Shape,
+        act: LayerActivation | None,
+        init: InitSpec,
+        bias_init: InitSpec | None,
+        rng: np.random.Generator,
+        dtype: str,
+    ) -> LSTM:
+        """Wx by `init` with fans (features, units) per gate, Wh with (units, units), then b."""
+        check_sequences("lstm", in_shape)
+        d, h = in_shape[1], spec.units
+        Wx = initialize(init, (d, 4 * h), d, h, rng).astype(dtype)
+        Wh = initialize(init, (h, 4 * h), h, h, rng).astype(dtype)
+        b = None
+        if bias_init is not None:
+            b = initialize(bias_init, (1, 4 * h), d, h, rng).astype(dtype)
+        return cls(Wx, Wh, b, spec.sequence)
+
+    @property
+    def units(self) -> int:
+        return self.Wh.shape[0]
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        return (self.units,) if self.sequence == "last" else (in_shape[0], self.units)
+
+    def fans(self, in_shape: Shape) -> tuple[int, int]:
+        return in_shape[1], self.units
+
+    def params(self) -> list[Array]:
+        return [self.Wx, self.Wh] if self.b is None else [self.Wx, self.Wh, self.b]
+
+    def param_info(self) -> list[Param]:
+        return recurrent_params(self.b is not None)
+
+    def with_params(self, params: list[Array]) -> LSTM:
+        b = params[2] if self.b is not None else None
+        return replace(self, Wx=params[0], Wh=params[1], b=b)
+
+    def forward(
+        self, x: Array, train: bool, rng: np.random.Generator | None = None
+    ) -> tuple[Array, object]:
+        n, t, d = x.shape
+        u = self.units
+        pre = (x.reshape(n * t, d) @ self.Wx).reshape(n, t, 4 * u)
+        if self.b is not None:
+            pre += self.b
+        gates = np.empty_like(pre)  # i, f, o, g after their functions
+        hs = np.zeros((n, t + 1, u), pre.dtype)  # hs[:, 0] = h_0
+        cs = np.zeros((n, t + 1, u), pre.dtype)
+        for s in range(t):
+            a = pre[:, s] + hs[:, s] @ self.Wh
+            gates[:, s, : 3 * u] = logistic(a[:, : 3 * u])
+            gates[:, s, 3 * u :] = np.tanh(a[:, 3 * u :])
+            i, f, o, g = np.split(gates[:, s], 4, axis=1)
+            cs[:, s + 1] = f * cs[:, s] + i * g
+            hs[:, s + 1] = o * np.tanh(cs[:, s + 1])
+        out = hs[:, -1] if self.sequence == "last" else hs[:, 1:]
+        return out.copy(), (x, gates, hs, cs)
+
+    def backward(self, dout: Array, cache: object) -> tuple[list[Array], Array]:
+        return _backward(self, dout, cache)
