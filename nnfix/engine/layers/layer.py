@@ -99,6 +99,7 @@ class Layer(Protocol):
         builtins.type[BaseModel]
     ]  # its spec entry's pydantic model, `type: Literal["<type>"]` first
     mistakes: ClassVar[tuple[Mistake, ...]]  # its usual backward mistakes (may be empty)
+    random: ClassVar[bool]  # forward draws from `rng` in train mode (dropout); Base: False
     act: LayerActivation | None  # what the NETWORK applies to forward's output (None: nothing)
 
     @classmethod
@@ -151,8 +152,12 @@ class Layer(Protocol):
         from its seed so the same seed gives the same mask (None: none drawn, as in eval)."""
         ...
 
-    def backward(self, dout: Array, cache: object) -> tuple[list[Array], Array]:
-        """dL/dout (before `act`) -> (the gradients aligned with `params`, dL/dx)."""
+    def backward(
+        self, dout: Array, cache: object, need_dx: bool = True
+    ) -> tuple[list[Array], Array | None]:
+        """dL/dout (before `act`) -> (the gradients aligned with `params`, dL/dx; None when not
+        `need_dx`: the first layer's is never used). dx must be an array the network may scale
+        in place: never one of the grads, a parameter or a cached array."""
         ...
 
     def update_buffers(self, cache: object) -> None:
@@ -170,6 +175,7 @@ class Base:
     known mistakes, fans (1, 1). A type overrides what it has."""
 
     mistakes: ClassVar[tuple[Mistake, ...]] = ()
+    random: ClassVar[bool] = False
 
     def fans(self, in_shape: Shape) -> tuple[int, int]:
         return 1, 1
