@@ -6,6 +6,7 @@ fans and determinism."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -86,7 +87,7 @@ def normal(*shape, seed=2) -> np.ndarray:
 CONV = {"type": "conv2d", "filters": 3, "kernel": 3, "activation": "relu"}
 
 # (type, spec, input of one sample, the output shape of one sample)
-CASES = [
+CASES: list[tuple[Any, dict, tuple[int, ...], tuple[int, ...]]] = [
     (Conv2d, {**CONV, "padding": 1}, (2, 6, 6), (3, 6, 6)),
     (Conv2d, {**CONV, "stride": 2}, (2, 7, 6), (3, 3, 2)),
     (Conv2d, {**CONV, "kernel": 2, "stride": 2, "padding": 1}, (1, 5, 5), (3, 3, 3)),
@@ -123,6 +124,22 @@ def test_backward_matches_central_differences_on_params_and_input(cls, spec, in_
     assert gradient_error(layer, x) < TOL
 
 
+@pytest.mark.parametrize(("cls", "spec", "in_shape", "out_shape"), CASES, ids=IDS)
+def test_without_need_dx_the_grads_are_the_same_and_dx_is_not_made(cls, spec, in_shape, out_shape):
+    layer = build(cls, spec, in_shape)
+    out, cache = layer.forward(normal(3, *in_shape), True)
+    dout = normal(*out.shape, seed=5)
+    grads, dx = layer.backward(dout, cache)
+    alone, none = layer.backward(dout, cache, need_dx=False)
+    assert none is None and dx is not None
+    for g, h in zip(grads, alone, strict=True):
+        assert np.array_equal(g, h)
+    kept = [g.copy() for g in grads]
+    dx *= 2  # the network scales dx in place: it must share memory with nothing else
+    assert all(np.array_equal(g, k) for g, k in zip(grads, kept, strict=True))
+    assert not any(np.shares_memory(dx, a) for a in [*layer.params(), *grads])
+
+
 @pytest.mark.parametrize(("cls", "spec", "in_shape"), [(c, s, i) for c, s, i, _ in CASES[:3]])
 def test_conv_without_bias_matches_central_differences(cls, spec, in_shape):
     layer = build(cls, spec, in_shape, bias=False)
@@ -146,7 +163,7 @@ def test_recurrent_layers_without_bias_match_central_differences(cls, sequence):
 
 
 # each type's usual mistake, on data where it matters: the check must catch it
-MISTAKES = [
+MISTAKES: list[tuple[Any, dict, tuple[int, ...]]] = [
     (Conv2d, {**CONV, "padding": 1}, (2, 5, 5)),
     (BatchNorm, {"type": "batchnorm"}, (4,)),
     (BatchNorm, {"type": "batchnorm"}, (2, 3, 3)),

@@ -96,7 +96,11 @@ class AvgPool2d(Base):
     ) -> tuple[Array, object]:
         return windows(x, self.size, self.stride).mean(axis=(4, 5)), x.shape
 
-    def backward(self, dout: Array, cache: object) -> tuple[list[Array], Array]:
+    def backward(
+        self, dout: Array, cache: object, need_dx: bool = True
+    ) -> tuple[list[Array], Array | None]:
+        if not need_dx:
+            return [], None
         share = dout[..., None, None] / (self.size * self.size)
         d = np.broadcast_to(share, (*dout.shape, self.size, self.size))
         return [], unpool(d, cast(Shape, cache), self.size, self.stride)

@@ -33,20 +33,29 @@ def unit_axis(ndim: int) -> int:
 
 
 def _backward(
-    layer: BatchNorm, dout: Array, cache: Any, statistics: bool = True
-) -> tuple[list[Array], Array]:
+    layer: BatchNorm, dout: Array, cache: Any, need_dx: bool = True, statistics: bool = True
+) -> tuple[list[Array], Array | None]:
     """The gradients of gamma, beta and x; `statistics`: in train mode, through the batch's
     mean and variance too (they depend on every x of the unit)."""
     xhat, inv_std, _, _, train = cache
     axis = unit_axis(dout.ndim)
     over = tuple(i for i in range(dout.ndim) if i != axis)
     grads = [(dout * xhat).sum(axis=over), dout.sum(axis=over)]
+    if not need_dx:
+        return grads, None
     dxhat = dout * layer._shaped(layer.gamma, dout.ndim)
     if not (train and statistics):  # eval mode: the statistics are constants
         return grads, dxhat * inv_std
     mean_dxhat = dxhat.mean(axis=over, keepdims=True)
     mean_dxhat_xhat = (dxhat * xhat).mean(axis=over, keepdims=True)
     return grads, inv_std * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
+
+
+def _without_statistics(layer: BatchNorm, dout: Array, cache: object) -> tuple[list[Array], Array]:
+    """The usual mistake: the gradient missing the batch statistics' terms."""
+    grads, dx = _backward(layer, dout, cache, statistics=False)
+    assert dx is not None
+    return grads, dx
 
 
 @dataclass
@@ -56,7 +65,7 @@ class BatchNorm(Base):
     mistakes: ClassVar[tuple[Mistake, ...]] = (
         Mistake(
             "the input gradient misses the terms through the batch's mean and variance",
-            lambda layer, dout, cache: _backward(layer, dout, cache, statistics=False),
+            _without_statistics,
         ),
     )
 
@@ -128,8 +137,10 @@ class BatchNorm(Base):
         out = xhat * self._shaped(self.gamma, x.ndim) + self._shaped(self.beta, x.ndim)
         return out, (xhat, inv_std, mean, var, train)
 
-    def backward(self, dout: Array, cache: object) -> tuple[list[Array], Array]:
-        return _backward(self, dout, cache)
+    def backward(
+        self, dout: Array, cache: object, need_dx: bool = True
+    ) -> tuple[list[Array], Array | None]:
+        return _backward(self, dout, cache, need_dx)
 
     def update_buffers(self, cache: object) -> None:
         """After a train step: r ← m·r + (1 − m)·(the batch's statistic), in place."""

@@ -69,8 +69,8 @@ def fold(dpatches: Array, x_shape: Shape, kernel: int, stride: int) -> Array:
 
 
 def _backward(
-    layer: Conv2d, dout: Array, cache: Any, crop: int | None = None
-) -> tuple[list[Array], Array]:
+    layer: Conv2d, dout: Array, cache: Any, need_dx: bool = True, crop: int | None = None
+) -> tuple[list[Array], Array | None]:
     """The gradients of W, b and x; `crop`: where dx is cut from the padded input's gradient
     (its padding, unless a mistake says otherwise)."""
     cols, x_shape = cache
@@ -78,11 +78,20 @@ def _backward(
     dz = dout.transpose(0, 2, 3, 1).reshape(-1, f)
     dW = (dz.T @ cols).reshape(layer.W.shape)
     grads = [dW] if layer.b is None else [dW, dz.sum(axis=0)]
+    if not need_dx:
+        return grads, None
     n, c, h, w = x_shape
     padded = (n, c, h + 2 * p, w + 2 * p)
     dxp = fold(dz @ layer.W.reshape(f, -1), padded, layer.kernel, layer.stride)
     at = p if crop is None else crop
     return grads, dxp[:, :, at : at + h, at : at + w]
+
+
+def _dx_cropped_at_zero(layer: Conv2d, dout: Array, cache: object) -> tuple[list[Array], Array]:
+    """The usual mistake: dx cropped at (0, 0) of the padded gradient."""
+    grads, dx = _backward(layer, dout, cache, crop=0)
+    assert dx is not None
+    return grads, dx
 
 
 @dataclass
@@ -92,7 +101,7 @@ class Conv2d(Base):
     mistakes: ClassVar[tuple[Mistake, ...]] = (
         Mistake(
             "the input gradient is cut from the padded one at (0, 0), not past the padding",
-            lambda layer, dout, cache: _backward(layer, dout, cache, crop=0),
+            _dx_cropped_at_zero,
         ),
     )
 
@@ -165,5 +174,7 @@ class Conv2d(Base):
             z += self.b
         return z.reshape(n, ho, wo, f).transpose(0, 3, 1, 2), (cols, x.shape)
 
-    def backward(self, dout: Array, cache: object) -> tuple[list[Array], Array]:
-        return _backward(self, dout, cache)
+    def backward(
+        self, dout: Array, cache: object, need_dx: bool = True
+    ) -> tuple[list[Array], Array | None]:
+        return _backward(self, dout, cache, need_dx)

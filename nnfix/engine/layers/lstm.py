@@ -30,8 +30,8 @@ class LSTMSpec(Weighted):
 
 
 def _backward(
-    layer: LSTM, dout: Array, cache: Any, cell_path: bool = True
-) -> tuple[list[Array], Array]:
+    layer: LSTM, dout: Array, cache: Any, need_dx: bool = True, cell_path: bool = True
+) -> tuple[list[Array], Array | None]:
     """Backpropagation through time along h and c; `cell_path` False drops dL/dc_t's term
     through c_{t+1} = f·c_t + ... (a mistake: the cell state then carries nothing back)."""
     x, gates, hs, cs = cache
@@ -53,7 +53,14 @@ def _backward(
         da[:, s, 3 * u :] = dc * i * (1 - g * g)
         dc_next = dc * f
         dh_next = da[:, s] @ layer.Wh.T
-    return weight_grads(x, hs[:, :-1], da, layer.b is not None, layer.Wx)
+    return weight_grads(x, hs[:, :-1], da, layer.b is not None, layer.Wx, need_dx)
+
+
+def _without_cell_path(layer: LSTM, dout: Array, cache: object) -> tuple[list[Array], Array]:
+    """The usual mistake: the gradient not carried back along the cell state."""
+    grads, dx = _backward(layer, dout, cache, cell_path=False)
+    assert dx is not None
+    return grads, dx
 
 
 @dataclass
@@ -63,7 +70,7 @@ class LSTM(Base):
     mistakes: ClassVar[tuple[Mistake, ...]] = (
         Mistake(
             "the cell state's gradient does not flow back through c_t = f·c_t−1 + i·g",
-            lambda layer, dout, cache: _backward(layer, dout, cache, cell_path=False),
+            _without_cell_path,
         ),
     )
 
@@ -135,5 +142,7 @@ class LSTM(Base):
         out = hs[:, -1] if self.sequence == "last" else hs[:, 1:]
         return out.copy(), (x, gates, hs, cs)
 
-    def backward(self, dout: Array, cache: object) -> tuple[list[Array], Array]:
-        return _backward(self, dout, cache)
+    def backward(
+        self, dout: Array, cache: object, need_dx: bool = True
+    ) -> tuple[list[Array], Array | None]:
+        return _backward(self, dout, cache, need_dx)

@@ -69,7 +69,11 @@ class MaxPool2d(Base):
         idx = flat.argmax(axis=-1)[..., None]
         return np.take_along_axis(flat, idx, axis=-1)[..., 0], (flat, idx, x.shape)
 
-    def backward(self, dout: Array, cache: object) -> tuple[list[Array], Array]:
+    def backward(
+        self, dout: Array, cache: object, need_dx: bool = True
+    ) -> tuple[list[Array], Array | None]:
+        if not need_dx:
+            return [], None
         _, idx, x_shape = cast(tuple[Array, Array, Shape], cache)
         at_max = np.arange(self.size * self.size) == idx
         d = np.where(at_max, dout[..., None], 0).astype(dout.dtype, copy=False)

@@ -58,20 +58,21 @@ def output_grads(dout: Array, like: Array, sequence: str) -> Array:
 
 
 def weight_grads(
-    x: Array, h_prev: Array, dz: Array, has_bias: bool, Wx: Array
-) -> tuple[list[Array], Array]:
-    """The gradients of Wx, Wh (and b) and of x, from dL/dz of every step (batch, T, ·)."""
+    x: Array, h_prev: Array, dz: Array, has_bias: bool, Wx: Array, need_dx: bool
+) -> tuple[list[Array], Array | None]:
+    """The gradients of Wx, Wh (and b), and of x if `need_dx`, from dL/dz of every step
+    (batch, T, ·)."""
     n, t, d = x.shape
     flat = dz.reshape(n * t, -1)
     grads = [x.reshape(n * t, d).T @ flat, h_prev.reshape(n * t, -1).T @ flat]
     if has_bias:
         grads.append(flat.sum(axis=0, keepdims=True))
-    return grads, (flat @ Wx.T).reshape(n, t, d)
+    return grads, (flat @ Wx.T).reshape(n, t, d) if need_dx else None
 
 
 def _backward(
-    layer: RNN, dout: Array, cache: Any, through_time: bool = True
-) -> tuple[list[Array], Array]:
+    layer: RNN, dout: Array, cache: Any, need_dx: bool = True, through_time: bool = True
+) -> tuple[list[Array], Array | None]:
     """Backpropagation through time; `through_time` False stops each step's gradient at
     h_{t−1} (a mistake: the recurrence's own term is lost)."""
     x, z, hs = cache
@@ -84,7 +85,14 @@ def _backward(
         dz[:, s] = (dh_out[:, s] + dh_next) * derivative(z[:, s], hs[:, s + 1])
         if through_time:
             dh_next = dz[:, s] @ layer.Wh.T
-    return weight_grads(x, hs[:, :-1], dz, layer.b is not None, layer.Wx)
+    return weight_grads(x, hs[:, :-1], dz, layer.b is not None, layer.Wx, need_dx)
+
+
+def _cut_through_time(layer: RNN, dout: Array, cache: object) -> tuple[list[Array], Array]:
+    """The usual mistake: the gradient not carried back through h_t−1."""
+    grads, dx = _backward(layer, dout, cache, through_time=False)
+    assert dx is not None
+    return grads, dx
 
 
 @dataclass
@@ -94,7 +102,7 @@ class RNN(Base):
     mistakes: ClassVar[tuple[Mistake, ...]] = (
         Mistake(
             "the gradient of h_t does not flow back into h_t−1 through Wh",
-            lambda layer, dout, cache: _backward(layer, dout, cache, through_time=False),
+            _cut_through_time,
         ),
     )
 
@@ -160,5 +168,7 @@ class RNN(Base):
         out = hs[:, -1] if self.sequence == "last" else hs[:, 1:]
         return out.copy(), (x, z, hs)
 
-    def backward(self, dout: Array, cache: object) -> tuple[list[Array], Array]:
-        return _backward(self, dout, cache)
+    def backward(
+        self, dout: Array, cache: object, need_dx: bool = True
+    ) -> tuple[list[Array], Array | None]:
+        return _backward(self, dout, cache, need_dx)
