@@ -3,13 +3,12 @@ the mean of a size×size window, windows `stride` apart (default: size, no overl
 
 from __future__ import annotations
 
-import builtins
 from dataclasses import dataclass
 from typing import ClassVar, Literal, cast
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from pydantic import Field, PositiveInt
+from pydantic import BaseModel, Field, PositiveInt
 
 from nnfix.engine.layers.layer import Array, Base, LayerActivation, Param, Shape, ShapeError
 from nnfix.spec.parts import InitSpec, Strict
@@ -19,6 +18,7 @@ class AvgPool2dSpec(Strict):
     """{type: avgpool2d, size: 2}: the mean of each size×size window."""
 
     type: Literal["avgpool2d"]
+    """avgpool2d."""
     size: PositiveInt = Field(examples=[2])
     """The side of each square window."""
     stride: PositiveInt | None = None
@@ -58,8 +58,8 @@ def check_input(type_: str, in_shape: Shape, size: int) -> None:
 
 @dataclass
 class AvgPool2d(Base):
+    Spec: ClassVar[type[BaseModel]] = AvgPool2dSpec
     type: ClassVar[str] = "avgpool2d"
-    Spec: ClassVar[builtins.type[Strict]] = AvgPool2dSpec
 
     size: int
     stride: int

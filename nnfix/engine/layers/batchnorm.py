@@ -5,12 +5,11 @@ running ones; eval mode normalises by the running ones."""
 
 from __future__ import annotations
 
-import builtins
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from nnfix.engine.layers.layer import Array, Base, LayerActivation, Mistake, Param, Shape
 from nnfix.spec.parts import InitSpec, Strict
@@ -20,10 +19,16 @@ class BatchNormSpec(Strict):
     """{type: batchnorm}: over the previous layer's units (per channel after conv2d)."""
 
     type: Literal["batchnorm"]
+    """batchnorm."""
     momentum: float = Field(0.9, ge=0, lt=1)
     """How much of the running statistics each train step keeps: r ← m·r + (1 − m)·batch."""
     eps: float = Field(1e-5, gt=0)
     """Added to the variance before its square root."""
+
+
+# gamma and beta (units,): they start equal across units by design, so no symmetry rule
+SCALE = Param("gamma", "scale", unit_axis=0, l2=False, symmetric=False)
+SHIFT = Param("beta", "shift", unit_axis=0, l2=False, symmetric=False)
 
 
 def unit_axis(ndim: int) -> int:
@@ -60,8 +65,8 @@ def _without_statistics(layer: BatchNorm, dout: Array, cache: object) -> tuple[l
 
 @dataclass
 class BatchNorm(Base):
+    Spec: ClassVar[type[BaseModel]] = BatchNormSpec
     type: ClassVar[str] = "batchnorm"
-    Spec: ClassVar[builtins.type[Strict]] = BatchNormSpec
     mistakes: ClassVar[tuple[Mistake, ...]] = (
         Mistake(
             "the input gradient misses the terms through the batch's mean and variance",
@@ -101,7 +106,7 @@ class BatchNorm(Base):
         return [self.gamma, self.beta]
 
     def param_info(self) -> list[Param]:
-        return [Param("gamma", "scale", 0, False, False), Param("beta", "shift", 0, False, False)]
+        return [SCALE, SHIFT]
 
     def buffers(self) -> dict[str, Array]:
         return {"running_mean": self.running_mean, "running_var": self.running_var}

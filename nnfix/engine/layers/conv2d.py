@@ -3,13 +3,12 @@ im2col patches: z = patches @ W.reshape(F, C·k·k).T + b; W (F, C, k, k), b (F,
 
 from __future__ import annotations
 
-import builtins
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from pydantic import Field, NonNegativeInt, PositiveInt
+from pydantic import BaseModel, Field, NonNegativeInt, PositiveInt
 
 from nnfix.engine.initializers import initialize
 from nnfix.engine.layers.layer import (
@@ -29,6 +28,7 @@ class Conv2dSpec(Weighted):
     activation: relu}; its input (C, H, W)."""
 
     type: Literal["conv2d"]
+    """conv2d."""
     filters: PositiveInt = Field(examples=[8])
     """How many filters (output channels)."""
     kernel: PositiveInt = Field(examples=[3])
@@ -39,6 +39,10 @@ class Conv2dSpec(Weighted):
     """Zeros added on each side of H and W."""
     activation: ActivationSpec = Field(examples=["relu"])
     """As a dense layer's: applied to every output."""
+
+
+FILTERS = Param("W", "weight", unit_axis=0, l2=True, symmetric=True)  # W (F, C, k, k): per filter
+BIAS = Param("b", "bias", unit_axis=0, l2=False, symmetric=True)  # b (F,)
 
 
 def out_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -96,8 +100,8 @@ def _dx_cropped_at_zero(layer: Conv2d, dout: Array, cache: object) -> tuple[list
 
 @dataclass
 class Conv2d(Base):
+    Spec: ClassVar[type[BaseModel]] = Conv2dSpec
     type: ClassVar[str] = "conv2d"
-    Spec: ClassVar[builtins.type[Weighted]] = Conv2dSpec
     mistakes: ClassVar[tuple[Mistake, ...]] = (
         Mistake(
             "the input gradient is cut from the padded one at (0, 0), not past the padding",
@@ -156,8 +160,7 @@ class Conv2d(Base):
         return [self.W] if self.b is None else [self.W, self.b]
 
     def param_info(self) -> list[Param]:
-        out = [Param("W", "weight", 0, True, True)]
-        return out if self.b is None else [*out, Param("b", "bias", 0, False, False)]
+        return [FILTERS] if self.b is None else [FILTERS, BIAS]
 
     def with_params(self, params: list[Array]) -> Conv2d:
         return replace(self, W=params[0], b=params[1] if self.b is not None else None)

@@ -5,12 +5,11 @@ or every h_t (`all`). Backward runs through time along both h and the cell state
 
 from __future__ import annotations
 
-import builtins
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, PositiveInt
+from pydantic import BaseModel, Field, PositiveInt
 
 from nnfix.engine.activations import logistic
 from nnfix.engine.initializers import initialize
@@ -23,6 +22,7 @@ class LSTMSpec(Weighted):
     """{type: lstm, units: 16, sequence: last}: over (T, features) inputs."""
 
     type: Literal["lstm"]
+    """lstm."""
     units: PositiveInt = Field(examples=[16])
     """The size of the hidden and cell states."""
     sequence: Literal["last", "all"] = "last"
@@ -65,8 +65,8 @@ def _without_cell_path(layer: LSTM, dout: Array, cache: object) -> tuple[list[Ar
 
 @dataclass
 class LSTM(Base):
+    Spec: ClassVar[type[BaseModel]] = LSTMSpec
     type: ClassVar[str] = "lstm"
-    Spec: ClassVar[builtins.type[Weighted]] = LSTMSpec
     mistakes: ClassVar[tuple[Mistake, ...]] = (
         Mistake(
             "the cell state's gradient does not flow back through c_t = f·c_t−1 + i·g",

@@ -4,12 +4,11 @@ and its gradient goes to that one entry. Where two entries tie the max has no de
 
 from __future__ import annotations
 
-import builtins
 from dataclasses import dataclass
 from typing import ClassVar, Literal, cast
 
 import numpy as np
-from pydantic import Field, PositiveInt
+from pydantic import BaseModel, Field, PositiveInt
 
 from nnfix.engine.layers.avgpool2d import check_input, pooled_shape, unpool, windows
 from nnfix.engine.layers.layer import Array, Base, Kinks, LayerActivation, Param, Shape
@@ -20,6 +19,7 @@ class MaxPool2dSpec(Strict):
     """{type: maxpool2d, size: 2}: the largest entry of each size×size window."""
 
     type: Literal["maxpool2d"]
+    """maxpool2d."""
     size: PositiveInt = Field(examples=[2])
     """The side of each square window."""
     stride: PositiveInt | None = None
@@ -28,8 +28,8 @@ class MaxPool2dSpec(Strict):
 
 @dataclass
 class MaxPool2d(Base):
+    Spec: ClassVar[type[BaseModel]] = MaxPool2dSpec
     type: ClassVar[str] = "maxpool2d"
-    Spec: ClassVar[builtins.type[Strict]] = MaxPool2dSpec
 
     size: int
     stride: int

@@ -4,12 +4,11 @@ time; f' is the derivative the spec declares, as in a dense layer."""
 
 from __future__ import annotations
 
-import builtins
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, PositiveInt
+from pydantic import BaseModel, Field, PositiveInt
 
 from nnfix.engine.initializers import initialize
 from nnfix.engine.layers.layer import (
@@ -28,6 +27,7 @@ class RNNSpec(Weighted):
     """{type: rnn, units: 16, activation: tanh, sequence: last}: over (T, features) inputs."""
 
     type: Literal["rnn"]
+    """rnn."""
     units: PositiveInt = Field(examples=[16])
     """The size of the hidden state."""
     activation: ActivationSpec = ActivationSpec(name="tanh")
@@ -36,10 +36,14 @@ class RNNSpec(Weighted):
     """last: the output is the final state (units,); all: every state (T, units)."""
 
 
+INPUT = Param("Wx", "weight", unit_axis=1, l2=True, symmetric=True)  # (features, g·units)
+RECURRENT = Param("Wh", "recurrent", unit_axis=1, l2=True, symmetric=True)  # (units, g·units)
+BIAS = Param("b", "bias", unit_axis=1, l2=False, symmetric=True)  # (1, g·units)
+
+
 def recurrent_params(has_bias: bool) -> list[Param]:
-    """Wx (features, g·units), Wh (units, g·units) and b (1, g·units): units along axis 1."""
-    out = [Param("Wx", "weight", 1, True, True), Param("Wh", "recurrent", 1, True, True)]
-    return out if not has_bias else [*out, Param("b", "bias", 1, False, False)]
+    """Wx, Wh and b of a recurrent layer with g blocks of units (rnn 1, lstm 4)."""
+    return [INPUT, RECURRENT, BIAS] if has_bias else [INPUT, RECURRENT]
 
 
 def check_sequences(type_: str, in_shape: Shape) -> None:
@@ -97,8 +101,8 @@ def _cut_through_time(layer: RNN, dout: Array, cache: object) -> tuple[list[Arra
 
 @dataclass
 class RNN(Base):
+    Spec: ClassVar[type[BaseModel]] = RNNSpec
     type: ClassVar[str] = "rnn"
-    Spec: ClassVar[builtins.type[Weighted]] = RNNSpec
     mistakes: ClassVar[tuple[Mistake, ...]] = (
         Mistake(
             "the gradient of h_t does not flow back into h_t−1 through Wh",
