@@ -1,4 +1,4 @@
-"""Average pooling over (C, H, W) samples, and the window view both pools read: each output is
+"""Average pooling over (C, H, W) samples, and the window entries both pools read: each output is
 the mean of a size×size window, windows `stride` apart (default: size, no overlap)."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal, cast
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import BaseModel, Field, PositiveInt
 
 from nnfix.engine.layers.layer import Array, Base, LayerActivation, Param, Shape, ShapeError
@@ -25,26 +24,22 @@ class AvgPool2dSpec(Strict):
     """The step between two windows (default: size)."""
 
 
-def windows(x: Array, size: int, stride: int) -> Array:
-    """The windows of x (N, C, H, W) as a view (N, C, Ho, Wo, size, size)."""
-    return sliding_window_view(x, (size, size), axis=(2, 3))[:, :, ::stride, ::stride]
-
-
 def pooled_shape(in_shape: Shape, size: int, stride: int) -> Shape:
     """(C, Ho, Wo) of a pool over (C, H, W) samples."""
     c, h, w = in_shape
     return (c, (h - size) // stride + 1, (w - size) // stride + 1)
 
 
-def unpool(d: Array, x_shape: Shape, size: int, stride: int) -> Array:
-    """The gradient of x from a gradient per window entry, d (N, C, Ho, Wo, size, size): summed
-    where windows overlap (a loop over the size² offsets; every window at once)."""
-    ho, wo = d.shape[2:4]
-    dx = np.zeros(x_shape, d.dtype)
-    for i in range(size):
-        for j in range(size):
-            dx[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride] += d[..., i, j]
-    return dx
+def offsets(size: int) -> list[tuple[int, int]]:
+    """The (row, column) offsets inside a size×size window, in C order (entry q = i·size + j)."""
+    return [(i, j) for i in range(size) for j in range(size)]
+
+
+def entries(x: Array, i: int, j: int, out_hw: Shape, stride: int) -> Array:
+    """The view (N, C, Ho, Wo) of x (N, C, H, W) holding entry (i, j) of every window: pools
+    loop over the size² offsets, never over pixels."""
+    ho, wo = out_hw
+    return x[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride]
 
 
 def check_input(type_: str, in_shape: Shape, size: int) -> None:
@@ -94,13 +89,22 @@ class AvgPool2d(Base):
     def forward(
         self, x: Array, train: bool, rng: np.random.Generator | None = None
     ) -> tuple[Array, object]:
-        return windows(x, self.size, self.stride).mean(axis=(4, 5)), x.shape
+        hw = self.output_shape(x.shape[1:])[1:]
+        (i, j), *rest = offsets(self.size)
+        total = entries(x, i, j, hw, self.stride).copy()
+        for i, j in rest:
+            total += entries(x, i, j, hw, self.stride)
+        total /= self.size * self.size
+        return total, x.shape
 
     def backward(
         self, dout: Array, cache: object, need_dx: bool = True
     ) -> tuple[list[Array], Array | None]:
         if not need_dx:
             return [], None
-        share = dout[..., None, None] / (self.size * self.size)
-        d = np.broadcast_to(share, (*dout.shape, self.size, self.size))
-        return [], unpool(d, cast(Shape, cache), self.size, self.stride)
+        dx = np.zeros(cast(Shape, cache), dout.dtype)
+        share = dout / (self.size * self.size)
+        for i, j in offsets(self.size):
+            view = entries(dx, i, j, dout.shape[2:], self.stride)
+            view += share
+        return [], dx

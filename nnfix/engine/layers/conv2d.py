@@ -172,7 +172,9 @@ class Conv2d(Base):
         f = self.W.shape[0]
         _, ho, wo = self.output_shape(x.shape[1:])
         cols = patches(x, self.kernel, self.stride, self.padding)
-        z = cols @ self.W.reshape(f, -1).T
+        z = cols @ np.ascontiguousarray(
+            self.W.reshape(f, -1).T
+        )  # BLAS is slow on a (C·k·k, F) view
         if self.b is not None:
             z += self.b
         return z.reshape(n, ho, wo, f).transpose(0, 3, 1, 2), (cols, x.shape)

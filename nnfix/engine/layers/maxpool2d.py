@@ -10,7 +10,7 @@ from typing import ClassVar, Literal, cast
 import numpy as np
 from pydantic import BaseModel, Field, PositiveInt
 
-from nnfix.engine.layers.avgpool2d import check_input, pooled_shape, unpool, windows
+from nnfix.engine.layers.avgpool2d import check_input, entries, offsets, pooled_shape
 from nnfix.engine.layers.layer import Array, Base, Kinks, LayerActivation, Param, Shape
 from nnfix.spec.parts import InitSpec, Strict
 
@@ -64,30 +64,38 @@ class MaxPool2d(Base):
     def forward(
         self, x: Array, train: bool, rng: np.random.Generator | None = None
     ) -> tuple[Array, object]:
-        w = windows(x, self.size, self.stride)
-        flat = w.reshape(*w.shape[:4], self.size * self.size)  # (N, C, Ho, Wo, size²)
-        idx = flat.argmax(axis=-1)[..., None]
-        return np.take_along_axis(flat, idx, axis=-1)[..., 0], (flat, idx, x.shape)
+        hw = self.output_shape(x.shape[1:])[1:]
+        (i, j), *rest = offsets(self.size)
+        top = entries(x, i, j, hw, self.stride).copy()
+        argmax = np.zeros(top.shape, np.int32)  # q = i·size + j of each window's first max
+        for q, (i, j) in enumerate(rest, start=1):  # arithmetic, not masked writes: no branches
+            entry = entries(x, i, j, hw, self.stride)
+            above = entry > top
+            argmax += above * (q - argmax)
+            top = np.maximum(top, entry)
+        return top, (x, argmax)
 
     def backward(
         self, dout: Array, cache: object, need_dx: bool = True
     ) -> tuple[list[Array], Array | None]:
         if not need_dx:
             return [], None
-        _, idx, x_shape = cast(tuple[Array, Array, Shape], cache)
-        at_max = np.arange(self.size * self.size) == idx
-        d = np.where(at_max, dout[..., None], 0).astype(dout.dtype, copy=False)
-        return [], unpool(
-            d.reshape(*d.shape[:4], self.size, self.size), x_shape, self.size, self.stride
-        )
+        x, argmax = cast(tuple[Array, Array], cache)
+        dx = np.zeros(x.shape, dout.dtype)
+        for q, (i, j) in enumerate(offsets(self.size)):
+            view = entries(dx, i, j, dout.shape[2:], self.stride)
+            view += dout * (argmax == q)
+        return [], dx
 
     def kinks(self, cache: object) -> Kinks | None:
         """The argmax of every window; per sample, half the smallest gap between a window's
         largest entry and its next (moving entries by less than that changes no argmax)."""
-        flat, idx, _ = cast(tuple[Array, Array, Shape], cache)
-        n = flat.shape[0]
-        if flat.shape[-1] == 1:
-            return Kinks(idx[..., 0], np.full(n, np.inf))
-        top2 = -np.partition(-flat, 1, axis=-1)[..., :2]
-        gap = (top2[..., 0] - top2[..., 1]).reshape(n, -1).min(axis=1)
-        return Kinks(idx[..., 0], gap / 2)
+        x, argmax = cast(tuple[Array, Array], cache)
+        n = len(x)
+        if self.size == 1:
+            return Kinks(argmax, np.full(n, np.inf))
+        hw = argmax.shape[2:]
+        every = np.stack([entries(x, i, j, hw, self.stride) for i, j in offsets(self.size)])
+        top2 = -np.partition(-every, 1, axis=0)[:2]
+        gap = (top2[0] - top2[1]).reshape(n, -1).min(axis=1)
+        return Kinks(argmax, gap / 2)
