@@ -11,10 +11,16 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, Field, PositiveInt
 
-from nnfix.engine.activations import logistic
 from nnfix.engine.initializers import initialize
 from nnfix.engine.layers.layer import Array, Base, LayerActivation, Mistake, Param, Shape
-from nnfix.engine.layers.rnn import check_sequences, output_grads, recurrent_params, weight_grads
+from nnfix.engine.layers.rnn import (
+    check_sequences,
+    layer_output,
+    output_grads,
+    recurrent_params,
+    time_major,
+    weight_grads,
+)
 from nnfix.spec.parts import InitSpec, Weighted
 
 
@@ -34,26 +40,25 @@ def _backward(
 ) -> tuple[list[Array], Array | None]:
     """Backpropagation through time along h and c; `cell_path` False drops dL/dc_t's term
     through c_{t+1} = f·c_t + ... (a mistake: the cell state then carries nothing back)."""
-    x, gates, hs, cs = cache
+    x, gates, hs, cs = cache  # time-major, as in rnn
     u = layer.units
-    dh_out = output_grads(dout, hs[:, 1:], layer.sequence)
+    dh = output_grads(dout, hs, layer.sequence)
     da = np.empty_like(gates)
-    dh_next = np.zeros_like(hs[:, 0])
-    dc_next = np.zeros_like(cs[:, 0])
-    for s in range(x.shape[1] - 1, -1, -1):
-        i, f, o, g = np.split(gates[:, s], 4, axis=1)
-        dh = dh_out[:, s] + dh_next
-        tc = np.tanh(cs[:, s + 1])
-        dc = dh * o * (1 - tc * tc)
+    dc_next = np.zeros_like(cs[0])
+    for s in range(len(gates) - 1, -1, -1):
+        i, f, o, g = np.split(gates[s], 4, axis=1)
+        tc = np.tanh(cs[s + 1])
+        dc = dh[s] * o * (1 - tc * tc)
         if cell_path:
             dc += dc_next
-        da[:, s, :u] = dc * g * i * (1 - i)
-        da[:, s, u : 2 * u] = dc * cs[:, s] * f * (1 - f)
-        da[:, s, 2 * u : 3 * u] = dh * tc * o * (1 - o)
-        da[:, s, 3 * u :] = dc * i * (1 - g * g)
+        da[s, :, :u] = dc * g * i * (1 - i)
+        da[s, :, u : 2 * u] = dc * cs[s] * f * (1 - f)
+        da[s, :, 2 * u : 3 * u] = dh[s] * tc * o * (1 - o)
+        da[s, :, 3 * u :] = dc * i * (1 - g * g)
         dc_next = dc * f
-        dh_next = da[:, s] @ layer.Wh.T
-    return weight_grads(x, hs[:, :-1], da, layer.b is not None, layer.Wx, need_dx)
+        if s:
+            dh[s - 1] += da[s] @ layer.Wh.T
+    return weight_grads(x, hs, da, layer.b is not None, layer.Wx, need_dx)
 
 
 def _without_cell_path(layer: LSTM, dout: Array, cache: object) -> tuple[list[Array], Array]:
@@ -124,23 +129,27 @@ class LSTM(Base):
     def forward(
         self, x: Array, train: bool, rng: np.random.Generator | None = None
     ) -> tuple[Array, object]:
-        n, t, d = x.shape
+        n, t, _ = x.shape
         u = self.units
-        pre = (x.reshape(n * t, d) @ self.Wx).reshape(n, t, 4 * u)
+        xt = time_major(x)
+        gates = (xt @ self.Wx).reshape(t, n, 4 * u)  # i, f, o, g: their inputs, then themselves
         if self.b is not None:
-            pre += self.b
-        gates = np.empty_like(pre)  # i, f, o, g after their functions
-        hs = np.zeros((n, t + 1, u), pre.dtype)  # hs[:, 0] = h_0
-        cs = np.zeros((n, t + 1, u), pre.dtype)
+            gates += self.b
+        hs = np.zeros((t + 1, n, u), gates.dtype)  # hs[0] = h_0
+        cs = np.zeros((t + 1, n, u), gates.dtype)
         for s in range(t):
-            a = pre[:, s] + hs[:, s] @ self.Wh
-            gates[:, s, : 3 * u] = logistic(a[:, : 3 * u])
-            gates[:, s, 3 * u :] = np.tanh(a[:, 3 * u :])
-            i, f, o, g = np.split(gates[:, s], 4, axis=1)
-            cs[:, s + 1] = f * cs[:, s] + i * g
-            hs[:, s + 1] = o * np.tanh(cs[:, s + 1])
-        out = hs[:, -1] if self.sequence == "last" else hs[:, 1:]
-        return out.copy(), (x, gates, hs, cs)
+            a = gates[s]
+            a += hs[s] @ self.Wh
+            sig = a[:, : 3 * u]  # σ(v) = (1 + tanh(v/2)) / 2: one transcendental, no branches
+            sig *= 0.5
+            np.tanh(sig, out=sig)
+            sig += 1
+            sig *= 0.5
+            np.tanh(a[:, 3 * u :], out=a[:, 3 * u :])
+            i, f, o, g = np.split(a, 4, axis=1)
+            cs[s + 1] = f * cs[s] + i * g
+            hs[s + 1] = o * np.tanh(cs[s + 1])
+        return layer_output(hs, self.sequence), (xt, gates, hs, cs)
 
     def backward(
         self, dout: Array, cache: object, need_dx: bool = True

@@ -51,27 +51,42 @@ def check_sequences(type_: str, in_shape: Shape) -> None:
         raise ShapeError(f"{type_} takes (T, features) sequences, not shape {in_shape}")
 
 
-def output_grads(dout: Array, like: Array, sequence: str) -> Array:
-    """dL/dh_t for every t (batch, T, units), from the gradient of the layer's output."""
-    dh = np.zeros_like(like)
+def time_major(x: Array) -> Array:
+    """x (batch, T, features) as one contiguous (T·batch, features) matrix, step by step: each
+    step's rows are then one contiguous block (the loops through time read nothing strided)."""
+    n, t, d = x.shape
+    return np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(t * n, d)
+
+
+def layer_output(hs: Array, sequence: str) -> Array:
+    """The output (batch, units) or (batch, T, units) from the states hs (T + 1, batch, units)."""
+    return hs[-1].copy() if sequence == "last" else hs[1:].transpose(1, 0, 2).copy()
+
+
+def output_grads(dout: Array, hs: Array, sequence: str) -> Array:
+    """dL/dh_t for every step (T, batch, units), from the gradient of the layer's output."""
+    dh = np.zeros_like(hs[1:])
     if sequence == "last":
-        dh[:, -1] = dout
+        dh[-1] = dout
     else:
-        dh[:] = dout
+        dh[:] = dout.transpose(1, 0, 2)
     return dh
 
 
 def weight_grads(
-    x: Array, h_prev: Array, dz: Array, has_bias: bool, Wx: Array, need_dx: bool
+    x: Array, hs: Array, dz: Array, has_bias: bool, Wx: Array, need_dx: bool
 ) -> tuple[list[Array], Array | None]:
-    """The gradients of Wx, Wh (and b), and of x if `need_dx`, from dL/dz of every step
-    (batch, T, ·)."""
-    n, t, d = x.shape
-    flat = dz.reshape(n * t, -1)
-    grads = [x.reshape(n * t, d).T @ flat, h_prev.reshape(n * t, -1).T @ flat]
+    """The gradients of Wx, Wh (and b), and of x (batch, T, features) if `need_dx`, from
+    x time-major (T·batch, features), the states (T + 1, batch, units) and dL/dz of every step
+    (T, batch, ·)."""
+    t, n = dz.shape[:2]
+    flat = dz.reshape(t * n, -1)
+    grads = [x.T @ flat, hs[:-1].reshape(t * n, -1).T @ flat]
     if has_bias:
         grads.append(flat.sum(axis=0, keepdims=True))
-    return grads, (flat @ Wx.T).reshape(n, t, d) if need_dx else None
+    if not need_dx:
+        return grads, None
+    return grads, (flat @ Wx.T).reshape(t, n, -1).transpose(1, 0, 2)
 
 
 def _backward(
@@ -79,17 +94,16 @@ def _backward(
 ) -> tuple[list[Array], Array | None]:
     """Backpropagation through time; `through_time` False stops each step's gradient at
     h_{t−1} (a mistake: the recurrence's own term is lost)."""
-    x, z, hs = cache
+    x, z, hs = cache  # time-major: (T·batch, features), (T, batch, units), (T + 1, batch, units)
     derivative = layer.cell.derivative
     assert derivative is not None  # build refuses a cell without one
-    dh_out = output_grads(dout, hs[:, 1:], layer.sequence)
+    dh = output_grads(dout, hs, layer.sequence)
     dz = np.empty_like(z)
-    dh_next = np.zeros_like(hs[:, 0])
-    for s in range(x.shape[1] - 1, -1, -1):
-        dz[:, s] = (dh_out[:, s] + dh_next) * derivative(z[:, s], hs[:, s + 1])
-        if through_time:
-            dh_next = dz[:, s] @ layer.Wh.T
-    return weight_grads(x, hs[:, :-1], dz, layer.b is not None, layer.Wx, need_dx)
+    for s in range(len(z) - 1, -1, -1):
+        dz[s] = dh[s] * derivative(z[s], hs[s + 1])
+        if through_time and s:
+            dh[s - 1] += dz[s] @ layer.Wh.T
+    return weight_grads(x, hs, dz, layer.b is not None, layer.Wx, need_dx)
 
 
 def _cut_through_time(layer: RNN, dout: Array, cache: object) -> tuple[list[Array], Array]:
@@ -161,16 +175,16 @@ class RNN(Base):
     def forward(
         self, x: Array, train: bool, rng: np.random.Generator | None = None
     ) -> tuple[Array, object]:
-        n, t, d = x.shape
-        z = (x.reshape(n * t, d) @ self.Wx).reshape(n, t, self.units)
+        n, t, _ = x.shape
+        xt = time_major(x)
+        z = (xt @ self.Wx).reshape(t, n, self.units)
         if self.b is not None:
             z += self.b
-        hs = np.zeros((n, t + 1, self.units), z.dtype)  # hs[:, 0] = h_0
+        hs = np.zeros((t + 1, n, self.units), z.dtype)  # hs[0] = h_0
         for s in range(t):
-            z[:, s] += hs[:, s] @ self.Wh
-            hs[:, s + 1] = self.cell.forward(z[:, s])
-        out = hs[:, -1] if self.sequence == "last" else hs[:, 1:]
-        return out.copy(), (x, z, hs)
+            z[s] += hs[s] @ self.Wh
+            hs[s + 1] = self.cell.forward(z[s])
+        return layer_output(hs, self.sequence), (xt, z, hs)
 
     def backward(
         self, dout: Array, cache: object, need_dx: bool = True
