@@ -433,15 +433,19 @@ def layer_table(ctx: Context) -> list[dict]:
     rows = []
     init = ctx.init
     weight_grads = ctx.network.weight_grads(init.grads) if init is not None else []
+    net = ctx.network
     for l, layer in enumerate(ctx.spec.net_model.layers, start=1):
+        act = getattr(layer, "activation", None)
+        k = net.weight_of(l)
         row = {
             "layer": l,
-            "units": layer.units,
-            "activation": layer.activation.name,
-            "init": ctx.init_name(l),
+            "units": net.sizes[l],
+            "activation": act.name if act is not None else layer.type,
+            "init": ctx.init_name(l) if k is not None else "–",
         }
         if init is not None:
-            z, a, g = init.cache.z[l - 1], init.cache.a[l - 1], weight_grads[l - 1]
+            z, a = (v[l - 1].reshape(len(v[l - 1]), -1) for v in (init.cache.z, init.cache.a))
+            g = weight_grads[k] if k is not None else np.zeros(0)
             row |= {
                 "z_std": float(z.std()),
                 "z_spread": spread(z),  # what each unit's z varies by over the samples (Y103)

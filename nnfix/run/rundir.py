@@ -44,6 +44,7 @@ from nnfix.errors import OutputError, Problem
 from nnfix.run.files import shown, uncreatable_in, write_atomic, write_npz
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import Spec
+from nnfix.spec.parts import Weighted
 from nnfix.spec.usercode import REF
 
 try:
@@ -355,7 +356,12 @@ def write_plots(directory: Path, loaded: LoadedSpec, history: History, summary: 
                 spec.net_loss.name,
             ),
             "gradients.svg": training.gradients_svg(
-                history, [layer.activation.name for layer in spec.net_model.layers]
+                history,
+                [
+                    layer.activation.name
+                    for layer in spec.net_model.layers
+                    if isinstance(layer, Weighted) and hasattr(layer, "activation")
+                ],
             ),
         }
     except PlotsUnavailable as exc:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from nnfix.engine.losses import best_constant
+from nnfix.engine.network import Network
 from nnfix.engine.train import EpochRecord, History, Trainable, Trainer
 from nnfix.errors import ModuleError, OutputError, Problem, SpecError
 from nnfix.interrupts import check_lost, deferred_sigint
@@ -80,6 +81,13 @@ PRIOR_PLATEAU = 0.02  # a run ends on the label-prior plateau within 2 % of the 
 NO_GAIN = 0.01  # a run is no better than its start when its loss fell by less than 1 %
 
 
+def _weighted_layers(net) -> list[int]:
+    """The layers (from 0) whose weights the history's gradient norms follow, in order."""
+    if isinstance(net, Network):
+        return [s.layer - 1 for s in net.slots if s.role == "weight"]
+    return list(range(net.depth))
+
+
 def did_not_learn(
     start: float | None, end: float | None, prior: float | None, diverged: bool
 ) -> str | None:
@@ -130,12 +138,15 @@ def summarize(
         else np.zeros((0, net.depth))
     )
     layers = []
+    specs = prepared.loaded.spec.net_model.layers
+    weighted = _weighted_layers(net)
     for l, act in enumerate(net.activations):
-        column = norms[:, l] if len(norms) else np.zeros(0)
+        k = weighted.index(l) if l in weighted else None  # its column of the weight norms
+        column = norms[:, k] if len(norms) and k is not None else np.zeros(0)
         layers.append(
             {
                 "layer": l + 1,
-                "units": prepared.loaded.spec.net_model.layers[l].units,
+                "units": getattr(specs[l], "units", None),
                 "activation": act.name,
                 "declared_derivative": act.declared,
                 "grad_norm": [_number(float(v)) for v in column],

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
     AfterValidator,
     ConfigDict,
+    Discriminator,
     Field,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
+    Tag,
 )
 
+from nnfix.engine.layers import LAYERS, dense, on_change
 from nnfix.spec.parts import ACTIVATIONS as ACTIVATIONS  # re-exported: one home, read here
-from nnfix.spec.parts import INIT_EXAMPLES, ActivationSpec, InitSpec
+from nnfix.spec.parts import INIT_EXAMPLES, InitSpec, Weighted
 from nnfix.spec.parts import InitName as InitName
 from nnfix.spec.parts import Named as _Named
 from nnfix.spec.parts import Strict as _Strict
@@ -107,23 +110,24 @@ class DataSpec(_Strict):
         return self.target if isinstance(self.target, str) else "next"
 
 
-class LayerSpec(_Strict):
-    """A dense layer: its units and activation, and its own init where it differs."""
+def _layer_union() -> Any:
+    """Every registered layer type's spec, told apart by `type:` (SPEC §2)."""
+    specs = tuple(Annotated[t.Spec, Tag(name)] for name, t in LAYERS.items())
+    return Annotated[Union[specs], Discriminator(lambda v: _layer_type(v))]  # noqa: UP007
 
-    units: PositiveInt = Field(examples=[5])
-    """How many units (outputs) the layer has."""
-    activation: ActivationSpec = Field(
-        examples=["tanh", {"name": "tanh", "derivative": "1 - z**2", "derivative_of": "z"}]
-    )
-    """sigmoid | tanh | relu | leaky_relu | elu | softplus | swish | linear | softmax (last
-    layer only), or a mapping with the math your code uses: {name: tanh, derivative: "1 -
-    z**2", derivative_of: z}, so nnfix trains exactly what you train."""
-    init: InitSpec | None = Field(None, examples=[{"name": "uniform", "low": 0, "high": 1}])
-    """This layer's weight init (default: model.init)."""
-    bias_init: InitSpec | None = None
-    """This layer's bias init (default: model.bias_init)."""
-    bias: bool | None = None
-    """false: this layer has no bias (default: model.bias)."""
+
+def _layer_type(value: Any) -> str | None:
+    """A layer entry's type: its `type:` (default dense)."""
+    if isinstance(value, dict):
+        return value.get("type", "dense")
+    return getattr(value, "type", None)
+
+
+if TYPE_CHECKING:
+    LayerSpec = Any
+else:
+    LayerSpec = _layer_union()  # one entry of model.layers, of any registered type
+DenseSpec = dense.DenseSpec
 
 
 class ModelSpec(_Strict):
@@ -396,8 +400,12 @@ class ImplementationSpec(_Strict):
         return self.model if isinstance(self.model, str) else None
 
 
-def has_bias(model: ModelSpec, layer: LayerSpec) -> bool:
-    return model.bias if layer.bias is None else layer.bias
+def has_bias(model: ModelSpec, layer: Any) -> bool:
+    """Does this layer of the model have a bias (a type without weights has none)."""
+    own = getattr(layer, "bias", None)
+    if not isinstance(layer, Weighted):
+        return False
+    return model.bias if own is None else own
 
 
 class Spec(_Strict):
@@ -476,6 +484,16 @@ class Spec(_Strict):
         if self.loss is None:
             raise LookupError("this spec declares no loss: the user's code computes its own")
         return self.loss
+
+
+def _rebuild() -> None:
+    """The registry changed: model.layers takes the types registered now."""
+    ModelSpec.model_fields["layers"].annotation = list[_layer_union()]  # type: ignore[assignment, misc]
+    ModelSpec.model_rebuild(force=True)
+    Spec.model_rebuild(force=True)
+
+
+on_change(_rebuild)
 
 
 def json_schema() -> dict:

@@ -1,9 +1,41 @@
-"""Layer types, one module each, registered once in LAYERS below (the spec's layers are dense)."""
+"""Layer types, one module each, registered once in LAYERS below; the spec's `type:` (default
+dense) is a key of LAYERS, and each type's `Spec` is its entry's model. A type added from
+elsewhere (a test, a plugin) is one `register(cls)` call: the spec's model follows."""
 
-from nnfix.engine.layers import dense
+from collections.abc import Callable
+
+from nnfix.engine.layers import dense, dropout, flatten
 from nnfix.engine.layers.dense import Dense
-from nnfix.engine.layers.layer import Layer, LayerActivation, Slot
+from nnfix.engine.layers.layer import Layer, LayerActivation, Param, Slot
 
-__all__ = ["LAYERS", "Dense", "Layer", "LayerActivation", "Slot"]
+__all__ = ["LAYERS", "Dense", "Layer", "LayerActivation", "Param", "Slot", "register"]
 
-LAYERS: dict[str, type[Layer]] = {"dense": dense.Dense}
+LAYERS: dict[str, type[Layer]] = {
+    "dense": dense.Dense,
+    "flatten": flatten.Flatten,
+    "dropout": dropout.Dropout,
+}
+
+_listeners: list[Callable[[], None]] = []  # what follows the registry (the spec's model)
+
+
+def register(layer_type: type[Layer]) -> None:
+    """Add (or replace) a layer type under its `type` name; the spec accepts it from now on."""
+    LAYERS[layer_type.type] = layer_type
+    _changed()
+
+
+def unregister(name: str) -> None:
+    """Remove a layer type (a test's own, when the test ends)."""
+    LAYERS.pop(name, None)
+    _changed()
+
+
+def on_change(listener: Callable[[], None]) -> None:
+    """Call `listener` whenever the registry changes."""
+    _listeners.append(listener)
+
+
+def _changed() -> None:
+    for listener in _listeners:
+        listener()

@@ -100,7 +100,12 @@ class Layer(Protocol):
     ]  # its spec entry's pydantic model, `type: Literal["<type>"]` first
     mistakes: ClassVar[tuple[Mistake, ...]]  # its usual backward mistakes (may be empty)
     random: ClassVar[bool]  # forward draws from `rng` in train mode (dropout); Base: False
-    act: LayerActivation | None  # what the NETWORK applies to forward's output (None: nothing)
+
+    @property
+    def act(self) -> LayerActivation | None:
+        """What the NETWORK applies to forward's output (None: nothing; rnn and lstm apply
+        theirs inside). A plain attribute in a type."""
+        ...
 
     @classmethod
     def build(
@@ -140,7 +145,8 @@ class Layer(Protocol):
         ...
 
     def with_params(self, params: list[Array]) -> Layer:
-        """The same layer (activation, buffers, options) holding `params` instead."""
+        """The same layer (activation, options) holding `params` instead, with its own copy of
+        the buffers (a copy of a net trains without moving the original's statistics)."""
         ...
 
     def forward(
