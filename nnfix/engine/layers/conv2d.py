@@ -1,5 +1,7 @@
 """The 2-D convolution over (C, H, W) samples, batch first (NCHW), as one matmul on the
-im2col patches: z = patches @ W.reshape(F, C·k·k).T + b; W (F, C, k, k), b (F,)."""
+im2col patches: z = W.reshape(F, C·k·k) @ patches + b; W (F, C, k, k), b (F,). Patches and
+outputs are channel-major in memory (F, N, Ho, Wo) and returned as (N, F, Ho, Wo) views, so
+every copy and every pool above reads whole rows."""
 
 from __future__ import annotations
 
@@ -51,25 +53,26 @@ def out_size(size: int, kernel: int, stride: int, padding: int) -> int:
 
 
 def patches(x: Array, kernel: int, stride: int, padding: int) -> Array:
-    """The im2col matrix of x (N, C, H, W): one row per (n, i, j) output position, C·k·k wide."""
+    """The im2col matrix of x (N, C, H, W): (C·k·k, N·Ho·Wo), a column per output position."""
     if padding:
         x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     windows = sliding_window_view(x, (kernel, kernel), axis=(2, 3))[:, :, ::stride, ::stride]
     n, c, ho, wo = windows.shape[:4]
-    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kernel * kernel)
+    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kernel * kernel, n * ho * wo)
 
 
 def fold(dpatches: Array, x_shape: Shape, kernel: int, stride: int) -> Array:
     """col2im: the gradient of x (N, C, H, W; padded already) from that of its patches,
-    summing where windows overlap (a loop over the k·k kernel offsets; every pixel at once)."""
+    summing where windows overlap (a loop over the k·k kernel offsets; every pixel at once);
+    channel-major (C, N, H, W) in memory."""
     n, c, h, w = x_shape
     ho, wo = out_size(h, kernel, stride, 0), out_size(w, kernel, stride, 0)
-    d = dpatches.reshape(n, ho, wo, c, kernel, kernel).transpose(0, 3, 4, 5, 1, 2)
-    dx = np.zeros(x_shape, dpatches.dtype)
+    d = dpatches.reshape(c, kernel, kernel, n, ho, wo)
+    dx = np.zeros((c, n, h, w), dpatches.dtype)
     for i in range(kernel):
         for j in range(kernel):
-            dx[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride] += d[:, :, i, j]
-    return dx
+            dx[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride] += d[:, i, j]
+    return dx.transpose(1, 0, 2, 3)
 
 
 def _backward(
@@ -79,14 +82,16 @@ def _backward(
     (its padding, unless a mistake says otherwise)."""
     cols, x_shape = cache
     f, p = layer.W.shape[0], layer.padding
-    dz = dout.transpose(0, 2, 3, 1).reshape(-1, f)
-    dW = (dz.T @ cols).reshape(layer.W.shape)
-    grads = [dW] if layer.b is None else [dW, dz.sum(axis=0)]
+    dz = dout.transpose(1, 0, 2, 3).reshape(f, -1)  # a view when dout is channel-major
+    dW = (dz @ cols.T).reshape(layer.W.shape)
+    grads = [dW] if layer.b is None else [dW, dz.sum(axis=1)]
     if not need_dx:
         return grads, None
     n, c, h, w = x_shape
     padded = (n, c, h + 2 * p, w + 2 * p)
-    dxp = fold(dz @ layer.W.reshape(f, -1), padded, layer.kernel, layer.stride)
+    dxp = fold(
+        np.ascontiguousarray(layer.W.reshape(f, -1).T) @ dz, padded, layer.kernel, layer.stride
+    )
     at = p if crop is None else crop
     return grads, dxp[:, :, at : at + h, at : at + w]
 
@@ -172,12 +177,10 @@ class Conv2d(Base):
         f = self.W.shape[0]
         _, ho, wo = self.output_shape(x.shape[1:])
         cols = patches(x, self.kernel, self.stride, self.padding)
-        z = cols @ np.ascontiguousarray(
-            self.W.reshape(f, -1).T
-        )  # BLAS is slow on a (C·k·k, F) view
+        z = self.W.reshape(f, -1) @ cols
         if self.b is not None:
-            z += self.b
-        return z.reshape(n, ho, wo, f).transpose(0, 3, 1, 2), (cols, x.shape)
+            z += self.b[:, None]
+        return z.reshape(f, n, ho, wo).transpose(1, 0, 2, 3), (cols, x.shape)
 
     def backward(
         self, dout: Array, cache: object, need_dx: bool = True
