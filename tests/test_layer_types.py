@@ -362,3 +362,101 @@ def test_specs_take_their_documented_keys_and_refuse_others():
     ]:
         with pytest.raises(ValueError):
             cls.Spec(**bad)
+
+
+# --- through the spec: the types train, are diagnosed clean, and their mistakes are found ------
+
+CNN_SPEC = """\
+seed: 0
+data: {source: images, classes: 3, samples: 300}
+model:
+  layers:
+    - {type: conv2d, filters: 4, kernel: 3, padding: 1, activation: relu}
+    - {type: maxpool2d, size: 2}
+    - {type: batchnorm}
+    - {type: conv2d, filters: 6, kernel: 3, padding: 1, activation: relu}
+    - {type: avgpool2d, size: 2}
+    - {type: flatten}
+    - {units: 3, activation: softmax}
+loss: cce
+train: {optimizer: adam, lr: 0.01, epochs: 10, batch_size: 32}
+"""
+SEQUENCE_SPEC = """\
+seed: 0
+data: {source: sequences, target: label, classes: 2, samples: 300, validation: 0.2}
+model:
+  init: xavier_uniform
+  layers:
+    - %s
+    - {units: 2, activation: softmax}
+loss: cce
+train: {optimizer: adam, lr: 0.01, epochs: 10, batch_size: 32}
+"""
+SPECS = {
+    "cnn": CNN_SPEC,
+    "rnn": SEQUENCE_SPEC % "{type: rnn, units: 8}",
+    "lstm": SEQUENCE_SPEC % "{type: lstm, units: 8, sequence: all}\n    - {type: flatten}",
+}
+
+
+def diagnosed(path):
+    from nnfix.diagnose.context import Options
+    from nnfix.diagnose.pipeline import Selection, diagnose
+    from nnfix.spec.load import load_spec
+
+    return diagnose(load_spec(path), Selection(), Options(quick=True))
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_a_spec_of_the_types_trains_and_is_diagnosed_clean(name, write_spec):
+    from nnfix.engine.train import Trainer
+    from nnfix.run.prepare import prepare
+    from nnfix.spec.load import load_spec
+
+    path = write_spec(SPECS[name])
+    prepared = prepare(load_spec(path))
+    trainer = Trainer(
+        prepared.network, prepared.loss, prepared.loaded.spec.train, prepared.batch_rng
+    )
+    history = trainer.fit(prepared.data.x_train, prepared.y_train)
+    assert history.epochs[-1].accuracy > 0.9, [e.accuracy for e in history.epochs]
+    report = diagnosed(path)
+    assert not report.failed, [(f.code, f.message) for f in report.findings]
+
+
+def mistaken(cls):
+    """`cls` with its first usual mistake as its backward."""
+    mistake = cls.mistakes[0]
+
+    def backward(self, dout, cache, need_dx=True):
+        return mistake.backward(self, dout, cache)
+
+    return type(f"Mistaken{cls.__name__}", (cls,), {"backward": backward})
+
+
+# (type, spec, its layer): rnn and lstm get their own gradients wrong; conv2d's and batchnorm's
+# mistakes are in dL/dx, so the gradients found wrong are those of the layers below them
+PLANTED: list[tuple[Any, str, int]] = [
+    (RNN, "rnn", 1),
+    (LSTM, "lstm", 1),
+    (Conv2d, "cnn", 4),
+    (BatchNorm, "cnn", 3),
+]
+
+
+@pytest.mark.parametrize(("cls", "spec", "layer"), PLANTED, ids=[c.type for c, _, _ in PLANTED])
+def test_a_planted_usual_mistake_is_found_by_diagnose(cls, spec, layer, write_spec):
+    from nnfix.engine.layers import register
+
+    path = write_spec(SPECS[spec])
+    register(mistaken(cls))
+    try:
+        report = diagnosed(path)
+    finally:
+        register(cls)
+    wrong = {f.location.layer for f in report.findings if f.code == "G101"}
+    assert report.failed and wrong, [(f.code, f.message) for f in report.findings]
+    if cls in (RNN, LSTM):
+        assert wrong == {layer}
+    else:
+        assert max(wrong) < layer
