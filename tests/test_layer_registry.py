@@ -14,11 +14,11 @@ from pydantic import BaseModel
 
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.pipeline import Selection, diagnose
-from nnfix.engine.build import layer_activation
 from nnfix.engine.initializers import initialize
 from nnfix.engine.layers import LAYERS, register, unregister
 from nnfix.engine.layers.layer import Array, Base, LayerActivation, Param, Shape, ShapeError
 from nnfix.errors import SpecError
+from nnfix.run.build import layer_activation
 from nnfix.run.prepare import prepare
 from nnfix.spec.load import load_spec
 from nnfix.spec.model import ModelSpec
@@ -318,3 +318,17 @@ def test_dropout_masks_come_from_the_seed_and_are_off_when_evaluating(write_spec
     assert 0.3 < kept.mean() < 0.7
     np.testing.assert_allclose(one[kept], 2 * x[kept])  # kept values scaled by 1 / (1 - rate)
     np.testing.assert_array_equal(net.forward(x).a[1], x)  # evaluating: no dropout
+
+
+def test_a_zero_init_behind_a_layer_without_weights_is_found_at_its_own_layer(write_spec):
+    """Y101 reads the units along each type's unit axis, layer by layer: a flatten in front
+    moves the dense layer's number, and the finding follows it."""
+    layers = "    - {type: flatten}\n    - {type: dropout, rate: 0.1}"
+    spec = write_spec(
+        IMAGES.replace("{units: 8, activation: relu}", "{units: 8, activation: relu, init: zeros}")
+        % layers
+    )
+    report = diagnose(load_spec(spec), Selection(select=["Y101"]), Options(quick=True))
+    (y101,) = [f for f in report.findings if f.code == "Y101"]
+    assert y101.location.layer == 3 and y101.location.parameter == "W3"
+    assert y101.location.path == ("model", "layers", 2, "init")

@@ -22,7 +22,7 @@ from nnfix.diagnose.rules.usercode import U101, user_error
 from nnfix.diagnose.series import Series
 from nnfix.diagnose.series import record as record_series
 from nnfix.errors import ModuleError, UserFunctionError
-from nnfix.spec.load import LoadedSpec
+from nnfix.spec.load import LoadedSpec, uses_user_code
 from nnfix.usercode import absent, sandbox
 from nnfix.usercode.model import SetupError
 from nnfix.usercode.sandbox import Broken, Output, UserCallError
@@ -304,12 +304,6 @@ def _worker_task(emit, loaded: LoadedSpec, plan, options: Options, done: set[str
             own.run((loaded, options), done, emit)
         else:
             run_checks(Context(loaded, options), plan, done, emit)
-
-
-def uses_user_code(loaded: LoadedSpec) -> bool:
-    return loaded.spec.implementation is not None or any(
-        uf.kind == "file" for uf in loaded.functions.values()
-    )
 
 
 RESTARTS = 5  # workers started at most for one spec, past calls that killed or hung one

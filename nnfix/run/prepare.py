@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnfix.data import Dataset, encode_targets, limits, load_dataset
-from nnfix.engine.build import build_loss, build_network
 from nnfix.engine.losses import Loss
 from nnfix.engine.network import Network
 from nnfix.errors import DataError, Problem
+from nnfix.run.build import build_loss, build_network
 from nnfix.run.resources import check_network
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import DenseSpec

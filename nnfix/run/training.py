@@ -21,7 +21,7 @@ from nnfix.interrupts import check_lost, deferred_sigint
 from nnfix.run.files import shown
 from nnfix.run.prepare import Prepared, prepare
 from nnfix.run.rundir import RunSlot, _number, reserve_run_dir, save_run
-from nnfix.spec.load import LoadedSpec
+from nnfix.spec.load import LoadedSpec, uses_user_code
 from nnfix.usercode import sandbox
 
 
@@ -299,8 +299,6 @@ def train(
     trained for nothing). A Ctrl-C during the save is held until the run is saved whole; it
     shows in `interrupted`. A spec that names the user's code trains in a worker: what their
     code does cannot end nnfix."""
-    from nnfix.diagnose.pipeline import uses_user_code
-
     if loaded.spec.model is None:  # their code is the network: diagnosed, not trained (yet)
         raise SpecError(
             [

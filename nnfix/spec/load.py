@@ -45,6 +45,13 @@ class LoadedSpec:
         return self.spec.name or self.source.path.stem
 
 
+def uses_user_code(loaded: LoadedSpec) -> bool:
+    """The spec runs the user's own code (an implementation, or a file.py:function)."""
+    return loaded.spec.implementation is not None or any(
+        uf.kind == "file" for uf in loaded.functions.values()
+    )
+
+
 def load_spec(path: str | Path, assignments: tuple[str, ...] | list[str] = ()) -> LoadedSpec:
     """Read, override, validate and compile a spec; every problem at once in one InputError."""
     return _load(source.read(Path(path)), assignments)

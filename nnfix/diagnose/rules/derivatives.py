@@ -13,8 +13,8 @@ from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.rules.rule import DERIVATIVES, ERROR, Rule, check, prose, yaml_block
 from nnfix.engine import activations
 from nnfix.engine.activations import numeric
-from nnfix.engine.build import argument_of
 from nnfix.engine.network import LayerActivation
+from nnfix.run.build import argument_of
 from nnfix.spec.expr import ExpressionError, compile_expression
 from nnfix.spec.functions import UserFunction
 
