@@ -95,14 +95,14 @@ class AvgPool2d(Base):
         for i, j in rest:
             total += entries(x, i, j, hw, self.stride)
         total /= self.size * self.size
-        return total, x.shape
+        return total, x
 
     def backward(
         self, dout: Array, cache: object, need_dx: bool = True
     ) -> tuple[list[Array], Array | None]:
         if not need_dx:
             return [], None
-        dx = np.zeros(cast(Shape, cache), dout.dtype)
+        dx = np.zeros_like(cast(Array, cache), dout.dtype)  # in x's memory order
         share = dout / (self.size * self.size)
         for i, j in offsets(self.size):
             view = entries(dx, i, j, dout.shape[2:], self.stride)

@@ -81,7 +81,7 @@ class MaxPool2d(Base):
         if not need_dx:
             return [], None
         x, argmax = cast(tuple[Array, Array], cache)
-        dx = np.zeros(x.shape, dout.dtype)
+        dx = np.zeros_like(x, dout.dtype)  # x's memory order: conv's channel-major stays so
         for q, (i, j) in enumerate(offsets(self.size)):
             view = entries(dx, i, j, dout.shape[2:], self.stride)
             view += dout * (argmax == q)
