@@ -239,6 +239,21 @@ def test_max_pool_sends_each_gradient_to_one_entry_and_reports_ties_as_kinks():
     assert np.array_equal(out, flat.max(axis=-1))
 
 
+def test_an_rnn_with_a_kinked_cell_reports_how_far_each_sample_is_from_a_kink():
+    rnn = build(RNN, {"type": "rnn", "units": 3, "activation": "relu"}, (4, 2))
+    x = normal(5, 4, 2)
+    _, cache = rnn.forward(x, True)
+    kinks = rnn.kinks(cache)
+    assert kinks is not None
+    h, zs = np.zeros((5, 3)), []
+    for t in range(4):
+        zs.append(x[:, t] @ rnn.Wx + h @ rnn.Wh + rnn.b)
+        h = np.maximum(zs[-1], 0)
+    z = np.stack(zs, axis=1)  # (batch, T, units)
+    assert np.allclose(kinks.margin, np.abs(z).min(axis=(1, 2)))
+    assert kinks.pattern.sum() == (z > 0).sum()
+
+
 def test_smooth_types_report_no_kinks():
     for cls, spec, in_shape, _ in CASES:
         if cls is not MaxPool2d:

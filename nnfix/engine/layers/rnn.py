@@ -5,7 +5,7 @@ time; f' is the derivative the spec declares, as in a dense layer."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
 from pydantic import BaseModel, Field, PositiveInt
@@ -14,6 +14,7 @@ from nnfix.engine.initializers import initialize
 from nnfix.engine.layers.layer import (
     Array,
     Base,
+    Kinks,
     LayerActivation,
     Mistake,
     Param,
@@ -190,3 +191,15 @@ class RNN(Base):
         self, dout: Array, cache: object, need_dx: bool = True
     ) -> tuple[list[Array], Array | None]:
         return _backward(self, dout, cache, need_dx)
+
+    def kinks(self, cache: object) -> Kinks | None:
+        """A cell with kinks (relu, leaky_relu) has them inside the layer, where the network
+        cannot see them: which side of each kink every step's z is on, and per sample how far
+        its nearest z is from one. None for a smooth cell."""
+        builtin = self.cell.builtin
+        if builtin is None or not builtin.kinks:
+            return None
+        z = cast(tuple[Array, Array, Array], cache)[1]  # (T, batch, units)
+        pattern = np.stack([z > k for k in builtin.kinks]).astype(np.int8)
+        distance = np.min([np.abs(z - k) for k in builtin.kinks], axis=0)
+        return Kinks(pattern, distance.min(axis=(0, 2)))
