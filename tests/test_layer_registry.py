@@ -332,3 +332,22 @@ def test_a_zero_init_behind_a_layer_without_weights_is_found_at_its_own_layer(wr
     (y101,) = [f for f in report.findings if f.code == "Y101"]
     assert y101.location.layer == 3 and y101.location.parameter == "W3"
     assert y101.location.path == ("model", "layers", 2, "init")
+
+
+@pytest.mark.parametrize(
+    ("entry", "path", "words"),
+    [
+        ("{type: flatten, units: 3}", ("model", "layers", 0, "units"), "allowed: type"),
+        ("{type: dropout, rate: 1.5}", ("model", "layers", 0, "rate"), "less than 1"),
+        ("{type: [dense]}", ("model", "layers", 0, "type"), "['dense'] is no type"),
+        ("{type: null, units: 2, activation: relu}", ("model", "layers", 0, "type"), "no type"),
+        ("dense", ("model", "layers", 0), "expected a mapping"),
+        ("{type: dense}", ("model", "layers", 0), "missing required key 'units'"),
+    ],
+)
+def test_a_bad_layer_entry_is_a_spec_error_at_its_key(write_spec, entry, path, words):
+    text = f"data: {{source: moons}}\nmodel:\n  layers: [{entry}, {{units: 1, activation: sigmoid}}]\nloss: bce\n"
+    with pytest.raises(SpecError) as caught:
+        load_spec(write_spec(text))
+    problems = caught.value.problems
+    assert any(p.path == path and words in p.message for p in problems), problems

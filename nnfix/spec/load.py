@@ -187,13 +187,23 @@ def pydantic_problems(exc: ValidationError, data) -> list[Problem]:
                     on_key=True,
                 )
             )
+        elif kind == "union_tag_not_found" and _layer_entry(path):
+            entry = _value_at(data, path)
+            if isinstance(entry, dict):
+                message = f"{entry.get('type')!r} is no type: expected one of {', '.join(LAYERS)}"
+                problems.append(Problem(message, path=(*path, "type")))
+            else:
+                message = f"expected a mapping (key: value) such as {{units: 5, activation: tanh}} (got {entry!r})"
+                problems.append(Problem(message, path=path))
         elif kind == "union_tag_invalid" and _layer_entry(path):
-            tag = str((err.get("ctx") or {}).get("tag"))
+            written = _value_at(data, path).get("type")
+            tag = written if isinstance(written, str) else None
+            what = f"unknown layer type '{tag}'" if tag is not None else f"{written!r} is no type"
             problems.append(
                 Problem(
-                    f"unknown layer type '{tag}': expected one of {', '.join(LAYERS)}",
+                    f"{what}: expected one of {', '.join(LAYERS)}",
                     path=(*path, "type"),
-                    hint=did_you_mean(tag, list(LAYERS)),
+                    hint=did_you_mean(tag, list(LAYERS)) if tag is not None else None,
                 )
             )
         elif kind == "missing":
