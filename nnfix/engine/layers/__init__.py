@@ -4,7 +4,17 @@ elsewhere (a test, a plugin) is one `register(cls)` call: the spec's model follo
 
 from collections.abc import Callable
 
-from nnfix.engine.layers import dense, dropout, flatten
+from nnfix.engine.layers import (
+    avgpool2d,
+    batchnorm,
+    conv2d,
+    dense,
+    dropout,
+    flatten,
+    lstm,
+    maxpool2d,
+    rnn,
+)
 from nnfix.engine.layers.dense import Dense
 from nnfix.engine.layers.layer import Layer, LayerActivation, Param, Slot
 
@@ -14,6 +24,12 @@ LAYERS: dict[str, type[Layer]] = {
     "dense": dense.Dense,
     "flatten": flatten.Flatten,
     "dropout": dropout.Dropout,
+    "conv2d": conv2d.Conv2d,
+    "maxpool2d": maxpool2d.MaxPool2d,
+    "avgpool2d": avgpool2d.AvgPool2d,
+    "batchnorm": batchnorm.BatchNorm,
+    "rnn": rnn.RNN,
+    "lstm": lstm.LSTM,
 }
 
 _listeners: list[Callable[[], None]] = []  # what follows the registry (the spec's model)
