@@ -19,7 +19,7 @@ from nnfix.engine.layers.layer import LayerActivation, ShapeError
 from nnfix.engine.layers.lstm import LSTM
 from nnfix.engine.layers.maxpool2d import MaxPool2d
 from nnfix.engine.layers.rnn import RNN
-from nnfix.spec.parts import InitSpec
+from nnfix.engine.specs import InitSpec
 
 EPS = 1e-6
 TOL = 1e-7  # a right backward shows ~1e-10 here; each usual mistake above 1e-2

@@ -1,7 +1,7 @@
 """The spec entries the engine's own parts are built from — the strict base every entry derives
 from, a named choice, an init, an activation, the keys every layer type with weights shares —
 here, in the engine, so a layer type derives its spec without the engine importing the spec
-package (which reads the registry). nnfix.spec.parts re-exports them for the spec's model."""
+package (which reads the registry)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import BaseModel, Field, PositiveInt
 
 from nnfix.engine.layers.layer import Array, Base, LayerActivation, Param, Shape, ShapeError
-from nnfix.spec.parts import InitSpec, Strict
+from nnfix.engine.specs import InitSpec, Strict
 
 
 class AvgPool2dSpec(Strict):

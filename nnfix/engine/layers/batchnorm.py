@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from nnfix.engine.layers.layer import Array, Base, LayerActivation, Mistake, Param, Shape
-from nnfix.spec.parts import InitSpec, Strict
+from nnfix.engine.specs import InitSpec, Strict
 
 
 class BatchNormSpec(Strict):

@@ -21,7 +21,7 @@ from nnfix.engine.layers.rnn import (
     time_major,
     weight_grads,
 )
-from nnfix.spec.parts import InitSpec, Weighted
+from nnfix.engine.specs import InitSpec, Weighted
 
 
 class LSTMSpec(Weighted):

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, PositiveInt
 
 from nnfix.engine.layers.avgpool2d import check_input, entries, offsets, pooled_shape
 from nnfix.engine.layers.layer import Array, Base, Kinks, LayerActivation, Param, Shape
-from nnfix.spec.parts import InitSpec, Strict
+from nnfix.engine.specs import InitSpec, Strict
 
 
 class MaxPool2dSpec(Strict):

@@ -21,7 +21,7 @@ from nnfix.engine.layers.layer import (
     Shape,
     ShapeError,
 )
-from nnfix.spec.parts import ActivationSpec, InitSpec, Weighted
+from nnfix.engine.specs import ActivationSpec, InitSpec, Weighted
 
 
 class RNNSpec(Weighted):
