@@ -621,6 +621,8 @@ class Backward:
                 continue
             source = self.origin(mark, before=step.start)
             if source is not None and source.serial not in seen:
+                if self.accumulates(step, source, mark) and self.right_elsewhere(source):
+                    continue  # a partial sum this statement adds to, by a line right elsewhere
                 found.append(self.walk(source, seen))
         if found:
             return min(found, key=lambda s: s.start)
@@ -633,6 +635,13 @@ class Backward:
             ):
                 return self.walk(callee, seen)
         return self.behind_unjudged(step, seen)
+
+    def accumulates(self, step: Step, source: Step, mark: tuple) -> bool:
+        """Does `step` add in place to the array `source` made (`self.dW += reg * W`, `dx[n, :,
+        i:i+k] += ...`)? That array is then a partial sum, a gradient only once every term is in:
+        its being unlike any true gradient is no evidence against the line that began it."""
+        made = source.output(mark)
+        return made is not None and any(o.inplace and o.holder == made.holder for o in step.outputs)
 
     def behind_unjudged(self, step: Step, seen: set[int]) -> Step:
         """A statement that made a wrong array from arrays nothing measured (shaped like no

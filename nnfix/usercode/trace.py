@@ -53,6 +53,7 @@ class Output:
     holder: Holder  # where it is kept
     passed: bool = False  # an array the frame already held, unchanged: passed on, not computed
     mark: tuple = ()  # its fingerprint
+    inplace: bool = False  # the array it held before, changed in place (`dx[...] += ...`)
 
     def __post_init__(self) -> None:
         if not self.mark:
@@ -369,15 +370,16 @@ def _plain_key(key: Any) -> bool:
     return type(key) is tuple and all(isinstance(k, str | int) for k in key)
 
 
-def _changed(before: Seen, after: Seen) -> Iterator[tuple[str, Array, Holder, bool]]:
-    """What a statement set or changed: (name, value, holder, passed on unchanged)."""
+def _changed(before: Seen, after: Seen) -> Iterator[tuple[str, Array, Holder, bool, bool]]:
+    """What a statement set or changed: (name, value, holder, passed on unchanged, changed in
+    place)."""
     held = {entry[0] for entry in before.values()}
     for name, (ident, _, holder, value, changed) in after.items():
         if not changed:
             continue
         old = before.get(name)
         rebound = old is None or old[0] != ident  # else changed in place: never passed on
-        yield name, value, holder, rebound and ident in held
+        yield name, value, holder, rebound and ident in held, not rebound
 
 
 def _returned(value: Any, serial: int, name: str = "return", depth: int = 2):
@@ -533,8 +535,10 @@ class Tracer:
             return
         step.end = self._tick()
         after = _arrays(frame, state.serial, state.seen)
-        for name, value, holder, passed in _changed(state.seen, after):
-            step.outputs.append(self._output(name, value, holder, passed))
+        for name, value, holder, passed, inplace in _changed(state.seen, after):
+            out = self._output(name, value, holder, passed)
+            out.inplace = inplace
+            step.outputs.append(out)
         if step.returns and not step.raised:
             held = {entry[0] for entry in state.seen.values()}
             for name, value, holder in _returned(returned, state.serial):
