@@ -1,6 +1,7 @@
 """The line of a G101 for causes the first line search missed (SPEC §3.6), each on code of our
 own in a style unlike the corpus's: a bug in a term added in place to a gradient that a line
-right elsewhere began (`self.gW += decay * self.W`)."""
+right elsewhere began (`self.gW += decay * self.W`); a gradient left as the zeros it was
+allocated although a statement adds to it in place (`gb += gb`)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,53 @@ implementation:
   loss: loss
 """
 
+# per-sample accumulation into zero buffers, a params dict, samples as rows
+SAMPLES = """
+import numpy as np
+
+
+def init():
+    rng = np.random.default_rng(5)
+    return {"W": rng.normal(0.0, 0.5, (3, 2)), "b": np.zeros(3),
+            "V": rng.normal(0.0, 0.5, (1, 3)), "c": np.zeros(1)}
+
+
+def predict(params, X):
+    H = np.tanh(X @ params["W"].T + params["b"])
+    return 1 / (1 + np.exp(-(H @ params["V"].T + params["c"])))
+
+
+def cost(out, Y):
+    return float(np.mean((out - Y) ** 2))
+
+
+def grads(params, X, Y):
+    gW, gb = np.zeros_like(params["W"]), np.zeros_like(params["b"])
+    gV, gc = np.zeros_like(params["V"]), np.zeros_like(params["c"])
+    for x, y in zip(X, Y):
+        h = np.tanh(params["W"] @ x + params["b"])
+        p = 1 / (1 + np.exp(-(params["V"] @ h + params["c"])))
+        e = 2 * (p - y) * p * (1 - p) / len(X)
+        gV += np.outer(e, h)
+        gc += e
+        d = (params["V"].T @ e) * (1 - h ** 2)
+        gW += np.outer(d, x)
+        gb += d
+    return {"W": gW, "b": gb, "V": gV, "c": gc}
+"""
+
+SAMPLES_SPEC = """
+seed: 0
+data: {source: moons, samples: 32}
+loss: mse
+implementation:
+  module: net.py
+  model: init()
+  forward: predict
+  backward: grads
+  loss: cost
+"""
+
 
 def _lines(report: dict) -> set[int]:
     return {
@@ -79,3 +127,12 @@ def test_a_wrong_term_added_in_place_is_named_not_the_line_that_began_the_sum(tm
     assert code == 1
     assert {f["location"]["parameter"] for f in errors(report)} == {"layers[0].W"}
     assert _lines(report) == {18}
+
+
+def test_a_buffer_a_statement_adds_nothing_to_is_named_at_that_statement(tmp_path):
+    code, report = diagnose(write_case(tmp_path, SAMPLES, SAMPLES_SPEC))
+    assert code == 0 and not errors(report)
+    code, report = diagnose(write_case(tmp_path, SAMPLES, SAMPLES_SPEC, "gb += d\n", "gb += gb\n"))
+    assert code == 1
+    assert {f["location"]["parameter"] for f in errors(report)} == {"b"}
+    assert _lines(report) == {30}  # not the return, nor the np.zeros_like that allocated it

@@ -713,7 +713,10 @@ class Backward:
         raw = self.grads.raw.get(name)
         if raw is None:
             return None
-        found = self.origin(fingerprint(np.asarray(raw)))
+        mark = fingerprint(np.asarray(raw))
+        found = self.origin(mark)
+        if found is not None and not _usable(np.asarray(raw)):
+            found = self.added_nothing(mark) or found
         if found is not None or not self.grads.from_update:
             return found
         # −Δ / step size equals the array their update scaled to rounding, not bit for bit
@@ -731,6 +734,16 @@ class Backward:
                     and np.allclose(v, g, rtol=1e-6, atol=1e-9 * scale)
                 ):
                     return self.origin(out.mark)
+        return None
+
+    def added_nothing(self, mark: tuple) -> Step | None:
+        """A gradient returned as the buffer it was allocated (zeros) although statements add to
+        it in place (`dc += dc`): the last of those, which was to fill it, is where it was made."""
+        adds = [s for s in self.steps if s.adds_to is not None]
+        for step in reversed(adds):
+            value = step.inputs.get(step.adds_to or "")
+            if value is not None and fingerprint(value) == mark:
+                return step
         return None
 
     def culprit(self, name: str) -> Culprit | None:

@@ -78,6 +78,7 @@ class Step:
     outputs: list[Output] = field(default_factory=list)
     returns: bool = False  # a return statement
     raised: bool = False  # an exception left it
+    adds_to: str | None = None  # an augmented assignment's target, as written (`dc` of `dc += dy`)
 
     def output(self, mark: tuple) -> Output | None:
         return next((o for o in self.outputs if o.mark == mark), None)
@@ -514,6 +515,8 @@ class Tracer:
             loops=line.loops if line is not None else (),
             returns=isinstance(statement, ast.Return),
         )
+        if isinstance(statement, ast.AugAssign) and line is not None:
+            step.adds_to = _text(statement.target, line)
         if statement is not None:
             assert line is not None
             for name, value in _reads(statement, frame, line):
