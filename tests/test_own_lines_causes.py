@@ -1,7 +1,9 @@
 """The line of a G101 for causes the first line search missed (SPEC §3.6), each on code of our
 own in a style unlike the corpus's: a bug in a term added in place to a gradient that a line
 right elsewhere began (`self.gW += decay * self.W`); a gradient left as the zeros it was
-allocated although a statement adds to it in place (`gb += gb`)."""
+allocated although a statement adds to it in place (`gb += gb`); a recurrent net whose targets
+are read as integers (`dlog[targets[t]] -= 1`: no array of the targets starts the gradient's
+path) and whose pre-activation is never bound (`np.tanh(U @ x + R @ h + b)`)."""
 
 from __future__ import annotations
 
@@ -110,6 +112,60 @@ implementation:
   loss: cost
 """
 
+# one sequence per call, module-level weights, integer targets, the pre-activation unbound
+RECURRENT = """
+import numpy as np
+
+V, H = 5, 6
+rng = np.random.default_rng(7)
+U = rng.normal(0, 0.4, (H, V))
+R = rng.normal(0, 0.4, (H, H))
+O = rng.normal(0, 0.4, (V, H))
+bias_h = np.zeros((H, 1))
+bias_o = np.zeros((V, 1))
+
+
+def run_sequence(inputs, targets, hprev):
+    h, p = {-1: np.copy(hprev)}, {}
+    total = 0.0
+    for t, ix in enumerate(inputs):
+        x = np.zeros((V, 1))
+        x[ix] = 1.0
+        h[t] = np.tanh(U @ x + R @ h[t - 1] + bias_h)
+        logits = O @ h[t] + bias_o
+        e = np.exp(logits - logits.max())
+        p[t] = e / e.sum()
+        total -= np.log(p[t][targets[t], 0])
+    gU, gR, gO = np.zeros_like(U), np.zeros_like(R), np.zeros_like(O)
+    gbh, gbo = np.zeros_like(bias_h), np.zeros_like(bias_o)
+    carry = np.zeros((H, 1))
+    for t in reversed(range(len(inputs))):
+        x = np.zeros((V, 1))
+        x[inputs[t]] = 1.0
+        dlog = np.copy(p[t])
+        dlog[targets[t]] -= 1.0
+        gO += dlog @ h[t].T
+        gbo += dlog
+        dh = O.T @ dlog + carry
+        draw = (1.0 - h[t] ** 2) * dh
+        gbh += draw
+        gU += draw @ x.T
+        gR += draw @ h[t - 1].T
+        carry = R.T @ draw
+    return total, gU, gR, gO, gbh, gbo, h[len(inputs) - 1]
+"""
+
+RECURRENT_SPEC = """
+seed: 0
+data: {source: sequences, vocab: 5, length: 4, target: shifted, samples: 4}
+implementation:
+  module: net.py
+  forward: run_sequence
+  backward: run_sequence
+  arguments: {inputs: X, targets: Y, hprev: zeros}
+  per_sample: true
+"""
+
 
 def _lines(report: dict) -> set[int]:
     return {
@@ -136,3 +192,15 @@ def test_a_buffer_a_statement_adds_nothing_to_is_named_at_that_statement(tmp_pat
     assert code == 1
     assert {f["location"]["parameter"] for f in errors(report)} == {"b"}
     assert _lines(report) == {30}  # not the return, nor the np.zeros_like that allocated it
+
+
+def test_a_recurrent_delta_missing_its_carry_is_named_where_integer_targets_start_the_path(
+    tmp_path,
+):
+    code, report = diagnose(write_case(tmp_path, RECURRENT, RECURRENT_SPEC))
+    assert code == 0 and not errors(report)
+    bug = ("dh = O.T @ dlog + carry", "dh = O.T @ dlog")
+    code, report = diagnose(write_case(tmp_path, RECURRENT, RECURRENT_SPEC, *bug))
+    assert code == 1
+    assert {"U", "R", "bias_h"} <= {f["location"]["parameter"] for f in errors(report)}
+    assert _lines(report) == {33}  # one root cause, not the `draw` line below it

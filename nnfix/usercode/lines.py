@@ -69,6 +69,7 @@ from nnfix.usercode.loader import Place
 from nnfix.usercode.own import OwnNet
 from nnfix.usercode.trace import (
     MAX_STEPS,
+    Pure,
     Step,
     Tracer,
     _arrays,
@@ -102,12 +103,15 @@ class Tap:
     clock: int = -1  # when their forward computed it (the tracer's clock; -1: a parameter)
     alias: tuple[str, Place] | None = None  # a returned value: the name its caller binds it to
     reads: frozenset[str] = frozenset()  # the parameters the statement that computed it read
+    text: str = ""  # "inner": the sub-expression as written, `name` the value made of it
 
     def shown(self) -> str:
         """As the report names it: `A3 (net.py:21)`, or `the value net.py:14 returns`."""
         if self.where is None:
             return self.name
         at = f"{self.where.file.name}:{self.where.line}"
+        if self.kind == "inner":
+            return f"{self.text} ({at})"
         if self.name.startswith("return"):
             if self.alias is not None:
                 name, place = self.alias
@@ -300,6 +304,7 @@ class Runs:
         self.unmeasured: list[str] = []
         self.evaluations = 0
         self.forward_marks: set[tuple] = set()  # every array their forward and loss set
+        self.moves: dict[tuple[int, str, str], tuple[Pure, ast.expr]] = {}  # "inner" taps
 
     # --- running their code ----------------------------------------------------------------
 
@@ -322,6 +327,7 @@ class Runs:
         the order computed; each a list of its occurrences (the same value set again: a cache
         passing it on, a loss that runs the forward again)."""
         tracer = _Hooked()
+        tracer.inner = True
         tracer.run(self.net.loss)
         self.forward_marks = {o.mark for step in tracer.steps for o in step.outputs}
         by_mark = {fingerprint(np.asarray(p.ref.get())): p.slot.name for p in self.net.tensors}
@@ -351,6 +357,11 @@ class Runs:
                 named = group and group[0].name.startswith("return") and group[0].alias is None
                 if group and named and out.name.isidentifier():  # `AL = sigmoid(ZL)`: AL
                     group[0] = dataclasses.replace(group[0], alias=(out.name, step.place))
+                if step.pure is not None and not out.passed and out is step.outputs[0]:
+                    reads = {by_mark.get(fingerprint(v)) for v in step.inputs.values()}
+                    given = frozenset(n for n in reads if n is not None)
+                    when = (top[step.serial], step.start)  # e is made before v is bound
+                    self._inner(step, out, when, given, shapes, groups)
                 if not out.passed and _usable(out.value) and _shaped(out.value.shape, shapes):
                     reads = {by_mark.get(fingerprint(v)) for v in step.inputs.values()}
                     tap = Tap(
@@ -376,6 +387,37 @@ class Runs:
                     groups.setdefault(mark, []).append(tap)
                     seen.add(mark)
         return list(groups.values())
+
+    def _inner(
+        self,
+        step: Step,
+        out: Any,
+        when: tuple[int, int],
+        reads: frozenset[str],
+        shapes: set,
+        groups: dict,
+    ) -> None:
+        """The sub-expressions nothing binds of `v = E` (`U @ x + b` in `np.tanh(U @ x + b)`,
+        `np.tanh(c)` in `np.tanh(c) * o`) as values of their own: moving one by δ moves v by
+        what E computes again with it moved, so each is perturbed through v."""
+        pure = step.pure
+        assert pure is not None
+        if np.shape(pure.value) != out.value.shape:
+            return
+        top, clock = when
+        for sub in pure.subs():
+            value = pure.values[id(sub)]
+            if not _usable(value) or not _shaped(value.shape, shapes):
+                continue
+            text = ast.unparse(sub)
+            if (step.serial, out.name, text) in self.moves:
+                continue
+            self.moves[(step.serial, out.name, text)] = (pure, sub)
+            tap = Tap(
+                "inner", step.serial, out.name, value.shape, step.place, top, clock, reads=reads
+            )
+            tap = dataclasses.replace(tap, text=text)
+            groups.setdefault(("inner", fingerprint(value)), []).append(tap)
 
     def measure(self, tap: Tap) -> Measured | None:
         """<dL/dv, d> along DIRECTIONS random directions, by central differences."""
@@ -436,9 +478,17 @@ class Runs:
             out[i] = (sides[0] - sides[1]) / (2 * eps[0])
         return out.reshape(tap.shape)
 
-    @staticmethod
-    def _hook(tap: Tap, change: Callable[[Array], None]) -> _Hooked:
+    def _hook(self, tap: Tap, change: Callable[[Array], None]) -> _Hooked:
         key = (tap.serial, tap.name)
+        if tap.kind == "inner":
+            pure, sub = self.moves[(tap.serial, tap.name, tap.text)]
+
+            def through(live: Array) -> None:  # the sub-expression moved by δ: v by E's move
+                delta = np.zeros(tap.shape)
+                change(delta)
+                live += pure.moved(sub, delta).reshape(live.shape)
+
+            return _Hooked(at={key: through}, light=True)
         if tap.kind == "out":
             return _Hooked(at={key: change}, light=True)
         return _Hooked(given={key: change}, light=True)
@@ -540,9 +590,12 @@ class Judge:
             out += self.by_shape.get(s[::-1], [])
         return out
 
-    def match(self, g: Array) -> tuple[str, Measured | None, float | None]:
-        """("right", the value it is the gradient of, r) / ("wrong", None, None) / ("unjudged", …)."""
-        cands = self.candidates(g)
+    def match(
+        self, g: Array, besides: frozenset[Tap] = frozenset()
+    ) -> tuple[str, Measured | None, float | None]:
+        """("right", the value it is the gradient of, r) / ("wrong", None, None) / ("unjudged", …).
+        `besides`: values it is not to be taken for the gradient of."""
+        cands = [m for m in self.candidates(g) if m.tap not in besides]
         if not cands:
             return "unjudged", None, None
         for meas in cands:
@@ -582,13 +635,39 @@ class Backward:
         for step in sorted(self.steps, key=lambda s: s.end):
             marks = {fingerprint(v) for v in step.inputs.values()}
             if not marks & (self.flow | self.judge.seeds):
+                self._seed(step, marks)
                 continue
+            besides = frozenset() if step.adds_to is not None else self._read(marks)
             for out in step.outputs:
                 if out.passed or out.mark in marks:
                     continue
                 self.flow.add(out.mark)
                 if _usable(out.value) and out.mark not in self.status:
-                    self.status[out.mark] = self.judge.match(out.value)
+                    self.status[out.mark] = self.judge.match(out.value, besides)
+
+    def _read(self, marks: set[tuple]) -> frozenset[Tap]:
+        """The values a statement reads the true gradients of: what it computes from them is the
+        gradient of another value (`dc = dtanh_c * (1 - tanh(c)**2)` is dL/dc, not dL/dtanh(c),
+        though the two agree to 1e-5 where c is small), unless it adds to an array in place."""
+        return frozenset(
+            entry[1].tap
+            for mark in marks
+            if (entry := self.status.get(mark)) is not None
+            and entry[0] == "right"
+            and entry[1] is not None
+        )
+
+    def _seed(self, step: Step, marks: set[tuple]) -> None:
+        """An array made from no array of the targets (read as integers: `dy[targets[t]] -= 1`)
+        that is the true gradient of a forward value starts the gradient's path too."""
+        for out in step.outputs:
+            if out.passed or out.mark in marks:  # (a forward that runs the backward too sets
+                continue  # its arrays: whether one is a gradient is decided by its value)
+            if _usable(out.value) and out.mark not in self.status:
+                found = self.judge.match(out.value)
+                if found[0] == "right":
+                    self.flow.add(out.mark)
+                    self.status[out.mark] = found
 
     def state(self, mark: tuple) -> str:
         entry = self.status.get(mark)
@@ -614,16 +693,7 @@ class Backward:
     def walk(self, step: Step, seen: set[int]) -> Step:
         """The first statement upstream of `step` that made a wrong array from right ones."""
         seen.add(step.serial)
-        found = []
-        for value in step.inputs.values():
-            mark = fingerprint(value)
-            if self.state(mark) != "wrong":
-                continue
-            source = self.origin(mark, before=step.start)
-            if source is not None and source.serial not in seen:
-                if self.accumulates(step, source, mark) and self.right_elsewhere(source):
-                    continue  # a partial sum this statement adds to, by a line right elsewhere
-                found.append(self.walk(source, seen))
+        found = self._upstream(step, seen)
         if found:
             return min(found, key=lambda s: s.start)
         for callee in reversed([s for s in self.steps if s.parent == step.serial and s.returns]):
@@ -635,6 +705,31 @@ class Backward:
             ):
                 return self.walk(callee, seen)
         return self.behind_unjudged(step, seen)
+
+    def _upstream(self, step: Step, seen: set[int]) -> list[Step]:
+        """The first wrong statements upstream of each wrong array `step` reads. A partial sum it
+        adds to in place is no evidence (its being unlike any true gradient is what a partial sum
+        is): the terms added to it before are followed instead, and the statement that began it
+        only where its line is right nowhere else (`self.dW = x.T @ g` before `+= 2 * lam * W`
+        is right in the layer without a penalty)."""
+        found = []
+        for value in step.inputs.values():
+            mark = fingerprint(value)
+            if self.state(mark) != "wrong":
+                continue
+            source = self.origin(mark, before=step.start)
+            if source is None or source.serial in seen:
+                continue
+            if not self.accumulates(step, source, mark):
+                found.append(self.walk(source, seen))
+                continue
+            seen.add(source.serial)
+            terms = self._upstream(source, seen)
+            if terms:
+                found += terms
+            elif source.adds_to is None and not self.right_elsewhere(source):
+                found.append(source)
+        return found
 
     def accumulates(self, step: Step, source: Step, mark: tuple) -> bool:
         """Does `step` add in place to the array `source` made (`self.dW += reg * W`, `dx[n, :,
@@ -789,8 +884,8 @@ class Backward:
             and entry[0] == "right"
             and entry[1] is not None
         ]
-        direct = [t for t in meant if t.kind == "out" and name in t.reads]
-        other = [t for t in meant if t.kind == "out" and name not in t.reads]
+        direct = [t for t in meant if t.kind in ("out", "inner") and name in t.reads]
+        other = [t for t in meant if t.kind in ("out", "inner") and name not in t.reads]
         return bool(other) and not direct
 
     def meant(self, step: Step, g: Array) -> list[Measured]:
@@ -928,6 +1023,13 @@ def search(
         for o in s.outputs
         if o.mark in first.flow
     }
+    if not shapes:  # no array is made from the targets' arrays (they are read as integers):
+        shapes = {  # the path starts where an array equals a true gradient (Backward._seed)
+            _squeezed(np.asarray(o.value).shape)
+            for s in first.steps
+            for o in s.outputs
+            if not o.passed and _usable(o.value)
+        }
     groups = finder.taps(shapes)
     measured: list[Measured] = list(params.values())
     idle: dict[int, int] = defaultdict(int)  # a call nnfix made -> its values that moved nothing
@@ -943,7 +1045,8 @@ def search(
             meas = finder.measure(tap)
             if meas is not None and meas.informative:
                 measured.append(meas)
-                break
+                idle[tap.top] = 0  # a few values that move nothing (a state that starts at
+                break  # zero, what the loss's own backward computes) do not make the call idle
             idle[tap.top] += 1
     if len(groups) > MAX_TAPS:
         lines.unmeasured.append(
