@@ -64,6 +64,7 @@ from typing import Any
 
 import numpy as np
 
+from nnfix.usercode.correct import corrected
 from nnfix.usercode.grads import Gradients
 from nnfix.usercode.loader import Place
 from nnfix.usercode.own import OwnNet
@@ -148,6 +149,7 @@ class Culprit:
     factor: tuple[str, str, str, str] | None = None
     # (the factor, the line multiplying it in, its output, whose true gradient it multiplies)
     replace: tuple[Step, str] | None = None  # the statement and output whose value is replaced
+    fixed: str | None = None  # the line rewritten to give the true value (usercode.correct)
 
     @property
     def place(self) -> Place:
@@ -223,6 +225,8 @@ class _Hooked(Tracer):
         self.count = 0  # statements started (light)
         self.done = False
         self.named: dict[int, list[tuple[str, tuple, Array]]] = {}  # frame -> its argument arrays
+        self.capture: int | None = None  # a statement whose names to keep as it starts
+        self.names: dict[str, Any] = {}  # ... they (its frame's globals and locals, copied)
 
     def _apply(self, change: Callable[[Array], None], live: Array) -> None:
         try:
@@ -250,6 +254,11 @@ class _Hooked(Tracer):
         if not self.light:
             first = state.serial not in self.named
             super()._start(frame, state, line)
+            if state.step is not None and state.step.serial == self.capture:
+                self.names = {
+                    k: np.array(v) if isinstance(v, np.ndarray) else v
+                    for k, v in {**frame.f_globals, **frame.f_locals}.items()
+                }
             if first and state.step is not None:
                 code = frame.f_code
                 args = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]) - {"self"}
@@ -1085,13 +1094,16 @@ def search(
         if time.process_time() > deadline:
             lines.unmeasured.append("the bugs behind the first culprits (time ran out)")
             break
+        names = _names(finder, earliest, at)
         replaced = _replace(finder, backward, earliest, at, params)
         if replaced is None:
             break
-        backward, chosen = replaced
+        backward, chosen, truth = replaced
+        fixed = _fixed(earliest, names, truth, judge)
         for culprit in [*lines.by_tensor.values(), *(c for c, _ in lines.more)]:
             if _key(culprit) == _key(earliest) and chosen is not None:
                 culprit.chosen = chosen
+                culprit.fixed = fixed
         before = len(still)
         still = [n for n in still if not _right(backward, params, n, judge.c)]
         progress = len(still) < before
@@ -1116,13 +1128,43 @@ def made_at(net: OwnNet, names: list[str]) -> dict[str, Step]:
     return out
 
 
+def _names(finder: Runs, culprit: Culprit, at: dict) -> dict[str, Any]:
+    """What the culprit's line read as it ran (its frame's names), where the line itself made
+    the wrong value (not a factor made elsewhere, nor a helper's call)."""
+    if culprit.replace is None or culprit.factor is not None or culprit.inner is not None:
+        return {}
+    if culprit.replace[0] is not culprit.step:
+        return {}
+    tracer = _Hooked(at=dict(at))
+    tracer.capture = culprit.step.serial
+    try:
+        tracer.run(finder.net.gradients)
+    except Exception:
+        return {}
+    return tracer.names
+
+
+def _fixed(
+    culprit: Culprit, names: dict[str, Any], truth: Array | None, judge: Judge
+) -> str | None:
+    """The culprit's line rewritten so that it gives the true value (under any convention of
+    the 1/m), where a usual mistake undone does (usercode.correct)."""
+    if not names or truth is None or culprit.replace is None:
+        return None
+    out = next((o for o in culprit.step.outputs if o.name == culprit.replace[1]), None)
+    if out is None or out.name != culprit.value:
+        return None
+    base = truth.reshape(out.value.shape)
+    return corrected(culprit.step.code, names, [base * f for f in judge.factors], judge.m)
+
+
 def _replace(
     finder: Runs,
     backward: Backward,
     culprit: Culprit,
     at: dict,
     params: dict[str, Measured],
-) -> tuple[Backward, Measured | None] | None:
+) -> tuple[Backward, Measured | None, Array | None] | None:
     """Their backward traced again with the culprit's value replaced by the true one: of the
     forward values it could be the gradient of, with the convention factors, the replacement that
     leaves the most parameter gradients right, then the most arrays, then the nearest value
@@ -1161,12 +1203,12 @@ def _replace(
                 )
                 if best is None or score > best[0]:
                     best = (score, again, meas)
-                    chosen = trial
+                    chosen, truth = trial, judge.c * layout  # the truth, before the 1/m
     if best is None:
         return None
     at.clear()
     at.update(chosen)
-    return best[1], best[2]  # of values that do as well, the nearest (Backward.meant's order)
+    return best[1], best[2], truth  # of values that do as well, the nearest (Backward.meant's)
 
 
 def _key(culprit: Culprit) -> tuple[int, str] | None:
