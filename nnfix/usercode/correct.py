@@ -130,7 +130,17 @@ class _Search:
                 continue
             scale = float(np.max(np.abs(truth))) if truth.size else 0.0
             if scale > 0 and np.allclose(value, truth, rtol=RTOL, atol=RTOL * scale):
-                return True
+                return not self._cancels(expr)
+        return False
+
+    def _cancels(self, expr: ast.expr) -> bool:
+        """An edit that only cancels a term (`h * 1 - h`, `(1 - 1) / x`): a sum or difference
+        that is zero everywhere is no corrected line, whatever the whole gives."""
+        for node in ast.walk(expr):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
+                value = _value(node, self.names)
+                if value is not None and np.size(value) and not np.any(value):
+                    return True
         return False
 
     # --- the edits --------------------------------------------------------------------------------

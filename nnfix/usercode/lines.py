@@ -1109,6 +1109,9 @@ def search(
         progress = len(still) < before
         if not still:
             break
+    for name, culprit in lines.by_tensor.items():
+        if culprit.fixed is None and culprit.gradient_of == name and culprit.replace is None:
+            culprit.fixed = _fixed_gradient(finder, culprit, grads, params[name], judge.c)
     lines.unmeasured += finder.unmeasured
     lines.measured, lines.runs = len(measured) - len(params), finder.evaluations
     return lines
@@ -1156,6 +1159,27 @@ def _fixed(
         return None
     base = truth.reshape(out.value.shape)
     return corrected(culprit.step.code, names, [base * f for f in judge.factors], judge.m)
+
+
+def _fixed_gradient(
+    finder: Runs, culprit: Culprit, grads: Gradients, param: Measured, c: float
+) -> str | None:
+    """The line that makes a parameter's gradient as returned (right but for a factor its
+    statement could carry as a convention, which a gradient as returned cannot), rewritten so
+    that it gives the true gradient times the loss's constant, where a usual mistake undone
+    does."""
+    raw = grads.raw.get(culprit.gradient_of or "")
+    if raw is None or culprit.factor is not None or culprit.inner is not None:
+        return None
+    mark = fingerprint(np.asarray(raw))
+    if culprit.step.output(mark) is None:
+        return None
+    true = finder.full(param.tap)
+    if true is None:
+        return None
+    names = _names(finder, dataclasses.replace(culprit, replace=(culprit.step, "")), {})
+    layouts = [c * t for t in _back(true, np.shape(raw))]
+    return corrected(culprit.step.code, names, layouts, finder.m) if names and layouts else None
 
 
 def _replace(
