@@ -13,8 +13,12 @@ moment that statement ends: everything downstream reads it as it would read a re
 value, with no rewritten module to import, no line or traceback of theirs moved, and helpers,
 methods and closures covered alike. A sub-expression that is never bound (`sigmoid(w @ a + b)`)
 is tapped where a function of theirs receives it: an argument array not seen before is perturbed
-before the callee's first statement. What this cannot tap — a value that never lives in an array
-(Python floats, a sub-expression consumed inside one statement) — has no gradient candidate, and a
+before the callee's first statement. One passed to NumPy (`np.tanh(U @ x + b)`), or a NumPy
+result that is an operand (`np.tanh(c)` in `np.tanh(c) * o`), is tapped through the statement's
+value: the tracer reads the expression as the statement starts (trace.Pure: NumPy and arithmetic
+only), and moving the sub-expression by δ moves the value by what the expression computes again
+with it moved. What this cannot tap — a value that never lives in an array (Python floats, a
+sub-expression of a statement that calls their own code) — has no gradient candidate, and a
 backward array shaped like no tapped value is not judged.
 
 The truth of dL/dv for a tapped v is a few directional derivatives, (L(v + εd) − L(v − εd)) / 2ε =
@@ -22,7 +26,8 @@ The truth of dL/dv for a tapped v is a few directional derivatives, (L(v + εd) 
 <g, d> = r · <dL/dv, d> for every d, with r a convention a correct backward uses (the constant of
 their loss read from their right parameter gradients, times 1, m or 1/m: the mean's 1/m applied
 early or late). Only arrays on the gradient's path are judged: computed by their backward from the
-targets or from such arrays — a forward value or a derivative factor such as `A1 * (1 - A1)` is
+targets or from such arrays, or equal to a true gradient where the targets are read as integers
+(`dy[targets[t]] -= 1`) — a forward value or a derivative factor such as `A1 * (1 - A1)` is
 never a gradient candidate.
 
 The culprit of a wrong parameter gradient (G101) is found from the array their backward returned
@@ -31,7 +36,13 @@ wrong array from arrays that were right. Two refinements, both decided by values
 multiplies a right gradient by a derivative factor it reads (`d = (W.T @ d) * sp`) is wrong only by
 that factor when its output divided by the factor is a true gradient — the factor's line is named;
 a helper that is right in its other calls hands the blame to the line that called it, and there to
-the literal argument (or the name bound to a literal) that chose its behaviour.
+the literal argument (or the name bound to a literal) that chose its behaviour. A partial sum
+(`dW += ...` over a loop's steps, `self.dW += 2 * lam * W` after `self.dW = x.T @ g`) is no
+gradient until every term is in: the walk follows the terms added, not the partial sums; a
+gradient left as the zero buffer it was allocated is made where a statement adds to it in place
+(`dc += dc`); and a statement is never taken for the gradient of a value it reads the gradient of
+(dL/dc and dL/dtanh(c) agree to 1e-5 where c is small). Each culprit whose value is replaced gets
+its line rewritten to give the true value where a usual mistake undone does (usercode.correct).
 
 Every independent bug in one run: the earliest culprit's value is replaced by the true one — the
 full gradient of the forward value it should be the gradient of, measured element by element
