@@ -718,6 +718,12 @@ class ScriptNet(OwnNet):
             and isinstance(self.ns.get(n.id), np.ndarray)
             and np.shape(self.ns[n.id]) == shape
         }
+        loads = [
+            n
+            for n in nodes
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.lineno != line
+        ]
+        read = {r for r in read if not any(n.id == r for n in loads)}  # a delta used right too
         made = [
             n.lineno
             for n in nodes

@@ -40,7 +40,7 @@ from nnfix.usercode.calls import (
 )
 from nnfix.usercode.grads import Gradients
 from nnfix.usercode.model import SetupError, seed_numpy
-from nnfix.usercode.stepsize import step_size_of_run
+from nnfix.usercode.stepsize import misfit_steps, step_size_of_run
 
 if TYPE_CHECKING:
     from nnfix.usercode.own import OwnNet
@@ -289,6 +289,32 @@ def _first_number(value: Any) -> float | None:
     return float(array.reshape(-1)[0]) if array.size == 1 else None
 
 
+def _misfits(
+    net: OwnNet, stepper: Stepper, kept: state.Kept, values: dict[str, Any]
+) -> Gradients | None:
+    """Where their step raised on an in-place update of a parameter by a step of another shape
+    (`b -= lr * db` with db per sample: the seed-003 bias), that step's shape is the gradient's:
+    a G103 of their code, never a U101 (SPEC §3.4); the other parameters are not read (the step
+    stopped there)."""
+    kept.restore()
+    try:
+        found = misfit_steps(
+            lambda: stepper.invoke(values), lambda: [p.ref.get() for p in net.tensors]
+        )
+    finally:
+        kept.restore()
+    if not found:
+        return None
+    name = net.impl.step if isinstance(net.impl.step, str) else "your step calls"
+    grads = Gradients(where=f"the update of {name} on the batch", from_update=True)
+    for i, shape in found.items():
+        p = net.tensors[i]
+        grads.wrong[p.slot.name] = (shape, p.shape, f"{name}'s update of {p.slot.name}")
+        grads.paths[p.slot.name] = p.ref.path
+    net.found.say(f"gradients: {name} stopped at an update by a step of another shape")
+    return grads
+
+
 def _roots(net: OwnNet) -> list[Any]:
     return [net.module, *([net.root] if net.root is not None else []), *net.names.values()]
 
@@ -351,7 +377,13 @@ def step_gradients(net: OwnNet) -> Gradients:
             how = f"{name} on each sample alone from the same values, their {combined}"
         else:
             values = net._values(*net.forward()) if net.impl.forward else net._values()
-            full = once(values)
+            try:
+                full = once(values)
+            except sandbox.UserCallError:
+                misfits = _misfits(net, stepper, kept, values)
+                if not misfits:
+                    raise
+                return misfits
             moved, how = full, f"{name} on the batch"
             last_x, last_y = net.columns, net.y_form == "columns"
 
