@@ -69,6 +69,7 @@ from nnfix.usercode.loader import Place
 from nnfix.usercode.own import OwnNet
 from nnfix.usercode.trace import (
     MAX_STEPS,
+    Output,
     Step,
     Tracer,
     _arrays,
@@ -212,9 +213,12 @@ class _Hooked(Tracer):
         at: dict[tuple[int, str], Callable[[Array], None]] | None = None,
         given: dict[tuple[int, str], Callable[[Array], None]] | None = None,
         light: bool = False,
+        params: Callable[[], list[Any]] | None = None,
     ):
         super().__init__()
         self.at, self.given_at, self.light = at or {}, given or {}, light
+        self.params = params  # the parameters' live arrays, where their updates are told apart
+        self.updates: set[tuple] = set()  # what a parameter held after a statement changed it
         self.applied = 0
         self.count = 0  # statements started (light)
         self.done = False
@@ -276,6 +280,12 @@ class _Hooked(Tracer):
             return
         state.step = None
 
+    def _output(self, name: str, value: Any, holder: Any, passed: bool) -> Output:
+        out = super()._output(name, value, holder, passed)
+        if self.params is not None and any(value is p for p in self.params()):
+            self.updates.add(out.mark)  # a parameter their step updated: never a gradient
+        return out
+
 
 @dataclass(slots=True)
 class _Counted:
@@ -308,7 +318,7 @@ class Runs:
         return float(tracer.run(self.net.loss))
 
     def backward(self, at: dict | None = None) -> tuple[_Hooked, Gradients | None]:
-        tracer = _Hooked(at=at)
+        tracer = _Hooked(at=at, params=lambda: [p.ref.get() for p in self.net.tensors])
         try:
             grads = tracer.run(self.net.gradients)
         except Exception:
@@ -584,7 +594,7 @@ class Backward:
             if not marks & (self.flow | self.judge.seeds):
                 continue
             for out in step.outputs:
-                if out.passed or out.mark in marks:
+                if out.passed or out.mark in marks or out.mark in self.tracer.updates:
                     continue
                 self.flow.add(out.mark)
                 if _usable(out.value) and out.mark not in self.status:
