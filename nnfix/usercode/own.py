@@ -734,15 +734,11 @@ class OwnNet:
                 str(exc), role, hint=f"arguments: {{{exc.parameter}: <X, Y, params or a value>}}"
             ) from None
         name = _key(fn)
-        if (
-            extra is None
-            and name not in self._bound
-            and any(role_of(p, role, depth) != what for p, what in record.items())
-        ):
+        if extra is None and name not in self._bound and record:  # how each call was bound
             self._bound.add(name)
-            self.found.say(
-                f"arguments of {said(fn, record, self._sources())} (`arguments:` settles them)"
-            )
+            unusual = any(role_of(p, role, depth) != what for p, what in record.items())
+            settles = " (`arguments:` settles them)" if unusual else ""
+            self.found.say(f"arguments of {said(fn, record, self._sources())}{settles}")
         seed_numpy(self.seed)  # a dropout mask is the same mask at every evaluation
         return sandbox.call(role, fn, *args, **kwargs)
 

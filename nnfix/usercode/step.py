@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nnfix.usercode import sandbox, state, update
+from nnfix.usercode.binding import said
 from nnfix.usercode.calls import (
     BindingError,
     CallSpec,
@@ -134,6 +135,7 @@ class Stepper:
         self.calls = _calls(net)
         self.size: update.StepSize | None = None
         self.wrong: dict[str, tuple] = {}
+        self.said: set[str] = set()  # the calls whose binding the header has said
 
     # --- one run ---------------------------------------------------------------------------
 
@@ -183,19 +185,28 @@ class Stepper:
                 arguments[p.name] = net.names[p.name]
         arguments.update(net.impl.arguments)
         method = inspect.ismethod(c.fn)
+        record: dict[str, str] = {}
         try:
-            return bind(
+            bound = bind(
                 c.fn,
                 "step",
                 values,
                 depth=max(1, len(net.tensors) // 2),
                 arguments=arguments,
                 fallback=("X", "Y") if method else ("params", "X", "Y"),
+                record=record,
             )
         except BindingError as exc:
             raise SetupError(
                 str(exc), "step", hint=f"arguments: {{{exc.parameter}: <X, Y, params or a value>}}"
             ) from None
+        if c.text not in self.said and record:  # how the call was bound, once, in the header
+            self.said.add(c.text)
+            for name in record:
+                if name in arguments and name not in net.impl.arguments:
+                    record[name] = repr(arguments[name])  # the epochs nnfix gives: one
+            net.found.say(f"arguments of {said(c.fn, record, {})}")
+        return bound
 
     def _step_size(
         self, bound: list[tuple[StepCall, list, dict]], values: dict[str, Any]
