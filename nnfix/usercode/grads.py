@@ -346,4 +346,17 @@ def _nearest(p: Param, pool: list[Ref]) -> Ref | None:
     best = score(ranked[0])
     if best[0] or (best[1] and best[2]):
         return ranked[0]
+    beside = [r for r in pool if r.owner is p.ref.owner]
+    if len(beside) == 1 and _widened(np.shape(beside[0].get()), p.shape):
+        return beside[0]  # the one array left beside it, p's shape with its 1s widened: (m, n)
     return None
+
+
+def _widened(shape: tuple[int, ...], want: tuple[int, ...]) -> bool:
+    """`shape` is `want` with some of its axes of 1 made longer (a bias (1, n) whose gradient
+    kept the samples, (m, n)): the wrong shape of a gradient that was not summed."""
+    return (
+        len(shape) == len(want)
+        and shape != want
+        and all(s == w or w == 1 for s, w in zip(shape, want, strict=True))
+    )

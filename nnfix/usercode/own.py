@@ -1104,6 +1104,7 @@ class OwnNet:
         root = self.root if self.root is not None else self.module
         before = snapshot(walk(root, "", ranks=RANKS))
         out, cache = self.forward()
+        forwarded = snapshot(walk(root, "", ranks=RANKS))  # what their backward alone changes
         fn = self.function(self.impl.backward, "backward")
         fallback = ("params", "cache", "X", "Y") if not inspect.ismethod(fn) else ("X", "Y")
         if self.sample_form is not None:
@@ -1136,6 +1137,7 @@ class OwnNet:
                     value, self.tensors, AS_IS, return_names(fn), what=what, judge=self._agreement
                 )
             moved = changed(root, before, "")
+            by_backward = changed(root, forwarded, "")
             for ref, array, values in kept:  # an update they made is undone
                 ref.set(array)
                 array[...] = values
@@ -1143,6 +1145,12 @@ class OwnNet:
                 found.returned_by = (fn, self.impl.backward)
             else:
                 found = from_changes(moved, self.tensors, AS_IS)
+                if found is None or found.missing:  # without what the forward set (an output
+                    alone = from_changes(by_backward, self.tensors, AS_IS)  # shaped like a
+                    if alone is not None and (
+                        found is None or len(alone.missing) < len(found.missing)
+                    ):
+                        found = alone  # bias's gradient that kept the samples)
             if len(tries) == 1:
                 scored.append((0.0, how, found))
                 break
