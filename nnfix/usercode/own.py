@@ -1060,7 +1060,7 @@ class OwnNet:
 
         try:
             return self._call("backward", fn, values(), fallback, extra)
-        except sandbox.UserCallError:
+        except sandbox.UserCallError as first:
             if self.y_form == "labels" or not _integral(self.y.reshape(-1)):
                 raise
             keep, self.y_form = self.y_form, "labels"
@@ -1068,7 +1068,7 @@ class OwnNet:
                 value = self._call("backward", fn, values(), fallback, extra)
             except sandbox.UserCallError:
                 self.y_form = keep
-                raise
+                raise first from None  # their error on the targets as given, not on labels
             self.found.say("targets: integer labels, as your backward indexes with them")
             return value
 
