@@ -14,7 +14,7 @@ import numpy as np
 
 from nnfix.engine.network import Slot
 from nnfix.usercode.layout import Layout
-from nnfix.usercode.objects import Ref
+from nnfix.usercode.objects import Ref, float_list
 from nnfix.usercode.spelling import spell
 
 Array = np.ndarray
@@ -88,9 +88,9 @@ def stem(name: str) -> str:
 
 def _array(value: Any) -> Array | None:
     """An array of numbers (a NumPy scalar too: `np.sum(dZ)` given as db is a gradient of
-    the wrong shape, not a missing one)."""
-    if isinstance(value, np.generic):
-        value = np.asarray(value)
+    the wrong shape, not a missing one); a nested list of floats (a pure-Python net's) as one."""
+    if isinstance(value, np.generic) or float_list(value):
+        value = np.asarray(value, dtype=np.float64)
     if isinstance(value, np.ndarray) and value.dtype.kind in "fiu" and value.size:
         return value.astype(float, copy=False) if value.dtype.kind != "f" else value
     return None

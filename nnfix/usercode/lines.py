@@ -224,9 +224,14 @@ class _Hooked(Tracer):
         self.done = False
         self.named: dict[int, list[tuple[str, tuple, Array]]] = {}  # frame -> its argument arrays
 
-    def _apply(self, change: Callable[[Array], None], live: Array) -> None:
+    def _apply(self, change: Callable[[Array], None], live: Any) -> None:
         try:
-            change(live)
+            if type(live) is list:  # a list of floats: changed as an array, written back in place
+                array = np.asarray(live, dtype=np.float64)
+                change(array)
+                _write_back(live, array)
+            else:
+                change(live)
         except (TypeError, ValueError):  # read-only, or not of the value's shape: not tapped
             return
         self.applied += 1
@@ -285,6 +290,15 @@ class _Hooked(Tracer):
         if self.params is not None and any(value is p for p in self.params()):
             self.updates.add(out.mark)  # a parameter their step updated: never a gradient
         return out
+
+
+def _write_back(target: list, values: Array) -> None:
+    """`values` into the nested list `target`, element by element (its lists stay the same)."""
+    for i, v in enumerate(values):
+        if isinstance(target[i], list):
+            _write_back(target[i], v)
+        else:
+            target[i] = float(v)
 
 
 @dataclass(slots=True)

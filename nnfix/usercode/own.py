@@ -450,13 +450,13 @@ class OwnNet:
             self.y_form = keep
 
     def _refs(self) -> list[Ref]:
-        """The float arrays their model or module holds (and, where a step's update is read,
-        nested lists of floats: a gradient nnfix reads off their change)."""
+        """The float arrays their model or module holds, and the nested lists of floats of a
+        pure-Python net."""
         root = self.root if self.root is not None else self.module
         name = self.root_name if isinstance(root, list | tuple) else ""
         return [
             r
-            for r in walk(root, name, ranks=RANKS, lists=bool(self.impl.step))
+            for r in walk(root, name, ranks=RANKS, lists=True)
             if not self._data(r.get()) and not isinstance(r.owner, tuple)  # a tuple's: not settable
         ]
 
