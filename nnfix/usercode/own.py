@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
+import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -139,6 +140,7 @@ class OwnNet:
         self._pairs: str | None = None  # their loss's parameter that takes [[x, y], …]
         self.as_lists = False  # per sample: X and Y given as Python lists (their weights are)
         self.loss_in_forward = False  # their forward returns (loss, grads…): that loss is L
+        self.y_oriented = False  # a forward that takes Y takes it as X is laid out: (1, m)
         self.zeros: Array | None = None  # the `zeros` placeholder: an initial state
         self._item_names: list[
             str | None
@@ -799,7 +801,14 @@ class OwnNet:
         values = self._values()
         if _optional(fn, "Y"):  # `loss(X, y=None)`: the scores without y, (loss, grads) with it
             values.pop("Y")
-        value = self._call("forward", fn, values, fallback)
+        elif self.y_oriented:
+            values["Y"] = self._y_as_x()
+        try:
+            value = self._call("forward", fn, values, fallback)
+        except sandbox.UserCallError:
+            if self.y_oriented or "Y" not in values or not _takes_y(fn, self.impl.arguments):
+                raise
+            value = self._forward_y_as_x(fn, values, fallback)
         loss = loss_first(value)
         if loss is not None:  # (loss, grads): a loss and backward in one, the loss the number
             self.loss_in_forward = True
@@ -816,6 +825,26 @@ class OwnNet:
                 hint="output: <where a forward that returns None leaves its result>",
             )
         return out, self._cache
+
+    def _y_as_x(self) -> Array:
+        """The targets laid out as X is: one row per sample, or one column (`Y.shape[1]` is m)."""
+        rows = self.y if self.y.ndim == 2 else self.y.reshape(len(self.y), -1)
+        return np.ascontiguousarray(rows.T) if self.columns else rows
+
+    def _forward_y_as_x(self, fn: Callable, values: dict[str, Any], fallback: tuple) -> Any:
+        """Their forward that takes Y and raised on the targets flat: called with them laid out
+        as X is (`m = Y.shape[1]` of samples as columns); their first error where that raises
+        too."""
+        first = sys.exc_info()[1]
+        try:
+            value = self._call("forward", fn, {**values, "Y": self._y_as_x()}, fallback)
+        except sandbox.UserCallError:
+            assert first is not None
+            raise first from None
+        self.y_oriented = True
+        shape = self._y_as_x().shape
+        self.found.say(f"targets: {shape}, laid out as X is, as your forward takes them")
+        return value
 
     def _forward_samples(self, fn: Callable, fallback: tuple) -> tuple[Array, Any]:
         """Their forward of each sample: the outputs stacked as rows, each sample's output and
