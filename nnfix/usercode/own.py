@@ -151,6 +151,8 @@ class OwnNet:
         self._out_name: str | None = None  # the name its return statement gives the output
         self.out_form = "rows"  # how their output holds the samples: rows | columns
         self._bound: set[str] = set()  # the functions whose arguments the header has said
+        self._carried: dict[str, str] = {}  # a parameter name an earlier call gave their
+        # parameters to (`p` of forward(X, p)): the same in every later call (backward(X, y, p))
         self._slopes: dict[tuple, tuple[Array, float] | None] = {}  # per tensor and values
         self._probabilities_given = False  # their backward takes the probabilities of scores
         self._settled: dict[str, dict[str, str]] = {}  # per function: arguments settled by values
@@ -687,6 +689,11 @@ class OwnNet:
             for p in parameters(fn) or []
             if p.name in self.names and not isinstance(self.names[p.name], np.ndarray)
         }
+        if "params" in values:
+            bound = {  # named as an earlier call's parameter that took their parameters
+                **{p.name: "params" for p in parameters(fn) or [] if p.name in self._carried},
+                **bound,
+            }
         if values.get("named") and "output" in values and "output" not in fallback:
             fallback = ("output", *fallback)  # beside the forward's named values: its output
         settled = self._settled.get(_key(fn), {})
@@ -736,6 +743,7 @@ class OwnNet:
                 str(exc), role, hint=f"arguments: {{{exc.parameter}: <X, Y, params or a value>}}"
             ) from None
         name = _key(fn)
+        self._carried.update({p: w for p, w in record.items() if w == "params"})
         if extra is None and name not in self._bound and record:  # how each call was bound
             self._bound.add(name)
             unusual = any(role_of(p, role, depth) != what for p, what in record.items())
