@@ -38,6 +38,7 @@ from nnfix.usercode.chain import LayerChain
 from nnfix.usercode.grads import Gradients, Param, from_changes
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
+from nnfix.usercode.needed import EFFECTS
 from nnfix.usercode.objects import (
     ListRef,
     Ref,
@@ -221,6 +222,11 @@ class OwnNet:
         """The model their code makes, how its forward takes the batch, and its parameters."""
         if isinstance(self.impl.loss, list) and not self.impl.layers:
             raise SetupError("implementation.loss as a list is not read yet", "loss")
+        if not (self.impl.model or self.impl.layers or walk(self.module, "", ranks=RANKS)):
+            made = self._found_model()  # no parameters among their globals: the function that
+            if made is not None:  # makes them, where it needs no argument (`init_params()`)
+                self.impl = self.impl.model_copy(update={"model": made})
+                self.found.say(f"model: {made}, the function of your module that makes them")
         statements = self.impl.model if isinstance(self.impl.model, list) else None
         if self.impl.model_call and _expression(self.impl.model_call):  # `[Conv(3), Pool(2)]`
             statements = [f"model = {self.impl.model_call}"]
@@ -262,6 +268,34 @@ class OwnNet:
             if not self.impl.loss and self.loss_spec is None and not self.loss_in_forward:
                 self._probe_backward_loss()
         self._find_tensors()
+
+    def _found_model(self) -> str | None:
+        """The call of a function of their module that takes no argument and returns their
+        parameters (a dict, list or tuple holding float arrays): `init_params()`. Their roles'
+        functions, and names that train, plot, save or download, are never called."""
+        roles = {self.impl.forward, self.impl.backward, self.impl.loss_call}
+        roles |= {self.impl.step} if isinstance(self.impl.step, str) else set()
+        for name, fn in list(vars(self.module).items()):
+            if (
+                not inspect.isfunction(fn)
+                or fn.__module__ != self.module.__name__
+                or name in roles
+                or name.startswith("_")
+                or EFFECTS.search(name)
+                or any(p.default is p.empty for p in parameters(fn) or [])
+                or parameters(fn) is None
+            ):
+                continue
+            try:
+                value = sandbox.call("model", fn)
+            except sandbox.UserCallError:
+                continue
+            items = value.values() if isinstance(value, dict) else value
+            if isinstance(value, dict | list | tuple) and (
+                sum(isinstance(v, np.ndarray) and v.dtype.kind == "f" for v in items) >= 2
+            ):
+                return f"{name}()"
+        return None
 
     def _name_parameters(self) -> None:
         """A model call that returns its arrays as a bare tuple (`return W1, b1, W2, b2`) for a
