@@ -375,17 +375,15 @@ class OwnNet:
                 self.found.say(f"zeros: an initial state of shape {shape}, as your code needs")
             self._settle_targets(out)
             return
-        if first_error is not None and self.impl.step:
+        if first_error is not None:
             self.columns = False
-            try:  # a forward of one sample (the step may still take the batch)
+            try:  # a forward of one sample (a step may still take the batch)
                 self._find_sample_form()
             except SetupError:
                 self.sample_form = None
                 raise _uncalled(first_error, "X as rows (samples first) and as columns") from None
             self.found.say("your forward takes one sample at a time (found by calling it)")
             return
-        if first_error is not None:
-            raise _uncalled(first_error, "X as rows (samples first) and as columns")
         raise SetupError(
             "your forward returned no array with the batch's samples along its first or last axis",
             "forward",

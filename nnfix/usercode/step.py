@@ -379,22 +379,31 @@ def step_gradients(net: OwnNet) -> Gradients:
         finally:
             kept.restore()
 
+    def singly() -> tuple[dict[str, Array], str]:
+        if net.impl.forward:
+            net.forward()  # each sample's output: its target's form
+        singles = [once(net._sample_values(i)) for i in range(net.m)]
+        return (
+            update.combine(singles, combined),
+            f"{name} on each sample alone from the same values, their {combined}",
+        )
+
     try:
         if net.impl.per_sample:
-            if net.impl.forward:
-                net.forward()  # each sample's output: its target's form
-            singles = [once(net._sample_values(i)) for i in range(net.m)]
-            moved = update.combine(singles, combined)
-            how = f"{name} on each sample alone from the same values, their {combined}"
+            moved, how = singly()
         else:
             values = net._values(*net.forward()) if net.impl.forward else net._values()
             try:
                 full = once(values)
             except sandbox.UserCallError:
                 misfits = _misfits(net, stepper, kept, values)
-                if not misfits:
+                if misfits:
+                    return misfits
+                if net.sample_form is None:
                     raise
-                return misfits
+                full = None  # their forward takes one sample (found by calling it): so does
+                moved, how = singly()  # their step, where the batch raises
+        if not net.impl.per_sample and full is not None:
             moved, how = full, f"{name} on the batch"
             last_x, last_y = net.columns, net.y_form == "columns"
 
