@@ -151,6 +151,8 @@ class Stepper:
             try:
                 return self.net._get(self.net.module, name)
             except AttributeError:
+                if name == "params" and self.net.root is not None:
+                    return self.net.root  # the placeholder: what `model:` made
                 raise SetupError(f"step: no name '{name}' in your module", "step") from None
         assert isinstance(part, CallSpec)
         fn = self.net.function(part.name, "step")
