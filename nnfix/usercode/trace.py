@@ -418,8 +418,15 @@ def _numeric(value: Any) -> bool:
 
 
 def _floats(value: Any) -> bool:
-    """A (nested) list of floats, small enough to copy: a pure-Python net's vector or matrix."""
-    return type(value) is list and 0 < len(value) <= MAX_SIZE and float_list(value)
+    """A (nested) list of floats, small: a pure-Python net's vector or matrix (a dataset of rows
+    the code keeps as lists is not walked at every statement)."""
+    if type(value) is not list or not value:
+        return False
+    size, node = 1, value
+    while isinstance(node, list) and node:  # its size, from its first entries' lengths
+        size *= len(node)
+        node = node[0]
+    return size <= SAMPLE and float_list(value)
 
 
 # --- the tracer -----------------------------------------------------------------------------------
