@@ -486,15 +486,17 @@ class OwnNet:
             self.y_form = keep
 
     def _refs(self) -> list[Ref]:
-        """The float arrays their model or module holds, and the nested lists of floats of a
-        pure-Python net."""
+        """The float arrays their model or module holds; a pure-Python net's nested lists of
+        floats where it holds no array (or where a step's update is read)."""
         root = self.root if self.root is not None else self.module
         name = self.root_name if isinstance(root, list | tuple) else ""
-        return [
-            r
-            for r in walk(root, name, ranks=RANKS, lists=True)
-            if not self._data(r.get()) and not isinstance(r.owner, tuple)  # a tuple's: not settable
-        ]
+        found = walk(root, name, ranks=RANKS, lists=bool(self.impl.step))
+        if not any(self._usable(r) for r in found):
+            found = walk(root, name, ranks=RANKS, lists=True)
+        return [r for r in found if self._usable(r)]
+
+    def _usable(self, r: Ref) -> bool:
+        return not self._data(r.get()) and not isinstance(r.owner, tuple)  # a tuple's: not settable
 
     def _data(self, value: Any) -> bool:
         """Is `value` nnfix's batch, or a view of it (a layer's `self.last_input = x` of the
