@@ -252,16 +252,18 @@ def _objects(loaded: LoadedModule, classes: dict[str, type]) -> list[Candidate]:
     return out
 
 
-def _inits(loaded: LoadedModule, functions: dict[str, Any]) -> list[tuple[str, list, str]]:
-    """The calls that create the parameters: as the module makes them, else an init function
-    given the default widths (said as assumed)."""
+def _inits(
+    loaded: LoadedModule, functions: dict[str, Any], assumed: bool
+) -> list[tuple[str, list, str]]:
+    """The calls that create the parameters as the module makes them; or (`assumed`), where it
+    makes none, an init function given nnfix's widths (said as assumed)."""
     found = [
         (m.call, _widths(m.ints), "")
         for m in made(loaded, set(functions))
         if not roles.avoided(m.callee, "init") and roles.tier(m.callee, "init") == 0
     ]
-    if found:
-        return found
+    if not assumed or found:
+        return [] if assumed else found
     from nnfix.init.sizes import _size_calls
 
     out = []
@@ -284,14 +286,25 @@ def _inits(loaded: LoadedModule, functions: dict[str, Any]) -> list[tuple[str, l
     return out
 
 
-def _functions(loaded: LoadedModule, functions: dict[str, Any]) -> list[Candidate]:
-    forwards = _ranked(functions, "forward")[:TRIED]
-    backwards = [n for n in _ranked(functions, "backward") if not _training(n)][:TRIED]
-    steps = _steps(functions)[:2]
-    losses = _ranked(functions, "loss")[:1]
-    inits: list[tuple[str, list, str]] = _inits(loaded, functions) or [("", [], "")]
+def _initialises(name: str) -> bool:
+    return roles.words(name).startswith(("init", "initiali"))
+
+
+def _functions(
+    loaded: LoadedModule, functions: dict[str, Any], assumed: bool = False
+) -> list[Candidate]:
+    """Module functions (§3.2 A) over the parameters its own init call creates; `assumed`: over
+    those of an init function it never calls, given nnfix's widths."""
+    named = {n: f for n, f in functions.items() if not _initialises(n)}
+    forwards = _ranked(named, "forward")[:TRIED]
+    backwards = [n for n in _ranked(named, "backward") if not _training(n)][:TRIED]
+    steps = _steps(named)[:2]
+    losses = _ranked(named, "loss")[:1]
+    inits = _inits(loaded, functions, assumed)
+    if not inits:
+        return []
     out = []
-    for model, widths, assumed in inits:
+    for model, widths, said in inits:
         for forward in forwards:
             for role, fn in [*(("backward", b) for b in backwards), *(("step", s) for s in steps)]:
                 if fn == forward or fn in losses:
@@ -301,7 +314,7 @@ def _functions(loaded: LoadedModule, functions: dict[str, Any]) -> list[Candidat
                     impl = {"model": model, **impl}
                 for loss in [*losses, None]:
                     one = dict(impl, loss=loss) if loss else impl
-                    out.append(Candidate(one, "functions", widths, assumed))
+                    out.append(Candidate(one, "functions", widths, said))
     return out
 
 
@@ -370,17 +383,18 @@ def _source(obj: Any) -> str:
         return ""
 
 
-def candidates(loaded: LoadedModule) -> list[Candidate]:
-    """Every shape the module could be, the likeliest first."""
+def candidates(loaded: LoadedModule) -> tuple[list[Candidate], list[Candidate]]:
+    """The shapes the module could be, the likeliest first: those its own calls build, and
+    those tried after init --from's exploration (nnfix's widths, its top-level loop)."""
     functions = survey.functions(loaded)
     classes = survey.classes(loaded)
-    return [
+    own = [
         *_engines(loaded, classes),
         *_layers(loaded, classes, functions),
         *_objects(loaded, classes),
         *_functions(loaded, functions),
-        *_script(loaded),
     ]
+    return own, [*_functions(loaded, functions, assumed=True), *_script(loaded)]
 
 
 # --- trying them --------------------------------------------------------------------------------
@@ -509,8 +523,14 @@ def infer(module: Path, data: dict[str, Any] | None = None, request: Any = None)
     loaded = load_guarded(module, key=())
     at = spec_path(module)
     first_failure = ""
-    found = candidates(loaded)
-    for c in found:
+    own, later = candidates(loaded)
+    asked: list[Question] = []  # a role the exploration could not decide
+    for c in [*own, None, *later]:
+        if c is None:  # nothing the module builds itself runs: init --from's exploration
+            explored = _explored(loaded, at, data, request, asked)
+            if explored is not None:
+                return explored
+            continue
         for value, _ in _datas(c, data):
             spec: dict[str, Any] = {"seed": 0}
             if value is not None:
@@ -529,10 +549,9 @@ def infer(module: Path, data: dict[str, Any] | None = None, request: Any = None)
                 first_failure = first_failure or f"{_describe(c.impl)}: {tried.why}"
                 continue
             return Inferred(spec, _said(c, spec, tried))
-    explored = _explored(loaded, at, data, request)
-    if explored is not None:
-        return explored
-    if not found:
+    if asked:
+        question = asked[0]
+    elif not own and not later:
         question = Question(
             f"nnfix found no forward and backward, model, layer objects or training loop in "
             f"{module.name} that it could call: which function or class is your network?",
@@ -548,17 +567,22 @@ def infer(module: Path, data: dict[str, Any] | None = None, request: Any = None)
 
 
 def _explored(
-    loaded: LoadedModule, at: Path, data: dict[str, Any] | None, request: Any
+    loaded: LoadedModule, at: Path, data: dict[str, Any] | None, request: Any, asked: list
 ) -> Inferred | None:
     """`nnfix init --from`'s conclusion (`infer`, `conclude`) where the module itself makes no
-    call that fixes its network: the widths it cannot read are nnfix's, and said so."""
+    call that fixes its network: the widths it cannot read are nnfix's, and said so. Two
+    functions it could not tell apart by their values are a question, put in `asked`."""
     from nnfix.init import conclude, render
     from nnfix.init import infer as exploring
     from nnfix.init.conclude import Key
     from nnfix.init.sizes import Request
 
     key = Key(data, "your data") if data is not None else None
-    tries: list[list[int] | None] = [[*DEFAULT_HIDDEN, 1], [*DEFAULT_HIDDEN, 3]]
+    # three outputs first: kept where they are a softmax, which one output cannot show; two
+    # hidden layers, then one (an init function of three widths)
+    tries: list[list[int] | None] = [
+        [*hidden, k] for hidden in (DEFAULT_HIDDEN, DEFAULT_HIDDEN[:1]) for k in (3, 1)
+    ]
     if request is not None and request.x is not None:
         tries.insert(0, None)
     for layers in tries:
@@ -567,9 +591,14 @@ def _explored(
             verdicts, sizes = exploring.search_all(loaded, given)
             inference = conclude.conclude(verdicts, sizes, loaded, given)
         if not inference.complete:
+            asked.extend(_role_question(inference.undecided, loaded.path) if not asked else [])
+            continue
+        output = inference.activations[-1].value if inference.activations else None
+        if layers is not None and layers[-1] == 3 and output != "softmax":
             continue
         spec = yaml.safe_load(render.spec_text(inference, at, key, "nnfix diagnose"))
         spec.pop("name", None)
+        spec["diagnose"] = {"ignore": ["T1"]}  # nnfix's lr, data and widths, not their code's
         if "data" in spec and data is None:
             spec["data"]["samples"] = min(spec["data"].get("samples", SAMPLES), SAMPLES)
         tried = _try(spec, at)
@@ -583,6 +612,10 @@ def _explored(
                 f"{inference.units} (settle them in model: of the saved spec)"
             )
         said = _said(c, spec, tried)
+        said.append(
+            "not run: the training probes (T1xx): the learning rate, data and widths they "
+            "would train are nnfix's choice, not your code's (save the spec, set them)"
+        )
         if fixed or inference.sizes_how:
             said.insert(2, f"layer sizes: {inference.units} ({inference.sizes_how or 'chosen'})")
         acts = [
@@ -592,6 +625,27 @@ def _explored(
             said.insert(2, f"activations: {', '.join(acts)} (read off what your forward computed)")
         return Inferred(spec, said)
     return None
+
+
+ROLES = ("forward", "backward", "loss", "step")
+
+
+def _role_question(undecided: list[str], module: Path) -> list[Question]:
+    """`forward: forward or forward_pass — both do the same on nnfix's batch` as the question
+    of which one is meant, answered by that key of the spec `init --from` writes."""
+    for text in undecided:
+        role, _, rest = text.partition(": ")
+        if role in ROLES and " or " in rest:
+            choices, _, why = rest.partition(" — ")
+            because = f" ({why})" if why else ""
+            return [
+                Question(
+                    f"which is your {role}: {choices}?{because}",
+                    f"implementation.{role} in the spec `nnfix init --from {module.name} spec.yaml` "
+                    "writes",
+                )
+            ]
+    return []
 
 
 def _describe(impl: dict[str, Any]) -> str:
