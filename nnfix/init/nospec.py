@@ -224,11 +224,28 @@ def _steps(items: dict[str, Any]) -> list[str]:
     return [n for n in items if _training(n) and not any(w in low[n] for w in avoid)]
 
 
-def _objects(loaded: LoadedModule, classes: dict[str, type]) -> list[Candidate]:
+def _objects(loaded: LoadedModule, classes: dict[str, type], assumed: bool = False) -> list:
+    """An object (§3.2 B, D) built by the call the module makes; or (`assumed`), for a class the
+    module never builds, built with nnfix's widths as its constructor takes them."""
+    builds: list[tuple[type, str | list[str], list[tuple[int, int]], str, str]] = []
+    if not assumed:
+        for m in made(loaded, set(classes)):
+            cls = classes.get(m.callee.split(".")[-1])
+            if cls is not None:
+                builds.append((cls, _model_key(m), _widths(m.ints), "", m.call))
+    else:
+        from nnfix.init.sizes import _size_calls
+
+        for name, cls in roles.ranked(classes, "model")[:3]:
+            for n_in, k in ((2, 1), (4, 3)):
+                for hidden in (DEFAULT_HIDDEN[:1], DEFAULT_HIDDEN):
+                    for args, kwargs in _size_calls(cls, [n_in, *hidden, k])[:2]:
+                        call = survey.call_text(name, tuple(args), kwargs)
+                        said = f"nothing in {loaded.path.name} builds a {name}: nnfix built {call}"
+                        builds.append((cls, call, [(n_in, k)], said, call))
     out = []
-    for m in made(loaded, set(classes)):
-        cls = classes.get(m.callee.split(".")[-1])
-        if cls is None or roles.is_layer(cls) or roles.is_loss(cls):
+    for cls, model, widths, said, call in builds:
+        if roles.is_layer(cls) or roles.is_loss(cls):
             continue
         methods = survey.methods(cls)
         forwards = _ranked(methods, "forward")[:TRIED]
@@ -237,18 +254,17 @@ def _objects(loaded: LoadedModule, classes: dict[str, type]) -> list[Candidate]:
             n for n in _ranked(methods, "backward") if not _training(n) and n not in losses
         ][:TRIED]
         steps = _steps(methods)[:TRIED]
-        base: dict[str, Any] = {"model": _model_key(m)}
         for forward in [*forwards] or [""]:
             for role, fn in [*(("backward", b) for b in backwards), *(("step", s) for s in steps)]:
                 if fn == forward:
                     continue
-                impl = dict(base)
+                impl: dict[str, Any] = {"model": model}
                 if forward:
                     impl["forward"] = forward
                 impl[role] = fn
                 for loss in [*losses, None]:
                     one = dict(impl, loss=loss) if loss else impl
-                    out.append(Candidate(one, f"an object: {m.call}", _widths(m.ints)))
+                    out.append(Candidate(one, f"an object: {call}", widths, said))
     return out
 
 
@@ -357,20 +373,38 @@ def _script(loaded: LoadedModule) -> list[Candidate]:
 
 
 def _engines(loaded: LoadedModule, classes: dict[str, type]) -> list[Candidate]:
+    """An autograd engine of the user's own (§3.2 F): a class whose operations keep
+    `_backward` closures and `.grad`, and a model class with `parameters()` built by the call
+    the module makes — or, where it makes none, given nnfix's widths (said as assumed)."""
     out = []
     for name, cls in classes.items():
-        attrs = set(dir(cls))
         source = _source(cls)
-        if "backward" in attrs and "_backward" in source and "grad" in source:
-            for m in made(loaded, set(classes) - {name}):
-                model_cls = classes.get(m.callee.split(".")[-1])
-                if model_cls is None or "parameters" not in dir(model_cls):
-                    continue
-                methods = survey.methods(model_cls)
-                forward = "forward" if "forward" in methods else "__call__"
-                impl = {"engine": name, "model": _model_key(m), "forward": forward}
-                out.append(Candidate(impl, f"an autograd engine of your own: {name}"))
-                out.append(Candidate(dict(impl, per_sample="vector"), f"an engine: {name}"))
+        if not ("backward" in dir(cls) and "_backward" in source and "grad" in source):
+            continue
+        models = {
+            n: c for n, c in classes.items() if n != name and "parameters" in dir(c)
+        }  # fmt: skip
+        builds = [
+            (_model_key(m), _widths(m.ints), "")
+            for m in made(loaded, set(models))
+        ]  # fmt: skip
+        if not builds:
+            for model_name, _ in roles.ranked(models, "model")[:2]:
+                for n_in, k in ((3, 1), (4, 3)):
+                    call = f"{model_name}({n_in}, {[*DEFAULT_HIDDEN[:1], k]})"
+                    said = (
+                        f"nothing in {loaded.path.name} builds a {model_name}: nnfix built {call}"
+                    )
+                    builds.append((call, [(n_in, k)], said))
+        for model, widths, said in builds:
+            cls_name = (model if isinstance(model, str) else model[0]).split("(")[0]
+            model_cls = models.get(cls_name.split("=")[-1].strip())
+            methods = survey.methods(model_cls) if model_cls is not None else {}
+            forward = "forward" if "forward" in methods else "__call__"
+            impl = {"engine": name, "model": model, "forward": forward}
+            shape = f"an autograd engine of your own: {name}"
+            out.append(Candidate(impl, shape, widths, said))
+            out.append(Candidate(dict(impl, per_sample="vector"), shape, widths, said))
     return out
 
 
@@ -394,7 +428,12 @@ def candidates(loaded: LoadedModule) -> tuple[list[Candidate], list[Candidate]]:
         *_objects(loaded, classes),
         *_functions(loaded, functions),
     ]
-    return own, [*_functions(loaded, functions, assumed=True), *_script(loaded)]
+    later = [
+        *_objects(loaded, classes, assumed=True),
+        *_functions(loaded, functions, assumed=True),
+        *_script(loaded),
+    ]
+    return own, later
 
 
 # --- trying them --------------------------------------------------------------------------------
@@ -505,13 +544,23 @@ def _output_kind(out: np.ndarray) -> str:
     return "linear"
 
 
-def _datas(c: Candidate, data: dict[str, Any] | None) -> list[tuple[dict[str, Any] | None, str]]:
+def _datas(c: Candidate, data: dict[str, Any] | None) -> list[tuple[dict[str, Any] | None, int]]:
+    """The data to call a candidate on, with the outputs it has: theirs, or generated of the
+    widths its calls give (none for a script, which makes its own)."""
     if data is not None:
-        return [(data, "")]
+        return [(data, 0)]
     if c.impl.get("script"):
-        return [(None, "")]
+        return [(None, 0)]
     widths = c.widths or [(2, 1), (4, 3), (2, 3), (4, 1)]
-    return [(_generated(n_in, k), "") for n_in, k in widths]
+    return [(_generated(n_in, k), k) for n_in, k in widths]
+
+
+def _variants(c: Candidate) -> list[dict[str, Any]]:
+    """The candidate's keys, then as code that takes one sample at a time (a vector, then a
+    column) where it takes no batch."""
+    if c.impl.get("script") or c.impl.get("per_sample") or c.impl.get("layers"):
+        return [c.impl]
+    return [c.impl, {**c.impl, "per_sample": "vector"}, {**c.impl, "per_sample": "column"}]
 
 
 def infer(module: Path, data: dict[str, Any] | None = None, request: Any = None) -> Inferred:
@@ -531,14 +580,16 @@ def infer(module: Path, data: dict[str, Any] | None = None, request: Any = None)
             if explored is not None:
                 return explored
             continue
-        for value, _ in _datas(c, data):
+        for (value, k), keys in ((d, v) for v in _variants(c) for d in _datas(c, data)):
             spec: dict[str, Any] = {"seed": 0}
             if value is not None:
                 spec["data"] = value
-            impl = {"module": module.name, **c.impl}
+            impl = {"module": module.name, **keys}
             spec["implementation"] = impl
             if impl.get("script"):
                 spec["loss"] = "mse"
+            if impl.get("engine"):  # their graph ends at the output: nnfix's loss of it
+                spec["loss"] = "mse" if k <= 1 else "cce"
             tried = _try(spec, at)
             if tried.ok and impl.get("script"):
                 loss = _script_loss(tried.net)
