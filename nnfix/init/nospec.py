@@ -237,9 +237,9 @@ def _objects(loaded: LoadedModule, classes: dict[str, type], assumed: bool = Fal
         from nnfix.init.sizes import _size_calls
 
         for name, cls in roles.ranked(classes, "model")[:3]:
-            for n_in, k in ((2, 1), (4, 3)):
+            for n_in, k in ((4, 3), (2, 1)):
                 for hidden in (DEFAULT_HIDDEN[:1], DEFAULT_HIDDEN):
-                    for args, kwargs in _size_calls(cls, [n_in, *hidden, k])[:2]:
+                    for args, kwargs in _size_calls(cls, [n_in, *hidden, k])[:1]:
                         call = survey.call_text(name, tuple(args), kwargs)
                         said = f"nothing in {loaded.path.name} builds a {name}: nnfix built {call}"
                         builds.append((cls, call, [(n_in, k)], said, call))
@@ -286,7 +286,7 @@ def _inits(
     for name in _ranked(functions, "init")[:2]:
         if roles.tier(name, "init") != 0:
             continue
-        for n_in, k in ((2, 1), (4, 3)):
+        for n_in, k in ((4, 3), (2, 1)):
             sizes = [n_in, *DEFAULT_HIDDEN, k]
             for args, kwargs in _size_calls(functions[name], sizes)[:1]:
                 call = survey.call_text(name, tuple(args), kwargs)
@@ -332,6 +332,47 @@ def _functions(
                     one = dict(impl, loss=loss) if loss else impl
                     out.append(Candidate(one, "functions", widths, said))
     return out
+
+
+def _chained(loaded: LoadedModule, classes: dict[str, type]) -> list[Candidate]:
+    """Layer objects the script makes one by one (`dense1 = Layer_Dense(2, 64)`), chained as
+    its own forward calls chain them: the first takes the data, each next takes the one
+    before's `.output` (a layer its forward leaves out of the chain stays out)."""
+    made_by = {
+        m.name: m for m in made(loaded, set(classes)) if len(m.statements) == 1
+    }  # fmt: skip
+    takes: dict[str, str] = {}  # layer variable -> what its forward is given
+    for tree, _cell in loaded.trees:
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            owner = node.func.value
+            if not (isinstance(owner, ast.Name) and owner.id in made_by and node.args):
+                continue
+            if node.func.attr == "forward" and owner.id not in takes:
+                takes[owner.id] = ast.unparse(node.args[0])
+    layer = {
+        v: classes[made_by[v].callee.split(".")[-1]]
+        for v in takes
+        if made_by[v].callee.split(".")[-1] in classes
+    }
+    chain = [
+        v for v, given in takes.items() if _data_name(given) == "X" and roles.is_layer(layer[v])
+    ]
+    while chain:
+        nxt = [v for v, given in takes.items() if given == f"{chain[-1]}.output" and v not in chain]
+        used = set(takes.values())  # a layer whose output nothing takes is a dead end
+        nxt.sort(key=lambda v: f"{v}.output" not in used)
+        if not nxt or not roles.is_layer(layer[nxt[0]]):
+            break
+        chain.append(nxt[0])
+    if len(chain) < 2:
+        return []
+    impl: dict[str, Any] = {"layers": [made_by[v].call for v in chain]}
+    losses = [m.call for v, m in made_by.items() if roles.is_loss(classes.get(m.callee, object))]
+    if losses:
+        impl["loss"] = losses[0]
+    return [Candidate(impl, "layer objects, chained as your loop chains them")]
 
 
 def _layers(loaded: LoadedModule, classes: dict[str, type], functions: dict) -> list[Candidate]:
@@ -424,6 +465,7 @@ def candidates(loaded: LoadedModule) -> tuple[list[Candidate], list[Candidate]]:
     classes = survey.classes(loaded)
     own = [
         *_engines(loaded, classes),
+        *_chained(loaded, classes),
         *_layers(loaded, classes, functions),
         *_objects(loaded, classes),
         *_functions(loaded, functions),
@@ -482,6 +524,8 @@ def _try(spec: dict[str, Any], at: Path) -> _Tried:
     tensors = [p.slot.name for p in ctx.net.tensors]
     if not tensors or len(grads.missing) >= len(tensors):
         return _Tried(False, "no gradient of its parameters found")
+    if len(grads.wrong) >= len(tensors):  # no gradient of its shape: misread, not their bug
+        return _Tried(False, "no gradient has its parameter's shape")
     return _Tried(True, net=ctx.net, grads=grads)
 
 
@@ -494,10 +538,12 @@ def _declared(loaded: Any) -> _Tried:
     if prepared.y_train is None:
         return _Tried(False, "the data's targets do not fit the output layer")
     rows = slice(0, 32)
-    model, _ = build(
-        loaded, prepared.network, batch(prepared.data.x_train[rows], prepared.y_train[rows])
-    )
-    return _Tried(True, net=model)
+    some = batch(prepared.data.x_train[rows], prepared.y_train[rows])
+    model, _ = build(loaded, prepared.network, some)
+    grads = model.gradients(some)  # their backward runs on this network, or it is not theirs
+    if grads.missing and len(grads.missing) >= len(prepared.network.names):
+        return _Tried(False, "no gradient of its parameters found")
+    return _Tried(True, net=model, grads=grads)
 
 
 def _script_loss(net: Any) -> Any:
@@ -574,7 +620,12 @@ def infer(module: Path, data: dict[str, Any] | None = None, request: Any = None)
     first_failure = ""
     own, later = candidates(loaded)
     asked: list[Question] = []  # a role the exploration could not decide
-    for c in [*own, None, *later]:
+    # an init function nnfix gives widths runs as the module's own calls would (the line search
+    # of the code as the network, every bug in one run); a class the module never builds goes
+    # after init --from's exploration, which tells code that takes one sample at a time
+    functions = [c for c in later if "model" in c.impl and c.shape == "functions"]
+    rest = [c for c in later if c not in functions]
+    for c in [*own, *functions, None, *rest]:
         if c is None:  # nothing the module builds itself runs: init --from's exploration
             explored = _explored(loaded, at, data, request, asked)
             if explored is not None:
