@@ -220,7 +220,7 @@ def test_a_spec_and_a_module_in_one_list_give_one_report(tmp_path):
     code, report = diagnose(ROOT / "configs" / "moons.yaml", path, "--quick")
     assert code == 1
     assert [Path(s["spec"]).name for s in report["specs"]] == ["moons.yaml", "network.py"]
-    assert not report["specs"][0]["inferred"] and report["specs"][1]["inferred"]
+    assert "inferred" not in report["specs"][0] and report["specs"][1]["inferred"]
 
 
 def test_data_given_with_data_is_what_the_module_is_called_on(tmp_path):

@@ -70,6 +70,7 @@ def _pass_document(p: PassRun) -> dict:
 
 
 def spec_document(s: SpecReport) -> dict:
+    inferred = {"inferred": list(s.inferred)} if s.inferred else {}  # a .py without a spec
     return {
         "spec": s.spec,
         "name": s.name,
@@ -78,7 +79,7 @@ def spec_document(s: SpecReport) -> dict:
         "passes": [_pass_document(p) for p in s.passes],
         "layers": plain(s.layers),
         "about": list(s.about),
-        "inferred": list(s.inferred),
+        **inferred,
         "printed": {"lines": s.printed_lines, "first": list(s.printed)},
         "findings": [finding_document(f) for f in s.ordered()],
     }
