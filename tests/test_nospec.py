@@ -134,15 +134,22 @@ def test_what_was_inferred_stands_above_the_verdict_with_the_command_that_saves_
     assert ".nnfix.yaml" not in result.output
 
 
-def test_the_saved_command_writes_the_spec_that_diagnoses_alike(tmp_path):
-    path = story(tmp_path, "seed003", "network.py")
+@pytest.mark.parametrize(
+    "name,module", [("seed000", "deep_net.py"), ("seed002", "train.py"), ("seed003", "network.py")]
+)
+def test_the_saved_command_writes_the_spec_that_diagnoses_alike(tmp_path, name, module):
+    """`nnfix init --from` (the command the report names) writes what diagnose inferred: a spec
+    with nothing to choose (exit 0) whose diagnosis names the same root causes at their lines."""
+    path = story(tmp_path, name, module)
     _, report = diagnose(path)
     command = report["specs"][0]["inferred"][-1].split(": ", 1)[1].split()
-    assert command[:3] == ["nnfix", "init", "--from"]
-    spec = tmp_path / "spec.yaml"
+    assert command == ["nnfix", "init", "--from", str(path), "spec.yaml"]
+    spec = path.parent / "spec.yaml"
     result = CliRunner().invoke(main, [*command[1:-1], str(spec)])
-    assert result.exit_code in (0, 1), result.output
-    assert spec.is_file()
+    assert result.exit_code == 0, result.output
+    code, written = own_cases.diagnose(spec)
+    assert code == 1
+    assert roots(written) == roots(report)
 
 
 # --- every example and tests/usercode/ case -----------------------------------------------------
