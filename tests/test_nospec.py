@@ -305,6 +305,41 @@ def test_a_network_no_guessed_data_fits_asks_for_its_data(tmp_path):
     assert "answer it with --data PATH" in result.output
 
 
+def test_a_backward_of_no_loss_nnfix_can_find_asks_which_loss(tmp_path):
+    """Its main builds the net, forward and backward are found, but the backward's gradient is
+    of no loss the module computes nor of any built-in: which loss is the question."""
+    path = _module_with(
+        tmp_path,
+        """
+        import numpy as np
+
+        class Net:
+            def __init__(self, sizes):
+                rng = np.random.default_rng(0)
+                self.W = rng.normal(size=(sizes[1], sizes[0]))
+                self.b = np.zeros((sizes[1], 1))
+
+            def feedforward(self, x):
+                return 1 / (1 + np.exp(-(self.W @ x + self.b)))
+
+            def backprop(self, x, y):
+                a = self.feedforward(x)
+                d = (a - y) ** 3 * a * (1 - a)
+                return d @ x.T, d.sum(axis=1, keepdims=True)
+
+        if __name__ == "__main__":
+            net = Net([2, 1])
+        """,
+    )
+    code, report = diagnose(path)
+    assert code == 2
+    (error,) = report["errors"]
+    assert "which loss does it differentiate?" in error["message"], error
+    assert "backward: backprop" in error["message"]
+    result = CliRunner().invoke(main, ["diagnose", str(path)])
+    assert "answer it with loss:" in result.output
+
+
 def test_two_forwards_that_compute_alike_are_the_question_it_asks(tmp_path):
     """tests/init/two_forwards.py: two functions compute the same forward and nothing in the
     module calls either: which one is meant is the question, answered by implementation.forward."""

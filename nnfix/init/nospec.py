@@ -213,6 +213,11 @@ def _ranked(items: dict[str, Any], role: str) -> list[str]:
     return [name for name, _ in roles.ranked(items, role) if not roles.avoided(name, role)]
 
 
+def _losses(items: dict[str, Any]) -> list[str]:
+    """The one function or method whose name says loss or cost, if any (never a forward)."""
+    return [n for n in _ranked(items, "loss") if roles.tier(n, "loss") == 0][:1]
+
+
 def _training(name: str) -> bool:
     low = roles.words(name)
     return any(w in low for w in ("train", "fit", "learn", "sgd", "epoch"))
@@ -249,7 +254,7 @@ def _objects(loaded: LoadedModule, classes: dict[str, type], assumed: bool = Fal
             continue
         methods = survey.methods(cls)
         forwards = _ranked(methods, "forward")[:TRIED]
-        losses = _ranked(methods, "loss")[:1]
+        losses = _losses(methods)
         backwards = [
             n for n in _ranked(methods, "backward") if not _training(n) and n not in losses
         ][:TRIED]
@@ -315,7 +320,7 @@ def _functions(
     forwards = _ranked(named, "forward")[:TRIED]
     backwards = [n for n in _ranked(named, "backward") if not _training(n)][:TRIED]
     steps = _steps(named)[:2]
-    losses = _ranked(named, "loss")[:1]
+    losses = _losses(named)
     inits = _inits(loaded, functions, assumed)
     if not inits:
         return []
@@ -649,6 +654,8 @@ def infer(module: Path, data: dict[str, Any] | None = None, request: Any = None)
                     tried = _try(spec, at)
             if not tried.ok:
                 first_failure = first_failure or f"{_describe(c.impl)}: {tried.why}"
+                if "loss your backward differentiates" in tried.why and not asked:
+                    asked.append(_loss_question(c, module))
                 continue
             return Inferred(spec, _said(c, spec, tried))
     if asked:
@@ -730,6 +737,16 @@ def _explored(
 
 
 ROLES = ("forward", "backward", "loss", "step")
+
+
+def _loss_question(c: Candidate, module: Path) -> Question:
+    """Code whose backward nnfix can call but whose loss it cannot find or read off."""
+    return Question(
+        f"nnfix can call your code ({_describe(c.impl)}) but finds no loss function whose "
+        "gradient your backward computes: which loss does it differentiate?",
+        f"loss: (bce | cce | mse, with scale: 0.5 for ½‖a − y‖²) in the spec "
+        f"`nnfix init --from {module.name} spec.yaml` writes",
+    )
 
 
 def _role_question(undecided: list[str], module: Path) -> list[Question]:
