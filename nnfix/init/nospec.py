@@ -705,6 +705,14 @@ def _explored(
         output = inference.activations[-1].value if inference.activations else None
         if layers is not None and layers[-1] == 3 and output != "softmax":
             continue
+        guessed = inference.loss is not None and inference.loss.how.startswith("the usual")
+        if guessed and inference.gradients_right is False and output not in FITTED:
+            # a loss only guessed for a linear or relu output, which their gradients are not
+            # of: diagnosing against it would call correct code wrong
+            if not asked:
+                keys = {k: v.value for k, v in inference.implementation.items()}
+                asked.append(_loss_question(Candidate(keys, ""), loaded.path))
+            continue
         spec = yaml.safe_load(render.spec_text(inference, at, key, "nnfix diagnose"))
         spec.pop("name", None)
         spec["diagnose"] = {"ignore": ["T1"]}  # nnfix's lr, data and widths, not their code's
@@ -737,6 +745,7 @@ def _explored(
 
 
 ROLES = ("forward", "backward", "loss", "step")
+FITTED = ("sigmoid", "softmax")  # outputs whose usual loss (bce, cce) is a safe guess
 
 
 def _loss_question(c: Candidate, module: Path) -> Question:
