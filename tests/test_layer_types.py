@@ -479,3 +479,36 @@ def test_a_planted_usual_mistake_is_found_by_diagnose(cls, spec, layer, write_sp
         assert wrong == {layer}
     else:
         assert max(wrong) < layer
+
+
+TEXT_SPEC = """\
+seed: 0
+data: {source: text, length: 8, samples: 120, validation: %s}
+model:
+  init: xavier_uniform
+  layers:
+    - {type: rnn, units: 8}
+    - {units: %d, activation: softmax}
+loss: cce
+train: {optimizer: adam, lr: 0.01, epochs: 2, batch_size: 32}
+"""
+
+
+@pytest.mark.parametrize("validation", [0, 0.2])
+def test_token_data_with_or_without_a_validation_split_is_one_hot_of_its_vocabulary(
+    validation, write_spec
+):
+    from nnfix.run.prepare import prepare
+    from nnfix.spec.load import load_spec
+
+    vocab = prepare(load_spec(write_spec(TEXT_SPEC % (validation, 2)))).data.x_train.shape[1] // 8
+    healthy = prepare(load_spec(write_spec(TEXT_SPEC % (validation, vocab))))
+    data = healthy.data
+    assert healthy.network.in_shape == (8, vocab)
+    assert data.x_val.shape == (round(120 * validation), 8 * vocab)
+    assert np.all(data.x_train.reshape(-1, 8, vocab).sum(axis=2) == 1)
+    assert not diagnosed(write_spec(TEXT_SPEC % (validation, vocab))).failed
+    wrong = diagnosed(write_spec(TEXT_SPEC % (validation, vocab - 3)))
+    assert [(f.code, f.location.layer) for f in wrong.findings if f.severity == "error"] == [
+        ("D103", 2)
+    ]
