@@ -418,12 +418,13 @@ SPECS = {
 }
 
 
-def diagnosed(path):
+def diagnosed(path, quick=True):
+    """The report of `path`; `quick`: without the training probes (what T10x read)."""
     from nnfix.diagnose.context import Options
     from nnfix.diagnose.pipeline import Selection, diagnose
     from nnfix.spec.load import load_spec
 
-    return diagnose(load_spec(path), Selection(), Options(quick=True))
+    return diagnose(load_spec(path), Selection(), Options(quick=quick))
 
 
 @pytest.mark.parametrize("name", list(SPECS))
@@ -512,3 +513,102 @@ def test_token_data_with_or_without_a_validation_split_is_one_hot_of_its_vocabul
     assert [(f.code, f.location.layer) for f in wrong.findings if f.severity == "error"] == [
         ("D103", 2)
     ]
+
+
+# --- the activation a pass reads is the one the layer type answers (the rnn's cell) ------------
+
+RNN_CELL = SEQUENCE_SPEC % "{type: rnn, units: 8, activation: %s}"
+
+
+@pytest.mark.parametrize(
+    ("declared", "codes"),
+    [
+        ('{name: tanh, derivative: "1 - a**2", derivative_of: a}', []),
+        ('{name: tanh, derivative: "1 - z**2"}', ["A102"]),  # tanh's, written in a, given z
+        ('{name: tanh, derivative: "z * (1 - z)"}', ["A103"]),  # sigmoid's
+    ],
+)
+def test_a_derivative_declared_on_an_rnn_cell_is_judged_against_the_cell(
+    declared, codes, write_spec
+):
+    report = diagnosed(write_spec(RNN_CELL % declared))
+    roots = [f for f in report.findings if f.code.startswith("A")]
+    assert [(f.code, f.location.layer) for f in roots] == [(c, 1) for c in codes]
+    assert all("linear" not in f.message for f in roots), [f.message for f in roots]
+    if codes == ["A103"]:
+        assert "sigmoid" in roots[0].message and "tanh" in roots[0].message
+
+
+def test_the_train_table_names_an_rnn_layer_by_its_cell(write_spec, tmp_path):
+    from nnfix.run.training import train
+    from nnfix.spec.load import load_spec
+
+    path = write_spec(RNN_CELL.replace("epochs: 10", "epochs: 1") % "sigmoid")
+    layers = train(load_spec(path), out=tmp_path / "run").summary["layers"]
+    assert [row["activation"] for row in layers] == ["sigmoid", "softmax"]
+
+
+def test_an_rnn_relu_cell_dead_on_every_step_is_t107_at_the_rnn(write_spec):
+    spec = RNN_CELL % "relu"
+    assert "T107" not in {f.code for f in diagnosed(write_spec(spec), quick=False).findings}
+    dead = spec.replace(
+        "init: xavier_uniform", "init: xavier_uniform\n  bias_init: {name: constant, value: -20}"
+    )
+    found = [f for f in diagnosed(write_spec(dead), quick=False).findings if f.code == "T107"]
+    assert [(f.location.layer, f.evidence["units"]) for f in found] == [(1, 8)]
+
+
+# --- unit rules read each type's unit axis: a conv filter is one unit --------------------------
+
+DEAD_CONV = CNN_SPEC.replace(
+    "- {type: conv2d, filters: 4, kernel: 3, padding: 1, activation: relu}",
+    "- {type: conv2d, filters: 4, kernel: 3, padding: 1, activation: relu,"
+    " bias_init: {name: constant, value: -20}}",
+)
+
+
+def test_dead_relu_counts_conv_filters_not_output_positions(write_spec):
+    assert "T107" not in {f.code for f in diagnosed(write_spec(CNN_SPEC), quick=False).findings}
+    found = [f for f in diagnosed(write_spec(DEAD_CONV), quick=False).findings if f.code == "T107"]
+    # layer 1's 4 filters; the conv above them (6 filters) then sees only zeros, dead as well
+    filters = {1: 4, 4: 6}
+    assert found and found[0].location.layer == 1
+    for f in found:
+        assert f.evidence["units"] == filters[f.location.layer], f.message
+    assert (found[0].evidence["dead"], found[0].evidence["units"]) == (4, 4)
+    assert "4 of layer 1's 4 relu units" in found[0].message
+
+
+def test_by_unit_puts_a_conv_filter_in_one_column():
+    from nnfix.engine.network import Network
+
+    conv = build(Conv2d, CONV, (2, 5, 5))
+    net = Network([conv], (2, 5, 5))
+    z = net.forward(normal(3, 2, 5, 5)).z[0]  # (3, F, 3, 3)
+    columns = net.by_unit(1, z)
+    assert columns.shape == (3 * 3 * 3, 3)
+    assert np.array_equal(np.sort(columns[:, 1]), np.sort(z[:, 1].ravel()))
+
+
+# --- init statistics compare like with like: a batchnorm's output is not an init's explosion ---
+
+LSTM_NORM = SEQUENCE_SPEC % "{type: lstm, units: 16}\n    - {type: batchnorm}"
+
+
+def test_a_normalised_lstm_is_no_init_scale_mismatch(write_spec):
+    healthy = diagnosed(write_spec(LSTM_NORM), quick=False)
+    assert not [f for f in healthy.findings if f.severity in ("error", "warning")], [
+        (f.code, f.message) for f in healthy.findings
+    ]
+
+
+def test_a_saturating_rnn_cell_under_a_batchnorm_is_y103_at_the_rnn(write_spec):
+    """The batchnorm above hides the scale from the output; the cell's own z shows it (its
+    input and recurrent weights both drawn at std 20), and the suited init redraws both."""
+    spec = SEQUENCE_SPEC % "{type: rnn, units: 16}\n    - {type: batchnorm}"
+    assert "Y103" not in {f.code for f in diagnosed(write_spec(spec)).findings}
+    wild = spec.replace("init: xavier_uniform", "init: {name: normal, std: 20}")
+    found = [f for f in diagnosed(write_spec(wild)).findings if f.code == "Y103"]
+    assert [(f.location.layer, f.location.parameter) for f in found] == [(1, "Wx1")]
+    assert "16 of layer 1's 16 units start saturated" in found[0].message
+    assert "tanh units" in found[0].message

@@ -30,9 +30,10 @@ def smooth(net: Network, cache: Cache, size: int) -> tuple[np.ndarray, int]:
     of those first `size` were left out: a perturbation moves them across the kink, where the
     loss has no derivative to check."""
     near = np.zeros(len(cache.x), bool)
+    zs = net.preactivations(cache)
     for layer, act in enumerate(net.activations):
         if act.builtin is not None and act.builtin.kinks:
-            z = cache.z[layer]
+            z = zs[layer]
             near |= ~np.all(act.builtin.smooth(z, KINK).reshape(len(z), -1), axis=1)
         own = net.layers[layer].kinks(cache.layers[layer])
         if own is not None:  # the layer's own (max-pool ties)
@@ -58,10 +59,11 @@ def sides(net: Network, cache: Cache, layers: list[int]) -> bytes:
     """Which side of its kink every pre-activation of `layers` is on, and which choice each
     layer with kinks of its own made: two evaluations that differ here straddle a kink."""
     parts = []
+    zs = net.preactivations(cache)
     for l in layers:
         act = net.activations[l]
         if act.builtin is not None and act.builtin.kinks:
-            parts.append(np.packbits((cache.z[l] > 0).ravel()).tobytes())
+            parts.append(np.packbits((zs[l] > 0).ravel()).tobytes())
         own = net.layers[l].kinks(cache.layers[l])
         if own is not None:
             parts.append(np.ascontiguousarray(own.pattern).tobytes())

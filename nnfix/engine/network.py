@@ -14,7 +14,7 @@ import numpy as np
 
 from nnfix.engine import activations
 from nnfix.engine.layers import Dense, Layer, LayerActivation, Slot
-from nnfix.engine.layers.layer import Shape
+from nnfix.engine.layers.layer import Shape, by_unit
 from nnfix.engine.losses import Loss
 
 Array = np.ndarray
@@ -90,8 +90,21 @@ class Network:
 
     @property
     def activations(self) -> list[LayerActivation]:
-        """Each layer's activation (LINEAR for a layer the network applies none to)."""
-        return [layer.act if layer.act is not None else LINEAR for layer in self.layers]
+        """Each layer's activation as its type answers it (`Layer.activation`: the rnn's cell,
+        applied inside it), LINEAR for a layer with none. Read with `preactivations`, its z."""
+        return [act if (act := layer.activation) is not None else LINEAR for layer in self.layers]
+
+    def preactivations(self, cache: Cache) -> list[Array]:
+        """What each layer's activation was applied to on the pass of `cache`, batch first."""
+        return [
+            layer.activation_input(z, own)
+            for layer, z, own in zip(self.layers, cache.z, cache.layers, strict=True)
+        ]
+
+    def by_unit(self, l: int, values: Array) -> Array:
+        """Layer l's (from 1) output or preactivations as (observations, units), its type's
+        unit axis last: a conv filter is one unit over every position of every sample."""
+        return by_unit(values, self.layers[l - 1].unit_axis(values.ndim))
 
     @property
     def weights(self) -> list[Array]:
