@@ -455,7 +455,8 @@ def mistaken(cls):
 
 
 # (type, spec, its layer): rnn and lstm get their own gradients wrong; conv2d's and batchnorm's
-# mistakes are in dL/dx, so the gradients found wrong are those of the layers below them
+# mistakes are in dL/dx: the gradients found wrong are those of the layers below them, and the
+# check's comparison of each layer's dL/dx with the truth names the layer itself
 PLANTED: list[tuple[Any, str, int]] = [
     (RNN, "rnn", 1),
     (LSTM, "lstm", 1),
@@ -474,12 +475,19 @@ def test_a_planted_usual_mistake_is_found_by_diagnose(cls, spec, layer, write_sp
         report = diagnosed(path)
     finally:
         register(cls)
-    wrong = {f.location.layer for f in report.findings if f.code == "G101"}
+    wrong = [f for f in report.findings if f.code == "G101"]
     assert report.failed and wrong, [(f.code, f.message) for f in report.findings]
+    first = [f for f in wrong if f.evidence["first_wrong"]]
+    assert [f.location.layer for f in first] == [layer], [(f.code, f.message) for f in wrong]
     if cls in (RNN, LSTM):
-        assert wrong == {layer}
+        assert {f.location.layer for f in wrong} == {layer}
     else:
-        assert max(wrong) < layer
+        (root,) = first
+        assert root.evidence["input_gradient"] and root.location.parameter is None
+        assert f"the bug enters in layer {layer}'s input gradient" in root.message
+        below = [f for f in wrong if f is not root]
+        assert below and all(f.location.layer < layer for f in below)
+        assert f"layer {layer}'s backward hands down" in below[0].message
 
 
 TEXT_SPEC = """\
@@ -612,3 +620,26 @@ def test_a_saturating_rnn_cell_under_a_batchnorm_is_y103_at_the_rnn(write_spec):
     assert [(f.location.layer, f.location.parameter) for f in found] == [(1, "Wx1")]
     assert "16 of layer 1's 16 units start saturated" in found[0].message
     assert "tanh units" in found[0].message
+
+
+def test_a_layer_without_parameters_whose_dx_is_wrong_is_named_by_the_gradient_check(
+    write_spec,
+):
+    from nnfix.engine.layers import register
+    from nnfix.engine.layers.avgpool2d import AvgPool2d
+
+    class Halved(AvgPool2d):  # dx half of the truth: 1/(2·k²) per window entry
+        def backward(self, dout, cache, need_dx=True):
+            grads, dx = super().backward(dout, cache, need_dx)
+            return grads, (dx / 2 if dx is not None else None)
+
+    path = write_spec(CNN_SPEC)
+    register(Halved)
+    try:
+        report = diagnosed(path)
+    finally:
+        register(AvgPool2d)
+    roots = [f for f in report.findings if f.code == "G101" and f.evidence["first_wrong"]]
+    assert [(f.location.layer, f.evidence.get("input_gradient")) for f in roots] == [(5, True)]
+    assert "every tensor above it matches (it has no parameters)" in roots[0].message
+    assert {f.location.layer for f in report.findings if f.code == "G101"} >= {4, 5}

@@ -185,15 +185,20 @@ class Network:
     def predict(self, x: Array) -> Array:
         return self.forward(x).a[-1]
 
-    def backward(self, cache: Cache, dZ: Array) -> list[Array]:
+    def backward(
+        self, cache: Cache, dZ: Array, handed: dict[int, Array] | None = None
+    ) -> list[Array]:
         """The gradients, aligned with `params`, from the output layer's dL/dz, through each
-        layer's declared derivative."""
+        layer's declared derivative. `handed`, if given, receives what each layer's backward
+        hands down, dL/dx of its input, by its layer (from 2: the first's is not computed)."""
         per_layer: list[list[Array]] = [[] for _ in self.layers]
         for l in range(self.depth - 1, -1, -1):
             per_layer[l], dA = self.layers[l].backward(dZ, cache.layers[l], l > 0)
             if l == 0:
                 break
             assert dA is not None
+            if handed is not None:
+                handed[l + 1] = dA.copy()
             below = self.layers[l - 1].act
             if below is not None:
                 assert below.derivative is not None  # only an output layer (softmax) has none
