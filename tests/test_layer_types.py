@@ -643,3 +643,17 @@ def test_a_layer_without_parameters_whose_dx_is_wrong_is_named_by_the_gradient_c
     assert [(f.location.layer, f.evidence.get("input_gradient")) for f in roots] == [(5, True)]
     assert "every tensor above it matches (it has no parameters)" in roots[0].message
     assert {f.location.layer for f in report.findings if f.code == "G101"} >= {4, 5}
+
+
+def test_a_wrong_declared_derivative_is_not_blamed_on_the_input_gradient_above_it(write_spec):
+    """relu's derivative declared as 1 everywhere on the second conv: its own filters' gradients
+    are wrong, which names it; no layer's dL/dx is blamed."""
+    spec = CNN_SPEC.replace(
+        "- {type: conv2d, filters: 6, kernel: 3, padding: 1, activation: relu}",
+        '- {type: conv2d, filters: 6, kernel: 3, padding: 1, activation: {name: relu, derivative: "1 + 0*z"}}',
+    )
+    report = diagnosed(write_spec(spec))
+    wrong = [f for f in report.findings if f.code == "G101"]
+    assert [f.location.layer for f in wrong if f.evidence["first_wrong"]] == [4]
+    assert not any("input_gradient" in f.evidence for f in wrong)
+    assert ("A103", 4) in {(f.code, f.location.layer) for f in report.findings}

@@ -167,6 +167,10 @@ class NetworkTarget(Target):
         against the loss's (c × it where the backward carries a convention); wrong past WRONG
         and beyond SAFETY × the differences' rounding noise. A direction that moves a kink
         (its pattern changes) says nothing and is left out."""
+        with np.errstate(all="ignore"):
+            return self._wrong_input_gradient(c)
+
+    def _wrong_input_gradient(self, c: float) -> tuple[int, float] | None:
         net = self.working
         cache = net.forward(self.x, train=True, seed=SEED)
         noise = SAFETY * _floor(self, net.loss(cache, self.y, self.loss_fn), STEP)
