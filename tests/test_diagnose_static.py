@@ -221,6 +221,35 @@ def test_d105_a_rare_class(write_spec, tmp_path):
     assert hit.evidence["classes"] == [1] and hit.severity.value == "info"
 
 
+FORTY = ["{units: 8, activation: tanh}", "{units: 40, activation: softmax}"]
+
+
+def test_d105_judges_a_class_against_its_even_share(write_spec, tmp_path):
+    """With 40 classes an even share is 2.5 %: a class at 2 % is ordinary (silent), one at
+    0.1 % (a tenth of the floor of 0.25 %) is rare, and a long list is cut to the smallest."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(40), 50)  # 2.5 % each
+    y[:40] = 39  # class 0 drops to 0.5 %: over the floor of 0.25 %
+    x = rng.normal(size=(len(y), 2))
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    found = findings(
+        write_spec(spec_text(data="{source: npz, path: d.npz}", layers=FORTY, loss="cce"))
+    )
+    assert not [f for f in found if f.code == "D105"]
+    y = np.repeat(np.arange(40), 50)
+    for c in range(10):  # ten classes at 0.1 % each
+        y[c * 50 : c * 50 + 48] = 39
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    (hit,) = only(
+        findings(
+            write_spec(spec_text(data="{source: npz, path: d.npz}", layers=FORTY, loss="cce"))
+        ),
+        "D105",
+    )
+    assert hit.evidence["classes"] == list(range(10))
+    assert "and 4 more" in hit.message
+
+
 def test_y101_zero_init_story():
     found = findings(CONFIGS / "story-zero-init.yaml")
     (hit,) = only(found, "Y101")

@@ -26,7 +26,8 @@ from nnfix.engine.network import Network
 FAMILY = "D", "data: inputs and targets"  # the code prefix, and what its rules cover
 
 UNSCALED_RMS = 10.0  # D102: an input feature whose root-mean-square exceeds this
-MINORITY = 0.05  # D105: a class under 5 % of the samples
+MINORITY = 0.1  # D105: a class under a tenth of its even share (5 % of two classes, 1 % of ten)
+LISTED = 6  # D105: the smallest classes named in the message; the rest counted
 SHOWN_ROWS = 10  # D101, D103: rows listed one by one
 UNREACHED = 0.1  # D103: a fixed output this many targets' standard deviations from a target
 SATURATES = activations.get("sigmoid").saturates_beyond  # |z| where sigmoid and tanh go flat
@@ -226,10 +227,11 @@ D105 = Rule(
     code="D105",
     name="class-imbalance",
     severity=INFO,
-    summary="a class under 5 % of the training samples",
+    summary="a class under a tenth of its even share of the training samples",
     detects=prose("""
-        A class (of binary or one-hot targets) that makes up less than 5 % of the training
-        samples. The finding gives every small class's share.
+        A class (of binary or one-hot targets) that makes up less than a tenth of its even
+        share of the training samples: under 5 % of two classes, under 1 % of ten. The finding
+        gives the smallest classes' shares.
         """),
     why=prose("""
         Not a bug, but it changes what the numbers mean. With 2 % positives, predicting
@@ -250,7 +252,10 @@ D105 = Rule(
           source: csv
           path: fraud-balanced.csv   # positives oversampled to 30 %
         """),
-    thresholds=f"A class's share of the training targets below {MINORITY:.0%}.",
+    thresholds=(
+        f"A class's share of the training targets below {MINORITY:g} × 1/k for k classes "
+        f"({MINORITY / 2:.0%} of two); the message names the {LISTED} smallest."
+    ),
 )
 
 
@@ -609,13 +614,17 @@ def class_imbalance(ctx: Context) -> list[Finding]:
         y.sum(axis=0) if kind == "onehot" else np.array([np.sum(y[:, 0] <= 0), np.sum(y[:, 0] > 0)])
     )
     shares = counts / len(y)
-    small = [int(c) for c in np.flatnonzero(shares < MINORITY)]
+    floor = MINORITY / len(shares)
+    small = [int(c) for c in np.flatnonzero(shares < floor)]
     if not small:
         return []
-    listing = ", ".join(f"class {c}: {shares[c]:.1%}" for c in small)
+    named = sorted(small, key=lambda c: (shares[c], c))[:LISTED]
+    listing = ", ".join(f"class {c}: {shares[c]:.1%}" for c in sorted(named))
+    if len(small) > len(named):
+        listing += f", and {len(small) - len(named)} more"
     return [
         D105.finding(
-            f"{len(small)} class{'es' if len(small) > 1 else ''} under {MINORITY:.0%} of the "
+            f"{len(small)} class{'es' if len(small) > 1 else ''} under {floor:.1%} of the "
             f"samples ({listing}): accuracy can look high while they are never predicted",
             path=_data_path(ctx),
             evidence={"shares": [float(s) for s in shares], "classes": small},
