@@ -73,3 +73,14 @@ def test_a_planted_bug_is_g101_on_its_tensor_at_its_line(tmp_path, net, bug):
     assert (bug["file"], line) in roots, roots
     if "says" in bug:  # the usual mistake, named
         assert any(bug["says"] in f["message"] for f in g101), [f["message"] for f in g101]
+
+
+def test_a_fill_is_a_store_into_a_piece_that_does_not_read_the_array():
+    from nnfix.usercode.lines import _fills
+
+    assert _fills("cols[:, col] = xp[n, :, i:i + k, j:j + k].reshape(-1)", "cols")
+    assert _fills("dx[:, :, i:i + 2, j:j + 2] += share", "dx")
+    assert _fills("self.out[n, f] = np.sum(self.x[n] * self.W[f])", "self.out")
+    assert not _fills("s[t] = np.tanh(U[:, x[t]] + W.dot(s[t - 1]))", "s")
+    assert not _fills("self.h[t] = np.tanh(self.W @ self.h[t - 1])", "self.h")
+    assert not _fills("out = x[:, i]", "out")

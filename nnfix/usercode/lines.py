@@ -336,17 +336,30 @@ class Runs:
             top[step.serial] = step.frame if step.depth == 0 or parent is None else parent
             first_step.setdefault(step.frame, step)
             for value in step.inputs.values():
-                events.append((step.start, 0, ("seen", fingerprint(value))))
+                events.append((step.start, 0, ("seen", fingerprint(value), step.place)))
             for out in step.outputs:
                 events.append((max(step.end, step.start), 1, ("out", step, out)))
         for serial, step in first_step.items():
             if step.depth > 0:
                 events.append((step.start, -1, ("given", step, serial)))
+        # an array filled piece by piece in a loop (`cols[:, col] = ...`, a naive conv's
+        # `out[n, f, i, j] = ...`) is one value, tapped at its last fill: (place, holder) -> the
+        # mark its group is under now, while no other statement has read it between fills
+        filling: dict[tuple, tuple] = {}
         for clock, _, what in sorted(events, key=lambda e: (e[0], e[1])):
             if what[0] == "seen":
                 seen.add(what[1])
+                for key, mark in list(filling.items()):
+                    if mark == what[1] and key[0] != what[2]:
+                        del filling[key]  # read whole between fills: each fill is a value
             elif what[0] == "out":
                 _, step, out = what
+                key = (step.place, out.holder)
+                if out.inplace and step.loops and _fills(step.code, out.name):
+                    earlier = filling.get(key)
+                    if earlier is not None and earlier != out.mark:
+                        groups.pop(earlier, None)
+                    filling[key] = out.mark
                 group = groups.get(out.mark)
                 named = group and group[0].name.startswith("return") and group[0].alias is None
                 if group and named and out.name.isidentifier():  # `AL = sigmoid(ZL)`: AL
@@ -469,6 +482,27 @@ class Runs:
 
 
 # --- judging -------------------------------------------------------------------------------------
+
+
+def _fills(code: str, name: str) -> bool:
+    """Is `code` a store into a piece of the array `name` whose value does not read `name`
+    (`cols[:, col] = x[n, :, i:i + k].ravel()`, `dx[n, :, i, j] += g`): a fill, where an RNN's
+    `s[t] = np.tanh(U @ x[t] + W @ s[t - 1])` computes each piece from the last."""
+    try:
+        (statement,) = ast.parse(code).body
+    except (SyntaxError, ValueError):
+        return False
+    if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+        target, value = statement.targets[0], statement.value
+    elif isinstance(statement, ast.AugAssign):
+        target, value = statement.target, statement.value
+    else:
+        return False
+    if not isinstance(target, ast.Subscript) or ast.unparse(target.value) != name:
+        return False
+    return not any(
+        isinstance(n, ast.Name | ast.Attribute) and ast.unparse(n) == name for n in ast.walk(value)
+    )
 
 
 def _usable(value: Any) -> bool:

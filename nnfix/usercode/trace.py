@@ -53,6 +53,7 @@ class Output:
     holder: Holder  # where it is kept
     passed: bool = False  # an array the frame already held, unchanged: passed on, not computed
     mark: tuple = ()  # its fingerprint
+    inplace: bool = False  # changed in place (`out[n, f, i, j] = ...`), not bound anew
 
     def __post_init__(self) -> None:
         if not self.mark:
@@ -369,15 +370,16 @@ def _plain_key(key: Any) -> bool:
     return type(key) is tuple and all(isinstance(k, str | int) for k in key)
 
 
-def _changed(before: Seen, after: Seen) -> Iterator[tuple[str, Array, Holder, bool]]:
-    """What a statement set or changed: (name, value, holder, passed on unchanged)."""
+def _changed(before: Seen, after: Seen) -> Iterator[tuple[str, Array, Holder, bool, bool]]:
+    """What a statement set or changed: (name, value, holder, passed on unchanged, changed in
+    place)."""
     held = {entry[0] for entry in before.values()}
     for name, (ident, _, holder, value, changed) in after.items():
         if not changed:
             continue
         old = before.get(name)
         rebound = old is None or old[0] != ident  # else changed in place: never passed on
-        yield name, value, holder, rebound and ident in held
+        yield name, value, holder, rebound and ident in held, not rebound
 
 
 def _returned(value: Any, serial: int, name: str = "return", depth: int = 2):
@@ -533,8 +535,8 @@ class Tracer:
             return
         step.end = self._tick()
         after = _arrays(frame, state.serial, state.seen)
-        for name, value, holder, passed in _changed(state.seen, after):
-            step.outputs.append(self._output(name, value, holder, passed))
+        for name, value, holder, passed, inplace in _changed(state.seen, after):
+            step.outputs.append(self._output(name, value, holder, passed, inplace))
         if step.returns and not step.raised:
             held = {entry[0] for entry in state.seen.values()}
             for name, value, holder in _returned(returned, state.serial):
@@ -543,13 +545,15 @@ class Tracer:
         self.visible.setdefault(state.serial, []).extend(o.value for o in step.outputs)
         state.step = None
 
-    def _output(self, name: str, value: Any, holder: Holder, passed: bool) -> Output:
+    def _output(
+        self, name: str, value: Any, holder: Holder, passed: bool, inplace: bool = False
+    ) -> Output:
         """An output with a copy of its value; an array passed on unchanged shares the copy
         made when it was last recorded (a cache or a tuple passes a weight matrix many times)."""
         kept = self._copies.get(id(value))
         if kept is not None and kept[2] is value and _same(kept[3], value):
-            return Output(name, kept[0], holder, passed, kept[1])
-        out = Output(name, np.array(value), holder, passed)
+            return Output(name, kept[0], holder, passed, kept[1], inplace)
+        out = Output(name, np.array(value), holder, passed, inplace=inplace)
         self._copies[id(value)] = (out.value, out.mark, value, _check(value))
         return out
 
