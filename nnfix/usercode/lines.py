@@ -81,6 +81,7 @@ from nnfix.usercode.trace import (
 Array = np.ndarray
 MAX_TAPS = 128  # forward values whose gradient is measured
 IDLE = 3  # values of one call that move nothing: the loss does not read that call's values
+IDLE_READ = 8  # ... in a row, after one that moved it: the rest is a backward in the same call
 DIRECTIONS = 2  # random directions per value (a wrong array agrees along both by chance never)
 MAX_EVALUATIONS = 800  # forward-and-loss runs to measure the values' directional derivatives
 MAX_FULL = 256  # elements of a value whose full true gradient is measured, to replace a culprit's
@@ -955,7 +956,8 @@ def search(
             meas = finder.measure(tap)
             if meas is not None and meas.informative:
                 measured.append(meas)
-                break
+                idle[tap.top] = IDLE - IDLE_READ  # the loss reads this call: a few values of it
+                break  # that move nothing (a reset gate on a zero state) leave the rest measured
             idle[tap.top] += 1
     if len(groups) > MAX_TAPS:
         lines.unmeasured.append(
@@ -1116,8 +1118,8 @@ def _seeds(net: OwnNet) -> set[tuple]:
     """The targets in every form nnfix gives them to their code."""
     out, _ = net.forward()
     forms = [net.y, net.y_given(None), net.y_given(out)]
-    if net.sample_form is not None and net._outs:
-        forms.append(net._sample_values(0, *net._outs[0])["Y"])
+    if net.sample_form is not None:  # each sample's, as their code is given it
+        forms += [net._sample_values(i, *o)["Y"] for i, o in enumerate(net._outs)]
     forms += net.targets_held()  # as a script's pass holds them (its own form)
     marks = set()
     for y in forms:
