@@ -70,6 +70,9 @@ def test_a_planted_bug_is_g101_on_its_tensor_at_its_line(tmp_path, net, bug):
         for f in g101
         if f["root_cause"] and (src := f["location"].get("source"))
     ]
+    if "gap" in bug:  # a line nnfix does not find yet, said in bugs.yaml with the reason
+        assert (bug["file"], line) not in roots, "found now: remove its `gap:`"
+        pytest.xfail(bug["gap"])
     assert (bug["file"], line) in roots, roots
     if "says" in bug:  # the usual mistake, named
         assert any(bug["says"] in f["message"] for f in g101), [f["message"] for f in g101]
