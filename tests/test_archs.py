@@ -87,3 +87,32 @@ def test_a_fill_is_a_store_into_a_piece_that_does_not_read_the_array():
     assert not _fills("s[t] = np.tanh(U[:, x[t]] + W.dot(s[t - 1]))", "s")
     assert not _fills("self.h[t] = np.tanh(self.W @ self.h[t - 1])", "self.h")
     assert not _fills("out = x[:, i]", "out")
+
+
+def _bench_cases() -> list:
+    """The networks benchmarks/bench_usercode.py times (our code, in benchmarks/usercode/)."""
+    import importlib.util
+
+    path = ARCHS.parents[1] / "benchmarks" / "bench_usercode.py"
+    spec = importlib.util.spec_from_file_location("bench_usercode", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [(module, case) for case in module.CASES]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("bench", "case"), _bench_cases(), ids=lambda c: getattr(c, "__name__", c))
+def test_the_benchmark_s_networks_are_clean_and_their_planted_line_is_named(tmp_path, bench, case):
+    """The naive-loop CNN's conv gradient adds up over 8 samples, 4 filters and 10x10 windows:
+    its wrong array is walked back through thousands of runs of one line."""
+    name, _, _, bug = case
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "bug").mkdir()
+    code, report = diagnose(bench.planted(tmp_path / "clean", name, None))
+    assert code == 0, errors(report)
+    spec = bench.planted(tmp_path / "bug", name, bug)
+    code, report = diagnose(spec)
+    assert code == 1
+    line = bench.line_of(spec.parent / bug[0], bug[2])
+    assert (bug[0], line) in bench.roots(report)

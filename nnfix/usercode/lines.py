@@ -87,6 +87,9 @@ MAX_EVALUATIONS = 800  # forward-and-loss runs to measure the values' directiona
 MAX_FULL = 256  # elements of a value whose full true gradient is measured, to replace a culprit's
 MAX_ROUNDS = 4  # culprits replaced by the true value, to find the bugs behind them
 SECONDS = 60.0  # of this process's time, whatever the evaluations' count: a safety net
+WALK_DEPTH = (
+    4 * MAX_STEPS + 1_000
+)  # Python calls the walk may nest (3.11 keeps them off the C stack)
 TOL = 1e-4  # relative agreement of <g, d> with the directional derivatives
 
 
@@ -764,7 +767,12 @@ class Backward:
         start = self.anchor(name)
         if start is None:
             return None
-        step = self.walk(start, set())
+        depth = sys.getrecursionlimit()  # a gradient accumulated in place in a loop of
+        sys.setrecursionlimit(max(depth, WALK_DEPTH))  # loops (`dw[f] += ...`, once per window
+        try:  # and sample) is walked back one run at a time: thousands of runs deep
+            step = self.walk(start, set())
+        finally:
+            sys.setrecursionlimit(depth)
         factor = self.factor(step)
         if factor is not None:
             return factor
