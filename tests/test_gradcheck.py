@@ -480,3 +480,18 @@ def test_a_loaded_machine_s_wall_time_leaves_no_tensor_unchecked(monkeypatch):
     clock["cpu"] = 5.0
     spent = check(deadline=clock["wall"] + 0.1)  # a budget the first tensor's work exceeds
     assert spent.skipped == ["b1", "W2"]
+
+
+def test_the_budget_left_counts_the_work_done_not_the_wall_time(monkeypatch):
+    """Past the wall deadline, a process that did 3 s of work of a 10 s budget has 7 s left."""
+    import nnfix.diagnose.context as context
+
+    monkeypatch.setattr(context.time, "perf_counter", lambda: 120.0)
+    monkeypatch.setattr(context.time, "process_time", lambda: 3.0)
+    options = context.Options(budget=10.0, deadline=115.0)
+    assert options.remaining() == -5.0
+    assert options.worked() == 7.0
+    assert options.work_deadline() == 127.0
+    monkeypatch.setattr(context.time, "process_time", lambda: 12.0)  # the work itself ran out
+    assert options.worked() == -2.0
+    assert context.Options(budget=10.0).work_deadline() is None
