@@ -126,7 +126,7 @@ CASES = [
         {},
         [
             r"spec\.yaml:2:11: data\.source: 'sequences' gives sequences of token ids of shape "
-            r"\(samples, 12\) and the model's layers are dense",
+            r"\(samples, 12\) and the model's first layer is dense",
             r"needs a recurrent layer \(type: rnn\)",
             "1 problem",
         ],

@@ -5,7 +5,8 @@ import pytest
 
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.findings import Location
-from nnfix.diagnose.pipeline import Selection, diagnose, link, needed
+from nnfix.diagnose.linking import link
+from nnfix.diagnose.pipeline import Selection, diagnose, needed
 from nnfix.diagnose.rules import RULES
 from nnfix.spec.load import load_spec
 
@@ -196,7 +197,7 @@ def test_what_a_selection_shows_is_what_the_full_run_found_for_it(write_spec, na
 
 
 def test_a_t106_the_gradient_check_contradicts_is_a_warning():
-    from nnfix.diagnose.pipeline import link
+    from nnfix.diagnose.linking import link
     from nnfix.diagnose.rules.gradients import G101
     from nnfix.diagnose.rules.training import T106
 

@@ -22,6 +22,7 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from nnfix.cli import main
+from nnfix.engine.layers import LAYERS
 from nnfix.engine.train import EpochRecord
 from nnfix.report.progress import TrainProgress
 from nnfix.report.sparkline import sparkline
@@ -64,7 +65,12 @@ def test_schema_is_a_json_schema_of_the_spec():
     # model and loss are required unless the user's code is the network (SPEC §3.1)
     assert schema["if"] == {"not": {"required": ["implementation"]}}
     assert set(schema["then"]["required"]) == {"model", "loss"}
-    assert "LayerSpec" in schema["$defs"]
+    # a layer entry is one of the registered types, told apart by `type:` (default dense)
+    layers = schema["$defs"]["ModelSpec"]["properties"]["layers"]["items"]["oneOf"]
+    assert {ref["$ref"].rsplit("/", 1)[1] for ref in layers} == {
+        t.Spec.__name__ for t in LAYERS.values()
+    }
+    assert "type" not in schema["$defs"]["DenseSpec"]["required"]
 
 
 def test_train_json_summary_and_run_directory(write_spec, tmp_path):

@@ -76,7 +76,7 @@ class Context:
         self.y_train = self.prepared.y_train
         error = self.prepared.target_error
         self.target_problem = error.problems[0].message if error is not None else None
-        self.units = self.spec.net_model.layers[-1].units
+        self.units = self.network.shapes[-1][-1]  # the output's: one per class or target
         self.user_module: LoadedModule | None = None  # the user's module, once loaded
         self.trained_dtype: str | None = None  # what the probes train the user's code in
         self.gradchecked: GradcheckResult | None = None  # the gradient check's, for the plots
@@ -245,17 +245,17 @@ class Context:
     def init_path(self, layer: int, bias: bool = False) -> tuple:
         """Where the init of layer `layer` is set: its own init key, else the model's."""
         key = "bias_init" if bias else "init"
-        if getattr(self.spec.net_model.layers[layer - 1], key) is not None:
+        if getattr(self.spec.net_model.layers[layer - 1], key, None) is not None:
             return self.layer_path(layer, key)
         return ("model", key)
 
     def init_name(self, layer: int) -> str:
         spec = self.spec.net_model
-        return (spec.layers[layer - 1].init or spec.init).name
+        return (getattr(spec.layers[layer - 1], "init", None) or spec.init).name
 
     def bias_init_name(self, layer: int) -> str:
         spec = self.spec.net_model
-        return (spec.layers[layer - 1].bias_init or spec.bias_init).name
+        return (getattr(spec.layers[layer - 1], "bias_init", None) or spec.bias_init).name
 
     def suited_init(self, layer: int) -> str:
         """The init that keeps a stack of layer `layer`'s activation steady."""

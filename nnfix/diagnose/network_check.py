@@ -12,6 +12,7 @@ from nnfix.engine.network import Cache, Network
 
 BATCH = 64  # samples the check runs on
 KINK = 1e-4  # a ReLU-like pre-activation this close to its kink may cross it under a perturbation
+SEED = 0  # the masks of the training pass the check differentiates (one mask every evaluation)
 FROM_LOGITS = {("bce", "sigmoid"), ("cce", "softmax")}  # losses computed from z, not from a
 
 
@@ -31,24 +32,40 @@ def smooth(net: Network, cache: Cache, size: int) -> tuple[np.ndarray, int]:
     near = np.zeros(len(cache.x), bool)
     for layer, act in enumerate(net.activations):
         if act.builtin is not None and act.builtin.kinks:
-            near |= ~np.all(act.builtin.smooth(cache.z[layer], KINK), axis=1)
+            z = cache.z[layer]
+            near |= ~np.all(act.builtin.smooth(z, KINK).reshape(len(z), -1), axis=1)
+        own = net.layers[layer].kinks(cache.layers[layer])
+        if own is not None:  # the layer's own (max-pool ties)
+            near |= own.margin <= KINK
     keep = np.flatnonzero(~near)
     if len(keep) and len(keep) >= min(size, len(near)) // 2:  # enough smooth ones: only those
         return keep, int(near[: keep[:size][-1] + 1].sum())
     return np.arange(len(near)), 0
 
 
-def kinked(net: Network) -> list[int]:
-    """The layers (from 0) whose activation has a kink (ReLU-like)."""
+def kinked(net: Network, cache: Cache) -> list[int]:
+    """The layers (from 0) whose activation has a kink (ReLU-like) or that have kinks of
+    their own on this pass (max-pool)."""
     return [
-        l for l, act in enumerate(net.activations) if act.builtin is not None and act.builtin.kinks
+        l
+        for l, act in enumerate(net.activations)
+        if (act.builtin is not None and act.builtin.kinks)
+        or net.layers[l].kinks(cache.layers[l]) is not None
     ]
 
 
-def sides(cache: Cache, layers: list[int]) -> bytes:
-    """Which side of 0 every pre-activation of `layers` is on: two evaluations that differ here
-    straddle a kink."""
-    return np.packbits(np.concatenate([(cache.z[l] > 0).ravel() for l in layers])).tobytes()
+def sides(net: Network, cache: Cache, layers: list[int]) -> bytes:
+    """Which side of its kink every pre-activation of `layers` is on, and which choice each
+    layer with kinks of its own made: two evaluations that differ here straddle a kink."""
+    parts = []
+    for l in layers:
+        act = net.activations[l]
+        if act.builtin is not None and act.builtin.kinks:
+            parts.append(np.packbits((cache.z[l] > 0).ravel()).tobytes())
+        own = net.layers[l].kinks(cache.layers[l])
+        if own is not None:
+            parts.append(np.ascontiguousarray(own.pattern).tobytes())
+    return b"".join(parts)
 
 
 def rounding(net: Network, cache: Cache, y: np.ndarray, loss: Loss, from_output: bool) -> float:
@@ -63,7 +80,7 @@ def rounding(net: Network, cache: Cache, y: np.ndarray, loss: Loss, from_output:
     finite differences say nothing about its gradient."""
     m = len(y)
     dZ = net.output_delta(cache, y, loss)
-    out = net.layers[-1].act
+    out = net.activations[-1]
     terms = []
     if from_output or (loss.name, out.builtin_name) not in FROM_LOGITS:
         dA = gradient(loss.name, cache.a[-1], y) * loss.factor * loss.reduce(m)
@@ -72,18 +89,24 @@ def rounding(net: Network, cache: Cache, y: np.ndarray, loss: Loss, from_output:
         terms.append(cache.z[-1] * loss.factor * loss.reduce(m))
     for l in range(net.depth - 1, -1, -1):
         layer = net.layers[l]
-        a_prev = cache.a[l - 1] if l > 0 else cache.x
-        size = np.abs(a_prev) @ np.abs(layer.W)
-        if layer.b is not None:
-            size += np.abs(layer.b)
+        a_prev = cache.a[l - 1] if l > 0 else cache.x.reshape(len(cache.x), *net.in_shape)
+        # each output rounded as the sum it is: the layer on |input| with |parameters|
+        # (|a_prev| @ |W| + |b| for a dense layer)
+        size = layer.with_params([np.abs(p) for p in layer.params()]).forward(
+            np.abs(a_prev), False
+        )[0]
         terms.append(dZ * size)
         if l == 0:
             break
-        _, d_prev = layer.backward(dZ, a_prev, True)
-        below = net.layers[l - 1].act
-        derivative = below.builtin.derivative if below.builtin is not None else below.derivative
-        assert d_prev is not None and derivative is not None  # only an output layer is softmax
+        _, d_prev = layer.backward(dZ, cache.layers[l], True)
+        assert d_prev is not None
         terms.append(d_prev * a_prev)
+        below = net.layers[l - 1].act
+        if below is None:
+            dZ = d_prev
+            continue
+        derivative = below.builtin.derivative if below.builtin is not None else below.derivative
+        assert derivative is not None  # only an output layer is softmax
         dZ = d_prev * derivative(cache.z[l - 1], a_prev)
     with np.errstate(all="ignore"):
         total = float(np.sqrt(sum(float(np.sum(t * t)) for t in terms)))
@@ -96,13 +119,13 @@ class NetworkTarget(Target):
 
     def __init__(self, net: Network, x: np.ndarray, y: np.ndarray, loss: Loss, l2: float = 0.0):
         self.net, self.x, self.y, self.loss_fn, self.l2 = net, x, y, loss, l2
-        self.kinked = kinked(net)
-        self.base = net.forward(x)
+        self.base = net.forward(x, train=True, seed=SEED)
+        self.kinked = kinked(net, self.base)
         self.last_side = b""
         arrays = [np.array(p, dtype=np.float64, order="C") for p in net.params]
         self.working = net.with_params(arrays)
         self.layer_of = [s.layer - 1 for s in net.slots]
-        grads, cache = self.working.loss_and_grads(x, y, loss, l2)[1:]
+        grads, cache = self.working.loss_and_grads(x, y, loss, l2, seed=SEED)[1:]
         super().__init__(
             arrays,
             grads,
@@ -114,9 +137,9 @@ class NetworkTarget(Target):
 
     def _loss(self, tensor: int | None) -> float:
         start = self.layer_of[tensor] if tensor is not None else 0
-        cache = self.working.forward(self.x, start, self.base)
+        cache = self.working.forward(self.x, start, self.base, train=True, seed=SEED)
         if self.kinked:
-            self.last_side = sides(cache, self.kinked)
+            self.last_side = sides(self.working, cache, self.kinked)
         return self.working.loss(cache, self.y, self.loss_fn, self.l2)
 
     def _pattern(self) -> bytes:

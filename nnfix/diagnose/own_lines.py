@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from nnfix.diagnose.findings import Finding
+from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.rules.gradients import G101
 from nnfix.diagnose.rules.usercode import source
 from nnfix.usercode import state
@@ -151,6 +151,10 @@ def _point(finding: Finding, culprit: Culprit, lead: str) -> None:
         evidence["expected"] = " or ".join(f"the gradient of {m.tap.shown()}" for m in named[:2])
     if culprit.called_from is not None:
         evidence["called_from"] = f"{culprit.called_from.file.name}:{culprit.called_from.line}"
+    if culprit.fixed is not None and place.line == culprit.place.line:
+        evidence["corrected"] = culprit.fixed
+        finding.message += f"; it gives the true value as `{culprit.fixed}`"
+        finding.fix = Fix(f"write line {place.line} of {place.file.name} as `{culprit.fixed}`")
     finding.evidence["culprit"] = evidence
 
 

@@ -16,13 +16,15 @@ import numpy as np
 from nnfix.diagnose import own, rules
 from nnfix.diagnose.context import Context, Options
 from nnfix.diagnose.findings import Finding, Fix, PassRun, Severity, SpecReport
-from nnfix.diagnose.rules.init import spread
+from nnfix.diagnose.linking import link
 from nnfix.diagnose.rules.rule import STAGES, USER_CODE, Check, Stage
 from nnfix.diagnose.rules.usercode import U101, user_error
 from nnfix.diagnose.series import Series
 from nnfix.diagnose.series import record as record_series
+from nnfix.diagnose.table import layer_table
 from nnfix.errors import ModuleError, UserFunctionError
-from nnfix.spec.load import LoadedSpec
+from nnfix.spec.load import LoadedSpec, uses_user_code
+from nnfix.spec.overrides import role_path
 from nnfix.usercode import absent, sandbox
 from nnfix.usercode.model import SetupError
 from nnfix.usercode.sandbox import Broken, Output, UserCallError
@@ -75,66 +77,6 @@ def _stages(checks: tuple[Check, ...], codes: set[str]) -> dict[Stage, list[Chec
         if any(r.code in codes for r in c.rules):
             plan[c.stage].append(c)
     return plan
-
-
-def link(findings: list[Finding]) -> list[Finding]:
-    """Turn the findings another one shows to be a bug's symptom into that symptom's rule; drop
-    the findings another one makes noise of; give each the codes of the findings that explain
-    it, most direct first (for layered causes, the nearest layer first)."""
-    present = {f.code for f in findings}
-    findings = [_became(f, present) for f in findings]
-    present = {f.code for f in findings}
-    kept = [f for f in findings if not present & set(rules.RULES[f.code].suppressed_by)]
-    kept = _once_per_function(kept)
-    for f in kept:
-        codes: list[str] = []
-        notes: list[str | None] = []
-        for cause in rules.RULES[f.code].causes:
-            if cause.when is not None and not cause.when(f):
-                continue
-            matches = [g for g in kept if cause.explains(g, f)]
-            matches.sort(key=lambda g: (g.location.layer or 0) - (f.location.layer or 0))
-            codes += [g.code for g in matches]
-            notes += [cause.note] if matches else []
-        f.caused_by = list(dict.fromkeys(codes))
-        if notes and all(notes):
-            f.message += "; " + "; ".join(dict.fromkeys(n for n in notes if n))
-        if f.code == "T106" and not f.caused_by and "G104" not in present:
-            _slow_not_broken(f)
-    return kept
-
-
-def _slow_not_broken(f: Finding) -> None:
-    """A T106 the gradient check contradicts: every gradient was checked and found right, so
-    failing to memorise a few samples is the optimisation's difficulty (a deep stack of
-    saturating units, a regression target to 1 %), not a bug — a warning, not an error."""
-    f.severity = Severity.WARNING
-    f.message += (
-        "; but the gradient check found every gradient right, so this is how hard the net is "
-        "to optimise (depth, saturating units), not a bug in its math"
-    )
-
-
-def _became(f: Finding, present: set[str]) -> Finding:
-    becomes = rules.RULES[f.code].becomes
-    if becomes is None or not present & set(becomes.when):
-        return f
-    return becomes.make(f)
-
-
-def _once_per_function(findings: list[Finding]) -> list[Finding]:
-    """One U101 per function of the user's (the first check that called it reports it; the
-    others met the same error again)."""
-    seen: set[tuple] = set()
-    out = []
-    for f in findings:
-        key = (f.code, tuple(f.location.path), f.location.parameter)
-        if f.code == "U101" and f.severity.value == "error":
-            if key in seen:
-                continue
-            seen.add(key)
-        out.append(f)
-    return out
 
 
 def _user_error(exc: UserFunctionError) -> Finding:
@@ -251,7 +193,7 @@ def _threads(left: dict[str, str]) -> list[Finding]:
         U101.finding(
             f"{role} started a thread that was still running when it returned ({target}): a "
             "script that calls it never ends, as Python waits for every non-daemon thread",
-            path=_role_path(role),
+            path=role_path(role),
             evidence={"thread": target},
             severity=Severity.WARNING,
             fix=Fix("join the thread before returning, or start it with daemon=True"),
@@ -306,12 +248,6 @@ def _worker_task(emit, loaded: LoadedSpec, plan, options: Options, done: set[str
             run_checks(Context(loaded, options), plan, done, emit)
 
 
-def uses_user_code(loaded: LoadedSpec) -> bool:
-    return loaded.spec.implementation is not None or any(
-        uf.kind == "file" for uf in loaded.functions.values()
-    )
-
-
 RESTARTS = 5  # workers started at most for one spec, past calls that killed or hung one
 
 
@@ -338,7 +274,7 @@ def _contained(loaded: LoadedSpec, plan, options: Options, collected: Collected)
             return
         except sandbox.WorkerDied as exc:
             role = exc.role or "your code"
-            path = _role_path(exc.role)
+            path = role_path(exc.role)
             finding = U101.finding(f"{role} {exc}", path=path)
             name = collected.running
             if name is None:  # not in a check: loading their code, or after the checks
@@ -349,21 +285,6 @@ def _contained(loaded: LoadedSpec, plan, options: Options, collected: Collected)
             collected.runs[name] = CheckRun(name, stage_of.get(name, ""), [finding], 0.0)
             collected.running = None
             broken[exc.role or ""] = str(exc)
-
-
-def _role_path(role: str | None) -> tuple:
-    """The spec path of what a worker was calling: `backward` -> implementation.backward;
-    `model.layers[0].activation.derivative` (a file.py:function) -> that path."""
-    if not role:
-        return ("implementation",)
-    if role.startswith(("model.", "loss.")):
-        from nnfix.spec.overrides import parse_key
-
-        try:
-            return parse_key(role)
-        except ValueError:
-            pass
-    return ("implementation", role.split(".")[0].split("[")[0])
 
 
 def diagnose(loaded: LoadedSpec, selection: Selection, options: Options) -> SpecReport:
@@ -426,28 +347,3 @@ def _assemble(
         report.printed = collected.printed.first
         report.printed_lines = collected.printed.lines
     return report
-
-
-def layer_table(ctx: Context) -> list[dict]:
-    """Per-layer figures at init for the report's table."""
-    rows = []
-    init = ctx.init
-    weight_grads = ctx.network.weight_grads(init.grads) if init is not None else []
-    for l, layer in enumerate(ctx.spec.net_model.layers, start=1):
-        row = {
-            "layer": l,
-            "units": layer.units,
-            "activation": layer.activation.name,
-            "init": ctx.init_name(l),
-        }
-        if init is not None:
-            z, a, g = init.cache.z[l - 1], init.cache.a[l - 1], weight_grads[l - 1]
-            row |= {
-                "z_std": float(z.std()),
-                "z_spread": spread(z),  # what each unit's z varies by over the samples (Y103)
-                "z_offset": float(np.sqrt(np.mean(z.mean(axis=0) ** 2))),  # the units' offsets
-                "a_std": float(a.std()),
-                "grad_norm": float((g * g).sum() ** 0.5),
-            }
-        rows.append(row)
-    return rows

@@ -62,7 +62,8 @@ class Series:
     not_checked: list[str] = field(default_factory=list)  # tensors --budget left out of the check
     why: dict[str, str] = field(default_factory=dict)  # per empty part ("probe", "init",
     # "gradcheck"): why nothing was recorded
-    layers: list[str] = field(default_factory=list)  # each layer's activation, as the spec has it
+    layers: list[str] = field(default_factory=list)  # each weight layer's activation (the spec's)
+    weight_layers: list[int] = field(default_factory=list)  # ... and its number (from 1)
 
     @property
     def loss_label(self) -> str:
@@ -76,7 +77,8 @@ def record(ctx: Context) -> Series:
     series = Series(
         loss_name=ctx.spec.net_loss.name,
         loss_reduction=ctx.spec.net_loss.reduction,
-        layers=[act.name for act in ctx.network.activations],
+        layers=[ctx.network.activations[l - 1].name for l in ctx.network.weight_layers],
+        weight_layers=ctx.network.weight_layers,
     )
     computed = vars(ctx)  # what the context's cached properties hold so far
     _probe(series, ctx, computed.get("probe"))

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from nnfix.spec.model import InitSpec
+from nnfix.engine.specs import InitSpec
 
 
 def initialize(

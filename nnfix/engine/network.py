@@ -1,40 +1,61 @@
-"""A stack of layers: forward caches z and a per layer; backward uses each layer's
-*declared* derivative, so a spec with the user's wrong derivative trains as their code does.
+"""A chain of layers: forward keeps each layer's cache, its output z and its activation a;
+backward hands each layer its dL/dz and applies the layer below's *declared* derivative, so a
+spec with the user's wrong derivative trains as their code does.
 
-Parameters are addressed through slots (name, layer, role), never by position arithmetic, so a
-layer may have no bias and another layer type can bring its own parameters."""
+Parameters are addressed through slots (name, layer, role, the type's facts), never by
+position arithmetic, so a layer may have no bias and another layer type its own parameters."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnfix.engine import activations
 from nnfix.engine.layers import Dense, Layer, LayerActivation, Slot
+from nnfix.engine.layers.layer import Shape
 from nnfix.engine.losses import Loss
 
 Array = np.ndarray
-__all__ = ["Cache", "Dense", "LayerActivation", "Network", "Slot"]
+__all__ = ["LINEAR", "Cache", "Dense", "LayerActivation", "Network", "Slot"]
+
+_linear = activations.get("linear")
+LINEAR = LayerActivation("linear", _linear.fn, _linear.derivative, _linear)
+"""What a layer that the network applies no activation to (flatten, dropout) is read as."""
 
 
 @dataclass
 class Cache:
-    """What the backward pass needs: the input and each layer's z and a."""
+    """What the backward pass needs: the input, each layer's z (its output before the network's
+    activation) and a (after it), and each layer's own cache."""
 
     x: Array
     z: list[Array]
     a: list[Array]
     user: object = None  # what the user's own forward returned, for their backward
+    layers: list[object] = field(default_factory=list)  # each layer's forward cache
 
 
 class Network:
-    """Dense layers in the rows layout: X (samples, features)."""
+    """Layers from the input up, samples along axis 0: x (samples, *in_shape)."""
 
-    def __init__(self, layers: list[Layer]):
+    def __init__(self, layers: list[Layer], in_shape: Shape | None = None):
         self.layers = layers
-        self.slots = [s for l, layer in enumerate(layers, start=1) for s in layer.slots(l)]
+        if in_shape is None:  # a stack of dense layers: their first weight says it
+            in_shape = (layers[0].params()[0].shape[0],)
+        self.in_shape = tuple(in_shape)
+        self.shapes = [self.in_shape]  # one sample's shape at the input and after each layer
+        for layer in layers:
+            self.shapes.append(tuple(layer.output_shape(self.shapes[-1])))
+        self.slots = [
+            Slot(f"{p.name}{l}", l, p.role, p)
+            for l, layer in enumerate(layers, start=1)
+            for p in layer.param_info()
+        ]
         self.params = [p for layer in layers for p in layer.params()]  # updated in place
         self.weight_index = [i for i, s in enumerate(self.slots) if s.role == "weight"]
+        self.l2_index = [i for i, s in enumerate(self.slots) if s.param is not None and s.param.l2]
 
     @classmethod
     def dense(
@@ -53,20 +74,54 @@ class Network:
         return len(self.layers)
 
     @property
+    def dense_only(self) -> bool:
+        """Every layer is dense: what the rules reading W (n_in, n_out) per layer need."""
+        return all(isinstance(layer, Dense) for layer in self.layers)
+
+    @property
+    def dense_layers(self) -> list[Dense]:
+        """The layers as the dense layers they are, for what reads W and b (a dense stack)."""
+        assert self.dense_only, "a dense stack only"
+        return [layer for layer in self.layers if isinstance(layer, Dense)]
+
+    @property
     def names(self) -> list[str]:
         return [s.name for s in self.slots]
 
     @property
     def activations(self) -> list[LayerActivation]:
-        return [layer.act for layer in self.layers]
+        """Each layer's activation (LINEAR for a layer the network applies none to)."""
+        return [layer.act if layer.act is not None else LINEAR for layer in self.layers]
 
     @property
     def weights(self) -> list[Array]:
-        return [layer.W for layer in self.layers]
+        """The weight tensors, from the input up (one per layer in a dense stack)."""
+        return [self.params[i] for i in self.weight_index]
 
     @property
     def sizes(self) -> list[int]:
-        return [self.layers[0].W.shape[0], *(layer.W.shape[1] for layer in self.layers)]
+        """The width of the input and of each layer's output (values per sample)."""
+        return [math.prod(shape) for shape in self.shapes]
+
+    @property
+    def weight_layers(self) -> list[int]:
+        """The layer (from 1) of each weight tensor, aligned with `weights`."""
+        return [self.slots[i].layer for i in self.weight_index]
+
+    def weight_of(self, layer: int) -> int | None:
+        """Where layer `layer`'s (from 1) weight tensor is in `weights` (None: it has none)."""
+        layers = self.weight_layers
+        return layers.index(layer) if layer in layers else None
+
+    def units(self, k: int, tensor: Array | None = None) -> Array:
+        """Weight tensor k of `weights` (or `tensor` shaped like it, e.g. its gradient) as a
+        (values per unit, units) matrix: its type's unit axis last, the rest flattened, so a
+        dense W is itself and a conv filter bank (F, C, kh, kw) is (C·kh·kw, F)."""
+        slot = self.slots[self.weight_index[k]]
+        W = self.params[self.weight_index[k]] if tensor is None else tensor
+        axis = slot.param.unit_axis if slot.param is not None else W.ndim - 1
+        moved = np.moveaxis(W, axis, -1)
+        return moved.reshape(-1, moved.shape[-1])
 
     def weight_grads(self, grads: list[Array]) -> list[Array]:
         """The weight gradient of each layer, from a list aligned with `params`."""
@@ -79,7 +134,7 @@ class Network:
             n = len(layer.params())
             layers.append(layer.with_params(params[i : i + n]))
             i += n
-        return Network(layers)
+        return Network(layers, self.in_shape)
 
     def copy(self) -> Network:
         return self.with_params([p.copy() for p in self.params])
@@ -87,17 +142,31 @@ class Network:
     def astype(self, dtype) -> Network:
         return self.with_params([p.astype(dtype) for p in self.params])
 
-    def forward(self, x: Array, start: int = 0, below: Cache | None = None) -> Cache:
-        """z and a of every layer; from layer `start` on, taking the layers under it from `below`."""
+    def forward(
+        self,
+        x: Array,
+        start: int = 0,
+        below: Cache | None = None,
+        train: bool = False,
+        seed: int = 0,
+    ) -> Cache:
+        """z and a of every layer; from layer `start` on, taking the layers under it from `below`.
+        `train`: the training pass (dropout drops, from generators seeded by `seed` and the
+        layer, so the same seed gives the same masks)."""
         if start and below is not None:
-            cache = Cache(x, list(below.z[:start]), list(below.a[:start]))
+            cache = Cache(x, below.z[:start], below.a[:start], layers=below.layers[:start])
             a = cache.a[-1]
-        else:
-            cache, a = Cache(x, [], []), x
-        for layer in self.layers[start:]:
-            z, a = layer.forward(a)
+        else:  # rows of flat features are reshaped to the sample's shape (a view)
+            a = x.reshape(len(x), *self.in_shape) if x.shape[1:] != self.in_shape else x
+            cache = Cache(x, [], [])
+        for l in range(start, self.depth):
+            layer = self.layers[l]
+            rng = np.random.default_rng([seed, l]) if train and layer.random else None
+            z, own = layer.forward(a, train, rng)
+            a = layer.act.forward(z) if layer.act is not None else z
             cache.z.append(z)
             cache.a.append(a)
+            cache.layers.append(own)
         return cache
 
     def predict(self, x: Array) -> Array:
@@ -108,37 +177,48 @@ class Network:
         layer's declared derivative."""
         per_layer: list[list[Array]] = [[] for _ in self.layers]
         for l in range(self.depth - 1, -1, -1):
-            a_prev = cache.a[l - 1] if l > 0 else cache.x
-            per_layer[l], dA = self.layers[l].backward(dZ, a_prev, l > 0)
-            if dA is not None:
-                derivative = self.layers[l - 1].act.derivative
-                assert derivative is not None  # only an output layer (softmax) has none
-                dA *= derivative(cache.z[l - 1], cache.a[l - 1])  # in place: dA is fresh
-                dZ = dA
+            per_layer[l], dA = self.layers[l].backward(dZ, cache.layers[l], l > 0)
+            if l == 0:
+                break
+            assert dA is not None
+            below = self.layers[l - 1].act
+            if below is not None:
+                assert below.derivative is not None  # only an output layer (softmax) has none
+                dA *= below.derivative(cache.z[l - 1], cache.a[l - 1])  # in place: dA is fresh
+            dZ = dA
         return [g for grads in per_layer for g in grads]
 
+    def update_buffers(self, cache: Cache) -> None:
+        """After a training step: each layer folds the pass's statistics into its buffers."""
+        for layer, own in zip(self.layers, cache.layers, strict=True):
+            layer.update_buffers(own)
+
     def output_delta(self, cache: Cache, y: Array, loss: Loss) -> Array:
-        out = self.layers[-1].act
+        out = self.layers[-1].act or LINEAR
         return loss.delta(
             cache.z[-1], cache.a[-1], y, out.builtin_name, out.derivative, out.declared
         )
 
     def loss(self, cache: Cache, y: Array, loss: Loss, l2: float = 0.0) -> float:
-        out = self.layers[-1].act
+        out = self.layers[-1].act or LINEAR
         value = loss.value(cache.z[-1], cache.a[-1], y, out.builtin_name)
         if l2:
-            value += 0.5 * l2 * sum(float(np.sum(w * w)) for w in self.weights)
+            value += (
+                0.5
+                * l2
+                * sum(float(np.sum(w * w)) for w in (self.params[i] for i in self.l2_index))
+            )
         return value
 
     def loss_and_grads(
-        self, x: Array, y: Array, loss: Loss, l2: float = 0.0
+        self, x: Array, y: Array, loss: Loss, l2: float = 0.0, seed: int = 0
     ) -> tuple[float, list[Array], Cache]:
-        """One forward and backward pass: the loss, the gradients (aligned with `params`) and
-        the cache."""
-        cache = self.forward(x)
+        """One training forward (masks from `seed`) and backward pass: the loss, the gradients
+        (aligned with `params`) and the cache."""
+        cache = self.forward(x, train=True, seed=seed)
         value = self.loss(cache, y, loss, l2)
         grads = self.backward(cache, self.output_delta(cache, y, loss))
         if l2:
-            for i, W in zip(self.weight_index, self.weights, strict=True):
-                grads[i] += l2 * W
+            for i in self.l2_index:
+                grads[i] += l2 * self.params[i]
         return value, grads, cache

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from nnfix.engine.blas import axpy
-from nnfix.spec.model import OptimizerSpec
+
+if TYPE_CHECKING:  # a type only: the engine does not import the spec package
+    from nnfix.spec.model import OptimizerSpec
 
 
 class Optimizer:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from nnfix.spec.model import ScheduleSpec
+if TYPE_CHECKING:  # a type only: the engine does not import the spec package
+    from nnfix.spec.model import ScheduleSpec
 
 
 def learning_rate(

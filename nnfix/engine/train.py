@@ -9,16 +9,18 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from nnfix.engine.losses import Loss
 from nnfix.engine.metrics import accuracy, target_kind
-from nnfix.engine.network import Cache, LayerActivation
+from nnfix.engine.network import Cache, LayerActivation, Network
 from nnfix.engine.optimizers import Optimizer
 from nnfix.engine.schedules import learning_rate
-from nnfix.spec.model import TrainSpec
+
+if TYPE_CHECKING:  # a type only: the engine does not import the spec package
+    from nnfix.spec.model import TrainSpec
 
 
 class Trainable(Protocol):
@@ -57,7 +59,7 @@ class EpochRecord:
     val_loss: float | None
     val_accuracy: float | None
     lr: float
-    grad_norms: list[float]  # per layer: ‖dW‖ averaged over the epoch's steps
+    grad_norms: list[float]  # per weight tensor (per layer in a dense stack): ‖dW‖, averaged
     seconds: float
 
 
@@ -88,15 +90,26 @@ class Trainer:
         self.train = train
         self.rng = rng
         self.optimizer = Optimizer(train.optimizer)
+        self.steps = 0  # updates made: with `noise`, the seed of each step's dropout masks
+        seq = getattr(rng.bit_generator, "seed_seq", None)  # the spec's seed, not a draw from rng
+        self.noise = int(seq.generate_state(1)[0]) if seq is not None else 0
 
     def step(
         self, x: np.ndarray, y: np.ndarray, lr: float
     ) -> tuple[float, list[np.ndarray], Cache]:
         """One update on one minibatch: its loss (before the update), the gradients and the
         forward cache. A non-finite loss updates nothing, so NaN never reaches the weights."""
-        value, grads, cache = self.network.loss_and_grads(x, y, self.loss, self.train.l2)
+        net = self.network
+        if isinstance(net, Network):  # nnfix's own: masks from the seed, running statistics
+            seed = self.noise + self.steps
+            value, grads, cache = net.loss_and_grads(x, y, self.loss, self.train.l2, seed=seed)
+            if math.isfinite(value):
+                net.update_buffers(cache)
+        else:
+            value, grads, cache = net.loss_and_grads(x, y, self.loss, self.train.l2)
+        self.steps += 1
         if math.isfinite(value):
-            self.optimizer.step(self.network.params, grads, lr)
+            self.optimizer.step(net.params, grads, lr)
         return value, grads, cache
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
@@ -124,7 +137,7 @@ class Trainer:
         per_epoch = math.ceil(m / batch)
         kind = target_kind(y)
         history = History()
-        depth = self.network.depth
+        depth = len(self.network.weights)  # one norm per weight tensor
         for epoch in range(epochs):
             start = time.perf_counter()
             order = self.rng.permutation(m)

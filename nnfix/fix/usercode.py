@@ -71,10 +71,39 @@ def propose(finding: Finding, text: str | None) -> CodeChange | None:
     its value as the gradient), given the file's `text`; None when there is none (then the
     finding is a suggestion)."""
     src = finding.location.source
+    if finding.code == "G101":
+        return corrected_line(finding, text)
     fixed = bias_line(finding, text)
     if src is None or fixed is None or not fixed.certain:
         return None
     return CodeChange(source_file(src), src.file, fixed.line, fixed.old, fixed.new, [finding])
+
+
+def corrected_line(finding: Finding, text: str | None) -> CodeChange | None:
+    """A G101 whose line the diagnosis rewrote so that it gives the measured true value
+    (evidence `culprit.corrected`, usercode.correct): that line, in the line's own indent and
+    with its comment kept. Certain: the rewrite's value was checked against the truth."""
+    src = finding.location.source
+    culprit = finding.evidence.get("culprit")
+    new = culprit.get("corrected") if isinstance(culprit, dict) else None
+    if src is None or src.cell is not None or text is None or not isinstance(new, str):
+        return None
+    lines = text.splitlines()
+    if not 0 < src.line <= len(lines):
+        return None
+    old = lines[src.line - 1]
+    statement = _code(old)
+    try:
+        before = ast.parse(statement)
+    except SyntaxError:
+        return None
+    if len(before.body) != 1 or not isinstance(before.body[0], ast.Assign):
+        return None  # a statement over several lines, or not the assignment measured
+    indent = old[: len(old) - len(old.lstrip())]
+    comment = old.strip()[len(statement) :]
+    return CodeChange(
+        source_file(src), src.file, src.line, old, f"{indent}{new}{comment}", [finding]
+    )
 
 
 def bias_fix(finding: Finding, text: str | None, layout_axis: int | None = None) -> str:

@@ -13,9 +13,9 @@ import numpy as np
 from nnfix.diagnose.config import Config
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.findings import Finding, SpecReport
-from nnfix.diagnose.pipeline import Selection, diagnose, uses_user_code
+from nnfix.diagnose.pipeline import Selection, diagnose
 from nnfix.errors import InputError, SpecPath, UserFunctionError
-from nnfix.spec.load import LoadedSpec, load_text
+from nnfix.spec.load import LoadedSpec, load_text, uses_user_code
 from nnfix.usercode import loader, sandbox
 
 TRAIN_SECONDS = 5.0  # each of the two brief trainings stops after this long

@@ -64,7 +64,7 @@ def with_activations(network: Network, acts: list[Activation]) -> Network:
     return Network(
         [
             Dense(layer.W, layer.b, layer_activation(a))
-            for layer, a in zip(network.layers, acts, strict=True)
+            for layer, a in zip(network.dense_layers, acts, strict=True)
         ]
     )
 

@@ -6,17 +6,19 @@ initial weights and the minibatch order, so changing one never shifts another.""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from nnfix.data import Dataset, encode_targets, limits, load_dataset
-from nnfix.engine.build import build_loss, build_network
 from nnfix.engine.losses import Loss
 from nnfix.engine.network import Network
 from nnfix.errors import DataError, Problem
+from nnfix.run.build import build_loss, build_network
 from nnfix.run.resources import check_network
 from nnfix.spec.load import LoadedSpec
+from nnfix.spec.model import DenseSpec
 
 
 @dataclass
@@ -63,6 +65,26 @@ def _one_hot_fits(samples: int, units: int, loaded: LoadedSpec) -> None:
         raise DataError([Problem(message, path=path)], loaded.source)
 
 
+def sample_shape(data: Dataset, first: object, dtype: str) -> tuple[Dataset, tuple[int, ...]]:
+    """The data as the first layer takes it, and one sample's shape for the network: a dense
+    layer takes rows of features; another type the sample's own shape — images (C, H, W) as
+    read, token sequences one-hot as (T, vocab). The rows stay flat (a view reshapes them)."""
+    if isinstance(first, DenseSpec) or not data.shape:
+        return data, (data.n_features,)
+    if data.tokens is None:
+        return data, data.shape
+    eye = np.eye(data.tokens, dtype=dtype)
+
+    def one_hot(x: np.ndarray) -> np.ndarray:
+        return eye[x.astype(np.int64)].reshape(len(x), -1)
+
+    shape = (*data.shape, data.tokens)
+    onehot = dataclasses.replace(
+        data, x_train=one_hot(data.x_train), x_val=one_hot(data.x_val), shape=shape, tokens=None
+    )
+    return onehot, shape
+
+
 def prepare(loaded: LoadedSpec, dtype: str | None = None) -> Prepared:
     """Load the data and build the network in `dtype` (default: the spec's train.dtype); data
     problems are DataErrors located in the spec. Targets that do not fit the output layer are
@@ -75,7 +97,9 @@ def prepare(loaded: LoadedSpec, dtype: str | None = None) -> Prepared:
         spec.data, base_dir=loaded.base_dir, rng=data_rng, dtype=dtype, source=loaded.source
     )
     check_network(loaded, data.n_features, len(data.x_train) + len(data.x_val))
-    units = spec.net_model.layers[-1].units
+    data, in_shape = sample_shape(data, spec.net_model.layers[0], dtype)
+    network = build_network(loaded, in_shape, init_rng, dtype)
+    units = network.shapes[-1][-1]  # the output's last axis: one value per class or target
     _one_hot_fits(len(data.y_train) + len(data.y_val), units, loaded)
     y_train = y_val = None
     target_error = None
@@ -84,7 +108,6 @@ def prepare(loaded: LoadedSpec, dtype: str | None = None) -> Prepared:
         y_val = encode_targets(data.y_val, units, source=loaded.source).astype(dtype)
     except DataError as exc:
         target_error = exc
-    network = build_network(loaded, data.n_features, init_rng, dtype)
     return Prepared(
         loaded, data, y_train, y_val, target_error, network, build_loss(loaded), batch_rng
     )

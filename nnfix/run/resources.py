@@ -7,6 +7,7 @@ from __future__ import annotations
 from nnfix.data.limits import memory, size
 from nnfix.errors import Problem, SpecError
 from nnfix.spec.load import LoadedSpec
+from nnfix.spec.model import DenseSpec
 
 SHARE = 0.5  # of the machine's memory (or of the process's address-space limit) nnfix may plan on
 FLOOR = 1 << 30  # bytes: planned on when the machine does not say how much it has
@@ -37,6 +38,8 @@ def network_bytes(inputs: int, units: list[int], batch: int) -> list[int]:
 def check_network(loaded: LoadedSpec, inputs: int, samples: int) -> None:
     """A SpecError at the layer that weighs most when the net would not fit in memory."""
     spec = loaded.spec
+    if not all(isinstance(layer, DenseSpec) for layer in spec.net_model.layers):
+        return  # estimated for a stack of dense layers only; other types are not planned here
     units = [layer.units for layer in spec.net_model.layers]
     given = spec.train.batch_size
     batch = min(samples, BATCH if given == "full" else max(given, BATCH))

@@ -346,6 +346,9 @@ def write_plots(directory: Path, loaded: LoadedSpec, history: History, summary: 
     from nnfix.report.plots import PlotsUnavailable, training
 
     spec = loaded.spec
+    weighted = [  # the layers whose ‖dW‖ the history follows (the summary's, with a norm)
+        (row["layer"], row["activation"]) for row in summary.get("layers", []) if row["grad_norm"]
+    ]
     try:
         drawn = {
             "loss.svg": training.loss_svg(
@@ -355,7 +358,9 @@ def write_plots(directory: Path, loaded: LoadedSpec, history: History, summary: 
                 spec.net_loss.name,
             ),
             "gradients.svg": training.gradients_svg(
-                history, [layer.activation.name for layer in spec.net_model.layers]
+                history,
+                [name for _, name in weighted],
+                [n for n, _ in weighted],
             ),
         }
     except PlotsUnavailable as exc:

@@ -14,13 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from nnfix.engine.losses import best_constant
+from nnfix.engine.network import Network
 from nnfix.engine.train import EpochRecord, History, Trainable, Trainer
 from nnfix.errors import ModuleError, OutputError, Problem, SpecError
 from nnfix.interrupts import check_lost, deferred_sigint
 from nnfix.run.files import shown
 from nnfix.run.prepare import Prepared, prepare
 from nnfix.run.rundir import RunSlot, _number, reserve_run_dir, save_run
-from nnfix.spec.load import LoadedSpec
+from nnfix.spec.load import LoadedSpec, uses_user_code
+from nnfix.spec.overrides import role_path
 from nnfix.usercode import sandbox
 
 
@@ -80,6 +82,13 @@ PRIOR_PLATEAU = 0.02  # a run ends on the label-prior plateau within 2 % of the 
 NO_GAIN = 0.01  # a run is no better than its start when its loss fell by less than 1 %
 
 
+def _weighted_layers(net) -> list[int]:
+    """The layers (from 0) whose weights the history's gradient norms follow, in order."""
+    if isinstance(net, Network):
+        return [s.layer - 1 for s in net.slots if s.role == "weight"]
+    return list(range(net.depth))
+
+
 def did_not_learn(
     start: float | None, end: float | None, prior: float | None, diverged: bool
 ) -> str | None:
@@ -130,13 +139,16 @@ def summarize(
         else np.zeros((0, net.depth))
     )
     layers = []
+    specs = prepared.loaded.spec.net_model.layers
+    weighted = _weighted_layers(net)
     for l, act in enumerate(net.activations):
-        column = norms[:, l] if len(norms) else np.zeros(0)
+        k = weighted.index(l) if l in weighted else None  # its column of the weight norms
+        column = norms[:, k] if len(norms) and k is not None else np.zeros(0)
         layers.append(
             {
                 "layer": l + 1,
-                "units": prepared.loaded.spec.net_model.layers[l].units,
-                "activation": act.name,
+                "units": net.sizes[l + 1] if isinstance(net, Network) else specs[l].units,
+                "activation": act.name if hasattr(specs[l], "activation") else specs[l].type,
                 "declared_derivative": act.declared,
                 "grad_norm": [_number(float(v)) for v in column],
             }
@@ -288,8 +300,6 @@ def train(
     trained for nothing). A Ctrl-C during the save is held until the run is saved whole; it
     shows in `interrupted`. A spec that names the user's code trains in a worker: what their
     code does cannot end nnfix."""
-    from nnfix.diagnose.pipeline import uses_user_code
-
     if loaded.spec.model is None:  # their code is the network: diagnosed, not trained (yet)
         raise SpecError(
             [
@@ -374,12 +384,10 @@ def _fit_contained(loaded, compare, interrupted, on_start, on_epoch) -> Fitted:
             stop_signal=interrupted,
         )
     except sandbox.WorkerDied as exc:
-        from nnfix.diagnose.pipeline import _role_path
-
         where = f" after {len(epochs)} epochs" if epochs else ""
         problem = Problem(
             f"{exc.role or 'your code'} {exc}{where}; nothing could be saved of the run",
-            path=_role_path(exc.role),
+            path=role_path(exc.role),
         )
         raise ModuleError([problem], loaded.source) from None
     return result.value

@@ -12,6 +12,7 @@ from nnfix.spec.model import (
     TEXT_TARGETS,
     TOKEN_SOURCES,
     DataSpec,
+    DenseSpec,
     ImplementationSpec,
     InitSpec,
     LossSpec,
@@ -197,17 +198,18 @@ def _token_keys(data: DataSpec) -> list[Problem]:
 
 
 def _data_for_model(data: DataSpec, model: ModelSpec) -> list[Problem]:
-    """Data nnfix's engine cannot feed the model: token ids into dense layers (images are
-    flattened, as a dense layer takes them)."""
-    if data.source not in TOKEN_SOURCES:
+    """Data nnfix's engine cannot feed the model: token ids into a dense first layer (images
+    are flattened, as a dense layer takes them; another first layer takes tokens one-hot)."""
+    if data.source not in TOKEN_SOURCES or not isinstance(model.layers[0], DenseSpec):
         return []
     what = "windows of character ids" if data.source == "text" else "sequences of token ids"
     message = (
         f"'{data.source}' gives {what} of shape (samples, {data.sequence_length}) and the "
-        "model's layers are dense: nnfix's engine would read each id as a number. A sequence "
-        "model needs a recurrent layer (type: rnn), which nnfix's engine does not have yet"
+        "model's first layer is dense: nnfix's engine would read each id as a number. A "
+        "sequence model needs a recurrent layer (type: rnn) first: it takes the tokens one-hot"
     )
     hint = "for a dense model, use a 2-D source (moons, blobs, …) or images (flattened)"
+
     return [Problem(message, path=("data", "source"), hint=hint)]
 
 
@@ -223,9 +225,9 @@ def _model(model: ModelSpec) -> list[Problem]:
         inits += [
             ((*path, key), getattr(layer, key))
             for key in ("init", "bias_init")
-            if getattr(layer, key) is not None
+            if getattr(layer, key, None) is not None
         ]
-        if layer.bias_init is not None and not has_bias(model, layer):
+        if getattr(layer, "bias_init", None) is not None and not has_bias(model, layer):
             problems.append(
                 Problem(
                     "'bias_init' does not apply to a layer without bias",
@@ -233,7 +235,9 @@ def _model(model: ModelSpec) -> list[Problem]:
                     on_key=True,
                 )
             )
-        act = layer.activation
+        act = getattr(layer, "activation", None)
+        if act is None:  # a type the network applies no activation after (flatten, dropout)
+            continue
         apath = (*path, "activation")
         if act.name == "softmax" and i != len(layers) - 1:
             problems.append(

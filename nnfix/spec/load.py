@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from nnfix.engine.layers import LAYERS
 from nnfix.errors import Problem, SpecError, SpecPath, did_you_mean
 from nnfix.spec import checks, overrides, source
 from nnfix.spec.functions import UserFunction, user_functions
@@ -42,6 +43,13 @@ class LoadedSpec:
     @property
     def name(self) -> str:
         return self.spec.name or self.source.path.stem
+
+
+def uses_user_code(loaded: LoadedSpec) -> bool:
+    """The spec runs the user's own code (an implementation, or a file.py:function)."""
+    return loaded.spec.implementation is not None or any(
+        uf.kind == "file" for uf in loaded.functions.values()
+    )
 
 
 def load_spec(path: str | Path, assignments: tuple[str, ...] | list[str] = ()) -> LoadedSpec:
@@ -110,8 +118,11 @@ def _unwrap(annotation) -> list:
     return []
 
 
-def _model_at(path: SpecPath) -> type[BaseModel] | None:
-    """The model class that validates the mapping at `path`."""
+def _model_at(path: SpecPath, data=None) -> type[BaseModel] | None:
+    """The model class that validates the mapping at `path` (a layer entry's, by its type)."""
+    if _layer_entry(path) and data is not None:
+        kind = _layer_type(_value_at(data, path))
+        return LAYERS[kind].Spec if kind in LAYERS else None
     model: type[BaseModel] | None = Spec
     for part in path:
         if isinstance(part, int):
@@ -124,7 +135,8 @@ def _model_at(path: SpecPath) -> type[BaseModel] | None:
 
 
 def _walk(data, loc: tuple) -> tuple[SpecPath, tuple]:
-    """Split pydantic's loc into the part that exists in the data and the rest."""
+    """Split pydantic's loc into the part that exists in the data and the rest (leaving out
+    the tag pydantic puts in the path of a layer entry: its type)."""
     path: list = []
     node = data
     for i, part in enumerate(loc):
@@ -132,10 +144,21 @@ def _walk(data, loc: tuple) -> tuple[SpecPath, tuple]:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
+        elif _layer_entry(path) and part == _layer_type(node):
+            continue
         else:
             return tuple(path), tuple(loc[i:])
         path.append(part)
     return tuple(path), ()
+
+
+def _layer_entry(path: list | SpecPath) -> bool:
+    return len(path) == 3 and tuple(path[:2]) == ("model", "layers")
+
+
+def _layer_type(node) -> str | None:
+    """The type of a layer entry as written (default dense)."""
+    return node.get("type", "dense") if isinstance(node, dict) else None
 
 
 def _choices(ctx: dict | None) -> list[str]:
@@ -152,7 +175,7 @@ def pydantic_problems(exc: ValidationError, data) -> list[Problem]:
         if kind == "extra_forbidden":
             key = rest[0] if rest else path[-1]
             parent = path if rest else path[:-1]
-            model = _model_at(parent)
+            model = _model_at(parent, data)
             allowed = list(model.model_fields) if model else []
             where = ".".join(str(p) for p in parent if isinstance(p, str)) or "the spec"
             problems.append(
@@ -162,6 +185,25 @@ def pydantic_problems(exc: ValidationError, data) -> list[Problem]:
                     path=(*parent, key),
                     hint=did_you_mean(str(key), allowed),
                     on_key=True,
+                )
+            )
+        elif kind == "union_tag_not_found" and _layer_entry(path):
+            entry = _value_at(data, path)
+            if isinstance(entry, dict):
+                message = f"{entry.get('type')!r} is no type: expected one of {', '.join(LAYERS)}"
+                problems.append(Problem(message, path=(*path, "type")))
+            else:
+                message = f"expected a mapping (key: value) such as {{units: 5, activation: tanh}} (got {entry!r})"
+                problems.append(Problem(message, path=path))
+        elif kind == "union_tag_invalid" and _layer_entry(path):
+            written = _value_at(data, path).get("type")
+            tag = written if isinstance(written, str) else None
+            what = f"unknown layer type '{tag}'" if tag is not None else f"{written!r} is no type"
+            problems.append(
+                Problem(
+                    f"{what}: expected one of {', '.join(LAYERS)}",
+                    path=(*path, "type"),
+                    hint=did_you_mean(tag, list(LAYERS)) if tag is not None else None,
                 )
             )
         elif kind == "missing":

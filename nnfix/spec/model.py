@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
-    model_validator,
+    Tag,
 )
 
-from nnfix.engine import activations
+from nnfix.engine.layers import LAYERS, dense, on_change
+from nnfix.engine.specs import ACTIVATIONS as ACTIVATIONS  # re-exported for the spec's readers
+from nnfix.engine.specs import INIT_EXAMPLES, InitSpec, Weighted
+from nnfix.engine.specs import InitName as InitName
+from nnfix.engine.specs import Named as _Named
+from nnfix.engine.specs import Strict as _Strict
 
 SourceName = Literal[
     "xor",
@@ -33,17 +37,6 @@ SourceName = Literal[
     "npy",
     "idx",
 ]
-InitName = Literal[
-    "zeros",
-    "constant",
-    "uniform",
-    "normal",
-    "xavier_uniform",
-    "xavier_normal",
-    "he_uniform",
-    "he_normal",
-    "lecun_normal",
-]
 LossName = Literal["bce", "cce", "mse", "mae"]
 OptimizerName = Literal["sgd", "momentum", "nesterov", "rmsprop", "adam"]
 ScheduleName = Literal["constant", "step", "exponential", "inverse_time", "cosine"]
@@ -57,34 +50,6 @@ IMAGE_SHAPE = (1, 12, 12)  # source: images without `shape:`, (C, H, W)
 VOCAB = 20  # source: sequences without `vocab:`
 LENGTH = 10  # source: sequences or text without `length:`
 MAX_TIMEOUT = 24 * 3600.0  # seconds: a day, beyond which a timer is not a timeout
-ACTIVATIONS = activations.NAMES  # the built-ins, as registered in nnfix/engine/activations/
-
-
-class _Strict(BaseModel):
-    # no infinities or NaNs anywhere: `noise: .inf` or `low: -.inf` is never meant; each key's
-    # docstring is its description in `nnfix schema` (an editor's hover), SPEC §2's comment
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True
-    )
-
-
-class _Named(_Strict):
-    """A choice written either as its name or as a mapping {name: …, option: …}."""
-
-    name: str
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        return {"name": data} if isinstance(data, str) else data
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, core_schema, handler):
-        schema = handler(core_schema)
-        name = cls.model_fields["name"].annotation
-        choices = list(getattr(name, "__args__", ()))
-        short = {"type": "string", "enum": choices} if choices else {"type": "string"}
-        return {"anyOf": [short, schema]}
 
 
 class DataSpec(_Strict):
@@ -145,79 +110,24 @@ class DataSpec(_Strict):
         return self.target if isinstance(self.target, str) else "next"
 
 
-class InitSpec(_Named):
-    """An init: its name, or a mapping {name: uniform, low: 0, high: 1} / {name: normal,
-    std: 0.01} / {name: constant, value: 0.5}."""
-
-    name: InitName
-    """zeros | constant | uniform | normal | xavier_uniform | xavier_normal | he_uniform |
-    he_normal | lecun_normal."""
-    low: float = Field(-0.05, examples=[0])
-    """uniform: the lowest value drawn."""
-    high: float = Field(0.05, examples=[1])
-    """uniform: the end of the range drawn from (not drawn itself)."""
-    mean: float = 0.0
-    """normal: the mean."""
-    std: float = Field(0.01, ge=0)
-    """normal: the standard deviation."""
-    value: float = Field(0.0, examples=[0.5])
-    """constant: every value."""
-
-    @model_validator(mode="after")
-    def _range(self) -> InitSpec:
-        if self.low > self.high:
-            raise ValueError(f"low ({self.low:g}) must not be above high ({self.high:g})")
-        if not math.isfinite(self.high - self.low):
-            raise ValueError(f"the range {self.low:g} to {self.high:g} is too wide to draw from")
-        return self
+def _layer_union() -> Any:
+    """Every registered layer type's spec, told apart by `type:` (SPEC §2)."""
+    specs = tuple(Annotated[t.Spec, Tag(name)] for name, t in LAYERS.items())
+    return Annotated[Union[specs], Discriminator(lambda v: _layer_type(v))]  # noqa: UP007
 
 
-INIT_EXAMPLES = [
-    "he_normal",
-    {"name": "uniform", "low": 0, "high": 1},
-    {"name": "normal", "std": 0.01},
-    {"name": "constant", "value": 0.5},
-]
+def _layer_type(value: Any) -> str | None:
+    """A layer entry's type: its `type:` (default dense)."""
+    if isinstance(value, dict):
+        return value.get("type", "dense")
+    return getattr(value, "type", None)
 
 
-class ActivationSpec(_Named):
-    """An activation: its name, or a mapping with the math your code uses."""
-
-    name: str = Field(examples=["tanh", "maximum(z, 0.01*z)", "acts.py:my_tanh"])
-    """The function in the forward pass: a built-in (sigmoid | tanh | relu | leaky_relu | elu |
-    softplus | swish | linear | softmax, last layer only), an expression in z, or
-    file.py:function."""
-    derivative: str | None = Field(None, examples=["1 - z**2", "a * (1 - a)"])
-    """The derivative your backward pass uses: an expression in z or a, or file.py:function."""
-    derivative_of: Literal["z", "a"] | None = Field(None, examples=["z"])
-    """What your derivative is given: z (the pre-activation) or a (the activation's output);
-    default: the variable it names."""
-    alpha: float | None = Field(None, examples=[0.01])
-    """leaky_relu's slope (default 0.01), elu's scale (default 1.0)."""
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, core_schema, handler):
-        schema = handler(core_schema)
-        return {"anyOf": [{"type": "string", "examples": list(ACTIVATIONS)}, schema]}
-
-
-class LayerSpec(_Strict):
-    """A dense layer: its units and activation, and its own init where it differs."""
-
-    units: PositiveInt = Field(examples=[5])
-    """How many units (outputs) the layer has."""
-    activation: ActivationSpec = Field(
-        examples=["tanh", {"name": "tanh", "derivative": "1 - z**2", "derivative_of": "z"}]
-    )
-    """sigmoid | tanh | relu | leaky_relu | elu | softplus | swish | linear | softmax (last
-    layer only), or a mapping with the math your code uses: {name: tanh, derivative: "1 -
-    z**2", derivative_of: z}, so nnfix trains exactly what you train."""
-    init: InitSpec | None = Field(None, examples=[{"name": "uniform", "low": 0, "high": 1}])
-    """This layer's weight init (default: model.init)."""
-    bias_init: InitSpec | None = None
-    """This layer's bias init (default: model.bias_init)."""
-    bias: bool | None = None
-    """false: this layer has no bias (default: model.bias)."""
+if TYPE_CHECKING:
+    LayerSpec = Any
+else:
+    LayerSpec = _layer_union()  # one entry of model.layers, of any registered type
+DenseSpec = dense.DenseSpec
 
 
 class ModelSpec(_Strict):
@@ -490,8 +400,12 @@ class ImplementationSpec(_Strict):
         return self.model if isinstance(self.model, str) else None
 
 
-def has_bias(model: ModelSpec, layer: LayerSpec) -> bool:
-    return model.bias if layer.bias is None else layer.bias
+def has_bias(model: ModelSpec, layer: Any) -> bool:
+    """Does this layer of the model have a bias (a type without weights has none)."""
+    own = getattr(layer, "bias", None)
+    if not isinstance(layer, Weighted):
+        return False
+    return model.bias if own is None else own
 
 
 class Spec(_Strict):
@@ -570,6 +484,16 @@ class Spec(_Strict):
         if self.loss is None:
             raise LookupError("this spec declares no loss: the user's code computes its own")
         return self.loss
+
+
+def _rebuild() -> None:
+    """The registry changed: model.layers takes the types registered now."""
+    ModelSpec.model_fields["layers"].annotation = list[_layer_union()]  # type: ignore[assignment, misc]
+    ModelSpec.model_rebuild(force=True)
+    Spec.model_rebuild(force=True)
+
+
+on_change(_rebuild)
 
 
 def json_schema() -> dict:

@@ -89,3 +89,16 @@ def apply(source: Source, assignments: tuple[str, ...] | list[str]) -> None:
             source.overrides[path] = f"--set {item}"
     if problems:
         raise SpecError(problems, source)
+
+
+def role_path(role: str | None) -> tuple:
+    """The spec path of what a worker was calling: `backward` -> implementation.backward;
+    `model.layers[0].activation.derivative` (a file.py:function) -> that path."""
+    if not role:
+        return ("implementation",)
+    if role.startswith(("model.", "loss.")):
+        try:
+            return parse_key(role)
+        except ValueError:
+            pass
+    return ("implementation", role.split(".")[0].split("[")[0])

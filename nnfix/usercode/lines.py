@@ -13,8 +13,12 @@ moment that statement ends: everything downstream reads it as it would read a re
 value, with no rewritten module to import, no line or traceback of theirs moved, and helpers,
 methods and closures covered alike. A sub-expression that is never bound (`sigmoid(w @ a + b)`)
 is tapped where a function of theirs receives it: an argument array not seen before is perturbed
-before the callee's first statement. What this cannot tap — a value that never lives in an array
-(Python floats, a sub-expression consumed inside one statement) — has no gradient candidate, and a
+before the callee's first statement. One passed to NumPy (`np.tanh(U @ x + b)`), or a NumPy
+result that is an operand (`np.tanh(c)` in `np.tanh(c) * o`), is tapped through the statement's
+value: the tracer reads the expression as the statement starts (trace.Pure: NumPy and arithmetic
+only), and moving the sub-expression by δ moves the value by what the expression computes again
+with it moved. What this cannot tap — a value that never lives in an array (Python floats, a
+sub-expression of a statement that calls their own code) — has no gradient candidate, and a
 backward array shaped like no tapped value is not judged.
 
 The truth of dL/dv for a tapped v is a few directional derivatives, (L(v + εd) − L(v − εd)) / 2ε =
@@ -22,7 +26,8 @@ The truth of dL/dv for a tapped v is a few directional derivatives, (L(v + εd) 
 <g, d> = r · <dL/dv, d> for every d, with r a convention a correct backward uses (the constant of
 their loss read from their right parameter gradients, times 1, m or 1/m: the mean's 1/m applied
 early or late). Only arrays on the gradient's path are judged: computed by their backward from the
-targets or from such arrays — a forward value or a derivative factor such as `A1 * (1 - A1)` is
+targets or from such arrays, or equal to a true gradient where the targets are read as integers
+(`dy[targets[t]] -= 1`) — a forward value or a derivative factor such as `A1 * (1 - A1)` is
 never a gradient candidate.
 
 The culprit of a wrong parameter gradient (G101) is found from the array their backward returned
@@ -31,7 +36,13 @@ wrong array from arrays that were right. Two refinements, both decided by values
 multiplies a right gradient by a derivative factor it reads (`d = (W.T @ d) * sp`) is wrong only by
 that factor when its output divided by the factor is a true gradient — the factor's line is named;
 a helper that is right in its other calls hands the blame to the line that called it, and there to
-the literal argument (or the name bound to a literal) that chose its behaviour.
+the literal argument (or the name bound to a literal) that chose its behaviour. A partial sum
+(`dW += ...` over a loop's steps, `self.dW += 2 * lam * W` after `self.dW = x.T @ g`) is no
+gradient until every term is in: the walk follows the terms added, not the partial sums; a
+gradient left as the zero buffer it was allocated is made where a statement adds to it in place
+(`dc += dc`); and a statement is never taken for the gradient of a value it reads the gradient of
+(dL/dc and dL/dtanh(c) agree to 1e-5 where c is small). Each culprit whose value is replaced gets
+its line rewritten to give the true value where a usual mistake undone does (usercode.correct).
 
 Every independent bug in one run: the earliest culprit's value is replaced by the true one — the
 full gradient of the forward value it should be the gradient of, measured element by element
@@ -64,11 +75,13 @@ from typing import Any
 
 import numpy as np
 
+from nnfix.usercode.correct import corrected
 from nnfix.usercode.grads import Gradients
 from nnfix.usercode.loader import Place
 from nnfix.usercode.own import OwnNet
 from nnfix.usercode.trace import (
     MAX_STEPS,
+    Pure,
     Step,
     Tracer,
     _arrays,
@@ -106,12 +119,15 @@ class Tap:
     clock: int = -1  # when their forward computed it (the tracer's clock; -1: a parameter)
     alias: tuple[str, Place] | None = None  # a returned value: the name its caller binds it to
     reads: frozenset[str] = frozenset()  # the parameters the statement that computed it read
+    text: str = ""  # "inner": the sub-expression as written, `name` the value made of it
 
     def shown(self) -> str:
         """As the report names it: `A3 (net.py:21)`, or `the value net.py:14 returns`."""
         if self.where is None:
             return self.name
         at = f"{self.where.file.name}:{self.where.line}"
+        if self.kind == "inner":
+            return f"{self.text} ({at})"
         if self.name.startswith("return"):
             if self.alias is not None:
                 name, place = self.alias
@@ -148,6 +164,7 @@ class Culprit:
     factor: tuple[str, str, str, str] | None = None
     # (the factor, the line multiplying it in, its output, whose true gradient it multiplies)
     replace: tuple[Step, str] | None = None  # the statement and output whose value is replaced
+    fixed: str | None = None  # the line rewritten to give the true value (usercode.correct)
 
     @property
     def place(self) -> Place:
@@ -223,6 +240,8 @@ class _Hooked(Tracer):
         self.count = 0  # statements started (light)
         self.done = False
         self.named: dict[int, list[tuple[str, tuple, Array]]] = {}  # frame -> its argument arrays
+        self.capture: int | None = None  # a statement whose names to keep as it starts
+        self.names: dict[str, Any] = {}  # ... they (its frame's globals and locals, copied)
 
     def _apply(self, change: Callable[[Array], None], live: Array) -> None:
         try:
@@ -250,6 +269,11 @@ class _Hooked(Tracer):
         if not self.light:
             first = state.serial not in self.named
             super()._start(frame, state, line)
+            if state.step is not None and state.step.serial == self.capture:
+                self.names = {
+                    k: np.array(v) if isinstance(v, np.ndarray) else v
+                    for k, v in {**frame.f_globals, **frame.f_locals}.items()
+                }
             if first and state.step is not None:
                 code = frame.f_code
                 args = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]) - {"self"}
@@ -304,6 +328,7 @@ class Runs:
         self.unmeasured: list[str] = []
         self.evaluations = 0
         self.forward_marks: set[tuple] = set()  # every array their forward and loss set
+        self.moves: dict[tuple[int, str, str], tuple[Pure, ast.expr]] = {}  # "inner" taps
 
     # --- running their code ----------------------------------------------------------------
 
@@ -326,6 +351,7 @@ class Runs:
         the order computed; each a list of its occurrences (the same value set again: a cache
         passing it on, a loss that runs the forward again)."""
         tracer = _Hooked()
+        tracer.inner = True
         tracer.run(self.net.loss)
         self.forward_marks = {o.mark for step in tracer.steps for o in step.outputs}
         by_mark = {fingerprint(np.asarray(p.ref.get())): p.slot.name for p in self.net.tensors}
@@ -368,6 +394,11 @@ class Runs:
                 named = group and group[0].name.startswith("return") and group[0].alias is None
                 if group and named and out.name.isidentifier():  # `AL = sigmoid(ZL)`: AL
                     group[0] = dataclasses.replace(group[0], alias=(out.name, step.place))
+                if step.pure is not None and not out.passed and out is step.outputs[0]:
+                    reads = {by_mark.get(fingerprint(v)) for v in step.inputs.values()}
+                    given = frozenset(n for n in reads if n is not None)
+                    when = (top[step.serial], step.start)  # e is made before v is bound
+                    self._inner(step, out, when, given, shapes, groups)
                 if not out.passed and _usable(out.value) and _shaped(out.value.shape, shapes):
                     reads = {by_mark.get(fingerprint(v)) for v in step.inputs.values()}
                     tap = Tap(
@@ -393,6 +424,37 @@ class Runs:
                     groups.setdefault(mark, []).append(tap)
                     seen.add(mark)
         return list(groups.values())
+
+    def _inner(
+        self,
+        step: Step,
+        out: Any,
+        when: tuple[int, int],
+        reads: frozenset[str],
+        shapes: set,
+        groups: dict,
+    ) -> None:
+        """The sub-expressions nothing binds of `v = E` (`U @ x + b` in `np.tanh(U @ x + b)`,
+        `np.tanh(c)` in `np.tanh(c) * o`) as values of their own: moving one by δ moves v by
+        what E computes again with it moved, so each is perturbed through v."""
+        pure = step.pure
+        assert pure is not None
+        if np.shape(pure.value) != out.value.shape:
+            return
+        top, clock = when
+        for sub in pure.subs():
+            value = pure.values[id(sub)]
+            if not _usable(value) or not _shaped(value.shape, shapes):
+                continue
+            text = ast.unparse(sub)
+            if (step.serial, out.name, text) in self.moves:
+                continue
+            self.moves[(step.serial, out.name, text)] = (pure, sub)
+            tap = Tap(
+                "inner", step.serial, out.name, value.shape, step.place, top, clock, reads=reads
+            )
+            tap = dataclasses.replace(tap, text=text)
+            groups.setdefault(("inner", fingerprint(value)), []).append(tap)
 
     def measure(self, tap: Tap) -> Measured | None:
         """<dL/dv, d> along DIRECTIONS random directions, by central differences."""
@@ -453,9 +515,17 @@ class Runs:
             out[i] = (sides[0] - sides[1]) / (2 * eps[0])
         return out.reshape(tap.shape)
 
-    @staticmethod
-    def _hook(tap: Tap, change: Callable[[Array], None]) -> _Hooked:
+    def _hook(self, tap: Tap, change: Callable[[Array], None]) -> _Hooked:
         key = (tap.serial, tap.name)
+        if tap.kind == "inner":
+            pure, sub = self.moves[(tap.serial, tap.name, tap.text)]
+
+            def through(live: Array) -> None:  # the sub-expression moved by δ: v by E's move
+                delta = np.zeros(tap.shape)
+                change(delta)
+                live += pure.moved(sub, delta).reshape(live.shape)
+
+            return _Hooked(at={key: through}, light=True)
         if tap.kind == "out":
             return _Hooked(at={key: change}, light=True)
         return _Hooked(given={key: change}, light=True)
@@ -578,9 +648,12 @@ class Judge:
             out += self.by_shape.get(s[::-1], [])
         return out
 
-    def match(self, g: Array) -> tuple[str, Measured | None, float | None]:
-        """("right", the value it is the gradient of, r) / ("wrong", None, None) / ("unjudged", …)."""
-        cands = self.candidates(g)
+    def match(
+        self, g: Array, besides: frozenset[Tap] = frozenset()
+    ) -> tuple[str, Measured | None, float | None]:
+        """("right", the value it is the gradient of, r) / ("wrong", None, None) / ("unjudged", …).
+        `besides`: values it is not to be taken for the gradient of."""
+        cands = [m for m in self.candidates(g) if m.tap not in besides]
         if not cands:
             return "unjudged", None, None
         for meas in cands:
@@ -620,13 +693,39 @@ class Backward:
         for step in sorted(self.steps, key=lambda s: s.end):
             marks = {fingerprint(v) for v in step.inputs.values()}
             if not marks & (self.flow | self.judge.seeds):
+                self._seed(step, marks)
                 continue
+            besides = frozenset() if step.adds_to is not None else self._read(marks)
             for out in step.outputs:
                 if out.passed or out.mark in marks:
                     continue
                 self.flow.add(out.mark)
                 if _usable(out.value) and out.mark not in self.status:
-                    self.status[out.mark] = self.judge.match(out.value)
+                    self.status[out.mark] = self.judge.match(out.value, besides)
+
+    def _read(self, marks: set[tuple]) -> frozenset[Tap]:
+        """The values a statement reads the true gradients of: what it computes from them is the
+        gradient of another value (`dc = dtanh_c * (1 - tanh(c)**2)` is dL/dc, not dL/dtanh(c),
+        though the two agree to 1e-5 where c is small), unless it adds to an array in place."""
+        return frozenset(
+            entry[1].tap
+            for mark in marks
+            if (entry := self.status.get(mark)) is not None
+            and entry[0] == "right"
+            and entry[1] is not None
+        )
+
+    def _seed(self, step: Step, marks: set[tuple]) -> None:
+        """An array made from no array of the targets (read as integers: `dy[targets[t]] -= 1`)
+        that is the true gradient of a forward value starts the gradient's path too."""
+        for out in step.outputs:
+            if out.passed or out.mark in marks:  # (a forward that runs the backward too sets
+                continue  # its arrays: whether one is a gradient is decided by its value)
+            if _usable(out.value) and out.mark not in self.status:
+                found = self.judge.match(out.value)
+                if found[0] == "right":
+                    self.flow.add(out.mark)
+                    self.status[out.mark] = found
 
     def state(self, mark: tuple) -> str:
         entry = self.status.get(mark)
@@ -652,14 +751,7 @@ class Backward:
     def walk(self, step: Step, seen: set[int]) -> Step:
         """The first statement upstream of `step` that made a wrong array from right ones."""
         seen.add(step.serial)
-        found = []
-        for value in step.inputs.values():
-            mark = fingerprint(value)
-            if self.state(mark) != "wrong":
-                continue
-            source = self.origin(mark, before=step.start)
-            if source is not None and source.serial not in seen:
-                found.append(self.walk(source, seen))
+        found = self._upstream(step, seen)
         if found:
             return min(found, key=lambda s: s.start)
         for callee in reversed([s for s in self.steps if s.parent == step.serial and s.returns]):
@@ -671,6 +763,38 @@ class Backward:
             ):
                 return self.walk(callee, seen)
         return self.behind_unjudged(step, seen)
+
+    def _upstream(self, step: Step, seen: set[int]) -> list[Step]:
+        """The first wrong statements upstream of each wrong array `step` reads. A partial sum it
+        adds to in place is no evidence (its being unlike any true gradient is what a partial sum
+        is): the terms added to it before are followed instead, and the statement that began it
+        only where its line is right nowhere else (`self.dW = x.T @ g` before `+= 2 * lam * W`
+        is right in the layer without a penalty)."""
+        found = []
+        for value in step.inputs.values():
+            mark = fingerprint(value)
+            if self.state(mark) != "wrong":
+                continue
+            source = self.origin(mark, before=step.start)
+            if source is None or source.serial in seen:
+                continue
+            if not self.accumulates(step, source, mark):
+                found.append(self.walk(source, seen))
+                continue
+            seen.add(source.serial)
+            terms = self._upstream(source, seen)
+            if terms:
+                found += terms
+            elif source.adds_to is None and not self.right_elsewhere(source):
+                found.append(source)
+        return found
+
+    def accumulates(self, step: Step, source: Step, mark: tuple) -> bool:
+        """Does `step` add in place to the array `source` made (`self.dW += reg * W`, `dx[n, :,
+        i:i+k] += ...`)? That array is then a partial sum, a gradient only once every term is in:
+        its being unlike any true gradient is no evidence against the line that began it."""
+        made = source.output(mark)
+        return made is not None and any(o.inplace and o.holder == made.holder for o in step.outputs)
 
     def behind_unjudged(self, step: Step, seen: set[int]) -> Step:
         """A statement that made a wrong array from arrays nothing measured (shaped like no
@@ -742,7 +866,10 @@ class Backward:
         raw = self.grads.raw.get(name)
         if raw is None:
             return None
-        found = self.origin(fingerprint(np.asarray(raw)))
+        mark = fingerprint(np.asarray(raw))
+        found = self.origin(mark)
+        if found is not None and not _usable(np.asarray(raw)):
+            found = self.added_nothing(mark) or found
         if found is not None or not self.grads.from_update:
             return found
         # −Δ / step size equals the array their update scaled to rounding, not bit for bit
@@ -760,6 +887,16 @@ class Backward:
                     and np.allclose(v, g, rtol=1e-6, atol=1e-9 * scale)
                 ):
                     return self.origin(out.mark)
+        return None
+
+    def added_nothing(self, mark: tuple) -> Step | None:
+        """A gradient returned as the buffer it was allocated (zeros) although statements add to
+        it in place (`dc += dc`): the last of those, which was to fill it, is where it was made."""
+        adds = [s for s in self.steps if s.adds_to is not None]
+        for step in reversed(adds):
+            value = step.inputs.get(step.adds_to or "")
+            if value is not None and fingerprint(value) == mark:
+                return step
         return None
 
     def culprit(self, name: str) -> Culprit | None:
@@ -810,8 +947,8 @@ class Backward:
             and entry[0] == "right"
             and entry[1] is not None
         ]
-        direct = [t for t in meant if t.kind == "out" and name in t.reads]
-        other = [t for t in meant if t.kind == "out" and name not in t.reads]
+        direct = [t for t in meant if t.kind in ("out", "inner") and name in t.reads]
+        other = [t for t in meant if t.kind in ("out", "inner") and name not in t.reads]
         return bool(other) and not direct
 
     def meant(self, step: Step, g: Array) -> list[Measured]:
@@ -949,6 +1086,13 @@ def search(
         for o in s.outputs
         if o.mark in first.flow
     }
+    if not shapes:  # no array is made from the targets' arrays (they are read as integers):
+        shapes = {  # the path starts where an array equals a true gradient (Backward._seed)
+            _squeezed(np.asarray(o.value).shape)
+            for s in first.steps
+            for o in s.outputs
+            if not o.passed and _usable(o.value)
+        }
     groups = finder.taps(shapes)
     measured: list[Measured] = list(params.values())
     idle: dict[int, int] = defaultdict(int)  # a call nnfix made -> its values that moved nothing
@@ -1004,18 +1148,24 @@ def search(
         if time.process_time() > deadline:
             lines.unmeasured.append("the bugs behind the first culprits (time ran out)")
             break
+        names = _names(finder, earliest, at)
         replaced = _replace(finder, backward, earliest, at, params)
         if replaced is None:
             break
-        backward, chosen = replaced
+        backward, chosen, truth = replaced
+        fixed = _fixed(earliest, names, truth, judge)
         for culprit in [*lines.by_tensor.values(), *(c for c, _ in lines.more)]:
             if _key(culprit) == _key(earliest) and chosen is not None:
                 culprit.chosen = chosen
+                culprit.fixed = fixed
         before = len(still)
         still = [n for n in still if not _right(backward, params, n, judge.c)]
         progress = len(still) < before
         if not still:
             break
+    for name, culprit in lines.by_tensor.items():
+        if culprit.fixed is None and culprit.gradient_of == name and culprit.replace is None:
+            culprit.fixed = _fixed_gradient(finder, culprit, grads, params[name], judge.c)
     lines.unmeasured += finder.unmeasured
     lines.measured, lines.runs = len(measured) - len(params), finder.evaluations
     return lines
@@ -1035,13 +1185,64 @@ def made_at(net: OwnNet, names: list[str]) -> dict[str, Step]:
     return out
 
 
+def _names(finder: Runs, culprit: Culprit, at: dict) -> dict[str, Any]:
+    """What the culprit's line read as it ran (its frame's names), where the line itself made
+    the wrong value (not a factor made elsewhere, nor a helper's call)."""
+    if culprit.replace is None or culprit.factor is not None or culprit.inner is not None:
+        return {}
+    if culprit.replace[0] is not culprit.step:
+        return {}
+    tracer = _Hooked(at=dict(at))
+    tracer.capture = culprit.step.serial
+    try:
+        tracer.run(finder.net.gradients)
+    except Exception:
+        return {}
+    return tracer.names
+
+
+def _fixed(
+    culprit: Culprit, names: dict[str, Any], truth: Array | None, judge: Judge
+) -> str | None:
+    """The culprit's line rewritten so that it gives the true value (under any convention of
+    the 1/m), where a usual mistake undone does (usercode.correct)."""
+    if not names or truth is None or culprit.replace is None:
+        return None
+    out = next((o for o in culprit.step.outputs if o.name == culprit.replace[1]), None)
+    if out is None or out.name != culprit.value:
+        return None
+    base = truth.reshape(out.value.shape)
+    return corrected(culprit.step.code, names, [base * f for f in judge.factors], judge.m)
+
+
+def _fixed_gradient(
+    finder: Runs, culprit: Culprit, grads: Gradients, param: Measured, c: float
+) -> str | None:
+    """The line that makes a parameter's gradient as returned (right but for a factor its
+    statement could carry as a convention, which a gradient as returned cannot), rewritten so
+    that it gives the true gradient times the loss's constant, where a usual mistake undone
+    does."""
+    raw = grads.raw.get(culprit.gradient_of or "")
+    if raw is None or culprit.factor is not None or culprit.inner is not None:
+        return None
+    mark = fingerprint(np.asarray(raw))
+    if culprit.step.output(mark) is None:
+        return None
+    true = finder.full(param.tap)
+    if true is None:
+        return None
+    names = _names(finder, dataclasses.replace(culprit, replace=(culprit.step, "")), {})
+    layouts = [c * t for t in _back(true, np.shape(raw))]
+    return corrected(culprit.step.code, names, layouts, finder.m) if names and layouts else None
+
+
 def _replace(
     finder: Runs,
     backward: Backward,
     culprit: Culprit,
     at: dict,
     params: dict[str, Measured],
-) -> tuple[Backward, Measured | None] | None:
+) -> tuple[Backward, Measured | None, Array | None] | None:
     """Their backward traced again with the culprit's value replaced by the true one: of the
     forward values it could be the gradient of, with the convention factors, the replacement that
     leaves the most parameter gradients right, then the most arrays, then the nearest value
@@ -1080,12 +1281,12 @@ def _replace(
                 )
                 if best is None or score > best[0]:
                     best = (score, again, meas)
-                    chosen = trial
+                    chosen, truth = trial, judge.c * layout  # the truth, before the 1/m
     if best is None:
         return None
     at.clear()
     at.update(chosen)
-    return best[1], best[2]  # of values that do as well, the nearest (Backward.meant's order)
+    return best[1], best[2], truth  # of values that do as well, the nearest (Backward.meant's)
 
 
 def _key(culprit: Culprit) -> tuple[int, str] | None:

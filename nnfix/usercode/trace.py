@@ -13,6 +13,7 @@ import ast
 import hashlib
 import inspect
 import linecache
+import operator
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ class Output:
     holder: Holder  # where it is kept
     passed: bool = False  # an array the frame already held, unchanged: passed on, not computed
     mark: tuple = ()  # its fingerprint
-    inplace: bool = False  # changed in place (`out[n, f, i, j] = ...`), not bound anew
+    inplace: bool = False  # the array it held before, changed in place (`dx[...] += ...`)
 
     def __post_init__(self) -> None:
         if not self.mark:
@@ -78,6 +79,8 @@ class Step:
     outputs: list[Output] = field(default_factory=list)
     returns: bool = False  # a return statement
     raised: bool = False  # an exception left it
+    adds_to: str | None = None  # an augmented assignment's target, as written (`dc` of `dc += dy`)
+    pure: Pure | None = None  # `v = E` of NumPy calls: E, to tap its sub-expressions (trace.pure)
 
     def output(self, mark: tuple) -> Output | None:
         return next((o for o in self.outputs if o.mark == mark), None)
@@ -274,6 +277,115 @@ def _evaluate(node: ast.expr, frame: FrameType) -> Any:
     raise _Unknown(type(node).__name__)
 
 
+_ARITHMETIC = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.MatMult: operator.matmul,
+    ast.Pow: operator.pow,
+}
+
+
+class Pure:
+    """A statement's expression of arrays and numbers combined by arithmetic and NumPy's own
+    functions (`np.tanh(U @ x + b) * o`), read once at the statement's start without calling
+    anything of the user's. Its leaves are kept, so that it can be computed again with one of
+    its sub-expressions moved: how much the statement's value moves with it."""
+
+    def __init__(self, node: ast.expr, frame: FrameType):
+        self.node = node
+        self.leaves: dict[int, Any] = {}
+        self.values: dict[int, Any] = {}  # every computed sub-expression's value
+        with np.errstate(all="ignore"):
+            self.value = self._calc(node, frame, None)
+
+    def _calc(self, node: ast.expr, frame: FrameType | None, moved: tuple[int, Any] | None) -> Any:
+        if moved is not None and id(node) == moved[0]:
+            return moved[1]
+        out: Any
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return node.value
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            left = self._calc(node.left, frame, moved)
+            out = _ARITHMETIC[type(node.op)](left, self._calc(node.right, frame, moved))
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            value = self._calc(node.operand, frame, moved)
+            out = -value if isinstance(node.op, ast.USub) else value
+        elif isinstance(node, ast.Attribute) and node.attr == "T":
+            owner = self._calc(node.value, frame, moved)
+            if not isinstance(owner, np.ndarray):
+                raise _Unknown("T")
+            out = owner.T
+        elif isinstance(node, ast.Call) and not node.keywords:
+            fn = self.leaves[id(node.func)] if frame is None else _evaluate(node.func, frame)
+            if not _numpys(fn):
+                raise _Unknown("call")
+            self.leaves[id(node.func)] = fn
+            out = fn(*(self._calc(a, frame, moved) for a in node.args))
+        elif frame is None:
+            return self.leaves[id(node)]
+        else:
+            out = _evaluate(node, frame)
+            if isinstance(out, np.ndarray) and out.dtype.kind in "fiu":
+                out = np.array(out)
+            elif type(out) not in (int, float):
+                raise _Unknown("operand")
+            self.leaves[id(node)] = out
+            return out
+        if moved is None:
+            self.values[id(node)] = out
+        return out
+
+    def moved(self, sub: ast.expr, delta: Array) -> Array:
+        """How the statement's value moves when `sub` moves by `delta` (to first order)."""
+        at = np.asarray(self.values[id(sub)])
+        with np.errstate(all="ignore"):
+            up = self._calc(self.node, None, (id(sub), at + delta.reshape(at.shape)))
+            down = self._calc(self.node, None, (id(sub), at - delta.reshape(at.shape)))
+        return (np.asarray(up) - np.asarray(down)) / 2
+
+    def subs(self) -> Iterator[ast.expr]:
+        """The sub-expressions nothing binds whose gradient a backward may hold: the result of
+        each NumPy function inside the expression (`np.tanh(c)` in `np.tanh(c) * o`) and each
+        argument of one that is itself computed (`U @ x + b` in `np.tanh(U @ x + b)`)."""
+        summed = {  # a term of a sum has the sum's gradient: the sum stands for it
+            id(side)
+            for node in ast.walk(self.node)
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub)
+            for side in (node.left, node.right)
+        }
+        for node in ast.walk(self.node):
+            if not isinstance(node, ast.Call) or id(node) not in self.values:
+                continue
+            if node is not self.node and id(node) not in summed:
+                yield node
+            for arg in node.args:
+                if isinstance(arg, ast.BinOp | ast.UnaryOp | ast.Call) and id(arg) not in summed:
+                    yield arg
+
+
+def _numpys(fn: Any) -> bool:
+    """A function of NumPy's own (a ufunc such as np.tanh, or np.dot)."""
+    return isinstance(fn, np.ufunc) or (
+        callable(fn) and str(getattr(fn, "__module__", "") or "").startswith("numpy")
+    )
+
+
+def pure(statement: ast.stmt, frame: FrameType) -> Pure | None:
+    """`v = E` with E of NumPy calls and arithmetic (Pure), read at the statement's start."""
+    if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
+        return None
+    node = statement.value
+    if not any(isinstance(n, ast.Call) for n in ast.walk(node)):
+        return None
+    try:
+        found = Pure(node, frame)
+    except Exception:
+        return None
+    return found if isinstance(found.value, np.ndarray) else None
+
+
 def _key(node: ast.expr, frame: FrameType) -> int | str:
     """A dict key or list index as code writes it: `l`, `-1`, `l - 1`, `'W' + str(l)`, f'W{l}'."""
     if isinstance(node, ast.Constant) and isinstance(node.value, int | str):
@@ -446,6 +558,7 @@ class Tracer:
         self.steps: list[Step] = []
         self.raised: Step | None = None
         self.full = False  # MAX_STEPS was reached: later statements are not recorded
+        self.inner = False  # read the sub-expressions nothing binds (Step.pure)
         self.given: dict[int, list[Array]] = {}  # frame serial -> the arrays it was given
         self.visible: dict[int, list[Array]] = {}  # ... every array it saw or made
         self._sources = _Sources()
@@ -529,6 +642,10 @@ class Tracer:
             loops=line.loops if line is not None else (),
             returns=isinstance(statement, ast.Return),
         )
+        if isinstance(statement, ast.AugAssign) and line is not None:
+            step.adds_to = _text(statement.target, line)
+        if self.inner and statement is not None:
+            step.pure = pure(statement, frame)
         if statement is not None:
             assert line is not None
             for name, value in _reads(statement, frame, line):
@@ -551,7 +668,9 @@ class Tracer:
         step.end = self._tick()
         after = _arrays(frame, state.serial, state.seen)
         for name, value, holder, passed, inplace in _changed(state.seen, after):
-            step.outputs.append(self._output(name, value, holder, passed, inplace))
+            out = self._output(name, value, holder, passed)
+            out.inplace = inplace
+            step.outputs.append(out)
         if step.returns and not step.raised:
             held = {entry[0] for entry in state.seen.values()}
             for name, value, holder in _returned(returned, state.serial):
@@ -560,15 +679,13 @@ class Tracer:
         self.visible.setdefault(state.serial, []).extend(o.value for o in step.outputs)
         state.step = None
 
-    def _output(
-        self, name: str, value: Any, holder: Holder, passed: bool, inplace: bool = False
-    ) -> Output:
+    def _output(self, name: str, value: Any, holder: Holder, passed: bool) -> Output:
         """An output with a copy of its value; an array passed on unchanged shares the copy
         made when it was last recorded (a cache or a tuple passes a weight matrix many times)."""
         kept = self._copies.get(id(value))
         if kept is not None and kept[2] is value and _same(kept[3], value):
-            return Output(name, kept[0], holder, passed, kept[1], inplace)
-        out = Output(name, np.array(value), holder, passed, inplace=inplace)
+            return Output(name, kept[0], holder, passed, kept[1])
+        out = Output(name, np.array(value), holder, passed)
         self._copies[id(value)] = (out.value, out.mark, value, _check(value))
         return out
 

@@ -109,7 +109,7 @@ class Truth:
         return "X" if layer == 0 else f"A{layer}"
 
     def activation(self, layer: int) -> Activation | None:
-        return self.network.layers[layer - 1].act.builtin
+        return self.network.activations[layer - 1].builtin
 
     def slope_text(self, layer: int) -> str | None:
         """The layer's da/dz as the report writes it: in A where A alone fixes it, else in Z."""
@@ -123,7 +123,7 @@ class Truth:
         return None
 
     def _slope(self, layer: int, z: Array, a: Array) -> Array | None:
-        act = self.network.layers[layer - 1].act
+        act = self.network.activations[layer - 1]
         if act.builtin is not None:
             return None if not act.builtin.elementwise else act.builtin.derivative(z, a)
         if act.derivative is not None and not act.declared:
@@ -138,7 +138,7 @@ class Truth:
         if labels is not None and self.model.labels:
             self.knowns.append(Known("y", "labels", 0, labels.astype(np.float64)))
         for l in range(1, L + 1):
-            layer = net.layers[l - 1]
+            layer = net.dense_layers[l - 1]
             prev, plus = self.a_name(l - 1), f" + b{l}" if layer.b is not None else ""
             self._sample(
                 f"Z{l}",
@@ -151,7 +151,7 @@ class Truth:
             self._param(f"W{l}", "W", l, layer.W)
             if layer.b is not None:
                 self._param(f"b{l}", "b", l, layer.b)
-        out = net.layers[-1].act
+        out = net.activations[-1]
         z, a = cache.z[-1], cache.a[-1]
         scale = self.loss.reduce(self.m) * self.loss.factor
         self._sample("A − Y", "error", 0, a - y)
@@ -175,7 +175,7 @@ class Truth:
         dZ = delta
         for l in range(L, 0, -1):
             a_prev = cache.a[l - 2] if l > 1 else x
-            layer = net.layers[l - 1]
+            layer = net.dense_layers[l - 1]
             dW = a_prev.T @ dZ + l2 * layer.W
             prev = self.a_name(l - 1)
             self._param(

@@ -438,12 +438,15 @@ def fixed_at_zero(net: Network) -> np.ndarray | None:
     move it. A layer without bias maps 0 to z = 0·W = 0 for every W, and an activation with
     f(0) = 0 passes the zero on to the next layer; a bias, or a nonzero f(0) (sigmoid's ½,
     softplus's ln 2) times the next layer's weights, makes the output depend on them."""
-    a = np.zeros((1, net.sizes[0]))
+    a = np.zeros((1, *net.in_shape))
     for layer in net.layers:
-        if layer.b is not None or np.any(a != 0):
+        offsets = {p.role for p in layer.param_info()} - {"weight", "recurrent"}  # a bias
+        if offsets or (layer.params() and np.any(a != 0)):
             return None
-        a = np.asarray(layer.act.forward(np.zeros((1, layer.W.shape[1]))), dtype=float)
-    return a[0] if np.all(np.isfinite(a)) else None
+        with np.errstate(all="ignore"):
+            z = layer.forward(a, False)[0]
+            a = np.asarray(layer.act.forward(z) if layer.act is not None else z, dtype=float)
+    return a.reshape(-1) if np.all(np.isfinite(a)) else None
 
 
 def _bias_fix(ctx: Context) -> tuple[tuple, Fix]:

@@ -13,8 +13,8 @@ from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.rules.rule import DERIVATIVES, ERROR, Rule, check, prose, yaml_block
 from nnfix.engine import activations
 from nnfix.engine.activations import numeric
-from nnfix.engine.build import argument_of
 from nnfix.engine.network import LayerActivation
+from nnfix.run.build import argument_of
 from nnfix.spec.expr import ExpressionError, compile_expression
 from nnfix.spec.functions import UserFunction
 
@@ -253,7 +253,9 @@ def activation_derivatives(ctx: Context) -> list[Finding]:
     """A101–A103 for every layer whose derivative the spec declares."""
     found = []
     for layer, spec in enumerate(ctx.spec.net_model.layers, start=1):
-        act = spec.activation
+        act = getattr(spec, "activation", None)
+        if act is None:  # a type the network applies no activation after
+            continue
         path = ctx.layer_path(layer, "activation")
         uf = ctx.loaded.functions.get((*path, "derivative"))
         la = ctx.network.activations[layer - 1]

@@ -265,11 +265,20 @@ def _as(whose: str) -> str:
 
 def _symmetric(ctx: Context, net: Network, whose: str, path_of) -> list[Finding]:
     found = []
-    for l, layer in enumerate(net.layers[:-1], start=1):  # the output's units differ by their
-        W, b = layer.W, layer.b  # targets
+    for k, l in enumerate(net.weight_layers[:-1]):  # the output's units differ by their targets
+        slot = net.slots[net.weight_index[k]]
+        W = net.units(k)
+        if slot.param is not None and not slot.param.symmetric:
+            continue
         if W.shape[1] < 2 or not np.all(W[:, :1] == W):
             continue
-        if b is not None and not np.all(b == b[:, :1]):
+        layer = net.layers[l - 1]
+        if not all(  # its other per-unit parameters (the bias) alike too
+            np.all(u == u[:, :1])
+            for p, info in zip(layer.params(), layer.param_info(), strict=True)
+            if info.role != "weight" and info.symmetric
+            for u in [np.moveaxis(p, info.unit_axis, -1).reshape(-1, p.shape[info.unit_axis])]
+        ):
             continue
         value = float(W.flat[0])
         found.append(
@@ -288,7 +297,7 @@ def _symmetric(ctx: Context, net: Network, whose: str, path_of) -> list[Finding]
 
 def _one_signed(ctx: Context, net: Network, whose: str, path_of) -> list[Finding]:
     found = []
-    for l, W in enumerate(net.weights, start=1):
+    for l, W in zip(net.weight_layers, net.weights, strict=True):
         if W.size < 4 or np.all(W.flat[0] == W):
             continue  # constant weights are Y101's
         positive, negative = bool(np.all(W >= 0)), bool(np.all(W <= 0))
@@ -558,7 +567,9 @@ def units_identical(ctx: Context) -> list[Finding]:
     if ctx.probe is None:
         return []
     found = []
-    for l, W in enumerate(ctx.probe_network().weights[:-1], start=1):
+    net = ctx.probe_network()
+    for k, l in enumerate(net.weight_layers[:-1]):
+        W = net.units(k)
         value = similarity(W)
         if value is not None and value > IDENTICAL:
             found.append(

@@ -308,8 +308,9 @@ def typical_update_ratio(ctx: Context) -> tuple[float, dict[str, float], list[st
     ratios[~np.isfinite(ratios)] = np.nan
     per_tensor: dict[str, float] = {}
     left_out = []
+    net = ctx.network
     for l in range(ratios.shape[1]):
-        name = f"W{l + 1}"
+        name = net.slots[net.weight_index[l]].name if l < len(net.weight_index) else f"W{l + 1}"
         column = ratios[:, l][np.isfinite(ratios[:, l])]
         if probe.start_norm and probe.start_norm[l] == 0:
             left_out.append(f"{name} (starts at 0)")

@@ -37,6 +37,7 @@ from nnfix.diagnose.rules.rule import (
 )
 from nnfix.engine import activations
 from nnfix.engine.losses import Loss, best_constant
+from nnfix.engine.network import Network
 from nnfix.engine.schedules import learning_rate
 from nnfix.usercode.network import PENALTY_AGREE
 from nnfix.usercode.sandbox import UserCallError
@@ -735,7 +736,7 @@ def _first_bad_layer(ctx: Context) -> tuple[int | None, str]:
     net = ctx.probe_network()
     cache = ctx.probe_forward()
     for l in range(net.depth):
-        if not np.all(np.isfinite(net.weights[l])):
+        if not all(np.all(np.isfinite(p)) for p in net.layers[l].params()):
             return l + 1, "weights"
         if not np.all(np.isfinite(cache.z[l])):
             return l + 1, "pre-activations z"
@@ -801,7 +802,8 @@ def _stuck(ctx: Context) -> list[tuple[int, str]]:
         share = _saturated(act, z)
         if share is not None and share > SATURATED_SHARE:
             reasons.append((l, f"{share:.0%} of layer {l}'s {act.name} units are saturated"))
-        same = similarity(net.weights[l - 1])
+        k = net.weight_of(l)
+        same = similarity(net.units(k)) if k is not None else None
         if same is not None and same > IDENTICAL:
             reasons.append((l, f"layer {l}'s {z.shape[1]} units are identical"))
     cut = [l for l in range(1, net.depth) if unmoved(probe, l)]
@@ -817,10 +819,18 @@ def unmoved(probe: ProbeRecord, layer: int) -> bool:
     from their start than one float rounding of their size per step (ε of the dtype they train
     in), which is what an update too small to change a weight leaves — whatever the optimiser."""
     assert probe.network is not None
-    weights = probe.network.weights[layer - 1]
+    k = _weight_of(probe.network, layer)
+    if k is None:  # a layer without weights (flatten, pooling) has nothing to move
+        return False
+    weights = probe.network.weights[k]
     eps = float(np.finfo(weights.dtype).eps) if weights.dtype.kind == "f" else 0.0
-    moved = np.nan_to_num(np.asarray(probe.moved, float)[:, layer - 1], nan=np.inf)
-    return bool(moved.max(initial=0.0) <= len(probe.loss) * eps * probe.start_norm[layer - 1])
+    moved = np.nan_to_num(np.asarray(probe.moved, float)[:, k], nan=np.inf)
+    return bool(moved.max(initial=0.0) <= len(probe.loss) * eps * probe.start_norm[k])
+
+
+def _weight_of(net, layer: int) -> int | None:
+    """Where layer `layer`'s weights are in the net's `weights` (the user's code: one a layer)."""
+    return net.weight_of(layer) if isinstance(net, Network) else layer - 1
 
 
 @check(TRAINING_PROBE, T102, T109)
@@ -854,9 +864,9 @@ def plateau_at_prior(ctx: Context) -> list[Finding]:
                 evidence=evidence | {"stuck": [reason for _, reason in reasons]},
             )
         ]
-    depth = ctx.network.depth
-    target = LEAVE_SHARE * math.sqrt(sum(suited_norm(ctx, l) ** 2 for l in range(1, depth)))
-    when = leave(probe, depth, target, ctx.spec.train, steps_per_epoch(ctx))
+    hidden = ctx.network.weight_layers[:-1]  # the weight layers below the output's
+    target = LEAVE_SHARE * math.sqrt(sum(suited_norm(ctx, l) ** 2 for l in hidden))
+    when = leave(probe, len(hidden) + 1, target, ctx.spec.train, steps_per_epoch(ctx))
     total = total_steps(ctx)
     evidence |= {"train_steps": total, "lr_at_end_of_probe": probe.lr[-1] if probe.lr else None}
     if when is None:
@@ -937,7 +947,9 @@ def total_steps(ctx: Context) -> int:
 
 def suited_norm(ctx: Context, layer: int) -> float:
     """The norm layer `layer`'s weights get from the init that suits its activation."""
-    n_in, n_out = ctx.network.weights[layer - 1].shape
+    k = ctx.network.weight_of(layer)
+    assert k is not None  # asked of layers with weights
+    n_in, n_out = ctx.network.units(k).shape
     name = ctx.suited_init(layer)
     var = {"he_normal": 2 / n_in, "lecun_normal": 1 / n_in}.get(name, 2 / (n_in + n_out))
     return math.sqrt(var * n_in * n_out)
@@ -946,10 +958,13 @@ def suited_norm(ctx: Context, layer: int) -> float:
 def _slow_start(ctx: Context, final: float, prior: float, when: Leave, evidence: dict) -> Finding:
     probe = ctx.probe
     assert probe is not None
-    depth = ctx.network.depth
     total = total_steps(ctx)
     suited = ctx.suited_init(1)
-    small = any(probe.start_norm[l - 1] < SMALL_INIT * suited_norm(ctx, l) for l in range(1, depth))
+    net = ctx.network
+    small = any(
+        probe.start_norm[k] < SMALL_INIT * suited_norm(ctx, l)
+        for k, l in enumerate(net.weight_layers[:-1])
+    )
     shorten = (
         f"a larger init ({suited}) or learning rate shortens the wait"
         if small

@@ -548,7 +548,7 @@ def _check(ctx: Context, model: UserModel, batch: Batch, grads: dict[str, np.nda
     arrays = [np.array(start[n], dtype=np.float64, order="C") for n in names]
     values = dict(start)
     network = ctx.network
-    layers = kinked(network)
+    layers = kinked(network, network.forward(batch.x))
     side = [b""]
 
     def spec_net() -> Network:
@@ -558,7 +558,8 @@ def _check(ctx: Context, model: UserModel, batch: Batch, grads: dict[str, np.nda
         values.update(zip(names, arrays, strict=True))
         model.set_params(values)
         if layers:
-            side[0] = sides(spec_net().forward(batch.x), layers)
+            net = spec_net()
+            side[0] = sides(net, net.forward(batch.x), layers)
         theirs = model.loss(batch)
         if theirs is not None:
             return theirs

@@ -30,7 +30,7 @@ def draw(series: Series) -> Figure | None:
     fig = common.figure(6.4, height(norms.shape[1] if norms.ndim == 2 else 0))
     ax = fig.add_subplot()
     ax.set_gid("nnfix-gradients")
-    lines(ax, norms, series.layers, "probe step (minibatch updates)")
+    lines(ax, norms, series.layers, "probe step (minibatch updates)", numbers=series.weight_layers)
     if series.diverged_at is not None:
         common.diverged(ax, series.diverged_at + 1, "step")
     common.title(fig, TITLE)  # over the legend beside the axes too
@@ -45,9 +45,17 @@ def height(depth: int) -> float:
     return 3.2 + 0.2 * math.ceil(depth / COLUMNS)
 
 
-def lines(ax: Axes, norms: np.ndarray, layers: list[str], xlabel: str, start: int = 1) -> None:
-    """One line per layer (columns of `norms`, rows from x = `start`) on a log scale, colours from
-    the input layer (dark) to the output layer (light); zeros on a dotted floor line."""
+def lines(
+    ax: Axes,
+    norms: np.ndarray,
+    layers: list[str],
+    xlabel: str,
+    start: int = 1,
+    numbers: list[int] | None = None,
+) -> None:
+    """One line per layer with weights (columns of `norms`, rows from x = `start`; `numbers`
+    their layer numbers, default 1, 2, …) on a log scale, colours from the input layer (dark)
+    to the output layer (light); zeros on a dotted floor line."""
     from matplotlib import colormaps
 
     x = np.arange(start, start + len(norms))
@@ -77,7 +85,8 @@ def lines(ax: Axes, norms: np.ndarray, layers: list[str], xlabel: str, start: in
         zero = np.isfinite(column) & (column <= 0)
         drawn = np.where(zero, floor, column)
         name = layers[l] if l < len(layers) else ""
-        label = f"layer {l + 1}" + (f" ({common.text(common.short(name))})" if name else "")
+        number = numbers[l] if numbers and l < len(numbers) else l + 1
+        label = f"layer {number}" + (f" ({common.text(common.short(name))})" if name else "")
         if zero.all():
             label += ": 0 throughout"
         ax.plot(x, drawn, color=colours[l], lw=1.3, label=label)

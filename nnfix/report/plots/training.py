@@ -25,9 +25,9 @@ def loss_svg(
         return common.svg(_loss(history, loss_label, prior, loss_name), "loss")
 
 
-def gradients_svg(history: History, layers: list[str]) -> str:
-    """Each layer's ‖dW‖ per epoch (averaged over the epoch's steps), log scale; `layers` are
-    their activations as the spec names them."""
+def gradients_svg(history: History, layers: list[str], numbers: list[int] | None = None) -> str:
+    """Each weight layer's ‖dW‖ per epoch (averaged over the epoch's steps), log scale; `layers`
+    are their activations as the spec names them, `numbers` their layer numbers (default 1, 2…)."""
     with common.style():
         fig = common.figure(6.4, max(3.4, gradients.height(len(layers))))
         ax = fig.add_subplot()
@@ -35,7 +35,7 @@ def gradients_svg(history: History, layers: list[str]) -> str:
         common.title(fig, "Gradient norm per layer over training")
         norms = np.array([r.grad_norms for r in history.epochs], float)
         if len(norms):
-            gradients.lines(ax, norms.reshape(len(norms), -1), layers, "epoch")
+            gradients.lines(ax, norms.reshape(len(norms), -1), layers, "epoch", numbers=numbers)
             _marks(ax, history)
         else:
             _nothing(ax)

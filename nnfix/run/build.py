@@ -4,18 +4,20 @@ the loss with its declared gradient, initialised from the spec's seed."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from nnfix.engine import activations
 from nnfix.engine.activations.numeric import recognise
 from nnfix.engine.layers import LAYERS, Layer
+from nnfix.engine.layers.layer import Shape, ShapeError
 from nnfix.engine.losses import Loss
 from nnfix.engine.network import LayerActivation, Network
-from nnfix.errors import SpecPath, UserFunctionError
+from nnfix.errors import Problem, SpecError, SpecPath, UserFunctionError
 from nnfix.spec.functions import UserFunction
 from nnfix.spec.load import LoadedSpec
-from nnfix.spec.model import LayerSpec, has_bias
+from nnfix.spec.model import has_bias
 from nnfix.usercode.sandbox import UserCallError
 
 Array = np.ndarray
@@ -77,7 +79,7 @@ def _numeric_derivative(forward: Callable[[Array], Array]) -> Callable[[Array, A
 
 
 def layer_activation(
-    i: int, layer: LayerSpec, functions: dict[SpecPath, UserFunction], output: bool = False
+    i: int, layer: Any, functions: dict[SpecPath, UserFunction], output: bool = False
 ) -> LayerActivation:
     """Layer i's forward function (always the true one) and the derivative its backward uses.
     An expression or file function that computes a built-in is that built-in (`builtin`, its
@@ -133,16 +135,29 @@ def build_loss(loaded: LoadedSpec) -> Loss:
 
 
 def build_network(
-    loaded: LoadedSpec, n_inputs: int, rng: np.random.Generator, dtype: str = "float64"
+    loaded: LoadedSpec, in_shape: int | Shape, rng: np.random.Generator, dtype: str = "float64"
 ) -> Network:
-    """The spec's network, initialised with `rng` (the spec's init and bias_init per layer)."""
+    """The spec's network on samples of `in_shape` (an int: that many features), each layer
+    built by its registered type from the shape the layer below gives, initialised with `rng`
+    (the spec's init and bias_init per layer). A layer that cannot take its input's shape is a
+    SpecError at that layer."""
     model = loaded.spec.net_model
+    shape: Shape = (in_shape,) if isinstance(in_shape, int) else tuple(in_shape)
+    first = shape
     layers: list[Layer] = []
-    n_in = n_inputs
+    last = len(model.layers) - 1
     for i, layer in enumerate(model.layers):
+        act = None
+        if getattr(layer, "activation", None) is not None:
+            act = layer_activation(i, layer, loaded.functions, i == last)
         bias_init = (layer.bias_init or model.bias_init) if has_bias(model, layer) else None
-        act = layer_activation(i, layer, loaded.functions, i == len(model.layers) - 1)
-        init = layer.init or model.init
-        layers.append(LAYERS["dense"].build(n_in, layer.units, act, init, bias_init, rng, dtype))
-        n_in = layer.units
-    return Network(layers)
+        init = getattr(layer, "init", None) or model.init
+        try:
+            built = LAYERS[layer.type].build(layer, shape, act, init, bias_init, rng, dtype)
+            shape = tuple(built.output_shape(shape))
+        except ShapeError as exc:
+            path: SpecPath = ("model", "layers", i)
+            path = (*path, exc.key) if exc.key else path
+            raise SpecError([Problem(str(exc), path=path)], loaded.source) from None
+        layers.append(built)
+    return Network(layers, first)
