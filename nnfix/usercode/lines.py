@@ -274,6 +274,9 @@ class _Hooked(Tracer):
                     k: np.array(v) if isinstance(v, np.ndarray) else v
                     for k, v in {**frame.f_globals, **frame.f_locals}.items()
                 }
+                if self.applied == len(self.at) + len(self.given_at):
+                    self.done = True  # kept, every change made: the rest runs untraced (a
+                    sys.settrace(None)  # conv's backward, traced whole, took seconds)
             if first and state.step is not None:
                 code = frame.f_code
                 args = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]) - {"self"}
