@@ -122,12 +122,19 @@ set_option = click.option(
     is_flag=True,
     help="With an implementation: also train nnfix's engine from the same init and show where the curves part.",
 )
+@click.option(
+    "--data",
+    metavar="PATH",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A csv/npz/npy data file for a .py or notebook given without a spec.",
+)
 @_guarded
-def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt, compare) -> None:
-    """Train SPEC with nnfix's engine and save a run directory."""
+def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt, compare, data) -> None:
+    """Train SPEC (or your .py / notebook, without one) with nnfix's engine; save a run directory."""
     import json
 
     from nnfix.errors import InputError, ModuleError, Problem, UserFunctionError
+    from nnfix.init import nospec
     from nnfix.report.console import stderr, stdout
     from nnfix.report.progress import TrainProgress
     from nnfix.report.train_summary import error_json, render_summary
@@ -140,7 +147,14 @@ def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt, compare)
         [f"seed={seed}"] if seed is not None else []
     )
     try:
-        loaded = load_spec(spec, [*assignments, *extra])
+        nospec.check_data([spec], data)
+        if nospec.is_code(spec):  # a .py or notebook without a spec (SPEC §3.7)
+            loaded, inferred = nospec.load(spec, [*assignments, *extra], data)
+            if fmt != "json":
+                for line in inferred:
+                    stderr().print(f"inferred: {line}", style="dim", highlight=False)
+        else:
+            loaded = load_spec(spec, [*assignments, *extra])
         with TrainProgress(stderr(), enabled=not no_progress) as progress:
             try:
                 result = run_training(
@@ -156,9 +170,11 @@ def train(spec: Path, assignments, epochs, seed, out, no_progress, fmt, compare)
                 problem = Problem(str(exc), path=("implementation", exc.function), detail=exc.trace)
                 raise ModuleError([problem], loaded.source) from None
     except InputError as exc:
+        if nospec.is_code(spec):  # the inferred spec is no file: said of their module
+            exc = nospec.at_module(exc, spec, data)
         if fmt == "json":  # stdout stays one JSON document for the script that reads it
             click.echo(error_json(exc, str(spec)))
-        raise
+        raise exc from None
     if fmt == "json":
         click.echo(json.dumps(result.summary, indent=2))
     else:
@@ -212,11 +228,17 @@ def _codes(values: tuple[str, ...]) -> tuple[str, ...]:
     help="Seconds for the training probes [default: 10].",
 )
 @set_option
+@click.option(
+    "--data",
+    metavar="PATH",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A csv/npz/npy data file for a .py or notebook given without a spec.",
+)
 @_guarded
 def diagnose(
-    specs, select, ignore, fail_on, fmt, output, quick, verbose, budget, assignments
+    specs, select, ignore, fail_on, fmt, output, quick, verbose, budget, assignments, data
 ) -> None:
-    """Find out why SPEC does not learn: every diagnostic pass, one report."""
+    """Find out why SPEC (or your .py / notebook, without one) does not learn: one report."""
     from nnfix.diagnose.run import run
     from nnfix.report import diagnose_output
     from nnfix.report.console import stderr, stdout
@@ -230,7 +252,7 @@ def diagnose(
         "budget": budget,
     }
     diagnose_output.check(output, fmt)  # before the diagnosis: none of it is run for nothing
-    outcome = run(list(specs), flags, assignments, quick=quick)
+    outcome = run(list(specs), flags, assignments, quick=quick, data=data)
     for error in outcome.errors:
         render_input_error(error, stderr())
     diagnose_output.emit(outcome, output, stdout(), verbose=verbose)

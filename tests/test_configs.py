@@ -8,12 +8,29 @@ from nnfix.spec.load import load_spec
 
 from .conftest import CONFIGS
 
-HEALTHY = ["xor", "moons", "circles", "spirals", "blobs", "bars"]
+HEALTHY = ["xor", "moons", "circles", "spirals", "blobs", "bars", "cnn"]
 STORIES = ["story-derivatives", "story-zero-init", "story-uniform-init"]
 
 
 def test_every_config_is_covered():
-    assert {p.stem for p in CONFIGS.glob("*.yaml")} == {*HEALTHY, *STORIES, "regression"}
+    assert {p.stem for p in CONFIGS.glob("*.yaml")} == {
+        *HEALTHY,
+        *STORIES,
+        "regression",
+        "char-rnn",
+    }
+
+
+def test_char_rnn_reaches_the_accuracy_its_comment_states(tmp_path):
+    """Next-character accuracy: 63 % on the training windows and 42 % on the held-out ones,
+    where always guessing the commonest character gets 19 %."""
+    result = train(load_spec(CONFIGS / "char-rnn.yaml"), out=tmp_path / "run")
+    summary, labels = result.summary, result.prepared.data.y_train
+    commonest = np.bincount(labels).max() / len(labels)
+    assert commonest < 0.21
+    assert summary["train"]["accuracy"] >= 0.62
+    assert summary["validation"]["accuracy"] >= 0.41
+    assert summary["loss_curve"][-1] < summary["loss_curve"][0] / 2
 
 
 @pytest.mark.parametrize("name", HEALTHY)

@@ -10,7 +10,7 @@ from nnfix.spec.load import load_spec
 
 from .conftest import CONFIGS
 
-HEALTHY = ["xor", "moons", "circles", "spirals", "blobs", "bars", "regression"]
+HEALTHY = ["xor", "moons", "circles", "spirals", "blobs", "bars", "regression", "cnn", "char-rnn"]
 CODES = {"D101", "D102", "D103", "D104", "D105", "Y101", "Y103", "Y104", "T101", "T105"}
 
 BASE = """

@@ -16,7 +16,7 @@ from nnfix.spec.load import load_spec
 
 from .conftest import CONFIGS
 
-HEALTHY = ["xor", "moons", "circles", "spirals", "blobs", "bars", "regression"]
+HEALTHY = ["xor", "moons", "circles", "spirals", "blobs", "bars", "regression", "cnn", "char-rnn"]
 PROBE_CODES = {
     "T102",
     "T103",

@@ -418,12 +418,13 @@ SPECS = {
 }
 
 
-def diagnosed(path):
+def diagnosed(path, quick=True):
+    """The report of `path`; `quick`: without the training probes (what T10x read)."""
     from nnfix.diagnose.context import Options
     from nnfix.diagnose.pipeline import Selection, diagnose
     from nnfix.spec.load import load_spec
 
-    return diagnose(load_spec(path), Selection(), Options(quick=True))
+    return diagnose(load_spec(path), Selection(), Options(quick=quick))
 
 
 @pytest.mark.parametrize("name", list(SPECS))
@@ -454,7 +455,8 @@ def mistaken(cls):
 
 
 # (type, spec, its layer): rnn and lstm get their own gradients wrong; conv2d's and batchnorm's
-# mistakes are in dL/dx, so the gradients found wrong are those of the layers below them
+# mistakes are in dL/dx: the gradients found wrong are those of the layers below them, and the
+# check's comparison of each layer's dL/dx with the truth names the layer itself
 PLANTED: list[tuple[Any, str, int]] = [
     (RNN, "rnn", 1),
     (LSTM, "lstm", 1),
@@ -473,9 +475,185 @@ def test_a_planted_usual_mistake_is_found_by_diagnose(cls, spec, layer, write_sp
         report = diagnosed(path)
     finally:
         register(cls)
-    wrong = {f.location.layer for f in report.findings if f.code == "G101"}
+    wrong = [f for f in report.findings if f.code == "G101"]
     assert report.failed and wrong, [(f.code, f.message) for f in report.findings]
+    first = [f for f in wrong if f.evidence["first_wrong"]]
+    assert [f.location.layer for f in first] == [layer], [(f.code, f.message) for f in wrong]
     if cls in (RNN, LSTM):
-        assert wrong == {layer}
+        assert {f.location.layer for f in wrong} == {layer}
     else:
-        assert max(wrong) < layer
+        (root,) = first
+        assert root.evidence["input_gradient"] and root.location.parameter is None
+        assert f"the bug enters in layer {layer}'s input gradient" in root.message
+        below = [f for f in wrong if f is not root]
+        assert below and all(f.location.layer < layer for f in below)
+        assert f"layer {layer}'s backward hands down" in below[0].message
+
+
+TEXT_SPEC = """\
+seed: 0
+data: {source: text, length: 8, samples: 120, validation: %s}
+model:
+  init: xavier_uniform
+  layers:
+    - {type: rnn, units: 8}
+    - {units: %d, activation: softmax}
+loss: cce
+train: {optimizer: adam, lr: 0.01, epochs: 2, batch_size: 32}
+"""
+
+
+@pytest.mark.parametrize("validation", [0, 0.2])
+def test_token_data_with_or_without_a_validation_split_is_one_hot_of_its_vocabulary(
+    validation, write_spec
+):
+    from nnfix.run.prepare import prepare
+    from nnfix.spec.load import load_spec
+
+    vocab = prepare(load_spec(write_spec(TEXT_SPEC % (validation, 2)))).data.x_train.shape[1] // 8
+    healthy = prepare(load_spec(write_spec(TEXT_SPEC % (validation, vocab))))
+    data = healthy.data
+    assert healthy.network.in_shape == (8, vocab)
+    assert data.x_val.shape == (round(120 * validation), 8 * vocab)
+    assert np.all(data.x_train.reshape(-1, 8, vocab).sum(axis=2) == 1)
+    assert not diagnosed(write_spec(TEXT_SPEC % (validation, vocab))).failed
+    wrong = diagnosed(write_spec(TEXT_SPEC % (validation, vocab - 3)))
+    assert [(f.code, f.location.layer) for f in wrong.findings if f.severity == "error"] == [
+        ("D103", 2)
+    ]
+
+
+# --- the activation a pass reads is the one the layer type answers (the rnn's cell) ------------
+
+RNN_CELL = SEQUENCE_SPEC % "{type: rnn, units: 8, activation: %s}"
+
+
+@pytest.mark.parametrize(
+    ("declared", "codes"),
+    [
+        ('{name: tanh, derivative: "1 - a**2", derivative_of: a}', []),
+        ('{name: tanh, derivative: "1 - z**2"}', ["A102"]),  # tanh's, written in a, given z
+        ('{name: tanh, derivative: "z * (1 - z)"}', ["A103"]),  # sigmoid's
+    ],
+)
+def test_a_derivative_declared_on_an_rnn_cell_is_judged_against_the_cell(
+    declared, codes, write_spec
+):
+    report = diagnosed(write_spec(RNN_CELL % declared))
+    roots = [f for f in report.findings if f.code.startswith("A")]
+    assert [(f.code, f.location.layer) for f in roots] == [(c, 1) for c in codes]
+    assert all("linear" not in f.message for f in roots), [f.message for f in roots]
+    if codes == ["A103"]:
+        assert "sigmoid" in roots[0].message and "tanh" in roots[0].message
+
+
+def test_the_train_table_names_an_rnn_layer_by_its_cell(write_spec, tmp_path):
+    from nnfix.run.training import train
+    from nnfix.spec.load import load_spec
+
+    path = write_spec(RNN_CELL.replace("epochs: 10", "epochs: 1") % "sigmoid")
+    layers = train(load_spec(path), out=tmp_path / "run").summary["layers"]
+    assert [row["activation"] for row in layers] == ["sigmoid", "softmax"]
+
+
+def test_an_rnn_relu_cell_dead_on_every_step_is_t107_at_the_rnn(write_spec):
+    spec = RNN_CELL % "relu"
+    assert "T107" not in {f.code for f in diagnosed(write_spec(spec), quick=False).findings}
+    dead = spec.replace(
+        "init: xavier_uniform", "init: xavier_uniform\n  bias_init: {name: constant, value: -20}"
+    )
+    found = [f for f in diagnosed(write_spec(dead), quick=False).findings if f.code == "T107"]
+    assert [(f.location.layer, f.evidence["units"]) for f in found] == [(1, 8)]
+
+
+# --- unit rules read each type's unit axis: a conv filter is one unit --------------------------
+
+DEAD_CONV = CNN_SPEC.replace(
+    "- {type: conv2d, filters: 4, kernel: 3, padding: 1, activation: relu}",
+    "- {type: conv2d, filters: 4, kernel: 3, padding: 1, activation: relu,"
+    " bias_init: {name: constant, value: -20}}",
+)
+
+
+def test_dead_relu_counts_conv_filters_not_output_positions(write_spec):
+    assert "T107" not in {f.code for f in diagnosed(write_spec(CNN_SPEC), quick=False).findings}
+    found = [f for f in diagnosed(write_spec(DEAD_CONV), quick=False).findings if f.code == "T107"]
+    # layer 1's 4 filters; the conv above them (6 filters) then sees only zeros, dead as well
+    filters = {1: 4, 4: 6}
+    assert found and found[0].location.layer == 1
+    for f in found:
+        assert f.evidence["units"] == filters[f.location.layer], f.message
+    assert (found[0].evidence["dead"], found[0].evidence["units"]) == (4, 4)
+    assert "4 of layer 1's 4 relu units" in found[0].message
+
+
+def test_by_unit_puts_a_conv_filter_in_one_column():
+    from nnfix.engine.network import Network
+
+    conv = build(Conv2d, CONV, (2, 5, 5))
+    net = Network([conv], (2, 5, 5))
+    z = net.forward(normal(3, 2, 5, 5)).z[0]  # (3, F, 3, 3)
+    columns = net.by_unit(1, z)
+    assert columns.shape == (3 * 3 * 3, 3)
+    assert np.array_equal(np.sort(columns[:, 1]), np.sort(z[:, 1].ravel()))
+
+
+# --- init statistics compare like with like: a batchnorm's output is not an init's explosion ---
+
+LSTM_NORM = SEQUENCE_SPEC % "{type: lstm, units: 16}\n    - {type: batchnorm}"
+
+
+def test_a_normalised_lstm_is_no_init_scale_mismatch(write_spec):
+    healthy = diagnosed(write_spec(LSTM_NORM), quick=False)
+    assert not [f for f in healthy.findings if f.severity in ("error", "warning")], [
+        (f.code, f.message) for f in healthy.findings
+    ]
+
+
+def test_a_saturating_rnn_cell_under_a_batchnorm_is_y103_at_the_rnn(write_spec):
+    """The batchnorm above hides the scale from the output; the cell's own z shows it (its
+    input and recurrent weights both drawn at std 20), and the suited init redraws both."""
+    spec = SEQUENCE_SPEC % "{type: rnn, units: 16}\n    - {type: batchnorm}"
+    assert "Y103" not in {f.code for f in diagnosed(write_spec(spec)).findings}
+    wild = spec.replace("init: xavier_uniform", "init: {name: normal, std: 20}")
+    found = [f for f in diagnosed(write_spec(wild)).findings if f.code == "Y103"]
+    assert [(f.location.layer, f.location.parameter) for f in found] == [(1, "Wx1")]
+    assert "16 of layer 1's 16 units start saturated" in found[0].message
+    assert "tanh units" in found[0].message
+
+
+def test_a_layer_without_parameters_whose_dx_is_wrong_is_named_by_the_gradient_check(
+    write_spec,
+):
+    from nnfix.engine.layers import register
+    from nnfix.engine.layers.avgpool2d import AvgPool2d
+
+    class Halved(AvgPool2d):  # dx half of the truth: 1/(2·k²) per window entry
+        def backward(self, dout, cache, need_dx=True):
+            grads, dx = super().backward(dout, cache, need_dx)
+            return grads, (dx / 2 if dx is not None else None)
+
+    path = write_spec(CNN_SPEC)
+    register(Halved)
+    try:
+        report = diagnosed(path)
+    finally:
+        register(AvgPool2d)
+    roots = [f for f in report.findings if f.code == "G101" and f.evidence["first_wrong"]]
+    assert [(f.location.layer, f.evidence.get("input_gradient")) for f in roots] == [(5, True)]
+    assert "every tensor above it matches (it has no parameters)" in roots[0].message
+    assert {f.location.layer for f in report.findings if f.code == "G101"} >= {4, 5}
+
+
+def test_a_wrong_declared_derivative_is_not_blamed_on_the_input_gradient_above_it(write_spec):
+    """relu's derivative declared as 1 everywhere on the second conv: its own filters' gradients
+    are wrong, which names it; no layer's dL/dx is blamed."""
+    spec = CNN_SPEC.replace(
+        "- {type: conv2d, filters: 6, kernel: 3, padding: 1, activation: relu}",
+        '- {type: conv2d, filters: 6, kernel: 3, padding: 1, activation: {name: relu, derivative: "1 + 0*z"}}',
+    )
+    report = diagnosed(write_spec(spec))
+    wrong = [f for f in report.findings if f.code == "G101"]
+    assert [f.location.layer for f in wrong if f.evidence["first_wrong"]] == [4]
+    assert not any("input_gradient" in f.evidence for f in wrong)
+    assert ("A103", 4) in {(f.code, f.location.layer) for f in report.findings}

@@ -558,15 +558,17 @@ def test_a_bias_not_summed_over_the_samples_is_a_shape_finding(tmp_path):
 
 
 def test_a_bias_that_no_longer_broadcasts_is_a_finding_at_their_line(tmp_path):
-    """The seed-003 bug: `b -= lr * dZ` in place raises (it cannot broadcast into b): a U101
-    at their line, never an internal error."""
+    """The seed-003 bug: `b -= lr * dZ` in place raises (it cannot broadcast into b): a G103 of
+    b1 (its step is the gradient, of another shape) at their update's line, where the delta d1 it
+    reads is right (W1's gradient is made from it) — never an internal error."""
     spec = setup(
         tmp_path, "train_class", "self.b1 -= self.lr * d1.sum(axis=0)", "self.b1 -= self.lr * d1"
     )
     code, report = diagnose(spec)
     assert code == 1
-    raised = [f for f in errors(report) if f["code"] == "U101"]
-    assert raised, findings(report)
+    raised = [f for f in errors(report) if f["code"] == "G103"]
+    assert [f["location"]["parameter"] for f in raised] == ["b1"], findings(report)
+    assert raised[0]["evidence"]["shape"] == [8, 6]
     line = (
         spec.with_name("net.py")
         .read_text(encoding="utf-8")

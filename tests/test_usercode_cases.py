@@ -4,7 +4,6 @@ error level and names no line of it, and each bug planted in it is found with th
 at the right tensor, pointed at the line the bug is on, with the mistake named where one of
 the usual ones reproduces it."""
 
-import json
 import shutil
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from nnfix.diagnose.pipeline import Selection, diagnose
 from nnfix.spec.load import load_spec
 
 from .conftest import sampled
+from .own_cases import lines_with, plant
 
 CASES = Path(__file__).parent / "usercode"
 MANIFESTS = sorted(CASES.glob("*/case.yaml"))
@@ -52,38 +52,6 @@ NO_MISTAKE = {("cs231n-fc-net-class", "softmax-loss-subtracts-columns")}
 
 def report(spec: Path, quick: bool):
     return diagnose(load_spec(spec), Selection(), Options(quick=quick, budget=60))
-
-
-def lines_with(file: Path, text: str) -> set[tuple[int | None, int]]:
-    """(cell, line) of every line of a .py file or notebook that contains `text`."""
-    if file.suffix == ".ipynb":
-        cells = json.loads(file.read_text(encoding="utf-8"))["cells"]
-        return {
-            (index, number)
-            for index, cell in enumerate(cells)
-            for number, line in enumerate("".join(cell["source"]).splitlines(), start=1)
-            if text in line
-        }
-    lines = file.read_text(encoding="utf-8").splitlines()
-    return {(None, n) for n, line in enumerate(lines, start=1) if text in line}
-
-
-def plant(file: Path, find: str, replace: str) -> None:
-    """The manifest's replacement, in a .py file or in a notebook's code cells."""
-    if file.suffix != ".ipynb":
-        text = file.read_text(encoding="utf-8")
-        assert text.count(find) == 1
-        file.write_text(text.replace(find, replace), encoding="utf-8")
-        return
-    notebook = json.loads(file.read_text(encoding="utf-8"))
-    found = 0
-    for cell in notebook["cells"]:
-        source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and find in source:
-            found += source.count(find)
-            cell["source"] = source.replace(find, replace).splitlines(keepends=True)
-    assert found == 1
-    file.write_text(json.dumps(notebook), encoding="utf-8")
 
 
 def test_the_cases_cover_every_shape_and_both_layouts():

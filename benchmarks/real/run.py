@@ -275,19 +275,34 @@ def run_truth(dest: Path, variant: str) -> tuple[dict[str, Any] | None, str]:
     return result, ""
 
 
+def nospec_target(dest: Path) -> list[str]:
+    """`--nospec`: their file as the case's spec points at it, given to `nnfix diagnose` with no
+    spec (SPEC §3.7); `--data` only where the spec's data is a file (its shape is not guessed)."""
+    import yaml
+
+    spec = yaml.safe_load((dest / "spec.yaml").read_text(encoding="utf-8"))
+    target = [str(spec["implementation"]["module"])]
+    data = spec.get("data") or {}
+    if data.get("source") in ("npz", "npy", "csv"):
+        target += ["--data", str(data.get("path") or data.get("x"))]
+    return target
+
+
 def run_nnfix(
-    dest: Path, nnfix_root: Path | None = None
+    dest: Path, nnfix_root: Path | None = None, nospec: bool = False
 ) -> tuple[int | None, dict[str, Any] | None, str, float]:
     """`nnfix diagnose spec.yaml --format json` in the work folder: the installed nnfix, or the
-    source tree at `nnfix_root` (to measure another revision side by side)."""
+    source tree at `nnfix_root` (to measure another revision side by side); `nospec`: their
+    file itself, without the spec."""
     env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1", "MPLBACKEND": "Agg"}
     env.pop("PYTHONPATH", None)
     if nnfix_root is not None:
         env["PYTHONPATH"] = str(nnfix_root.resolve())
+    target = nospec_target(dest) if nospec else ["spec.yaml"]
     start = time.perf_counter()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "nnfix", "diagnose", "spec.yaml", "--format", "json"],
+            [sys.executable, "-m", "nnfix", "diagnose", *target, "--format", "json"],
             cwd=dest,
             env=env,
             capture_output=True,
@@ -353,6 +368,7 @@ def judge(
     keep: bool,
     work: Path = WORK,
     nnfix_root: Path | None = None,
+    nospec: bool = False,
 ) -> Outcome:
     block = case.expect[variant]
     want = block["nnfix"]
@@ -370,7 +386,7 @@ def judge(
         out.truth_ok = not mismatch
         if mismatch:
             out.reasons.append("TRUTH ✗ " + "; ".join(mismatch))
-    code, report, why, out.seconds = run_nnfix(dest, nnfix_root)
+    code, report, why, out.seconds = run_nnfix(dest, nnfix_root, nospec)
     out.exit = code
     if report is None:
         out.reasons.append(why or f"exit {code}")
@@ -519,6 +535,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every outcome to this file")
     parser.add_argument("--check", action="store_true", help="only validate the case files")
     parser.add_argument("--keep", action="store_true", help="keep the work folders")
+    parser.add_argument(
+        "--nospec",
+        action="store_true",
+        help="diagnose their file with no spec (SPEC §3.7), judged by the same expect.yaml",
+    )
     args = parser.parse_args(argv)
 
     only = [s.strip() for s in args.only.split(",") if s.strip()] or None
@@ -552,7 +573,9 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [
-            pool.submit(judge, c, v, args.mirror, args.keep, args.work, args.nnfix_root)
+            pool.submit(
+                judge, c, v, args.mirror, args.keep, args.work, args.nnfix_root, args.nospec
+            )
             for c, v in jobs
         ]
         for fut in futures:
@@ -564,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{mark}  {o.case.name} [{o.variant}]{line}  {o.seconds:.1f}s  {why}", flush=True)
     print()
     for line in summary(outcomes, cases):
-        print(line)
+        print(("no spec, " if args.nospec else "") + line)
     if args.markdown:
         print()
         print(markdown(outcomes))

@@ -108,6 +108,7 @@ class SpecReport:
     passes: list[PassRun] = field(default_factory=list)
     layers: list[dict] = field(default_factory=list)  # per-layer figures for the table
     about: list[str] = field(default_factory=list)  # what was found of the user's code
+    inferred: list[str] = field(default_factory=list)  # a .py given without a spec (SPEC §3.7)
     printed: list[str] = field(default_factory=list)  # the first lines the user's code printed
     printed_lines: int = 0  # how many lines it printed
     series: Series | None = None  # what the plots draw (html, svg); not in the JSON report

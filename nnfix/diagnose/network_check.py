@@ -6,13 +6,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnfix.diagnose.gradcheck import GradcheckResult, Target, check_target
+from nnfix.diagnose.gradcheck import (
+    BANDS,
+    SAFETY,
+    GradcheckResult,
+    Target,
+    _floor,
+    check_target,
+    relative_error,
+)
 from nnfix.engine.losses import Loss, gradient
 from nnfix.engine.network import Cache, Network
 
 BATCH = 64  # samples the check runs on
 KINK = 1e-4  # a ReLU-like pre-activation this close to its kink may cross it under a perturbation
 SEED = 0  # the masks of the training pass the check differentiates (one mask every evaluation)
+DIRECTIONS = 3  # random directions along which each layer's input gradient is measured
+STEP = 1e-5  # their central differences' step (each direction of unit norm)
+WRONG = BANDS[2][0]  # a relative error past the "suspicious" band is wrong, as G101's
 FROM_LOGITS = {("bce", "sigmoid"), ("cce", "softmax")}  # losses computed from z, not from a
 
 
@@ -30,9 +41,10 @@ def smooth(net: Network, cache: Cache, size: int) -> tuple[np.ndarray, int]:
     of those first `size` were left out: a perturbation moves them across the kink, where the
     loss has no derivative to check."""
     near = np.zeros(len(cache.x), bool)
+    zs = net.preactivations(cache)
     for layer, act in enumerate(net.activations):
         if act.builtin is not None and act.builtin.kinks:
-            z = cache.z[layer]
+            z = zs[layer]
             near |= ~np.all(act.builtin.smooth(z, KINK).reshape(len(z), -1), axis=1)
         own = net.layers[layer].kinks(cache.layers[layer])
         if own is not None:  # the layer's own (max-pool ties)
@@ -58,10 +70,11 @@ def sides(net: Network, cache: Cache, layers: list[int]) -> bytes:
     """Which side of its kink every pre-activation of `layers` is on, and which choice each
     layer with kinks of its own made: two evaluations that differ here straddle a kink."""
     parts = []
+    zs = net.preactivations(cache)
     for l in layers:
         act = net.activations[l]
         if act.builtin is not None and act.builtin.kinks:
-            parts.append(np.packbits((cache.z[l] > 0).ravel()).tobytes())
+            parts.append(np.packbits((zs[l] > 0).ravel()).tobytes())
         own = net.layers[l].kinks(cache.layers[l])
         if own is not None:
             parts.append(np.ascontiguousarray(own.pattern).tobytes())
@@ -144,6 +157,58 @@ class NetworkTarget(Target):
 
     def _pattern(self) -> bytes:
         return self.last_side
+
+    def wrong_input_gradient(self, c: float = 1.0) -> tuple[int, float] | None:
+        """The first layer from the output (from 2) whose backward hands down a wrong dL/dx,
+        with the relative error of it; None when every one is right, or one above the first
+        wrong cannot be judged. Measured along DIRECTIONS random unit directions v of the
+        z below the layer, moved as the net can move it (its input a ± δ = act(z ± STEP·v), so
+        a ReLU's zeros and a max-pool's ties over them stay): the change its dx gives, dx · δ,
+        against the loss's (c × it where the backward carries a convention); wrong past WRONG
+        and beyond SAFETY × the differences' rounding noise. A direction that moves a kink
+        (its pattern changes) says nothing and is left out."""
+        with np.errstate(all="ignore"):
+            return self._wrong_input_gradient(c)
+
+    def _wrong_input_gradient(self, c: float) -> tuple[int, float] | None:
+        net = self.working
+        cache = net.forward(self.x, train=True, seed=SEED)
+        noise = SAFETY * _floor(self, net.loss(cache, self.y, self.loss_fn), STEP)
+        handed: dict[int, np.ndarray] = {}
+        net.backward(cache, net.output_delta(cache, self.y, self.loss_fn), handed)
+        rng = np.random.default_rng(SEED)
+        for layer in sorted(handed, reverse=True):
+            z, act = cache.z[layer - 2], net.layers[layer - 2].act
+            kinked_above = [l for l in self.kinked if l >= layer - 1]
+            base = sides(net, cache, kinked_above)
+            analytic, numeric = [], []
+            for _ in range(DIRECTIONS):
+                v = rng.standard_normal(z.shape)
+                v /= np.linalg.norm(v)
+                moved = [z + STEP * v, z - STEP * v]
+                up, down = (act.forward(m) for m in moved) if act is not None else moved
+                losses = []
+                for a in (up, down):
+                    at = self._with_input(cache, layer, a)
+                    if sides(net, at, kinked_above) != base:
+                        break
+                    losses.append(net.loss(at, self.y, self.loss_fn))
+                if len(losses) == 2:
+                    analytic.append(float(np.sum(handed[layer] * (up - down))) / (2 * STEP))
+                    numeric.append(c * (losses[0] - losses[1]) / (2 * STEP))
+            if not analytic:
+                return None  # unjudged: nothing below it can be told apart from it
+            a, n = np.array(analytic), np.array(numeric)
+            error = relative_error(a, n)
+            if error > WRONG and np.max(np.abs(a - n)) > abs(c) * noise:
+                return layer, error
+        return None
+
+    def _with_input(self, cache: Cache, layer: int, a: np.ndarray) -> Cache:
+        """The training pass with layer `layer`'s (from 1) input replaced by `a`."""
+        l = layer - 1
+        below = Cache(cache.x, cache.z[:l], [*cache.a[: l - 1], a], layers=cache.layers[:l])
+        return self.working.forward(self.x, l, below, train=True, seed=SEED)
 
     def check(self, **options) -> GradcheckResult:
         """Every tensor, from the output layer down (the first wrong one is where a bug enters)."""

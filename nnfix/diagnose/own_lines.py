@@ -96,14 +96,18 @@ def locate_shapes(net: OwnNet, grads: Gradients, found: list[Finding]) -> None:
 def _reshaped_by(net: OwnNet, wrong: list[Finding]) -> None:
     """Each parameter their step left in another shape, at the statement of their step that
     did it (one traced call of the step, their objects put back after)."""
+    from nnfix.usercode.script import ScriptNet
     from nnfix.usercode.step import _roots
 
     names = [p.slot.name for p in net.tensors]
-    kept = state.keep(*_roots(net))
-    try:
-        places = reshaped_at(net.gradients, lambda: [p.ref.get() for p in net.tensors])
-    finally:
-        kept.restore()
+    if isinstance(net, ScriptNet):  # their pass ran with each step of another shape held back
+        places = net.reshaped
+    else:
+        kept = state.keep(*_roots(net))
+        try:
+            places = reshaped_at(net.gradients, lambda: [p.ref.get() for p in net.tensors])
+        finally:
+            kept.restore()
     for f in wrong:
         name = str(f.location.parameter)
         found = places.get(names.index(name)) if name in names else None

@@ -12,6 +12,7 @@ from nnfix.diagnose.context import Options
 from nnfix.diagnose.findings import Report
 from nnfix.diagnose.pipeline import Selection, diagnose
 from nnfix.errors import CommandLineError, InputError, Problem, SpecError
+from nnfix.init import nospec
 from nnfix.report.errors import input_problems
 from nnfix.spec.load import LoadedSpec, load_spec
 from nnfix.spec.model import DiagnoseSpec
@@ -32,11 +33,16 @@ class Outcome:
 
 
 def run(
-    paths: list[Path], flags: dict, assignments: tuple[str, ...] = (), quick: bool = False
+    paths: list[Path],
+    flags: dict,
+    assignments: tuple[str, ...] = (),
+    quick: bool = False,
+    data: Path | None = None,
 ) -> Outcome:
     try:
         project = from_pyproject(find_pyproject(Path.cwd()))
         _check_selectors(flags)
+        nospec.check_data(paths, data)
     except InputError as exc:  # nothing can be diagnosed: still one report, in its format
         base = resolve(flags, DiagnoseSpec(), {})
         outcome = Outcome(Report([], fail_on=base.fail_on), base, [exc])
@@ -46,17 +52,26 @@ def run(
     outcome = Outcome(Report([], fail_on=base.fail_on), base)
     for path in paths:
         try:
-            loaded = load_spec(path, assignments)
+            inferred: list[str] = []
+            if nospec.is_code(path):  # a .py or notebook without a spec (SPEC §3.7)
+                loaded, inferred = nospec.load(path, assignments, data)
+            else:
+                loaded = load_spec(path, assignments)
             _check_section(loaded)
             config = resolve(flags, loaded.spec.diagnose, project)
             selection = Selection(config.select, config.ignore)
             options = Options(quick=quick, budget=config.budget, gradcheck=config.gradcheck)
             spec_report = diagnose(loaded, selection, options)
         except InputError as exc:
+            if nospec.is_code(path):
+                exc = nospec.at_module(exc, path, data)
             outcome.errors.append(exc)
             outcome.report.errors += input_problems(exc, str(path))
             continue
         spec_report.fail_on = config.fail_on
+        if inferred:
+            spec_report.inferred = inferred
+            _at_their_lines(spec_report, path)
         ran = {c for p in spec_report.passes if not p.skipped for c in p.codes}
         outcome.report.checked = (outcome.report.checked or set()) | {
             c for c in ran if c in selection
@@ -88,3 +103,13 @@ def _check_section(loaded: LoadedSpec) -> None:
     ]
     if problems:
         raise SpecError(problems, loaded.source)
+
+
+def _at_their_lines(report, path: Path) -> None:
+    """Findings of an inferred spec point at the module: at their line, else at no line (the
+    spec they would be located in is not a file)."""
+    report.spec = str(path)
+    for f in report.findings:
+        source = f.location.source
+        f.location.line = source.line if source is not None else None
+        f.location.col = source.col if source is not None else None

@@ -87,7 +87,8 @@ def record(ctx: Context) -> Series:
         series.preactivations = [
             preactivation(l, act, z)
             for l, (act, z) in enumerate(
-                zip(ctx.network.activations, init.cache.z, strict=True), start=1
+                zip(ctx.network.activations, ctx.network.preactivations(init.cache), strict=True),
+                start=1,
             )
         ]
     else:

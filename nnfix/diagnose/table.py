@@ -25,7 +25,10 @@ def layer_table(ctx: Context) -> list[dict]:
             "init": ctx.init_name(l) if k is not None else "–",
         }
         if init is not None:
-            z, a = (v[l - 1].reshape(len(v[l - 1]), -1) for v in (init.cache.z, init.cache.a))
+            z, a = (
+                v[l - 1].reshape(len(v[l - 1]), -1)
+                for v in (net.preactivations(init.cache), init.cache.a)
+            )
             g = weight_grads[k] if k is not None else np.zeros(0)
             row |= {
                 "z_std": float(z.std()),

@@ -14,7 +14,7 @@ import numpy as np
 
 from nnfix.engine import activations
 from nnfix.engine.layers import Dense, Layer, LayerActivation, Slot
-from nnfix.engine.layers.layer import Shape
+from nnfix.engine.layers.layer import Shape, by_unit
 from nnfix.engine.losses import Loss
 
 Array = np.ndarray
@@ -90,8 +90,21 @@ class Network:
 
     @property
     def activations(self) -> list[LayerActivation]:
-        """Each layer's activation (LINEAR for a layer the network applies none to)."""
-        return [layer.act if layer.act is not None else LINEAR for layer in self.layers]
+        """Each layer's activation as its type answers it (`Layer.activation`: the rnn's cell,
+        applied inside it), LINEAR for a layer with none. Read with `preactivations`, its z."""
+        return [act if (act := layer.activation) is not None else LINEAR for layer in self.layers]
+
+    def preactivations(self, cache: Cache) -> list[Array]:
+        """What each layer's activation was applied to on the pass of `cache`, batch first."""
+        return [
+            layer.activation_input(z, own)
+            for layer, z, own in zip(self.layers, cache.z, cache.layers, strict=True)
+        ]
+
+    def by_unit(self, l: int, values: Array) -> Array:
+        """Layer l's (from 1) output or preactivations as (observations, units), its type's
+        unit axis last: a conv filter is one unit over every position of every sample."""
+        return by_unit(values, self.layers[l - 1].unit_axis(values.ndim))
 
     @property
     def weights(self) -> list[Array]:
@@ -172,15 +185,20 @@ class Network:
     def predict(self, x: Array) -> Array:
         return self.forward(x).a[-1]
 
-    def backward(self, cache: Cache, dZ: Array) -> list[Array]:
+    def backward(
+        self, cache: Cache, dZ: Array, handed: dict[int, Array] | None = None
+    ) -> list[Array]:
         """The gradients, aligned with `params`, from the output layer's dL/dz, through each
-        layer's declared derivative."""
+        layer's declared derivative. `handed`, if given, receives what each layer's backward
+        hands down, dL/dx of its input, by its layer (from 2: the first's is not computed)."""
         per_layer: list[list[Array]] = [[] for _ in self.layers]
         for l in range(self.depth - 1, -1, -1):
             per_layer[l], dA = self.layers[l].backward(dZ, cache.layers[l], l > 0)
             if l == 0:
                 break
             assert dA is not None
+            if handed is not None:
+                handed[l + 1] = dA.copy()
             below = self.layers[l - 1].act
             if below is not None:
                 assert below.derivative is not None  # only an output layer (softmax) has none

@@ -35,6 +35,7 @@ class Outcome:
     printed: Any = None  # what the user's code printed (sandbox.Output)
     text: str = ""  # the spec written
     again: str = ""  # the command that would settle what is missing, where one would
+    inferred: list[str] | None = None  # written as `nnfix diagnose my_net.py` infers it
 
     @property
     def exit_code(self) -> int:
@@ -109,11 +110,48 @@ def run(
     options += ["--layers", layers] if layers else []
     command = "nnfix init " + " ".join(shlex.quote(a) for a in [*options, str(path)])
     outcome = explore(path, Path(module), request, data_key, command, timeout)
+    if outcome.exit_code != 0 and widths is None:  # as `nnfix diagnose my_net.py` reads it
+        found = as_diagnose_reads(path, Path(module), data, command)
+        if found is not None:
+            write_atomic(path, found.text)
+            return found
     if outcome.inference is not None and not outcome.inference.units:
         again = [*options, "--layers", "16,8,1", "--force", str(path)]
         outcome.again = "nnfix init " + " ".join(shlex.quote(a) for a in again)
     write_atomic(path, outcome.text)
     return outcome
+
+
+def as_diagnose_reads(path: Path, module: Path, data: Path | None, command: str) -> Outcome | None:
+    """The spec `nnfix diagnose MODULE` infers (init.nospec), written for `path`: where the
+    exploration alone leaves something to choose, the module's own calls and nnfix's widths
+    settle it as the diagnosis does; None where the diagnosis asks a question too."""
+    import yaml
+
+    from nnfix.init import nospec
+    from nnfix.init.render import MODELINE, comment, relative
+
+    try:
+        inferred, printed = nospec.run(module, data)
+    except ModuleError:
+        return None
+    spec = {"name": module.stem, **inferred.spec}
+    base = nospec.spec_path(module).parent
+    spec["implementation"]["module"] = relative(
+        base / spec["implementation"]["module"], path.parent
+    )
+    for key in ("path", "x", "y"):
+        if key in spec.get("data", {}):
+            spec["data"][key] = relative(base / spec["data"][key], path.parent)
+    lines = [MODELINE, "#"]
+    lines += comment(
+        f"Written by `{command}`: what `nnfix diagnose {module.name}` infers by calling your "
+        f"code. Then: nnfix diagnose {path.name}",
+        "",
+    )
+    lines += [f"# {line}" for line in inferred.said]
+    text = "\n".join(lines) + "\n" + yaml.safe_dump(spec, sort_keys=False, width=100)
+    return Outcome(path, text=text, printed=printed, inferred=inferred.said)
 
 
 # --- data ---------------------------------------------------------------------------------------

@@ -233,6 +233,8 @@ def _printed(spec: SpecReport, console: Console) -> None:
 def render_spec(
     spec: SpecReport, console: Console, verbose: bool = False, multiple: bool = True
 ) -> None:
+    if multiple:  # alone, it stands above the verdict (render)
+        _inferred(spec, console)
     if verbose:
         for line in spec.about:
             _print(console, Text(f"your code: {line}", style="dim"), 0)
@@ -306,7 +308,15 @@ def verdict(report: Report) -> Text:
     return text
 
 
+def _inferred(spec: SpecReport, console: Console) -> None:
+    """What nnfix read off a .py given without a spec (SPEC §3.7)."""
+    for line in spec.inferred:
+        _print(console, Text(f"inferred: {line}", style="dim"), 0, INDENT)
+
+
 def render(report: Report, console: Console, verbose: bool = False) -> None:
+    if len(report.specs) == 1:
+        _inferred(report.specs[0], console)
     _print(console, verdict(report), 0, 6)
     for spec in report.specs:
         if len(report.specs) > 1:

@@ -50,6 +50,12 @@ def render(outcome: Outcome, console: Console) -> None:
     head.append("nnfix init", style="bold")
     head.append(f": wrote {shown(outcome.path)}")
     inference = outcome.inference
+    if outcome.inferred is not None:  # as `nnfix diagnose my_net.py` infers it
+        console.print(head)
+        for line in outcome.inferred:
+            console.print(Text(f"  {line}", style="dim"), highlight=False)
+        console.print(Text(f"next: nnfix diagnose {shown(outcome.path)}", style="bold"))
+        return
     if inference is None:
         head.append(f" (the {outcome.template} template)")
         console.print(head)

@@ -7,6 +7,7 @@ initial weights and the minibatch order, so changing one never shifts another.""
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,11 +75,12 @@ def sample_shape(data: Dataset, first: object, dtype: str) -> tuple[Dataset, tup
     if data.tokens is None:
         return data, data.shape
     eye = np.eye(data.tokens, dtype=dtype)
+    shape = (*data.shape, data.tokens)
+    width = math.prod(shape)  # stated, not inferred: an empty split (validation: 0) has none
 
     def one_hot(x: np.ndarray) -> np.ndarray:
-        return eye[x.astype(np.int64)].reshape(len(x), -1)
+        return eye[x.astype(np.int64)].reshape(len(x), width)
 
-    shape = (*data.shape, data.tokens)
     onehot = dataclasses.replace(
         data, x_train=one_hot(data.x_train), x_val=one_hot(data.x_val), shape=shape, tokens=None
     )

@@ -57,10 +57,13 @@ def load_spec(path: str | Path, assignments: tuple[str, ...] | list[str] = ()) -
     return _load(source.read(Path(path)), assignments)
 
 
-def load_text(text: str, path: str | Path) -> LoadedSpec:
+def load_text(
+    text: str, path: str | Path, assignments: tuple[str, ...] | list[str] = ()
+) -> LoadedSpec:
     """A spec from YAML text as if it were the file at `path` (its lines and the files it names
-    relative to that path): `nnfix fix` diagnoses a fixed spec before, or without, writing it."""
-    return _load(source.parse(text, Path(path)), ())
+    relative to that path): `nnfix fix` diagnoses a fixed spec before, or without, writing it;
+    `nnfix diagnose my_net.py` the spec it inferred (SPEC §3.7)."""
+    return _load(source.parse(text, Path(path)), assignments)
 
 
 def _load(src: source.Source, assignments: tuple[str, ...] | list[str]) -> LoadedSpec:

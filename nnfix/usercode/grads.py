@@ -14,7 +14,7 @@ import numpy as np
 
 from nnfix.engine.network import Slot
 from nnfix.usercode.layout import Layout
-from nnfix.usercode.objects import Ref
+from nnfix.usercode.objects import Ref, float_list
 from nnfix.usercode.spelling import spell
 
 Array = np.ndarray
@@ -88,9 +88,9 @@ def stem(name: str) -> str:
 
 def _array(value: Any) -> Array | None:
     """An array of numbers (a NumPy scalar too: `np.sum(dZ)` given as db is a gradient of
-    the wrong shape, not a missing one)."""
-    if isinstance(value, np.generic):
-        value = np.asarray(value)
+    the wrong shape, not a missing one); a nested list of floats (a pure-Python net's) as one."""
+    if isinstance(value, np.generic) or float_list(value):
+        value = np.asarray(value, dtype=np.float64)
     if isinstance(value, np.ndarray) and value.dtype.kind in "fiu" and value.size:
         return value.astype(float, copy=False) if value.dtype.kind != "f" else value
     return None
@@ -346,4 +346,17 @@ def _nearest(p: Param, pool: list[Ref]) -> Ref | None:
     best = score(ranked[0])
     if best[0] or (best[1] and best[2]):
         return ranked[0]
+    beside = [r for r in pool if r.owner is p.ref.owner]
+    if len(beside) == 1 and _widened(np.shape(beside[0].get()), p.shape):
+        return beside[0]  # the one array left beside it, p's shape with its 1s widened: (m, n)
     return None
+
+
+def _widened(shape: tuple[int, ...], want: tuple[int, ...]) -> bool:
+    """`shape` is `want` with some of its axes of 1 made longer (a bias (1, n) whose gradient
+    kept the samples, (m, n)): the wrong shape of a gradient that was not summed."""
+    return (
+        len(shape) == len(want)
+        and shape != want
+        and all(s == w or w == 1 for s, w in zip(shape, want, strict=True))
+    )

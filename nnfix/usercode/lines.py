@@ -81,6 +81,7 @@ from nnfix.usercode.loader import Place
 from nnfix.usercode.own import OwnNet
 from nnfix.usercode.trace import (
     MAX_STEPS,
+    Output,
     Pure,
     Step,
     Tracer,
@@ -233,9 +234,12 @@ class _Hooked(Tracer):
         at: dict[tuple[int, str], Callable[[Array], None]] | None = None,
         given: dict[tuple[int, str], Callable[[Array], None]] | None = None,
         light: bool = False,
+        params: Callable[[], list[Any]] | None = None,
     ):
         super().__init__()
         self.at, self.given_at, self.light = at or {}, given or {}, light
+        self.params = params  # the parameters' live arrays, where their updates are told apart
+        self.updates: set[tuple] = set()  # what a parameter held after a statement changed it
         self.applied = 0
         self.count = 0  # statements started (light)
         self.done = False
@@ -243,9 +247,14 @@ class _Hooked(Tracer):
         self.capture: int | None = None  # a statement whose names to keep as it starts
         self.names: dict[str, Any] = {}  # ... they (its frame's globals and locals, copied)
 
-    def _apply(self, change: Callable[[Array], None], live: Array) -> None:
+    def _apply(self, change: Callable[[Array], None], live: Any) -> None:
         try:
-            change(live)
+            if type(live) is list:  # a list of floats: changed as an array, written back in place
+                array = np.asarray(live, dtype=np.float64)
+                change(array)
+                _write_back(live, array)
+            else:
+                change(live)
         except (TypeError, ValueError):  # read-only, or not of the value's shape: not tapped
             return
         self.applied += 1
@@ -307,6 +316,21 @@ class _Hooked(Tracer):
             return
         state.step = None
 
+    def _output(self, name: str, value: Any, holder: Any, passed: bool) -> Output:
+        out = super()._output(name, value, holder, passed)
+        if self.params is not None and any(value is p for p in self.params()):
+            self.updates.add(out.mark)  # a parameter their step updated: never a gradient
+        return out
+
+
+def _write_back(target: list, values: Array) -> None:
+    """`values` into the nested list `target`, element by element (its lists stay the same)."""
+    for i, v in enumerate(values):
+        if isinstance(target[i], list):
+            _write_back(target[i], v)
+        else:
+            target[i] = float(v)
+
 
 @dataclass(slots=True)
 class _Counted:
@@ -340,7 +364,7 @@ class Runs:
         return float(tracer.run(self.net.loss))
 
     def backward(self, at: dict | None = None) -> tuple[_Hooked, Gradients | None]:
-        tracer = _Hooked(at=at)
+        tracer = _Hooked(at=at, params=lambda: [p.ref.get() for p in self.net.tensors])
         try:
             grads = tracer.run(self.net.gradients)
         except Exception:
@@ -700,7 +724,7 @@ class Backward:
                 continue
             besides = frozenset() if step.adds_to is not None else self._read(marks)
             for out in step.outputs:
-                if out.passed or out.mark in marks:
+                if out.passed or out.mark in marks or out.mark in self.tracer.updates:
                     continue
                 self.flow.add(out.mark)
                 if _usable(out.value) and out.mark not in self.status:
@@ -887,10 +911,30 @@ class Backward:
                     and v.shape == g.shape
                     and v.dtype.kind == "f"
                     and scale > 0
-                    and np.allclose(v, g, rtol=1e-6, atol=1e-9 * scale)
+                    and any(  # or the descent direction it added (`W += lr * G`)
+                        np.allclose(sign * v, g, rtol=1e-6, atol=1e-9 * scale) for sign in (1, -1)
+                    )
                 ):
                     return self.origin(out.mark)
-        return None
+        return self.updating(name)  # stepped by an expression no statement bound (`lr * a.T @ d`)
+
+    def updating(self, name: str) -> Step | None:
+        """The statement of their step that left a new value where parameter `name` is held:
+        its update (in the call whose arrays were judged, else the last)."""
+        holder = self.grads.holders.get(name)
+        updates = [
+            step
+            for step in self.steps
+            if any(o.holder == holder and o.mark in self.tracer.updates for o in step.outputs)
+        ]
+        if holder is None or not updates:
+            return None
+        judged = [  # the call whose arrays were judged (the batch's, not a single sample's)
+            step
+            for step in updates
+            if any(self.state(fingerprint(v)) != "other" for v in step.inputs.values())
+        ]
+        return judged[0] if judged else updates[-1]
 
     def added_nothing(self, mark: tuple) -> Step | None:
         """A gradient returned as the buffer it was allocated (zeros) although statements add to
@@ -907,6 +951,9 @@ class Backward:
         start = self.anchor(name)
         if start is None:
             return None
+        update = self.update_of(name, start)
+        if update is not None:
+            return Culprit(update, value=None, should=[], gradient_of=name)
         depth = sys.getrecursionlimit()  # a gradient accumulated in place in a loop of
         sys.setrecursionlimit(max(depth, WALK_DEPTH))  # loops (`dw[f] += ...`, once per window
         try:  # and sample) is walked back one run at a time: thousands of runs deep
@@ -933,6 +980,20 @@ class Backward:
             line=self.argument_line(step) if inner is not None else None,
             replace=(step, out.name) if out is not None else None,
         )
+
+    def update_of(self, name: str, start: Step) -> Step | None:
+        """Where the gradient of `name` is read off their update and the array the update
+        steps by is right (`hidden_gradient`, the descent direction) while the tensor is wrong:
+        the statement that updates `name` (`self.bias_h -= lr * hidden_gradient`, a step up the
+        loss) — the last that left a new value where the parameter is held."""
+        raw = self.grads.raw.get(name)
+        if not self.grads.from_update or raw is None:
+            return None
+        made = start.output(fingerprint(np.asarray(raw)))
+        marks = [made.mark] if made is not None else [o.mark for o in start.outputs]
+        if not marks or any(self.state(m) != "right" for m in marks):
+            return None
+        return self.updating(name)
 
     def elsewhere(self, step: Step, name: str) -> bool:
         """Does the statement that makes the gradient of parameter `name` from right arrays read
@@ -1121,6 +1182,11 @@ def search(
     judge = Judge(measured, constant, net.m, seeds, frozenset(finder.forward_marks))
     at: dict[tuple[int, str], Callable[[Array], None]] = {}
     backward = Backward(tracer, traced, judge)
+    if traced.from_update:  # `W += lr * G`: their arrays may be the descent direction, −gradient
+        down = Judge(measured, -constant, net.m, seeds, frozenset(finder.forward_marks))
+        other = Backward(tracer, traced, down)
+        if _rights(other) > _rights(backward):
+            judge, backward = down, other
     still = list(wrong)
     known: set[Place] = set()
     progress = True  # the last replacement made some wrong tensor right
@@ -1313,6 +1379,11 @@ def _right(backward: Backward, params: dict[str, Measured], name: str, c: float)
     return r is not None and abs(r / c - 1) < 1e-3
 
 
+def _rights(backward: Backward) -> int:
+    """How many arrays of their traced backward are the gradient of a forward value."""
+    return sum(entry[0] == "right" for entry in backward.status.values())
+
+
 def _calibrate(grads: Gradients, params: dict[str, Measured], right: list[str]) -> float:
     """Their loss's constant: the factor between their right gradients and the true ones."""
     ratios = []
@@ -1335,8 +1406,9 @@ def _seeds(net: OwnNet) -> set[tuple]:
     forms += net.targets_held()  # as a script's pass holds them (its own form)
     marks = set()
     for y in forms:
-        array = np.asarray(y)
-        marks.add(fingerprint(array))
-        if array.dtype.kind == "f":
-            marks.add(fingerprint(array.astype(np.float64)))
+        given = np.asarray(y)
+        for array in (given, given.reshape(-1), given.reshape(-1, 1), given.reshape(1, -1)):
+            marks.add(fingerprint(array))  # as their code reshapes it (a column of one sample)
+            if array.dtype.kind == "f":
+                marks.add(fingerprint(array.astype(np.float64)))
     return marks

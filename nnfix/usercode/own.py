@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
+import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from nnfix.usercode.chain import LayerChain
 from nnfix.usercode.grads import Gradients, Param, from_changes
 from nnfix.usercode.layout import Layout
 from nnfix.usercode.model import SetupError, seed_numpy
+from nnfix.usercode.needed import EFFECTS
 from nnfix.usercode.objects import (
     ListRef,
     Ref,
@@ -139,6 +141,7 @@ class OwnNet:
         self._pairs: str | None = None  # their loss's parameter that takes [[x, y], …]
         self.as_lists = False  # per sample: X and Y given as Python lists (their weights are)
         self.loss_in_forward = False  # their forward returns (loss, grads…): that loss is L
+        self.y_oriented = False  # a forward that takes Y takes it as X is laid out: (1, m)
         self.zeros: Array | None = None  # the `zeros` placeholder: an initial state
         self._item_names: list[
             str | None
@@ -149,6 +152,8 @@ class OwnNet:
         self._out_name: str | None = None  # the name its return statement gives the output
         self.out_form = "rows"  # how their output holds the samples: rows | columns
         self._bound: set[str] = set()  # the functions whose arguments the header has said
+        self._carried: dict[str, str] = {}  # a parameter name an earlier call gave their
+        # parameters to (`p` of forward(X, p)): the same in every later call (backward(X, y, p))
         self._slopes: dict[tuple, tuple[Array, float] | None] = {}  # per tensor and values
         self._probabilities_given = False  # their backward takes the probabilities of scores
         self._settled: dict[str, dict[str, str]] = {}  # per function: arguments settled by values
@@ -217,6 +222,11 @@ class OwnNet:
         """The model their code makes, how its forward takes the batch, and its parameters."""
         if isinstance(self.impl.loss, list) and not self.impl.layers:
             raise SetupError("implementation.loss as a list is not read yet", "loss")
+        if not (self.impl.model or self.impl.layers or walk(self.module, "", ranks=RANKS)):
+            made = self._found_model()  # no parameters among their globals: the function that
+            if made is not None:  # makes them, where it needs no argument (`init_params()`)
+                self.impl = self.impl.model_copy(update={"model": made})
+                self.found.say(f"model: {made}, the function of your module that makes them")
         statements = self.impl.model if isinstance(self.impl.model, list) else None
         if self.impl.model_call and _expression(self.impl.model_call):  # `[Conv(3), Pool(2)]`
             statements = [f"model = {self.impl.model_call}"]
@@ -258,6 +268,34 @@ class OwnNet:
             if not self.impl.loss and self.loss_spec is None and not self.loss_in_forward:
                 self._probe_backward_loss()
         self._find_tensors()
+
+    def _found_model(self) -> str | None:
+        """The call of a function of their module that takes no argument and returns their
+        parameters (a dict, list or tuple holding float arrays): `init_params()`. Their roles'
+        functions, and names that train, plot, save or download, are never called."""
+        roles = {self.impl.forward, self.impl.backward, self.impl.loss_call}
+        roles |= {self.impl.step} if isinstance(self.impl.step, str) else set()
+        for name, fn in list(vars(self.module).items()):
+            if (
+                not inspect.isfunction(fn)
+                or fn.__module__ != self.module.__name__
+                or name in roles
+                or name.startswith("_")
+                or EFFECTS.search(name)
+                or any(p.default is p.empty for p in parameters(fn) or [])
+                or parameters(fn) is None
+            ):
+                continue
+            try:
+                value = sandbox.call("model", fn)
+            except sandbox.UserCallError:
+                continue
+            items = value.values() if isinstance(value, dict) else value
+            if isinstance(value, dict | list | tuple) and (
+                sum(isinstance(v, np.ndarray) and v.dtype.kind == "f" for v in items) >= 2
+            ):
+                return f"{name}()"
+        return None
 
     def _name_parameters(self) -> None:
         """A model call that returns its arrays as a bare tuple (`return W1, b1, W2, b2`) for a
@@ -350,17 +388,15 @@ class OwnNet:
                 self.found.say(f"zeros: an initial state of shape {shape}, as your code needs")
             self._settle_targets(out)
             return
-        if first_error is not None and self.impl.step:
+        if first_error is not None:
             self.columns = False
-            try:  # a forward of one sample (the step may still take the batch)
+            try:  # a forward of one sample (a step may still take the batch)
                 self._find_sample_form()
             except SetupError:
                 self.sample_form = None
                 raise _uncalled(first_error, "X as rows (samples first) and as columns") from None
             self.found.say("your forward takes one sample at a time (found by calling it)")
             return
-        if first_error is not None:
-            raise _uncalled(first_error, "X as rows (samples first) and as columns")
         raise SetupError(
             "your forward returned no array with the batch's samples along its first or last axis",
             "forward",
@@ -463,15 +499,17 @@ class OwnNet:
             self.y_form = keep
 
     def _refs(self) -> list[Ref]:
-        """The float arrays their model or module holds (and, where a step's update is read,
-        nested lists of floats: a gradient nnfix reads off their change)."""
+        """The float arrays their model or module holds; a pure-Python net's nested lists of
+        floats where it holds no array (or where a step's update is read)."""
         root = self.root if self.root is not None else self.module
         name = self.root_name if isinstance(root, list | tuple) else ""
-        return [
-            r
-            for r in walk(root, name, ranks=RANKS, lists=bool(self.impl.step))
-            if not self._data(r.get()) and not isinstance(r.owner, tuple)  # a tuple's: not settable
-        ]
+        found = walk(root, name, ranks=RANKS, lists=bool(self.impl.step))
+        if not any(self._usable(r) for r in found):
+            found = walk(root, name, ranks=RANKS, lists=True)
+        return [r for r in found if self._usable(r)]
+
+    def _usable(self, r: Ref) -> bool:
+        return not self._data(r.get()) and not isinstance(r.owner, tuple)  # a tuple's: not settable
 
     def _data(self, value: Any) -> bool:
         """Is `value` nnfix's batch, or a view of it (a layer's `self.last_input = x` of the
@@ -698,6 +736,11 @@ class OwnNet:
             for p in parameters(fn) or []
             if p.name in self.names and not isinstance(self.names[p.name], np.ndarray)
         }
+        if "params" in values:
+            bound = {  # named as an earlier call's parameter that took their parameters
+                **{p.name: "params" for p in parameters(fn) or [] if p.name in self._carried},
+                **bound,
+            }
         if values.get("named") and "output" in values and "output" not in fallback:
             fallback = ("output", *fallback)  # beside the forward's named values: its output
         settled = self._settled.get(_key(fn), {})
@@ -747,15 +790,12 @@ class OwnNet:
                 str(exc), role, hint=f"arguments: {{{exc.parameter}: <X, Y, params or a value>}}"
             ) from None
         name = _key(fn)
-        if (
-            extra is None
-            and name not in self._bound
-            and any(role_of(p, role, depth) != what for p, what in record.items())
-        ):
+        self._carried.update({p: w for p, w in record.items() if w == "params"})
+        if extra is None and name not in self._bound and record:  # how each call was bound
             self._bound.add(name)
-            self.found.say(
-                f"arguments of {said(fn, record, self._sources())} (`arguments:` settles them)"
-            )
+            unusual = any(role_of(p, role, depth) != what for p, what in record.items())
+            settles = " (`arguments:` settles them)" if unusual else ""
+            self.found.say(f"arguments of {said(fn, record, self._sources())}{settles}")
         seed_numpy(self.seed)  # a dropout mask is the same mask at every evaluation
         return sandbox.call(role, fn, *args, **kwargs)
 
@@ -816,7 +856,14 @@ class OwnNet:
         values = self._values()
         if _optional(fn, "Y"):  # `loss(X, y=None)`: the scores without y, (loss, grads) with it
             values.pop("Y")
-        value = self._call("forward", fn, values, fallback)
+        elif self.y_oriented:
+            values["Y"] = self._y_as_x()
+        try:
+            value = self._call("forward", fn, values, fallback)
+        except sandbox.UserCallError:
+            if self.y_oriented or "Y" not in values or not _takes_y(fn, self.impl.arguments):
+                raise
+            value = self._forward_y_as_x(fn, values, fallback)
         loss = loss_first(value)
         if loss is not None:  # (loss, grads): a loss and backward in one, the loss the number
             self.loss_in_forward = True
@@ -833,6 +880,26 @@ class OwnNet:
                 hint="output: <where a forward that returns None leaves its result>",
             )
         return out, self._cache
+
+    def _y_as_x(self) -> Array:
+        """The targets laid out as X is: one row per sample, or one column (`Y.shape[1]` is m)."""
+        rows = self.y if self.y.ndim == 2 else self.y.reshape(len(self.y), -1)
+        return np.ascontiguousarray(rows.T) if self.columns else rows
+
+    def _forward_y_as_x(self, fn: Callable, values: dict[str, Any], fallback: tuple) -> Any:
+        """Their forward that takes Y and raised on the targets flat: called with them laid out
+        as X is (`m = Y.shape[1]` of samples as columns); their first error where that raises
+        too."""
+        first = sys.exc_info()[1]
+        try:
+            value = self._call("forward", fn, {**values, "Y": self._y_as_x()}, fallback)
+        except sandbox.UserCallError:
+            assert first is not None
+            raise first from None
+        self.y_oriented = True
+        shape = self._y_as_x().shape
+        self.found.say(f"targets: {shape}, laid out as X is, as your forward takes them")
+        return value
 
     def _forward_samples(self, fn: Callable, fallback: tuple) -> tuple[Array, Any]:
         """Their forward of each sample: the outputs stacked as rows, each sample's output and
@@ -1077,7 +1144,7 @@ class OwnNet:
 
         try:
             return self._call("backward", fn, values(), fallback, extra)
-        except sandbox.UserCallError:
+        except sandbox.UserCallError as first:
             if self.y_form == "labels" or not _integral(self.y.reshape(-1)):
                 raise
             keep, self.y_form = self.y_form, "labels"
@@ -1085,7 +1152,7 @@ class OwnNet:
                 value = self._call("backward", fn, values(), fallback, extra)
             except sandbox.UserCallError:
                 self.y_form = keep
-                raise
+                raise first from None  # their error on the targets as given, not on labels
             self.found.say("targets: integer labels, as your backward indexes with them")
             return value
 
@@ -1121,6 +1188,7 @@ class OwnNet:
         root = self.root if self.root is not None else self.module
         before = snapshot(walk(root, "", ranks=RANKS))
         out, cache = self.forward()
+        forwarded = snapshot(walk(root, "", ranks=RANKS))  # what their backward alone changes
         fn = self.function(self.impl.backward, "backward")
         fallback = ("params", "cache", "X", "Y") if not inspect.ismethod(fn) else ("X", "Y")
         if self.sample_form is not None:
@@ -1153,6 +1221,7 @@ class OwnNet:
                     value, self.tensors, AS_IS, return_names(fn), what=what, judge=self._agreement
                 )
             moved = changed(root, before, "")
+            by_backward = changed(root, forwarded, "")
             for ref, array, values in kept:  # an update they made is undone
                 ref.set(array)
                 array[...] = values
@@ -1160,6 +1229,12 @@ class OwnNet:
                 found.returned_by = (fn, self.impl.backward)
             else:
                 found = from_changes(moved, self.tensors, AS_IS)
+                if found is None or found.missing:  # without what the forward set (an output
+                    alone = from_changes(by_backward, self.tensors, AS_IS)  # shaped like a
+                    if alone is not None and (
+                        found is None or len(alone.missing) < len(found.missing)
+                    ):
+                        found = alone  # bias's gradient that kept the samples)
             if len(tries) == 1:
                 scored.append((0.0, how, found))
                 break

@@ -31,7 +31,7 @@ from nnfix.engine.losses import total
 from nnfix.spec.model import ImplementationSpec, LossSpec
 from nnfix.usercode import sandbox
 from nnfix.usercode.grads import Gradients, Param
-from nnfix.usercode.loader import LoadedModule, _is_main_guard
+from nnfix.usercode.loader import LoadedModule, Place, _is_main_guard, place_of
 from nnfix.usercode.model import SetupError, seed_numpy
 from nnfix.usercode.objects import Ref, walk
 from nnfix.usercode.own import RANKS, OwnNet
@@ -40,7 +40,8 @@ Array = np.ndarray
 ITEM = "__nnfix_item__"  # what the loop's target is bound from
 ONCE = "__nnfix_once__"  # the one-iteration loop a pass runs in (a break or continue ends it)
 STEP = "__nnfix_step__"  # what an in-place update of the body adds, shape noted (_fit_step)
-Misshaped = tuple[Array, tuple[int, ...], int]  # an update's target, its step's shape, line
+Misshaped = tuple[Array, tuple[int, ...], int, int | None]
+# an update's target, its step's shape, the update's line, the line that made the step's array
 # calls that plot, save or ask: not run before the loop (SPEC §3.4)
 _QUIET = re.compile(
     r"(^|_)(plot\w*|show|imshow|scatter|savefig|save\w*|dump|input|figure|subplots?|hist|"
@@ -109,6 +110,8 @@ class ScriptNet(OwnNet):
         self._changed: list[Ref] = []
         self._codes: dict[int | None, types.CodeType] = {}  # a pass (or its first statements)
         self._misshaped: list[Misshaped] = []
+        # a parameter's index -> its update of another shape, and the line that made its step
+        self.reshaped: dict[int, tuple[Place, Place | None]] = {}
 
     # --- building ------------------------------------------------------------------------------
 
@@ -673,6 +676,13 @@ class ScriptNet(OwnNet):
                 passes.append(([(a, v) for _, a, v in kept], after, list(self._misshaped)))
             finally:
                 _restore(kept)
+        arrays = [id(a) for a, _ in passes[0][0]] if passes else []
+        self.reshaped = {}
+        for target, _, line, made in passes[0][2] if passes else []:
+            update = place_of(self.filename, line)
+            if id(target) in arrays and update is not None:
+                at = place_of(self.filename, made) if made is not None else None
+                self.reshaped.setdefault(arrays.index(id(target)), (update, at))
         return update_gradients(self.tensors, passes, self.step)
 
     def _fit_step(self, target: Any, step: Any, line: int) -> Any:
@@ -689,9 +699,39 @@ class ScriptNet(OwnNet):
             except ValueError:
                 fits = False
             if not fits or (np.size(step) == 1 and target.size > 1 and shape != target.shape):
-                self._misshaped.append((target, shape, line))
+                self._misshaped.append((target, shape, line, self._made_at(line, shape)))
                 return 0.0
         return step
+
+    def _made_at(self, line: int, shape: tuple[int, ...]) -> int | None:
+        """The line of the pass's body before the update at `line` that last bound a name the
+        update's step reads holding an array of the step's shape (`db2 = dz2 / n` before `b2 -=
+        lr * db2`): where the gradient of the wrong shape was made (SPEC §3.6, G103)."""
+        nodes = [n for stmt in self.body for n in ast.walk(stmt)]
+        update = next((n for n in nodes if isinstance(n, ast.AugAssign) and n.lineno == line), None)
+        if update is None:
+            return None
+        read = {
+            n.id
+            for n in ast.walk(update.value)
+            if isinstance(n, ast.Name)
+            and isinstance(self.ns.get(n.id), np.ndarray)
+            and np.shape(self.ns[n.id]) == shape
+        }
+        loads = [
+            n
+            for n in nodes
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.lineno != line
+        ]
+        read = {r for r in read if not any(n.id == r for n in loads)}  # a delta used right too
+        made = [
+            n.lineno
+            for n in nodes
+            if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign)
+            and n.lineno < line
+            and _stored_names(n) & read
+        ]
+        return max(made, default=None)
 
 
 # --- reading their statements ----------------------------------------------------------------
@@ -884,7 +924,7 @@ def update_gradients(
     for kept, after, misshaped in passes:
         for p, (array, before), now in zip(params, kept, after, strict=True):
             name = p.slot.name
-            odd = next((m for m in misshaped if m[0] is array), None)
+            odd = next((m for m in misshaped if m[0] is array), None)  # (its step's shape, line)
             if odd is not None:
                 out.wrong[name] = (odd[1], p.shape, f"the step of your update at line {odd[2]}")
             elif now.shape != before.shape:

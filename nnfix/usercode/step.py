@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nnfix.usercode import sandbox, state, update
+from nnfix.usercode.binding import said
 from nnfix.usercode.calls import (
     BindingError,
     CallSpec,
@@ -40,7 +41,7 @@ from nnfix.usercode.calls import (
 )
 from nnfix.usercode.grads import Gradients
 from nnfix.usercode.model import SetupError, seed_numpy
-from nnfix.usercode.stepsize import step_size_of_run
+from nnfix.usercode.stepsize import misfit_steps, step_size_of_run
 
 if TYPE_CHECKING:
     from nnfix.usercode.own import OwnNet
@@ -134,6 +135,7 @@ class Stepper:
         self.calls = _calls(net)
         self.size: update.StepSize | None = None
         self.wrong: dict[str, tuple] = {}
+        self.said: set[str] = set()  # the calls whose binding the header has said
 
     # --- one run ---------------------------------------------------------------------------
 
@@ -149,6 +151,8 @@ class Stepper:
             try:
                 return self.net._get(self.net.module, name)
             except AttributeError:
+                if name == "params" and self.net.root is not None:
+                    return self.net.root  # the placeholder: what `model:` made
                 raise SetupError(f"step: no name '{name}' in your module", "step") from None
         assert isinstance(part, CallSpec)
         fn = self.net.function(part.name, "step")
@@ -183,19 +187,28 @@ class Stepper:
                 arguments[p.name] = net.names[p.name]
         arguments.update(net.impl.arguments)
         method = inspect.ismethod(c.fn)
+        record: dict[str, str] = {}
         try:
-            return bind(
+            bound = bind(
                 c.fn,
                 "step",
                 values,
                 depth=max(1, len(net.tensors) // 2),
                 arguments=arguments,
                 fallback=("X", "Y") if method else ("params", "X", "Y"),
+                record=record,
             )
         except BindingError as exc:
             raise SetupError(
                 str(exc), "step", hint=f"arguments: {{{exc.parameter}: <X, Y, params or a value>}}"
             ) from None
+        if c.text not in self.said and record:  # how the call was bound, once, in the header
+            self.said.add(c.text)
+            for name in record:
+                if name in arguments and name not in net.impl.arguments:
+                    record[name] = repr(arguments[name])  # the epochs nnfix gives: one
+            net.found.say(f"arguments of {said(c.fn, record, {})}")
+        return bound
 
     def _step_size(
         self, bound: list[tuple[StepCall, list, dict]], values: dict[str, Any]
@@ -289,6 +302,32 @@ def _first_number(value: Any) -> float | None:
     return float(array.reshape(-1)[0]) if array.size == 1 else None
 
 
+def _misfits(
+    net: OwnNet, stepper: Stepper, kept: state.Kept, values: dict[str, Any]
+) -> Gradients | None:
+    """Where their step raised on an in-place update of a parameter by a step of another shape
+    (`b -= lr * db` with db per sample: the seed-003 bias), that step's shape is the gradient's:
+    a G103 of their code, never a U101 (SPEC §3.4); the other parameters are not read (the step
+    stopped there)."""
+    kept.restore()
+    try:
+        found = misfit_steps(
+            lambda: stepper.invoke(values), lambda: [p.ref.get() for p in net.tensors]
+        )
+    finally:
+        kept.restore()
+    if not found:
+        return None
+    name = net.impl.step if isinstance(net.impl.step, str) else "your step calls"
+    grads = Gradients(where=f"the update of {name} on the batch", from_update=True)
+    for i, shape in found.items():
+        p = net.tensors[i]
+        grads.wrong[p.slot.name] = (shape, p.shape, f"{name}'s update of {p.slot.name}")
+        grads.paths[p.slot.name] = p.ref.path
+    net.found.say(f"gradients: {name} stopped at an update by a step of another shape")
+    return grads
+
+
 def _roots(net: OwnNet) -> list[Any]:
     return [net.module, *([net.root] if net.root is not None else []), *net.names.values()]
 
@@ -342,16 +381,31 @@ def step_gradients(net: OwnNet) -> Gradients:
         finally:
             kept.restore()
 
+    def singly() -> tuple[dict[str, Array], str]:
+        if net.impl.forward:
+            net.forward()  # each sample's output: its target's form
+        singles = [once(net._sample_values(i)) for i in range(net.m)]
+        return (
+            update.combine(singles, combined),
+            f"{name} on each sample alone from the same values, their {combined}",
+        )
+
     try:
         if net.impl.per_sample:
-            if net.impl.forward:
-                net.forward()  # each sample's output: its target's form
-            singles = [once(net._sample_values(i)) for i in range(net.m)]
-            moved = update.combine(singles, combined)
-            how = f"{name} on each sample alone from the same values, their {combined}"
+            moved, how = singly()
         else:
             values = net._values(*net.forward()) if net.impl.forward else net._values()
-            full = once(values)
+            try:
+                full = once(values)
+            except sandbox.UserCallError:
+                misfits = _misfits(net, stepper, kept, values)
+                if misfits:
+                    return misfits
+                if net.sample_form is None:
+                    raise
+                full = None  # their forward takes one sample (found by calling it): so does
+                moved, how = singly()  # their step, where the batch raises
+        if not net.impl.per_sample and full is not None:
             moved, how = full, f"{name} on the batch"
             last_x, last_y = net.columns, net.y_form == "columns"
 

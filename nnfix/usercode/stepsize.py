@@ -1,5 +1,6 @@
 """What an update does as it runs, read by tracing their step once: its step size, and the
-statement that leaves a parameter in another shape.
+statement that leaves a parameter in another shape (or whose in-place update of it raises on a
+step of another shape).
 
 The step size (SPEC §3.2 D, E): where no literal, default or
 attribute holds it (`lr = 1 / epoch`, a schedule), their step is traced once and the first
@@ -142,10 +143,25 @@ def reshaped_at(
     run: Callable[[], Any], params: Callable[[], list[Any]]
 ) -> dict[int, tuple[Place, Place | None]]:
     """The statement of theirs after which each parameter (by its index in `params()`) first
-    has another shape (`b = b - lr * db` with db per sample), and the statement that bound the
-    name it read of that shape (`db = delta`), where one of its frame did."""
+    has another shape (`b = b - lr * db` with db per sample), or whose in-place update of it
+    raised on a step of another shape (`b -= lr * db`), and the statement that bound the name it
+    read of that shape (`db = delta`), where one of its frame did."""
+    return _traced(run, params)[0]
+
+
+def misfit_steps(run: Callable[[], Any], params: Callable[[], list[Any]]) -> dict[int, tuple]:
+    """Each parameter (by its index in `params()`) whose in-place update (`b -= lr * db`)
+    raised when `run()` ran, because its step has a shape NumPy cannot put into it: the step's
+    shape (the gradient's, G103)."""
+    return _traced(run, params)[1]
+
+
+def _traced(
+    run: Callable[[], Any], params: Callable[[], list[Any]]
+) -> tuple[dict[int, tuple[Place, Place | None]], dict[int, tuple]]:
     shapes = [np.shape(p) for p in params()]
     found: dict[int, tuple[Place, Place | None]] = {}
+    misfits: dict[int, tuple] = {}
     last: dict[int, int] = {}  # a frame -> the line it is running
     ids: dict[int, dict[str, int]] = {}  # a frame -> its locals' identities at that line
     bound: dict[int, dict[str, int]] = {}  # a frame -> the line that last bound each local
@@ -162,6 +178,13 @@ def reshaped_at(
             for i, p in enumerate(params()):
                 if i not in found and np.shape(p) != shapes[i] and place is not None:
                     found[i] = (place, _source(frame, last[key], np.shape(p), bound.get(key, {})))
+        elif event == "exception" and key in last and issubclass(arg[0], ValueError):
+            hit = _misfit(frame, last[key], params())
+            place = place_of(frame.f_code.co_filename, last[key])
+            if hit is not None and place is not None and hit[0] not in found:
+                i, shape = hit
+                misfits[i] = shape
+                found[i] = (place, _source(frame, last[key], shape, bound.get(key, {})))
         elif event == "call":
             ids[key] = {n: id(v) for n, v in frame.f_locals.items()}
         if event == "line":
@@ -181,7 +204,37 @@ def reshaped_at(
         pass  # the step's own error is reported where it is called for real
     finally:
         sys.settrace(previous)
-    return found
+    return found, misfits
+
+
+def _misfit(frame: FrameType, line: int, params: list[Any]) -> tuple[int, tuple] | None:
+    """(the parameter's index, the step's shape) where the statement at `line` is an in-place
+    update of a parameter (`self.biases[i] -= lr * grad_b`) by a step NumPy cannot put into it.
+    Its parts are read again in the frame only where they call nothing."""
+    text = linecache.getline(frame.f_code.co_filename, line).strip()
+    try:
+        stmt = ast.parse(text).body[0]
+    except (SyntaxError, IndexError):
+        return None
+    if not isinstance(stmt, ast.AugAssign) or any(isinstance(n, ast.Call) for n in ast.walk(stmt)):
+        return None
+    target = ast.parse(ast.unparse(stmt.target), mode="eval")
+    try:
+        array = eval(compile(target, "<target>", "eval"), frame.f_globals, frame.f_locals)
+        step = eval(
+            compile(ast.Expression(stmt.value), "<step>", "eval"), frame.f_globals, frame.f_locals
+        )
+    except Exception:
+        return None
+    index = next((i for i, p in enumerate(params) if p is array), None)
+    if index is None or not isinstance(array, np.ndarray):
+        return None
+    shape = tuple(np.shape(step))
+    try:
+        fits = np.broadcast_shapes(shape, array.shape) == array.shape
+    except ValueError:
+        fits = False
+    return None if fits else (index, shape)
 
 
 def _source(frame: FrameType, line: int, shape: tuple, bound: dict[str, int]) -> Place | None:
@@ -197,5 +250,32 @@ def _source(frame: FrameType, line: int, shape: tuple, bound: dict[str, int]) ->
             value = frame.f_locals.get(node.id)
             at = bound.get(node.id)
             if isinstance(value, np.ndarray) and value.shape == shape and at and at != line:
+                if read_elsewhere(frame.f_code.co_filename, line, node.id):
+                    return None  # a value other lines use right (the delta): the update's line
                 return place_of(frame.f_code.co_filename, at)
     return None
+
+
+def read_elsewhere(filename: str, line: int, name: str) -> bool:
+    """Whether the function holding `line` (or the module, outside any) reads `name` on another
+    line than `line`: `d1` that also makes W1's gradient, where `grad_b = delta` is read by the
+    bias's update alone."""
+    try:
+        tree = ast.parse("".join(linecache.getlines(filename)))
+    except (SyntaxError, ValueError):
+        return True
+    scope: ast.AST = tree
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.lineno <= line <= (node.end_lineno or node.lineno)
+            and node.lineno >= getattr(scope, "lineno", 0)
+        ):
+            scope = node
+    return any(
+        isinstance(n, ast.Name)
+        and isinstance(n.ctx, ast.Load)
+        and n.id == name
+        and n.lineno != line
+        for n in ast.walk(scope)
+    )

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from nnfix.usercode.loader import Place, is_users, place_of
+from nnfix.usercode.objects import float_list
 
 Array = np.ndarray
 MAX_STEPS = 20_000  # statements recorded at most: a backward pass on one batch runs far fewer
@@ -228,6 +229,8 @@ def _reads(statement: ast.stmt, frame: FrameType, line: _Line) -> Iterator[tuple
                 value = _evaluate(node, frame)
             except (_Unknown, Exception):
                 value = None
+            if _floats(value):  # a pure-Python net's list of floats: read as an array
+                value = np.asarray(value, dtype=np.float64)
             if isinstance(value, np.ndarray | np.generic):
                 text = _text(node, line)
                 if text not in seen and _numeric(value):
@@ -470,6 +473,13 @@ def _arrays(frame: FrameType, serial: int, before: Seen | None = None) -> Seen:
                     out[name] = (old[0], old[1], holder, value, False)
                 else:
                     out[name] = (id(value), _check(value), holder, value, True)
+        elif _floats(value):  # a nested list of floats: an array their code keeps as a list
+            array = np.asarray(value, dtype=np.float64)
+            old = previous.get(name)
+            if old is not None and old[0] == id(value) and _same(old[1], array):
+                out[name] = (old[0], old[1], holder, value, False)
+            else:
+                out[name] = (id(value), _check(array), holder, value, True)
         elif depth and type(value) is dict:
             for k, v in list(value.items())[:64]:
                 if isinstance(k, str | int) or _plain_key(k):  # cs231n's grads[('W', 1)]
@@ -528,12 +538,24 @@ def _returned(value: Any, serial: int, name: str = "return", depth: int = 2):
 
 
 def _numeric(value: Any) -> bool:
-    """An array (or NumPy scalar) of numbers, small enough to copy."""
+    """An array (or NumPy scalar) of numbers, small enough to copy; or a list of floats."""
     return (
         isinstance(value, np.ndarray | np.generic)
         and value.dtype.kind in "fiub"
         and value.size <= MAX_SIZE
-    )
+    ) or _floats(value)
+
+
+def _floats(value: Any) -> bool:
+    """A (nested) list of floats, small: a pure-Python net's vector or matrix (a dataset of rows
+    the code keeps as lists is not walked at every statement)."""
+    if type(value) is not list or not value:
+        return False
+    size, node = 1, value
+    while isinstance(node, list) and node:  # its size, from its first entries' lengths
+        size *= len(node)
+        node = node[0]
+    return size <= SAMPLE and float_list(value)
 
 
 # --- the tracer -----------------------------------------------------------------------------------
@@ -682,11 +704,12 @@ class Tracer:
     def _output(self, name: str, value: Any, holder: Holder, passed: bool) -> Output:
         """An output with a copy of its value; an array passed on unchanged shares the copy
         made when it was last recorded (a cache or a tuple passes a weight matrix many times)."""
+        array = np.asarray(value, dtype=np.float64) if type(value) is list else value
         kept = self._copies.get(id(value))
-        if kept is not None and kept[2] is value and _same(kept[3], value):
+        if kept is not None and kept[2] is value and _same(kept[3], array):
             return Output(name, kept[0], holder, passed, kept[1])
-        out = Output(name, np.array(value), holder, passed)
-        self._copies[id(value)] = (out.value, out.mark, value, _check(value))
+        out = Output(name, np.array(array), holder, passed)
+        self._copies[id(value)] = (out.value, out.mark, value, _check(array))
         return out
 
     # --- reading the trace -------------------------------------------------------------------

@@ -348,7 +348,8 @@ def unscaled_inputs(ctx: Context) -> list[Finding]:
     saturating = ""
     beyond = first.builtin.saturates_beyond if first.builtin is not None else None
     if ctx.init is not None and beyond is not None:
-        fraction = float(np.mean(np.abs(ctx.init.cache.z[0]) > beyond))
+        z = ctx.network.preactivations(ctx.init.cache)[0]
+        fraction = float(np.mean(np.abs(z) > beyond))
         evidence["first_layer_saturated"] = fraction
         saturating = (
             f"; {fraction:.0%} of the first {first.name} layer's pre-activations are beyond "

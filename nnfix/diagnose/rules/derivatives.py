@@ -177,7 +177,7 @@ def _points(ctx: Context, layer: int) -> tuple[np.ndarray, int]:
     act = ctx.network.activations[layer - 1]
     actual = np.zeros(0)
     if ctx.init is not None:
-        values = np.unique(ctx.init.cache.z[layer - 1])
+        values = np.unique(ctx.network.preactivations(ctx.init.cache)[layer - 1])
         values = values[np.isfinite(values)]
         if len(values) > ACTUAL_POINTS:  # spread over their range, extremes included
             values = values[np.linspace(0, len(values) - 1, ACTUAL_POINTS).astype(int)]

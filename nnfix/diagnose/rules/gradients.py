@@ -39,6 +39,7 @@ from nnfix.errors import SpecPath
 FAMILY = "G", "gradients against finite differences"  # the code prefix, and what its rules cover
 
 EXCELLENT, FINE, SUSPICIOUS = (limit for limit, _ in BANDS[:3])  # G101: relative error bands
+INPUT_GRADIENT = "input_gradient"  # G101's evidence key where the wrong gradient is a layer's dL/dx
 
 
 G101 = Rule(
@@ -348,17 +349,26 @@ def gradient_findings(
     layer_of: Callable[[str], int],
     path_of: Callable[[int], SpecPath],
     what: str,
+    entry: Callable[[float], tuple[int, float] | None] | None = None,
 ) -> tuple[list[Finding], Reading]:
     """A check's G105 (the constant the backward carries, where it carries one) and a G101 for
     each tensor that is not that constant × the true gradient, output first; and the reading
-    they come from (whose `agree` are the tensors right up to the convention)."""
+    they come from (whose `agree` are the tensors right up to the convention). `entry(c)`, where
+    the check can measure each layer's dL/dx: the first layer from the output whose backward
+    hands a wrong one down, and its relative error — a G101 of its own when every tensor of
+    that layer and above is right."""
     read = reading(result, layer_of)
+    handed = None
+    if entry is not None and read.off:
+        handed = entry(read.c)
+        if handed is not None and any(layer_of(t.name) >= handed[0] for t in read.off):
+            handed = None  # the first wrong tensor is at or above it: that names the layer
     found: list[Finding] = []
     if read.convention is not None:
         carriers = None if not read.off else [t.name for t in read.agree]
         top = max(layer_of(t.name) for t in read.agree)  # what explains c is at or above it
         found.append(convention_finding(read.c, batch_size, loss, ("loss",), what, carriers, top))
-    return found + mismatches(result, read, layer_of, path_of, what, batch_size), read
+    return found + mismatches(result, read, layer_of, path_of, what, batch_size, handed), read
 
 
 def _against(t: TensorCheck, c: float, batch_size: int | None) -> tuple[str, float | None, float]:
@@ -378,23 +388,33 @@ def mismatches(
     path_of: Callable[[int], SpecPath],
     where_code: str = "backprop",
     batch_size: int | None = None,
+    handed: tuple[int, float] | None = None,
 ) -> list[Finding]:
     """G101 for each tensor that is not c × its true gradient (`read`: c = 1 where the backward
-    carries no constant), output first: the first one is where the bug enters; `layer_of(name)`
+    carries no constant), output first: the first one is where the bug enters — unless
+    `handed` names a layer above every wrong tensor whose backward hands down a wrong dL/dx
+    (and its relative error): the bug enters there, a G101 of its own, first. `layer_of(name)`
     is a tensor's layer, `path_of(layer)` the spec path to point at."""
     found = []
     wrong = read.off
     wrong_names = {t.name for t in wrong}
     c = read.c
     right_above: list[str] = []
+    if handed is not None:
+        found.append(_input_gradient_finding(result, read, layer_of, path_of, handed))
     for t in result.tensors:
         if t.name not in wrong_names:
             if c == 1.0 or not t.unverifiable:
                 right_above.append(t.name)
             continue
         layer = layer_of(t.name)
-        first = t is wrong[0]
+        first = t is wrong[0] and handed is None
         where = ""
+        if t is wrong[0] and handed is not None:
+            where = (
+                f"{t.name} is the first wrong tensor from the output, wrong in what layer "
+                f"{handed[0]}'s backward hands down (its dL/dx): "
+            )
         if first:
             if right_above:
                 verb = (
@@ -451,6 +471,36 @@ def mismatches(
     return found
 
 
+def _input_gradient_finding(
+    result: GradcheckResult,
+    read: Reading,
+    layer_of: Callable[[str], int],
+    path_of: Callable[[int], SpecPath],
+    handed: tuple[int, float],
+) -> Finding:
+    """The G101 of the layer whose backward hands down a wrong dL/dx while its own gradients,
+    and every one above, are right: where the bug enters."""
+    layer, error = handed
+    wrong = {t.name for t in read.off}
+    right = [t.name for t in result.tensors if layer_of(t.name) >= layer and t.name not in wrong]
+    own = [n for n in right if layer_of(n) == layer]
+    right_ones = (
+        f"its own gradients ({_listing(own)}) and every tensor above it match"
+        if own
+        else "every tensor above it matches (it has no parameters)"
+    )
+    return G101.finding(
+        f"layer {layer}'s backward hands a wrong dL/dx down to layer {layer - 1} (relative "
+        f"error {error:.2g} along random directions of its input): {right_ones}, so the bug "
+        f"enters in layer {layer}'s input gradient; the wrong tensors "
+        f"below ({_listing([t.name for t in read.off])}) inherit it",
+        layer=layer,
+        path=path_of(layer),
+        evidence={"relative_error": error, INPUT_GRADIENT: True, "first_wrong": True},
+        fix=Fix(f"fix the input gradient (dL/dx) in the backward step of layer {layer}"),
+    )
+
+
 @check(GRADIENT_CHECK, G101, G104, G105)
 def gradient_check(ctx: Context) -> list[Finding]:
     """The spec's net: backprop with the declared derivatives against finite differences."""
@@ -462,8 +512,9 @@ def gradient_check(ctx: Context) -> list[Finding]:
         return [not_checked(why, {"loss": init.loss}, Fix(UNCHECKED_FIX["the loss is not finite"]))]
     x, y, excluded = batch(ctx.network, init.cache, init.y)
     gc = ctx.options.gradcheck
+    target = NetworkTarget(ctx.network, x, y, ctx.loss, ctx.spec.train.l2)
     with np.errstate(all="ignore"):
-        result = NetworkTarget(ctx.network, x, y, ctx.loss, ctx.spec.train.l2).check(
+        result = target.check(
             eps=gc.get("eps", 1e-6),
             mode=gc.get("mode", "auto"),
             samples=gc.get("samples", 16),
@@ -479,6 +530,7 @@ def gradient_check(ctx: Context) -> list[Finding]:
         layer_of=layer_of.__getitem__,
         path_of=lambda layer: ctx.layer_path(layer),
         what="backprop",
+        entry=target.wrong_input_gradient,
     )
     return found + budget_finding(result) + unreliable(result, excluded)
 

@@ -194,7 +194,11 @@ Y103 = Rule(
         saturates when more than {SATURATED_UNITS:.0%} of its sigmoid or tanh units have
         |z| > {SATURATES:g} for more than {SATURATED_UNITS:.0%} of the samples (as T108), and the
         suited init's layer does not. z explodes when its root-mean-square in the last hidden
-        layer is above {EXPLODE:g}× that of the first, or above {EXPLODED_STD:g} in any layer. A
+        layer is above {EXPLODE:g}× that of the first (and {EXPLODE:g}× the growth the suited init
+        shows there: a batchnorm brings any scale to 1 whatever the init), or above
+        {EXPLODED_STD:g} in any layer. Both nets are measured on the same training-mode pass
+        (batch statistics, the same dropout masks), each layer's z where its activation is
+        applied (an rnn's cell inside it), a conv filter as one unit over its positions. A
         well-initialised net keeps the signal steady (the variance arguments of Glorot &
         Bengio 2010 and He et al. 2015). A layer whose z does not vary over the samples (by
         less than {NO_SIGNAL:g} of its root-mean-square: a zero-init layer, whose z is its
@@ -398,17 +402,42 @@ def saturated(act, z: np.ndarray) -> float | None:
     return float((np.mean(np.abs(z) > beyond, axis=0) > SATURATED_UNITS).mean())
 
 
+DRAWN = ("weight", "recurrent")  # the roles an init scheme draws; biases, scales stay as they are
+
+
 def suited(ctx: Context) -> Network:
-    """The net with each layer's weights drawn from the init that suits its activation (from
-    the spec's seed), its biases as they are: what a fitting init does on this data and depth."""
+    """The net with each layer's weights (input and recurrent) drawn from the init that suits
+    its activation, as its type draws them (its own fans: per filter for conv, per state for
+    rnn), from the spec's seed; its biases, scales and shifts as they are: what a fitting init
+    does on this data and depth."""
     rng = np.random.default_rng(ctx.spec.seed)
     net = ctx.network
+    specs = ctx.spec.net_model.layers
     params = []
-    for slot, p in zip(net.slots, net.params, strict=True):
-        if slot.role == "weight":
-            init = InitSpec(name=ctx.suited_init(slot.layer))
-            p = initialize(init, p.shape, p.shape[0], p.shape[1], rng).astype(p.dtype)
-        params.append(p)
+    for l, layer in enumerate(net.layers, start=1):
+        info, own = layer.param_info(), layer.params()
+        drawn = own
+        if any(p.role in DRAWN for p in info):
+            init = InitSpec(name=ctx.suited_init(l))
+            spec = specs[l - 1] if l <= len(specs) else None
+            if spec is not None and spec.type == layer.type:
+                bias = InitSpec(name="zeros") if any(p.role == "bias" for p in info) else None
+                dtype = str(own[0].dtype)
+                drawn = (
+                    type(layer)
+                    .build(spec, net.shapes[l - 1], layer.activation, init, bias, rng, dtype)
+                    .params()
+                )
+            else:  # a layer the spec does not describe (the user's code): a dense one's fans
+                drawn = [
+                    initialize(init, w.shape, w.shape[0], w.shape[-1], rng).astype(w.dtype)
+                    if p.role in DRAWN
+                    else w
+                    for p, w in zip(info, own, strict=True)
+                ]
+        params += [
+            new if p.role in DRAWN else old for p, old, new in zip(info, own, drawn, strict=True)
+        ]
     return net.with_params(params)
 
 
@@ -423,13 +452,17 @@ class Profile:
 
     @classmethod
     def of(cls, net: Network, zs: list[np.ndarray]) -> Profile:
+        """The profile of `net`'s hidden layers from their preactivations `zs`."""
         signal = 0
         while signal < len(zs) and carries_signal(zs[signal]):
             signal += 1
         return cls(
             [spread(z) for z in zs],
             [size(z) for z in zs],
-            [saturated(act, z) for act, z in zip(net.activations, zs, strict=False)],
+            [
+                saturated(act, net.by_unit(l, z))
+                for l, (act, z) in enumerate(zip(net.activations, zs, strict=False), start=1)
+            ],
             signal,
         )
 
@@ -448,7 +481,7 @@ def init_scale(ctx: Context) -> list[Finding]:
     the hidden layers, measured against what the init that suits the activations does."""
     if ctx.init is None:
         return []
-    hidden = ctx.init.cache.z[:-1]
+    hidden = ctx.network.preactivations(ctx.init.cache)[:-1]
     if not hidden or not all(np.all(np.isfinite(z)) for z in hidden):
         return []
     ours = Profile.of(ctx.network, hidden)
@@ -456,7 +489,8 @@ def init_scale(ctx: Context) -> list[Finding]:
         return []  # no signal in the first layer: a symmetric init or constant data (Y101, D)
     fit = suited(ctx)
     with np.errstate(all="ignore"):
-        theirs = Profile.of(fit, fit.forward(ctx.init.x).z[:-1])
+        # the init pass's own mode: training (batch statistics, the same dropout masks)
+        theirs = Profile.of(fit, fit.preactivations(fit.forward(ctx.init.x, train=True))[:-1])
     found = _scale_mismatch(ours, theirs)
     if found is None:
         return []
@@ -484,7 +518,7 @@ def init_scale(ctx: Context) -> list[Finding]:
             f"{theirs.kept(depth):.2g}: the gradients fade the same way"
         )
     elif kind == "saturates":
-        z = hidden[layer - 1]
+        z = ctx.network.by_unit(layer, hidden[layer - 1])
         beyond = ctx.network.activations[layer - 1].builtin.saturates_beyond  # type: ignore[union-attr]
         share = ours.saturated[layer - 1] or 0.0
         offset = float(np.median(np.abs(z.mean(axis=0))))
@@ -506,7 +540,9 @@ def init_scale(ctx: Context) -> list[Finding]:
         Y103.finding(
             message,
             layer=layer,
-            parameter=f"W{layer}",
+            parameter=ctx.network.slots[ctx.network.weight_index[k]].name
+            if (k := ctx.network.weight_of(layer)) is not None
+            else None,
             path=ctx.init_path(layer),
             evidence=evidence,
             fix=Fix(
@@ -532,7 +568,9 @@ def _scale_mismatch(ours: Profile, theirs: Profile) -> tuple[str, int] | None:
         return "collapses", depth
     last = ours.signal
     if last >= 2 and ours.size[last - 1] > EXPLODE * ours.size[0]:
-        return "explodes", last
+        suited_growth = theirs.size[last - 1] / theirs.size[0] if theirs.size[0] else 0.0
+        if ours.size[last - 1] > EXPLODE * max(1.0, suited_growth) * ours.size[0]:
+            return "explodes", last
     return None
 
 

@@ -792,10 +792,10 @@ def _stuck(ctx: Context) -> list[tuple[int, str]]:
     probe = ctx.probe
     assert probe is not None
     net = ctx.probe_network()
-    cache = ctx.probe_forward()
+    zs = net.preactivations(ctx.probe_forward())
     reasons = []
     for l, act in enumerate(net.activations[:-1], start=1):
-        z = cache.z[l - 1]
+        z = net.by_unit(l, zs[l - 1])
         dead = _dead(act, z)
         if dead is not None and dead.all():
             reasons.append((l, f"all {dead.size} {act.name} units of layer {l} are dead"))
@@ -994,14 +994,16 @@ def _slow_start(ctx: Context, final: float, prior: float, when: Leave, evidence:
 
 
 def _dead(act, z: np.ndarray) -> np.ndarray | None:
-    """Per unit: is its pre-activation in the activation's dead zone for every sample?"""
+    """Per unit (z as `Network.by_unit` gives it: a column per unit, a conv filter's at every
+    position): is its pre-activation in the activation's dead zone for every sample?"""
     if act.builtin is None or act.builtin.dead_below is None:
         return None
     return np.all(z <= act.builtin.dead_below, axis=0)
 
 
 def _saturated(act, z: np.ndarray) -> float | None:
-    """The share of units past the activation's saturation point for most samples."""
+    """The share of units (z by unit, as `_dead`'s) past the activation's saturation point for
+    most samples."""
     builtin = act.builtin
     beyond = builtin.saturates_beyond if builtin is not None else None
     if builtin is None or beyond is None:
@@ -1014,10 +1016,11 @@ def dead_relu(ctx: Context) -> list[Finding]:
     """ReLU units that output 0 for every sample."""
     if ctx.probe is None:
         return []
-    cache = ctx.probe_forward()
+    net = ctx.network
+    zs = net.preactivations(ctx.probe_forward())
     found = []
-    for l, act in enumerate(ctx.network.activations[:-1], start=1):
-        dead = _dead(act, cache.z[l - 1])
+    for l, act in enumerate(net.activations[:-1], start=1):
+        dead = _dead(act, net.by_unit(l, zs[l - 1]))
         if dead is None:
             continue
         share = float(dead.mean())
@@ -1049,14 +1052,16 @@ def saturated_units(ctx: Context) -> list[Finding]:
     """Units past their saturation point for most samples."""
     if ctx.probe is None:
         return []
-    cache = ctx.probe_forward()
+    net = ctx.network
+    zs = net.preactivations(ctx.probe_forward())
     found = []
-    for l, act in enumerate(ctx.network.activations[:-1], start=1):
-        share = _saturated(act, cache.z[l - 1])
+    for l, act in enumerate(net.activations[:-1], start=1):
+        z = net.by_unit(l, zs[l - 1])
+        share = _saturated(act, z)
         builtin = act.builtin
         if share is not None and share > SATURATED_SHARE and builtin is not None:
             beyond = float(builtin.saturates_beyond or 0.0)
-            units = cache.z[l - 1].shape[1]
+            units = z.shape[1]
             count = round(share * units)
             slope = float(builtin.dz(np.array([beyond]))[0])
             suggestion = ctx.suited_init(l)

@@ -11,7 +11,15 @@ from typing import Any, ClassVar, Literal, cast
 import numpy as np
 from pydantic import BaseModel, Field
 
-from nnfix.engine.layers.layer import Array, Base, LayerActivation, Mistake, Param, Shape
+from nnfix.engine.layers.layer import (
+    Array,
+    Base,
+    LayerActivation,
+    Mistake,
+    Param,
+    Shape,
+    unit_axis,
+)
 from nnfix.engine.specs import InitSpec, Strict
 
 
@@ -29,12 +37,6 @@ class BatchNormSpec(Strict):
 # gamma and beta (units,): they start equal across units by design, so no symmetry rule
 SCALE = Param("gamma", "scale", unit_axis=0, l2=False, symmetric=False)
 SHIFT = Param("beta", "shift", unit_axis=0, l2=False, symmetric=False)
-
-
-def unit_axis(ndim: int) -> int:
-    """The axis of x (batch first) that indexes units: channels for images, features for
-    sequences, units for flat samples."""
-    return 2 if ndim == 3 else 1
 
 
 def _backward(

@@ -107,6 +107,26 @@ class Layer(Protocol):
         theirs inside). A plain attribute in a type."""
         ...
 
+    @property
+    def activation(self) -> LayerActivation | None:
+        """The elementwise function the layer's spec names, wherever it is applied — the one a
+        declared derivative is of and the init, saturation and dead-unit rules read: `act` for
+        most types, the cell for rnn (applied inside each step); None for a type with none.
+        Base: `act`."""
+        ...
+
+    def activation_input(self, out: Array, cache: object) -> Array:
+        """The values `activation` was applied to on the pass that gave `out` (its z), batch
+        first: `out` itself where the network applies `act` to it; the rnn's z of every step
+        (batch, T, units). Base: `out`."""
+        ...
+
+    def unit_axis(self, ndim: int) -> int:
+        """The axis that indexes units in a batch-first array of `ndim` axes this layer outputs
+        (or its `activation_input`): a dense unit, a conv filter's channel, a sequence's
+        feature. Base: `unit_axis` below (1, but the last for (batch, T, features))."""
+        ...
+
     @classmethod
     def build(
         cls,
@@ -176,12 +196,36 @@ class Layer(Protocol):
         ...
 
 
+def unit_axis(ndim: int) -> int:
+    """The axis of a batch-first array in the engine's layouts that indexes units: channels of
+    images (N, C, H, W), features of sequences (N, T, features), units of flat samples (N, n)."""
+    return 2 if ndim == 3 else 1
+
+
+def by_unit(values: Array, axis: int) -> Array:
+    """`values` as (observations, units): the unit axis last, every other (samples, positions,
+    steps) flattened, so a conv filter is one unit seen at every position of every sample."""
+    moved = np.moveaxis(values, axis, -1)
+    return moved.reshape(-1, moved.shape[-1])
+
+
 class Base:
     """Defaults for the protocol members most types need none of: no buffers, no kinks, no
-    known mistakes, fans (1, 1). A type overrides what it has."""
+    known mistakes, fans (1, 1), the activation the network applies after it. A type overrides
+    what it has."""
 
     mistakes: ClassVar[tuple[Mistake, ...]] = ()
     random: ClassVar[bool] = False
+
+    @property
+    def activation(self) -> LayerActivation | None:
+        return getattr(self, "act", None)
+
+    def activation_input(self, out: Array, cache: object) -> Array:
+        return out
+
+    def unit_axis(self, ndim: int) -> int:
+        return unit_axis(ndim)
 
     def fans(self, in_shape: Shape) -> tuple[int, int]:
         return 1, 1

@@ -192,6 +192,15 @@ class RNN(Base):
     ) -> tuple[list[Array], Array | None]:
         return _backward(self, dout, cache, need_dx)
 
+    @property
+    def activation(self) -> LayerActivation:
+        """The cell: the function the spec names and whose derivative it may declare."""
+        return self.cell
+
+    def activation_input(self, out: Array, cache: object) -> Array:
+        """The cell's z of every step, batch first (batch, T, units)."""
+        return cast(tuple[Array, Array, Array], cache)[1].transpose(1, 0, 2)
+
     def kinks(self, cache: object) -> Kinks | None:
         """A cell with kinks (relu, leaky_relu) has them inside the layer, where the network
         cannot see them: which side of each kink every step's z is on, and per sample how far

@@ -70,6 +70,7 @@ def _pass_document(p: PassRun) -> dict:
 
 
 def spec_document(s: SpecReport) -> dict:
+    inferred = {"inferred": list(s.inferred)} if s.inferred else {}  # a .py without a spec
     return {
         "spec": s.spec,
         "name": s.name,
@@ -78,6 +79,7 @@ def spec_document(s: SpecReport) -> dict:
         "passes": [_pass_document(p) for p in s.passes],
         "layers": plain(s.layers),
         "about": list(s.about),
+        **inferred,
         "printed": {"lines": s.printed_lines, "first": list(s.printed)},
         "findings": [finding_document(f) for f in s.ordered()],
     }
@@ -184,6 +186,7 @@ def load(text: str) -> Report:
             passes=[_pass(p) for p in s.get("passes", [])],
             layers=list(s.get("layers") or []),
             about=list(s.get("about") or []),
+            inferred=list(s.get("inferred") or []),
             printed=list((s.get("printed") or {}).get("first") or []),
             printed_lines=int((s.get("printed") or {}).get("lines") or 0),
         )
