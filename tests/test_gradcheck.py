@@ -444,3 +444,54 @@ def test_a_true_gradient_given_as_zero_is_wrong_beside_a_bias_before_batchnorm()
 
     gamma = _check_batchnorm(forget_gamma)["gamma"]
     assert gamma.wrong and gamma.classification == "zero: backprop gives (almost) no gradient"
+
+
+def test_a_loaded_machine_s_wall_time_leaves_no_tensor_unchecked(monkeypatch):
+    """The budget counts the work this process did: wall time that passed while other
+    processes ran (the clock jumps, the process's CPU time does not) skips no tensor — where the
+    work itself, or far more wall time than the budget, still does."""
+    import nnfix.diagnose.gradcheck as gc
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(size=(3, 2)), rng.normal(size=(2,)), rng.normal(size=(2, 2))]
+
+    def loss(_):
+        return float(sum(np.sum(np.tanh(a) ** 2) for a in arrays))
+
+    grads = [2 * np.tanh(a) * (1 - np.tanh(a) ** 2) for a in arrays]
+    grads[2] = grads[2] * -1  # a bug in the last tensor checked
+    clock = {"wall": 100.0, "cpu": 5.0}
+    monkeypatch.setattr(gc.time, "perf_counter", lambda: clock["wall"])
+    monkeypatch.setattr(gc.time, "process_time", lambda: clock["cpu"])
+
+    def evaluated(_):
+        clock["wall"] += 2.0  # each evaluation: two seconds of wall time, little of it ours
+        clock["cpu"] += 0.01
+        return loss(_)
+
+    def check(deadline):
+        target = gc.Target(arrays, grads, ["W1", "b1", "W2"], evaluated)
+        return gc.check_target(target, order=[0, 1, 2], deadline=deadline, mode="full")
+
+    loaded = check(deadline=clock["wall"] + 20.0)
+    assert not loaded.skipped
+    assert [t.name for t in loaded.tensors] == ["W1", "b1", "W2"]
+    assert loaded.tensors[2].wrong and not loaded.tensors[0].wrong
+    clock["cpu"] = 5.0
+    spent = check(deadline=clock["wall"] + 0.1)  # a budget the first tensor's work exceeds
+    assert spent.skipped == ["b1", "W2"]
+
+
+def test_the_budget_left_counts_the_work_done_not_the_wall_time(monkeypatch):
+    """Past the wall deadline, a process that did 3 s of work of a 10 s budget has 7 s left."""
+    import nnfix.diagnose.context as context
+
+    monkeypatch.setattr(context.time, "perf_counter", lambda: 120.0)
+    monkeypatch.setattr(context.time, "process_time", lambda: 3.0)
+    options = context.Options(budget=10.0, deadline=115.0)
+    assert options.remaining() == -5.0
+    assert options.worked() == 7.0
+    assert options.work_deadline() == 127.0
+    monkeypatch.setattr(context.time, "process_time", lambda: 12.0)  # the work itself ran out
+    assert options.worked() == -2.0
+    assert context.Options(budget=10.0).work_deadline() is None

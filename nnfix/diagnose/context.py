@@ -41,6 +41,16 @@ class Options:
             return self.budget
         return self.deadline - time.perf_counter()
 
+    def worked(self) -> float:
+        """Seconds left of the budget counted as the work this process did (its CPU time; a
+        forked worker's counts from the fork), where that leaves more than the wall clock: the
+        time a machine loaded by others takes must not leave a check undone."""
+        return max(self.remaining(), self.budget - time.process_time())
+
+    def work_deadline(self) -> float | None:
+        """A time.perf_counter() deadline `worked()` seconds from now (None without a budget)."""
+        return None if self.deadline is None else time.perf_counter() + self.worked()
+
 
 @dataclass
 class InitPass:

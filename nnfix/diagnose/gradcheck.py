@@ -539,6 +539,27 @@ def _screened_tensor(
     )
 
 
+LOADED = 4.0  # the wall time a check may take, as a multiple of its budget, on a loaded machine
+
+
+class _Spent:
+    """The time a check has used of what was left of its budget when it began: the lesser of
+    the wall time and this process's CPU time, so the time other processes take from a loaded
+    machine is not counted (up to LOADED times the budget in wall time: a user's call that
+    sleeps still ends the check)."""
+
+    def __init__(self, deadline: float | None):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        self.allowed = None if deadline is None else deadline - self.wall
+
+    def over(self) -> bool:
+        if self.allowed is None:
+            return False
+        wall = time.perf_counter() - self.wall
+        work = min(wall, time.process_time() - self.cpu)
+        return work > self.allowed or wall > LOADED * max(self.allowed, 0.0)
+
+
 def check_target(
     target: Target,
     *,
@@ -554,7 +575,9 @@ def check_target(
 ) -> GradcheckResult:
     """Check every tensor of `target`, in `order` (the order to report them: backprop order);
     past `deadline` (a time.perf_counter() value) the tensors not yet begun are left out and
-    named in `skipped` — the first one is always checked.
+    named in `skipped` — the first one is always checked. The time counted against the deadline
+    is the work this process did (`_Spent`), so a machine loaded by others does not leave a
+    wrong tensor unchecked.
 
     `screen` (auto mode): first every tensor at once along `directions` random directions
     (`_screen`); when they agree, that is the verdict. Otherwise each tensor alone along its
@@ -585,8 +608,9 @@ def check_target(
     top = max((float(np.linalg.norm(target.grads[i])) for i in order), default=0.0)
     tensors: list[TensorCheck] = []
     skipped: list[str] = []
+    spent = _Spent(deadline)
     for i in order:
-        if tensors and deadline is not None and time.perf_counter() > deadline:
+        if tensors and spent.over():
             skipped.append(target.names[i])
             continue
         found = None

@@ -225,7 +225,7 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         found = op_findings(net, judged) + found
     elif net.chain is not None:  # each part of their chain on its own (chainparts.py)
         _point_chain(net, judged, c)
-    elif ctx.options.remaining() > 0:
+    elif ctx.options.worked() > 0:
         more = locate(net, grads, judged, ctx.spec.seed)
     else:
         for f in judged:
@@ -318,7 +318,7 @@ def _check(ctx: OwnContext, params, grads: dict[str, np.ndarray]):
             mode=gc.mode,
             samples=gc.samples,
             batch_size=net.m,
-            deadline=ctx.options.deadline,
+            deadline=ctx.options.work_deadline(),
         )
     finally:
         for ref, original in kept:

@@ -177,13 +177,17 @@ def _float64(net: OwnNet) -> Iterator[None]:
 
 @contextmanager
 def _one_sample(net: OwnNet) -> Iterator[None]:
-    """Code that takes one sample at a time is searched on the first sample alone (its backward
-    gives that sample's gradient, the loss is that sample's)."""
+    """Code that takes one sample at a time is searched on one sample alone (its backward
+    gives that sample's gradient, the loss is that sample's): the first whose targets differ
+    from its inputs (a sequence of one repeated token has the same ids as inputs and targets,
+    and the gradient's flow from the targets could not be told from the inputs')."""
     if net.sample_form is None:
         yield
         return
     kept = net.x, net.y, net.m
-    net.x, net.y, net.m = net.x[:1], net.y[:1], 1
+    same = [x.shape == y.shape and np.array_equal(x, y) for x, y in zip(net.x, net.y, strict=True)]
+    i = same.index(False) if False in same else 0
+    net.x, net.y, net.m = net.x[i : i + 1], net.y[i : i + 1], 1
     try:
         yield
     finally:

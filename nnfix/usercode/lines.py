@@ -95,11 +95,15 @@ from nnfix.usercode.trace import (
 Array = np.ndarray
 MAX_TAPS = 128  # forward values whose gradient is measured
 IDLE = 3  # values of one call that move nothing: the loss does not read that call's values
+IDLE_READ = 8  # ... in a row, after one that moved it: the rest is a backward in the same call
 DIRECTIONS = 2  # random directions per value (a wrong array agrees along both by chance never)
 MAX_EVALUATIONS = 800  # forward-and-loss runs to measure the values' directional derivatives
 MAX_FULL = 256  # elements of a value whose full true gradient is measured, to replace a culprit's
 MAX_ROUNDS = 4  # culprits replaced by the true value, to find the bugs behind them
 SECONDS = 60.0  # of this process's time, whatever the evaluations' count: a safety net
+WALK_DEPTH = (
+    4 * MAX_STEPS + 1_000
+)  # Python calls the walk may nest (3.11 keeps them off the C stack)
 TOL = 1e-4  # relative agreement of <g, d> with the directional derivatives
 
 
@@ -279,6 +283,9 @@ class _Hooked(Tracer):
                     k: np.array(v) if isinstance(v, np.ndarray) else v
                     for k, v in {**frame.f_globals, **frame.f_locals}.items()
                 }
+                if self.applied == len(self.at) + len(self.given_at):
+                    self.done = True  # kept, every change made: the rest runs untraced (a
+                    sys.settrace(None)  # conv's backward, traced whole, took seconds)
             if first and state.step is not None:
                 code = frame.f_code
                 args = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]) - {"self"}
@@ -386,17 +393,30 @@ class Runs:
             top[step.serial] = step.frame if step.depth == 0 or parent is None else parent
             first_step.setdefault(step.frame, step)
             for value in step.inputs.values():
-                events.append((step.start, 0, ("seen", fingerprint(value))))
+                events.append((step.start, 0, ("seen", fingerprint(value), step.place)))
             for out in step.outputs:
                 events.append((max(step.end, step.start), 1, ("out", step, out)))
         for serial, step in first_step.items():
             if step.depth > 0:
                 events.append((step.start, -1, ("given", step, serial)))
+        # an array filled piece by piece in a loop (`cols[:, col] = ...`, a naive conv's
+        # `out[n, f, i, j] = ...`) is one value, tapped at its last fill: (place, holder) -> the
+        # mark its group is under now, while no other statement has read it between fills
+        filling: dict[tuple, tuple] = {}
         for clock, _, what in sorted(events, key=lambda e: (e[0], e[1])):
             if what[0] == "seen":
                 seen.add(what[1])
+                for key, mark in list(filling.items()):
+                    if mark == what[1] and key[0] != what[2]:
+                        del filling[key]  # read whole between fills: each fill is a value
             elif what[0] == "out":
                 _, step, out = what
+                key = (step.place, out.holder)
+                if out.inplace and step.loops and _fills(step.code, out.name):
+                    earlier = filling.get(key)
+                    if earlier is not None and earlier != out.mark:
+                        groups.pop(earlier, None)
+                    filling[key] = out.mark
                 group = groups.get(out.mark)
                 named = group and group[0].name.startswith("return") and group[0].alias is None
                 if group and named and out.name.isidentifier():  # `AL = sigmoid(ZL)`: AL
@@ -563,6 +583,27 @@ class Runs:
 
 
 # --- judging -------------------------------------------------------------------------------------
+
+
+def _fills(code: str, name: str) -> bool:
+    """Is `code` a store into a piece of the array `name` whose value does not read `name`
+    (`cols[:, col] = x[n, :, i:i + k].ravel()`, `dx[n, :, i, j] += g`): a fill, where an RNN's
+    `s[t] = np.tanh(U @ x[t] + W @ s[t - 1])` computes each piece from the last."""
+    try:
+        (statement,) = ast.parse(code).body
+    except (SyntaxError, ValueError):
+        return False
+    if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+        target, value = statement.targets[0], statement.value
+    elif isinstance(statement, ast.AugAssign):
+        target, value = statement.target, statement.value
+    else:
+        return False
+    if not isinstance(target, ast.Subscript) or ast.unparse(target.value) != name:
+        return False
+    return not any(
+        isinstance(n, ast.Name | ast.Attribute) and ast.unparse(n) == name for n in ast.walk(value)
+    )
 
 
 def _usable(value: Any) -> bool:
@@ -913,7 +954,12 @@ class Backward:
         update = self.update_of(name, start)
         if update is not None:
             return Culprit(update, value=None, should=[], gradient_of=name)
-        step = self.walk(start, set())
+        depth = sys.getrecursionlimit()  # a gradient accumulated in place in a loop of
+        sys.setrecursionlimit(max(depth, WALK_DEPTH))  # loops (`dw[f] += ...`, once per window
+        try:  # and sample) is walked back one run at a time: thousands of runs deep
+            step = self.walk(start, set())
+        finally:
+            sys.setrecursionlimit(depth)
         factor = self.factor(step)
         if factor is not None:
             return factor
@@ -1126,8 +1172,8 @@ def search(
             meas = finder.measure(tap)
             if meas is not None and meas.informative:
                 measured.append(meas)
-                idle[tap.top] = 0  # a few values that move nothing (a state that starts at
-                break  # zero, what the loss's own backward computes) do not make the call idle
+                idle[tap.top] = IDLE - IDLE_READ  # the loss reads this call: a few values of it
+                break  # that move nothing (a reset gate on a zero state) leave the rest measured
             idle[tap.top] += 1
     if len(groups) > MAX_TAPS:
         lines.unmeasured.append(
@@ -1355,8 +1401,8 @@ def _seeds(net: OwnNet) -> set[tuple]:
     """The targets in every form nnfix gives them to their code."""
     out, _ = net.forward()
     forms = [net.y, net.y_given(None), net.y_given(out)]
-    if net.sample_form is not None and net._outs:
-        forms.append(net._sample_values(0, *net._outs[0])["Y"])
+    if net.sample_form is not None:  # each sample's, as their code is given it
+        forms += [net._sample_values(i, *o)["Y"] for i, o in enumerate(net._outs)]
     forms += net.targets_held()  # as a script's pass holds them (its own form)
     marks = set()
     for y in forms:

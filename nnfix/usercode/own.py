@@ -320,18 +320,31 @@ class OwnNet:
             return
         fn = self.function(self.impl.backward, "backward")
         fallback = ("params", "cache", "X", "Y") if not inspect.ismethod(fn) else ("X", "Y")
-        try:
-            if self.sample_form is not None:
-                out_i, cache_i = self._outs[0]
-                value = self._call("backward", fn, self._sample_values(0, out_i, cache_i), fallback)
-            else:
-                out, cache = self.forward()
-                value = self._call("backward", fn, self._values(out, cache), fallback)
-        except (sandbox.UserCallError, SetupError):
-            return
-        if loss_first(value) is not None:
-            self.loss_by_backward = True
-            self.found.say(f"loss: the number {self.impl.backward} returns beside the gradients")
+        # the targets as their output holds them, else as integer labels (cs231n's
+        # `loss(X, y)` indexes the probabilities with y), as _settle_targets tries their loss
+        forms = (self.y_form, "labels") if self.sample_form is None and self._labels() else ()
+        for form in forms or (self.y_form,):
+            keep, self.y_form = self.y_form, form
+            try:
+                if self.sample_form is not None:
+                    out_i, cache_i = self._outs[0]
+                    values = self._sample_values(0, out_i, cache_i)
+                    value = self._call("backward", fn, values, fallback)
+                else:
+                    out, cache = self.forward()
+                    value = self._call("backward", fn, self._values(out, cache), fallback)
+            except (sandbox.UserCallError, SetupError):
+                self.y_form = keep
+                continue
+            if loss_first(value) is not None:
+                self.loss_by_backward = True
+                self.found.say(
+                    f"loss: the number {self.impl.backward} returns beside the gradients"
+                )
+                if form == "labels" and keep != "labels":
+                    self.found.say("targets: integer labels, as your backward indexes with them")
+                return
+            self.y_form = keep
 
     def _find_forms(self) -> None:
         """X as rows (samples first) or as columns; the targets as their output holds them. Code

@@ -237,7 +237,22 @@ def _reads(statement: ast.stmt, frame: FrameType, line: _Line) -> Iterator[tuple
                     seen.add(text)
                     yield text, np.array(value)
                 continue
+            if _ids(value):  # a sequence's token ids or targets as a list: `dy[targets[t]] -= 1`
+                text = _text(node, line)
+                if text not in seen:
+                    seen.add(text)
+                    yield text, np.array(value)
+                continue
         stack += reversed(list(ast.iter_child_nodes(node)))
+
+
+def _ids(value: Any) -> bool:
+    """A plain list of integers (token ids, class labels), as nnfix gives one sample's."""
+    return (
+        type(value) is list
+        and 0 < len(value) <= 4096
+        and all(type(v) is int or isinstance(v, np.integer) for v in value)
+    )
 
 
 def _evaluate(node: ast.expr, frame: FrameType) -> Any:
