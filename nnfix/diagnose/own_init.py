@@ -1,0 +1,304 @@
+"""The init rules on the values the user's own code trains from (SPEC §3.3, §3.5), where their code
+is the network: Y101, a hidden parameter whose units start identical and stay tied — found from
+values: the axis along which its slices are equal, and the measured loss unchanged to first order
+when two of those slices move apart (the loss is then symmetric in them: they get the same
+gradient and take the same step for ever) — named at the line of their code that makes it."""
+
+from __future__ import annotations
+
+import ast
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from nnfix.diagnose.findings import Finding, Fix
+from nnfix.diagnose.rules.init import Y101
+from nnfix.diagnose.rules.usercode import source
+from nnfix.usercode import sandbox
+from nnfix.usercode.grads import Param, Slot
+from nnfix.usercode.loader import LoadedModule, Place
+from nnfix.usercode.model import SetupError
+from nnfix.usercode.objects import ListRef
+from nnfix.usercode.own import OwnNet, _shown
+from nnfix.usercode.trace import Tracer, fingerprint
+
+EPS = 1e-4  # the step of the central differences, times the tensor's largest |value| (at least 1)
+TIED = 1e-6  # the loss's slope apart two slices, against its slope along a random direction
+ROUNDING = 1e-13  # float64 rounding of the loss, relative: slopes below it over EPS are noise
+
+
+@dataclass
+class Tie:
+    """A parameter whose units (slices along `axis`) start identical and stay tied."""
+
+    param: Param
+    axis: int
+    value: float  # the value they all hold where it is one constant, else their first entry
+    slope: float  # the loss's slope along a random direction (0: no gradient reaches it)
+
+
+def ties(net: OwnNet) -> list[Tie]:
+    """The weights of their hidden layers (the output layer's units differ by their targets)
+    whose units start identical and that the loss cannot tell apart, at their current values:
+    among their parameters, and among the constant arrays of their model that get no gradient
+    at all (no one of them moves the loss alone — zeros before zeros — yet together they do)."""
+    if not net.tensors:
+        return []
+    silent = _silent(net)
+    params = _numbered(net, silent) if silent else list(net.tensors)
+    last = max(p.slot.layer for p in params)
+    matrices = [
+        p
+        for p in params
+        if p.slot.role == "weight" and p.slot.layer != last and _matrix(np.asarray(p.ref.get()))
+    ]
+    found = []
+    for p in matrices:
+        value = np.asarray(p.ref.get(), dtype=np.float64)
+        if not np.all(np.isfinite(value)):
+            continue
+        biases = [
+            np.asarray(q.ref.get(), dtype=np.float64)
+            for q in params
+            if q.slot.layer == p.slot.layer and q.slot.role == "bias"
+        ]
+        axes = [  # a bias that differs per unit breaks the tie
+            a
+            for a in _equal_axes(value)
+            if not any(b.size == value.shape[a] and np.any(b != b.flat[0]) for b in biases)
+        ]
+        axes.sort(key=lambda a: all(b.size != value.shape[a] for b in biases))  # its bias's length
+        if not axes:
+            continue
+        if p.ref.path in {q.ref.path for q in silent}:
+            tied: tuple[int, float] | None = axes[0], 0.0
+        else:
+            tied = _tied_axes(net, p, value, axes, net.loss())  # the unit axis first
+        if tied is not None:
+            axis, slope = tied
+            constant = bool(np.all(value == value.flat[0]))
+            found.append(Tie(p, axis, float(value.flat[0]) if constant else np.nan, slope))
+    return found
+
+
+def _numbered(net: OwnNet, silent: list[Param]) -> list[Param]:
+    """Their parameters and the silent arrays together, numbered into layers by their order of
+    use as their parameters are (a layer per weight, a vector after it its bias)."""
+    kept = net.tensors
+    refs = [p.ref for p in [*kept, *silent]]
+    order = net._order_of_use(refs)
+    try:
+        net._number(sorted(refs, key=lambda r: order.get(id(r), len(order))))
+        return net.tensors
+    finally:
+        net.tensors = kept
+
+
+def _matrix(value: np.ndarray) -> bool:
+    """A weight: two axes or more of length ≥ 2 (a vector is a bias's, judged with it)."""
+    return sum(n > 1 for n in value.shape) >= 2
+
+
+def _silent(net: OwnNet) -> list[Param]:
+    """The constant float arrays of their model that no one moves the loss but that, nudged
+    together, do: the weights of a net initialised with zeros throughout."""
+    known = {p.ref.path for p in net.tensors}
+    refs = [
+        r
+        for r in OwnNet._refs(net)  # a script's too, not only the arrays its loop changes
+        if r.path not in known
+        and isinstance(r.get(), np.ndarray)
+        and r.get().dtype.kind == "f"
+        and r.get().size > 1
+        and np.all(r.get() == r.get().flat[0])
+    ]
+    if not refs or len(refs) > 16:
+        return []
+    base = net.loss()
+    if _moved(net, refs, base) is None:
+        return []
+    return [  # those without which the rest move it otherwise
+        Param(Slot(_shown(r), 0, "weight"), r, tuple(r.get().shape))
+        for r in refs
+        if _moved(net, [q for q in refs if q is not r], base) != _moved(net, refs, base)
+    ]
+
+
+def _moved(net: OwnNet, refs: list, base: float) -> float | None:
+    """The loss with `refs` nudged together (seeded alike each time), or None if it does not
+    move."""
+    kept = [(r, r.get().copy()) for r in refs]
+    try:
+        for r, v in kept:
+            rng = np.random.default_rng(zlib.crc32(r.path.encode()))  # the same nudge each time
+            r.set(v + 1e-2 * rng.standard_normal(v.shape))
+        moved = net.loss()
+    finally:
+        for r, v in kept:
+            r.set(v)
+    if not np.isfinite(moved) or abs(moved - base) <= 1e-9 * max(1.0, abs(base)):
+        return None
+    return moved
+
+
+def _equal_axes(value: np.ndarray) -> list[int]:
+    """The axes of length ≥ 2 along which every slice equals the first."""
+    return [
+        a
+        for a in range(value.ndim)
+        if value.shape[a] > 1 and np.all(np.take(value, [0], axis=a) == value)
+    ]
+
+
+def _tied_axes(
+    net: OwnNet, p: Param, value: np.ndarray, axes: list[int], base: float
+) -> tuple[int, float] | None:
+    """The first of `axes` along which two slices moved apart leave the loss unchanged to first
+    order, and the loss's slope along a random direction."""
+    rng = np.random.default_rng(0)
+    eps = EPS * max(1.0, float(np.max(np.abs(value))))
+    noise = ROUNDING * max(1.0, abs(base)) / eps
+    random = rng.standard_normal(value.shape)
+    random /= np.max(np.abs(random))
+    slope = _slope(net, p, value, random, eps)
+    for axis in axes:
+        n = value.shape[axis]
+        apart = np.zeros(value.shape)
+        part = rng.standard_normal(np.take(value, [0], axis=axis).shape)
+        part /= np.max(np.abs(part))
+        for i, j in {(0, 1), (0, n - 1)}:  # two pairs: units i and j pulled apart
+            apart[...] = 0.0
+            _put(apart, axis, i, part)
+            _put(apart, axis, j, -part)
+            if abs(_slope(net, p, value, apart, eps)) > TIED * abs(slope) + noise:
+                break
+        else:
+            return axis, slope
+    return None
+
+
+def _put(array: np.ndarray, axis: int, i: int, part: np.ndarray) -> None:
+    index = [slice(None)] * array.ndim
+    index[axis] = slice(i, i + 1)
+    array[tuple(index)] = part
+
+
+def _slope(net: OwnNet, p: Param, value: np.ndarray, direction: np.ndarray, eps: float) -> float:
+    """The loss's central difference along `direction` at `value`."""
+    with _at(p, value + eps * direction):
+        up = net.loss()
+    with _at(p, value - eps * direction):
+        down = net.loss()
+    return (up - down) / (2 * eps)
+
+
+@contextmanager
+def _at(p: Param, value: np.ndarray) -> Iterator[None]:
+    """Their parameter holding `value` (in place where it can be: arrays their layers share move
+    too), put back after."""
+    held = p.ref.get()
+    in_place = (
+        not isinstance(p.ref, ListRef)
+        and isinstance(held, np.ndarray)
+        and held.flags.writeable
+        and held.dtype.kind == "f"
+    )
+    kept = held.copy() if in_place else held
+    if in_place:
+        held[...] = value
+    else:
+        p.ref.set(value.astype(held.dtype) if isinstance(held, np.ndarray) else value)
+    try:
+        yield
+    finally:
+        if in_place:
+            held[...] = kept
+        else:
+            p.ref.set(held)
+
+
+def findings(net: OwnNet, loaded: LoadedModule | None, path: tuple) -> list[Finding]:
+    """A Y101 for each tied parameter, at the line of their code that makes it where it is
+    found; their code failing here is said by the gradient check, not twice."""
+    try:
+        tied = ties(net)
+    except (sandbox.UserCallError, SetupError, sandbox.Broken):
+        return []
+    found = []
+    for tie in tied:
+        p, units = tie.param, tie.param.shape[tie.axis]
+        what = f"({tie.value:g})" if np.isfinite(tie.value) else "(each the same slice)"
+        reaches = "get the same gradient" if abs(tie.slope) > 0 else "get no gradient at all"
+        finding = Y101.finding(
+            f"all {units} units of {p.slot.name} (axis {tie.axis} of {p.shape}) start with "
+            f"identical weights {what} and {reaches}: they compute the same output, take the "
+            "same step and stay one unit",
+            layer=p.slot.layer,
+            parameter=p.slot.name,
+            path=path,
+            evidence={
+                "units": units,
+                "axis": tie.axis,
+                "weight": tie.value if np.isfinite(tie.value) else None,
+                "slope": tie.slope,
+            },
+            fix=Fix(
+                f"initialise {p.slot.name} at random in your code, scaled to its fan-in "
+                "(e.g. np.random.randn(...) * np.sqrt(1 / n_in)); biases can stay zeros"
+            ),
+        )
+        made = _made_at(net, p, loaded)
+        if made is not None:
+            place, code = made
+            finding.location.source = source(place, place.col or 1, code)
+            finding.message += f"; it is made at {place.file.name}:{place.line}: {code}"
+        found.append(finding)
+    return found
+
+
+def _made_at(net: OwnNet, p: Param, loaded: LoadedModule | None) -> tuple[Place, str] | None:
+    """The line of their code that makes the parameter: the statement of their `model:` call
+    that first sets an array of its initial value (traced again, seeded alike), else the
+    top-level assignment of the global that holds it."""
+    initial = np.asarray(p.ref.get())
+    if net.impl.model_call and not isinstance(net.impl.model, list) and not net.impl.layers:
+        mark = fingerprint(initial)
+        tracer = Tracer()
+        try:
+            tracer.run(net._construct, net.impl.model_call, "model")
+        except (sandbox.UserCallError, SetupError, sandbox.Broken):
+            return None
+        for step in tracer.steps:
+            out = step.output(mark)
+            if out is not None and not out.passed:
+                return replace(step.place, col=step.col), step.code
+    owner, key = p.ref.owner, p.ref.key
+    if loaded is not None and (owner is net.module or owner is vars(net.module)):
+        return _assigned(loaded, str(key))  # a global of theirs
+    return None
+
+
+def _assigned(loaded: LoadedModule, name: str) -> tuple[Place, str] | None:
+    """The first top-level `name = …` of their module (or notebook)."""
+    for tree, cell in loaded.trees:
+        for stmt in tree.body:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+            names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+            if name in names:
+                text = ast.get_source_segment(_text(loaded, cell), stmt) or ""
+                line = text.splitlines()[0].strip() if text else name
+                return Place(loaded.path, stmt.lineno, cell, stmt.col_offset + 1), line
+    return None
+
+
+def _text(loaded: LoadedModule, cell: int | None) -> str:
+    """The source of their module, or of one notebook cell."""
+    if cell is None:
+        return loaded.path.read_text(encoding="utf-8")
+    import json
+
+    cells = json.loads(loaded.path.read_text(encoding="utf-8"))["cells"]
+    return "".join(cells[cell]["source"])
