@@ -251,3 +251,30 @@ def _constant(tmp_path):
 def test_zeros_the_maths_breaks_out_of_are_not_y101(tmp_path, find, replace):
     _, report = diagnose(write_case(tmp_path, DICT, DICT_SPEC, find, replace))
     assert y101(report) == [], y101(report)
+
+
+def test_weights_of_one_sign_are_y104_warnings_at_their_lines(tmp_path):
+    """Uniform on [0, 1) for both weights: a warning at each, at the line that makes it; the
+    code still exits 0 (nothing at error level)."""
+    find = STYLES["class"][2]
+    replace = (
+        "        self.W1 = rng.random((n_in, n_hidden))\n        self.b1 = np.zeros(n_hidden)\n"
+        "        self.W2 = rng.random((n_hidden, n_out))\n"
+    )
+    exit_code, report = diagnose(write_case(tmp_path, CLASS, CLASS_SPEC, find, replace))
+    found = [f for f in findings(report) if f["code"] == "Y104"]
+    assert [f["location"]["parameter"] for f in found] == ["W1", "W2"], findings(report)
+    assert {f["severity"] for f in found} == {"warning"}
+    assert [f["location"]["source"]["code"] for f in found] == [
+        "self.W1 = rng.random((n_in, n_hidden))",
+        "self.W2 = rng.random((n_hidden, n_out))",
+    ]
+    assert y101(report) == [] and errors(report) == [], findings(report)
+    assert exit_code == 0
+
+
+def test_weights_of_both_signs_are_not_y104(tmp_path):
+    find = "    W1 = np.random.randn(n_h, n_x) * 0.5\n"
+    replace = "    W1 = np.random.rand(n_h, n_x) - 0.5\n"
+    _, report = diagnose(write_case(tmp_path, DICT, DICT_SPEC, find, replace))
+    assert [f for f in findings(report) if f["code"] == "Y104"] == [], findings(report)

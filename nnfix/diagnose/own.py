@@ -26,7 +26,7 @@ from nnfix.diagnose.rules.gradients import (
     gradient_findings,
     unreliable,
 )
-from nnfix.diagnose.rules.init import Y101
+from nnfix.diagnose.rules.init import Y101, Y104
 from nnfix.diagnose.rules.rule import USER_CODE, Check
 from nnfix.diagnose.rules.usercode import U101, _climbs, source, user_error
 from nnfix.run.prepare import seeds
@@ -364,7 +364,7 @@ def _synced(params, arrays, loss):
     return loss()
 
 
-OWN_CHECK = Check(USER_CODE, (G103, G101, G105, G104, U101, Y101), own_network)  # type: ignore[arg-type]
+OWN_CHECK = Check(USER_CODE, (G103, G101, G105, G104, U101, Y101, Y104), own_network)  # type: ignore[arg-type]
 
 
 def run(ctx_args: tuple[LoadedSpec, Options], done: set[str], emit) -> None:

@@ -2,7 +2,8 @@
 is the network: Y101, a hidden parameter whose units start identical and stay tied — found from
 values: the axis along which its slices are equal, and the measured loss unchanged to first order
 when two of those slices move apart (the loss is then symmetric in them: they get the same
-gradient and take the same step for ever) — named at the line of their code that makes it."""
+gradient and take the same step for ever); Y104, a weight whose initial values all share a sign —
+each named at the line of their code that makes it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from nnfix.diagnose.findings import Finding, Fix
-from nnfix.diagnose.rules.init import Y101
+from nnfix.diagnose.rules.init import Y101, Y104
 from nnfix.diagnose.rules.usercode import source
 from nnfix.usercode import sandbox
 from nnfix.usercode.grads import Param, Slot
@@ -221,12 +222,12 @@ def _at(p: Param, value: np.ndarray) -> Iterator[None]:
 
 
 def findings(net: OwnNet, loaded: LoadedModule | None, path: tuple) -> list[Finding]:
-    """A Y101 for each tied parameter, at the line of their code that makes it where it is
+    """A Y101 for each tied parameter and a Y104 for each one-signed one, at the line of their code that makes it where it is
     found; their code failing here is said by the gradient check, not twice."""
     try:
         tied = ties(net)
     except (sandbox.UserCallError, SetupError, sandbox.Broken):
-        return []
+        tied = []
     found = []
     for tie in tied:
         p, units = tie.param, tie.param.shape[tie.axis]
@@ -250,13 +251,54 @@ def findings(net: OwnNet, loaded: LoadedModule | None, path: tuple) -> list[Find
                 "(e.g. np.random.randn(...) * np.sqrt(1 / n_in)); biases can stay zeros"
             ),
         )
-        made = _made_at(net, p, loaded)
-        if made is not None:
-            place, code = made
-            finding.location.source = source(place, place.col or 1, code)
-            finding.message += f"; it is made at {place.file.name}:{place.line}: {code}"
+        _at_line(finding, _made_at(net, p, loaded))
+        found.append(finding)
+    return found + one_signed(net, loaded, path)
+
+
+def one_signed(net: OwnNet, loaded: LoadedModule | None, path: tuple) -> list[Finding]:
+    """A Y104 for each weight of theirs (four values or more) whose initial values all share a
+    sign and are not one constant (that is Y101's)."""
+    found = []
+    for p in net.tensors:
+        value = np.asarray(p.ref.get(), dtype=np.float64)
+        if p.slot.role != "weight" or value.size < 4:
+            continue
+        if not np.all(np.isfinite(value)) or np.all(value == value.flat[0]):
+            continue
+        positive, negative = bool(np.all(value >= 0)), bool(np.all(value <= 0))
+        if not (positive or negative):
+            continue
+        sign = "positive" if positive else "negative"
+        finding = Y104.finding(
+            f"all {value.size} initial weights of {p.slot.name} are {sign} (from "
+            f"{value.min():.3g} to {value.max():.3g}, mean {value.mean():.3g}): every unit sums "
+            "its inputs with the same sign, so pre-activations grow with the layer's width and "
+            "the units start out alike",
+            layer=p.slot.layer,
+            parameter=p.slot.name,
+            path=path,
+            evidence={
+                "min": float(value.min()),
+                "max": float(value.max()),
+                "mean": float(value.mean()),
+            },
+            fix=Fix(
+                f"initialise {p.slot.name} centred on zero in your code "
+                "(e.g. np.random.randn(...) * np.sqrt(1 / n_in), or np.random.rand(...) - 0.5)"
+            ),
+        )
+        _at_line(finding, _made_at(net, p, loaded))
         found.append(finding)
     return found
+
+
+def _at_line(finding: Finding, made: tuple[Place, str] | None) -> None:
+    """The finding located at the line of their code that makes its parameter."""
+    if made is not None:
+        place, code = made
+        finding.location.source = source(place, place.col or 1, code)
+        finding.message += f"; it is made at {place.file.name}:{place.line}: {code}"
 
 
 def _made_at(net: OwnNet, p: Param, loaded: LoadedModule | None) -> tuple[Place, str] | None:
