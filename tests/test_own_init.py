@@ -1,13 +1,16 @@
 """Y101 on the values the user's own code trains from (SPEC §3.3, §3.5), where their code is the
 network: a hidden weight whose units start identical and stay tied is named at the line of their
 code that makes it — in a deeplearning.ai-style dict module, a class and a script — and the
-healthy twin of each, or a net whose zeros the maths breaks out of, stays silent."""
+healthy twin of each, or a net whose zeros the maths breaks out of, stays silent; a naive conv and
+a character RNN alike."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.own_cases import diagnose, errors, findings, write_case
+from tests.test_own_binding import CNN_STEP, CNN_STEP_SPEC
+from tests.test_own_sequences import MIN_CHAR, MIN_CHAR_SPEC
 
 # deeplearning.ai style: initialize_parameters returns a dict, samples as columns
 DICT = """
@@ -278,3 +281,51 @@ def test_weights_of_both_signs_are_not_y104(tmp_path):
     replace = "    W1 = np.random.rand(n_h, n_x) - 0.5\n"
     _, report = diagnose(write_case(tmp_path, DICT, DICT_SPEC, find, replace))
     assert [f for f in findings(report) if f["code"] == "Y104"] == [], findings(report)
+
+
+# other architectures, as the neighbouring tests write them: (code, spec, zeros planted, the
+# tied hidden weights with their unit axis, the line that makes the first)
+OTHERS = {
+    "naive-conv": (
+        CNN_STEP,
+        CNN_STEP_SPEC,
+        [
+            ("rng.normal(size=(filters, 1, 3, 3)) * 0.5", "np.zeros((filters, 1, 3, 3))"),
+            ("rng.normal(size=(filters * 16, classes)) * 0.2", "np.zeros((filters * 16, classes))"),
+        ],
+        {"layers[0]['W']": 0},  # the filters' axis, told by the conv bias's length
+        "self.layers = [",
+    ),
+    "min-char-rnn": (
+        MIN_CHAR,
+        MIN_CHAR_SPEC,
+        [
+            (f"rng.normal(size=({shape})) * 0.3", f"np.zeros(({shape}))")
+            for shape in (
+                "hidden_size, vocab_size",
+                "hidden_size, hidden_size",
+                "vocab_size, hidden_size",
+            )
+        ]
+        + [("bh = rng.normal(size=(hidden_size, 1)) * 0.1", "bh = np.zeros((hidden_size, 1))")],
+        {"Wxh": 0, "Whh": 0},  # both hidden: the input's and the recurrence's
+        "Wxh = np.zeros((hidden_size, vocab_size))",
+    ),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(OTHERS))
+def test_tied_units_of_a_conv_and_an_rnn_from_values(tmp_path, arch):
+    code, spec, planted, tied, line = OTHERS[arch]
+    healthy = tmp_path / "healthy"
+    healthy.mkdir()
+    exit_code, report = diagnose(write_case(healthy, code, spec))
+    assert y101(report) == [] and errors(report) == [], findings(report)
+    assert exit_code == 0
+    for find, replace in planted:
+        assert code.count(find) == 1, find
+        code = code.replace(find, replace)
+    _, report = diagnose(write_case(tmp_path, code, spec))
+    found = y101(report)
+    assert {f["location"]["parameter"]: f["evidence"]["axis"] for f in found} == tied, found
+    assert found[0]["location"]["source"]["code"] == line, found[0]["location"]

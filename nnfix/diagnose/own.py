@@ -24,6 +24,7 @@ from nnfix.diagnose.rules.gradients import (
     G105,
     budget_finding,
     gradient_findings,
+    not_checked,
     unreliable,
 )
 from nnfix.diagnose.rules.init import Y101, Y104
@@ -153,6 +154,19 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         return [*init, user_error(exc)]
     except Broken:
         return init
+    except SetupError as exc:  # zero gradients nnfix cannot tell apart: the tie says why
+        tied = [f.location.parameter for f in init if f.code == "Y101"]
+        if not tied:
+            raise
+        return [
+            *init,
+            not_checked(
+                f"{exc} — with {', '.join(map(str, tied))} tied at init "
+                "(Y101) their gradients are zero or alike and cannot be told apart",
+                {},
+                Fix("break the symmetry of your init (Y101), then diagnose again"),
+            ),
+        ]
     if grads.loss is not None:  # (loss, grads): the loss their backward differentiates
         net.loss_by_backward = True
     layer_of = {p.slot.name: p.slot.layer for p in net.tensors}

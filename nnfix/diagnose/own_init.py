@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -22,7 +22,7 @@ from nnfix.usercode import sandbox
 from nnfix.usercode.grads import Param, Slot
 from nnfix.usercode.loader import LoadedModule, Place
 from nnfix.usercode.model import SetupError
-from nnfix.usercode.objects import ListRef
+from nnfix.usercode.objects import ListRef, Ref
 from nnfix.usercode.own import OwnNet, _shown
 from nnfix.usercode.trace import Tracer, fingerprint
 
@@ -104,8 +104,8 @@ def _matrix(value: np.ndarray) -> bool:
 
 
 def _silent(net: OwnNet) -> list[Param]:
-    """The constant float arrays of their model that no one moves the loss but that, nudged
-    together, do: the weights of a net initialised with zeros throughout."""
+    """The constant float arrays of their model that do not move the loss alone but do with
+    the rest of the net nudged too: the weights of a net initialised with zeros, before zeros."""
     known = {p.ref.path for p in net.tensors}
     refs = [
         r
@@ -118,31 +118,27 @@ def _silent(net: OwnNet) -> list[Param]:
     ]
     if not refs or len(refs) > 16:
         return []
-    base = net.loss()
-    if _moved(net, refs, base) is None:
-        return []
-    return [  # those without which the rest move it otherwise
+    every = [*(p.ref for p in net.tensors), *refs]
+    full = _nudged(net, every)
+    return [  # those without which the nudged net gives another loss
         Param(Slot(_shown(r), 0, "weight"), r, tuple(r.get().shape))
         for r in refs
-        if _moved(net, [q for q in refs if q is not r], base) != _moved(net, refs, base)
+        if not _same(_nudged(net, [q for q in every if q is not r]), full)
     ]
 
 
-def _moved(net: OwnNet, refs: list, base: float) -> float | None:
-    """The loss with `refs` nudged together (seeded alike each time), or None if it does not
-    move."""
-    kept = [(r, r.get().copy()) for r in refs]
-    try:
-        for r, v in kept:
+def _nudged(net: OwnNet, refs: list) -> float:
+    """The loss with the arrays of `refs` nudged together, each by its own seeded nudge."""
+    with ExitStack() as held:
+        for r in refs:
+            v = np.asarray(r.get(), dtype=np.float64)
             rng = np.random.default_rng(zlib.crc32(r.path.encode()))  # the same nudge each time
-            r.set(v + 1e-2 * rng.standard_normal(v.shape))
-        moved = net.loss()
-    finally:
-        for r, v in kept:
-            r.set(v)
-    if not np.isfinite(moved) or abs(moved - base) <= 1e-9 * max(1.0, abs(base)):
-        return None
-    return moved
+            held.enter_context(_at(r, v + 1e-2 * (1 + np.abs(v)) * rng.standard_normal(v.shape)))
+        return net.loss()
+
+
+def _same(a: float, b: float) -> bool:
+    return bool(np.isfinite(a) and np.isfinite(b) and abs(a - b) <= 1e-9 * max(1.0, abs(b)))
 
 
 def _equal_axes(value: np.ndarray) -> list[int]:
@@ -189,20 +185,20 @@ def _put(array: np.ndarray, axis: int, i: int, part: np.ndarray) -> None:
 
 def _slope(net: OwnNet, p: Param, value: np.ndarray, direction: np.ndarray, eps: float) -> float:
     """The loss's central difference along `direction` at `value`."""
-    with _at(p, value + eps * direction):
+    with _at(p.ref, value + eps * direction):
         up = net.loss()
-    with _at(p, value - eps * direction):
+    with _at(p.ref, value - eps * direction):
         down = net.loss()
     return (up - down) / (2 * eps)
 
 
 @contextmanager
-def _at(p: Param, value: np.ndarray) -> Iterator[None]:
-    """Their parameter holding `value` (in place where it can be: arrays their layers share move
+def _at(ref: Ref, value: np.ndarray) -> Iterator[None]:
+    """Their array holding `value` (in place where it can be: arrays their layers share move
     too), put back after."""
-    held = p.ref.get()
+    held = ref.get()
     in_place = (
-        not isinstance(p.ref, ListRef)
+        not isinstance(ref, ListRef)
         and isinstance(held, np.ndarray)
         and held.flags.writeable
         and held.dtype.kind == "f"
@@ -211,14 +207,14 @@ def _at(p: Param, value: np.ndarray) -> Iterator[None]:
     if in_place:
         held[...] = value
     else:
-        p.ref.set(value.astype(held.dtype) if isinstance(held, np.ndarray) else value)
+        ref.set(value.astype(held.dtype) if isinstance(held, np.ndarray) else value)
     try:
         yield
     finally:
         if in_place:
             held[...] = kept
         else:
-            p.ref.set(held)
+            ref.set(held)
 
 
 def findings(net: OwnNet, loaded: LoadedModule | None, path: tuple) -> list[Finding]:
