@@ -8,9 +8,10 @@ each named at the line of their code that makes it."""
 from __future__ import annotations
 
 import ast
+import json
 import zlib
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -24,7 +25,7 @@ from nnfix.usercode.loader import LoadedModule, Place
 from nnfix.usercode.model import SetupError
 from nnfix.usercode.objects import ListRef, Ref
 from nnfix.usercode.own import OwnNet, _shown
-from nnfix.usercode.trace import Tracer, fingerprint
+from nnfix.usercode.trace import Step, Tracer, fingerprint
 
 EPS = 1e-4  # the step of the central differences, times the tensor's largest |value| (at least 1)
 TIED = 1e-6  # the loss's slope apart two slices, against its slope along a random direction
@@ -218,12 +219,14 @@ def _at(ref: Ref, value: np.ndarray) -> Iterator[None]:
 
 
 def findings(net: OwnNet, loaded: LoadedModule | None, path: tuple) -> list[Finding]:
-    """A Y101 for each tied parameter and a Y104 for each one-signed one, at the line of their code that makes it where it is
-    found; their code failing here is said by the gradient check, not twice."""
+    """A Y101 for each tied parameter and a Y104 for each one-signed one, at the line of their
+    code that makes it where it is found; their code failing here is said by the gradient check,
+    not twice."""
     try:
         tied = ties(net)
     except (sandbox.UserCallError, SetupError, sandbox.Broken):
         tied = []
+    made = Makers(net, loaded)
     found = []
     for tie in tied:
         p, units = tie.param, tie.param.shape[tie.axis]
@@ -247,12 +250,12 @@ def findings(net: OwnNet, loaded: LoadedModule | None, path: tuple) -> list[Find
                 "(e.g. np.random.randn(...) * np.sqrt(1 / n_in)); biases can stay zeros"
             ),
         )
-        _at_line(finding, _made_at(net, p, loaded))
+        _at_line(finding, made.line(p))
         found.append(finding)
-    return found + one_signed(net, loaded, path)
+    return found + one_signed(net, made, path)
 
 
-def one_signed(net: OwnNet, loaded: LoadedModule | None, path: tuple) -> list[Finding]:
+def one_signed(net: OwnNet, made: Makers, path: tuple) -> list[Finding]:
     """A Y104 for each weight of theirs (four values or more) whose initial values all share a
     sign and are not one constant (that is Y101's)."""
     found = []
@@ -284,7 +287,7 @@ def one_signed(net: OwnNet, loaded: LoadedModule | None, path: tuple) -> list[Fi
                 "(e.g. np.random.randn(...) * np.sqrt(1 / n_in), or np.random.rand(...) - 0.5)"
             ),
         )
-        _at_line(finding, _made_at(net, p, loaded))
+        _at_line(finding, made.line(p))
         found.append(finding)
     return found
 
@@ -297,26 +300,35 @@ def _at_line(finding: Finding, made: tuple[Place, str] | None) -> None:
         finding.message += f"; it is made at {place.file.name}:{place.line}: {code}"
 
 
-def _made_at(net: OwnNet, p: Param, loaded: LoadedModule | None) -> tuple[Place, str] | None:
-    """The line of their code that makes the parameter: the statement of their `model:` call
-    that first sets an array of its initial value (traced again, seeded alike), else the
-    top-level assignment of the global that holds it."""
-    initial = np.asarray(p.ref.get())
-    if net.impl.model_call and not isinstance(net.impl.model, list) and not net.impl.layers:
-        mark = fingerprint(initial)
-        tracer = Tracer()
-        try:
-            tracer.run(net._construct, net.impl.model_call, "model")
-        except (sandbox.UserCallError, SetupError, sandbox.Broken):
-            return None
-        for step in tracer.steps:
-            out = step.output(mark)
-            if out is not None and not out.passed:
-                return replace(step.place, col=step.col), step.code
-    owner, key = p.ref.owner, p.ref.key
-    if loaded is not None and (owner is net.module or owner is vars(net.module)):
-        return _assigned(loaded, str(key))  # a global of theirs
-    return None
+class Makers:
+    """The line of their code that makes each parameter: the statement of their `model:` call
+    that first sets an array of its initial value (the call traced again, seeded alike, once),
+    else the top-level assignment of the global that holds it."""
+
+    def __init__(self, net: OwnNet, loaded: LoadedModule | None):
+        self.net, self.loaded = net, loaded
+        self._steps: list[Step] | None = None
+
+    def _traced(self) -> list[Step]:
+        if self._steps is None:
+            tracer = Tracer()
+            with suppress(sandbox.UserCallError, SetupError, sandbox.Broken):
+                tracer.run(self.net._construct, self.net.impl.model_call, "model")
+            self._steps = tracer.steps
+        return self._steps
+
+    def line(self, p: Param) -> tuple[Place, str] | None:
+        net, impl = self.net, self.net.impl
+        if impl.model_call and not isinstance(impl.model, list) and not impl.layers:
+            mark = fingerprint(np.asarray(p.ref.get()))
+            for step in self._traced():
+                out = step.output(mark)
+                if out is not None and not out.passed:
+                    return replace(step.place, col=step.col), step.code
+        owner, key = p.ref.owner, p.ref.key
+        if self.loaded is not None and (owner is net.module or owner is vars(net.module)):
+            return _assigned(self.loaded, str(key))  # a global of theirs
+        return None
 
 
 def _assigned(loaded: LoadedModule, name: str) -> tuple[Place, str] | None:
@@ -336,7 +348,5 @@ def _text(loaded: LoadedModule, cell: int | None) -> str:
     """The source of their module, or of one notebook cell."""
     if cell is None:
         return loaded.path.read_text(encoding="utf-8")
-    import json
-
     cells = json.loads(loaded.path.read_text(encoding="utf-8"))["cells"]
     return "".join(cells[cell]["source"])
