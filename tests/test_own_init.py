@@ -6,9 +6,12 @@ a character RNN alike."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
-from tests.own_cases import diagnose, errors, findings, write_case
+from tests.own_cases import diagnose, errors, findings, lines_with, plant, write_case
 from tests.test_own_binding import CNN_STEP, CNN_STEP_SPEC
 from tests.test_own_sequences import MIN_CHAR, MIN_CHAR_SPEC
 
@@ -329,3 +332,53 @@ def test_tied_units_of_a_conv_and_an_rnn_from_values(tmp_path, arch):
     found = y101(report)
     assert {f["location"]["parameter"]: f["evidence"]["axis"] for f in found} == tied, found
     assert found[0]["location"]["source"]["code"] == line, found[0]["location"]
+
+
+STYLE_FOLDERS = Path(__file__).parent / "styles"
+
+# a style folder of tests/styles/ with both weights planted as constants: (file, edits, the tied
+# weight, the text of the line that makes it — one entry of a `return {…}` written over lines)
+ENTRIES = {
+    "python-lists": (
+        "pure_python_net.py",
+        [
+            (
+                "[[random.uniform(-1, 1) for _ in range(n_inputs)]",
+                "[[0.0 for _ in range(n_inputs)]",
+            ),
+            (
+                "[[random.uniform(-1, 1) for _ in range(n_hidden)]",
+                "[[0.0 for _ in range(n_hidden)]",
+            ),
+        ],
+        "hidden_w",
+        '"hidden_w": [[0.0 for _ in range(n_inputs)]',
+    ),
+    "notebook-torch": (
+        "spirals.ipynb",
+        [
+            ("rng.normal(0, 1, (n_in, n_hidden))", "np.zeros((n_in, n_hidden))"),
+            (
+                "rng.normal(0, 1 / np.sqrt(n_hidden), (n_hidden, n_out))",
+                "np.zeros((n_hidden, n_out))",
+            ),
+        ],
+        "W1",
+        "'W1': np.zeros((n_in, n_hidden)),",
+    ),
+}
+
+
+@pytest.mark.parametrize("style", sorted(ENTRIES))
+def test_a_weight_made_inside_a_dict_literal_is_named_at_its_entry(tmp_path, style):
+    file_name, edits, weight, line = ENTRIES[style]
+    folder = shutil.copytree(STYLE_FOLDERS / style, tmp_path / style)
+    for find, replace in edits:
+        plant(folder / file_name, find, replace)
+    _, report = diagnose(folder / "spec.yaml")
+    found = y101(report)
+    assert [f["location"]["parameter"] for f in found] == [weight], findings(report)
+    source = found[0]["location"]["source"]
+    wanted = lines_with(folder / file_name, line)
+    assert len(wanted) == 1, line
+    assert (source.get("cell"), source["line"]) in wanted, source

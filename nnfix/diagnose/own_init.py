@@ -324,11 +324,59 @@ class Makers:
             for step in self._traced():
                 out = step.output(mark)
                 if out is not None and not out.passed:
-                    return replace(step.place, col=step.col), step.code
+                    entry = _entry(step, p.ref.key)  # `'W1': np.zeros(…),` of a `return {`
+                    return entry or (replace(step.place, col=step.col), step.code)
         owner, key = p.ref.owner, p.ref.key
         if self.loaded is not None and (owner is net.module or owner is vars(net.module)):
             return _assigned(self.loaded, str(key))  # a global of theirs
         return None
+
+
+def _entry(step: Step, key: object) -> tuple[Place, str] | None:
+    """The line of a statement written over several lines that holds the one dict entry keyed
+    `key` (`'W1': np.zeros((n_h, n_x)),` inside `return {…}`), where there is exactly one."""
+    if not isinstance(key, str):
+        return None
+    place = step.place
+    lines = _source(place).splitlines()
+    try:
+        tree = ast.parse(_statement_text(lines, place.line))
+    except SyntaxError:
+        return None
+    values = [
+        value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        for k, value in zip(node.keys, node.values, strict=True)
+        if isinstance(k, ast.Constant) and k.value == key
+    ]
+    if len(values) != 1 or values[0].lineno == 1:
+        return None
+    number = place.line + values[0].lineno - 1
+    code = lines[number - 1]
+    col = len(code) - len(code.lstrip()) + 1
+    return replace(place, line=number, col=col), code.strip()
+
+
+def _statement_text(lines: list[str], first: int) -> str:
+    """The statement that starts at line `first`, dedented: as many lines as parse together."""
+    indent = len(lines[first - 1]) - len(lines[first - 1].lstrip())
+    for last in range(first, min(len(lines), first + 200) + 1):
+        text = "\n".join(line[indent:] for line in lines[first - 1 : last])
+        try:
+            ast.parse(text)
+        except SyntaxError:
+            continue
+        return text
+    return ""
+
+
+def _source(place: Place) -> str:
+    """The text of the file (or notebook cell) a place is in."""
+    if place.cell is None:
+        return place.file.read_text(encoding="utf-8")
+    cells = json.loads(place.file.read_text(encoding="utf-8"))["cells"]
+    return "".join(cells[place.cell]["source"])
 
 
 def _assigned(loaded: LoadedModule, name: str) -> tuple[Place, str] | None:
@@ -338,15 +386,7 @@ def _assigned(loaded: LoadedModule, name: str) -> tuple[Place, str] | None:
             targets = stmt.targets if isinstance(stmt, ast.Assign) else []
             names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
             if name in names:
-                text = ast.get_source_segment(_text(loaded, cell), stmt) or ""
+                text = ast.get_source_segment(_source(Place(loaded.path, 1, cell)), stmt) or ""
                 line = text.splitlines()[0].strip() if text else name
                 return Place(loaded.path, stmt.lineno, cell, stmt.col_offset + 1), line
     return None
-
-
-def _text(loaded: LoadedModule, cell: int | None) -> str:
-    """The source of their module, or of one notebook cell."""
-    if cell is None:
-        return loaded.path.read_text(encoding="utf-8")
-    cells = json.loads(loaded.path.read_text(encoding="utf-8"))["cells"]
-    return "".join(cells[cell]["source"])
