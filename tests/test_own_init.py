@@ -260,14 +260,16 @@ def test_zeros_the_maths_breaks_out_of_are_not_y101(tmp_path, find, replace):
 
 
 def test_weights_of_one_sign_are_y104_warnings_at_their_lines(tmp_path):
-    """Uniform on [0, 1) for both weights: a warning at each, at the line that makes it; the
-    code still exits 0 (nothing at error level)."""
+    """Uniform on [0, 1) for both weights (24 and 12 values: no chance of a zero-centred draw):
+    a warning at each, at the line that makes it; the code still exits 0 (nothing at error
+    level)."""
     find = STYLES["class"][2]
     replace = (
         "        self.W1 = rng.random((n_in, n_hidden))\n        self.b1 = np.zeros(n_hidden)\n"
         "        self.W2 = rng.random((n_hidden, n_out))\n"
     )
-    exit_code, report = diagnose(write_case(tmp_path, CLASS, CLASS_SPEC, find, replace))
+    spec = CLASS_SPEC.replace("TwoLayerNet(2, 5, 1)", "TwoLayerNet(2, 12, 1)")
+    exit_code, report = diagnose(write_case(tmp_path, CLASS, spec, find, replace))
     found = [f for f in findings(report) if f["code"] == "Y104"]
     assert [f["location"]["parameter"] for f in found] == ["W1", "W2"], findings(report)
     assert {f["severity"] for f in found} == {"warning"}
@@ -277,6 +279,18 @@ def test_weights_of_one_sign_are_y104_warnings_at_their_lines(tmp_path):
     ]
     assert y101(report) == [] and errors(report) == [], findings(report)
     assert exit_code == 0
+
+
+def test_a_few_weights_of_one_sign_by_chance_are_not_y104(tmp_path):
+    """Five output weights from [0, 1): one sign, but a zero-centred draw of five gives that one
+    time in sixteen — not judged."""
+    find = STYLES["class"][2]
+    replace = find.replace(
+        "rng.standard_normal((n_hidden, n_out)) * np.sqrt(1 / n_hidden)",
+        "rng.random((n_hidden, n_out))",
+    )
+    _, report = diagnose(write_case(tmp_path, CLASS, CLASS_SPEC, find, replace))
+    assert [f for f in findings(report) if f["code"] == "Y104"] == [], findings(report)
 
 
 def test_weights_of_both_signs_are_not_y104(tmp_path):

@@ -30,6 +30,8 @@ from nnfix.usercode.trace import Step, Tracer, fingerprint
 EPS = 1e-4  # the step of the central differences, times the tensor's largest |value| (at least 1)
 TIED = 1e-6  # the loss's slope apart two slices, against its slope along a random direction
 ROUNDING = 1e-13  # float64 rounding of the loss, relative: slopes below it over EPS are noise
+SIGNED = 12  # Y104: values of one sign judged from this many (a zero-centred draw gives one sign
+# to all of them with probability 2^(1 - n): 1/8 for four, 1/2048 for twelve)
 
 
 @dataclass
@@ -117,10 +119,12 @@ def _silent(net: OwnNet) -> list[Param]:
         and r.get().size > 1
         and np.all(r.get() == r.get().flat[0])
     ]
-    if not refs or len(refs) > 16:
-        return []
+    if not any(_matrix(r.get()) for r in refs) or len(refs) > 16:
+        return []  # no weight among them: nothing to call tied
     every = [*(p.ref for p in net.tensors), *refs]
     full = _nudged(net, every)
+    if _same(_nudged(net, every[: len(net.tensors)]), full):
+        return []  # none of them reaches the loss (an optimiser's zeroed moments): two losses
     return [  # those without which the nudged net gives another loss
         Param(Slot(_shown(r), 0, "weight"), r, tuple(r.get().shape))
         for r in refs
@@ -256,12 +260,12 @@ def findings(net: OwnNet, loaded: LoadedModule | None, path: tuple) -> list[Find
 
 
 def one_signed(net: OwnNet, made: Makers, path: tuple) -> list[Finding]:
-    """A Y104 for each weight of theirs (four values or more) whose initial values all share a
-    sign and are not one constant (that is Y101's)."""
+    """A Y104 for each weight of theirs (SIGNED values or more, so that chance does not give
+    them one sign) whose initial values all share a sign and are not one constant (Y101's)."""
     found = []
     for p in net.tensors:
         value = np.asarray(p.ref.get(), dtype=np.float64)
-        if p.slot.role != "weight" or value.size < 4:
+        if p.slot.role != "weight" or value.size < SIGNED:
             continue
         if not np.all(np.isfinite(value)) or np.all(value == value.flat[0]):
             continue
