@@ -1,7 +1,8 @@
 """The diagnosis of a spec without `model:` (SPEC §3.1): the user's code is the network. Their
 gradients are checked against central differences of their own loss of their own forward, tensor
-by tensor (G101, G103, G105, G104, U101); the passes that need a declared network (derivatives,
-init statistics, the probes) are said to be skipped, never run on a guess."""
+by tensor (G101, G103, G105, G104, U101), and their initial values for units that start and stay
+tied (Y101, own_init.py); the passes that need a declared network (derivatives, init statistics,
+the probes) are said to be skipped, never run on a guess."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from nnfix.data import load_dataset
+from nnfix.diagnose import own_init
 from nnfix.diagnose.context import Options
 from nnfix.diagnose.findings import Finding, Fix
 from nnfix.diagnose.gradcheck import Target, check_target
@@ -22,8 +24,10 @@ from nnfix.diagnose.rules.gradients import (
     G105,
     budget_finding,
     gradient_findings,
+    not_checked,
     unreliable,
 )
+from nnfix.diagnose.rules.init import Y101, Y104
 from nnfix.diagnose.rules.rule import USER_CODE, Check
 from nnfix.diagnose.rules.usercode import U101, _climbs, source, user_error
 from nnfix.run.prepare import seeds
@@ -116,8 +120,9 @@ class OwnContext:
         if self.module.missing:
             lines.append(absent.note(self.module.missing))
         lines.append(
-            "not run: the derivative, init and training checks (they need the network declared "
-            "as the spec's `model:`; your gradients are checked against your own loss)"
+            "not run: the derivative and training checks (they need the network declared as the "
+            "spec's `model:`; your gradients are checked against your own loss, your initial "
+            "values for symmetric units)"
         )
         return lines
 
@@ -138,16 +143,35 @@ def own_network(ctx: OwnContext) -> list[Finding]:
     path = ("implementation", "script") if net.impl.script else PATH
     try:
         net.build()
-        grads = net.gradients()
     except UserCallError as exc:
         return [user_error(exc)]
     except Broken:
         return []
+    init = own_init.findings(net, ctx.module, _init_path(net))  # on the values it starts from
+    try:
+        grads = net.gradients()
+    except UserCallError as exc:
+        return [*init, user_error(exc)]
+    except Broken:
+        return init
+    except SetupError as exc:  # zero gradients nnfix cannot tell apart: the tie says why
+        tied = [f.location.parameter for f in init if f.code == "Y101"]
+        if not tied:
+            raise
+        return [
+            *init,
+            not_checked(
+                f"{exc} — with {', '.join(map(str, tied))} tied at init "
+                "(Y101) their gradients are zero or alike and cannot be told apart",
+                {},
+                Fix("break the symmetry of your init (Y101), then diagnose again"),
+            ),
+        ]
     if grads.loss is not None:  # (loss, grads): the loss their backward differentiates
         net.loss_by_backward = True
     layer_of = {p.slot.name: p.slot.layer for p in net.tensors}
     path = LAYERS_PATH if net.chain is not None else STEP_PATH if grads.from_update else PATH
-    found: list[Finding] = []
+    found: list[Finding] = list(init)
     for name in grads.missing:
         found.append(
             G103.finding(
@@ -231,6 +255,14 @@ def own_network(ctx: OwnContext) -> list[Finding]:
         for f in judged:
             f.evidence["line"] = "not searched: --budget ran out"
     return found + judged + more + budget_finding(result) + unreliable(result)
+
+
+def _init_path(net: OwnNet) -> tuple:
+    """The spec key that says where their parameters are made."""
+    impl = net.impl
+    if impl.script:
+        return ("implementation", "script")
+    return ("implementation", "layers" if impl.layers else "model" if impl.model else "module")
 
 
 def _point_chain(net: OwnNet, judged: list[Finding], c: float) -> None:
@@ -346,7 +378,7 @@ def _synced(params, arrays, loss):
     return loss()
 
 
-OWN_CHECK = Check(USER_CODE, (G103, G101, G105, G104, U101), own_network)  # type: ignore[arg-type]
+OWN_CHECK = Check(USER_CODE, (G103, G101, G105, G104, U101, Y101, Y104), own_network)  # type: ignore[arg-type]
 
 
 def run(ctx_args: tuple[LoadedSpec, Options], done: set[str], emit) -> None:
