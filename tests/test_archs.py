@@ -116,3 +116,21 @@ def test_the_benchmark_s_networks_are_clean_and_their_planted_line_is_named(tmp_
     assert code == 1
     line = bench.line_of(spec.parent / bug[0], bug[2])
     assert (bug[0], line) in bench.roots(report)
+
+
+def test_a_gate_s_bug_in_a_gru_is_its_only_root_cause(tmp_path):
+    """After the culprit `dz = dh * (hs[t - 1] - hcs[t])`, its value is replaced by the gradient
+    of zs[t] — what hs[t], whose gradient it reads, was made from — not by that of hcs[t], a
+    value of the same shape: then nothing downstream of it is named as another bug."""
+    folder = copy(tmp_path, "min-char-gru")
+    bugs = yaml.safe_load((folder / "bugs.yaml").read_text())
+    bug = next(b for b in bugs if b["name"] == "update-gate-difference-reversed")
+    line = plant(folder, bug)
+    code, report = diagnose(folder / "spec.yaml")
+    assert code == 1
+    roots = {
+        (Path(src["file"]).name, src["line"])
+        for f in errors(report)
+        if f["code"] == "G101" and f["root_cause"] and (src := f["location"].get("source"))
+    }
+    assert roots == {(bug["file"], line)}, roots

@@ -121,6 +121,8 @@ class Tap:
     alias: tuple[str, Place] | None = None  # a returned value: the name its caller binds it to
     reads: frozenset[str] = frozenset()  # the parameters the statement that computed it read
     text: str = ""  # "inner": the sub-expression as written, `name` the value made of it
+    mark: tuple | None = None  # its fingerprint, as their forward made it
+    operands: frozenset[tuple] = frozenset()  # the fingerprints of the arrays it was made from
 
     def shown(self) -> str:
         """As the report names it: `A3 (net.py:21)`, or `the value net.py:14 returns`."""
@@ -437,6 +439,8 @@ class Runs:
                         top[step.serial],
                         clock,
                         reads=frozenset(n for n in reads if n is not None),
+                        mark=out.mark,
+                        operands=frozenset(fingerprint(v) for v in step.inputs.values()),
                     )
                     groups.setdefault(out.mark, []).append(tap)
                 seen.add(out.mark)
@@ -446,7 +450,14 @@ class Runs:
                     if mark in seen or not _usable(value) or not _shaped(value.shape, shapes):
                         continue
                     tap = Tap(
-                        "given", serial, name, value.shape, step.place, top[step.serial], clock
+                        "given",
+                        serial,
+                        name,
+                        value.shape,
+                        step.place,
+                        top[step.serial],
+                        clock,
+                        mark=mark,
                     )
                     groups.setdefault(mark, []).append(tap)
                     seen.add(mark)
@@ -1045,6 +1056,18 @@ class Backward:
 
         return sorted(self.judge.candidates(g), key=rank)
 
+    def operands(self, step: Step) -> set[tuple]:
+        """The arrays that the forward values `step` reads the true gradient of were made from:
+        a backward statement makes the gradient of one of them (`dz = dh * (hcs[t] - hs[t-1])`
+        reads dL/dhs[t]; hs[t] was made from zs[t], hs[t-1], hcs[t] — of that time step, not
+        another's value of the same shape)."""
+        out: set[tuple] = set()
+        for value in step.inputs.values():
+            entry = self.status.get(fingerprint(value))
+            if entry is not None and entry[0] == "right" and entry[1] is not None:
+                out |= entry[1].tap.operands
+        return out
+
     def factor(self, step: Step) -> Culprit | None:
         """A statement that multiplies right gradients by a derivative factor it reads (`d =
         (W.T @ d) * sp`): where its output divided by the factor is a true gradient, the factor
@@ -1326,7 +1349,9 @@ def _replace(
     judge = backward.judge
     candidates = backward.meant(step, out.value)
     values = [m for m in candidates if m.tap.kind != "param"]  # a parameter's shape is chance
-    for meas in (values or candidates)[:2]:
+    operands = backward.operands(step)
+    made_from = [m for m in values if m.tap.mark in operands]
+    for meas in made_from[:4] or (values or candidates)[:2]:
         true = finder.full(meas.tap)
         if true is None:
             finder.unmeasured.append(f"the true value of {out.name} (too large to measure whole)")
