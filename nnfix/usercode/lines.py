@@ -51,7 +51,12 @@ be meant, the replacement that leaves the most parameter gradients right, then t
 then the value nearest upstream of the gradients the statement reads (a loop over layers of one
 shape runs one statement per layer: its own layer's value, not the first layer's; a value a
 helper returns is named as its caller binds it) — and their backward is traced again, so the next line that goes wrong from right inputs is found
-too (MAX_ROUNDS times). Only a statement judged on its own values counts as a bug found behind a
+too (MAX_ROUNDS times). The values tried first are those the value it reads the gradient of was
+made from (`dz` reads dL/dhs[t]: zs[t], hs[t-1] or hcs[t] of that time step, never another step's
+value of the same shape); where none of those was measured (a gate on a zero first state moves
+nothing), nothing is put in its place and no more bugs are looked for behind it, and a line that
+reads what an unreplaced run of a culprit's line made (its other time steps) is no new bug: a
+right line named as another bug is as wrong as a false error. Only a statement judged on its own values counts as a bug found behind a
 replaced value: a replacement is exact up to the measurement, so a helper's "right elsewhere"
 there is no evidence. The simpler alternative — each wrong tensor's own first wrong line — finds
 only the first of several bugs on one path (seed 000's precedence error hides the two below it).
