@@ -116,3 +116,25 @@ def test_the_benchmark_s_networks_are_clean_and_their_planted_line_is_named(tmp_
     assert code == 1
     line = bench.line_of(spec.parent / bug[0], bug[2])
     assert (bug[0], line) in bench.roots(report)
+
+
+RECURRENT = [b for b in BUGS if b.values[0] in ("min-char-gru", "class-rnn-bptt")]
+
+
+@pytest.mark.parametrize(("net", "bug"), RECURRENT)
+def test_a_recurrent_net_s_planted_bug_is_its_only_root_cause(tmp_path, net, bug):
+    """After the culprit's value is replaced by the true one, the bugs behind it are looked for:
+    the replacement is the gradient of what the value it reads the gradient of was made from, at
+    that time step (`dz = dh * (hs[t - 1] - hcs[t])` gets dL/dzs[t], not hcs[t]'s of the same
+    shape), and where none is known, nothing more is said — no line that is right is named as
+    another bug."""
+    folder = copy(tmp_path, net)
+    line = plant(folder, bug)
+    code, report = diagnose(folder / "spec.yaml")
+    assert code == 1
+    roots = {
+        (Path(src["file"]).name, src["line"])
+        for f in errors(report)
+        if f["code"] == "G101" and f["root_cause"] and (src := f["location"].get("source"))
+    }
+    assert roots == {(bug["file"], line)}, roots

@@ -51,7 +51,12 @@ be meant, the replacement that leaves the most parameter gradients right, then t
 then the value nearest upstream of the gradients the statement reads (a loop over layers of one
 shape runs one statement per layer: its own layer's value, not the first layer's; a value a
 helper returns is named as its caller binds it) — and their backward is traced again, so the next line that goes wrong from right inputs is found
-too (MAX_ROUNDS times). Only a statement judged on its own values counts as a bug found behind a
+too (MAX_ROUNDS times). The values tried first are those the value it reads the gradient of was
+made from (`dz` reads dL/dhs[t]: zs[t], hs[t-1] or hcs[t] of that time step, never another step's
+value of the same shape); where none of those was measured (a gate on a zero first state moves
+nothing), nothing is put in its place and no more bugs are looked for behind it, and a line that
+reads what an unreplaced run of a culprit's line made (its other time steps) is no new bug: a
+right line named as another bug is as wrong as a false error. Only a statement judged on its own values counts as a bug found behind a
 replaced value: a replacement is exact up to the measurement, so a helper's "right elsewhere"
 there is no evidence. The simpler alternative — each wrong tensor's own first wrong line — finds
 only the first of several bugs on one path (seed 000's precedence error hides the two below it).
@@ -121,6 +126,8 @@ class Tap:
     alias: tuple[str, Place] | None = None  # a returned value: the name its caller binds it to
     reads: frozenset[str] = frozenset()  # the parameters the statement that computed it read
     text: str = ""  # "inner": the sub-expression as written, `name` the value made of it
+    mark: tuple | None = None  # its fingerprint, as their forward made it
+    operands: frozenset[tuple] = frozenset()  # the fingerprints of the arrays it was made from
 
     def shown(self) -> str:
         """As the report names it: `A3 (net.py:21)`, or `the value net.py:14 returns`."""
@@ -425,7 +432,9 @@ class Runs:
                     reads = {by_mark.get(fingerprint(v)) for v in step.inputs.values()}
                     given = frozenset(n for n in reads if n is not None)
                     when = (top[step.serial], step.start)  # e is made before v is bound
-                    self._inner(step, out, when, given, shapes, groups)
+                    inner = self._inner(step, out, when, given, shapes, groups)
+                else:
+                    inner = set()
                 if not out.passed and _usable(out.value) and _shaped(out.value.shape, shapes):
                     reads = {by_mark.get(fingerprint(v)) for v in step.inputs.values()}
                     tap = Tap(
@@ -437,6 +446,8 @@ class Runs:
                         top[step.serial],
                         clock,
                         reads=frozenset(n for n in reads if n is not None),
+                        mark=out.mark,
+                        operands=frozenset(fingerprint(v) for v in step.inputs.values()) | inner,
                     )
                     groups.setdefault(out.mark, []).append(tap)
                 seen.add(out.mark)
@@ -446,7 +457,14 @@ class Runs:
                     if mark in seen or not _usable(value) or not _shaped(value.shape, shapes):
                         continue
                     tap = Tap(
-                        "given", serial, name, value.shape, step.place, top[step.serial], clock
+                        "given",
+                        serial,
+                        name,
+                        value.shape,
+                        step.place,
+                        top[step.serial],
+                        clock,
+                        mark=mark,
                     )
                     groups.setdefault(mark, []).append(tap)
                     seen.add(mark)
@@ -460,28 +478,43 @@ class Runs:
         reads: frozenset[str],
         shapes: set,
         groups: dict,
-    ) -> None:
+    ) -> set[tuple]:
         """The sub-expressions nothing binds of `v = E` (`U @ x + b` in `np.tanh(U @ x + b)`,
         `np.tanh(c)` in `np.tanh(c) * o`) as values of their own: moving one by δ moves v by
-        what E computes again with it moved, so each is perturbed through v."""
+        what E computes again with it moved, so each is perturbed through v. Their marks (v
+        is made from them)."""
         pure = step.pure
         assert pure is not None
+        marks: set[tuple] = set()
         if np.shape(pure.value) != out.value.shape:
-            return
+            return marks
         top, clock = when
         for sub in pure.subs():
             value = pure.values[id(sub)]
-            if not _usable(value) or not _shaped(value.shape, shapes):
+            if not _computed(value) or not _shaped(value.shape, shapes):
                 continue
             text = ast.unparse(sub)
             if (step.serial, out.name, text) in self.moves:
                 continue
             self.moves[(step.serial, out.name, text)] = (pure, sub)
+            mark: tuple = ("inner", fingerprint(value))
+            if not _usable(value):  # all one number (`r * h` on a zero first state): a value
+                mark += (step.serial, text)  # of its own, not the same as another such
             tap = Tap(
                 "inner", step.serial, out.name, value.shape, step.place, top, clock, reads=reads
             )
-            tap = dataclasses.replace(tap, text=text)
-            groups.setdefault(("inner", fingerprint(value)), []).append(tap)
+            parts = [sub.left, sub.right] if isinstance(sub, ast.BinOp) else []
+            parts += sub.args if isinstance(sub, ast.Call) else []
+            parts += [sub.operand] if isinstance(sub, ast.UnaryOp) else []
+            made_of = frozenset(
+                fingerprint(v)
+                for p in parts
+                if isinstance(v := pure.values.get(id(p), pure.leaves.get(id(p))), np.ndarray)
+            )
+            tap = dataclasses.replace(tap, text=text, mark=mark, operands=made_of)
+            groups.setdefault(mark, []).append(tap)
+            marks.add(mark)
+        return marks
 
     def measure(self, tap: Tap) -> Measured | None:
         """<dL/dv, d> along DIRECTIONS random directions, by central differences."""
@@ -614,6 +647,12 @@ def _usable(value: Any) -> bool:
     if value.size == 1:
         return False
     return not np.all(flat == flat[0])
+
+
+def _computed(value: Any) -> bool:
+    """A float array a sub-expression computed: all one number too (`r * h` on a zero state),
+    as no buffer is made inside an expression."""
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.size > 1
 
 
 def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -1045,6 +1084,30 @@ class Backward:
 
         return sorted(self.judge.candidates(g), key=rank)
 
+    def behind(self, step: Step, known: set[Place]) -> bool:
+        """Does `step` read an array that a run of a line already named as a culprit made, with
+        its value not replaced? That line is wrong in its other runs too (a loop's other time
+        steps), whatever its array is judged: where it returns its input unchanged (`dh * (1 -
+        hs[0] ** 2)` on a zero first state is dh) its wrong array is the right one it read. What
+        is computed from it is no evidence of another bug."""
+        return any(
+            made.serial != step.serial and made.place in known and made.serial not in self.replaced
+            for value in step.inputs.values()
+            for made in self.made.get(fingerprint(value), [])
+        )
+
+    def operands(self, step: Step) -> set[tuple]:
+        """The arrays that the forward values `step` reads the true gradient of were made from:
+        a backward statement makes the gradient of one of them (`dz = dh * (hcs[t] - hs[t-1])`
+        reads dL/dhs[t]; hs[t] was made from zs[t], hs[t-1], hcs[t] — of that time step, not
+        another's value of the same shape)."""
+        out: set[tuple] = set()
+        for value in step.inputs.values():
+            entry = self.status.get(fingerprint(value))
+            if entry is not None and entry[0] == "right" and entry[1] is not None:
+                out |= entry[1].tap.operands
+        return out
+
     def factor(self, step: Step) -> Culprit | None:
         """A statement that multiplies right gradients by a derivative factor it reads (`d =
         (W.T @ d) * sp`): where its output divided by the factor is a true gradient, the factor
@@ -1196,6 +1259,7 @@ def search(
             break
         if round_ > 0:  # a helper right elsewhere is no evidence behind a replaced value:
             found = {n: c for n, c in found.items() if c.inner is None}  # its replacement may
+            found = {n: c for n, c in found.items() if not backward.behind(c.step, known)}
             if not progress:  # be exact only up to the measurement; and a replacement that made
                 # nothing right may be the gradient of another value than the one meant (of
                 # `h` where `d1` is dL/dz of an unbound `X @ W1 + b1`): a parameter's gradient
@@ -1326,7 +1390,11 @@ def _replace(
     judge = backward.judge
     candidates = backward.meant(step, out.value)
     values = [m for m in candidates if m.tap.kind != "param"]  # a parameter's shape is chance
-    for meas in (values or candidates)[:2]:
+    operands = backward.operands(step)
+    made_from = [m for m in values if m.tap.mark in operands]
+    if operands and not made_from:  # what it is the gradient of was not measured (`r` on a
+        return None  # zero state moves nothing): no value is known to put in its place
+    for meas in made_from[:4] or (values or candidates)[:2]:
         true = finder.full(meas.tap)
         if true is None:
             finder.unmeasured.append(f"the true value of {out.name} (too large to measure whole)")

@@ -366,6 +366,11 @@ class Pure:
             for arg in node.args:
                 if isinstance(arg, ast.BinOp | ast.UnaryOp | ast.Call) and id(arg) not in summed:
                     yield arg
+        for node in ast.walk(self.node):  # a product's computed factor: `r * h` in `U @ (r * h)`
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+                for side in (node.left, node.right):
+                    if isinstance(side, ast.BinOp) and id(side) in self.values:
+                        yield side
 
 
 def _numpys(fn: Any) -> bool:
