@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from nnfix.engine.layers.layer import Slot
-from nnfix.usercode import sandbox
+from nnfix.usercode import own_bind, sandbox
 from nnfix.usercode.grads import Gradients, Param
 from nnfix.usercode.model import SetupError, seed_numpy
 from nnfix.usercode.objects import Ref
@@ -468,9 +468,11 @@ class EngineNet(OwnNet):
             for i, out in enumerate(outs):
                 if self.held_arrays:
                     k = int(np.size(self.engine.value(out[0])))
-                    one = self._batch_loss(out[0], spec.name, self._target_row(i, k))
+                    one = self._batch_loss(out[0], spec.name, own_bind.target_row(self, i, k))
                 else:
-                    one = self._spec_sample_loss(out, self._target_row(i, len(out)), spec.name)
+                    one = self._spec_sample_loss(
+                        out, own_bind.target_row(self, i, len(out)), spec.name
+                    )
                 value = one if value is None else value + one
         factor = spec.scale * (1.0 / self.m if spec.reduction == "mean" else 1.0)
         return value if factor == 1.0 else value * factor
@@ -485,7 +487,7 @@ class EngineNet(OwnNet):
             k = len(outs[0])
             y = [
                 float(r[0]) if k == 1 else [float(t) for t in r]
-                for r in (self._target_row(i, k) for i in range(self.m))
+                for r in (own_bind.target_row(self, i, k) for i in range(self.m))
             ]
         value = self._call("loss", fn, {"output": out, "Y": y, "X": self.x}, ("Y", "output"))
         if not self.engine.of(value):

@@ -29,12 +29,13 @@ import numpy as np
 
 from nnfix.engine.losses import total
 from nnfix.spec.model import ImplementationSpec, LossSpec
-from nnfix.usercode import sandbox
+from nnfix.usercode import own_find, sandbox
 from nnfix.usercode.grads import Gradients, Param
 from nnfix.usercode.loader import LoadedModule, Place, _is_main_guard, place_of
 from nnfix.usercode.model import SetupError, seed_numpy
 from nnfix.usercode.objects import Ref, walk
-from nnfix.usercode.own import RANKS, OwnNet
+from nnfix.usercode.own import OwnNet
+from nnfix.usercode.own_find import RANKS
 
 Array = np.ndarray
 ITEM = "__nnfix_item__"  # what the loop's target is bound from
@@ -138,7 +139,7 @@ class ScriptNet(OwnNet):
                 "script",
                 hint="script: false, and forward: / backward: for code with functions",
             )
-        self._find_tensors()
+        own_find.find_tensors(self)
         self._find_step()
 
     def _run_before(self, st: _Stmt) -> None:
