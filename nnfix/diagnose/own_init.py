@@ -24,7 +24,8 @@ from nnfix.usercode.grads import Param, Slot
 from nnfix.usercode.loader import LoadedModule, Place
 from nnfix.usercode.model import SetupError
 from nnfix.usercode.objects import ListRef, Ref
-from nnfix.usercode.own import OwnNet, _shown
+from nnfix.usercode.own import OwnNet
+from nnfix.usercode.own_find import number_refs, order_of_use, refs_of, shown_name
 from nnfix.usercode.trace import Step, Tracer, fingerprint
 
 EPS = 1e-4  # the step of the central differences, times the tensor's largest |value| (at least 1)
@@ -93,9 +94,9 @@ def _numbered(net: OwnNet, silent: list[Param]) -> list[Param]:
     use as their parameters are (a layer per weight, a vector after it its bias)."""
     kept = net.tensors
     refs = [p.ref for p in [*kept, *silent]]
-    order = net._order_of_use(refs)
+    order = order_of_use(net, refs)
     try:
-        net._number(sorted(refs, key=lambda r: order.get(id(r), len(order))))
+        number_refs(net, sorted(refs, key=lambda r: order.get(id(r), len(order))))
         return net.tensors
     finally:
         net.tensors = kept
@@ -112,7 +113,7 @@ def _silent(net: OwnNet) -> list[Param]:
     known = {p.ref.path for p in net.tensors}
     refs = [
         r
-        for r in OwnNet._refs(net)  # a script's too, not only the arrays its loop changes
+        for r in refs_of(net)  # a script's too, not only the arrays its loop changes
         if r.path not in known
         and isinstance(r.get(), np.ndarray)
         and r.get().dtype.kind == "f"
@@ -126,7 +127,7 @@ def _silent(net: OwnNet) -> list[Param]:
     if _same(_nudged(net, every[: len(net.tensors)]), full):
         return []  # none of them reaches the loss (an optimiser's zeroed moments): two losses
     return [  # those without which the nudged net gives another loss
-        Param(Slot(_shown(r), 0, "weight"), r, tuple(r.get().shape))
+        Param(Slot(shown_name(r), 0, "weight"), r, tuple(r.get().shape))
         for r in refs
         if not _same(_nudged(net, [q for q in every if q is not r]), full)
     ]

@@ -316,7 +316,7 @@ def number_refs(net: OwnNet, refs: list[Ref]) -> None:
         role = "bias" if vector and previous == "weight" else "weight"
         layer += role == "weight"
         previous = role
-        shown = _shown(ref)
+        shown = shown_name(ref)
         if ref.owner is net.root and ref.kind == "item" and net._item_names:
             shown = net._item_names[ref.key] or shown  # `return U, V, W, b_hidden, b_out`
         net.tensors.append(Param(Slot(shown, layer, role), ref, tuple(ref.get().shape)))
@@ -443,7 +443,7 @@ def _kept(first: sandbox.UserCallError | None, exc: sandbox.UserCallError) -> sa
     return exc if first is None or absent.used_package(str(exc)) else first
 
 
-def _shown(ref: Ref) -> str:
+def shown_name(ref: Ref) -> str:
     """A parameter's name as their code spells it: `W1` for a dict's key, `weights[0]` for an
     attribute's item, `Wxh` for a global."""
     path = ref.path.lstrip(".")
