@@ -257,3 +257,32 @@ def test_user_function_that_raises_during_training_is_exit_2_with_their_tracebac
     assert code == 2
     assert "raised ValueError: my bug" in err
     assert 'acts.py", line 2, in grad' in err
+
+
+RNN_OF = """
+seed: 0
+data: {{source: text, length: 4, samples: 64, target: next}}
+model:
+  layers:
+    - {{type: rnn, units: {units}}}
+    - {{units: 41, activation: softmax}}
+loss: cce
+"""
+
+
+@pytest.mark.parametrize("command", ["train", "diagnose"])
+def test_a_layer_type_too_big_for_memory_is_a_spec_error_at_its_layer(
+    tmp_path, monkeypatch, command
+):
+    """Types the memory estimate does not plan (an rnn of 10^12 units: 298 TiB of weights) are
+    refused where their parameters are allocated: exit 2 at the layer, never an internal error;
+    the same layer at a sane width runs."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.yaml").write_text(RNN_OF.format(units=10**12).lstrip("\n"))
+    code, err, out = run(command, "spec.yaml")
+    assert code == 2, err + out
+    assert "spec.yaml:5:" in err and "layer 1 (rnn) would not fit in memory" in err
+    assert "internal error" not in err + out
+    (tmp_path / "spec.yaml").write_text(RNN_OF.format(units=4).lstrip("\n"))
+    code, err, out = run(command, "spec.yaml")
+    assert code in (0, 1) and "would not fit" not in err + out

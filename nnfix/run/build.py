@@ -159,5 +159,17 @@ def build_network(
             path: SpecPath = ("model", "layers", i)
             path = (*path, exc.key) if exc.key else path
             raise SpecError([Problem(str(exc), path=path)], loaded.source) from None
+        except MemoryError as exc:  # a type resources.check_network does not estimate ahead
+            raise SpecError(
+                [
+                    Problem(
+                        f"layer {i + 1} ({layer.type}) would not fit in memory: its parameters "
+                        f"alone could not be allocated ({exc})",
+                        path=("model", "layers", i),
+                        hint="fewer units or filters, or a machine with more memory",
+                    )
+                ],
+                loaded.source,
+            ) from None
         layers.append(built)
     return Network(layers, first)
