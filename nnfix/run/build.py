@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from nnfix.data.limits import size
 from nnfix.engine import activations
 from nnfix.engine.activations.numeric import recognise
 from nnfix.engine.layers import LAYERS, Layer
@@ -15,6 +16,7 @@ from nnfix.engine.layers.layer import Shape, ShapeError
 from nnfix.engine.losses import Loss
 from nnfix.engine.network import LayerActivation, Network
 from nnfix.errors import Problem, SpecError, SpecPath, UserFunctionError
+from nnfix.run.resources import BATCH, COPIES, ITEM, PER_UNIT, memory_bound
 from nnfix.spec.functions import UserFunction
 from nnfix.spec.load import LoadedSpec
 from nnfix.spec.model import has_bias
@@ -146,6 +148,7 @@ def build_network(
     first = shape
     layers: list[Layer] = []
     last = len(model.layers) - 1
+    planned, bound = 0, memory_bound()  # for the types resources.check_network does not plan
     for i, layer in enumerate(model.layers):
         act = None
         if getattr(layer, "activation", None) is not None:
@@ -171,5 +174,20 @@ def build_network(
                 ],
                 loaded.source,
             ) from None
+        planned += COPIES * sum(p.nbytes for p in built.params())
+        planned += PER_UNIT * ITEM * BATCH * int(np.prod(shape))
+        if planned > bound and layer.type != "dense":
+            raise SpecError(
+                [
+                    Problem(
+                        f"this net would need about {size(planned)} by layer {i + 1} "
+                        f"({layer.type}), more than the {size(bound)} nnfix plans on here (half "
+                        "the memory this process may use)",
+                        path=("model", "layers", i),
+                        hint="fewer units or filters, or a machine with more memory",
+                    )
+                ],
+                loaded.source,
+            )
         layers.append(built)
     return Network(layers, first)
